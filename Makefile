@@ -1,0 +1,32 @@
+# One-command set-up: `make run` and `make test` create .venv when missing and install.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup browser bench clean
+
+$(STAMP): requirements-dev.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP) browser
+
+# Debian chromium for the browser tests (never `playwright install`: no browser downloads here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "chromium missing: install Debian's chromium (browser tests will be skipped)"; fi; }
+
+run: $(STAMP)
+	$(PY) -m workbench.cli demo
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/models.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,97 @@
+"""Command line: ``workbench demo`` (run every model on a calibrated tone) and ``workbench serve``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+
+
+def _demo_input(name: str, fs: float, duration_s: float):
+    """A 1 kHz, 60 dB SPL tone with 10 ms raised-cosine ramps, in the model's own calibration."""
+    import math
+
+    import torch
+
+    n = int(round(duration_s * fs))
+    t = torch.arange(n, dtype=torch.float64) / fs
+    level_db = 60.0
+    rms_pa = 20e-6 * 10 ** (level_db / 20)
+    x = math.sqrt(2) * rms_pa * torch.sin(2 * math.pi * 1000 * t)
+    ramp = int(0.01 * fs)
+    w = torch.sin(0.5 * math.pi * torch.arange(ramp, dtype=torch.float64) / ramp) ** 2
+    x[:ramp] *= w
+    x[-ramp:] *= w.flip(0)
+    return x
+
+
+DEMO_MODELS = [
+    # (class name, constructor kwargs, fs, input calibration)
+    ("Dau1997", {"fs": 44100}, 44100),
+    ("Osses2021", {"fs": 44100}, 44100),
+    ("King2019", {"fs": 44100, "basef": 1000.0}, 44100),
+    ("Paulick2024", {"fs": 44100}, 44100),
+    ("Glasberg2002", {"fs": 32000}, 32000),
+    ("Moore2016", {"fs": 32000}, 32000),
+]
+
+
+def demo(duration_s: float = 1.0) -> int:
+    import torch
+
+    import workbench
+
+    print(f"workbench {workbench.__version__} demo: 1 kHz tone, 60 dB SPL, {duration_s:g} s, torch {torch.__version__}")
+    ran = 0
+    for name, kwargs, fs in DEMO_MODELS:
+        try:
+            cls = getattr(workbench, name)
+        except (ImportError, AttributeError):
+            print(f"\n{name}: not built yet")
+            continue
+        model = cls(**kwargs, return_stages=True)
+        x = _demo_input(name, fs, duration_s).to(torch.float32)
+        if name == "Moore2016":
+            x = torch.stack([x, x])  # diotic (2, T)
+        x = x.unsqueeze(0)
+        with torch.no_grad():
+            model(x)  # warm-up (JIT compilation)
+            t0 = time.perf_counter()
+            out, stages = model(x)
+            ms = (time.perf_counter() - t0) * 1e3
+        print(f"\n{name} ({ms / duration_s:.1f} ms per second of audio)")
+        for key, value in stages.items():
+            print(f"  {key:28s} {_shape(value)}")
+        print(f"  {'output':28s} {_shape(out)}")
+        ran += 1
+    return 0 if ran else 1
+
+
+def _shape(value) -> str:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return str(tuple(value.shape))
+    if isinstance(value, (list, tuple)):
+        inner = [_shape(v) for v in value[:3]]
+        more = ", ..." if len(value) > 3 else ""
+        return f"{type(value).__name__}[{len(value)}]: " + ", ".join(inner) + more
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_shape(v)}" for k, v in value.items()) + "}"
+    return type(value).__name__
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="workbench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_demo = sub.add_parser("demo", help="run every model on a calibrated 1 kHz tone")
+    p_demo.add_argument("--duration", type=float, default=1.0, help="seconds of audio (default 1)")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        return demo(args.duration)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

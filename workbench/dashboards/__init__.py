@@ -1,0 +1,1 @@
+"""Dashboard components shared by the ipywidgets notebooks and the Panel app."""

@@ -1,0 +1,1 @@
+"""Simulated psychophysics: observers, adaptive procedures, experiments and human data."""
