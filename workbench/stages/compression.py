@@ -1,0 +1,1 @@
+"""Instantaneous compressions (broken stick, power law)."""

@@ -1,0 +1,1 @@
+"""Dual-resonance nonlinear (DRNL) filterbank (Lopez-Poveda & Meddis 2001; Paulick2024)."""

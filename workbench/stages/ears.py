@@ -1,0 +1,1 @@
+"""Outer- and middle-ear filters (headphone, middle ear, loudness-model transfer functions)."""

@@ -1,0 +1,1 @@
+"""Filter design (Butterworth by bilinear transform, first-order sections) in torch, differentiable in the cutoff."""

@@ -1,0 +1,1 @@
+"""Gammatone filterbank as AMT's auditoryfilterbank/gammatone build it."""

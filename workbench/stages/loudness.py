@@ -1,0 +1,1 @@
+"""Loudness-model stages: multi-resolution spectrum, excitation, specific loudness, AGCs."""

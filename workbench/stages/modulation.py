@@ -1,0 +1,1 @@
+"""Modulation filterbanks (AMT modfilterbank / jepsen2008; King2019)."""

@@ -1,0 +1,1 @@
+"""Resampling as AMT/MATLAB do it (polyphase Kaiser FIR; FFT)."""
