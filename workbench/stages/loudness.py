@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from workbench.kernels.agc import agc
+from workbench.kernels.excitation import roex_lower
 
 __all__ = [
     "P_REF_PA", "loudness_erb_hz", "hz_to_cam", "cam_to_hz", "ansi_tables",
@@ -158,17 +159,17 @@ class RoexExcitation(nn.Module):
     ``component_freqs_hz`` (``mask`` drops components); returns the excitation
     ``(..., n_bands)`` in (20 uPa)^2 units (``10 log10`` -> dB SPL). The upper side and the
     input levels are fixed matrices (matmul); the level-dependent lower side is evaluated on
-    the (component, band) pairs with ``f < fc`` only.
+    the (component, band) pairs with ``f < fc`` only (:mod:`workbench.kernels.excitation`).
     """
 
     def __init__(self, component_freqs_hz, cams=None, level_slope: float = 0.35,
-                 pivot_level_db: float = 51.0, dtype=torch.float64, chunk_elems: int = 2 ** 22):
+                 pivot_level_db: float = 51.0, dtype=torch.float64):
         super().__init__()
         f = np.asarray(component_freqs_hz, dtype=np.float64)
         cams = np.arange(1.75, 39.0 + 1e-9, 0.25) if cams is None else np.asarray(cams, dtype=np.float64)
         fc = cam_to_hz(cams)
         p_of = lambda freq: 4 * freq / loudness_erb_hz(freq)  # noqa: E731
-        self.cams, self.chunk_elems = cams, int(chunk_elems)
+        self.cams = cams
         self.level_slope, self.pivot_level_db = level_slope / p_of(1000.0), pivot_level_db
         # input level per ERB: X_j = sum_i W(p_i, (f_j - f_i)/f_i) I_i, g <= 4
         g_in = (f[None, :] - f[:, None]) / f[:, None]
@@ -177,14 +178,12 @@ class RoexExcitation(nn.Module):
         pu_g = p_of(fc)[None, :] * np.abs(g)
         upper = (f[:, None] >= fc[None, :]) & (g <= 4)
         w_up = np.where(upper, (1 + pu_g) * np.exp(-pu_g), 0.0)
-        comp_idx, band_idx = np.nonzero(f[:, None] < fc[None, :])
         self.register_buffer("freqs_hz", torch.as_tensor(f, dtype=dtype), persistent=False)
         self.register_buffer("center_freqs_hz", torch.as_tensor(fc, dtype=dtype), persistent=False)
         self.register_buffer("input_matrix", torch.as_tensor(m_in, dtype=dtype), persistent=False)
         self.register_buffer("upper_matrix", torch.as_tensor(w_up, dtype=dtype), persistent=False)
-        self.register_buffer("lower_comp", torch.as_tensor(comp_idx), persistent=False)
-        self.register_buffer("lower_band", torch.as_tensor(band_idx), persistent=False)
-        self.register_buffer("lower_pg", torch.as_tensor(pu_g[comp_idx, band_idx], dtype=dtype), persistent=False)
+        self.register_buffer("p_upper", torch.as_tensor(p_of(fc), dtype=dtype), persistent=False)
+        self.register_buffer("p_per_hz", torch.as_tensor(p_of(fc) / fc, dtype=dtype), persistent=False)
 
     def forward(self, intensity: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is not None:
@@ -194,19 +193,8 @@ class RoexExcitation(nn.Module):
         level_db = 10 * torch.log10(torch.where(present, level_in, torch.ones((), dtype=level_in.dtype, device=level_in.device)))
         # lower-slope factor p_l / p_u per component (1 where the component is absent)
         slope = torch.where(present, 1 - self.level_slope * (level_db - self.pivot_level_db), torch.ones_like(level_db))
-        excitation = intensity @ self.upper_matrix
-        lead = intensity.shape[:-1]
-        flat_i = intensity.reshape(-1, intensity.shape[-1])
-        flat_s = slope.reshape(-1, slope.shape[-1])
-        n_pairs = self.lower_pg.numel()
-        step = max(1, self.chunk_elems // max(n_pairs, 1))
-        lower = []
-        for r0 in range(0, flat_i.shape[0], step):
-            s = flat_s[r0:r0 + step, self.lower_comp]
-            w = _roex(self.lower_pg * s) * flat_i[r0:r0 + step, self.lower_comp]
-            out = torch.zeros(w.shape[0], self.center_freqs_hz.numel(), dtype=w.dtype, device=w.device)
-            lower.append(out.index_add(1, self.lower_band, w))
-        return excitation + torch.cat(lower, 0).reshape(*lead, -1)
+        lower = roex_lower(intensity, slope, self.freqs_hz, self.p_upper, self.p_per_hz, self.center_freqs_hz)
+        return intensity @ self.upper_matrix + lower
 
 
 # --------------------------------------------------------------------------- specific loudness
