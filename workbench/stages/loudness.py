@@ -351,3 +351,17 @@ def warn_if_too_loud(x: torch.Tensor, name: str = "audio", max_db_spl: float = 1
         warnings.warn(f"{name} reaches {level:.1f} dB SPL (rms, input taken in Pa), above the "
                       f"{max_db_spl:g} dB SPL range of the loudness tables; results extrapolate",
                       stacklevel=3)
+
+
+def erb_integration_matrix(component_freqs_hz, cams) -> np.ndarray:
+    """``(K, C)`` 0/1 matrix summing the components within +-0.5 Cam of each band centre
+    (the input level per ERB at the band centres, Glasberg & Moore 2002 Eq. 3 / AMT)."""
+    cam_of_comp = hz_to_cam(component_freqs_hz)[:, None]
+    cams = np.asarray(cams, dtype=np.float64)[None, :]
+    return ((cam_of_comp >= cams - 0.5) & (cam_of_comp < cams + 0.5)).astype(np.float64)
+
+
+def cam_grid(erb_lower: float = 1.75, erb_upper: float = 39.0, erb_step: float = 0.25) -> np.ndarray:
+    """Band centres on the Cam scale: ``erb_lower:erb_step:erb_upper`` (MATLAB colon)."""
+    n = int(math.floor((erb_upper - erb_lower) / erb_step + 1e-9)) + 1
+    return erb_lower + erb_step * np.arange(n)
