@@ -126,8 +126,8 @@ class Glasberg2002(nn.Module):
         """Current values of the trainable parameters by component ({} unless ``learnable``)."""
         if not self.learnable:
             return {}
-        return {"specific_loudness": {"C": float(self.specific_loudness.C)},
-                "loudness_integration": {k: float(getattr(self, k)) for k in
+        return {"specific_loudness": {"C": float(self.specific_loudness.C.detach())},
+                "loudness_integration": {k: float(getattr(self, k).detach()) for k in
                                          ("stl_attack", "stl_release", "ltl_attack", "ltl_release")}}
 
     def _binaural_factor(self) -> float:
