@@ -180,6 +180,9 @@ class RoexExcitation(nn.Module):
         w_up = np.where(upper, (1 + pu_g) * np.exp(-pu_g), 0.0)
         self.register_buffer("freqs_hz", torch.as_tensor(f, dtype=dtype), persistent=False)
         self.register_buffer("center_freqs_hz", torch.as_tensor(fc, dtype=dtype), persistent=False)
+        # weights below 1e-30 (far skirts) are set to 0: negligible next to the on-frequency
+        # weight 1, and they would be float32 denormals (slow arithmetic)
+        m_in[m_in < 1e-30], w_up[w_up < 1e-30] = 0.0, 0.0
         self.register_buffer("input_matrix", torch.as_tensor(m_in, dtype=dtype), persistent=False)
         self.register_buffer("upper_matrix", torch.as_tensor(w_up, dtype=dtype), persistent=False)
         self.register_buffer("p_upper", torch.as_tensor(p_of(fc), dtype=dtype), persistent=False)

@@ -1,0 +1,78 @@
+"""Benchmark Moore2016 and Glasberg2002: forward, forward+backward, real-time factor, peak memory.
+
+``python benchmarks/bench_loudness.py`` prints one line per (model, signal, batch, dtype) for
+1 s of audio. Signals: a 60 dB SPL 1 kHz tone (sparse spectrum: few relevant components) and
+65 dB SPL white noise (all 960 components relevant: the worst case of the excitation stage).
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import numpy as np
+import torch
+
+from workbench.models.glasberg2002 import Glasberg2002
+from workbench.models.moore2016 import Moore2016, diotic
+
+FS = 32000
+
+
+def _signal(kind: str, batch: int, stereo: bool, dtype) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    t = torch.arange(FS, dtype=dtype) / FS
+    if kind == "tone":
+        x = np.sqrt(2) * 0.02 * torch.sin(2 * np.pi * 1000 * t).expand(batch, FS).clone()
+    else:
+        x = torch.randn(batch, FS, generator=g, dtype=dtype) * 20e-6 * 10 ** (65 / 20)
+    return diotic(x) if stereo else x
+
+
+def _time(fn, repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bench(name: str, model: torch.nn.Module, x: torch.Tensor, repeats: int = 3) -> dict:
+    def loss():
+        out = model(x)
+        return out[1].sum() if isinstance(out, tuple) else out.sum()
+
+    with torch.no_grad():
+        model(x[..., : FS // 10])  # compile kernels
+        fwd = _time(lambda: model(x), repeats)
+    xg = x.clone().requires_grad_(True)
+
+    def fwd_bwd():
+        out = model(xg)
+        (out[1] if isinstance(out, tuple) else out).sum().backward()
+
+    fb = _time(fwd_bwd, 1)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak RSS so far (MB)
+    row = {"model": name, "batch": x.shape[0], "forward_ms": 1e3 * fwd, "fwd_bwd_ms": 1e3 * fb,
+           "rtf": x.shape[0] * 1.0 / fwd, "peak_rss_mb": peak}
+    print(f"{name:28s} batch {x.shape[0]}: forward {row['forward_ms']:8.1f} ms, fwd+bwd {row['fwd_bwd_ms']:8.1f} ms, "
+          f"{row['rtf']:6.1f}x real time, peak RSS {peak:6.0f} MB")
+    return row
+
+
+def run(batches=(1, 8), dtypes=(torch.float32,), signals=("tone", "noise")) -> list[dict]:
+    rows = []
+    for dtype in dtypes:
+        moore, glasberg = Moore2016(dtype=dtype), Glasberg2002(dtype=dtype)
+        for kind in signals:
+            for b in batches:
+                tag = f"{kind} {str(dtype)[6:]}"
+                rows.append(bench(f"Moore2016 {tag}", moore, _signal(kind, b, True, dtype)))
+                rows.append(bench(f"Glasberg2002 {tag}", glasberg, _signal(kind, b, False, dtype)))
+    return rows
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    run()
