@@ -6,8 +6,8 @@ import torch
 from scipy.interpolate import PchipInterpolator
 
 from workbench.models.glasberg2002 import Glasberg2002
-from workbench.stages.ears import loudness_ear_fir
-from workbench.stages.loudness import ansi_tables
+
+from workbench.stages.loudness import ansi_tables, loudness_ear_fir
 
 FS = 32000
 

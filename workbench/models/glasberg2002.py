@@ -43,7 +43,6 @@ from torch import nn
 
 from workbench._validation import check_choice, check_dtype, check_fs, check_kwargs, check_signal
 from workbench.stages import loudness as L
-from workbench.stages.ears import fir_zero_phase, loudness_ear_fir
 
 __all__ = ["Glasberg2002"]
 
@@ -88,7 +87,7 @@ class Glasberg2002(nn.Module):
         lk = check_kwargs(loudness_integration_kwargs, ("stl_attack", "stl_release", "ltl_attack", "ltl_release"),
                           "loudness_integration_kwargs")
 
-        self.register_buffer("ear_fir", torch.as_tensor(loudness_ear_fir(f"ansi2007_{field}"), dtype=dtype),
+        self.register_buffer("ear_fir", torch.as_tensor(L.loudness_ear_fir(f"ansi2007_{field}"), dtype=dtype),
                              persistent=False)
         self.relevance = (mf.pop("range_db", 100.0), mf.pop("floor_db", 30.0))
         if "hop_length" in mf:
@@ -165,7 +164,7 @@ class Glasberg2002(nn.Module):
         L.warn_if_too_loud(x, "audio")
         x = x.to(dtype=self.dtype, device=self.ear_fir.device)
 
-        filtered = fir_zero_phase(x, self.ear_fir)                          # (B, T + 2048)
+        filtered = L.fir_zero_phase(x, self.ear_fir)                          # (B, T + 2048)
         intensity = self.multi_fft(filtered)                                # (B, F, K)
         relevant = L.relevance_mask(intensity, None, *self.relevance)
         intensity = torch.where(relevant, intensity, torch.zeros((), dtype=intensity.dtype, device=x.device))

@@ -26,7 +26,6 @@ from torch import nn
 
 from workbench._validation import check_choice, check_dtype, check_fs, check_kwargs, check_signal
 from workbench.stages import loudness as L
-from workbench.stages.ears import fir_zero_phase, loudness_ear_fir
 
 __all__ = ["Moore2016", "diotic", "monaural", "resample_to_32k"]
 
@@ -93,7 +92,7 @@ class Moore2016(nn.Module):
         lt = check_kwargs(ltl_agc_kwargs, ("attack_alpha", "release_alpha"), "ltl_agc_kwargs")
 
         self.ear_kind = ear.get("kind", "moore2016_free")
-        self.register_buffer("ear_fir", torch.as_tensor(loudness_ear_fir(self.ear_kind, 32000.0), dtype=dtype),
+        self.register_buffer("ear_fir", torch.as_tensor(L.loudness_ear_fir(self.ear_kind, 32000.0), dtype=dtype),
                              persistent=False)
         self.relevance = (spec.pop("range_db", 60.0), spec.pop("floor_db", 30.0))
         self.spectrum = L.MultiResolutionSpectrum(32000.0, dtype=dtype, **spec)
@@ -136,7 +135,7 @@ class Moore2016(nn.Module):
         L.warn_if_too_loud(x, "audio")
         x = x.to(dtype=self.dtype, device=self.ear_fir.device)
 
-        filtered = fir_zero_phase(x, self.ear_fir)                      # (B, 2, T + 2048)
+        filtered = L.fir_zero_phase(x, self.ear_fir)                      # (B, 2, T + 2048)
         intensity = self.spectrum(filtered)                             # (B, 2, F, K)
         relevant = L.relevance_mask(intensity, joint_dim=1, range_db=self.relevance[0],
                                     floor_db=self.relevance[1])

@@ -2,6 +2,8 @@
 
 One implementation of each stage, configured by constants (see the two model files):
 
+0. :func:`loudness_ear_fir` / :func:`fir_zero_phase` - outer + middle ear as one zero-phase
+   FIR (Moore et al. 2016 free-field filter, or designed from the ANSI S3.4-2007 tables).
 1. :class:`MultiResolutionSpectrum` - frames of ``n_fft`` samples every ``hop`` samples; six
    centred symmetric Hann windows (64 ... 2 ms at 32 kHz), each supplying the components of
    one frequency band (Glasberg & Moore 2002, Table 1). Component intensities are in
@@ -38,7 +40,7 @@ from workbench.kernels.agc import agc
 from workbench.kernels.excitation import roex_lower
 
 __all__ = [
-    "P_REF_PA", "loudness_erb_hz", "hz_to_cam", "cam_to_hz", "ansi_tables",
+    "P_REF_PA", "loudness_ear_fir", "fir_zero_phase", "loudness_erb_hz", "hz_to_cam", "cam_to_hz", "ansi_tables",
     "MultiResolutionSpectrum", "relevance_mask", "RoexExcitation", "SpecificLoudness",
     "binaural_inhibition", "agc", "LoudnessLevelTable",
 ]
@@ -67,6 +69,51 @@ def ansi_tables() -> dict:
     text = resources.files("workbench").joinpath("data/ansi_s34_2007.json").read_text()
     return {k: (np.asarray(v, dtype=np.float64) if isinstance(v, list) else v)
             for k, v in json.loads(text).items()}
+
+
+# --------------------------------------------------------------------------- outer + middle ear
+@functools.lru_cache(maxsize=None)
+def loudness_ear_fir(kind: str = "moore2016_free", fs: float = 32000.0, n_taps: int = 4097) -> np.ndarray:
+    """Outer+middle-ear FIR of the loudness models (symmetric, delay ``(n_taps-1)/2``).
+
+    ``kind``: ``'moore2016_free'`` - the 4097-tap free-field filter of Moore et al. (2016)
+    (Cambridge ``ff_32000.mat``, shipped as package data; fs must be 32 kHz);
+    ``'ansi2007_free'`` / ``'ansi2007_diffuse'`` / ``'ansi1997_free'`` - designed here from the
+    ANSI S3.4-2007 outer-ear (free or diffuse field) and middle-ear tables: the summed dB
+    response (pchip on 20 Hz..fs/2, held below 20 Hz) is the amplitude ``10^(dB/20)`` of a
+    window-method FIR (``scipy.signal.firwin2``, Hamming).
+    """
+    if kind == "moore2016_free":
+        if fs != 32000:
+            raise ValueError(f"the Moore2016 ear filter exists for fs = 32000 Hz only, got {fs}")
+        data = resources.files("workbench").joinpath("data/moore2016_ff_32000.npz")
+        with data.open("rb") as fh:
+            return np.load(fh)["coefficients"]
+    from scipy.interpolate import PchipInterpolator
+    from scipy.signal import firwin2
+
+    field = {"ansi2007_free": ("free", "2007"), "ansi2007_diffuse": ("diffuse", "2007"),
+             "ansi1997_free": ("free", "1997")}
+    if kind not in field:
+        raise ValueError(f"kind must be one of {('moore2016_free', *field)}, got {kind!r}")
+    t = ansi_tables()
+    freqs = np.linspace(0.0, fs / 2, 4097)
+    ff = np.clip(freqs, 20.0, None)
+    db = (PchipInterpolator(t["outer_ear_freqs_hz"], t[f"outer_ear_{field[kind][0]}_db"])(ff)
+          + PchipInterpolator(t["middle_ear_freqs_hz"], t[f"middle_ear_{field[kind][1]}_db"])(ff))
+    return firwin2(n_taps, freqs, 10 ** (db / 20), fs=fs)
+
+
+def fir_zero_phase(x: torch.Tensor, fir) -> torch.Tensor:
+    """Full convolution of ``x`` ``(..., T)`` with a symmetric FIR of odd length ``L``, with
+    ``(L-1)/4`` samples trimmed at each end (as Moore et al. 2016): output ``(..., T + (L-1)/2)``
+    whose sample ``n`` corresponds to input sample ``n - (L-1)/4``. FFT-based, differentiable."""
+    h = torch.as_tensor(fir, dtype=x.dtype, device=x.device)
+    n_full = x.shape[-1] + h.numel() - 1
+    n_fft = 1 << (n_full - 1).bit_length()
+    y = torch.fft.irfft(torch.fft.rfft(x, n_fft) * torch.fft.rfft(h, n_fft), n_fft)
+    trim = (h.numel() - 1) // 4
+    return y[..., trim:n_full - trim]
 
 
 # --------------------------------------------------------------------------- spectrum
@@ -141,11 +188,6 @@ def relevance_mask(intensity: torch.Tensor, joint_dim: int | None = None, range_
 
 
 # --------------------------------------------------------------------------- excitation
-def _roex(pg):
-    """Rounded-exponential weight (1 + p|g|) exp(-p|g|) from the product p|g|."""
-    return (1 + pg) * torch.exp(-pg)
-
-
 class RoexExcitation(nn.Module):
     """Excitation pattern from discrete components (Moore et al. 1997; ANSI S3.4-2007).
 
