@@ -39,10 +39,6 @@ def _time(fn, repeats: int = 3) -> float:
 
 
 def bench(name: str, model: torch.nn.Module, x: torch.Tensor, repeats: int = 3) -> dict:
-    def loss():
-        out = model(x)
-        return out[1].sum() if isinstance(out, tuple) else out.sum()
-
     with torch.no_grad():
         model(x[..., : FS // 10])  # compile kernels
         fwd = _time(lambda: model(x), repeats)

@@ -125,12 +125,21 @@ def test_excitation_kernel_gradcheck_and_fallback():
     freqs = torch.tensor([100.0, 300.0, 700.0, 1500.0], dtype=torch.float64)
     fc = torch.tensor([200.0, 800.0, 2000.0], dtype=torch.float64)
     p_c = 4 * fc / (24.673 * (4.368e-3 * fc + 1))
-    inten = torch.rand(2, 4, dtype=torch.float64) * torch.tensor([1.0, 0.0, 1.0, 1.0], dtype=torch.float64)
-    inten.requires_grad_(True)
+    present = torch.tensor([True, False, True, True])  # component 1 absent (I == 0)
+
+    def spread(values):  # (2, 3) present intensities -> (2, 4) with a structural zero
+        return torch.zeros(2, 4, dtype=values.dtype).masked_scatter(present, values)
+
+    values = torch.rand(2, 3, dtype=torch.float64, requires_grad=True)
     slope = (0.5 + torch.rand(2, 4, dtype=torch.float64)).requires_grad_(True)
-    fn = lambda i, s: roex_lower(i, s, freqs, p_c, p_c / fc, fc)  # noqa: E731
-    assert torch.autograd.gradcheck(fn, (inten, slope))
-    torch.testing.assert_close(fn(inten, slope), _roex_lower_torch(inten, slope, freqs, p_c, p_c / fc, fc))
+    fn = lambda v, s: roex_lower(spread(v), s, freqs, p_c, p_c / fc, fc)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (values, slope))
+    for impl in (roex_lower, _roex_lower_torch):
+        inten = spread(values.detach()).requires_grad_(True)
+        out = impl(inten, slope, freqs, p_c, p_c / fc, fc)
+        out.sum().backward()
+        assert float(inten.grad[:, 1].abs().max()) == 0.0  # absent: no gradient
+    torch.testing.assert_close(fn(values, slope), _roex_lower_torch(spread(values), slope, freqs, p_c, p_c / fc, fc))
 
 
 def test_model_gradient_flows():

@@ -8,7 +8,10 @@ For rows ``r`` (frames), components ``j`` (ascending frequencies ``f_j``) and ba
 (``P_c = 4 fc / ERB(fc)``, ``Q_c = P_c / fc``, so ``P_c - Q_c f = p_c |g|``; ``s`` is the
 per-frame slope factor of :class:`workbench.stages.loudness.RoexExcitation`).
 ``roex_lower(I, s, f, P, Q, fc)`` is differentiable in ``I`` and ``s``: with ``w = (1+v)e^-v``,
-``dE/dI = w`` and ``dE/ds = -I (P - Q f) v e^-v``. The numba kernel skips each row's absent
+``dE/dI = w`` and ``dE/ds = -I (P - Q f) v e^-v``. Components with ``I == 0`` are absent
+(structural zeros, as in a sparse spectrum): they contribute nothing and get no gradient
+(in the loudness models they are the masked, irrelevant components anyway). The numba
+kernel skips each row's absent
 components (``I == 0``; the relevance threshold zeroes most of them for tonal
 sounds) and, per component, runs a vectorisable loop over the bands above it. Other devices:
 a chunked torch path.
@@ -16,7 +19,6 @@ a chunked torch path.
 
 from __future__ import annotations
 
-import math
 
 import numba
 import numpy as np
@@ -78,6 +80,10 @@ def _backward(grad, inten, slope, freqs, p_c, q_c, first_band, g_inten, g_slope)
         t_i = np.zeros(n_bands)
         t_s = np.zeros(n_bands)
         for j in range(n_comp):
+            g_inten[r, j] = 0.0
+            g_slope[r, j] = 0.0
+            if inten[r, j] == 0.0:  # absent component: structural zero, no gradient
+                continue
             s_j = np.float64(slope[r, j])
             f_j = np.float64(freqs[j])
             lo = first_band[j]
@@ -93,7 +99,7 @@ def _backward(grad, inten, slope, freqs, p_c, q_c, first_band, g_inten, g_slope)
             for c in range(lo, n_bands):
                 acc_i += t_i[c]
                 acc_s += t_s[c]
-            g_inten[r, j] = acc_i  # absent components too: dE/dI = w
+            g_inten[r, j] = acc_i
             g_slope[r, j] = -acc_s * inten[r, j]
 
 
@@ -123,7 +129,8 @@ def _roex_lower_torch(inten, slope, freqs, p_c, q_c, fc, chunk_elems=2 ** 22):
     parts = []
     for r0 in range(0, inten.shape[0], step):
         v = u * slope[r0:r0 + step, comp]
-        w = (1 + v) * torch.exp(-v) * inten[r0:r0 + step, comp]
+        i_c = inten[r0:r0 + step, comp]
+        w = (1 + v) * torch.exp(-v) * torch.where(i_c != 0, i_c, torch.zeros_like(i_c))  # I == 0: absent
         out = torch.zeros(w.shape[0], fc.numel(), dtype=w.dtype, device=w.device)
         parts.append(out.index_add(1, band, w))
     return torch.cat(parts, 0)

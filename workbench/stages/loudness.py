@@ -286,12 +286,15 @@ class SpecificLoudness(nn.Module):
             self.register_buffer("C", as_t(C), persistent=False)
 
     def forward(self, excitation: torch.Tensor) -> torch.Tensor:
-        e = excitation
+        # below -100 dB SPL the specific loudness (~1e-27) is set to 0: the same to all
+        # digits that matter, and float32 would otherwise crawl through denormal numbers
+        audible = excitation > 1e-10
+        e = excitation.clamp_min(1e-10)
         mid = (self.gain * e + self.a) ** self.alpha - self.a ** self.alpha
         low = (2 * e / (e + self.threshold)) ** 1.5 * mid
         high = (e.clamp_min(1e10) / 1.0707) ** 0.2
         out = torch.where(e >= 1e10, high, torch.where(e > self.threshold, mid, low))
-        return self.C * out
+        return self.C * torch.where(audible, out, torch.zeros((), dtype=out.dtype, device=out.device))
 
 
 # --------------------------------------------------------------------------- binaural
