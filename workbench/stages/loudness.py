@@ -233,13 +233,19 @@ class RoexExcitation(nn.Module):
     def forward(self, intensity: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is not None:
             intensity = torch.where(mask, intensity, torch.zeros((), dtype=intensity.dtype, device=intensity.device))
-        level_in = intensity @ self.input_matrix
+        freqs, m_in, w_up = self.freqs_hz, self.input_matrix, self.upper_matrix
+        used = (intensity.detach() != 0).reshape(-1, intensity.shape[-1]).any(0)
+        if int(used.sum()) < 3 * used.numel() // 4:  # sparse (tonal) input: drop never-present components
+            idx = torch.nonzero(used).squeeze(1)
+            intensity, freqs, m_in, w_up = intensity[..., idx], freqs[idx], m_in[idx][:, idx], w_up[idx]
+        level_in = intensity @ m_in
         present = intensity > 0
-        level_db = 10 * torch.log10(torch.where(present, level_in, torch.ones((), dtype=level_in.dtype, device=level_in.device)))
+        one = torch.ones((), dtype=level_in.dtype, device=level_in.device)
+        level_db = 10 * torch.log10(torch.where(present, level_in, one))
         # lower-slope factor p_l / p_u per component (1 where the component is absent)
-        slope = torch.where(present, 1 - self.level_slope * (level_db - self.pivot_level_db), torch.ones_like(level_db))
-        lower = roex_lower(intensity, slope, self.freqs_hz, self.p_upper, self.p_per_hz, self.center_freqs_hz)
-        return intensity @ self.upper_matrix + lower
+        slope = torch.where(present, 1 - self.level_slope * (level_db - self.pivot_level_db), one)
+        lower = roex_lower(intensity, slope, freqs, self.p_upper, self.p_per_hz, self.center_freqs_hz)
+        return intensity @ w_up + lower
 
 
 # --------------------------------------------------------------------------- specific loudness
@@ -379,10 +385,10 @@ def resample_signal(x, fs_in: float, fs_out: float = 32000.0) -> torch.Tensor:
         return x
     try:
         from workbench.stages.resample import resample_poly
-    except ImportError:
-        resample_poly = None
-    if resample_poly is not None:
+
         return resample_poly(x, ratio.numerator, ratio.denominator)
+    except (ImportError, TypeError):  # not available (yet) or another signature
+        pass
     from scipy.signal import resample_poly as scipy_resample
 
     y = scipy_resample(x.detach().cpu().numpy(), ratio.numerator, ratio.denominator, axis=-1)
