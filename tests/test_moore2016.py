@@ -50,7 +50,7 @@ def test_reference_float64(amt_reference, models, stim):
 @pytest.mark.parametrize("stim", ["tone1k40", "noise65", "dichotic1k60_50"])
 def test_reference_float32(amt_reference, models, stim):
     ref = amt_reference("moore2016")
-    compare_stages(ours_vs_amt(models[torch.float32], ref, stim), dict.fromkeys(STAGES, 1e-3), stim)
+    compare_stages(ours_vs_amt(models[torch.float32], ref, stim), dict.fromkeys(STAGES, 1e-4), stim)  # spec: 1e-3; ~2e-7 reached
 
 
 @pytest.mark.reference

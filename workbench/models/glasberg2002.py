@@ -162,7 +162,7 @@ class Glasberg2002(nn.Module):
         if self.fs != 32000:
             x = L.resample_signal(x, self.fs, 32000.0)
         L.warn_if_too_loud(x, "audio")
-        x = x.to(dtype=self.dtype, device=self.ear_fir.device)
+        x = x.to(dtype=self.ear_fir.dtype, device=self.ear_fir.device)  # follows .to()/.double()
 
         filtered = L.fir_zero_phase(x, self.ear_fir)                          # (B, T + 2048)
         intensity = self.multi_fft(filtered)                                # (B, F, K)

@@ -133,7 +133,7 @@ class Moore2016(nn.Module):
         single = audio.dim() == 2
         x = audio.unsqueeze(0) if single else audio
         L.warn_if_too_loud(x, "audio")
-        x = x.to(dtype=self.dtype, device=self.ear_fir.device)
+        x = x.to(dtype=self.ear_fir.dtype, device=self.ear_fir.device)  # follows .to()/.double()
 
         filtered = L.fir_zero_phase(x, self.ear_fir)                      # (B, 2, T + 2048)
         intensity = self.spectrum(filtered)                             # (B, 2, F, K)
