@@ -110,7 +110,6 @@ class Glasberg2002(nn.Module):
         self.ltl_attack = _coefficient(lk.get("ltl_attack", 0.01), learnable, dtype)
         self.ltl_release = _coefficient(lk.get("ltl_release", 0.0005), learnable, dtype)
         self._state = None
-        self._level_table = None
 
     # ------------------------------------------------------------------ helpers of the spec
     def reset_state(self) -> None:
@@ -132,23 +131,15 @@ class Glasberg2002(nn.Module):
     def _binaural_factor(self) -> float:
         return 2.0 if self.presentation == "diotic" else 1.0
 
-    def _levels(self) -> L.LoudnessLevelTable:
-        if self._level_table is None:  # ANSI S3.4-2007 stationary model, 1 kHz tone, free field
-            ansi = L.SpecificLoudness(self.excitation_pattern.center_freqs_hz.double().numpy(), C=0.046871,
-                                      threshold_db_above_500=3.73)
-            factor = self._binaural_factor() * self.cam_step
-            self._level_table = L.LoudnessLevelTable(self.excitation_pattern, lambda e: factor * ansi(e).sum(-1))
-        return self._level_table
-
     def compute_loudness_level(self, ltl: torch.Tensor) -> torch.Tensor:
         """Loudness (sone) -> loudness level (phon): level of the equally loud 1 kHz tone in the
         ANSI S3.4-2007 stationary model (its Table 7 relation; same presentation), e.g.
         40 phon = 0.997 sone, 60 phon = 4.166 sone, 80 phon = 15.98 sone. Differentiable."""
-        return self._levels().sone_to_phon(torch.as_tensor(ltl))
+        return L.loudness_level_table(self._binaural_factor()).sone_to_phon(ltl)
 
     def compute_loudness_from_level(self, phon: torch.Tensor) -> torch.Tensor:
         """Inverse of :meth:`compute_loudness_level`: phon -> sone."""
-        return self._levels().phon_to_sone(torch.as_tensor(phon))
+        return L.loudness_level_table(self._binaural_factor()).phon_to_sone(phon)
 
     def extra_repr(self) -> str:
         return (f"fs={self.fs:g}, bands={self.excitation_pattern.center_freqs_hz.numel()}, "

@@ -117,6 +117,15 @@ class Moore2016(nn.Module):
         """Band centre frequencies (Hz), shape ``(150,)``."""
         return self.excitation.center_freqs_hz.clone()
 
+    def compute_loudness_level(self, sone: torch.Tensor) -> torch.Tensor:
+        """Loudness (sone, binaural) -> loudness level (phon), ANSI S3.4-2007 relation
+        (:class:`workbench.stages.loudness.LoudnessLevelTable`); differentiable."""
+        return L.loudness_level_table(2.0).sone_to_phon(sone)
+
+    def compute_loudness_from_level(self, phon: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`compute_loudness_level`: phon -> sone."""
+        return L.loudness_level_table(2.0).phon_to_sone(phon)
+
     def get_parameters(self) -> dict:
         return {"fs": self.fs, "learnable": self.learnable, "return_stages": self.return_stages,
                 "dtype": self.dtype, "ear_filter": self.ear_kind}

@@ -42,7 +42,7 @@ from workbench.kernels.excitation import roex_lower
 __all__ = [
     "P_REF_PA", "loudness_ear_fir", "fir_zero_phase", "loudness_erb_hz", "hz_to_cam", "cam_to_hz", "ansi_tables",
     "MultiResolutionSpectrum", "relevance_mask", "RoexExcitation", "SpecificLoudness",
-    "binaural_inhibition", "agc", "LoudnessLevelTable",
+    "binaural_inhibition", "agc", "LoudnessLevelTable", "loudness_level_table",
 ]
 
 P_REF_PA = 20e-6  # reference sound pressure of dB SPL
@@ -235,6 +235,8 @@ class RoexExcitation(nn.Module):
             intensity = torch.where(mask, intensity, torch.zeros((), dtype=intensity.dtype, device=intensity.device))
         freqs, m_in, w_up = self.freqs_hz, self.input_matrix, self.upper_matrix
         used = (intensity.detach() != 0).reshape(-1, intensity.shape[-1]).any(0)
+        if not bool(used.any()):  # silence: no component anywhere (keeps the autograd graph)
+            return intensity @ torch.zeros_like(w_up)
         if int(used.sum()) < 3 * used.numel() // 4:  # sparse (tonal) input: drop never-present components
             idx = torch.nonzero(used).squeeze(1)
             intensity, freqs, m_in, w_up = intensity[..., idx], freqs[idx], m_in[idx][:, idx], w_up[idx]
@@ -334,22 +336,24 @@ def binaural_inhibition(spec_left: torch.Tensor, spec_right: torch.Tensor, p: fl
 
 # --------------------------------------------------------------------------- phon scale
 class LoudnessLevelTable(nn.Module):
-    """Loudness (sone) <-> loudness level (phon) of a model, from its own 1 kHz pure tone.
+    """Loudness (sone) <-> loudness level (phon) of the ANSI S3.4-2007 stationary model.
 
-    ANSI S3.4-2007 defines the loudness level as the level of an equally loud binaural
-    free-field 1 kHz tone; its Table 7 lists the stationary model's loudness of such tones.
-    The table here is computed the same way (one component at 1 kHz, 0 dB transfer at 1 kHz,
-    steady state): ``loudness_fn(excitation)`` maps the excitation pattern of that component
-    to total loudness. Conversions interpolate linearly in (phon, log sone); differentiable.
+    The loudness level is the level of the equally loud 1 kHz tone (free field). The table
+    is computed as ANSI's Table 7 is: one component at 1 kHz (0 dB ear transfer there),
+    ANSI constants (C = 0.046871, threshold 3.73 dB), ``binaural_factor`` x the monaural
+    loudness (2: binaural/diotic, 1: one ear). It reproduces Table 7 (40 phon = 0.997 sone,
+    60 phon = 4.166, 80 phon = 15.98). Conversions interpolate linearly in (phon, log sone)
+    on a 0.05 phon grid from 0 to 140 phon; differentiable.
     """
 
-    def __init__(self, excitation: RoexExcitation, loudness_fn, levels_db=None):
+    def __init__(self, binaural_factor: float = 2.0):
         super().__init__()
-        levels = np.arange(0.0, 140.01, 0.05) if levels_db is None else np.asarray(levels_db)
-        one = RoexExcitation([1000.0], cams=excitation.cams)
+        levels = np.arange(0.0, 140.01, 0.05)
+        one = RoexExcitation([1000.0])
+        ansi = SpecificLoudness(one.center_freqs_hz.numpy(), C=0.046871, threshold_db_above_500=3.73)
         with torch.no_grad():
-            inten = torch.as_tensor(10 ** (levels / 10))[:, None]
-            sone = loudness_fn(one(inten)).double().numpy()
+            exc = one(torch.as_tensor(10 ** (levels / 10))[:, None])
+            sone = (binaural_factor * 0.25 * ansi(exc).sum(-1)).numpy()
         keep = np.concatenate([[True], np.diff(sone) > 0]) & (sone > 0)
         self.register_buffer("phon", torch.as_tensor(levels[keep]), persistent=False)
         self.register_buffer("log_sone", torch.as_tensor(np.log(sone[keep])), persistent=False)
@@ -361,14 +365,24 @@ class LoudnessLevelTable(nn.Module):
         return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 
     def sone_to_phon(self, sone: torch.Tensor) -> torch.Tensor:
+        sone = torch.as_tensor(sone)
+        sone = sone if sone.is_floating_point() else sone.double()
         xp, fp = self.log_sone.to(sone), self.phon.to(sone)
         tiny = torch.exp(xp[0])
         log_s = torch.log(torch.where(sone > tiny, sone, tiny))
         return torch.where(sone > tiny, self._interp(log_s, xp, fp), fp[0])
 
     def phon_to_sone(self, phon: torch.Tensor) -> torch.Tensor:
+        phon = torch.as_tensor(phon)
+        phon = phon if phon.is_floating_point() else phon.double()
         xp, fp = self.phon.to(phon), self.log_sone.to(phon)
         return torch.exp(self._interp(phon.clamp(xp[0], xp[-1]), xp, fp))
+
+
+@functools.lru_cache(maxsize=4)
+def loudness_level_table(binaural_factor: float = 2.0) -> LoudnessLevelTable:
+    """Shared (cached) :class:`LoudnessLevelTable`."""
+    return LoudnessLevelTable(binaural_factor)
 
 
 # --------------------------------------------------------------------------- input helpers
