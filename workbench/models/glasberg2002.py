@@ -87,7 +87,7 @@ class Glasberg2002(nn.Module):
         lk = check_kwargs(loudness_integration_kwargs, ("stl_attack", "stl_release", "ltl_attack", "ltl_release"),
                           "loudness_integration_kwargs")
 
-        self.register_buffer("ear_fir", torch.as_tensor(L.loudness_ear_fir(f"ansi2007_{field}"), dtype=dtype),
+        self.register_buffer("ear_fir", torch.tensor(L.loudness_ear_fir(f"ansi2007_{field}"), dtype=dtype),
                              persistent=False)
         self.relevance = (mf.pop("range_db", 100.0), mf.pop("floor_db", 30.0))
         if "hop_length" in mf:

@@ -92,7 +92,7 @@ class Moore2016(nn.Module):
         lt = check_kwargs(ltl_agc_kwargs, ("attack_alpha", "release_alpha"), "ltl_agc_kwargs")
 
         self.ear_kind = ear.get("kind", "moore2016_free")
-        self.register_buffer("ear_fir", torch.as_tensor(L.loudness_ear_fir(self.ear_kind, 32000.0), dtype=dtype),
+        self.register_buffer("ear_fir", torch.tensor(L.loudness_ear_fir(self.ear_kind, 32000.0), dtype=dtype),
                              persistent=False)
         self.relevance = (spec.pop("range_db", 60.0), spec.pop("floor_db", 30.0))
         self.spectrum = L.MultiResolutionSpectrum(32000.0, dtype=dtype, **spec)
