@@ -47,11 +47,6 @@ from workbench.stages import loudness as L
 __all__ = ["Glasberg2002"]
 
 
-def _coefficient(value, learnable, dtype):
-    t = torch.tensor(float(value), dtype=dtype)
-    return nn.Parameter(t) if learnable else t
-
-
 class Glasberg2002(nn.Module):
     """Glasberg & Moore (2002) loudness; ``forward(audio)`` -> long-term loudness ``(B, F)``.
 
@@ -105,10 +100,10 @@ class Glasberg2002(nn.Module):
                                                     C=sk.get("C", 0.04733),
                                                     threshold_db_above_500=sk.get("threshold_db_above_500", 3.73),
                                                     learnable=learnable, dtype=dtype)
-        self.stl_attack = _coefficient(lk.get("stl_attack", 0.045), learnable, dtype)
-        self.stl_release = _coefficient(lk.get("stl_release", 0.02), learnable, dtype)
-        self.ltl_attack = _coefficient(lk.get("ltl_attack", 0.01), learnable, dtype)
-        self.ltl_release = _coefficient(lk.get("ltl_release", 0.0005), learnable, dtype)
+        self.stl_attack = L.scalar_parameter(lk.get("stl_attack", 0.045), learnable, dtype)
+        self.stl_release = L.scalar_parameter(lk.get("stl_release", 0.02), learnable, dtype)
+        self.ltl_attack = L.scalar_parameter(lk.get("ltl_attack", 0.01), learnable, dtype)
+        self.ltl_release = L.scalar_parameter(lk.get("ltl_release", 0.0005), learnable, dtype)
         self._state = None
 
     # ------------------------------------------------------------------ helpers of the spec
