@@ -57,7 +57,7 @@ class Glasberg2002(nn.Module):
     ``(B, F, C)`` sone/Cam (one ear), ``'excitation'`` ``(B, F, C)`` dB SPL,
     ``'erb_excitation'`` ``(B, F, C)`` dB SPL (component power within +-0.5 Cam of each band
     centre), ``'psd'`` ``(B, F, K)`` Pa^2/Hz (zero where a component was dropped),
-    ``'freqs'`` ``(K,)`` Hz, ``'filtered'`` ``(B, T + 2048)`` Pa (ear-filter output).
+    ``'freqs'`` ``(K,)`` Hz, ``'filtered'`` ``(B, T + 2048)`` Pa (ear-filter output; not when streaming).
 
     Keyword dicts (unknown keys raise): ``multi_fft_kwargs``: ``hop_length``, ``n_fft``,
     ``band_edges_hz``, ``hann_correction_db``, ``range_db``, ``floor_db``; ``erb_kwargs``:
