@@ -150,9 +150,10 @@ class ModulationFilterbank(nn.Module):
     def _butterworth_bands(self, x: torch.Tensor) -> torch.Tensor:
         """Real Butterworth band-pass outputs (unit gain at mfc), post-processed, rows x time."""
         mfc, bw = self.mfc_hz.to(x.dtype), self.bandwidth_hz.to(x.dtype)
-        sos = torch.stack([butter(1, torch.stack([m - w / 2, m + w / 2]), self.fs, "bandpass", dtype=x.dtype)
-                           for m, w in zip(mfc, bw)])             # (n_bands, 1, 6)
-        bands = sosfilt(sos[self._row_band], x.index_select(1, self._row_channel))
+        low = torch.sqrt(bw * bw / 4 + mfc * mfc) - bw / 2  # edges with geometric centre mfc
+        sos = torch.stack([butter(1, torch.stack([f1, f1 + w]), self.fs, "bandpass", dtype=torch.float64)
+                           for f1, w in zip(low, bw)])            # (n_bands, 1, 6)
+        bands = sosfilt(sos[self._row_band], x.double().index_select(1, self._row_channel)).to(x.dtype)
         if not self.phase_insensitive or not any(self._row_is_envelope):
             return bands
         envelope = torch.tensor(self._row_is_envelope, device=x.device).unsqueeze(-1)
