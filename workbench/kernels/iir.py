@@ -1,0 +1,227 @@
+"""Linear IIR filtering: the engine under every recursive filter of the workbench.
+
+``lfilter(b, a, x)`` computes, for each row of ``x`` independently and from zero initial state,
+
+    a[0] y[n] = sum_k b[k] x[n-k] - sum_{k>=1} a[k] y[n-k]
+
+for real or complex coefficients and signals (MATLAB/scipy ``filter`` semantics). It is
+differentiable with respect to ``b``, ``a`` and ``x``:
+
+* on CPU tensors a numba kernel runs the recursion (transposed direct form II, as MATLAB) and
+  the backward pass is the adjoint recursion run backwards in time:
+  ``u = A^-H g`` (all-pole filter with conjugated denominator, time reversed), then
+  ``grad_x[n] = sum_k conj(b_k) u[n+k]``, ``grad_b[k] = sum_n conj(x[n-k]) u[n]`` and
+  ``grad_a[k] = -sum_n conj(y[n-k]) u[n]``;
+* on other devices (CUDA) an FFT path stays on the device: the transfer function sampled on
+  a grid long enough that the impulse response has decayed below machine precision
+  (from the largest pole radius), so circular convolution equals linear filtering.
+
+Shapes: ``x`` is ``(..., T)``; ``b`` is ``(..., nb)`` and ``a`` is ``(..., na)``, their
+leading dims broadcast against those of ``x`` (e.g. ``x`` ``(B, F, T)`` with ``b``
+``(F, nb)`` filters every channel with its own filter).
+
+>>> import torch
+>>> x = torch.zeros(2, 3, 8, dtype=torch.float64); x[..., 0] = 1
+>>> b = torch.tensor([[1.0, 0.0]] * 3, dtype=torch.float64)
+>>> a = torch.tensor([[1.0, -0.5]] * 3, dtype=torch.float64)
+>>> lfilter(b, a, x)[0, 0, :4]
+tensor([1.0000, 0.5000, 0.2500, 0.1250], dtype=torch.float64)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import torch
+
+__all__ = ["lfilter", "sosfilt"]
+
+
+# --------------------------------------------------------------------------- numba kernels
+@numba.njit(cache=True, parallel=True)
+def _forward_kernel(b, a, x, y):
+    """Rows r: y = filter(b[r], a[r], x[r]), a[r, 0] == 1, transposed direct form II."""
+    rows, n_samples = x.shape
+    order = max(b.shape[1], a.shape[1]) - 1
+    for r in numba.prange(rows):
+        state = np.zeros(order + 1, dtype=y.dtype)
+        br = np.zeros(order + 1, dtype=y.dtype)
+        ar = np.zeros(order + 1, dtype=y.dtype)
+        br[: b.shape[1]] = b[r]
+        ar[: a.shape[1]] = a[r]
+        for n in range(n_samples):
+            xn = x[r, n]
+            yn = br[0] * xn + state[0]
+            for k in range(1, order + 1):
+                state[k - 1] = state[k] + br[k] * xn - ar[k] * yn
+            y[r, n] = yn
+
+
+@numba.njit(cache=True, parallel=True)
+def _adjoint_kernel(a, g, u):
+    """Rows r: u = A^-H g, i.e. the all-pole filter 1/conj(a[r]) run backwards in time."""
+    rows, n_samples = g.shape
+    na = a.shape[1]
+    for r in numba.prange(rows):
+        for n in range(n_samples - 1, -1, -1):
+            acc = g[r, n]
+            for k in range(1, na):
+                if n + k < n_samples:
+                    acc -= np.conj(a[r, k]) * u[r, n + k]
+            u[r, n] = acc
+
+
+@numba.njit(cache=True, parallel=True)
+def _correlate_kernel(u, s, lags, out):
+    """out[r, k] = sum_n conj(s[r, n-k]) u[r, n] for k < lags (gradient of a coefficient)."""
+    rows, n_samples = u.shape
+    for r in numba.prange(rows):
+        for k in range(lags):
+            acc = out[r, k]  # zero-initialised by the caller (fixes the accumulator dtype)
+            for n in range(k, n_samples):
+                acc += np.conj(s[r, n - k]) * u[r, n]
+            out[r, k] = acc
+
+
+@numba.njit(cache=True, parallel=True)
+def _input_grad_kernel(b, u, gx):
+    """gx[r, n] = sum_k conj(b[r, k]) u[r, n+k]."""
+    rows, n_samples = u.shape
+    nb = b.shape[1]
+    for r in numba.prange(rows):
+        for n in range(n_samples):
+            acc = gx[r, n]  # zero-initialised by the caller
+            for k in range(nb):
+                if n + k < n_samples:
+                    acc += np.conj(b[r, k]) * u[r, n + k]
+            gx[r, n] = acc
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().contiguous().numpy()
+
+
+class _LFilterCPU(torch.autograd.Function):
+    """Rows of (b, a, x) with a[:, 0] == 1, all of one common dtype, CPU."""
+
+    @staticmethod
+    def forward(ctx, b, a, x):
+        y = torch.empty_like(x)
+        _forward_kernel(_np(b), _np(a), _np(x), y.numpy())
+        ctx.save_for_backward(b, a, x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        b, a, x, y = ctx.saved_tensors
+        g = grad_y.to(x.dtype).contiguous()
+        u = torch.empty_like(g)
+        _adjoint_kernel(_np(a), g.numpy(), u.numpy())
+        un = u.numpy()
+        grad_b = grad_a = grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_b = torch.zeros_like(b)
+            _correlate_kernel(un, _np(x), b.shape[1], grad_b.numpy())
+        if ctx.needs_input_grad[1]:
+            grad_a = torch.zeros_like(a)
+            _correlate_kernel(un, _np(y), a.shape[1], grad_a.numpy())
+            grad_a = -grad_a
+            grad_a[:, 0] = 0  # a[0] is fixed at 1 here; normalisation is differentiated outside
+        if ctx.needs_input_grad[2]:
+            grad_x = torch.zeros_like(x)
+            _input_grad_kernel(_np(b), un, grad_x.numpy())
+        return grad_b, grad_a, grad_x
+
+
+# ----------------------------------------------------------------------------- FFT path
+def _max_pole_radius(a: torch.Tensor) -> float:
+    """Largest pole radius over all monic denominators ``a`` (..., na)."""
+    a = a.reshape(-1, a.shape[-1])
+    na = a.shape[-1]
+    if na < 2:
+        return 0.0
+    # Companion matrices; eigenvalues are the poles.
+    comp = torch.zeros(a.shape[0], na - 1, na - 1, dtype=torch.complex128, device=a.device)
+    comp[:, 0, :] = -a[:, 1:].detach().to(torch.complex128)
+    if na > 2:
+        idx = torch.arange(na - 2, device=a.device)
+        comp[:, idx + 1, idx] = 1
+    return float(torch.linalg.eigvals(comp).abs().max())
+
+
+def _lfilter_fft(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Filtering as multiplication by the sampled transfer function (device-resident)."""
+    n_samples = x.shape[-1]
+    radius = _max_pole_radius(a)
+    if radius >= 1.0:
+        raise ValueError("lfilter: unstable filter (pole radius >= 1); the FFT path cannot run it")
+    eps = torch.finfo(x.real.dtype if x.is_complex() else x.dtype).eps
+    tail = 0 if radius == 0 else int(math.ceil(math.log(eps * 1e-2) / math.log(radius)))
+    n_fft = 1 << int(math.ceil(math.log2(n_samples + max(tail, b.shape[-1]) + 1)))
+    spec = torch.fft.fft(x, n=n_fft) * torch.fft.fft(b, n=n_fft) / torch.fft.fft(a, n=n_fft)
+    y = torch.fft.ifft(spec)[..., :n_samples]
+    return y if (x.is_complex() or a.is_complex() or b.is_complex()) else y.real
+
+
+# --------------------------------------------------------------------------------- public
+def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, method: str = "auto") -> torch.Tensor:
+    """Filter ``x`` along its last axis with the rational filter ``b / a`` (zero initial state).
+
+    Args:
+        b: numerator coefficients ``(..., nb)``, real or complex.
+        a: denominator coefficients ``(..., na)``; ``a[..., 0]`` must be non-zero.
+        x: signal ``(..., T)``; leading dims broadcast with those of ``b`` and ``a``.
+        method: ``'auto'`` (recursive numba kernel on CPU, FFT path elsewhere),
+            ``'recursive'`` (numba; CPU tensors only) or ``'fft'``.
+
+    Returns:
+        ``(broadcast leading dims..., T)``, complex when any input is complex, else the
+        promoted real dtype of the inputs.
+    """
+    if method not in ("auto", "recursive", "fft"):
+        raise ValueError(f"method must be 'auto', 'recursive' or 'fft', got {method!r}")
+    b = torch.as_tensor(b, device=x.device)
+    a = torch.as_tensor(a, device=x.device)
+    if b.dim() == 0 or a.dim() == 0 or b.shape[-1] == 0 or a.shape[-1] == 0:
+        raise ValueError("b and a need at least one coefficient along their last axis")
+    if x.dim() == 0:
+        raise ValueError("x must have a time axis")
+    dtype = torch.promote_types(torch.promote_types(b.dtype, a.dtype), x.dtype)
+    if not (dtype.is_floating_point or dtype.is_complex):
+        dtype = torch.get_default_dtype()
+    b, a, x = b.to(dtype), a.to(dtype), x.to(dtype)
+    a0 = a[..., :1]
+    if bool((a0 == 0).any()):
+        raise ValueError("a[..., 0] must be non-zero")
+    b, a = b / a0, a / a0
+
+    lead = torch.broadcast_shapes(b.shape[:-1], a.shape[:-1], x.shape[:-1])
+    n_samples = x.shape[-1]
+    use_fft = method == "fft" or (method == "auto" and x.device.type != "cpu")
+    if use_fft:
+        return _lfilter_fft(b, a, x)
+    if x.device.type != "cpu":
+        raise ValueError("method='recursive' runs on CPU tensors only; use 'auto' or 'fft'")
+    xb = x.expand(*lead, n_samples).reshape(-1, n_samples)
+    bb = b.expand(*lead, b.shape[-1]).reshape(-1, b.shape[-1])
+    ab = a.expand(*lead, a.shape[-1]).reshape(-1, a.shape[-1])
+    y = _LFilterCPU.apply(bb, ab, xb)
+    return y.reshape(*lead, n_samples)
+
+
+def sosfilt(sos: torch.Tensor, x: torch.Tensor, method: str = "auto") -> torch.Tensor:
+    """Cascade of second-order sections ``sos`` ``(..., n_sections, 6)`` = ``[b0 b1 b2 a0 a1 a2]``.
+
+    Leading dims of ``sos`` (without the section axis) broadcast against those of ``x``.
+    Running high-order filters as sections keeps them stable in float32.
+    """
+    sos = torch.as_tensor(sos, device=x.device)
+    if sos.dim() < 2 or sos.shape[-1] != 6:
+        raise ValueError(f"sos must have shape (..., n_sections, 6), got {tuple(sos.shape)}")
+    y = x
+    for k in range(sos.shape[-2]):
+        section = sos[..., k, :]
+        y = lfilter(section[..., :3], section[..., 3:], y, method=method)
+    return y
