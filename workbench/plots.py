@@ -77,7 +77,11 @@ def _erb_ticks(axis, lo_erb: float, hi_erb: float, label: str = "Frequency (Hz, 
     """Place Hz-labelled ticks on an axis whose data are ERB numbers."""
     nice = np.array([31.5, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000])
     pos = hz_to_erb_number(nice)
-    keep = (pos >= lo_erb - 0.5) & (pos <= hi_erb + 0.5)
+    keep, last = [], math.inf
+    for i in np.flatnonzero((pos >= lo_erb - 0.5) & (pos <= hi_erb + 0.5))[::-1]:  # from the top,
+        if last - pos[i] >= (hi_erb - lo_erb) / 9:  # skipping ticks that would crowd
+            keep.append(i)
+            last = pos[i]
     axis.set_ticks(pos[keep], [f"{f / 1000:g}k" if f >= 1000 else f"{f:g}" for f in nice[keep]])
     axis.set_label_text(label)
 
@@ -88,6 +92,13 @@ def _edges(centers: np.ndarray) -> np.ndarray:
         return np.array([centers[0] - 0.5, centers[0] + 0.5])
     mid = (centers[1:] + centers[:-1]) / 2
     return np.concatenate([[2 * centers[0] - mid[0]], mid, [2 * centers[-1] - mid[-1]]])
+
+
+def _robust_max(data: np.ndarray) -> float:
+    """Colour limit at the 99.5th percentile, so onset transients (adaptation overshoot) do
+    not flatten the rest of the image; larger values saturate (colour bar marked 'extend')."""
+    finite = data[np.isfinite(data)]
+    return float(np.percentile(finite, 99.5)) if finite.size else 1.0
 
 
 def _reduce_time(data: np.ndarray, max_columns: int = _MAX_COLUMNS):
@@ -103,12 +114,20 @@ def _reduce_time(data: np.ndarray, max_columns: int = _MAX_COLUMNS):
     return (np.sqrt(np.nanmean(blocks ** 2, -1)) if signed else np.nanmean(blocks, -1)), block
 
 
+def _time_image(data: np.ndarray, fs: float, value_label: str):
+    """Block-reduced image, its time edges (s) and a colour-bar label saying how it was reduced."""
+    shown, block = _reduce_time(data)
+    if block > 1:
+        value_label += f", {'rms' if np.nanmin(data) < 0 else 'mean'} per {1e3 * block / fs:.2g} ms"
+    return shown, np.arange(shown.shape[-1] + 1) * block / fs, value_label
+
+
 # --------------------------------------------------------------------------- panel painters
 def _draw_image(ax, data, x_edges, y_centers, *, erb_y: bool, value_label: str, xlabel: str, title: str = ""):
     """Image of ``data`` (rows = y) with a colourbar; y on an ERB axis when ``erb_y``."""
     y = hz_to_erb_number(y_centers) if erb_y else np.asarray(y_centers, dtype=float)
-    mesh = ax.pcolormesh(x_edges, _edges(y), data, shading="flat", rasterized=True)
-    ax.figure.colorbar(mesh, ax=ax, label=value_label, pad=0.01)
+    mesh = ax.pcolormesh(x_edges, _edges(y), data, shading="flat", rasterized=True, vmax=_robust_max(data))
+    ax.figure.colorbar(mesh, ax=ax, label=value_label, pad=0.01, extend="max" if np.nanmax(data) > mesh.norm.vmax else "neither")
     ax.set_xlabel(xlabel)
     if erb_y:
         _erb_ticks(ax.yaxis, y.min(), y.max())
@@ -119,10 +138,7 @@ def _draw_image(ax, data, x_edges, y_centers, *, erb_y: bool, value_label: str, 
 
 def _draw_cochleagram(ax, data, fs, center_freqs_hz, value_label, title=""):
     """data (F, T) at ``fs``; channels at ``center_freqs_hz`` (None: channel numbers)."""
-    shown, block = _reduce_time(data)
-    t_edges = np.arange(shown.shape[-1] + 1) * block / fs
-    if block > 1:
-        value_label += f", {'rms' if np.nanmin(data) < 0 else 'mean'} per {1e3 * block / fs:.2g} ms"
+    shown, t_edges, value_label = _time_image(data, fs, value_label)
     erb = center_freqs_hz is not None and len(center_freqs_hz) == data.shape[0]
     y = _np(center_freqs_hz) if erb else np.arange(1, data.shape[0] + 1)
     mesh = _draw_image(ax, shown, t_edges, y, erb_y=erb, value_label=value_label, xlabel="Time (s)", title=title)
@@ -137,7 +153,8 @@ def _draw_waveform(ax, x, fs, unit_label="Pressure (Pa)", level_db=None, labels=
     for i, row in enumerate(x):
         ax.plot(t, row, label=labels[i] if labels else None, alpha=0.9 if len(x) > 1 else 1.0)
     if level_db is not None:
-        text = "\n".join(f"{labels[i] + ': ' if labels else ''}{lev:.2f} dB SPL" for i, lev in enumerate(level_db))
+        text = "rms level\n" + "\n".join(f"{labels[i] + ': ' if labels else ''}{lev:.2f} dB SPL"
+                                         for i, lev in enumerate(level_db))
         ax.text(0.99, 0.97, text, transform=ax.transAxes, ha="right", va="top",
                 bbox=dict(boxstyle="round", fc="white", alpha=0.8))
     if labels:
@@ -291,15 +308,9 @@ def plot_modulation_channel(intrep, channel, fs, mod_center_freqs_hz=None, *, ce
                             batch_index=0, ax=None) -> Figure:
     """Modulation-filter outputs (modulation channels x time) of one auditory channel."""
     data = _mod_matrix(intrep, channel, batch_index)
-    shown, block = _reduce_time(data)
+    shown, t_edges, label = _time_image(data, float(fs), "Output (MU)")
     fig, ax = _one_axes(ax)
-    label = "Output (MU)" + (f", {'rms' if np.nanmin(data) < 0 else 'mean'} per {1e3 * block / fs:.2g} ms"
-                             if block > 1 else "")
-    t_edges = np.arange(shown.shape[-1] + 1) * block / float(fs)
-    mesh = ax.pcolormesh(t_edges, np.arange(data.shape[0] + 1) - 0.5, shown, shading="flat", rasterized=True)
-    fig.colorbar(mesh, ax=ax, label=label, pad=0.01)
-    ax.grid(False)
-    ax.set_xlabel("Time (s)")
+    _draw_image(ax, shown, t_edges, np.arange(data.shape[0]), erb_y=False, value_label=label, xlabel="Time (s)")
     ax.set_yticks(np.arange(data.shape[0]))
     if mod_center_freqs_hz is not None:
         mfc = np.ravel(_np(mod_center_freqs_hz))[:data.shape[0]]
@@ -342,7 +353,7 @@ def plot_filter_responses(impulse_response, fs, center_freqs_hz=None, *, n_fft=N
     if callable(impulse_response) and not isinstance(impulse_response, (torch.Tensor, np.ndarray)):
         impulse_response = impulse_responses(impulse_response, n_fft or int(fs // 10))
     h = np.atleast_2d(_np(impulse_response))
-    n_fft = n_fft or max(h.shape[-1], 2 ** math.ceil(math.log2(max(h.shape[-1], 256))))
+    n_fft = n_fft or 2 ** math.ceil(math.log2(max(h.shape[-1], fs / 2)))  # <= 2 Hz resolution
     mag = 20 * np.log10(np.maximum(np.abs(np.fft.rfft(h, n=n_fft, axis=-1)), 1e-300))
     freqs = np.fft.rfftfreq(n_fft, 1 / fs)
     fig, ax = _one_axes(ax)
@@ -355,8 +366,8 @@ def plot_filter_responses(impulse_response, fs, center_freqs_hz=None, *, n_fft=N
     ax.set_xlim(max(freqs[1], 20.0), fs / 2)
     if center_freqs_hz is not None:
         fc = np.ravel(_np(center_freqs_hz))
-        ax.plot(fc, np.full(fc.shape, top + 1.5), "|", color="k", ms=6, label="centre frequencies")
-        ax.legend(loc="lower center")
+        ax.plot(fc, np.full(fc.shape, top + 1.5), "|", color="k", ms=6)  # centre-frequency ticks
+        title += " (| centre frequencies)"
     ax.set_xlabel("Frequency (Hz)")
     ax.set_ylabel("Gain (dB)")
     ax.set_title(title)
@@ -559,7 +570,9 @@ def _stage_panels(stages: dict, output, batch_index: int):
         curves["LTL"] = _pick(output, batch_index, 1)
     if curves:
         panels.append(("curves", "loudness", curves))
-    return panels
+    # keep each left/right pair adjacent (side by side in a 2-column grid)
+    base = [p[1].removesuffix("_left").removesuffix("_right") for p in panels]
+    return [p for _, p in sorted(zip(base, panels), key=lambda bp: (base.index(bp[0]), bp[1][1].endswith("_right")))]
 
 
 @_styled
