@@ -269,6 +269,28 @@ def test_plot_stages_real_models(name):
         output, stages = model(x)
     fig = render(plots.plot_stages(model, stages, output))
     axes = main_axes(fig)
-    assert len(axes) >= len([k for k in stages if not k.startswith(("freqs", "levels"))]) - 4
+    drawn = [k for k in stages if not k.startswith(("freqs", "levels", "stl_loud", "ltl_loud")) and k != "stl"]
+    assert len(axes) >= len(drawn)
     for ax in axes:
-        assert ax.get_xlabel() and ax.get_ylabel()
+        assert ax.get_xlabel() and ax.get_ylabel(), ax.get_title()
+    fc = plots._model_attr(model, ("center_freqs_hz", "fc"))
+    for key in [k for k in stages if k in plots._AUDITORY_KEYS]:
+        data = stages[key][0].detach().double()
+        fig = render(plots.plot_cochleagram(stages[key], fs * data.shape[-1] / x.shape[-1], fc))
+        arr = meshes(main_axes(fig)[0])[0].get_array()
+        assert 0 < arr.max() <= data.abs().max().item() * (1 + 1e-6)  # block mean/rms within the data range
+        assert main_axes(fig)[0].get_ylabel().startswith("Frequency")
+    if isinstance(output, list) or (isinstance(output, torch.Tensor) and output.dim() == 4):
+        mfc = plots._model_attr(model, ("mod_center_freqs_hz", "mfc"))
+        fig = render(plots.plot_modulation_spectrum(output, fc, mfc))
+        n_aud = len(output) if isinstance(output, list) else output.shape[2]
+        assert meshes(main_axes(fig)[0])[0].get_array().shape[0] == n_aud
+        render(plots.plot_modulation_channel(output, n_aud // 2, fs, mfc))
+    if "excitation" in stages:
+        fig = render(plots.plot_excitation_pattern(stages["excitation"], None, stages["specific_loudness"]))
+        peak_erb = main_axes(fig)[0].lines[0].get_xdata()[np.argmax(main_axes(fig)[0].lines[0].get_ydata())]
+        assert abs(plots.erb_number_to_hz(peak_erb) - 1000) < 150  # 1 kHz tone excites 1 kHz
+    if "stl_loud_left" in stages:
+        fig = render(plots.plot_binaural_loudness(stages))
+        left, right = main_axes(fig)[1].lines
+        assert left.get_ydata().max() > right.get_ydata().max()  # left ear 6 dB louder

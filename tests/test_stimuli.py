@@ -254,3 +254,14 @@ def test_reference_stimuli_reproduced(amt_reference, model):
             amt = ref[key]
         assert ours.shape == amt.shape, spec["name"]
         assert np.max(np.abs(ours.numpy() - amt)) < 1e-9, spec["name"]
+
+
+def test_levels_are_differentiable_and_batched_noise_levels():
+    level = torch.tensor(60.0, dtype=torch.float64, requires_grad=True)
+    x = st.tone(1000, 0.05, FS, level, ramp_s=0, dtype=torch.float64)
+    (st.rms(x) ** 2).backward()  # d(p^2)/dL = p^2 ln(10)/10
+    assert abs(float(level.grad) - float(st.rms(x.detach())) ** 2 * math.log(10) / 10) < 1e-15
+    y = st.noise(0.1, FS, [40.0, 70.0], batch=2, seed=1, ramp_s=0, **F64)
+    assert np.allclose(st.level_db_spl(y).numpy(), [40, 70], atol=1e-9)
+    with pytest.raises(ValueError, match="level_db_spl"):
+        st.noise(0.1, FS, [40.0, 50.0, 60.0], batch=2)

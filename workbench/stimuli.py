@@ -343,7 +343,8 @@ def noise(duration_s, fs, level_db_spl=60.0, *, color="white", band_hz=None, low
     ``band_hz = (low, high)`` limits it to a pass band (FFT brick wall, 0 <= low < high < fs/2).
     ``low_noise=True`` flattens the Hilbert envelope iteratively (10 rounds of divide-by-
     envelope and re-band-limiting; Kohlrausch et al. 1997 "low-noise noise").
-    ``batch``: number of independent tokens (output ``(batch, T)``).
+    ``batch``: number of independent tokens (output ``(batch, T)``); ``level_db_spl`` may
+    then hold one level per token.
     """
     fs = check_fs(fs)
     n = _n_samples(duration_s, fs)
@@ -364,7 +365,10 @@ def noise(duration_s, fs, level_db_spl=60.0, *, color="white", band_hz=None, low
     if low_noise:
         for _ in range(10):
             x = _shape_spectrum(x / _hilbert_envelope(x).clamp_min(1e-12), fs, color, band_hz)
-    lev = torch.full((x.shape[0],), float(_param(level_db_spl, "level_db_spl")), dtype=_F64)
+    lev = _param(level_db_spl, "level_db_spl")
+    if lev.numel() not in (1, x.shape[0]):
+        raise ValueError(f"level_db_spl needs 1 or batch = {x.shape[0]} values, got {lev.numel()}")
+    lev = lev.expand(x.shape[0])
     return _finish(x, lev, batch is not None, fs, ramp_s, ramp_shape, calibration, dboffset, dtype, device)
 
 
