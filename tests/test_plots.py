@@ -204,7 +204,7 @@ SYNTHETIC = {  # model: (stages, output, expected panel titles)
                               "psd": torch.rand(1, 50, 1025, generator=G), "freqs": torch.linspace(0, 16000, 1025)},
                      lambda: torch.rand(1, 50, generator=G), 5),
     "Moore2016": (_moore_stages, lambda: (torch.rand(1, 40, generator=G), torch.rand(1, 40, generator=G),
-                                          torch.rand(1, generator=G)), 9),
+                                          torch.rand(1, generator=G)), 11),
 }
 
 

@@ -556,8 +556,9 @@ def _stage_panels(stages: dict, output, batch_index: int):
             panels.append(("frames", key, _pick(value, batch_index, 2)))
         elif key == "psd":
             panels.append(("psd", key, (_pick(value, batch_index, 2), stages.get("freqs"))))
-        elif key.startswith("levels_"):
-            continue
+        elif key.startswith("levels_") and f"freqs_{key[7:]}" in stages:
+            panels.append(("sparse", key, (_pick(stages[f"freqs_{key[7:]}"], batch_index, 2),
+                                           _pick(value, batch_index, 2))))
         else:
             panels.append(("auditory", key, _pick(value, batch_index, 2)))
     if isinstance(output, (list, tuple)) and len(output) == 3 and not _np(output[2]).ndim >= 2 \
@@ -619,6 +620,13 @@ def plot_stages(model, stages: dict, output=None, *, batch_index=0, fs=None, nco
             _draw_image(ax, (10 * np.log10(np.maximum(psd[:, keep], 1e-30))).T,
                         np.arange(psd.shape[0] + 1) / frame_rate, f[keep], erb_y=True,
                         value_label="PSD (dB)", xlabel="Time (s)", title="Power spectrum ('psd')")
+        elif kind == "sparse":  # Moore2016 spectral components of the middle frame
+            freqs, levels = (d[d.shape[0] // 2] for d in data)
+            ax.plot(freqs[freqs > 0], levels[freqs > 0], ".", ms=4)
+            ax.set_xscale("log")
+            ax.set_xlabel("Frequency (Hz)")
+            ax.set_ylabel("Component level (dB SPL)")
+            ax.set_title(f"Spectral components, middle frame ('{key}')")
         elif kind == "modulation":
             _draw_mod_spectrum(ax, data, fc, mfc, batch_index, "Internal representation: modulation spectrum")
         else:
