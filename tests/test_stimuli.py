@@ -226,6 +226,7 @@ def test_wav_roundtrip_with_calibration(tmp_path):
     (lambda: st.nafc_intervals(torch.ones(10), torch.ones(10), 1), "n_intervals"),
     (lambda: st.sequence([torch.ones(10), torch.ones(10)], FS, gap_s=-1), "gap_s"),
     (lambda: st.set_level(torch.zeros(10), 60), "silent"),
+    (lambda: st.tone([500, 1000], 0.1, FS, [40, 50, 60]), "share one length"),
     (lambda: st.dichotic(torch.ones(10), FS, itd_s=float("nan")), "itd_s"),
 ])
 def test_rejects_bad_input(call, name):

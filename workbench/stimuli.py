@@ -121,6 +121,9 @@ def _freq(value, fs: float, name: str) -> torch.Tensor:
 def _batched(*params: torch.Tensor) -> tuple[list[torch.Tensor], bool]:
     """Broadcast scalar/1-D parameters to column vectors ``(B, 1)``; flag whether batched."""
     batched = any(p.dim() == 1 for p in params)
+    lengths = sorted({p.numel() for p in params if p.dim() == 1} - {1})
+    if len(lengths) > 1:
+        raise ValueError(f"batched parameters (1-D frequencies, levels, depths ...) must share one length, got {lengths}")
     shaped = torch.broadcast_tensors(*[p.reshape(-1, 1) for p in params])
     return list(shaped), batched
 
