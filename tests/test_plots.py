@@ -198,11 +198,13 @@ SYNTHETIC = {  # model: (stages, output, expected panel titles)
     "Paulick2024": (lambda: {"outerear": torch.randn(1, 900, generator=G),
                              **{k: _auditory(1, 8, 900) for k in ("drnl", "ihc", "adaptation")},
                              "resampled": _auditory(1, 8, 225)}, lambda: _amt_intrep(8, 225), 6),
-    "Glasberg2002": (lambda: {"stl": torch.rand(1, 50, generator=G), "specific_loudness": torch.rand(1, 50, 149, generator=G),
-                              "excitation": 60 * torch.rand(1, 50, 149, generator=G),
-                              "erb_excitation": 60 * torch.rand(1, 50, 149, generator=G),
-                              "psd": torch.rand(1, 50, 1025, generator=G), "freqs": torch.linspace(0, 16000, 1025)},
-                     lambda: torch.rand(1, 50, generator=G), 5),
+    "Glasberg2002": (lambda: {"stl": torch.rand(1, 50, generator=G), "instantaneous_loudness": torch.rand(1, 50, generator=G),
+                              "specific_loudness": torch.rand(1, 50, 150, generator=G),
+                              "excitation": 60 * torch.rand(1, 50, 150, generator=G),
+                              "erb_excitation": 60 * torch.rand(1, 50, 150, generator=G),
+                              "psd": torch.rand(1, 50, 1025, generator=G), "freqs": torch.linspace(0, 16000, 1025),
+                              "filtered": torch.randn(1, 3648, generator=G)},
+                     lambda: torch.rand(1, 50, generator=G), 6),
     "Moore2016": (_moore_stages, lambda: (torch.rand(1, 40, generator=G), torch.rand(1, 40, generator=G),
                                           torch.rand(1, generator=G)), 11),
 }
@@ -233,7 +235,7 @@ def test_plot_stages_synthetic(name):
         assert np.isclose(xs[0], xs[1], rtol=0.01)
     if name in ("Glasberg2002", "Moore2016"):
         curves = axes[-1]
-        assert curves.get_ylabel() == "Loudness (sone)" and len(curves.lines) == (2 if name == "Glasberg2002" else 6)
+        assert curves.get_ylabel() == "Loudness (sone)" and len(curves.lines) == (3 if name == "Glasberg2002" else 6)
 
 
 def test_plot_stages_rejects_bad_input():

@@ -15,6 +15,7 @@ import functools
 import math
 
 import matplotlib
+import matplotlib.ticker
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -123,8 +124,12 @@ def _time_image(data: np.ndarray, fs: float, value_label: str):
 
 
 # --------------------------------------------------------------------------- panel painters
-def _draw_image(ax, data, x_edges, y_centers, *, erb_y: bool, value_label: str, xlabel: str, title: str = ""):
-    """Image of ``data`` (rows = y) with a colourbar; y on an ERB axis when ``erb_y``."""
+def _draw_image(ax, data, x_edges, y_centers, *, erb_y: bool, value_label: str, xlabel: str, title: str = "",
+                db_range: float | None = None):
+    """Image of ``data`` (rows = y) with a colourbar; y on an ERB axis when ``erb_y``;
+    dB data are floored ``db_range`` below their maximum (log of zero power is -inf)."""
+    if db_range is not None:
+        data = np.maximum(data, np.nanmax(data[np.isfinite(data)]) - db_range)
     y = hz_to_erb_number(y_centers) if erb_y else np.asarray(y_centers, dtype=float)
     mesh = ax.pcolormesh(x_edges, _edges(y), data, shading="flat", rasterized=True, vmax=_robust_max(data))
     ax.figure.colorbar(mesh, ax=ax, label=value_label, pad=0.01, extend="max" if np.nanmax(data) > mesh.norm.vmax else "neither")
@@ -171,7 +176,10 @@ def _draw_curves(ax, curves: dict, frame_rate_hz: float, ylabel: str, title=""):
         ax.plot(np.arange(y.size) / frame_rate_hz, y, label=name)
     ax.set_xlabel("Time (s)")
     ax.set_ylabel(ylabel)
-    ax.legend(loc="best")
+    if len(curves) > 3:
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
+    else:
+        ax.legend(loc="best")
     ax.set_title(title)
 
 
@@ -211,11 +219,10 @@ def _draw_mod_spectrum(ax, intrep, center_freqs_hz, mod_center_freqs_hz, batch_i
     energy = _mod_energy(intrep, batch_index)
     db = 20 * np.log10(np.maximum(energy, 1e-30) / np.nanmax(energy))
     db[~np.isfinite(energy)] = np.nan
-    db = np.maximum(db, -60)
     erb = center_freqs_hz is not None and len(center_freqs_hz) == energy.shape[0]
     y = _np(center_freqs_hz) if erb else np.arange(1, energy.shape[0] + 1)
     mesh = _draw_image(ax, db, np.arange(energy.shape[1] + 1) - 0.5, y, erb_y=erb,
-                       value_label="RMS re maximum (dB)", xlabel="", title=title)
+                       value_label="RMS re maximum (dB)", xlabel="", title=title, db_range=60.0)
     _mod_ticks(ax, mod_center_freqs_hz, energy.shape[1])
     if not erb:
         ax.set_ylabel("Auditory channel number")
@@ -236,7 +243,7 @@ def _draw_frames_image(ax, frames, frame_rate_hz, erb_numbers, value_label, titl
     erb = _loudness_erb(frames.shape[-1], erb_numbers)
     t_edges = np.arange(frames.shape[0] + 1) / frame_rate_hz
     return _draw_image(ax, frames.T, t_edges, erb_number_to_hz(erb), erb_y=True, value_label=value_label,
-                       xlabel="Time (s)", title=title)
+                       xlabel="Time (s)", title=title, db_range=100.0 if "dB" in value_label else None)
 
 
 # --------------------------------------------------------------------------- public: signals
@@ -378,7 +385,10 @@ def _mean_frames(x: np.ndarray, frame, db: bool) -> np.ndarray:
     """One frame, or the mean over frames (power mean for dB quantities)."""
     if frame is not None:
         return x[frame]
-    return 10 * np.log10(np.mean(10 ** (x / 10), 0)) if db else x.mean(0)
+    if not db:
+        return x.mean(0)
+    with np.errstate(divide="ignore"):
+        return 10 * np.log10(np.mean(10 ** (x / 10), 0))
 
 
 @_styled
@@ -403,6 +413,9 @@ def plot_excitation_pattern(excitation_db, erb_numbers=None, specific_loudness=N
             s = s if s.ndim == 1 else _mean_frames(s, frame, db)
             erb = _loudness_erb(s.size, erb_numbers)
             ax.plot(erb, s, label=labels[i] if labels else None)
+        if db:  # excitation far below threshold is -inf or meaningless: show the top 100 dB
+            top_db = max(np.nanmax(line.get_ydata()[np.isfinite(line.get_ydata())]) for line in ax.lines)
+            ax.set_ylim(top_db - 100, top_db + 5)
         ax.set_xlabel("ERB number (Cams)")
         ax.set_ylabel(ylabel)
         top = ax.secondary_xaxis("top", functions=(erb_number_to_hz, hz_to_erb_number))
@@ -508,7 +521,7 @@ def plot_staircase(levels, correct=None, *, reversals=None, threshold=None, ylab
 # --------------------------------------------------------------------------- plot_stages
 _SIGNAL_KEYS = {"headphone": "After headphone filter", "middleear": "After middle-ear filter",
                 "outerear": "After outer/middle-ear filter", "filtered_left": "Outer/middle ear, left",
-                "filtered_right": "Outer/middle ear, right"}
+                "filtered_right": "Outer/middle ear, right", "filtered": "After outer/middle-ear filter"}
 _AUDITORY_KEYS = {  # key: (title, colour-bar label)
     "filterbank": ("Gammatone filterbank", "BM output (a.u.)"),
     "gtone_response": ("Gammatone filterbank", "BM output (a.u.)"),
@@ -528,7 +541,8 @@ for _side in ("left", "right"):
     _FRAME_KEYS[f"excitation_{_side}"] = (f"Excitation, {_side}", "Excitation (dB SPL)")
     _FRAME_KEYS[f"inst_spec_loud_{_side}"] = (f"Instantaneous specific loudness, {_side}", "Specific loudness (sone/ERB)")
     _FRAME_KEYS[f"stl_spec_loud_{_side}"] = (f"Short-term specific loudness, {_side}", "Specific loudness (sone/ERB)")
-_CURVE_KEYS = {"stl": "STL", "stl_loud_left": "STL left", "stl_loud_right": "STL right",
+_CURVE_KEYS = {"stl": "STL", "instantaneous_loudness": "instantaneous",
+               "stl_loud_left": "STL left", "stl_loud_right": "STL right",
                "ltl_loud_left": "LTL left", "ltl_loud_right": "LTL right"}
 _SKIP_KEYS = {"freqs", "freqs_left", "freqs_right"}
 
@@ -597,6 +611,8 @@ def plot_stages(model, stages: dict, output=None, *, batch_index=0, fs=None, nco
     hop = _model_attr(model, ("hop_length",))
     frame_rate = float(_model_attr(model, ("frame_rate_hz",), fs / hop if hop else 1000.0))
     erb_numbers = _model_attr(model, ("erb_numbers",))
+    if erb_numbers is None and callable(getattr(model, "get_erb_frequencies", None)):
+        erb_numbers = hz_to_erb_number(_np(model.get_erb_frequencies()))
     panels = _stage_panels(stages, output, batch_index)
     lengths = [p[2].shape[-1] for p in panels if p[0] in ("signal", "auditory")]
     duration = max(lengths) / fs if lengths else None
@@ -604,7 +620,8 @@ def plot_stages(model, stages: dict, output=None, *, batch_index=0, fs=None, nco
     for ax, (kind, key, data) in zip(axes, panels):
         stage_fs = data.shape[-1] / duration if kind in ("signal", "auditory") else fs
         if kind == "signal":
-            _draw_waveform(ax, data, stage_fs, "Output (a.u.)", title=_SIGNAL_KEYS.get(key, key))
+            unit = "Pressure (Pa)" if key.startswith("filtered") else "Amplitude (input units)"
+            _draw_waveform(ax, data, stage_fs, unit, title=_SIGNAL_KEYS.get(key, key))
         elif kind == "auditory":
             name, label = _AUDITORY_KEYS.get(key, (key, "Output (a.u.)"))
             if key == "ihc" and "drnl" in stages:
@@ -617,13 +634,16 @@ def plot_stages(model, stages: dict, output=None, *, batch_index=0, fs=None, nco
             psd, freqs = data
             f = _np(freqs) if freqs is not None else np.arange(psd.shape[-1]) * fs / (2 * (psd.shape[-1] - 1))
             keep = f > 0
-            _draw_image(ax, (10 * np.log10(np.maximum(psd[:, keep], 1e-30))).T,
-                        np.arange(psd.shape[0] + 1) / frame_rate, f[keep], erb_y=True,
-                        value_label="PSD (dB)", xlabel="Time (s)", title="Power spectrum ('psd')")
+            psd_db = 10 * np.log10(np.maximum(psd[:, keep], 1e-30) / P_REF_PA ** 2)
+            _draw_image(ax, psd_db.T, np.arange(psd.shape[0] + 1) / frame_rate, f[keep], erb_y=True,
+                        value_label="PSD (dB SPL/Hz)", xlabel="Time (s)", title="Power spectral density ('psd')",
+                        db_range=100.0)
         elif kind == "sparse":  # Moore2016 spectral components of the middle frame
             freqs, levels = (d[d.shape[0] // 2] for d in data)
             ax.plot(freqs[freqs > 0], levels[freqs > 0], ".", ms=4)
             ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.set_xlabel("Frequency (Hz)")
             ax.set_ylabel("Component level (dB SPL)")
             ax.set_title(f"Spectral components, middle frame ('{key}')")
