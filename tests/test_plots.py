@@ -174,6 +174,13 @@ def test_psychometric_and_staircase():
     assert len(ax.lines[1].get_xdata()) == 6 and len(ax.lines[2].get_xdata()) == 3
     with pytest.raises(ValueError, match="correct"):
         plots.plot_staircase(levels, correct[:3])
+    assert list(plots.reversal_indices(levels)) == [2, 3, 5, 6, 7]
+
+    result = type("Result", (), {})()  # duck-typed procedures.StaircaseResult
+    result.values, result.correct, result.thresholds = [levels, [1, 2]], [correct, [1, 1]], np.array([5.5, np.nan])
+    ax = render(plots.plot_staircase(result)).axes[0]
+    assert np.allclose(ax.lines[3].get_xdata(), [3, 4, 6, 7, 8])  # reversals found automatically (1-based trials)
+    assert ax.lines[4].get_ydata()[0] == 5.5
 
 
 # --------------------------------------------------------------------------- plot_stages, synthetic

@@ -492,10 +492,30 @@ def plot_psychometric(x, proportion_correct, *, n_trials=None, fit=None, thresho
     return fig
 
 
+def reversal_indices(levels) -> np.ndarray:
+    """Trials (0-based) at which an adaptive track changes direction."""
+    steps = np.diff(np.ravel(_np(levels)))
+    moving = np.flatnonzero(steps)
+    flips = moving[1:][np.sign(steps[moving[1:]]) != np.sign(steps[moving[:-1]])]
+    return flips  # the trial whose level was left in the new direction
+
+
 @_styled
-def plot_staircase(levels, correct=None, *, reversals=None, threshold=None, ylabel="Level (dB)",
+def plot_staircase(levels, correct=None, *, reversals="auto", threshold=None, run=0, ylabel="Level (dB)",
                    ax=None) -> Figure:
-    """Adaptive track: level per trial, filled = correct, x = wrong, circles = reversals."""
+    """Adaptive track: level per trial, filled = correct, x = wrong, circles = reversals.
+
+    ``levels`` is a sequence of levels, or a staircase result with ``values``, ``correct``
+    and ``thresholds`` lists (``workbench.psychophysics.procedures.StaircaseResult``), of
+    which run ``run`` is drawn. ``reversals``: trial indices, 'auto' (where the track turns)
+    or None.
+    """
+    if hasattr(levels, "values") and hasattr(levels, "thresholds"):
+        result = levels
+        levels, correct = result.values[run], result.correct[run]
+        threshold = result.thresholds[run] if threshold is None else threshold
+    if isinstance(reversals, str):
+        reversals = reversal_indices(levels) if reversals == "auto" else None
     levels = np.ravel(_np(levels))
     trials = np.arange(1, levels.size + 1)
     fig, ax = _one_axes(ax, (6.0, 3.2))
@@ -659,4 +679,4 @@ def plot_stages(model, stages: dict, output=None, *, batch_index=0, fs=None, nco
 __all__ = ["STYLE", "hz_to_erb_number", "erb_number_to_hz", "plot_waveform", "plot_spectrum", "plot_cochleagram",
            "plot_modulation_channel", "plot_modulation_spectrum", "impulse_responses", "plot_filter_responses",
            "plot_excitation_pattern", "plot_loudness_over_time", "plot_binaural_loudness", "plot_psychometric",
-           "plot_staircase", "plot_stages"]
+           "reversal_indices", "plot_staircase", "plot_stages"]
