@@ -303,3 +303,16 @@ def test_plot_stages_real_models(name):
         fig = render(plots.plot_binaural_loudness(stages))
         left, right = main_axes(fig)[1].lines
         assert left.get_ydata().max() > right.get_ydata().max()  # left ear 6 dB louder
+
+
+def test_draws_into_given_axes_and_leaves_pyplot_alone():
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    fig = Figure()
+    ax1, ax2 = fig.subplots(1, 2)
+    x = st.tone(500, 0.05, FS, 50)
+    assert plots.plot_waveform(x, FS, ax=ax1) is fig and plots.plot_spectrum(x, FS, ax=ax2) is fig
+    assert len(ax1.lines) == 1 and len(ax2.lines) == 1
+    plots.plot_stages(FakeModel(FS), {"ihc": torch.rand(1, 4, 100)})
+    assert plt.get_fignums() == before  # figures are never registered with pyplot
