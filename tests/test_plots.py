@@ -94,6 +94,11 @@ def test_modulation_channel_and_spectrum():
     arr = meshes(main_axes(fig)[0])[0].get_array()
     assert arr.shape == (6, 6) and np.ma.count_masked(arr) == 3 * 2  # absent filters are blank
     assert np.isclose(arr.max(), 0.0) and arr.min() >= -60
+    per_channel = [torch.tensor(mfc[:4])] * 3 + [torch.tensor(mfc)] * 3  # AMT-style ragged list
+    table = np.array([mfc[:4] + [np.nan] * 2] * 3 + [mfc] * 3)  # NaN-padded (F, M) table
+    for m in (per_channel, table):
+        ax = main_axes(render(plots.plot_modulation_spectrum(intrep, fc, m)))[0]
+        assert [t.get_text() for t in ax.get_xticklabels()][-1] == "46.3"
     king = torch.rand(1, 300, 5, 4, generator=G)  # (B, T, F, M)
     fig = render(plots.plot_modulation_spectrum(king))
     ax = main_axes(fig)[0]

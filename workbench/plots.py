@@ -206,10 +206,21 @@ def _mod_energy(intrep, batch_index: int) -> np.ndarray:
     return out
 
 
+def _mfc_vector(mod_center_freqs_hz) -> np.ndarray:
+    """One vector of modulation centre frequencies from a vector, a per-channel list of
+    vectors or an NaN-padded (channels, M) table: the longest row."""
+    if isinstance(mod_center_freqs_hz, (list, tuple)) and any(np.ndim(m) > 0 for m in mod_center_freqs_hz):
+        rows = [np.ravel(_np(m)) for m in mod_center_freqs_hz]
+    else:
+        rows = list(np.atleast_2d(_np(mod_center_freqs_hz)))
+    rows = [r[np.isfinite(r)] for r in rows]
+    return max(rows, key=len)
+
+
 def _mod_ticks(ax, mod_center_freqs_hz, n: int):
     ax.set_xticks(np.arange(n))
     if mod_center_freqs_hz is not None:
-        mfc = np.ravel(_np(mod_center_freqs_hz))[:n]
+        mfc = _mfc_vector(mod_center_freqs_hz)[:n]
         ax.set_xticks(np.arange(mfc.size), [f"{f:.3g}" for f in mfc], rotation=45)
     ax.set_xlabel("Modulation filter centre frequency (Hz)" if mod_center_freqs_hz is not None
                   else "Modulation filter number")
@@ -320,7 +331,7 @@ def plot_modulation_channel(intrep, channel, fs, mod_center_freqs_hz=None, *, ce
     _draw_image(ax, shown, t_edges, np.arange(data.shape[0]), erb_y=False, value_label=label, xlabel="Time (s)")
     ax.set_yticks(np.arange(data.shape[0]))
     if mod_center_freqs_hz is not None:
-        mfc = np.ravel(_np(mod_center_freqs_hz))[:data.shape[0]]
+        mfc = _mfc_vector(mod_center_freqs_hz)[:data.shape[0]]
         ax.set_yticks(np.arange(mfc.size), [f"{f:.3g}" for f in mfc])
         ax.set_ylabel("Modulation filter fc (Hz)")
     else:
@@ -584,7 +595,7 @@ def _stage_panels(stages: dict, output, batch_index: int):
         if key in _CURVE_KEYS:
             curves[_CURVE_KEYS[key]] = _pick(value, batch_index, 1)
         elif key in _SIGNAL_KEYS or (key not in _AUDITORY_KEYS and key not in _FRAME_KEYS
-                                     and _np(value).ndim <= 2 and key != "psd"):
+                                     and np.ndim(value) <= 2 and key != "psd"):
             panels.append(("signal", key, _pick(value, batch_index, 1)))
         elif key in _FRAME_KEYS:
             panels.append(("frames", key, _pick(value, batch_index, 2)))
@@ -595,8 +606,7 @@ def _stage_panels(stages: dict, output, batch_index: int):
                                            _pick(value, batch_index, 2))))
         else:
             panels.append(("auditory", key, _pick(value, batch_index, 2)))
-    if isinstance(output, (list, tuple)) and len(output) == 3 and not _np(output[2]).ndim >= 2 \
-            and all(isinstance(o, torch.Tensor) for o in output):  # Moore2016 (STL, LTL, max LTL)
+    if isinstance(output, tuple) and len(output) == 3 and np.ndim(output[2]) <= 1:  # Moore2016 (STL, LTL, max)
         curves["binaural STL"] = _pick(output[0], batch_index, 1)
         curves["binaural LTL"] = _pick(output[1], batch_index, 1)
     elif isinstance(output, (list, tuple)) or (isinstance(output, torch.Tensor) and output.dim() >= 3):
