@@ -244,3 +244,14 @@ def test_fused_modulation_kernel_equals_lfilter_path_and_gradcheck():
     args = [t.detach().clone().requires_grad_() for t in _bank_case(length=40)[:5]]
     fn = lambda *a: modulation_bandpass_bank(*a, **layout, backend="numba")  # noqa: E731
     assert torch.autograd.gradcheck(fn, tuple(args), eps=1e-6, atol=1e-6, rtol=1e-4)
+
+
+def test_butterworth_bank_learnable_gradients_and_plain_outputs():
+    bank = ModulationFilterbank(8000.0, [2000.0], filter_type="butterworth", learnable=True, dtype=torch.float64)
+    x = torch.randn(1, 1, 4000, dtype=torch.float64)
+    sum(o.square().mean() for o in bank(x)).backward()
+    for name in ("mfc_hz", "bandwidth_hz", "lowpass_cutoff_hz", "prefilter_cutoff_hz"):
+        grad = getattr(bank, name).grad
+        assert grad is not None and torch.isfinite(grad).all() and bool((grad != 0).all()), name
+    plain = ModulationFilterbank(8000.0, [2000.0], phase_insensitive=False, dtype=torch.float64)
+    assert bool((plain(x)[0][0, 4] < 0).any())  # band-pass outputs, not envelopes
