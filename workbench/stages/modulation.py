@@ -128,10 +128,11 @@ class King2019ModulationFilterbank(_nn.Module):
             self.log_mfc = _nn.Parameter(log_mfc)
         else:
             self.register_buffer("log_mfc", log_mfc)
-        self.lp_sos = None
         if lp_150hz:
             from workbench.stages.filters import butter
-            self.register_buffer("lp_sos", _torch.as_tensor(butter(1, 150.0, self.fs, "low"), dtype=dtype))
+            self.register_buffer("lp_sos", butter(1, 150.0, self.fs, "low"))
+        else:
+            self.lp_sos = None
 
     @property
     def mfc(self) -> _torch.Tensor:
@@ -145,8 +146,8 @@ class King2019ModulationFilterbank(_nn.Module):
         return butter_bandpass2_sos(centre - mfc / (2 * q), centre + mfc / (2 * q), self.fs)
 
     def forward(self, x: _torch.Tensor) -> _torch.Tensor:
-        if self.lp_sos is not None:
-            x = _sosfilt(self.lp_sos.to(x.dtype), x)
+        if self.lp_sos is not None:  # 1st-order 150 Hz lowpass (AMT 'LP_150_Hz'), float64
+            x = _sosfilt(self.lp_sos.double(), x.double()).to(x.dtype)
         return king2019_modfilterbank(x, self.sos, self.mfc.detach(), self.phase_insens_cut)
 
     def extra_repr(self) -> str:
