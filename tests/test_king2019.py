@@ -81,3 +81,108 @@ def test_modulation_bank_gradients():
 def test_modulation_bank_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         King2019ModulationFilterbank(8000.0, **kwargs)
+
+
+# ---------------------------------------------------------------- model vs AMT 1.4
+def _model(ref, stim, **kw):
+    from workbench.models.king2019 import King2019
+    return King2019(44100, basef=float(ref[f"{stim}__basef"]), **kw)
+
+
+@pytest.mark.parametrize("stim", ["tone1k60", "sam4k16", "noise65"])
+def test_king2019_matches_amt_float64(amt_reference, stim):
+    from tests.reference.harness import compare_stages
+    from workbench.stages.modulation import king2019_modfilterbank
+
+    ref = amt_reference("king2019")
+    model = _model(ref, stim, subfs=float(ref[f"{stim}__subfs"]), return_stages=True,
+                   dtype=torch.float64)
+    np.testing.assert_allclose(model.fc.numpy(), ref[f"{stim}__fc"], rtol=1e-12)
+    np.testing.assert_allclose(model.mfc.numpy(), ref[f"{stim}__mfc"], rtol=1e-12)
+    out, stages = model(torch.as_tensor(ref[f"{stim}__insig"])[None])
+    assert out.shape == (1, 4000, 5, 5)
+    # Modulation band-pass outputs before the Hilbert envelope (E_mod), at fs.
+    bank = model.modulation_filterbank
+    e_mod = king2019_modfilterbank(stages["adapted_response"], bank.sos, bank.mfc, None)
+    low = (model.mfc <= 10).numpy()
+    tm = lambda t, s: t[0].movedim(-1, 0).numpy()[::s]  # noqa: E731 - time-major, strided
+    pairs = {key: (tm(stages[key], 4), ref[f"{stim}__{amt}"]) for key, amt in
+             [("gtone_response", "gtone"), ("compressed_response", "compressed"),
+              ("ihc", "ihc"), ("adapted_response", "adapted")]}
+    e_ours, e_ref = tm(e_mod, 16).transpose(0, 1, 2), ref[f"{stim}__E_mod"]
+    pairs["E_mod <= 10 Hz"] = (e_ours[..., low], e_ref[..., low])
+    pairs["E_mod > 10 Hz"] = (e_ours[..., ~low], e_ref[..., ~low])
+    o_ours, o_ref = out[0].numpy()[::2], ref[f"{stim}__intrep"]
+    pairs["intrep <= 10 Hz"] = (o_ours[..., low], o_ref[..., low])
+    pairs["intrep > 10 Hz"] = (o_ours[..., ~low], o_ref[..., ~low])
+    tol = {"gtone_response": 1e-4, "compressed_response": 1e-3, "ihc": 1e-3,
+           "adapted_response": 1e-3, "E_mod <= 10 Hz": 1e-1, "E_mod > 10 Hz": 1e-3,
+           "intrep <= 10 Hz": 1e-1, "intrep > 10 Hz": 1e-3}
+    compare_stages(pairs, tol, label=f"king2019 {stim}")
+
+
+def test_king2019_float32_output(amt_reference):
+    ref = amt_reference("king2019")
+    stim = "sam4k16"
+    model = _model(ref, stim, subfs=16000.0)
+    out = model(torch.as_tensor(ref[f"{stim}__insig"], dtype=torch.float32))
+    assert out.dtype == torch.float32 and out.shape == (4000, 5, 5)
+    high = (model.mfc > 10).numpy()
+    err = np.linalg.norm(out.numpy()[::2][..., high] - ref[f"{stim}__intrep"][..., high])
+    assert err / np.linalg.norm(ref[f"{stim}__intrep"][..., high]) < 1e-2
+
+
+def test_king2019_api_shapes_and_gradients():
+    from workbench.models.king2019 import King2019
+
+    model = King2019(16000, basef=1000.0, compression_type="power", modbank_nmod=4,
+                     lp_150hz=True, return_stages=True, dtype=torch.float64)
+    assert model.num_channels == model.fc.numel() == 5 and model.mfc.numel() == 4
+    x = (torch.randn(2, 1600, dtype=torch.float64) * 0.01).requires_grad_(True)
+    out, stages = model(x)
+    assert out.shape == (2, 1600, 5, 4)
+    assert list(stages) == ["gtone_response", "compressed_response", "ihc", "adapted_response"]
+    assert all(v.shape == (2, 5, 1600) for v in stages.values())
+    out.pow(2).mean().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    full = King2019(16000, dtype=torch.float64)
+    assert full.num_channels > 20 and full.fc[0] >= 80 and full.fc[-1] <= 8000
+    sub = King2019(16000, basef=1000.0, subfs=1000)
+    assert sub(torch.randn(1600) * 0.01).shape == (100, 5, 5)
+    learn = King2019(16000, basef=1000.0, learnable=True)
+    assert sum(p.numel() for p in learn.parameters()) > 0
+
+
+@pytest.mark.parametrize("kwargs, err, match", [
+    ({"compression_type": "log"}, ValueError, "compression_type"),
+    ({"compression_n": 0.0}, ValueError, "compression_n"),
+    ({"compression_n": -1.0}, ValueError, "compression_n"),
+    ({"mflow": 150.0, "mfhigh": 2.0}, ValueError, "mflow"),
+    ({"subfs": 32000}, ValueError, "subfs"),
+    ({"subfs": 0}, ValueError, "subfs"),
+    ({"basef": 0.0}, ValueError, "basef"),
+    ({"basef": 9000.0}, ValueError, "basef"),
+    ({"basef": -5.0}, ValueError, "basef"),
+    ({"fs": -1}, ValueError, "fs"),
+    ({"flow": 5000.0, "fhigh": 100.0}, ValueError, "flow"),
+    ({"adt_hp_order": 0}, ValueError, "adt_hp_order"),
+    ({"filterbank_kwargs": {"nonsense": 1}}, TypeError, "filterbank_kwargs"),
+    ({"modulation_kwargs": {"q": 1}}, TypeError, "modulation_kwargs"),
+    ({"dtype": torch.int32}, TypeError, "dtype"),
+])
+def test_king2019_bad_arguments(kwargs, err, match):
+    from workbench.models.king2019 import King2019
+
+    kwargs = {"fs": 16000, **kwargs}
+    with pytest.raises(err, match=match):
+        King2019(**kwargs)
+
+
+def test_king2019_bad_input():
+    from workbench.models.king2019 import King2019
+
+    model = King2019(16000, basef=1000.0)
+    for bad, err in [(torch.zeros(2, 3, 100), ValueError), (torch.tensor([1, 2, 3]), TypeError),
+                     (torch.tensor([0.0, float("nan"), 0.0]), ValueError), (torch.zeros(0), ValueError)]:
+        with pytest.raises(err, match="x"):
+            model(bad)
