@@ -3,7 +3,7 @@
 
 # =========================================================================== King et al. (2019)
 # AMT 1.4 ``king2019_modfilterbank``: 2nd-order Butterworth band-passes (Q = 1 by default,
-# log-spaced mfc), run here as two exact second-order sections each: AMT's single 4th-order
+# log-spaced mfc), run here as two second-order sections each, in float64: AMT's single 4th-order
 # direct-form filter is ill-conditioned at audio rates (its 2 Hz band is 3.6 % off the exact
 # response at 44.1 kHz, and unstable in float32). Above ``phase_insens_cut`` Hz the output is
 # replaced by its Hilbert envelope scaled to the band's rms (AMT's phase insensitivity).
@@ -14,6 +14,7 @@ from torch import nn as _nn  # noqa: E402
 
 from workbench._validation import check_positive as _check_positive  # noqa: E402
 from workbench.kernels.iir import sosfilt as _sosfilt  # noqa: E402
+from workbench.stages.filters import butter as _butter  # noqa: E402
 
 
 def king2019_mfc(mflow: float = 2.0, mfhigh: float = 150.0, n_mod: int | None = None,
@@ -41,27 +42,6 @@ def king2019_mfc(mflow: float = 2.0, mfhigh: float = 150.0, n_mod: int | None = 
             raise ValueError(f"modbank_nmod must be a positive integer or None, got {n_mod!r}")
         logs = _torch.linspace(lo, hi, n_mod, dtype=_torch.float64)
     return _torch.exp(logs)
-
-
-def butter_bandpass2_sos(f_low: _torch.Tensor, f_high: _torch.Tensor, fs: float) -> _torch.Tensor:
-    """2nd-order Butterworth band-pass (4 poles) as two sections, shape ``(..., 2, 6)``.
-
-    Same filter as MATLAB ``butter(2, [f_low f_high]/(fs/2))`` (bilinear transform with
-    prewarped edges), designed from its poles so it is exact in any precision and
-    differentiable in the edge frequencies (Hz, tensors of equal shape).
-    """
-    k = 2 * fs
-    w1, w2 = k * _torch.tan(_math.pi * f_low / fs), k * _torch.tan(_math.pi * f_high / fs)
-    bw, w0_sq = w2 - w1, w1 * w2
-    proto = complex(-1, 1) / _math.sqrt(2)  # one of the conjugate prototype poles
-    disc = _torch.sqrt((proto * bw) ** 2 - 4 * w0_sq + 0j)
-    sections = []
-    for s in ((proto * bw + disc) / 2, (proto * bw - disc) / 2):
-        z = (k + s) / (k - s)  # bilinear transform of the analog pole (and its conjugate)
-        gain = bw * k / (k - s).abs() ** 2  # sqrt of k_a * (2fs)^2 / prod|2fs - p|^2 per pair
-        one, zero = _torch.ones_like(gain), _torch.zeros_like(gain)
-        sections.append(_torch.stack([gain, zero, -gain, one, -2 * z.real, z.abs() ** 2], -1))
-    return _torch.stack(sections, -2)
 
 
 def analytic_envelope(x: _torch.Tensor) -> _torch.Tensor:
@@ -129,8 +109,7 @@ class King2019ModulationFilterbank(_nn.Module):
         else:
             self.register_buffer("log_mfc", log_mfc)
         if lp_150hz:
-            from workbench.stages.filters import butter
-            self.register_buffer("lp_sos", butter(1, 150.0, self.fs, "low"))
+            self.register_buffer("lp_sos", _butter(1, 150.0, self.fs, "low"))
         else:
             self.lp_sos = None
 
@@ -142,8 +121,9 @@ class King2019ModulationFilterbank(_nn.Module):
     def sos(self) -> _torch.Tensor:
         """Sections ``(n_mod, 2, 6)``, float64 (designed and run in double precision)."""
         mfc, q = self.mfc.double(), self.q_factor
-        centre = mfc * _math.sqrt(4 + 1 / q ** 2) / 2
-        return butter_bandpass2_sos(centre - mfc / (2 * q), centre + mfc / (2 * q), self.fs)
+        centre = mfc * _math.sqrt(4 + 1 / q ** 2) / 2  # edges centre -/+ mfc/(2Q), as AMT
+        edges = _torch.stack([centre - mfc / (2 * q), centre + mfc / (2 * q)], -1)
+        return _torch.stack([_butter(2, e, self.fs, "bandpass") for e in edges])
 
     def forward(self, x: _torch.Tensor) -> _torch.Tensor:
         if self.lp_sos is not None:  # 1st-order 150 Hz lowpass (AMT 'LP_150_Hz'), float64
