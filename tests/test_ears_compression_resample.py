@@ -76,6 +76,16 @@ def test_ear_filters_other_rates(fs):
         ears.headphone_fir(-1)
 
 
+def test_jepsen2008_middle_ear():
+    b = ears.middle_ear_fir(44100, filter_type="jepsen2008")
+    np.testing.assert_allclose(b, b[::-1], atol=1e-15)  # linear phase, as AMT
+    assert np.abs(np.fft.fft(b)).max() == pytest.approx(1e-8 * 10 ** (104 / 20))
+    h = np.abs(np.fft.rfft(b, 44100))
+    assert 600 < np.argmax(h) < 1100 and h[100] < 0.5 * h.max() and h[8000] < 0.2 * h.max()
+    with pytest.raises(ValueError, match="filter_type"):
+        ears.middle_ear_fir(44100, filter_type="goode")
+
+
 def test_learnable_fir_gets_gradient():
     f = ears.HeadphoneFilter(16000, learnable=True)
     f(torch.randn(2, 400)).pow(2).sum().backward()

@@ -52,6 +52,19 @@ _LOPEZPOVEDA2001_EXTRAPOLATED = np.array([
 ])
 
 
+# Jepsen et al. (2008) middle ear: stapes impedance vs frequency (Hz), AMT 'jepsen2008'.
+_JEPSEN2008_IMPEDANCE = np.array([
+    [50, 48046.39731], [100, 24023.19865], [200, 12011.59933], [400, 6005.799663],
+    [600, 3720.406871], [800, 2866.404385], [1000, 3363.247811], [1200, 4379.228921],
+    [1400, 4804.639731], [1600, 5732.808769], [1800, 6228.236688], [2000, 7206.959596],
+    [2200, 9172.494031], [2400, 9554.681282], [2600, 10779.64042], [2800, 12011.59933],
+    [3000, 14013.53255], [3500, 16015.46577], [4000, 18017.39899], [4500, 23852.82136],
+    [5000, 21020.29882], [5500, 22931.23508], [6000, 28027.06509], [6500, 28745.70779],
+    [7000, 32098.9], [7500, 34504.4], [8000, 36909.9], [8500, 39315.4], [9000, 41720.9],
+    [9500, 44126.4], [10000, 46531.9],
+])
+
+
 def lopezpoveda2001_table() -> np.ndarray:
     """Stapes peak velocity (m/s) at 0 dB SPL vs frequency (Hz), as AMT's ``fig2b``/'goode'.
 
@@ -128,16 +141,27 @@ def headphone_fir(fs: float, order: int = 512) -> np.ndarray:
     return fir2(order, *_table_to_fir2_grid(table, fs, zero_at_nyquist=True))
 
 
-def middle_ear_fir(fs: float, order: int = 512, phase_type: str = "minimum") -> np.ndarray:
-    """Middle-ear FIR (AMT ``middleearfilter(fs, 'lopezpoveda2001')``), ``order+1`` taps.
+def middle_ear_fir(fs: float, order: int = 512, phase_type: str = "minimum",
+                   filter_type: str = "lopezpoveda2001") -> np.ndarray:
+    """Middle-ear FIR (AMT ``middleearfilter``), ``order+1`` taps.
 
-    Stapes velocity per Pa (table / 20e-6): the passband gain is about -66.5 dB. Above
-    20 kHz sampling the table is extended every 1 kHz (amplitude / 1.1 per step) and closed
-    at Nyquist, as AMT does. ``phase_type``: 'minimum' (AMT default) or 'zero' (the linear
-    phase ``fir2`` design, symmetric about ``order/2``).
+    'lopezpoveda2001' (AMT default): stapes velocity per Pa (table / 20e-6), passband gain
+    about -66.5 dB; above 20 kHz sampling the table is extended every 1 kHz (amplitude / 1.1
+    per step) and closed at Nyquist, as AMT does. ``phase_type``: 'minimum' (AMT default) or
+    'zero' (the linear-phase ``fir2`` design, symmetric about ``order/2``).
+    'jepsen2008': inverse stapes impedance, zero at Nyquist, peak scaled to
+    ``1e-8 * 10^(104/20)``; AMT keeps it linear phase whatever ``phase_type`` says.
     """
     fs = check_fs(fs)
     check_choice(phase_type, ("minimum", "zero"), "phase_type")
+    check_choice(filter_type, ("lopezpoveda2001", "jepsen2008"), "filter_type")
+    if filter_type == "jepsen2008":
+        freq, impedance = _JEPSEN2008_IMPEDANCE.T
+        table = np.stack([freq, 1 / impedance], 1)  # stapes velocity ~ 1 / impedance
+        if fs <= 20000:
+            table = table[table[:, 0] < fs / 2]
+        b = fir2(order, *_table_to_fir2_grid(table, fs, zero_at_nyquist=True))
+        return b / np.abs(np.fft.fft(b)).max() * 1e-8 * 10 ** (104 / 20)
     table = lopezpoveda2001_table()
     if fs <= 20000:
         table = table[table[:, 0] < fs / 2]
@@ -232,7 +256,8 @@ class HeadphoneFilter(FIRFilter):
 
 
 class MiddleEarFilter(FIRFilter):
-    """Middle-ear FIR (Lopez-Poveda & Meddis 2001 via AMT ``middleearfilter``).
+    """Middle-ear FIR (Lopez-Poveda & Meddis 2001, or Jepsen et al. 2008 with
+    ``filter_type='jepsen2008'``, via AMT ``middleearfilter``).
 
     Input in Pa (or AMT units at dboffset 100 when ``normalize``). ``normalize=True``
     divides by the filter's peak gain (AMT osses2021: ``x 10^(66.48/20)`` at 44.1 kHz) so the
@@ -242,9 +267,10 @@ class MiddleEarFilter(FIRFilter):
     """
 
     def __init__(self, fs: float, order: int = 512, phase_type: str = "minimum",
-                 normalize: bool = True, delay_compensation: bool = True,
-                 learnable: bool = False, dtype: torch.dtype = torch.float32):
-        taps = middle_ear_fir(fs, order, phase_type)
+                 filter_type: str = "lopezpoveda2001", normalize: bool = True,
+                 delay_compensation: bool = True, learnable: bool = False,
+                 dtype: torch.dtype = torch.float32):
+        taps = middle_ear_fir(fs, order, phase_type, filter_type)
         peak_db = peak_gain_db(taps)
         super().__init__(taps, drop=(order + 2) // 2 if delay_compensation else 0,
                          gain=10 ** (-peak_db / 20) if normalize else 1.0,
