@@ -145,8 +145,12 @@ def test_king2019_api_shapes_and_gradients():
     assert full.num_channels > 20 and full.fc[0] >= 80 and full.fc[-1] <= 8000
     sub = King2019(16000, basef=1000.0, subfs=1000)
     assert sub(torch.randn(1600) * 0.01).shape == (100, 5, 5)
-    learn = King2019(16000, basef=1000.0, learnable=True)
-    assert sum(p.numel() for p in learn.parameters()) > 0
+    learn = King2019(16000, basef=1000.0, learnable=True, dtype=torch.float64)
+    learn(torch.randn(800, dtype=torch.float64) * 0.01).pow(2).mean().backward()
+    named = dict(learn.named_parameters())
+    for name in ("adt_hp_fc", "compression.n", "modulation_filterbank.log_mfc",
+                 "filterbank.center_freqs_hz"):
+        assert named[name].grad is not None and torch.isfinite(named[name].grad).all(), name
 
 
 @pytest.mark.parametrize("kwargs, err, match", [
@@ -162,6 +166,8 @@ def test_king2019_api_shapes_and_gradients():
     ({"fs": -1}, ValueError, "fs"),
     ({"flow": 5000.0, "fhigh": 100.0}, ValueError, "flow"),
     ({"adt_hp_order": 0}, ValueError, "adt_hp_order"),
+    ({"adt_hp_fc": 9000.0}, ValueError, "cutoff"),
+    ({"adaptation_kwargs": {"order": 0}}, ValueError, "order"),
     ({"filterbank_kwargs": {"nonsense": 1}}, TypeError, "filterbank_kwargs"),
     ({"modulation_kwargs": {"q": 1}}, TypeError, "modulation_kwargs"),
     ({"dtype": torch.int32}, TypeError, "dtype"),

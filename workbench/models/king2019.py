@@ -91,8 +91,14 @@ class King2019(nn.Module):
         ihc_kw = check_kwargs(ihc_kwargs, ("cutoff_hz", "filter_order"), "ihc_kwargs")
         self.ihc = IHCEnvelope(fs, "king2019", **{**common, **ihc_kw})
         adt_kw = check_kwargs(adaptation_kwargs, ("fc", "order"), "adaptation_kwargs")
-        hp_fc = check_positive(adt_kw.get("fc", adt_hp_fc), "adt_hp_fc")
-        self.register_buffer("adaptation_sos", butter(adt_kw.get("order", adt_hp_order), hp_fc, fs, "high"))
+        hp_fc = torch.tensor(check_positive(adt_kw.get("fc", adt_hp_fc), "adt_hp_fc"),
+                             dtype=torch.float64)
+        self.adt_hp_order = adt_kw.get("order", adt_hp_order)
+        butter(self.adt_hp_order, hp_fc, fs, "high")  # validates the order and fc < fs/2
+        if learnable:
+            self.adt_hp_fc = nn.Parameter(hp_fc)
+        else:
+            self.register_buffer("adt_hp_fc", hp_fc)
         mod_kw = check_kwargs(modulation_kwargs, ("phase_insens_cut",), "modulation_kwargs")
         self.modulation_filterbank = King2019ModulationFilterbank(
             fs, mflow, mfhigh, modbank_nmod, modbank_qfactor, lp_150hz, **mod_kw, **common)
@@ -117,7 +123,8 @@ class King2019(nn.Module):
         stages["compressed_response"] = self.compression(stages["gtone_response"])
         stages["ihc"] = self.ihc(stages["compressed_response"])
         # Double precision: the 3 Hz pole sits 4e-4 from the unit circle at 44.1 kHz.
-        stages["adapted_response"] = sosfilt(self.adaptation_sos, stages["ihc"].double()).to(x.dtype)
+        hp_sos = butter(self.adt_hp_order, self.adt_hp_fc.double(), self.fs, "high")
+        stages["adapted_response"] = sosfilt(hp_sos, stages["ihc"].double()).to(x.dtype)
         out = self.modulation_filterbank(stages["adapted_response"])  # (B, F, M, T)
         if self.subfs is not None and self.subfs != self.fs:
             out = resample_fft(out, resampled_length(out.shape[-1], self.fs, self.subfs))
