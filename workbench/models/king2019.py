@@ -49,6 +49,13 @@ class King2019(nn.Module):
     ``subfs`` is set. ``return_stages=True`` adds a dict with 'gtone_response',
     'compressed_response', 'ihc', 'adapted_response' ``(batch, channel, time)``.
     Attributes ``fc`` (Hz), ``mfc`` (Hz), ``num_channels``.
+
+    ``basef`` (Hz) overrides ``flow``/``fhigh`` with AMT's basef -/+ 2 ERB (5 channels).
+    ``compression_n`` may be one exponent per channel. ``*_kwargs``: filterbank ``order``,
+    ``bandwidth_factor``; compression ``n``, ``knee_db``; IHC ``cutoff_hz``, ``filter_order``;
+    adaptation ``fc``, ``order``; modulation ``phase_insens_cut`` (Hz, 10; None = no envelope).
+    ``learnable=True``: gammatone centre frequencies and bandwidths, compression exponent, IHC
+    cutoff, high-pass cutoff and modulation centre frequencies become parameters.
     """
 
     def __init__(self, fs, flow=80.0, fhigh=8000.0, basef=None, compression_type="brokenstick",
@@ -85,9 +92,9 @@ class King2019(nn.Module):
         fb_kw = check_kwargs(filterbank_kwargs, ("order", "bandwidth_factor"), "filterbank_kwargs")
         fc = erbspacebw(flow, fhigh, 1.0, basef)
         self.filterbank = GammatoneFilterbank(fs, fc, **{**common, **fb_kw})
-        comp_kw = check_kwargs(compression_kwargs, ("n", "knee_db"), "compression_kwargs")
-        self.compression = Compression(compression_type, **{"n": compression_n, "knee_db": compression_knee_db,
-                                                            **comp_kw}, dboffset=dboffset, **common)
+        comp_kw = {"n": compression_n, "knee_db": compression_knee_db,
+                   **check_kwargs(compression_kwargs, ("n", "knee_db"), "compression_kwargs")}
+        self.compression = Compression(compression_type, dboffset=dboffset, **comp_kw, **common)
         ihc_kw = check_kwargs(ihc_kwargs, ("cutoff_hz", "filter_order"), "ihc_kwargs")
         self.ihc = IHCEnvelope(fs, "king2019", **{**common, **ihc_kw})
         adt_kw = check_kwargs(adaptation_kwargs, ("fc", "order"), "adaptation_kwargs")
