@@ -239,7 +239,7 @@ def king2019_modfilterbank(x: torch.Tensor, sos: torch.Tensor, mfc: torch.Tensor
     The recursion always runs in float64: poles ~1e-4 from the unit circle (2 Hz at 44.1 kHz)
     leave float32 sections with errors of order one.
     """
-    y = sosfilt(sos.double(), x.double().unsqueeze(-2)).to(x.dtype)
+    y = sosfilt(sos.double().to(x.device), x.double().unsqueeze(-2)).to(x.dtype)
     if phase_insens_cut is None:
         return y
     hi = mfc > phase_insens_cut
@@ -293,8 +293,8 @@ class King2019ModulationFilterbank(nn.Module):
 
     @property
     def sos(self) -> torch.Tensor:
-        """Sections ``(n_mod, 2, 6)``, float64 (designed and run in double precision)."""
-        mfc, q = self.mfc.double(), self.q_factor
+        """Sections ``(n_mod, 2, 6)``, float64 on the CPU (designed and run in double precision)."""
+        mfc, q = self.mfc.double().cpu(), self.q_factor
         centre = mfc * math.sqrt(4 + 1 / q ** 2) / 2  # edges centre -/+ mfc/(2Q), as AMT
         edges = torch.stack([centre - mfc / (2 * q), centre + mfc / (2 * q)], -1)
         return torch.stack([butter(2, e, self.fs, "bandpass") for e in edges])
