@@ -79,6 +79,10 @@ def test_osses2021_api_shapes_phase_and_gradients():
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
     minimum = Osses2021(16000, flow=200, fhigh=4000, dtype=torch.float64)
     assert not torch.allclose(minimum.middleear.taps, model.middleear.taps)
+    # 'zero': the middle-ear stage is zero phase (no shift of a centred pulse's peak).
+    pulse = torch.zeros(1001, dtype=torch.float64)
+    pulse[500] = 1
+    assert int(model.middleear(pulse).abs().argmax()) == 500
     single = Osses2021(16000, flow=200, fhigh=4000)(torch.randn(800) * 0.01)
     assert single[0].dim() == 2 and single[0].shape[-1] == 800
     learn = Osses2021(16000, fhigh=4000, learnable=True)

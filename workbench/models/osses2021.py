@@ -17,9 +17,11 @@ Dau1997's chain with an outer/middle-ear front end and other defaults (AMT
 Calibration as Dau1997: AMT units with dboffset 100 (rms 1 = 100 dB SPL).
 
 Where the torch_amt documentation (the API spec) differs, AMT wins: the middle ear is
-Lopez-Poveda & Meddis (2001), not Jepsen et al. (2008); ``phase_type='zero'`` uses the linear
-phase middle-ear FIR (AMT ``middleearfilter(..., 'zero')``) with the same 257-sample delay
-compensation, not filtfilt (the headphone FIR is linear phase in both cases, as in AMT).
+Lopez-Poveda & Meddis (2001), not Jepsen et al. (2008) (``middleear_kwargs={'filter_type':
+'jepsen2008'}`` selects it). ``phase_type='zero'`` (not in AMT's osses2021) uses the linear
+phase middle-ear FIR (AMT ``middleearfilter(..., 'zero')``) with exactly its 256-sample delay
+removed, i.e. zero phase, instead of filtfilt (which would square the magnitude response);
+the headphone FIR is AMT's in both cases.
 """
 
 from __future__ import annotations

@@ -263,7 +263,8 @@ class MiddleEarFilter(FIRFilter):
     divides by the filter's peak gain (AMT osses2021: ``x 10^(66.48/20)`` at 44.1 kHz) so the
     passband is at 0 dB; False keeps AMT's scaling (stapes velocity in m/s at 0 dB SPL per
     unit input, i.e. the table / 20e-6: paulick2024).
-    ``delay_compensation`` as in :class:`HeadphoneFilter`.
+    ``delay_compensation`` as in :class:`HeadphoneFilter`, except that the linear-phase
+    ``phase_type='zero'`` design drops exactly its delay ``order/2`` (zero phase).
     """
 
     def __init__(self, fs: float, order: int = 512, phase_type: str = "minimum",
@@ -272,7 +273,9 @@ class MiddleEarFilter(FIRFilter):
                  dtype: torch.dtype = torch.float32):
         taps = middle_ear_fir(fs, order, phase_type, filter_type)
         peak_db = peak_gain_db(taps)
-        super().__init__(taps, drop=(order + 2) // 2 if delay_compensation else 0,
-                         gain=10 ** (-peak_db / 20) if normalize else 1.0,
+        # AMT drops ceil(n_taps/2); the symmetric 'zero' FIR is exactly zero phase with n/2.
+        drop = (order + 2) // 2 if phase_type == "minimum" else order // 2
+        drop = drop if delay_compensation else 0
+        super().__init__(taps, drop=drop, gain=10 ** (-peak_db / 20) if normalize else 1.0,
                          learnable=learnable, dtype=dtype)
         self.peak_gain_db = peak_db
