@@ -141,6 +141,25 @@ def test_resample_poly_matches_scipy(up, down, n):
     np.testing.assert_allclose(ours, ss.resample_poly(x, up, down, axis=-1), atol=1e-12)
 
 
+def test_resample_poly_octave_filter():
+    """GNU Octave's resample design: 291 taps for 1/4 (L = 145), beta 5.653, sum not 1."""
+    from workbench.stages.resample import _polyphase_design
+
+    h, n_drop = _polyphase_design(1, 4, "octave")
+    taps = np.trim_zeros(h, "f")
+    assert taps.size == 291 and n_drop == (145 + 3) // 4
+    m = np.arange(-145, 146)
+    np.testing.assert_allclose(taps, 0.25 * np.sinc(m / 4) * np.kaiser(291, 0.1102 * 51.3))
+    # A slow tone passes both designs alike; lengths follow ceil(T/4).
+    t = np.arange(4001) / 44100
+    x = torch.as_tensor(np.sin(2 * np.pi * 100 * t))
+    y_oct, y_mat = resample_poly(x, 1, 4, "octave"), resample_poly(x, 1, 4)
+    assert y_oct.shape == y_mat.shape == (1001,)
+    assert float((y_oct - y_mat)[20:-20].abs().max()) < 1e-3
+    with pytest.raises(ValueError, match="filter"):
+        resample_poly(x, 1, 4, "scipy")
+
+
 def test_resample_poly_gradcheck_and_errors():
     x = torch.randn(1, 12, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda v: resample_poly(v, 2, 3), (x,))
