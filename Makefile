@@ -22,8 +22,9 @@ browser:
 run: $(STAMP)
 	$(PY) -m workbench.cli demo
 
+# Unit, reference and browser tests plus every notebook (nbval, lax: outputs not compared).
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --nbval-lax --nbval-cell-timeout=300 tests notebooks
 
 bench: $(STAMP)
 	$(PY) benchmarks/models.py

@@ -9,7 +9,7 @@ import time
 
 
 def _demo_input(name: str, fs: float, duration_s: float):
-    """A 1 kHz, 60 dB SPL tone with 10 ms raised-cosine ramps, in the model's own calibration."""
+    """A 1 kHz, 60 dB SPL tone with 10 ms cos^2 ramps, float64, in the model's input calibration."""
     import math
 
     import torch
@@ -23,11 +23,12 @@ def _demo_input(name: str, fs: float, duration_s: float):
     w = torch.sin(0.5 * math.pi * torch.arange(ramp, dtype=torch.float64) / ramp) ** 2
     x[:ramp] *= w
     x[-ramp:] *= w.flip(0)
-    return x
+    return x if name in PASCAL_INPUT else x / 2.0  # AMT units: 1.0 rms = 100 dB SPL
 
 
+# (class name, constructor kwargs, fs). Input calibration per model: AMT full scale with
+# dboffset 100 (rms 1 = 100 dB SPL, i.e. Pa / 2) or pascals.
 DEMO_MODELS = [
-    # (class name, constructor kwargs, fs, input calibration)
     ("Dau1997", {"fs": 44100}, 44100),
     ("Osses2021", {"fs": 44100}, 44100),
     ("King2019", {"fs": 44100, "basef": 1000.0}, 44100),
@@ -35,6 +36,7 @@ DEMO_MODELS = [
     ("Glasberg2002", {"fs": 32000}, 32000),
     ("Moore2016", {"fs": 32000}, 32000),
 ]
+PASCAL_INPUT = {"Paulick2024", "Glasberg2002", "Moore2016"}
 
 
 def demo(duration_s: float = 1.0) -> int:
