@@ -17,6 +17,16 @@ from workbench.psychophysics.human_data import (HUMAN_DATA, human_data, jesteadt
 from workbench.psychophysics.procedures import Staircase
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    # these tests run many small tensor ops; on a shared 2-core machine intra-op threads only
+    # contend (10-30x slower measured under load)
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 class Recorder:
     """Protocol-only observer (choose, no score): a level detector that records batch shapes."""
 
