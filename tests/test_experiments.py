@@ -227,3 +227,24 @@ def test_sweep_of_experiment_conditions_resumes(tmp_path):
     df = run_sweep(task, conds, tmp_path / "jnd.csv", config={"experiment": "intensity_tone"}, progress=False)
     assert len(df) == 8 and set(df.level_db_spl) == {40.0, 70.0}
     assert np.isfinite(df.delta_l_db).all()
+
+
+def test_plot_model_vs_human_overlay():
+    import pandas as pd
+
+    from workbench.psychophysics.experiments import plot_experiment
+    summary = pd.DataFrame({"rate_hz": [4.0, 16.0, 256.0], "threshold_db": [-24.0, -23.0, -12.0],
+                            "sd": [1.0, 1.5, 2.0]})
+    fig = plot_experiment(summary, "tmtf")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "Modulation rate (Hz)"
+    labels = sorted(t.get_text() for t in ax.get_legend().get_texts())
+    assert labels[0].startswith("Viemeister (1979)") and labels[1] == "model"
+    human_line = ax.get_lines()[-1]
+    np.testing.assert_allclose(human_line.get_ydata(), HUMAN_DATA["tmtf"].y)
+    fig = plot_experiment(pd.DataFrame({"gap_s": [0.0, 0.05], "probe_level_db_spl": [60.0, 40.0]}),
+                          "forward_masking")
+    assert len(fig.axes[0].get_lines()) >= 1  # model only: no human forward-masking data
+    with pytest.raises(ValueError, match="same length"):
+        from workbench.plots import plot_model_vs_human
+        plot_model_vs_human([1, 2], [1.0])

@@ -496,6 +496,12 @@ def run_condition(experiment: str, observer: str = "paulick2024", n_runs: int = 
     return [{**row, "observer": observer} for row in rows]
 
 
+_LABELS = {"rate_hz": "Modulation rate (Hz)", "level_db_spl": "Level (dB SPL)",
+           "notch_width_hz": "Notch width (Hz)", "gap_s": "Masker-probe gap (s)",
+           "threshold_db": "AM threshold, 20 log m (dB)", "delta_l_db": "JND, dL (dB)",
+           "threshold_db_re_n0": "Tone threshold re N0 (dB)", "probe_level_db_spl": "Probe threshold (dB SPL)"}
+
+
 def plot_experiment(summary, experiment: str, *, ax=None):
     """Model thresholds of one experiment (a summary table with the swept variable, the
     reported threshold and optionally 'sd') overlaid on the human data; returns the Figure."""
@@ -514,5 +520,5 @@ def plot_experiment(summary, experiment: str, *, ax=None):
     sd = summary["sd"] if "sd" in summary else None
     return plot_model_vs_human(summary[x_name], summary[y_name], x_h, y_h, sd_model=sd,
                                human_label=h.citation.split(",")[0] + f" ({h.kind})" if h else None,
-                               xlabel=x_name, ylabel=y_name, log_x=experiment == "tmtf",
+                               xlabel=_LABELS[x_name], ylabel=_LABELS[y_name], log_x=experiment == "tmtf",
                                title=experiment.replace("_", " "), ax=ax)
