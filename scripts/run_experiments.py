@@ -74,9 +74,13 @@ def main(argv=None):
     ap.add_argument("--device", default=None, help="torch device for the model, e.g. cuda")
     ap.add_argument("--dask", default=None, help="dask scheduler address, or 'local' for a LocalCluster")
     ap.add_argument("--workers", type=int, default=1, help="local threads when not using dask")
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (1 is best on a busy box)")
     ap.add_argument("--quick", action="store_true", help="few conditions and short procedures")
     args = ap.parse_args(argv)
     out = Path(args.out)
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     client = None
     if args.dask:
         from distributed import Client, LocalCluster
