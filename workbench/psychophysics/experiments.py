@@ -231,7 +231,7 @@ class Experiment:
         rng = np.random.default_rng(seed)
         start = time.perf_counter()
         if hasattr(observer, "prepare"):
-            n_template = _check_int(n_template, "n_template", 1)
+            n_template = 1 if self.frozen else _check_int(n_template, "n_template", 1)  # tokens identical
             observer.prepare(self.make_target(np.full(n_template, float(self.template_value)), gen),
                              self.make_reference(n_template, gen))
         scoring = hasattr(observer, "score") and hasattr(observer, "add_noise")
