@@ -65,6 +65,15 @@ def test_precharge_potential_and_silence():
     assert bm.abs().max() == 0
 
 
+def test_ihc_fused_kernel_matches_torch_path(monkeypatch):
+    gen = torch.Generator().manual_seed(6)
+    velocity = 3e-3 * torch.randn(2, 3, 2000, generator=gen, dtype=torch.float64)
+    velocity[0, 0, :10] = -1.0  # deep in the clamped region
+    fused = paulick2024_ihc(velocity, FS)
+    monkeypatch.setattr(ihc_kernel, "use_numba", lambda x: False)
+    assert torch.allclose(fused, paulick2024_ihc(velocity, FS), rtol=1e-9, atol=1e-15)
+
+
 def test_membrane_scan_torch_path_matches_numba():
     gen = torch.Generator().manual_seed(0)
     alpha = 0.6 + 0.35 * torch.rand(3, 2, 1000, generator=gen, dtype=torch.float64)
@@ -76,14 +85,16 @@ def test_membrane_scan_torch_path_matches_numba():
 
 @pytest.mark.parametrize("use_numba", [True, False])
 def test_membrane_scan_gradcheck(monkeypatch, use_numba):
-    monkeypatch.setattr(ihc_kernel, "_use_numba", lambda x: use_numba)
+    monkeypatch.setattr(ihc_kernel, "use_numba", lambda x: use_numba)
     gen = torch.Generator().manual_seed(1)
     alpha = (0.5 + 0.4 * torch.rand(2, 40, generator=gen, dtype=torch.float64)).requires_grad_()
     beta = torch.randn(2, 40, generator=gen, dtype=torch.float64).requires_grad_()
     assert torch.autograd.gradcheck(membrane_scan, (alpha, beta))
 
 
-def test_ihc_gradcheck_wrt_velocity():
+@pytest.mark.parametrize("use_numba", [True, False])
+def test_ihc_gradcheck_wrt_velocity(monkeypatch, use_numba):
+    monkeypatch.setattr(ihc_kernel, "use_numba", lambda x: use_numba)
     gen = torch.Generator().manual_seed(2)
     velocity = (1e-3 * torch.randn(1, 2, 30, generator=gen, dtype=torch.float64)).requires_grad_()
     assert torch.autograd.gradcheck(lambda v: paulick2024_ihc(v, FS) * 1e3, (velocity,))

@@ -1,4 +1,4 @@
-"""Paulick2024 IHC membrane recursion with a hand-written backward pass.
+"""Paulick2024 IHC membrane recursion with hand-written backward passes.
 
 The forward-Euler membrane update of ``paulick2024_ihc`` is linear in the membrane
 potential once the MET conductance is known (the conductance depends on the input only), so
@@ -12,9 +12,15 @@ chunk ends) on other devices. Backward: lam[n] = g[n] + alpha[n+1] lam[n+1];
 dL/dbeta = lam, dL/dalpha[n] = lam[n] u[n-1]. The chunked scan divides by cumulative
 products of alpha, so it assumes |alpha| is not tiny (the IHC gives 0.3 < alpha < 1 for
 fs >= 8 kHz).
+
+``ihc_membrane`` fuses the whole IHC (MET conductance from the velocity, then the scan) in
+one numba pass per direction on CPU, which avoids a dozen full-size temporaries; other
+devices compute the conductance with torch ops and call ``membrane_scan``.
 """
 
 from __future__ import annotations
+
+import math
 
 import numba
 import numpy as np
@@ -41,6 +47,80 @@ def _adjoint_numba(alpha, grad_out, lam):
             lam[row, n] = acc
 
 
+@numba.njit(cache=False, fastmath=False)
+def _ihc_terms(velocity, c):
+    """Conductance change dG (re rest) and d(dG)/d(velocity) for one sample.
+
+    c = (gain, clamp_min, f0_rest, f1_rest, d_rest, g_max, 1/s0, 1/s1, ...)."""
+    d = c[0] * velocity
+    clamped = d < c[1]
+    if clamped:
+        d = c[1]
+    e0 = math.expm1(-d * c[7])
+    e01 = math.expm1(-d * (c[6] + c[7]))
+    d_change = c[2] * e0 + c[2] * c[3] * e01
+    denom = c[4] + d_change
+    g_change = -c[5] * d_change / (denom * c[4])
+    # dD/dd = -f0/s1 (1 + f1) - f0 f1 / s0 ; dG/dd = -Gmax dD/dd / D^2
+    f0 = c[2] * (1.0 + e0)
+    f0f1 = c[2] * c[3] * (1.0 + e01)
+    slope = 0.0 if clamped else c[5] * (f0 * c[7] + f0f1 * (c[6] + c[7])) / (denom * denom) * c[0]
+    return g_change, slope
+
+
+@numba.njit(cache=False, fastmath=False)
+def _ihc_forward_numba(velocity, c, out):
+    """c[8:] = (alpha_rest, beta_rest, step, step * (E_P - V_pre))."""
+    for row in range(velocity.shape[0]):
+        u = 0.0
+        for n in range(velocity.shape[1]):
+            g_change, _ = _ihc_terms(velocity[row, n], c)
+            u = (c[8] - c[10] * g_change) * u + c[9] + c[11] * g_change
+            out[row, n] = u
+
+
+@numba.njit(cache=False, fastmath=False)
+def _ihc_backward_numba(velocity, c, out, grad_out, grad_velocity):
+    for row in range(velocity.shape[0]):
+        lam = 0.0
+        alpha_next = 0.0
+        for n in range(velocity.shape[1] - 1, -1, -1):
+            lam = grad_out[row, n] + alpha_next * lam
+            g_change, slope = _ihc_terms(velocity[row, n], c)
+            previous = out[row, n - 1] if n > 0 else 0.0
+            grad_velocity[row, n] = lam * (c[11] - c[10] * previous) * slope
+            alpha_next = c[8] - c[10] * g_change
+
+
+class _IHCMembrane(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, velocity, constants):
+        v = _as_rows(velocity).detach().contiguous().numpy()
+        out = np.empty_like(v)
+        _ihc_forward_numba(v, constants, out)
+        ctx.constants = constants
+        ctx.save_for_backward(velocity, torch.from_numpy(out))
+        return torch.from_numpy(out).reshape(velocity.shape)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        velocity, out = ctx.saved_tensors
+        v = _as_rows(velocity).detach().contiguous().numpy()
+        grad = np.empty_like(v)
+        _ihc_backward_numba(v, ctx.constants, out.numpy(), _as_rows(grad_out).contiguous().numpy(), grad)
+        return torch.from_numpy(grad).reshape(velocity.shape), None
+
+
+def ihc_membrane(velocity: torch.Tensor, constants: np.ndarray) -> torch.Tensor:
+    """Fused CPU IHC: receptor potential re pre-charge from BM velocity ``(..., T)``.
+
+    ``constants`` (float64, 12 values): gain, displacement clamp, f0_rest, f1_rest, D_rest,
+    G_max, 1/s0, 1/s1, alpha_rest, beta_rest, step = Ts/Cm, step (E_P - V_pre); see
+    ``workbench.stages.ihc.paulick2024_ihc``. Differentiable in ``velocity``.
+    """
+    return _IHCMembrane.apply(velocity, constants)
+
+
 def _scan_torch(alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
     """Device-resident scan of rows ``(N, T)``: chunk-local closed form, recursion on chunk ends."""
     rows, length = alpha.shape
@@ -60,7 +140,7 @@ def _scan_torch(alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
     return (prod * start[..., None] + local).reshape(rows, -1)[:, :length]
 
 
-def _use_numba(x: torch.Tensor) -> bool:
+def use_numba(x: torch.Tensor) -> bool:
     return x.device.type == "cpu"
 
 
@@ -72,7 +152,7 @@ class _MembraneScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, alpha, beta):
         a, b = _as_rows(alpha), _as_rows(beta)
-        if _use_numba(a):
+        if use_numba(a):
             a_np, b_np = a.detach().contiguous().numpy(), b.detach().contiguous().numpy()
             out = np.empty_like(b_np)
             _scan_numba(a_np, b_np, out)
@@ -87,7 +167,7 @@ class _MembraneScan(torch.autograd.Function):
     def backward(ctx, grad_out):
         alpha, out = ctx.saved_tensors
         a, g = _as_rows(alpha), _as_rows(grad_out)
-        if _use_numba(a):
+        if use_numba(a):
             g_np = g.detach().contiguous().numpy()
             lam = np.empty_like(g_np)
             _adjoint_numba(a.detach().contiguous().numpy(), g_np, lam)

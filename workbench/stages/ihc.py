@@ -9,7 +9,11 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from workbench._validation import check_fs  # noqa: E402
-from workbench.kernels.ihc import membrane_scan  # noqa: E402
+import numpy as np  # noqa: E402
+
+from workbench.kernels import ihc as ihc_kernel  # noqa: E402
+from workbench.kernels.iir import sosfilt  # noqa: E402
+from workbench.stages.drnl import butter2_lowpass_sos  # noqa: E402
 
 # Paulick et al. (2024) / AMT 1.6 paulick2024_ihc constants (SI units).
 _PAULICK_IHC = dict(
@@ -53,15 +57,21 @@ def paulick2024_ihc(velocity: torch.Tensor, fs: float) -> torch.Tensor:
     g_k = p["g_k_fast_s"] + p["g_k_slow_s"]
     beta_rest = step * (g_rest * (p["endocochlear_v"] - v_pre) + p["g_k_fast_s"] * (p["e_k_fast_v"] - v_pre)
                         + p["g_k_slow_s"] * (p["e_k_slow_v"] - v_pre))
-    inv_s = 1 / p["s0_m"] + 1 / p["s1_m"]
-    # Below -80/inv_s the conductance is ~0 and exp() would overflow: clamp (zero gradient there).
-    displacement = (10 ** (p["gain_db"] / 20) * velocity).clamp_min(-80 / inv_s)
-    d_change = (f0_rest * torch.expm1(-displacement / p["s1_m"])
-                + f0_rest * f1_rest * torch.expm1(-displacement * inv_s))
+    inv_s0, inv_s1 = 1 / p["s0_m"], 1 / p["s1_m"]
+    gain = 10 ** (p["gain_db"] / 20)
+    # Below this displacement the conductance is ~0 and exp() would overflow: clamp there.
+    clamp_m = -80 / (inv_s0 + inv_s1)
+    alpha_rest = 1 - step * (g_rest + g_k)
+    drive = step * (p["endocochlear_v"] - v_pre)
+    if ihc_kernel.use_numba(velocity):  # fused CPU kernel; torch ops + scan elsewhere
+        constants = np.array([gain, clamp_m, f0_rest, f1_rest, d_rest, p["g_met_max_s"], inv_s0, inv_s1,
+                              alpha_rest, beta_rest, step, drive])
+        return ihc_kernel.ihc_membrane(velocity, constants)
+    displacement = (gain * velocity).clamp_min(clamp_m)
+    d_change = f0_rest * torch.expm1(-displacement * inv_s1) + f0_rest * f1_rest * torch.expm1(
+        -displacement * (inv_s0 + inv_s1))
     g_change = -p["g_met_max_s"] * d_change / ((d_rest + d_change) * d_rest)
-    alpha = (1 - step * (g_rest + g_k)) - step * g_change
-    beta = beta_rest + step * (p["endocochlear_v"] - v_pre) * g_change
-    return membrane_scan(alpha, beta)
+    return ihc_kernel.membrane_scan(alpha_rest - step * g_change, beta_rest + drive * g_change)
 
 
 class IHCPaulick2024(nn.Module):
@@ -76,3 +86,9 @@ class IHCPaulick2024(nn.Module):
 
     def extra_repr(self) -> str:
         return f"fs={self.fs:g}, precharge_potential_v={paulick2024_precharge_potential(self.fs):.6g}"
+
+
+def relanoiborra2019_ihc(x: torch.Tensor, fs: float) -> torch.Tensor:
+    """AMT ``ihcenvelope(.., 'ihc_relanoiborra2019')`` (CASP 2008 IHC): half-wave rectification
+    then a 2nd-order Butterworth 1 kHz lowpass (MATLAB ``butter(2, 1000/(fs/2))``)."""
+    return sosfilt(butter2_lowpass_sos([1000.0], check_fs(fs), 1)[0].to(x), torch.relu(x))
