@@ -1,0 +1,179 @@
+"""Adaptation loops (Puschel 1988; Dau et al. 1996/1997) as AMT's comp_adaptloop computes them.
+
+Each loop divides its input by its state and low-passes its own output into that state
+(RC time constant ``tau``); outputs above 1 are compressed by AMT's overshoot limiter
+``f(v) = 2m / (1 + exp(-2 (v - 1) / m)) - (m - 1)`` with ``m = (1 - s0^2) * limit - 1``
+(``limit <= 1``: no limiting). Input is clamped to the floor ``min_level``; loop states
+start at the floor's steady state ``s0_k = min_level^(2^-k)``; the output is mapped to model
+units ``(y - corr) * 100 / (1 - corr)`` with ``corr = min_level^(2^-L)``.
+
+``adaptation_loops`` is differentiable w.r.t. the signal and the loop coefficients (hence
+the time constants): on CPU a numba kernel with a hand-written adjoint, on other devices a
+torch recursion that autograd differentiates.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import torch
+
+
+@numba.njit(cache=False, fastmath=False)
+def _constants(min_level, limit, n_loops):
+    """Per-row steady states s0 (L, R), output offset/scale (R,), limiter maxima (L, R)."""
+    n_rows = min_level.shape[0]
+    s0 = np.empty((n_loops, n_rows))
+    for j in range(n_loops):
+        s0[j] = min_level ** (1.0 / 2.0 ** (j + 1))
+    corr = min_level ** (1.0 / 2.0 ** n_loops)
+    maxvalue = (1.0 - s0 * s0) * limit - 1.0
+    return s0, corr, 100.0 / (1.0 - corr), maxvalue
+
+
+# Both kernels run time-major (T, R) with the rows innermost: the loops of one row form a
+# long chain of dependent divisions, so interleaving independent rows keeps the CPU busy.
+
+@numba.njit(cache=False, fastmath=False)
+def _forward_kernel(x, a1, min_level, limit, y, states, save):
+    n_t, n_rows = x.shape
+    n_loops = a1.shape[0]
+    s, corr, mult, maxv = _constants(min_level, limit, n_loops)
+    limiting = limit > 1.0
+    v = np.empty(n_rows)
+    for t in range(n_t):
+        for r in range(n_rows):
+            v[r] = max(x[t, r], min_level[r])
+        for j in range(n_loops):
+            a = a1[j]
+            for r in range(n_rows):
+                if save:
+                    states[t, j, r] = s[j, r]
+                q = v[r] / s[j, r]
+                if limiting and q > 1.0:
+                    m = maxv[j, r]
+                    q = 2.0 * m / (1.0 + np.exp(-2.0 / m * (q - 1.0))) - (m - 1.0)
+                s[j, r] = a * s[j, r] + (1.0 - a) * q
+                v[r] = q
+        for r in range(n_rows):
+            y[t, r] = (v[r] - corr[r]) * mult[r]
+
+
+@numba.njit(cache=False, fastmath=False)
+def _backward_kernel(gy, x, a1, min_level, limit, states, gx, ga):
+    n_t, n_rows = x.shape
+    n_loops = a1.shape[0]
+    s0, corr, mult, maxv = _constants(min_level, limit, n_loops)
+    limiting = limit > 1.0
+    w = np.empty((n_loops + 1, n_rows))  # w[j]: input of loop j; w[L]: output
+    v = np.empty((n_loops, n_rows))      # v[j]: loop j's quotient before limiting
+    gs = np.zeros((n_loops, n_rows))     # adjoint of the loop states at t+1
+    g = np.empty(n_rows)
+    for t in range(n_t - 1, -1, -1):
+        for r in range(n_rows):
+            w[0, r] = max(x[t, r], min_level[r])
+        for j in range(n_loops):
+            for r in range(n_rows):
+                q = w[j, r] / states[t, j, r]
+                v[j, r] = q
+                if limiting and q > 1.0:
+                    m = maxv[j, r]
+                    q = 2.0 * m / (1.0 + np.exp(-2.0 / m * (q - 1.0))) - (m - 1.0)
+                w[j + 1, r] = q
+        for r in range(n_rows):
+            g[r] = gy[t, r] * mult[r]  # adjoint of w[L]
+        for j in range(n_loops - 1, -1, -1):
+            a = a1[j]
+            for r in range(n_rows):
+                s = states[t, j, r]
+                g_total = g[r] + gs[j, r] * (1.0 - a)
+                # s_next = a s + (1 - a) w[j+1]  ->  d s_next / d a = s - w[j+1]
+                ga[j, r] += gs[j, r] * (s - w[j + 1, r])
+                if limiting and v[j, r] > 1.0:
+                    e = np.exp(-2.0 / maxv[j, r] * (v[j, r] - 1.0))
+                    g_v = g_total * 4.0 * e / ((1.0 + e) * (1.0 + e))
+                else:
+                    g_v = g_total
+                g[r] = g_v / s
+                gs[j, r] = gs[j, r] * a - g_v * w[j, r] / (s * s)
+        for r in range(n_rows):
+            gx[t, r] = g[r] if x[t, r] > min_level[r] else 0.0
+
+
+def _f64(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to(torch.float64).contiguous().numpy()
+
+
+class _AdaptLoopFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, a1, min_level, limit):
+        xd = _f64(x.T)
+        y = np.empty_like(xd)
+        save = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
+        n_t, n_rows = xd.shape
+        states = np.empty((n_t, a1.shape[0], n_rows) if save else (1, 1, 1))
+        _forward_kernel(xd, _f64(a1), _f64(min_level), float(limit), y, states, save)
+        ctx.limit = float(limit)
+        if save:
+            ctx.save_for_backward(x, a1, min_level)
+            ctx.states = states
+        return torch.from_numpy(y).T.to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, a1, min_level = ctx.saved_tensors
+        xd = _f64(x.T)
+        gx = np.empty_like(xd)
+        ga = np.zeros((a1.shape[0], xd.shape[1]))
+        _backward_kernel(_f64(gy.T), xd, _f64(a1), _f64(min_level), ctx.limit, ctx.states, gx, ga)
+        grad_x = torch.from_numpy(gx).T.to(x.dtype) if ctx.needs_input_grad[0] else None
+        grad_a = torch.from_numpy(ga.sum(1)).to(a1.dtype) if ctx.needs_input_grad[1] else None
+        return grad_x, grad_a, None, None
+
+
+def _adaptation_torch(x, a1, min_level, limit):
+    """Device-resident reference recursion (autograd differentiates it); rows x time."""
+    n_loops = a1.shape[0]
+    m = min_level.unsqueeze(-1)                                        # (R, 1)
+    powers = 2.0 ** -torch.arange(1, n_loops + 1, dtype=x.dtype, device=x.device)
+    s0 = m ** powers                                                   # (R, L)
+    corr = min_level ** (2.0 ** -n_loops)
+    mult = 100.0 / (1.0 - corr)
+    maxv = (1.0 - s0 * s0) * limit - 1.0
+    state = list(s0.unbind(-1))
+    xs = torch.maximum(x, m)
+    out = []
+    for t in range(x.shape[-1]):
+        v = xs[:, t]
+        for j in range(n_loops):
+            v = v / state[j]
+            if limit > 1.0:
+                lim = 2.0 * maxv[:, j] / (1.0 + torch.exp(-2.0 / maxv[:, j] * (v - 1.0))) - (maxv[:, j] - 1.0)
+                v = torch.where(v > 1.0, lim, v)
+            state[j] = a1[j] * state[j] + (1.0 - a1[j]) * v
+        out.append(v)
+    return (torch.stack(out, -1) - corr.unsqueeze(-1)) * mult.unsqueeze(-1)
+
+
+def adaptation_loops(x: torch.Tensor, tau_s: torch.Tensor, fs: float, limit: float,
+                     min_level: torch.Tensor, backend: str = "auto") -> torch.Tensor:
+    """Run the adaptation loops along the last axis.
+
+    x : ``(..., T)`` non-negative envelope (AMT units, dboffset 100).
+    tau_s : ``(L,)`` loop time constants in seconds (may require grad).
+    limit : overshoot limit (AMT ``limit``; <= 1 disables limiting).
+    min_level : floor, a tensor broadcastable to ``x.shape[:-1]`` (one value per channel).
+    backend : 'auto' (numba on CPU, torch elsewhere), 'numba' or 'torch'.
+    Returns ``(..., T)`` in model units.
+    """
+    lead = x.shape[:-1]
+    rows = x.reshape(-1, x.shape[-1])
+    m = torch.as_tensor(min_level, dtype=x.dtype, device=x.device).expand(lead).reshape(-1)
+    a1 = torch.exp(-1.0 / (tau_s.to(x.dtype) * fs))
+    if backend == "auto":
+        backend = "numba" if x.device.type == "cpu" else "torch"
+    if backend == "numba":
+        y = _AdaptLoopFunction.apply(rows, a1, m, float(limit))
+    else:
+        y = _adaptation_torch(rows, a1, m, float(limit))
+    return y.reshape(x.shape)
