@@ -95,7 +95,7 @@ def decision_variable(representation, metric: str = "rms", channel_weights=None,
     """Scalar per batch item ``(B,)``; weights w[c, m] = channel_weights[c] * modulation_weights[m].
 
     'rms': sqrt(sum w mean_t x^2 / sum w); 'mean': sum w mean_t x / sum w;
-    'max': max over (c, m, t) of w x; 'l2': sqrt(sum w sum_t x^2). Absent entries are skipped.
+    'max': max of w x over entries with w > 0 and all t; 'l2': sqrt(sum w sum_t x^2). Absent entries are skipped.
     """
     check_choice(metric, METRICS, "metric")
     x, mask = stack_representation(representation)
@@ -107,7 +107,7 @@ def decision_variable(representation, metric: str = "rms", channel_weights=None,
         return (w * x.mean(-1)).sum((1, 2)) / total
     if metric == "l2":
         return torch.sqrt((w * x.pow(2).sum(-1)).sum((1, 2)))
-    weighted = torch.where(mask[..., None], w[..., None] * x, torch.full_like(x, -torch.inf))
+    weighted = torch.where((w > 0)[..., None], w[..., None] * x, torch.full_like(x, -torch.inf))
     return weighted.flatten(1).amax(1)
 
 
