@@ -8,8 +8,8 @@ start at the floor's steady state ``s0_k = min_level^(2^-k)``; the output is map
 units ``(y - corr) * 100 / (1 - corr)`` with ``corr = min_level^(2^-L)``.
 
 ``adaptation_loops`` is differentiable w.r.t. the signal and the loop coefficients (hence
-the time constants): on CPU a numba kernel with a hand-written adjoint, on other devices a
-torch recursion that autograd differentiates.
+the time constants): a numba kernel with a hand-written adjoint (CUDA tensors visit host
+memory), or, on request, a device-resident torch recursion that autograd differentiates.
 """
 
 from __future__ import annotations
@@ -31,19 +31,20 @@ def _constants(min_level, limit, n_loops):
     return s0, corr, 100.0 / (1.0 - corr), maxvalue
 
 
-# Both kernels run time-major (T, R) with the rows innermost: the loops of one row form a
-# long chain of dependent divisions, so interleaving independent rows keeps the CPU busy.
+# Both kernels step through time with the rows innermost: the loops of one row form a long
+# chain of dependent divisions, so interleaving independent rows keeps the CPU busy. Signals
+# are read in their (rows, time) layout and dtype; arithmetic is float64.
 
 @numba.njit(cache=False, fastmath=False)
 def _forward_kernel(x, a1, min_level, limit, y, states, save):
-    n_t, n_rows = x.shape
+    n_rows, n_t = x.shape
     n_loops = a1.shape[0]
     s, corr, mult, maxv = _constants(min_level, limit, n_loops)
     limiting = limit > 1.0
     v = np.empty(n_rows)
     for t in range(n_t):
         for r in range(n_rows):
-            v[r] = max(x[t, r], min_level[r])
+            v[r] = max(x[r, t], min_level[r])
         for j in range(n_loops):
             a = a1[j]
             for r in range(n_rows):
@@ -56,12 +57,12 @@ def _forward_kernel(x, a1, min_level, limit, y, states, save):
                 s[j, r] = a * s[j, r] + (1.0 - a) * q
                 v[r] = q
         for r in range(n_rows):
-            y[t, r] = (v[r] - corr[r]) * mult[r]
+            y[r, t] = (v[r] - corr[r]) * mult[r]
 
 
 @numba.njit(cache=False, fastmath=False)
 def _backward_kernel(gy, x, a1, min_level, limit, states, gx, ga):
-    n_t, n_rows = x.shape
+    n_rows, n_t = x.shape
     n_loops = a1.shape[0]
     s0, corr, mult, maxv = _constants(min_level, limit, n_loops)
     limiting = limit > 1.0
@@ -71,7 +72,7 @@ def _backward_kernel(gy, x, a1, min_level, limit, states, gx, ga):
     g = np.empty(n_rows)
     for t in range(n_t - 1, -1, -1):
         for r in range(n_rows):
-            w[0, r] = max(x[t, r], min_level[r])
+            w[0, r] = max(x[r, t], min_level[r])
         for j in range(n_loops):
             for r in range(n_rows):
                 q = w[j, r] / states[t, j, r]
@@ -81,7 +82,7 @@ def _backward_kernel(gy, x, a1, min_level, limit, states, gx, ga):
                     q = 2.0 * m / (1.0 + np.exp(-2.0 / m * (q - 1.0))) - (m - 1.0)
                 w[j + 1, r] = q
         for r in range(n_rows):
-            g[r] = gy[t, r] * mult[r]  # adjoint of w[L]
+            g[r] = gy[r, t] * mult[r]  # adjoint of w[L]
         for j in range(n_loops - 1, -1, -1):
             a = a1[j]
             for r in range(n_rows):
@@ -97,36 +98,40 @@ def _backward_kernel(gy, x, a1, min_level, limit, states, gx, ga):
                 g[r] = g_v / s
                 gs[j, r] = gs[j, r] * a - g_v * w[j, r] / (s * s)
         for r in range(n_rows):
-            gx[t, r] = g[r] if x[t, r] > min_level[r] else 0.0
+            gx[r, t] = g[r] if x[r, t] > min_level[r] else 0.0
 
 
 def _f64(t: torch.Tensor) -> np.ndarray:
     return t.detach().to(torch.float64).contiguous().numpy()
 
 
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().contiguous().numpy()
+
+
 class _AdaptLoopFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, a1, min_level, limit):
-        xd = _f64(x.T)
+        xd = _np(x)
         y = np.empty_like(xd)
         save = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
-        n_t, n_rows = xd.shape
-        states = np.empty((n_t, a1.shape[0], n_rows) if save else (1, 1, 1))
+        n_rows, n_t = xd.shape
+        states = np.empty((n_t, a1.shape[0], n_rows) if save else (1, 1, 1), dtype=xd.dtype)
         _forward_kernel(xd, _f64(a1), _f64(min_level), float(limit), y, states, save)
         ctx.limit = float(limit)
         if save:
             ctx.save_for_backward(x, a1, min_level)
             ctx.states = states
-        return torch.from_numpy(y).T.to(x.dtype)
+        return torch.from_numpy(y)
 
     @staticmethod
     def backward(ctx, gy):
         x, a1, min_level = ctx.saved_tensors
-        xd = _f64(x.T)
+        xd = _np(x)
         gx = np.empty_like(xd)
-        ga = np.zeros((a1.shape[0], xd.shape[1]))
-        _backward_kernel(_f64(gy.T), xd, _f64(a1), _f64(min_level), ctx.limit, ctx.states, gx, ga)
-        grad_x = torch.from_numpy(gx).T.to(x.dtype) if ctx.needs_input_grad[0] else None
+        ga = np.zeros((a1.shape[0], xd.shape[0]))
+        _backward_kernel(_np(gy.to(x.dtype)), xd, _f64(a1), _f64(min_level), ctx.limit, ctx.states, gx, ga)
+        grad_x = torch.from_numpy(gx) if ctx.needs_input_grad[0] else None
         grad_a = torch.from_numpy(ga.sum(1)).to(a1.dtype) if ctx.needs_input_grad[1] else None
         return grad_x, grad_a, None, None
 
@@ -163,17 +168,23 @@ def adaptation_loops(x: torch.Tensor, tau_s: torch.Tensor, fs: float, limit: flo
     tau_s : ``(L,)`` loop time constants in seconds (may require grad).
     limit : overshoot limit (AMT ``limit``; <= 1 disables limiting).
     min_level : floor, a tensor broadcastable to ``x.shape[:-1]`` (one value per channel).
-    backend : 'auto' (numba on CPU, torch elsewhere), 'numba' or 'torch'.
+    backend : 'auto' = 'numba': the numba kernel; tensors on other devices (CUDA) round-trip
+        through host memory (differentiable; ~1 ms of copies per second of audio).
+        'torch': the device-resident recursion, a Python loop over samples (~T*L small
+        kernels: tens of seconds per second of audio on a GPU), kept as a reference.
     Returns ``(..., T)`` in model units.
     """
     lead = x.shape[:-1]
     rows = x.reshape(-1, x.shape[-1])
     m = torch.as_tensor(min_level, dtype=x.dtype, device=x.device).expand(lead).reshape(-1)
-    a1 = torch.exp(-1.0 / (tau_s.to(x.dtype) * fs))
+    # float64: for tau = 0.5 s, 1 - a1 = 4.5e-5 would carry a 1e-3 relative error in float32
+    a1 = torch.exp(-1.0 / (tau_s.to(device=x.device, dtype=torch.float64) * fs))
     if backend == "auto":
-        backend = "numba" if x.device.type == "cpu" else "torch"
+        backend = "numba"
+    if backend not in ("numba", "torch"):
+        raise ValueError(f"backend must be 'auto', 'numba' or 'torch', got {backend!r}")
     if backend == "numba":
-        y = _AdaptLoopFunction.apply(rows, a1, m, float(limit))
+        y = _AdaptLoopFunction.apply(rows.cpu(), a1.cpu(), m.cpu(), float(limit)).to(x.device, x.dtype)
     else:
-        y = _adaptation_torch(rows, a1, m, float(limit))
+        y = _adaptation_torch(rows, a1.to(x.dtype), m, float(limit))
     return y.reshape(x.shape)
