@@ -148,7 +148,7 @@ def test_model_gradient_flows():
     s, l, mx = m(x)
     (l.sum() + s.sum()).backward()
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
-    assert m.specific_loudness.C.grad is not None and m.stl_attack.grad is not None
+    assert m.specific_loudness.C.grad is not None and m.temporal_integration.attack.grad is not None
 
 
 def test_device_fallback_paths_match(monkeypatch, models):

@@ -22,6 +22,20 @@ import torch
 # Kernels: one task per (batch, channel); the channel's bands run side by side in the inner
 # loop (independent recursions sharing the input sample keep the FPU pipelines full).
 
+@numba.njit(cache=False, fastmath=False)
+def _channel_poles(row_band, r0, nb, rho, theta, gain):
+    """Pole (real, imaginary part) and gain of the ``nb`` bands of the channel at row ``r0``."""
+    pr = np.empty(nb)
+    pi = np.empty(nb)
+    g = np.empty(nb)
+    for j in range(nb):
+        k = row_band[r0 + j]
+        pr[j] = rho[k] * np.cos(theta[k])
+        pi[j] = rho[k] * np.sin(theta[k])
+        g[j] = gain[k]
+    return pr, pi, g
+
+
 @numba.njit(cache=False, fastmath=False, parallel=True)
 def _forward_kernel(x, lowpassed, lp_row, row_start, row_band, rho, theta, gain, factor, mode,
                     out, out_row):
@@ -30,9 +44,7 @@ def _forward_kernel(x, lowpassed, lp_row, row_start, row_band, rho, theta, gain,
         b, c = bc // n_chan, bc % n_chan
         r0 = row_start[c]
         nb = row_start[c + 1] - r0
-        pr = np.empty(nb)
-        pi = np.empty(nb)
-        g = np.empty(nb)
+        pr, pi, g = _channel_poles(row_band, r0, nb, rho, theta, gain)
         fac = np.empty(nb)
         env = np.empty(nb, dtype=np.bool_)
         yr = np.zeros(nb)
@@ -40,9 +52,6 @@ def _forward_kernel(x, lowpassed, lp_row, row_start, row_band, rho, theta, gain,
         val = np.empty(nb)
         for j in range(nb):
             k = row_band[r0 + j]
-            pr[j] = rho[k] * np.cos(theta[k])
-            pi[j] = rho[k] * np.sin(theta[k])
-            g[j] = gain[k]
             fac[j] = factor[k]
             env[j] = mode[k] == 1
         for n in range(n_t):
@@ -68,14 +77,7 @@ def _backward_kernel(gout, x, row_start, row_band, rho, theta, gain, factor, mod
         nb = row_start[c + 1] - r0
         y_re = np.empty((n_t, nb))
         y_im = np.empty((n_t, nb))
-        pr = np.empty(nb)
-        pi = np.empty(nb)
-        g = np.empty(nb)
-        for j in range(nb):
-            k = row_band[r0 + j]
-            pr[j] = rho[k] * np.cos(theta[k])
-            pi[j] = rho[k] * np.sin(theta[k])
-            g[j] = gain[k]
+        pr, pi, g = _channel_poles(row_band, r0, nb, rho, theta, gain)
         yr = np.zeros(nb)
         yi = np.zeros(nb)
         for n in range(n_t):

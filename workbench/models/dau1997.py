@@ -11,8 +11,12 @@ Calibration: input in AMT units with dboffset 100, i.e. an rms of 1 is 100 dB SP
 (``x = pressure_pa / 2``, up to the 20 uPa reference: 1 Pa rms = 93.98 dB SPL).
 
 Where the torch_amt documentation (the API spec) differs, AMT wins: 30 channels (not 31)
-for 80..8000 Hz, the top modulation filter is min(fc/4, 1000 Hz) (not 150 Hz), and the number
-of modulation filters grows with fc (4 at 107.7 Hz .. 12 above ~4 kHz).
+for 80..8000 Hz (flow 50: 31, not 35; fhigh 16000: 36, not 39; the spec's "fully custom"
+example: 29, not 43), the top modulation filter is min(fc/4, 1000 Hz) (not 150 Hz), and the
+number of modulation filters grows with fc (4 at 107.7 Hz .. 12 above ~4 kHz), so the first
+channel has 4 (not 13) and the last 12 (not 8). ``distribute_gradients`` is a no-op (the
+modulation parameters are shared tensors), and the parameter count with ``learnable=True``
+is 90, not 15234.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import torch
 from torch import nn
 
 from workbench._validation import (check_dtype, check_frequency_range, check_fs, check_kwargs,
-                                   check_signal)
+                                   check_positive, check_signal)
 from workbench.stages.adaptation import AdaptLoop
 from workbench.stages.erb import erbspacebw
 from workbench.stages.gammatone import GammatoneFilterbank
@@ -60,8 +64,10 @@ class Dau1997(nn.Module):
         ``attenuation``, ``phase_insensitive``.
 
     Input ``(T,)`` or ``(B, T)`` (AMT units, see module docstring). Output: list of
-    ``num_channels`` tensors ``(B, M_i, T)`` (``(M_i, T)`` for 1-D input), M_i modulation
-    filters of channel i, the 2.5 Hz low-pass first.
+    ``num_channels`` tensors ``(B, M_i, T)`` (``(M_i, T)`` for 1-D input) in model units
+    (MU, the adaptation output scale), M_i modulation filters of channel i, the 2.5 Hz
+    low-pass first. Stages: 'filterbank' (AMT units), 'ihc' (AMT units), 'adaptation' (MU).
+    Attributes: ``fc`` ``(num_channels,)`` Hz (float64), ``mfc``, ``mfc_per_channel`` (Hz).
     """
 
     def __init__(self, fs: float, flow: float = 80.0, fhigh: float = 8000.0, learnable: bool = False,
@@ -82,7 +88,8 @@ class Dau1997(nn.Module):
         basef = fb.get("basef", 1000.0)
         if basef is not None and not self.flow <= basef <= self.fhigh:
             basef = None  # AMT requires flow <= basef <= fhigh; fall back to a centred grid
-        fc = erbspacebw(self.flow, self.fhigh, fb.get("erb_scale", 1.0), basef)
+        spacing = check_positive(fb.get("erb_scale", 1.0), "filterbank_kwargs['erb_scale']")
+        fc = erbspacebw(self.flow, self.fhigh, spacing, basef)
         self.filterbank = GammatoneFilterbank(self.fs, fc, order=fb.get("n", 4),
                                               bandwidth_factor=fb.get("betamul"),
                                               learnable=learnable, dtype=dtype)

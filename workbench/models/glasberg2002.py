@@ -40,31 +40,52 @@ history and AGC states are carried). :meth:`reset_state` starts a new stream. Wi
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
-from workbench._validation import check_choice, check_dtype, check_fs, check_kwargs, check_signal
+from workbench._validation import check_choice, check_dtype, check_fs, check_kwargs, check_positive, check_signal
 from workbench.stages import loudness as L
 
 __all__ = ["Glasberg2002"]
 
 
 class Glasberg2002(nn.Module):
-    """Glasberg & Moore (2002) loudness; ``forward(audio)`` -> long-term loudness ``(B, F)``.
+    """Glasberg & Moore (2002) loudness; ``forward(audio)`` -> long-term loudness ``(B, F)``
+    sone (``(F,)`` for 1-D input), audio in Pa at ``fs``.
 
-    With ``return_stages=True`` returns ``(ltl, stages)``; stage keys: ``'stl'`` ``(B, F)``
-    sone, ``'instantaneous_loudness'`` ``(B, F)`` sone, ``'specific_loudness'``
-    ``(B, F, C)`` sone/Cam (one ear), ``'excitation'`` ``(B, F, C)`` dB SPL,
-    ``'erb_excitation'`` ``(B, F, C)`` dB SPL (component power within +-0.5 Cam of each band
-    centre), ``'psd'`` ``(B, F, K)`` Pa^2/Hz (zero where a component was dropped),
-    ``'freqs'`` ``(K,)`` Hz, ``'filtered'`` ``(B, T + 2048)`` Pa (ear-filter output; not when streaming).
+    With ``return_stages=True`` returns ``(ltl, stages)``; stage keys (the spec's six first):
+    ``'stl'`` ``(B, F)`` sone, ``'specific_loudness'`` ``(B, F, C)`` sone/Cam (one ear),
+    ``'excitation'`` ``(B, F, C)`` dB SPL, ``'erb_excitation'`` ``(B, F, C)`` dB SPL
+    (:class:`~workbench.stages.loudness.ERBIntegration`), ``'psd'`` ``(B, F, K)`` Pa^2/Hz
+    (zero where a component was dropped), ``'freqs'`` ``(K,)`` Hz; then
+    ``'instantaneous_loudness'`` ``(B, F)`` sone and ``'filtered'`` ``(B, T + 2048)`` Pa
+    (ear-filter output; not when streaming).
 
-    Keyword dicts (unknown keys raise): ``multi_fft_kwargs``: ``hop_length``, ``n_fft``,
+    Submodules (spec names): ``outer_middle_ear``, ``multi_fft``, ``erb_integration``
+    (``n_erb_bands``), ``excitation_pattern``, ``specific_loudness``, ``loudness_integration``
+    (``.stl``, ``.ltl``: :class:`~workbench.stages.loudness.AttackRelease`).
+
+    Keyword dicts (unknown keys raise ``TypeError``): ``multi_fft_kwargs``: ``hop_length``
+    (samples at 32 kHz, 32), ``n_fft`` (2048) or ``n_ffts`` (the six window lengths),
     ``band_edges_hz``, ``hann_correction_db``, ``range_db``, ``floor_db``; ``erb_kwargs``:
-    ``erb_lower``, ``erb_upper``, ``erb_step`` (Cam) or ``f_min``, ``f_max`` (Hz);
-    ``excitation_kwargs``: ``level_slope``, ``pivot_level_db``; ``specific_loudness_kwargs``:
-    ``C``, ``threshold_db_above_500``; ``loudness_integration_kwargs``: ``stl_attack``,
-    ``stl_release``, ``ltl_attack``, ``ltl_release`` (coefficients per frame).
+    ``erb_lower``, ``erb_upper``, ``erb_step`` (Cam; 1.75, 39, 0.25) or ``f_min``, ``f_max``
+    (Hz), ``bandwidth_scale`` (width of the ``'erb_excitation'`` window in ERB, 1);
+    ``excitation_kwargs``: ``level_slope`` (0.35), ``pivot_level_db`` (51);
+    ``specific_loudness_kwargs``: ``C``, ``threshold_db_above_500``;
+    ``loudness_integration_kwargs``: ``stl_attack``, ``stl_release``, ``ltl_attack``,
+    ``ltl_release`` (coefficients per 1 ms frame) or ``tau_attack``, ``tau_release`` (s, for
+    the long-term AGC that gives the output: ``alpha = 1 - exp(-1 ms / tau)``).
+
+    Differences from the spec (torch_amt), following the paper: frames every 1 ms (spec: hop
+    512 samples, 62 frames per second), bands 1.75..39 Cam on Moore's Cam scale (so
+    ``erb_kwargs={'f_min': 80, 'f_max': 12000, 'erb_step': 0.5}`` gives 69 bands, spec 75),
+    roex excitation (the spec's dB/ERB spreading slopes ``upper_slope_base``,
+    ``lower_slope_per_db``, ... do not exist: use ``level_slope``), two AGCs (short- then
+    long-term) with the paper's coefficients (0.045/0.02, 0.01/0.0005 per ms; the spec's
+    50/200 ms are torch_amt's), ANSI S3.4-2007 sone<->phon table instead of
+    ``40 + 10 log2(sone)`` (they agree at 1 sone).
     """
 
     def __init__(self, fs: float = 32000, learnable: bool = False, return_stages: bool = False,
@@ -72,44 +93,53 @@ class Glasberg2002(nn.Module):
                  loudness_integration_kwargs=None, *, dtype: torch.dtype = torch.float32,
                  presentation: str = "diotic", field: str = "free", streaming: bool = False):
         super().__init__()
-        self.fs, self.learnable, self.return_stages = check_fs(fs), bool(learnable), bool(return_stages)
+        fs = check_fs(fs)
+        self.fs = int(fs) if fs.is_integer() else fs
+        self.learnable, self.return_stages = bool(learnable), bool(return_stages)
         self.dtype, self.streaming = check_dtype(dtype), bool(streaming)
         if self.streaming and self.fs != 32000:
             raise ValueError(f"streaming=True needs fs = 32000 Hz (got {self.fs:g}): resample the stream first "
                              "with workbench.stages.loudness.resample_signal")
         self.presentation = check_choice(presentation, ("diotic", "monaural"), "presentation")
         check_choice(field, ("free", "diffuse"), "field")
-        mf = check_kwargs(multi_fft_kwargs, ("hop_length", "n_fft", "band_edges_hz", "hann_correction_db",
+        mf = check_kwargs(multi_fft_kwargs, ("hop_length", "n_fft", "n_ffts", "band_edges_hz", "hann_correction_db",
                                              "range_db", "floor_db"), "multi_fft_kwargs")
-        ek = check_kwargs(erb_kwargs, ("erb_lower", "erb_upper", "erb_step", "f_min", "f_max"), "erb_kwargs")
+        ek = check_kwargs(erb_kwargs, ("erb_lower", "erb_upper", "erb_step", "f_min", "f_max", "bandwidth_scale"),
+                          "erb_kwargs")
         xk = check_kwargs(excitation_kwargs, ("level_slope", "pivot_level_db"), "excitation_kwargs")
         sk = check_kwargs(specific_loudness_kwargs, ("C", "threshold_db_above_500"), "specific_loudness_kwargs")
-        lk = check_kwargs(loudness_integration_kwargs, ("stl_attack", "stl_release", "ltl_attack", "ltl_release"),
-                          "loudness_integration_kwargs")
+        lk = check_kwargs(loudness_integration_kwargs, ("stl_attack", "stl_release", "ltl_attack", "ltl_release",
+                                                        "tau_attack", "tau_release"), "loudness_integration_kwargs")
+        for tau, coef in (("tau_attack", "ltl_attack"), ("tau_release", "ltl_release")):
+            if tau in lk:
+                if coef in lk:
+                    raise TypeError(f"loudness_integration_kwargs: give {tau} (s) or {coef} (per frame), not both")
+                lk[coef] = L.alpha_from_tau(lk.pop(tau), 1e-3, f"loudness_integration_kwargs['{tau}']")
 
-        self.register_buffer("ear_fir", torch.tensor(L.loudness_ear_fir(f"ansi2007_{field}"), dtype=dtype),
-                             persistent=False)
+        self.outer_middle_ear = L.OuterMiddleEarFIR(f"ansi2007_{field}", dtype=dtype)
         self.relevance = (mf.pop("range_db", 100.0), mf.pop("floor_db", 30.0))
-        if "hop_length" in mf:
-            mf["hop"] = mf.pop("hop_length")
         self.multi_fft = L.MultiResolutionSpectrum(32000.0, dtype=dtype, **mf)
         lower = float(L.hz_to_cam(ek.pop("f_min"))) if "f_min" in ek else ek.get("erb_lower", 1.75)
         upper = float(L.hz_to_cam(ek.pop("f_max"))) if "f_max" in ek else ek.get("erb_upper", 39.0)
-        self.cam_step = float(ek.get("erb_step", 0.25))
+        self.cam_step = check_positive(ek.get("erb_step", 0.25), "erb_kwargs['erb_step']")
         cams = L.cam_grid(lower, upper, self.cam_step)
         freqs = self.multi_fft.freqs_hz.double().numpy()
+        self.erb_integration = L.ERBIntegration(freqs, cams, ek.get("bandwidth_scale", 1.0), dtype=dtype)
         self.excitation_pattern = L.RoexExcitation(freqs, cams, dtype=dtype, **xk)
-        self.register_buffer("erb_matrix", torch.as_tensor(L.erb_integration_matrix(freqs, cams), dtype=dtype),
-                             persistent=False)
         self.specific_loudness = L.SpecificLoudness(self.excitation_pattern.center_freqs_hz.double().numpy(),
-                                                    C=sk.get("C", 0.04733),
-                                                    threshold_db_above_500=sk.get("threshold_db_above_500", 3.73),
+                                                    **{"C": 0.04733, "threshold_db_above_500": 3.73, **sk},
                                                     learnable=learnable, dtype=dtype)
-        self.stl_attack = L.scalar_parameter(lk.get("stl_attack", 0.045), learnable, dtype)
-        self.stl_release = L.scalar_parameter(lk.get("stl_release", 0.02), learnable, dtype)
-        self.ltl_attack = L.scalar_parameter(lk.get("ltl_attack", 0.01), learnable, dtype)
-        self.ltl_release = L.scalar_parameter(lk.get("ltl_release", 0.0005), learnable, dtype)
+        self.loudness_integration = nn.ModuleDict({
+            "stl": L.AttackRelease(lk.get("stl_attack", 0.045), lk.get("stl_release", 0.02), learnable, dtype,
+                                   names=("stl_attack", "stl_release")),
+            "ltl": L.AttackRelease(lk.get("ltl_attack", 0.01), lk.get("ltl_release", 0.0005), learnable, dtype,
+                                   names=("ltl_attack", "ltl_release"))})
         self._state = None
+
+    @property
+    def ear_fir(self) -> torch.Tensor:
+        """Taps of the outer/middle-ear FIR (32 kHz)."""
+        return self.outer_middle_ear.fir
 
     # ------------------------------------------------------------------ helpers of the spec
     def reset_state(self) -> None:
@@ -121,12 +151,22 @@ class Glasberg2002(nn.Module):
         return self.excitation_pattern.center_freqs_hz.clone()
 
     def get_learnable_parameters(self) -> dict:
-        """Current values of the trainable parameters by component ({} unless ``learnable``)."""
+        """Current values by component ({} unless ``learnable``), the spec's five keys:
+        ``multi_fft``, ``erb_integration``, ``excitation_pattern`` (fixed settings, reported for
+        reference), ``specific_loudness`` (``C``) and ``loudness_integration`` (the four AGC
+        coefficients and the long-term ``tau_attack``/``tau_release`` in s) are trainable."""
         if not self.learnable:
             return {}
-        return {"specific_loudness": {"C": float(self.specific_loudness.C.detach())},
-                "loudness_integration": {k: float(getattr(self, k).detach()) for k in
-                                         ("stl_attack", "stl_release", "ltl_attack", "ltl_release")}}
+        li = self.loudness_integration
+        agc = {f"{k}_{e}": float(getattr(li[k], e).detach()) for k in ("stl", "ltl") for e in ("attack", "release")}
+        agc.update(tau_attack=-1e-3 / math.log1p(-agc["ltl_attack"]),
+                   tau_release=-1e-3 / math.log1p(-agc["ltl_release"]))
+        return {"multi_fft": {"hop_length": self.multi_fft.hop, "n_fft": self.multi_fft.n_fft},
+                "erb_integration": {"erb_step": self.cam_step, "bandwidth_scale": self.erb_integration.bandwidth_scale},
+                "excitation_pattern": {"level_slope": self.excitation_pattern.level_slope_per_db,
+                                       "pivot_level_db": self.excitation_pattern.pivot_level_db},
+                "specific_loudness": {"C": float(self.specific_loudness.C.detach())},
+                "loudness_integration": agc}
 
     def _binaural_factor(self) -> float:
         return 2.0 if self.presentation == "diotic" else 1.0
@@ -205,15 +245,15 @@ class Glasberg2002(nn.Module):
         else:
             frames, agc_state = slice(None), (None, None)
 
-        filtered = L.fir_zero_phase(x, self.ear_fir)                          # (B, T + 2048)
+        filtered = self.outer_middle_ear(x)                                   # (B, T + 2048)
         intensity = self.multi_fft(filtered)[:, frames]                       # (B, F, K)
         relevant = L.relevance_mask(intensity, None, *self.relevance)
         intensity = torch.where(relevant, intensity, torch.zeros((), dtype=intensity.dtype, device=x.device))
         excitation = self.excitation_pattern(intensity)                     # (B, F, C)
         specific = self.specific_loudness(excitation)
         inst = specific.sum(-1) * (self.cam_step * self._binaural_factor())
-        stl = L.agc(inst, self.stl_attack, self.stl_release, initial=agc_state[0])
-        ltl = L.agc(stl, self.ltl_attack, self.ltl_release, initial=agc_state[1])
+        stl = self.loudness_integration.stl(inst, initial=agc_state[0])
+        ltl = self.loudness_integration.ltl(stl, initial=agc_state[1])
         if self.streaming:
             self._stream_advance(buf, inst.shape[-1], stl, ltl)
         out = ltl.squeeze(0) if single else ltl
@@ -222,10 +262,9 @@ class Glasberg2002(nn.Module):
         sq = (lambda t: t.squeeze(0)) if single else (lambda t: t)  # noqa: E731
         p_ref2 = L.P_REF_PA ** 2
         df = 32000.0 / self.multi_fft.n_fft
-        stages = {"stl": sq(stl), "instantaneous_loudness": sq(inst), "specific_loudness": sq(specific),
-                  "excitation": sq(10 * torch.log10(excitation)),
-                  "erb_excitation": sq(10 * torch.log10(intensity @ self.erb_matrix)),
-                  "psd": sq(intensity * (p_ref2 / df)), "freqs": self.multi_fft.freqs_hz.clone()}
+        stages = {"stl": sq(stl), "specific_loudness": sq(specific), "excitation": sq(10 * torch.log10(excitation)),
+                  "erb_excitation": sq(self.erb_integration(intensity)), "psd": sq(intensity * (p_ref2 / df)),
+                  "freqs": self.multi_fft.freqs_hz.clone(), "instantaneous_loudness": sq(inst)}
         if not self.streaming:
             stages["filtered"] = sq(filtered)
         return out, stages

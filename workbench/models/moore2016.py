@@ -15,7 +15,8 @@ presentation is always visible). Output frames: ``T // 32 + 1``; frame ``k`` is 
 input sample ``32 k``.
 
 Differences from the spec (torch_amt) prose, following AMT: the hop is 1 ms (not 512
-samples); the ear filter is the Cambridge free-field FIR (4097 taps); binaural inhibition is
+samples: 1001 frames per second, spec 62); a diotic sound is ~1.5x (not ~2x) as loud as at one
+ear; the ear filter is the Cambridge free-field FIR (4097 taps); binaural inhibition is
 ``N / (2 / (1 + sech(S_other / S_own)^p))`` applied to the short-term specific loudness.
 """
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from workbench._validation import check_choice, check_dtype, check_fs, check_kwargs, check_signal
+from workbench._validation import check_choice, check_dtype, check_fs, check_kwargs, check_positive, check_signal
 from workbench.stages import loudness as L
 
 __all__ = ["Moore2016", "diotic", "monaural", "resample_to_32k"]
@@ -62,6 +63,21 @@ class Moore2016(nn.Module):
     ``(B, F, 150)`` sone/Cam, ``stl_loud_*``, ``ltl_loud_*`` ``(B, F)`` sone, for ``*`` in
     ``left``/``right``. ``learnable`` turns C, the AGC coefficients and the inhibition
     exponent into parameters.
+
+    Submodules (spec names): ``outer_middle_ear``, ``spectrum``, ``excitation``,
+    ``specific_loudness``, ``temporal_integration`` (short-term AGC per band),
+    ``binaural_loudness``, ``ltl_agc_left``, ``ltl_agc_right``.
+
+    Keyword dicts (unknown keys raise ``TypeError``): ``outer_middle_ear_kwargs``:
+    ``compensation_type`` ('tfOuterMiddle2007' only), ``field_type`` ('free': the Cambridge
+    FIR of AMT; 'diffuse': designed from the ANSI S3.4-2007 tables) or ``kind`` (a
+    :func:`~workbench.stages.loudness.loudness_ear_fir` kind); ``spectrum_kwargs``:
+    ``hop_length`` (32 samples = 1 ms), ``n_windows`` (6), ``n_fft``, ``n_ffts``,
+    ``band_edges_hz``, ``hann_correction_db``, ``range_db`` (60), ``floor_db``;
+    ``excitation_kwargs``: ``erb_lower``, ``erb_upper``, ``erb_step`` (Cam), ``level_slope``;
+    ``specific_loudness_kwargs``: ``C`` (0.0631), ``threshold_db_above_500`` (3.63);
+    ``temporal_integration_kwargs`` / ``ltl_agc_kwargs``: ``attack_alpha``, ``release_alpha``
+    (per 1 ms frame); ``binaural_loudness_kwargs``: ``sigma`` (0.08 per Cam), ``p`` (1.5978).
     """
 
     def __init__(self, fs: float = 32000, learnable: bool = False, return_stages: bool = False,
@@ -75,9 +91,10 @@ class Moore2016(nn.Module):
                              "workbench.models.moore2016.resample_to_32k(audio, fs)")
         self.fs, self.learnable, self.return_stages = 32000, bool(learnable), bool(return_stages)
         self.dtype = check_dtype(dtype)
-        ear = check_kwargs(outer_middle_ear_kwargs, ("kind",), "outer_middle_ear_kwargs")
-        spec = check_kwargs(spectrum_kwargs, ("hop", "n_fft", "band_edges_hz", "hann_correction_db",
-                                              "range_db", "floor_db"), "spectrum_kwargs")
+        ear = check_kwargs(outer_middle_ear_kwargs, ("kind", "compensation_type", "field_type"),
+                           "outer_middle_ear_kwargs")
+        spec = check_kwargs(spectrum_kwargs, ("hop_length", "n_windows", "n_fft", "n_ffts", "band_edges_hz",
+                                              "hann_correction_db", "range_db", "floor_db"), "spectrum_kwargs")
         exc = check_kwargs(excitation_kwargs, ("erb_lower", "erb_upper", "erb_step", "level_slope"),
                            "excitation_kwargs")
         sl = check_kwargs(specific_loudness_kwargs, ("C", "threshold_db_above_500"), "specific_loudness_kwargs")
@@ -86,27 +103,33 @@ class Moore2016(nn.Module):
         bi = check_kwargs(binaural_loudness_kwargs, ("sigma", "p"), "binaural_loudness_kwargs")
         lt = check_kwargs(ltl_agc_kwargs, ("attack_alpha", "release_alpha"), "ltl_agc_kwargs")
 
-        self.ear_kind = ear.get("kind", "moore2016_free")
-        self.register_buffer("ear_fir", torch.tensor(L.loudness_ear_fir(self.ear_kind, 32000.0), dtype=dtype),
-                             persistent=False)
+        check_choice(ear.get("compensation_type", "tfOuterMiddle2007"), ("tfOuterMiddle2007",),
+                     "outer_middle_ear_kwargs['compensation_type']")
+        field = check_choice(ear.get("field_type", "free"), ("free", "diffuse"), "outer_middle_ear_kwargs['field_type']")
+        self.ear_kind = ear.get("kind", {"free": "moore2016_free", "diffuse": "ansi2007_diffuse"}[field])
+        self.outer_middle_ear = L.OuterMiddleEarFIR(self.ear_kind, dtype=dtype)
         self.relevance = (spec.pop("range_db", 60.0), spec.pop("floor_db", 30.0))
         self.spectrum = L.MultiResolutionSpectrum(32000.0, dtype=dtype, **spec)
-        step = exc.get("erb_step", 0.25)
-        cams = torch.arange(exc.get("erb_lower", 1.75), exc.get("erb_upper", 39.0) + step / 2, step,
-                            dtype=torch.float64).numpy()
-        self.cam_step = float(step)
+        self.cam_step = check_positive(exc.get("erb_step", 0.25), "excitation_kwargs['erb_step']")
+        cams = L.cam_grid(exc.get("erb_lower", 1.75), exc.get("erb_upper", 39.0), self.cam_step)
         self.excitation = L.RoexExcitation(self.spectrum.freqs_hz.double().numpy(), cams,
                                            level_slope=exc.get("level_slope", 0.35), dtype=dtype)
         self.specific_loudness = L.SpecificLoudness(self.excitation.center_freqs_hz.double().numpy(),
-                                                    C=sl.get("C", 0.0631),
-                                                    threshold_db_above_500=sl.get("threshold_db_above_500", 3.63),
+                                                    **{"C": 0.0631, "threshold_db_above_500": 3.63, **sl},
                                                     learnable=learnable, dtype=dtype)
-        self.stl_attack = L.scalar_parameter(st.get("attack_alpha", 0.045), learnable, dtype)
-        self.stl_release = L.scalar_parameter(st.get("release_alpha", 0.033), learnable, dtype)
-        self.ltl_attack = L.scalar_parameter(lt.get("attack_alpha", 0.01), learnable, dtype)
-        self.ltl_release = L.scalar_parameter(lt.get("release_alpha", 0.00133), learnable, dtype)
-        self.inhibition_p = L.scalar_parameter(bi.get("p", 1.5978), learnable, dtype)
-        self.smoothing = float(bi.get("sigma", 0.08))
+        agc = lambda kw, a, r, name: L.AttackRelease(  # noqa: E731
+            kw.get("attack_alpha", a), kw.get("release_alpha", r), learnable, dtype,
+            names=(f"{name}['attack_alpha']", f"{name}['release_alpha']"))
+        self.temporal_integration = agc(st, 0.045, 0.033, "temporal_integration_kwargs")
+        self.binaural_loudness = L.BinauralInhibition(bi.get("p", 1.5978), bi.get("sigma", 0.08), self.cam_step,
+                                                      learnable, dtype)
+        self.ltl_agc_left = agc(lt, 0.01, 0.00133, "ltl_agc_kwargs")
+        self.ltl_agc_right = agc(lt, 0.01, 0.00133, "ltl_agc_kwargs")
+
+    @property
+    def ear_fir(self) -> torch.Tensor:
+        """Taps of the outer/middle-ear FIR (32 kHz)."""
+        return self.outer_middle_ear.fir
 
     def get_erb_frequencies(self) -> torch.Tensor:
         """Band centre frequencies (Hz), shape ``(150,)``."""
@@ -139,17 +162,16 @@ class Moore2016(nn.Module):
         L.warn_if_too_loud(x, "audio")
         x = x.to(dtype=self.ear_fir.dtype, device=self.ear_fir.device)  # follows .to()/.double()
 
-        filtered = L.fir_zero_phase(x, self.ear_fir)                      # (B, 2, T + 2048)
+        filtered = self.outer_middle_ear(x)                             # (B, 2, T + 2048)
         intensity = self.spectrum(filtered)                             # (B, 2, F, K)
         relevant = L.relevance_mask(intensity, joint_dim=1, range_db=self.relevance[0],
                                     floor_db=self.relevance[1])
         excitation = self.excitation(intensity, relevant)               # (B, 2, F, 150)
         inst = self.specific_loudness(excitation)
-        stl_spec = L.agc(inst.transpose(-1, -2), self.stl_attack, self.stl_release).transpose(-1, -2)
-        inhibited = L.binaural_inhibition(stl_spec[:, 0], stl_spec[:, 1], p=self.inhibition_p,
-                                          smoothing=self.smoothing, cam_step=self.cam_step)
+        stl_spec = self.temporal_integration(inst.transpose(-1, -2)).transpose(-1, -2)
+        inhibited = self.binaural_loudness(stl_spec[:, 0], stl_spec[:, 1])
         stl_ears = torch.stack([n.sum(-1) * self.cam_step for n in inhibited], dim=1)  # (B, 2, F)
-        ltl_ears = L.agc(stl_ears, self.ltl_attack, self.ltl_release)
+        ltl_ears = torch.stack([self.ltl_agc_left(stl_ears[:, 0]), self.ltl_agc_right(stl_ears[:, 1])], dim=1)
         s_loud, l_loud = stl_ears.sum(1), ltl_ears.sum(1)
         m_loud = l_loud.amax(-1)
         out = (s_loud, l_loud, m_loud)

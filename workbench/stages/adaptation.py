@@ -7,6 +7,7 @@ top of the range. The recursion lives in :mod:`workbench.kernels.adaptation`.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -68,12 +69,17 @@ class AdaptLoop(nn.Module):
         check_choice(preset, tuple(PRESETS), "preset")
         tau = torch.as_tensor(PRESETS[preset]["tau_s"] if tau_s is None else tau_s, dtype=dtype)
         if tau.dim() != 1 or tau.numel() == 0 or not bool((tau > 0).all()):
-            raise ValueError(f"tau_s must be a non-empty 1-D sequence of positive seconds, got {tau.tolist()}")
+            raise ValueError(f"tau_s (tau) must be a non-empty 1-D sequence of time constants > 0 s, got {tau.tolist()}")
         self.limit = float(PRESETS[preset]["limit"] if limit is None else limit)
+        if not 0 <= self.limit < math.inf:
+            raise ValueError(f"limit must be a finite overshoot limit >= 0 (<= 1 disables limiting), got {limit!r}")
+        if min_level is None and not -math.inf < float(min_spl_db) < math.inf:
+            raise ValueError(f"min_spl_db (minspl) must be a finite level in dB SPL, got {min_spl_db!r}")
         self.backend = check_choice(backend, ("auto", "numba", "torch"), "backend")
         level = min_level_from_db(min_spl_db) if min_level is None else torch.as_tensor(min_level, dtype=torch.float64)
         if level.dim() > 1 or not bool((level > 0).all()):
-            raise ValueError("min_level must be a positive scalar or 1-D (one value per channel)")
+            raise ValueError("min_level must be a positive amplitude (> 0, AMT units), a scalar or 1-D (one "
+                             f"value per channel), got {level.tolist()}")
         if learnable:
             self.tau_s = nn.Parameter(tau)
         else:

@@ -77,14 +77,15 @@ class GammatoneFilterbank(nn.Module):
         super().__init__()
         self.fs = check_fs(fs)
         if isinstance(order, bool) or not isinstance(order, int) or order < 1:
-            raise ValueError(f"order must be a positive integer, got {order!r}")
+            raise ValueError(f"order (filterbank n) must be a positive integer, got {order!r}")
         self.order = order
         fc = torch.as_tensor(center_freqs_hz, dtype=torch.float64).reshape(-1)
         if fc.numel() == 0 or not bool(((fc > 0) & (fc < self.fs / 2)).all()):
-            raise ValueError(f"center_freqs_hz must be non-empty and within (0, fs/2 = {self.fs / 2:g}) Hz")
+            raise ValueError(f"center_freqs_hz must be non-empty and within (0, fs/2 = {self.fs / 2:g}) Hz, "
+                             f"got {fc.tolist()}")
         factor = default_bandwidth_factor(order) if bandwidth_factor is None else float(bandwidth_factor)
-        if not factor > 0:
-            raise ValueError(f"bandwidth_factor must be > 0, got {factor}")
+        if not 0 < factor < math.inf:
+            raise ValueError(f"bandwidth_factor (betamul, in ERB) must be finite and > 0, got {factor}")
         factor = torch.full_like(fc, factor)
         for name, value in (("center_freqs_hz", fc), ("bandwidth_factor", factor)):
             if learnable:

@@ -2,8 +2,9 @@
 
 One implementation of each stage, configured by constants (see the two model files):
 
-0. :func:`loudness_ear_fir` / :func:`fir_zero_phase` - outer + middle ear as one zero-phase
-   FIR (Moore et al. 2016 free-field filter, or designed from the ANSI S3.4-2007 tables).
+0. :class:`OuterMiddleEarFIR` (:func:`loudness_ear_fir`, :func:`fir_zero_phase`) - outer +
+   middle ear as one zero-phase FIR (Moore et al. 2016 free-field filter, or designed from
+   the ANSI S3.4-2007 tables).
 1. :class:`MultiResolutionSpectrum` - frames of ``n_fft`` samples every ``hop`` samples; six
    centred symmetric Hann windows (64 ... 2 ms at 32 kHz), each supplying the components of
    one frequency band (Glasberg & Moore 2002, Table 1). Component intensities are in
@@ -14,8 +15,10 @@ One implementation of each stage, configured by constants (see the two model fil
    filters whose lower slope depends on the input level per ERB at each component
    (Moore, Glasberg & Baer 1997; ANSI S3.4-2007).
 4. :class:`SpecificLoudness` - ANSI S3.4-2007 specific loudness (three level regimes).
-5. :func:`workbench.kernels.agc.agc` - short- and long-term attack/release AGCs.
-6. :func:`binaural_inhibition` - Moore et al. (2016) binaural inhibition.
+5. :class:`AttackRelease` (:func:`workbench.kernels.agc.agc`) - short- and long-term
+   attack/release AGCs.
+6. :class:`BinauralInhibition` (:func:`binaural_inhibition`) - Moore et al. (2016).
+7. :class:`ERBIntegration` - input level per ERB at the band centres (diagnostic stage).
 
 ERB-rate here is Moore's formula, ``Cam = 21.366 log10(4.368e-3 f + 1)`` with bandwidth
 ``ERB = 24.673 (4.368e-3 f + 1)`` (Glasberg & Moore 1990 as written in the loudness papers;
@@ -42,7 +45,8 @@ from workbench.kernels.excitation import roex_lower
 __all__ = [
     "P_REF_PA", "loudness_ear_fir", "fir_zero_phase", "loudness_erb_hz", "hz_to_cam", "cam_to_hz", "ansi_tables",
     "MultiResolutionSpectrum", "relevance_mask", "RoexExcitation", "SpecificLoudness",
-    "binaural_inhibition", "agc", "LoudnessLevelTable", "loudness_level_table", "scalar_parameter",
+    "binaural_inhibition", "agc", "LoudnessLevelTable", "loudness_level_table", "OuterMiddleEarFIR",
+    "AttackRelease", "alpha_from_tau", "BinauralInhibition", "ERBIntegration", "cam_grid",
 ]
 
 P_REF_PA = 20e-6  # reference sound pressure of dB SPL
@@ -116,6 +120,22 @@ def fir_zero_phase(x: torch.Tensor, fir) -> torch.Tensor:
     return y[..., trim:n_full - trim]
 
 
+class OuterMiddleEarFIR(nn.Module):
+    """Outer + middle ear as a zero-phase FIR (:func:`loudness_ear_fir` ``kind``, 32 kHz).
+
+    ``forward(x)``: ``(..., T)`` Pa -> ``(..., T + (L-1)/2)`` Pa, delayed by ``(L-1)/4``
+    samples (:func:`fir_zero_phase`). The taps are the buffer ``fir``.
+    """
+
+    def __init__(self, kind: str = "moore2016_free", dtype=torch.float64):
+        super().__init__()
+        self.kind = kind
+        self.register_buffer("fir", torch.tensor(loudness_ear_fir(kind, 32000.0), dtype=dtype), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return fir_zero_phase(x, self.fir)
+
+
 # --------------------------------------------------------------------------- spectrum
 class MultiResolutionSpectrum(nn.Module):
     """Short-term power spectrum assembled from several Hann windows (one per band).
@@ -127,22 +147,35 @@ class MultiResolutionSpectrum(nn.Module):
     (3.32 dB, Moore et al. 2016) and the window-length correction ``2**i``.
 
     Input ``(..., T)`` in Pa; output ``(..., n_frames, n_components)`` in (20 uPa)^2 with
-    ``n_frames = (T - n_fft) // hop + 1``. Only the needed bins are computed (a direct DFT
+    ``n_frames = (T - n_fft) // hop_length + 1``. Only the needed bins are computed (a direct DFT
     over each window's support), so the cost is ~0.3 M multiply-adds per frame.
     """
 
-    def __init__(self, fs: float = 32000.0, n_fft: int = 2048, hop: int = 32,
+    def __init__(self, fs: float = 32000.0, n_fft: int = 2048, hop_length: int = 32,
                  band_edges_hz=(20.0, 80.0, 500.0, 1250.0, 2540.0, 4050.0, 15000.0),
-                 hann_correction_db: float = 3.32, dtype=torch.float64):
+                 hann_correction_db: float = 3.32, dtype=torch.float64, n_ffts=None, n_windows: int | None = None):
         super().__init__()
-        self.fs, self.n_fft, self.hop = float(fs), int(n_fft), int(hop)
-        n_windows = len(band_edges_hz) - 1
+        n_bands = len(band_edges_hz) - 1
+        if n_windows is not None and n_windows != n_bands:
+            raise ValueError(f"n_windows must equal the number of bands len(band_edges_hz) - 1 = {n_bands} "
+                             f"(one window per band), got {n_windows}")
+        if n_ffts is not None:  # window lengths, longest first; each half the previous one
+            n_ffts = [int(n) for n in n_ffts]
+            if len(n_ffts) != n_bands or any(n_ffts[i] != n_ffts[0] // 2 ** i for i in range(n_bands)):
+                raise ValueError(f"n_ffts must list {n_bands} window lengths in samples, each half the previous "
+                                 f"(e.g. [2048, 1024, ..., 64]), got {n_ffts}")
+            n_fft = n_ffts[0]
+        if int(hop_length) < 1 or int(n_fft) < 2 ** n_bands:
+            raise ValueError(f"hop_length must be >= 1 sample and n_fft >= 2**n_bands = {2 ** n_bands}, "
+                             f"got hop_length={hop_length}, n_fft={n_fft}")
+        self.fs, self.n_fft, self.hop = float(fs), int(n_fft), int(hop_length)
+        n_windows = n_bands
         if n_fft % 2 ** (n_windows - 1):
-            raise ValueError(f"n_fft ({n_fft}) must be divisible by 2**(n_windows-1) = {2 ** (n_windows - 1)}")
+            raise ValueError(f"n_fft must be divisible by 2**(n_windows-1) = {2 ** (n_windows - 1)}, got {n_fft}")
         df = self.fs / n_fft
         edges = [int(math.floor(e / df)) for e in band_edges_hz]
         if edges[-1] > n_fft // 2 - 1:
-            raise ValueError(f"highest band edge must be below fs/2, got {band_edges_hz[-1]} Hz")
+            raise ValueError(f"band_edges_hz[-1] must be below fs/2 = {self.fs / 2:g} Hz, got {band_edges_hz[-1]}")
         self.windows = []  # (start sample, length) per window
         first_bin = []
         for i in range(n_windows):
@@ -207,11 +240,15 @@ class RoexExcitation(nn.Module):
     def __init__(self, component_freqs_hz, cams=None, level_slope: float = 0.35,
                  pivot_level_db: float = 51.0, dtype=torch.float64):
         super().__init__()
+        if not (math.isfinite(level_slope) and math.isfinite(pivot_level_db)):
+            raise ValueError(f"level_slope and pivot_level_db (dB SPL) must be finite, got {level_slope}, "
+                             f"{pivot_level_db}")
         f = np.asarray(component_freqs_hz, dtype=np.float64)
         cams = np.arange(1.75, 39.0 + 1e-9, 0.25) if cams is None else np.asarray(cams, dtype=np.float64)
         fc = cam_to_hz(cams)
         p_of = lambda freq: 4 * freq / loudness_erb_hz(freq)  # noqa: E731
         self.cams = cams
+        self.level_slope_per_db = float(level_slope)  # as given (change of p_l / p_1000 per dB)
         self.level_slope, self.pivot_level_db = level_slope / p_of(1000.0), pivot_level_db
         # input level per ERB: X_j = sum_i W(p_i, (f_j - f_i)/f_i) I_i, g <= 4
         g_in = (f[None, :] - f[:, None]) / f[:, None]
@@ -275,6 +312,9 @@ class SpecificLoudness(nn.Module):
         super().__init__()
         from scipy.interpolate import PchipInterpolator
 
+        if not (0 < C < math.inf and math.isfinite(threshold_db_above_500)):
+            raise ValueError(f"C must be finite and > 0 and threshold_db_above_500 (dB) finite, got C={C}, "
+                             f"threshold_db_above_500={threshold_db_above_500}")
         t = ansi_tables()
         fc = np.asarray(center_freqs_hz, dtype=np.float64)
         tf, tq = t["threshold_excitation_freqs_hz"], t["threshold_excitation_db"].copy()
@@ -386,10 +426,63 @@ def loudness_level_table(binaural_factor: float = 2.0) -> LoudnessLevelTable:
 
 
 # --------------------------------------------------------------------------- helpers
-def scalar_parameter(value: float, learnable: bool, dtype=torch.float64):
-    """A model constant as a scalar tensor, or an ``nn.Parameter`` when ``learnable``."""
+def _scalar(module: nn.Module, name: str, value: float, learnable: bool, dtype) -> None:
+    """Register a model constant on ``module``: ``nn.Parameter`` when ``learnable``, else a
+    buffer (both follow ``.to()``/``.double()``)."""
     t = torch.tensor(float(value), dtype=dtype)
-    return nn.Parameter(t) if learnable else t
+    if learnable:
+        setattr(module, name, nn.Parameter(t))
+    else:
+        module.register_buffer(name, t, persistent=False)
+
+
+def alpha_from_tau(tau_s: float, hop_s: float = 1e-3, name: str = "tau") -> float:
+    """AGC coefficient per frame of a time constant: ``1 - exp(-hop_s / tau_s)`` (Glasberg &
+    Moore 2002: attack 22 ms -> 0.045 per 1 ms frame)."""
+    if isinstance(tau_s, bool) or not isinstance(tau_s, (int, float)) or not 0 < tau_s < math.inf:
+        raise ValueError(f"{name} must be a time constant in seconds, 0 < {name} < inf, got {tau_s!r}")
+    return 1.0 - math.exp(-hop_s / tau_s)
+
+
+class AttackRelease(nn.Module):
+    """Attack/release AGC along the last dim (frames): ``y += a (x - y)`` with ``a = attack``
+    where ``x > y`` and ``release`` otherwise (Glasberg & Moore 2002; Moore et al. 2016).
+
+    ``attack``, ``release``: coefficients per frame in (0, 1] (``alpha_from_tau``);
+    ``nn.Parameter`` when ``learnable``. ``forward(x, initial=None)``: ``x`` ``(..., F)``,
+    ``initial`` the state before frame 0 ``(...)`` (zeros); returns ``(..., F)``.
+    """
+
+    def __init__(self, attack: float, release: float, learnable: bool = False, dtype=torch.float64,
+                 names: tuple[str, str] = ("attack", "release")):
+        super().__init__()
+        for attr, value, name in (("attack", attack, names[0]), ("release", release, names[1])):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+                raise ValueError(f"{name} must be an AGC coefficient per frame, 0 < {name} <= 1, got {value!r}")
+            _scalar(self, attr, value, learnable, dtype)
+
+    def forward(self, x: torch.Tensor, initial: torch.Tensor | None = None) -> torch.Tensor:
+        return agc(x, self.attack, self.release, initial=initial)
+
+    def extra_repr(self) -> str:
+        return f"attack={float(self.attack.detach()):.4g}, release={float(self.release.detach()):.4g}"
+
+
+class BinauralInhibition(nn.Module):
+    """:func:`binaural_inhibition` with the exponent ``p`` (parameter when ``learnable``) and
+    smoothing width ``sigma`` (1/Cam). ``forward(left, right)`` -> inhibited ``(left, right)``."""
+
+    def __init__(self, p: float = 1.5978, sigma: float = 0.08, cam_step: float = 0.25, learnable: bool = False,
+                 dtype=torch.float64):
+        super().__init__()
+        if not (0 < float(sigma) < math.inf and 0 < float(p) < math.inf):
+            raise ValueError(f"sigma (smoothing, 1/Cam) and p (inhibition exponent) must be finite and > 0, "
+                             f"got sigma={sigma!r}, p={p!r}")
+        _scalar(self, "p", p, learnable, dtype)
+        self.sigma, self.cam_step = float(sigma), float(cam_step)
+
+    def forward(self, left: torch.Tensor, right: torch.Tensor):
+        return binaural_inhibition(left, right, p=self.p, smoothing=self.sigma, cam_step=self.cam_step)
 
 
 
@@ -428,15 +521,36 @@ def warn_if_too_loud(x: torch.Tensor, name: str = "audio", max_db_spl: float = 1
                       stacklevel=3)
 
 
-def erb_integration_matrix(component_freqs_hz, cams) -> np.ndarray:
-    """``(K, C)`` 0/1 matrix summing the components within +-0.5 Cam of each band centre
-    (the input level per ERB at the band centres, Glasberg & Moore 2002 Eq. 3 / AMT)."""
-    cam_of_comp = hz_to_cam(component_freqs_hz)[:, None]
-    cams = np.asarray(cams, dtype=np.float64)[None, :]
-    return ((cam_of_comp >= cams - 0.5) & (cam_of_comp < cams + 0.5)).astype(np.float64)
+class ERBIntegration(nn.Module):
+    """Input level per ERB at the band centres (Glasberg & Moore 2002, Eq. 3; AMT): the
+    component intensities within +-``bandwidth_scale``/2 Cam of each centre, summed.
+
+    ``forward(intensity)``: ``(..., K)`` in (20 uPa)^2 -> ``(..., n_erb_bands)`` dB SPL.
+    Diagnostic (stage ``'erb_excitation'``): the excitation uses each component's own
+    roex-weighted level per ERB (:class:`RoexExcitation`).
+    """
+
+    def __init__(self, component_freqs_hz, cams, bandwidth_scale: float = 1.0, dtype=torch.float64):
+        super().__init__()
+        if not 0 < float(bandwidth_scale) < math.inf:
+            raise ValueError(f"bandwidth_scale must be a width in ERB, 0 < bandwidth_scale < inf, got {bandwidth_scale!r}")
+        self.bandwidth_scale, self.n_erb_bands = float(bandwidth_scale), len(cams)
+        cam_of_comp = hz_to_cam(component_freqs_hz)[:, None]
+        cams = np.asarray(cams, dtype=np.float64)[None, :]
+        half = self.bandwidth_scale / 2
+        matrix = ((cam_of_comp >= cams - half) & (cam_of_comp < cams + half)).astype(np.float64)
+        self.register_buffer("matrix", torch.as_tensor(matrix, dtype=dtype), persistent=False)
+
+    def forward(self, intensity: torch.Tensor) -> torch.Tensor:
+        return 10 * torch.log10(intensity @ self.matrix)
 
 
 def cam_grid(erb_lower: float = 1.75, erb_upper: float = 39.0, erb_step: float = 0.25) -> np.ndarray:
     """Band centres on the Cam scale: ``erb_lower:erb_step:erb_upper`` (MATLAB colon)."""
+    top = float(hz_to_cam(16000.0))
+    if not (0 < erb_lower <= erb_upper <= top and erb_step > 0):
+        raise ValueError(f"band centres must satisfy 0 < erb_lower <= erb_upper <= {top:.2f} Cam (16 kHz) and "
+                         f"erb_step > 0 (Hz limits f_min/f_max: 0 < f_min <= f_max <= 16000), got erb_lower="
+                         f"{erb_lower:g}, erb_upper={erb_upper:g}, erb_step={erb_step:g}")
     n = int(math.floor((erb_upper - erb_lower) / erb_step + 1e-9)) + 1
     return erb_lower + erb_step * np.arange(n)

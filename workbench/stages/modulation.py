@@ -99,9 +99,9 @@ class ModulationFilterbank(nn.Module):
         check_choice(preset, tuple(MODFILTERBANK_PRESETS), "preset")
         self.filter_type = check_choice(filter_type, ("efilt", "butterworth"), "filter_type")
         if not (Q > 0.5 and math.isfinite(Q)):
-            raise ValueError(f"Q must be > 0.5, got {Q}")
+            raise ValueError(f"Q must be finite and > 0.5, got {Q}")
         if not 0 < max_mfc < self.fs / 2:
-            raise ValueError(f"max_mfc must lie in (0, fs/2) Hz, got {max_mfc}")
+            raise ValueError(f"max_mfc must lie in (0, fs/2 = {self.fs / 2:g}) Hz, got {max_mfc}")
         defaults = MODFILTERBANK_PRESETS[preset]
         self.upper_limit = defaults[0] if upper_limit is None else bool(upper_limit)
         self.lowpass_150_hz = defaults[1] if lowpass_150_hz is None else bool(lowpass_150_hz)
