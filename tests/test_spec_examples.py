@@ -136,12 +136,13 @@ def test_glasberg2002_custom_kwargs():
     expected = cam_grid(float(hz_to_cam(80.0)), float(hz_to_cam(12000.0)), 0.5).size  # spec: 75
     assert model_custom_erb.erb_integration.n_erb_bands == expected
     model_custom_temp = Glasberg2002(fs=32000, loudness_integration_kwargs={'tau_attack': 0.03, 'tau_release': 0.30})
-    li = model_custom_temp.get_learnable_parameters  # noqa: F841 - not learnable: {}
     assert float(model_custom_temp.loudness_integration.ltl.attack) == pytest.approx(1 - np.exp(-1 / 30))
     assert float(model_custom_temp.loudness_integration.ltl.release) == pytest.approx(1 - np.exp(-1 / 300))
     # the spec's dB/ERB spreading slopes do not exist in the roex model: a clear error
     with pytest.raises(TypeError, match="level_slope"):
         Glasberg2002(fs=32000, excitation_kwargs={'upper_slope_base': 30.0, 'lower_slope_per_db': -0.5})
+    with pytest.raises(TypeError, match="erb_kwargs"):
+        Glasberg2002(specific_loudness_kwargs={'f_min': 50.0})
     model_44k = Glasberg2002(fs=44100)
     audio_44k = 0.02 * torch.randn(2, int(44100 * DUR_S))
     ltl_44k = model_44k(audio_44k)

@@ -103,6 +103,7 @@ class Dau1997(nn.Module):
 
     @property
     def num_channels(self) -> int:
+        """Number of auditory channels (``fc.numel()``)."""
         return self.fc.numel()
 
     @property
@@ -112,6 +113,7 @@ class Dau1997(nn.Module):
 
     @property
     def mfc_per_channel(self) -> list[torch.Tensor]:
+        """Modulation centre frequencies (Hz) of each auditory channel, 0 (the low-pass) first."""
         return self.modulation.mfc_per_channel
 
     def forward(self, x):

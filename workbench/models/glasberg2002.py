@@ -50,6 +50,15 @@ from workbench.stages import loudness as L
 
 __all__ = ["Glasberg2002"]
 
+# Keys the spec (torch_amt) documents that have no counterpart here: why, and what to use.
+_SPEC_ONLY_KEYS = {
+    "excitation_kwargs": (("upper_slope_base", "lower_slope_base", "upper_slope_per_db", "lower_slope_per_db"),
+                          "the roex excitation of the paper has no dB/ERB spreading slopes; its level "
+                          "dependence is set by level_slope (0.35) and pivot_level_db (51)"),
+    "specific_loudness_kwargs": (("f_min", "f_max", "erb_step"),
+                                 "the band grid is shared by all stages: set it with erb_kwargs"),
+}
+
 
 class Glasberg2002(nn.Module):
     """Glasberg & Moore (2002) loudness; ``forward(audio)`` -> long-term loudness ``(B, F)``
@@ -79,7 +88,8 @@ class Glasberg2002(nn.Module):
     the long-term AGC that gives the output: ``alpha = 1 - exp(-1 ms / tau)``).
 
     Differences from the spec (torch_amt), following the paper: frames every 1 ms (spec: hop
-    512 samples, 62 frames per second), bands 1.75..39 Cam on Moore's Cam scale (so
+    512 samples, 62 frames per second), bands 1.75..39 Cam on Moore's Cam scale (47.5 Hz to
+    15.1 kHz; spec 50 Hz to 15 kHz; so
     ``erb_kwargs={'f_min': 80, 'f_max': 12000, 'erb_step': 0.5}`` gives 69 bands, spec 75),
     roex excitation (the spec's dB/ERB spreading slopes ``upper_slope_base``,
     ``lower_slope_per_db``, ... do not exist: use ``level_slope``), two AGCs (short- then
@@ -106,6 +116,11 @@ class Glasberg2002(nn.Module):
                                              "range_db", "floor_db"), "multi_fft_kwargs")
         ek = check_kwargs(erb_kwargs, ("erb_lower", "erb_upper", "erb_step", "f_min", "f_max", "bandwidth_scale"),
                           "erb_kwargs")
+        for name, given in (("excitation_kwargs", excitation_kwargs),
+                            ("specific_loudness_kwargs", specific_loudness_kwargs)):
+            keys, why = _SPEC_ONLY_KEYS[name]
+            if isinstance(given, dict) and set(given) & set(keys):
+                raise TypeError(f"{name}: {sorted(set(given) & set(keys))} not supported: {why}")
         xk = check_kwargs(excitation_kwargs, ("level_slope", "pivot_level_db"), "excitation_kwargs")
         sk = check_kwargs(specific_loudness_kwargs, ("C", "threshold_db_above_500"), "specific_loudness_kwargs")
         lk = check_kwargs(loudness_integration_kwargs, ("stl_attack", "stl_release", "ltl_attack", "ltl_release",

@@ -105,7 +105,8 @@ class Moore2016(nn.Module):
 
         check_choice(ear.get("compensation_type", "tfOuterMiddle2007"), ("tfOuterMiddle2007",),
                      "outer_middle_ear_kwargs['compensation_type']")
-        field = check_choice(ear.get("field_type", "free"), ("free", "diffuse"), "outer_middle_ear_kwargs['field_type']")
+        field = check_choice(ear.get("field_type", "free"), ("free", "diffuse"),
+                             "outer_middle_ear_kwargs['field_type']")
         self.ear_kind = ear.get("kind", {"free": "moore2016_free", "diffuse": "ansi2007_diffuse"}[field])
         self.outer_middle_ear = L.OuterMiddleEarFIR(self.ear_kind, dtype=dtype)
         self.relevance = (spec.pop("range_db", 60.0), spec.pop("floor_db", 30.0))
@@ -145,6 +146,7 @@ class Moore2016(nn.Module):
         return L.loudness_level_table(2.0).phon_to_sone(phon)
 
     def get_parameters(self) -> dict:
+        """Model settings: fs (Hz), learnable, return_stages, dtype and the ear-filter kind."""
         return {"fs": self.fs, "learnable": self.learnable, "return_stages": self.return_stages,
                 "dtype": self.dtype, "ear_filter": self.ear_kind}
 

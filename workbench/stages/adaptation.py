@@ -69,7 +69,8 @@ class AdaptLoop(nn.Module):
         check_choice(preset, tuple(PRESETS), "preset")
         tau = torch.as_tensor(PRESETS[preset]["tau_s"] if tau_s is None else tau_s, dtype=dtype)
         if tau.dim() != 1 or tau.numel() == 0 or not bool((tau > 0).all()):
-            raise ValueError(f"tau_s (tau) must be a non-empty 1-D sequence of time constants > 0 s, got {tau.tolist()}")
+            raise ValueError("tau_s (tau) must be a non-empty 1-D sequence of time constants > 0 s, "
+                             f"got {tau.tolist()}")
         self.limit = float(PRESETS[preset]["limit"] if limit is None else limit)
         if not 0 <= self.limit < math.inf:
             raise ValueError(f"limit must be a finite overshoot limit >= 0 (<= 1 disables limiting), got {limit!r}")

@@ -135,6 +135,9 @@ class OuterMiddleEarFIR(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return fir_zero_phase(x, self.fir)
 
+    def extra_repr(self) -> str:
+        return f"kind={self.kind!r}, taps={self.fir.numel()}"
+
 
 # --------------------------------------------------------------------------- spectrum
 class MultiResolutionSpectrum(nn.Module):
@@ -405,6 +408,7 @@ class LoudnessLevelTable(nn.Module):
         return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 
     def sone_to_phon(self, sone: torch.Tensor) -> torch.Tensor:
+        """Loudness (sone, any shape) -> loudness level (phon); below the table: its lowest phon."""
         sone = torch.as_tensor(sone)
         sone = sone if sone.is_floating_point() else sone.double()
         xp, fp = self.log_sone.to(sone), self.phon.to(sone)
@@ -413,6 +417,7 @@ class LoudnessLevelTable(nn.Module):
         return torch.where(sone > tiny, self._interp(log_s, xp, fp), fp[0])
 
     def phon_to_sone(self, phon: torch.Tensor) -> torch.Tensor:
+        """Loudness level (phon, any shape, clamped to 0..140) -> loudness (sone)."""
         phon = torch.as_tensor(phon)
         phon = phon if phon.is_floating_point() else phon.double()
         xp, fp = self.phon.to(phon), self.log_sone.to(phon)
@@ -484,6 +489,9 @@ class BinauralInhibition(nn.Module):
     def forward(self, left: torch.Tensor, right: torch.Tensor):
         return binaural_inhibition(left, right, p=self.p, smoothing=self.sigma, cam_step=self.cam_step)
 
+    def extra_repr(self) -> str:
+        return f"p={float(self.p.detach()):.5g}, sigma={self.sigma:g}"
+
 
 
 def resample_signal(x, fs_in: float, fs_out: float = 32000.0) -> torch.Tensor:
@@ -533,7 +541,8 @@ class ERBIntegration(nn.Module):
     def __init__(self, component_freqs_hz, cams, bandwidth_scale: float = 1.0, dtype=torch.float64):
         super().__init__()
         if not 0 < float(bandwidth_scale) < math.inf:
-            raise ValueError(f"bandwidth_scale must be a width in ERB, 0 < bandwidth_scale < inf, got {bandwidth_scale!r}")
+            raise ValueError(f"bandwidth_scale must be a width in ERB, 0 < bandwidth_scale < inf, "
+                             f"got {bandwidth_scale!r}")
         self.bandwidth_scale, self.n_erb_bands = float(bandwidth_scale), len(cams)
         cam_of_comp = hz_to_cam(component_freqs_hz)[:, None]
         cams = np.asarray(cams, dtype=np.float64)[None, :]
