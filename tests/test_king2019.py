@@ -156,6 +156,19 @@ def test_king2019_api_shapes_and_gradients():
         assert named[name].grad is not None and torch.isfinite(named[name].grad).all(), name
 
 
+@pytest.mark.parametrize("compression_type", ["brokenstick", "power"])
+def test_king2019_silent_input_has_finite_gradients(compression_type):
+    from workbench.models.king2019 import King2019
+
+    model = King2019(16000, basef=1000.0, compression_type=compression_type, learnable=True)
+    x = torch.zeros(1, 1600, requires_grad=True)
+    out = model(x)
+    out.pow(2).mean().backward()
+    assert torch.count_nonzero(out) == 0 and torch.isfinite(x.grad).all()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
 @pytest.mark.parametrize("kwargs, err, match", [
     ({"compression_type": "log"}, ValueError, "compression_type"),
     ({"compression_n": 0.0}, ValueError, "compression_n"),

@@ -242,7 +242,9 @@ def hilbert_envelope(x: torch.Tensor) -> torch.Tensor:
     if n % 2 == 0:
         w[-1] = 0
     h = torch.fft.irfft(spec * w, n)
-    return (x * x + h * h).clamp_min(torch.finfo(x.dtype).tiny).sqrt()  # finite grads at 0
+    power = x * x + h * h
+    # Exactly 0 where the signal is, with finite (zero) gradients there.
+    return torch.where(power > 0, power.clamp_min(torch.finfo(x.dtype).tiny).sqrt(), 0.0)
 
 
 def king2019_modfilterbank(x: torch.Tensor, sos: torch.Tensor, mfc: torch.Tensor,
@@ -262,10 +264,9 @@ def king2019_modfilterbank(x: torch.Tensor, sos: torch.Tensor, mfc: torch.Tensor
         return y
     y_hi = y[..., hi, :]
     env = hilbert_envelope(y_hi)
-    env_ms = env.pow(2).mean(-1, keepdim=True)
-    silent = env_ms == 0
-    scale = torch.where(silent, torch.ones_like(env_ms),
-                         (y_hi.pow(2).mean(-1, keepdim=True) / env_ms.masked_fill(silent, 1)).sqrt())
+    tiny = torch.finfo(y.dtype).tiny
+    rms = lambda v: v.pow(2).mean(-1, keepdim=True).clamp_min(tiny).sqrt()  # noqa: E731
+    scale = rms(y_hi) / rms(env)  # -> 1 for silent bands, with finite gradients
     out = y.clone()
     out[..., hi, :] = env * scale
     return out
