@@ -90,6 +90,18 @@ def test_api_shapes_and_attributes():
     assert max(float(o.abs().max()) for o in out) < 1e-12
 
 
+def test_options_and_stage_kwargs():
+    x = _tone(60, dur=0.05, dtype=torch.float32)
+    butter = Paulick2024(fs=FS, n_channels=3, filter_type="butterworth")
+    assert butter.modulation.filter_type == "butterworth" and len(butter(x)) == 3
+    model = Paulick2024(fs=FS, n_channels=3, use_outerear=False, return_stages=True,
+                        outerear_kwargs={"phase_type": "zero"}, drnl_kwargs={"subject": "HIx"},
+                        adaptation_kwargs={"limit": 5.0}, modulation_kwargs={"max_mfc": 150.0})
+    _, stages = model(x)
+    assert torch.equal(stages["outerear"], x) and model.adaptation.limit == 5.0
+    assert float(model.drnl.a.abs().max()) == 0 and float(model.mfc.max()) <= 150.0
+
+
 def test_discrimination_picks_louder_tone_every_time():
     model = Paulick2024(fs=FS)
     soft = torch.stack([_tone(60, dur=0.2, phase=p, dtype=torch.float32) for p in (0.0, 1.9, 3.0)])

@@ -87,11 +87,13 @@ class Paulick2024(nn.Module):
         self.model = check_choice(model, ("paulick2024", "jepsen2008"), "model")
         self.n_channels = self.num_channels = n_channels
         self.use_outerear, self.learnable, self.return_stages = bool(use_outerear), bool(learnable), bool(return_stages)
-        outer = check_kwargs(outerear_kwargs, ("order",), "outerear_kwargs")
-        drnl_kw = check_kwargs(drnl_kwargs, ("subject",), "drnl_kwargs")
+        outer = check_kwargs(outerear_kwargs, ("order", "phase_type"), "outerear_kwargs")
+        drnl_kw = check_kwargs(drnl_kwargs, ("subject", "model"), "drnl_kwargs")
         check_kwargs(ihc_kwargs, (), "ihc_kwargs")
-        adapt_kw = check_kwargs(adaptation_kwargs, ("tau_s", "limit", "min_level"), "adaptation_kwargs")
-        mod_kw = check_kwargs(modulation_kwargs, ("filter_type",), "modulation_kwargs")
+        adapt_kw = check_kwargs(adaptation_kwargs, ("tau_s", "limit", "min_level", "preset"), "adaptation_kwargs")
+        mod_kw = check_kwargs(modulation_kwargs, ("filter_type", "preset", "Q", "max_mfc", "upper_limit",
+                                                  "lowpass_150_hz", "attenuation", "phase_insensitive"),
+                              "modulation_kwargs")
         self.resample_factor = RESAMPLE_FACTOR
         self.fs_resampled = self.fs / RESAMPLE_FACTOR
 
@@ -99,20 +101,23 @@ class Paulick2024(nn.Module):
         self.register_buffer("fc", fc.to(dtype))
         common = dict(learnable=learnable, dtype=dtype)
         if self.use_outerear:
+            order = outer.get("order", 512)
             self.outer_middle_ear = nn.Sequential(
-                HeadphoneFilter(self.fs, delay_compensation=False, **outer, **common),
-                MiddleEarFilter(self.fs, normalize=False, delay_compensation=False, **outer, **common))
+                HeadphoneFilter(self.fs, order, delay_compensation=False, **common),
+                MiddleEarFilter(self.fs, order, outer.get("phase_type", "minimum"), normalize=False,
+                                delay_compensation=False, **common))
         else:
             self.outer_middle_ear = None
-        self.drnl = DRNLFilterbank(self.fs, fc, model=model, **drnl_kw, **common)
+        self.drnl = DRNLFilterbank(self.fs, fc, model=drnl_kw.pop("model", model), **drnl_kw, **common)
         self.ihc = IHCPaulick2024(self.fs) if model == "paulick2024" else None
         jepsen = model == "jepsen2008"
-        self.adaptation = AdaptLoop(
-            self.fs, tau_s=adapt_kw.get("tau_s", JEPSEN2008_TAU_S if jepsen else PAULICK2024_TAU_S),
-            limit=adapt_kw.get("limit", 10.0),
-            min_level=adapt_kw.get("min_level", 1e-5 if jepsen else paulick2024_minimum_levels(fc)), **common)
-        self.modulation = ModulationFilterbank(self.fs_resampled, fc, filter_type=mod_kw.get("filter_type", filter_type),
-                                               **common)
+        if "preset" not in adapt_kw:  # an AdaptLoop preset supplies its own tau and limit
+            adapt_kw.setdefault("tau_s", JEPSEN2008_TAU_S if jepsen else PAULICK2024_TAU_S)
+            adapt_kw.setdefault("limit", 10.0)
+        adapt_kw.setdefault("min_level", 1e-5 if jepsen else paulick2024_minimum_levels(fc))
+        self.adaptation = AdaptLoop(self.fs, **adapt_kw, **common)
+        mod_kw.setdefault("filter_type", filter_type)
+        self.modulation = ModulationFilterbank(self.fs_resampled, fc, **mod_kw, **common)
         self.mfc = self.modulation.mfc
 
     def _run(self, x: torch.Tensor):
