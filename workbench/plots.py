@@ -650,7 +650,8 @@ def plot_stages(model, stages: dict, output=None, *, batch_index=0, fs=None, nco
     for ax, (kind, key, data) in zip(axes, panels):
         stage_fs = data.shape[-1] / duration if kind in ("signal", "auditory") else fs
         if kind == "signal":
-            unit = "Pressure (Pa)" if key.startswith("filtered") else "Amplitude (input units)"
+            unit = {"headphone": "Amplitude (input units)", "middleear": "Amplitude (input units)"}.get(
+                key, "Pressure (Pa)" if key.startswith("filtered") else "Output (a.u.)")
             _draw_waveform(ax, data, stage_fs, unit, title=_SIGNAL_KEYS.get(key, key))
         elif kind == "auditory":
             name, label = _AUDITORY_KEYS.get(key, (key, "Output (a.u.)"))
