@@ -690,7 +690,7 @@ def plot_stages(model, stages: dict, output=None, *, batch_index=0, fs=None, nco
 __all__ = ["STYLE", "hz_to_erb_number", "erb_number_to_hz", "plot_waveform", "plot_spectrum", "plot_cochleagram",
            "plot_modulation_channel", "plot_modulation_spectrum", "impulse_responses", "plot_filter_responses",
            "plot_excitation_pattern", "plot_loudness_over_time", "plot_binaural_loudness", "plot_psychometric",
-           "reversal_indices", "plot_staircase", "plot_stages"]
+           "reversal_indices", "plot_staircase", "plot_stages", "plot_model_vs_human"]
 
 
 @_styled
