@@ -57,6 +57,14 @@ def fake(monkeypatch):
     return FAKE
 
 
+def run(coro):
+    """asyncio.run in a fresh thread (a browser test may keep a loop running in this one)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def _wav(samples, fs=16000, channels=1):
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
@@ -205,13 +213,13 @@ def test_debouncer_keeps_only_the_last_call():
     async def burst():
         return await asyncio.gather(*(d.settled() for _ in range(5)))
 
-    assert asyncio.run(burst()) == [False] * 4 + [True]
+    assert run(burst()) == [False] * 4 + [True]
 
 
 @pytest.mark.parametrize("work_s, shown", [(0.0, False), (0.5, True)])
 def test_progress_shown_only_for_slow_work(work_s, shown):
     events = []
-    result = asyncio.run(core.run_with_progress(lambda: time.sleep(work_s) or 42, lambda: events.append("show"),
+    result = run(core.run_with_progress(lambda: time.sleep(work_s) or 42, lambda: events.append("show"),
                                                 lambda: events.append("hide"), delay_s=0.25))
     assert result == 42
     assert events == (["show", "hide"] if shown else [])
@@ -225,14 +233,14 @@ def test_panel_explorer_updates_and_survives_errors(fake):
     from workbench.dashboards.panel_ui import StageExplorer
 
     view = StageExplorer(model="FakeModel")
-    asyncio.run(view.refresh(debounce=False))
+    run(view.refresh(debounce=False))
     assert not view.error.visible and "filterbank" in view.readout.object
     first = view.readout.object
     view.stimulus_widgets["level_db_spl"].value = 100.0  # 100 dB SPL = rms 1, peak 1.41: the model raises
-    asyncio.run(view.refresh(debounce=False))
+    run(view.refresh(debounce=False))
     assert view.error.visible and "too loud" in view.error.object
     view.stimulus_widgets["level_db_spl"].value = 50.0  # the session still works
-    asyncio.run(view.refresh(debounce=False))
+    run(view.refresh(debounce=False))
     assert not view.error.visible and view.readout.object != first
     assert view.audio.object[:4] == b"RIFF"
 
@@ -242,7 +250,7 @@ def test_panel_explorer_rejects_bad_upload(fake):
     from workbench.dashboards.panel_ui import StageExplorer
 
     view = StageExplorer(model="FakeModel")
-    asyncio.run(view._on_upload(type("E", (), {"new": b"#!/bin/sh\nrm -rf /\n" * 5})()))
+    run(view._on_upload(type("E", (), {"new": b"#!/bin/sh\nrm -rf /\n" * 5})()))
     assert view.error.visible and "Upload rejected" in view.error.object
     assert view.explorer.upload_digest == ""
 

@@ -53,13 +53,14 @@ class StageExplorer:
         self.model_select = pn.widgets.Select(label="model", options=model_options(), value=model,
                                               css_classes=["model-select"])
         self.param_widgets: dict = {}
+        self._stimulus_key = None
         self.param_box = pn.Column()
         self.stage_select = pn.widgets.Select(label="stage", css_classes=["stage-select"])
         self.about = pn.pane.Markdown("", css_classes=["stage-about"])
-        self.plot = pn.pane.Matplotlib(None, dpi=72, tight=True, format="png", css_classes=["stage-plot"],
-                                       sizing_mode="stretch_width")
-        self.stimulus_plot = pn.pane.Matplotlib(None, dpi=72, tight=True, format="png",
-                                                css_classes=["stimulus-plot"], sizing_mode="stretch_width")
+        # PNGs are rendered in the worker thread, so the event loop only ships bytes.
+        self.plot = pn.pane.PNG(None, css_classes=["stage-plot"], sizing_mode="stretch_width", max_width=900)
+        self.stimulus_plot = pn.pane.PNG(None, css_classes=["stimulus-plot"], sizing_mode="stretch_width",
+                                         max_width=1000)
         self.readout = pn.pane.Markdown("", css_classes=["readout"])
         self.stimulus_readout = pn.pane.Markdown("", css_classes=["stimulus-readout"])
         self.error = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["error-message"])
@@ -123,8 +124,7 @@ class StageExplorer:
             if model_class(name) is None:
                 raise ValueError(f"{name} is not available yet in this installation: choose another model")
             work = lambda: self.compute(name, stim, params, stage_key)  # noqa: E731
-            result, stage_fig, stim_fig, wav = await core.run_with_progress(
-                work, self._busy, self._idle, executor=EXECUTOR)
+            result, stage_png = await core.run_with_progress(work, self._busy, self._idle, executor=EXECUTOR)
         except Exception as exc:  # shown in the page; the session keeps working
             if self.debouncer.is_latest(generation):
                 self._show_error(f"{type(exc).__name__}: {exc}")
@@ -132,23 +132,33 @@ class StageExplorer:
         if not self.debouncer.is_latest(generation):
             return
         self.error.visible = False
-        self.plot.object = stage_fig
-        self.stimulus_plot.object = stim_fig
-        self.audio.sample_rate = int(result.fs)
-        self.audio.object = wav
+        self.plot.object = stage_png
         spec = model_spec(name)
         self.about.object = f"**{spec.stage(stage_key).label}**: {spec.stage(stage_key).about}"
         self.readout.object = core.format_readout(core.readout(result, stage_key))
         self.stimulus_readout.object = f"{stim.describe()} · model input at {result.fs:g} Hz"
+        if self._stimulus_key != (stim, result.fs):  # the stimulus views follow after the stage plot
+            loop = asyncio.get_running_loop()
+            stim_png, wav = await loop.run_in_executor(EXECUTOR, self.stimulus_media, stim, result.fs)
+            if self.debouncer.is_latest(generation):
+                self._stimulus_key = (stim, result.fs)
+                self.stimulus_plot.object = stim_png
+                self.audio.sample_rate = int(result.fs)
+                self.audio.object = wav
 
     def compute(self, name, stim, params, stage_key):
-        """Blocking part (worker thread): model run (cached) and the figures."""
+        """Blocking part (worker thread): the model run (cached) and the stage plot as PNG."""
         from workbench.dashboards import figures
 
         result = self.explorer.run(name, stim, params)
-        x = self.explorer.stimulus(stim, result.fs)
-        return (result, figures.stage_figure(result, stage_key), figures.stimulus_figure(x, result.fs),
-                core.wav_bytes(x.numpy(), result.fs))
+        return result, figures.png_bytes(figures.stage_figure(result, stage_key))
+
+    def stimulus_media(self, stim, fs):
+        """Waveform/spectrum PNG and WAV bytes of the stimulus (worker thread)."""
+        from workbench.dashboards import figures
+
+        x = self.explorer.stimulus(stim, fs)
+        return figures.png_bytes(figures.stimulus_figure(x, fs)), core.wav_bytes(x.numpy(), fs)
 
     def _busy(self):
         self.spinner.visible = True
