@@ -58,7 +58,8 @@ class StageExplorerWidget:
                 raise ValueError(f"unknown setting {name!r}; allowed {sorted(self.stimulus_widgets) + sorted(self.param_widgets)}")
             group[name].value = value
         self.stage = W.Dropdown(options=[(s.label, s.key) for s in self.spec.stages],
-                                value=stage or self.spec.stages[0].key, description="stage")
+                                value=stage or self.spec.stages[0].key, description="stage",
+                                style={"description_width": "initial"}, layout=W.Layout(width="340px"))
         self.plot = W.Output(layout=W.Layout(min_height="320px"))
         self.readout = W.HTML()
         self.progress = W.HTML("<i>computing…</i>", layout=W.Layout(visibility="hidden"))
@@ -67,7 +68,8 @@ class StageExplorerWidget:
         for w in [*self.stimulus_widgets.values(), *self.param_widgets.values(), self.stage]:
             w.observe(self.update, names="value")
         controls = W.VBox([W.HTML("<b>Stimulus</b>"), *self.stimulus_widgets.values(), self.audio,
-                           W.HTML(f"<b>{self.spec.name}</b>"), *self.param_widgets.values(), self.stage])
+                           W.HTML(f"<b>{self.spec.name}</b>"), *self.param_widgets.values(), self.stage],
+                          layout=W.Layout(flex="0 0 360px", min_width="360px"))
         self.widget = W.HBox([controls, W.VBox([self.progress, self.error, self.readout, self.plot])])
         self.result = None
         self.update()
