@@ -31,19 +31,20 @@ def _constants(min_level, limit, n_loops):
     return s0, corr, 100.0 / (1.0 - corr), maxvalue
 
 
-# Both kernels run time-major (T, R) with the rows innermost: the loops of one row form a
-# long chain of dependent divisions, so interleaving independent rows keeps the CPU busy.
+# Both kernels step through time with the rows innermost: the loops of one row form a long
+# chain of dependent divisions, so interleaving independent rows keeps the CPU busy. Signals
+# are read in their (rows, time) layout and dtype; arithmetic is float64.
 
 @numba.njit(cache=False, fastmath=False)
 def _forward_kernel(x, a1, min_level, limit, y, states, save):
-    n_t, n_rows = x.shape
+    n_rows, n_t = x.shape
     n_loops = a1.shape[0]
     s, corr, mult, maxv = _constants(min_level, limit, n_loops)
     limiting = limit > 1.0
     v = np.empty(n_rows)
     for t in range(n_t):
         for r in range(n_rows):
-            v[r] = max(x[t, r], min_level[r])
+            v[r] = max(x[r, t], min_level[r])
         for j in range(n_loops):
             a = a1[j]
             for r in range(n_rows):
@@ -56,12 +57,12 @@ def _forward_kernel(x, a1, min_level, limit, y, states, save):
                 s[j, r] = a * s[j, r] + (1.0 - a) * q
                 v[r] = q
         for r in range(n_rows):
-            y[t, r] = (v[r] - corr[r]) * mult[r]
+            y[r, t] = (v[r] - corr[r]) * mult[r]
 
 
 @numba.njit(cache=False, fastmath=False)
 def _backward_kernel(gy, x, a1, min_level, limit, states, gx, ga):
-    n_t, n_rows = x.shape
+    n_rows, n_t = x.shape
     n_loops = a1.shape[0]
     s0, corr, mult, maxv = _constants(min_level, limit, n_loops)
     limiting = limit > 1.0
@@ -71,7 +72,7 @@ def _backward_kernel(gy, x, a1, min_level, limit, states, gx, ga):
     g = np.empty(n_rows)
     for t in range(n_t - 1, -1, -1):
         for r in range(n_rows):
-            w[0, r] = max(x[t, r], min_level[r])
+            w[0, r] = max(x[r, t], min_level[r])
         for j in range(n_loops):
             for r in range(n_rows):
                 q = w[j, r] / states[t, j, r]
@@ -81,7 +82,7 @@ def _backward_kernel(gy, x, a1, min_level, limit, states, gx, ga):
                     q = 2.0 * m / (1.0 + np.exp(-2.0 / m * (q - 1.0))) - (m - 1.0)
                 w[j + 1, r] = q
         for r in range(n_rows):
-            g[r] = gy[t, r] * mult[r]  # adjoint of w[L]
+            g[r] = gy[r, t] * mult[r]  # adjoint of w[L]
         for j in range(n_loops - 1, -1, -1):
             a = a1[j]
             for r in range(n_rows):
@@ -97,36 +98,40 @@ def _backward_kernel(gy, x, a1, min_level, limit, states, gx, ga):
                 g[r] = g_v / s
                 gs[j, r] = gs[j, r] * a - g_v * w[j, r] / (s * s)
         for r in range(n_rows):
-            gx[t, r] = g[r] if x[t, r] > min_level[r] else 0.0
+            gx[r, t] = g[r] if x[r, t] > min_level[r] else 0.0
 
 
 def _f64(t: torch.Tensor) -> np.ndarray:
     return t.detach().to(torch.float64).contiguous().numpy()
 
 
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().contiguous().numpy()
+
+
 class _AdaptLoopFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, a1, min_level, limit):
-        xd = _f64(x.T)
+        xd = _np(x)
         y = np.empty_like(xd)
         save = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
-        n_t, n_rows = xd.shape
-        states = np.empty((n_t, a1.shape[0], n_rows) if save else (1, 1, 1))
+        n_rows, n_t = xd.shape
+        states = np.empty((n_t, a1.shape[0], n_rows) if save else (1, 1, 1), dtype=xd.dtype)
         _forward_kernel(xd, _f64(a1), _f64(min_level), float(limit), y, states, save)
         ctx.limit = float(limit)
         if save:
             ctx.save_for_backward(x, a1, min_level)
             ctx.states = states
-        return torch.from_numpy(y).T.to(x.dtype)
+        return torch.from_numpy(y)
 
     @staticmethod
     def backward(ctx, gy):
         x, a1, min_level = ctx.saved_tensors
-        xd = _f64(x.T)
+        xd = _np(x)
         gx = np.empty_like(xd)
-        ga = np.zeros((a1.shape[0], xd.shape[1]))
-        _backward_kernel(_f64(gy.T), xd, _f64(a1), _f64(min_level), ctx.limit, ctx.states, gx, ga)
-        grad_x = torch.from_numpy(gx).T.to(x.dtype) if ctx.needs_input_grad[0] else None
+        ga = np.zeros((a1.shape[0], xd.shape[0]))
+        _backward_kernel(_np(gy.to(x.dtype)), xd, _f64(a1), _f64(min_level), ctx.limit, ctx.states, gx, ga)
+        grad_x = torch.from_numpy(gx) if ctx.needs_input_grad[0] else None
         grad_a = torch.from_numpy(ga.sum(1)).to(a1.dtype) if ctx.needs_input_grad[1] else None
         return grad_x, grad_a, None, None
 

@@ -40,10 +40,11 @@ def butter(order: int, cutoff_hz, fs: float, btype: str = "low",
     check_choice(btype, ("low", "high", "bandpass"), "btype")
     if isinstance(order, bool) or not isinstance(order, int) or order < 1:
         raise ValueError(f"order must be a positive integer, got {order!r}")
+    out_dtype, dtype = dtype, torch.float64  # design in float64 (pole pairing), cast at the end
     wc = _as_cutoff(cutoff_hz, dtype)
     if bool(((wc <= 0) | (wc >= fs / 2)).any()):
         raise ValueError(f"cutoff_hz must lie in (0, fs/2 = {fs / 2:g}) Hz, got {wc.tolist()}")
-    cdtype = torch.complex128 if dtype == torch.float64 else torch.complex64
+    cdtype = torch.complex128
     fs2 = 2.0 * fs
     warped = fs2 * torch.tan(math.pi * wc / fs)  # pre-warped analog frequencies (rad/s)
     k = torch.arange(order, dtype=dtype)
@@ -68,7 +69,7 @@ def butter(order: int, cutoff_hz, fs: float, btype: str = "low",
     zpoles = (fs2 + poles) / (fs2 - poles)
     gain = gain * torch.real(fs2 ** n_zeros_origin / torch.prod(fs2 - poles))
     zeros = [-1.0] * n_zeros_inf + [1.0] * n_zeros_origin
-    return _zpk_to_sos(zeros, zpoles, gain, dtype)
+    return _zpk_to_sos(zeros, zpoles, gain, dtype).to(out_dtype)
 
 
 def _zpk_to_sos(zeros: list[float], poles: torch.Tensor, gain: torch.Tensor, dtype) -> torch.Tensor:

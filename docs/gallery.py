@@ -1,0 +1,147 @@
+"""Render every plot of ``workbench.plots`` for calibrated example stimuli, one PNG each.
+
+    python docs/gallery.py [--out docs/gallery] [--dpi 80] [--models Dau1997 Moore2016 ...]
+
+Stimulus and psychophysics plots always render; model plots render for every model that
+is installed (a missing model is reported and skipped). Stimuli are in pascals; models
+with AMT's full-scale convention get ``x / 2`` (rms 1 = 100 dB SPL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from workbench import plots  # noqa: E402
+from workbench import stimuli as st  # noqa: E402
+
+MODELS = {  # name: (fs, input scale from Pa, stimulus)
+    "Dau1997": (44100, 0.5, "sam"), "Osses2021": (44100, 0.5, "sam"), "King2019": (44100, 0.5, "sam"),
+    "Paulick2024": (44100, 1.0, "sam"), "Glasberg2002": (32000, 1.0, "tone"), "Moore2016": (32000, 1.0, "stereo"),
+}
+
+
+def _save(fig, out: Path, name: str, dpi: int) -> None:
+    path = out / f"{name}.png"
+    fig.savefig(path, dpi=dpi)
+    print(f"  {path}  ({path.stat().st_size // 1024} kB)")
+
+
+def stimulus_plots(out: Path, dpi: int) -> None:
+    fs = 44100
+    sam = st.sam_tone(4000, 16, 0.25, fs, 60, depth=0.5, dtype=torch.float64)
+    _save(plots.plot_waveform(sam, fs, title="SAM tone 4 kHz, fm 16 Hz, m 0.5, 60 dB SPL"), out, "waveform_sam", dpi)
+    cplx = st.harmonic_complex(200, 0.5, fs, 70, harmonics=range(1, 21), phases="schroeder", dtype=torch.float64)
+    _save(plots.plot_spectrum(cplx, fs, title="Harmonic complex, f0 200 Hz, 20 harmonics, 70 dB SPL"),
+          out, "spectrum_harmonic", dpi)
+    binaural = st.dichotic(st.noise(0.02, fs, 65, band_hz=(200, 2000), seed=1, ramp_s=0.002), fs,
+                           itd_s=500e-6, ild_db=6)
+    _save(plots.plot_waveform(binaural, fs, title="Band noise, ITD 500 us, ILD 6 dB"), out, "waveform_dichotic", dpi)
+
+
+def psychophysics_plots(out: Path, dpi: int) -> None:
+    """A simulated 2-AFC listener with a known logistic psychometric function."""
+    rng = np.random.default_rng(1)
+    p_true = lambda x: 0.5 + 0.5 / (1 + np.exp(-(np.asarray(x) - 2.0) / 1.5))  # noqa: E731
+    levels, correct, reversals, level, step, run, direction = [], [], [], 10.0, 4.0, 0, 0
+    while len(reversals) < 10:  # 1-up-2-down, step halves at every reversal down to 1 dB
+        ok = rng.random() < p_true(level)
+        levels.append(level)
+        correct.append(ok)
+        run = run + 1 if ok else 0
+        move = -1 if run == 2 else (1 if not ok else 0)
+        if move:
+            run = 0
+            if direction and move != direction:
+                reversals.append(len(levels) - 1)
+                step = max(step / 2, 1.0)
+            direction = move
+            level += move * step
+    thr = float(np.mean(np.asarray(levels)[reversals[-6:]]))
+    _save(plots.plot_staircase(levels, correct, reversals=reversals, threshold=thr, ylabel="Signal level (dB)"),
+          out, "staircase", dpi)
+    x = np.arange(-4, 9, 2.0)
+    p = rng.binomial(40, p_true(x)) / 40
+    _save(plots.plot_psychometric(x, p, n_trials=[40] * x.size, fit=p_true, threshold=2.0,
+                                  n_afc=2, xlabel="Signal level (dB)"), out, "psychometric", dpi)
+
+
+def model_plots(name: str, out: Path, dpi: int) -> None:
+    try:
+        cls = getattr(importlib.import_module(f"workbench.models.{name.lower()}"), name)
+    except (ImportError, AttributeError) as exc:
+        print(f"  {name}: not available ({exc}); skipped")
+        return
+    fs, scale, kind = MODELS[name]
+    if kind == "stereo":
+        x = st.stereo(st.tone(1000, 0.3, fs, 60, dtype=torch.float32), st.tone(1000, 0.3, fs, 50, dtype=torch.float32))
+    elif kind == "tone":
+        x = st.tone(1000, 0.3, fs, 60, dtype=torch.float32)
+    else:
+        x = st.sam_tone(4000, 16, 0.25, fs, 60, depth=0.5, dtype=torch.float32)
+    model = cls(fs=fs, return_stages=True)
+    start = time.perf_counter()
+    with torch.no_grad():
+        output, stages = model((x * scale).unsqueeze(0))
+    print(f"  {name}: forward {1e3 * (time.perf_counter() - start):.0f} ms")
+    slug = name.lower()
+    _save(plots.plot_stages(model, stages, output), out, f"stages_{slug}", dpi)
+    fc = plots._model_attr(model, ("center_freqs_hz", "fc"))
+    mfc = plots._model_attr(model, ("mod_center_freqs_hz", "mfc"))
+    for key in ("ihc", "adaptation", "adapted_response"):
+        if key in stages:
+            _save(plots.plot_cochleagram(stages[key], fs * stages[key].shape[-1] / x.shape[-1], fc,
+                                         value_label=plots._AUDITORY_KEYS[key][1], title=f"{name}: '{key}'"),
+                  out, f"cochleagram_{slug}_{key}", dpi)
+    if isinstance(output, list) or (isinstance(output, torch.Tensor) and output.dim() == 4):
+        n_aud = len(output) if isinstance(output, list) else output.shape[2]
+        ch = int(np.argmin(np.abs(np.asarray(fc, dtype=float) - 4000))) if fc is not None else n_aud // 2
+        out_fs = fs * (output[0].shape[-1] if isinstance(output, list) else output.shape[1]) / x.shape[-1]
+        _save(plots.plot_modulation_channel(output, ch, out_fs, mfc, center_freq_hz=None if fc is None else float(fc[ch])),
+              out, f"modchannel_{slug}", dpi)
+        _save(plots.plot_modulation_spectrum(output, fc, mfc), out, f"modspectrum_{slug}", dpi)
+    bank = getattr(model, "filterbank", None)
+    if callable(bank):
+        try:
+            _save(plots.plot_filter_responses(bank, fs, fc, n_fft=8192, title=f"{name} filterbank"),
+                  out, f"filters_{slug}", dpi)
+        except Exception as exc:  # noqa: BLE001 - a gallery keeps going
+            print(f"  {name}: filter responses skipped ({exc})")
+    if "excitation" in stages:
+        _save(plots.plot_excitation_pattern(stages["excitation"], None, stages.get("specific_loudness")),
+              out, f"excitation_{slug}", dpi)
+        _save(plots.plot_loudness_over_time(stages["stl"], output), out, f"loudness_{slug}", dpi)
+    if "stl_loud_left" in stages:
+        _save(plots.plot_excitation_pattern([stages["excitation_left"], stages["excitation_right"]], None,
+                                            [stages["stl_spec_loud_left"], stages["stl_spec_loud_right"]],
+                                            labels=["left", "right"]), out, f"excitation_{slug}", dpi)
+        _save(plots.plot_binaural_loudness(stages), out, f"binaural_{slug}", dpi)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(Path(__file__).parent / "gallery"))
+    parser.add_argument("--dpi", type=int, default=80)
+    parser.add_argument("--models", nargs="*", default=list(MODELS))
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print("stimuli and psychophysics:")
+    stimulus_plots(out, args.dpi)
+    psychophysics_plots(out, args.dpi)
+    for name in args.models:
+        print(f"{name}:")
+        model_plots(name, out, args.dpi)
+
+
+if __name__ == "__main__":
+    main()
