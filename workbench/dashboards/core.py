@@ -186,6 +186,7 @@ class RunResult:
     elapsed_s: float
     cached: bool = False
     input_pa: np.ndarray = field(default=None, repr=False)
+    recomputed: tuple = ()  # stage keys computed in this run (the others came from the cache)
 
 
 def _to_numpy(value):
@@ -233,6 +234,7 @@ class Explorer:
         self._stimuli = _LRU(cache_size)
         self._models = _LRU(cache_size)
         self._runs = _LRU(cache_size)
+        self._stage_tensors = _LRU(4 * cache_size)
         self._upload: tuple[np.ndarray, float] | None = None
         self.upload_digest = ""
         self.last_elapsed_s: dict[str, float] = {}
@@ -276,8 +278,13 @@ class Explorer:
         t0 = time.perf_counter()
         model = self.model(spec.name, params)
         x_pa = self.stimulus(stimulus, spec.fs)
+        x = to_model_input(x_pa, spec, stimulus.ears)
         with torch.no_grad():
-            output, stages = model(to_model_input(x_pa, spec, stimulus.ears))
+            if spec.chain:
+                output, stages, recomputed = self._run_chain(spec, model, x, stimulus, params)
+            else:
+                output, stages = model(x)
+                recomputed = tuple(stages) + ("output",)
         stages = {k: _to_numpy(v) for k, v in stages.items()}
         stages["output"] = _to_numpy(output[1] if spec.name == "Moore2016" else output)
         summary = spec.summarize(output, stages) if spec.summarize else {}
@@ -285,7 +292,32 @@ class Explorer:
         self.last_elapsed_s[spec.name] = elapsed
         return RunResult(spec.name, dict(params), stimulus, spec.fs, stages, _model_attr(model, spec.freqs_attr),
                          _model_attr(model, ("mfc", "mod_center_freqs_hz")), summary, elapsed,
-                         input_pa=x_pa.numpy())
+                         input_pa=x_pa.numpy(), recomputed=recomputed)
+
+    def _run_chain(self, spec: ModelSpec, model, x, stimulus: StimulusSpec, params: dict):
+        """Run ``spec.chain`` stage by stage, reusing the longest cached prefix of stages.
+
+        Stage i's cache key holds only the parameters that act at stage i or earlier, so
+        changing e.g. the adaptation limit reuses the filterbank and hair-cell outputs.
+        """
+        keys = [key for key, _ in spec.chain]
+        acts_at = {p.name: keys.index(p.stage) if p.stage else 0 for p in spec.params}
+
+        def cache_key(i):
+            upstream = sorted((n, repr(v)) for n, v in params.items() if acts_at.get(n, 0) <= i)
+            return spec.name, stimulus, i, tuple(upstream)
+
+        start = 0
+        while start < len(keys) and cache_key(start) in self._stage_tensors:
+            start += 1
+        outputs = [self._stage_tensors.get_or(cache_key(i), None)[0] for i in range(start)]
+        signal = outputs[-1] if outputs else x
+        for i in range(start, len(keys)):
+            signal = getattr(model, spec.chain[i][1])(signal)
+            self._stage_tensors.get_or(cache_key(i), lambda: signal)
+            outputs.append(signal)
+        stages = dict(zip(keys[:-1], outputs[:-1]))
+        return outputs[-1], stages, tuple(keys[start:])
 
 
 def stage_matrix(value, layout: str) -> np.ndarray:
@@ -319,6 +351,7 @@ def readout(result: RunResult, stage_key: str) -> dict:
         fc = result.freqs_hz
         out["most active channel"] = f"{fc[ch]:.0f} Hz" if fc is not None and len(fc) == a.shape[0] else str(ch)
     out.update(result.summary)
+    out["recomputed"] = "nothing (cached)" if result.cached else ", ".join(result.recomputed)
     out["compute time (ms)"] = round(result.elapsed_s * 1e3, 1)
     return out
 

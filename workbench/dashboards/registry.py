@@ -30,7 +30,7 @@ class ParamSpec:
     step: float | None = None
     options: tuple = ()
     target: str | None = None
-    help: str = ""
+    stage: str | None = None  # first chain stage this parameter changes (None: the first stage)
 
     def validate(self, value):
         """Return ``value`` coerced to the widget type; ValueError when out of range."""
@@ -76,6 +76,9 @@ class ModelSpec:
     fixed_kwargs: dict = field(default_factory=dict)
     freqs_attr: tuple[str, ...] = ("fc", "center_freqs_hz")
     summarize: Callable | None = None
+    # (stage key, submodule) pairs when forward() is exactly this chain of submodules: then a
+    # parameter change recomputes only from the first stage it affects (checked in the tests).
+    chain: tuple[tuple[str, str], ...] = ()
 
     @property
     def stage_keys(self) -> list[str]:
@@ -130,12 +133,13 @@ MODELS: dict[str, ModelSpec] = {
         "Dau1997", "workbench.models.dau1997", 44100, "fullscale",
         params=(_FLOW, _FHIGH,
                 ParamSpec("limit", "adaptation overshoot limit", "float", 10.0, 1.5, 50.0, 0.5,
-                          target="adaptation_kwargs.limit")),
+                          target="adaptation_kwargs.limit", stage="adaptation")),
         stages=(StageSpec("filterbank", "gammatone filterbank", "channel_time", "", _GT),
                 StageSpec("ihc", "inner hair cell envelope", "channel_time", "", _IHC),
                 StageSpec("adaptation", "adaptation loops", "channel_time", "MU", _ADT),
                 StageSpec("output", "modulation filterbank", "modulation", "MU", _MOD)),
-        about="Dau, Kollmeier & Kohlrausch (1997): the modulation filterbank model."),
+        about="Dau, Kollmeier & Kohlrausch (1997): the modulation filterbank model.",
+        chain=(("filterbank", "filterbank"), ("ihc", "ihc"), ("adaptation", "adaptation"), ("output", "modulation"))),
     "Osses2021": ModelSpec(
         "Osses2021", "workbench.models.osses2021", 44100, "fullscale",
         params=(_FLOW, _FHIGH,
