@@ -269,11 +269,13 @@ def test_experiments_tab_says_what_it_needs():
     pytest.importorskip("panel")
     from workbench.dashboards.experiments_ui import ExperimentPanel, missing_requirements
 
-    view = ExperimentPanel().view()
-    missing = missing_requirements()
-    assert view is not None
-    if missing:
-        assert "requires" in missing and "psychophysics" in missing
+    panel = ExperimentPanel()
+    assert panel.view() is not None
+    engine_missing = missing_requirements("level")
+    if engine_missing:
+        assert "psychophysics" in engine_missing and panel.message.visible and panel.run_button.disabled
+    casp_missing = missing_requirements("paulick2024")
+    assert panel.controls["observer"].value == ("level" if casp_missing else "paulick2024")
 
 
 # ------------------------------------------------------------------------------- serve
@@ -332,3 +334,56 @@ def test_stage_chain_matches_forward_and_recomputes_only_downstream(name):
         value = p.high if p.kind in ("float", "int") else p.options[-1]
         again = e.run(name, stim, {p.name: value})
         assert again.recomputed == tuple(spec.stage_keys[spec.stage_keys.index(p.stage):])
+
+
+# ------------------------------------------------------------------------------- experiments
+QUICK = {"n_final_reversals": 4, "n_threshold_reversals": 4, "step_sizes": (4.0, 2.0)}
+
+
+def _engine_or_skip():
+    from workbench.dashboards.experiments_ui import missing_requirements
+
+    if missing_requirements("level"):
+        pytest.skip("workbench.psychophysics.experiments (issue 8) not merged yet")
+
+
+@needs_plots
+def test_experiment_task_runs_staircases_and_fits():
+    _engine_or_skip()
+    from workbench.dashboards import experiments_ui as ex
+
+    r = ex.run_task("discrimination: level of a 1 kHz tone", "level", 60.0, n_runs=1, seed=1, procedure=QUICK)
+    assert r.summary["n_runs"] == 1 and r.n_trials.sum() == len(r.result.staircase.values[0])
+    assert np.all((r.proportion_correct >= 0) & (r.proportion_correct <= 1))
+    track, psy = ex.task_figures(r)
+    assert track.axes and psy.axes
+    assert "threshold" in ex.summary_text(r)
+    with pytest.raises(ValueError, match="task must be one of"):
+        ex.run_task("rm -rf", "level", 60.0)
+    with pytest.raises(ValueError, match="level_db_spl"):
+        ex.run_task("discrimination: level of a 1 kHz tone", "level", 1000.0)
+
+
+@needs_plots
+def test_experiment_panel_runs_and_reports_errors():
+    _engine_or_skip()
+    from workbench.dashboards.experiments_ui import ExperimentPanel
+
+    view = ExperimentPanel()
+    view.view()
+    view.controls["observer"].value = "level"
+    view.controls["n_runs"].value = 1
+    view.condition.value = 200.0  # beyond the widget's range on purpose: a message, not a crash
+    run(view._on_run())
+    assert view.message.visible and "level_db_spl" in view.message.object
+    view.condition.value = 60.0
+    import workbench.dashboards.experiments_ui as ex
+
+    original = ex.run_task
+    ex.run_task = lambda *a, **k: original(*a, procedure=QUICK, **k)
+    try:
+        run(view._on_run())
+    finally:
+        ex.run_task = original
+    assert not view.message.visible and "threshold" in view.summary.object
+    assert view.track.object[:4] == b"\x89PNG" and not view.run_button.disabled

@@ -113,3 +113,54 @@ class StageExplorerWidget:
 def stage_dashboard(model: str = "Dau1997", **settings) -> StageExplorerWidget:
     """Shortcut used in the lessons: build and return the explorer widget."""
     return StageExplorerWidget(model, **settings)
+
+
+class ExperimentWidget:
+    """Choose a task and an observer, run staircases, see the track and the psychometric function."""
+
+    def __init__(self, procedure: dict | None = None):
+        from workbench.dashboards import experiments_ui as ex
+
+        self.ex, self.procedure = ex, procedure
+        self.controls = {p.name: ipy_widget(p) for p in ex.CONTROLS}
+        self.controls["observer"].options = list(ex.OBSERVERS.items())
+        self.controls["observer"].value = "level" if ex.missing_requirements("paulick2024") else "paulick2024"
+        self.condition = ipy_widget(ex.TASKS[self.controls["task"].value][1])
+        self.condition_box = W.VBox([self.condition])
+        self.controls["task"].observe(self._on_task, names="value")
+        self.button = W.Button(description="Run staircases", button_style="primary")
+        self.button.on_click(self.run)
+        self.status = W.HTML()
+        self.plots = W.Output()
+        self.result = None
+        controls = W.VBox([*self.controls.values(), self.condition_box, self.button],
+                          layout=W.Layout(flex="0 0 360px", min_width="360px"))
+        self.widget = W.HBox([controls, W.VBox([self.status, self.plots])])
+
+    def _on_task(self, change):
+        self.condition = ipy_widget(self.ex.TASKS[change["new"]][1])
+        self.condition_box.children = [self.condition]
+
+    def run(self, _button=None):
+        from workbench.dashboards import figures
+
+        self.status.value = "<i>running staircases…</i>"
+        self.button.disabled = True
+        try:
+            self.result = self.ex.run_task(self.controls["task"].value, self.controls["observer"].value,
+                                           self.condition.value, self.controls["n_runs"].value,
+                                           self.controls["seed"].value, procedure=self.procedure)
+            track, psy = self.ex.task_figures(self.result)
+        except Exception as exc:  # keep the widget usable and say what went wrong
+            self.status.value = f"<span style='color:#b00'>{type(exc).__name__}: {exc}</span>"
+            return
+        finally:
+            self.button.disabled = False
+        self.status.value = self.ex.summary_text(self.result).replace("**", "")
+        with self.plots:
+            self.plots.clear_output(wait=True)
+            display(W.HBox([W.Image(value=figures.png_bytes(track), format="png"),
+                            W.Image(value=figures.png_bytes(psy), format="png")]))
+
+    def _ipython_display_(self):
+        display(self.widget)
