@@ -38,6 +38,10 @@ STIMULUS_CONTROLS = (
 )
 
 
+class Superseded(Exception):
+    """A newer request replaced this computation; it stopped early (not an error)."""
+
+
 @dataclass(frozen=True)
 class StimulusSpec:
     """What the stimulus designer shows. Levels are dB SPL of the steady-state rms.
@@ -262,26 +266,32 @@ class Explorer:
         """Whether the next run of ``name`` will probably exceed the progress threshold."""
         return self.last_elapsed_s.get(name, math.inf) > PROGRESS_DELAY_S
 
-    def run(self, name: str, stimulus: StimulusSpec, params: dict | None = None) -> RunResult:
-        """Run model ``name`` on the stimulus; every ``return_stages`` output is kept."""
+    def run(self, name: str, stimulus: StimulusSpec, params: dict | None = None, is_stale=None) -> RunResult:
+        """Run model ``name`` on the stimulus; every ``return_stages`` output is kept.
+
+        ``is_stale()`` (optional) is polled between stages: when it turns true the run stops
+        with :class:`Superseded` (a slider moved on), keeping the stages done so far cached.
+        """
         spec = model_spec(name)
         params = {**spec.defaults(), **(params or {})}
         stimulus = replace(stimulus, upload_digest=self.upload_digest if stimulus.kind == "upload" else "")
         key = (name, repr(sorted(params.items())), stimulus)
         with self._lock:  # one computation at a time per session
-            result, hit = self._runs.get_or(key, lambda: self._compute(spec, stimulus, params))
+            if is_stale is not None and is_stale():
+                raise Superseded()
+            result, hit = self._runs.get_or(key, lambda: self._compute(spec, stimulus, params, is_stale))
         if hit:
             result = replace(result, cached=True)
         return result
 
-    def _compute(self, spec: ModelSpec, stimulus: StimulusSpec, params: dict) -> RunResult:
+    def _compute(self, spec: ModelSpec, stimulus: StimulusSpec, params: dict, is_stale=None) -> RunResult:
         t0 = time.perf_counter()
         model = self.model(spec.name, params)
         x_pa = self.stimulus(stimulus, spec.fs)
         x = to_model_input(x_pa, spec, stimulus.ears)
         with torch.no_grad():
             if spec.chain:
-                output, stages, recomputed = self._run_chain(spec, model, x, stimulus, params)
+                output, stages, recomputed = self._run_chain(spec, model, x, stimulus, params, is_stale)
             else:
                 output, stages = model(x)
                 recomputed = tuple(stages) + ("output",)
@@ -294,7 +304,7 @@ class Explorer:
                          _model_attr(model, ("mfc", "mod_center_freqs_hz")), summary, elapsed,
                          input_pa=x_pa.numpy(), recomputed=recomputed)
 
-    def _run_chain(self, spec: ModelSpec, model, x, stimulus: StimulusSpec, params: dict):
+    def _run_chain(self, spec: ModelSpec, model, x, stimulus: StimulusSpec, params: dict, is_stale=None):
         """Run ``spec.chain`` stage by stage, reusing the longest cached prefix of stages.
 
         Stage i's cache key holds only the parameters that act at stage i or earlier, so
@@ -313,6 +323,8 @@ class Explorer:
         outputs = [self._stage_tensors.get_or(cache_key(i), None)[0] for i in range(start)]
         signal = outputs[-1] if outputs else x
         for i in range(start, len(keys)):
+            if is_stale is not None and is_stale():
+                raise Superseded()
             signal = getattr(model, spec.chain[i][1])(signal)
             self._stage_tensors.get_or(cache_key(i), lambda: signal)
             outputs.append(signal)

@@ -123,8 +123,10 @@ class StageExplorer:
             stim, params = self.stimulus_spec(), self.params()
             if model_class(name) is None:
                 raise ValueError(f"{name} is not available yet in this installation: choose another model")
-            work = lambda: self.compute(name, stim, params, stage_key)  # noqa: E731
+            work = lambda: self.compute(name, stim, params, stage_key, generation)  # noqa: E731
             result, stage_png = await core.run_with_progress(work, self._busy, self._idle, executor=EXECUTOR)
+        except core.Superseded:
+            return
         except Exception as exc:  # shown in the page; the session keeps working
             if self.debouncer.is_latest(generation):
                 self._show_error(f"{type(exc).__name__}: {exc}")
@@ -146,11 +148,15 @@ class StageExplorer:
                 self.audio.sample_rate = int(result.fs)
                 self.audio.object = wav
 
-    def compute(self, name, stim, params, stage_key):
-        """Blocking part (worker thread): the model run (cached) and the stage plot as PNG."""
+    def compute(self, name, stim, params, stage_key, generation=None):
+        """Blocking part (worker thread): the model run (cached) and the stage plot as PNG.
+        Stops early with :class:`core.Superseded` once a newer request exists."""
         from workbench.dashboards import figures
 
-        result = self.explorer.run(name, stim, params)
+        stale = None if generation is None else (lambda: not self.debouncer.is_latest(generation))
+        result = self.explorer.run(name, stim, params, is_stale=stale)
+        if stale is not None and stale():
+            raise core.Superseded()
         return result, figures.png_bytes(figures.stage_figure(result, stage_key))
 
     def stimulus_media(self, stim, fs):
