@@ -10,7 +10,7 @@ from __future__ import annotations
 import panel as pn
 
 from workbench.dashboards.experiments_ui import ExperimentPanel
-from workbench.dashboards.panel_ui import StageExplorer, start
+from workbench.dashboards.panel_ui import StageExplorer, start, warm_up_in_background
 from workbench.dashboards.registry import MODELS, available_models
 
 TITLE = "Psychoacoustics workbench"
@@ -42,4 +42,5 @@ def create_app(model: str | None = None) -> pn.viewable.Viewable:
 
 if __name__.startswith("bokeh"):  # executed by `panel serve` once per session
     pn.extension(sizing_mode="stretch_width", notifications=False)
+    warm_up_in_background()  # once per process; `workbench serve` runs this at startup (--warm)
     create_app().servable(title=TITLE)

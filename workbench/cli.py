@@ -94,20 +94,15 @@ def serve_command(port: int = 5006, address: str = "127.0.0.1", allow_websocket_
         raise SystemExit(f"--port must be in 1..65535, got {port}")
     origins = list(allow_websocket_origin or [f"{address}:{port}", f"localhost:{port}"])
     cmd = [sys.executable, "-m", "panel", "serve", app, "--port", str(port), "--address", address,
-           "--num-procs", "1", "--websocket-max-message-size", str(20 * 1024 * 1024)]
+           "--num-procs", "1", "--warm", "--websocket-max-message-size", str(20 * 1024 * 1024)]
     for origin in origins:
         cmd += ["--allow-websocket-origin", origin]
     if show:
         cmd.append("--show")
     if dry_run:
         return cmd
-    import subprocess
-
     print(f"workbench app on http://{address}:{port}/app  (Ctrl+C stops it)", flush=True)
-    try:
-        return subprocess.call(cmd)
-    except KeyboardInterrupt:
-        return 0
+    os.execv(sys.executable, cmd)  # become the server: signals reach it directly
 
 
 def main(argv=None) -> int:

@@ -21,6 +21,7 @@ from workbench.dashboards.registry import MODELS, ParamSpec, model_class, model_
 
 # Shared worker threads (only the threads are shared: every session has its own Explorer).
 EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="workbench-dash")
+PNG_DPI = 96
 
 
 def panel_widget(p: ParamSpec):
@@ -157,14 +158,14 @@ class StageExplorer:
         result = self.explorer.run(name, stim, params, is_stale=stale)
         if stale is not None and stale():
             raise core.Superseded()
-        return result, figures.png_bytes(figures.stage_figure(result, stage_key))
+        return result, figures.png_bytes(figures.stage_figure(result, stage_key), dpi=PNG_DPI)
 
     def stimulus_media(self, stim, fs):
         """Waveform/spectrum PNG and WAV bytes of the stimulus (worker thread)."""
         from workbench.dashboards import figures
 
         x = self.explorer.stimulus(stim, fs)
-        return figures.png_bytes(figures.stimulus_figure(x, fs)), core.wav_bytes(x.numpy(), fs)
+        return figures.png_bytes(figures.stimulus_figure(x, fs), dpi=PNG_DPI), core.wav_bytes(x.numpy(), fs)
 
     def _busy(self):
         self.spinner.visible = True
@@ -190,6 +191,29 @@ class StageExplorer:
 
     def initial_state(self) -> dict:
         return {"model": self.model_select.value, "stimulus": asdict(self.stimulus_spec()), "params": self.params()}
+
+
+_WARMED = []
+
+
+def warm_up_in_background(duration_s: float = 0.05):
+    """Once per server process: run each available model on a short tone in a worker thread,
+    so numba compiles its kernels before the first student moves a slider."""
+    if _WARMED:
+        return
+    _WARMED.append(True)
+
+    def warm():
+        from workbench.dashboards.registry import available_models
+
+        explorer = Explorer(cache_size=1)
+        for name in available_models():
+            try:
+                explorer.run(name, StimulusSpec(duration_s=duration_s))
+            except Exception:  # a broken model shows its error in the page later, not here
+                pass
+
+    EXECUTOR.submit(warm)
 
 
 def start(explorer_view: StageExplorer):
