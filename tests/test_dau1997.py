@@ -154,3 +154,25 @@ def test_bad_input_raises(bad, exc, match):
 def test_bad_configuration_raises(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         Dau1997(**kwargs)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the CUDA path is untested here")
+def test_cuda_matches_cpu_float64():
+    model = Dau1997(16000, fhigh=4000, dtype=torch.float64, return_stages=True)
+    torch.manual_seed(0)
+    x = torch.randn(2, 1600, dtype=torch.float64) * 0.05
+    out_cpu, stages_cpu = model(x)
+    out_gpu, stages_gpu = model.to("cuda")(x.cuda())
+    for key in stages_cpu:
+        ref = stages_cpu[key]
+        torch.testing.assert_close(stages_gpu[key].cpu(), ref, rtol=1e-5, atol=1e-5 * float(ref.abs().max()))
+    for a, b in zip(out_cpu, out_gpu):
+        torch.testing.assert_close(b.cpu(), a, rtol=1e-5, atol=1e-5 * float(a.abs().max()))
+
+
+def test_adaptation_torch_backend_end_to_end_equals_numba():
+    x = torch.randn(1, 800, dtype=torch.float64) * 0.05
+    ref = Dau1997(16000, fhigh=4000, dtype=torch.float64)(x)
+    alt = Dau1997(16000, fhigh=4000, dtype=torch.float64, adaptation_kwargs={"backend": "torch"})(x)
+    for a, b in zip(ref, alt):
+        torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-9)

@@ -172,3 +172,86 @@ def test_adaptation_learnable_tau_gets_gradient():
     stage(x).square().mean().backward()
     assert stage.tau_s.grad is not None and torch.isfinite(stage.tau_s.grad).all()
     assert bool((stage.tau_s.grad != 0).all())
+
+
+# ---------------------------------------------------------------------------- modulation
+from workbench.kernels.modfilter import modulation_bandpass_bank  # noqa: E402
+from workbench.stages.modulation import ModulationFilterbank, modulation_center_freqs  # noqa: E402
+
+
+def test_modulation_center_freqs_follow_amt_rule():
+    top = modulation_center_freqs(8000.0)  # min(fc/4, 1000) = 1000 Hz -> 12 filters
+    assert len(top) == 12 and top[:3] == [0.0, 5.0, 10.0]
+    assert np.allclose(np.diff(np.log(top[3:])), math.log(5 / 3))
+    assert top[3] == pytest.approx(50 / 3) and top[-1] <= 1000
+    assert modulation_center_freqs(107.7) == [0.0, 5.0, 10.0, 50 / 3]  # 4 filters, fc/4 = 26.9 Hz
+    assert modulation_center_freqs(20.0) == [0.0, 5.0]  # top 5 Hz: MATLAB fix() truncation
+    assert modulation_center_freqs(30.0) == [0.0, 5.0, 10.0]  # top 7.5 Hz still keeps 10 Hz
+    assert max(modulation_center_freqs(8000.0, max_mfc=150.0)) < 150
+
+
+@pytest.mark.parametrize("filter_type", ["efilt", "butterworth"])
+def test_each_modulation_bandpass_peaks_at_its_mfc(filter_type):
+    bank = ModulationFilterbank(FS, [8000.0], filter_type=filter_type, dtype=torch.float64)
+    mfc = bank.mfc_hz
+    if filter_type == "efilt":
+        rho, theta, gain = bank._efilt_poles()
+        b = gain.to(torch.complex128).unsqueeze(-1)
+        a = torch.stack([torch.ones_like(b[:, 0]), -torch.polar(rho, theta)], -1)
+    for k, f0 in enumerate(mfc):
+        grid = torch.linspace(0.3, 3.0, 2701, dtype=torch.float64) * f0
+        if filter_type == "efilt":
+            h = freqz(b[k], a[k], grid, FS).abs()
+            assert float(h.max()) == pytest.approx(2.0, rel=1e-6)  # unit gain x AMT's 2
+        else:
+            w = bank.bandwidth_hz[k]
+            low = torch.sqrt(w * w / 4 + f0 * f0) - w / 2
+            sos = butter(1, torch.stack([low, low + w]), FS, "bandpass")
+            h = freqz(*sos_to_ba(sos), grid, FS).abs()
+        assert float(grid[h.argmax()]) == pytest.approx(float(f0), rel=5e-3)
+        assert float(h[0]) < 0.8 * float(h.max())  # a band-pass, not a low-pass
+
+
+def test_modulation_bank_selects_the_modulation_rate():
+    bank = ModulationFilterbank(FS, [8000.0], lowpass_150_hz=False, dtype=torch.float64)
+    t = torch.arange(int(FS), dtype=torch.float64) / FS
+    idx = 3  # 16.67 Hz band: envelope output x 1/sqrt(2)
+    f0 = float(bank.mfc[idx])
+    on = bank(torch.cos(2 * math.pi * f0 * t).reshape(1, 1, -1))[0][0, idx, 22050:]
+    off = bank(torch.cos(2 * math.pi * 150.0 * t).reshape(1, 1, -1))[0][0, idx, 22050:]
+    assert float(on.mean()) == pytest.approx(1 / math.sqrt(2), rel=1e-2)  # small negative-frequency leak
+    assert float(off.mean()) < 0.1 * float(on.mean())
+
+
+def _bank_case(dtype=torch.float64, batch=2, length=120):
+    torch.manual_seed(0)
+    x = torch.randn(batch, 2, length, dtype=dtype)
+    lowpassed = torch.randn(batch, 2, length, dtype=dtype)
+    rho = torch.tensor([0.9, 0.95, 0.8], dtype=dtype)
+    theta = torch.tensor([0.1, 0.3, 0.7], dtype=dtype)
+    gain = 2 * (1 - rho)
+    layout = dict(row_channel=np.array([0, 0, 1, 1, 1]), row_band=np.array([0, 2, 0, 1, 2]),
+                  out_row=np.array([1, 2, 4, 5, 6]), lp_row=np.array([0, 3]),
+                  factor=np.array([1.0, 1.0, 0.7]), mode=np.array([0, 1, 1]), n_out=7)
+    return x, lowpassed, rho, theta, gain, layout
+
+
+def test_fused_modulation_kernel_equals_lfilter_path_and_gradcheck():
+    x, lowpassed, rho, theta, gain, layout = _bank_case()
+    fused = modulation_bandpass_bank(x, lowpassed, rho, theta, gain, **layout, backend="numba")
+    plain = modulation_bandpass_bank(x, lowpassed, rho, theta, gain, **layout, backend="torch")
+    torch.testing.assert_close(fused, plain, rtol=1e-10, atol=1e-12)
+    args = [t.detach().clone().requires_grad_() for t in _bank_case(length=40)[:5]]
+    fn = lambda *a: modulation_bandpass_bank(*a, **layout, backend="numba")  # noqa: E731
+    assert torch.autograd.gradcheck(fn, tuple(args), eps=1e-6, atol=1e-6, rtol=1e-4)
+
+
+def test_butterworth_bank_learnable_gradients_and_plain_outputs():
+    bank = ModulationFilterbank(8000.0, [2000.0], filter_type="butterworth", learnable=True, dtype=torch.float64)
+    x = torch.randn(1, 1, 4000, dtype=torch.float64)
+    sum(o.square().mean() for o in bank(x)).backward()
+    for name in ("mfc_hz", "bandwidth_hz", "lowpass_cutoff_hz", "prefilter_cutoff_hz"):
+        grad = getattr(bank, name).grad
+        assert grad is not None and torch.isfinite(grad).all() and bool((grad != 0).all()), name
+    plain = ModulationFilterbank(8000.0, [2000.0], phase_insensitive=False, dtype=torch.float64)
+    assert bool((plain(x)[0][0, 4] < 0).any())  # band-pass outputs, not envelopes

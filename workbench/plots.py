@@ -690,3 +690,26 @@ __all__ = ["STYLE", "hz_to_erb_number", "erb_number_to_hz", "plot_waveform", "pl
            "plot_modulation_channel", "plot_modulation_spectrum", "impulse_responses", "plot_filter_responses",
            "plot_excitation_pattern", "plot_loudness_over_time", "plot_binaural_loudness", "plot_psychometric",
            "reversal_indices", "plot_staircase", "plot_stages"]
+
+
+@_styled
+def plot_model_vs_human(x_model, y_model, x_human=None, y_human=None, *, sd_model=None,
+                        model_label="model", human_label="human", xlabel="Condition",
+                        ylabel="Threshold", log_x=False, title="Model vs human", ax=None) -> Figure:
+    """Model thresholds (line, error bars = ``sd_model``) over human thresholds (squares)."""
+    xm, ym = np.ravel(_np(x_model)).astype(float), np.ravel(_np(y_model)).astype(float)
+    if xm.shape != ym.shape:
+        raise ValueError(f"x_model and y_model need the same length, got {xm.size} and {ym.size}")
+    fig, ax = _one_axes(ax, (5.0, 3.4))
+    sd = None if sd_model is None else np.ravel(_np(sd_model)).astype(float)
+    ax.errorbar(xm, ym, yerr=sd, fmt="o-", color="C0", capsize=3, label=model_label)
+    if x_human is not None and y_human is not None:
+        ax.plot(np.ravel(_np(x_human)), np.ravel(_np(y_human)), "s--", color="C3", mfc="none",
+                label=human_label or "human")
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="best")
+    return fig

@@ -168,7 +168,9 @@ def adaptation_loops(x: torch.Tensor, tau_s: torch.Tensor, fs: float, limit: flo
     tau_s : ``(L,)`` loop time constants in seconds (may require grad).
     limit : overshoot limit (AMT ``limit``; <= 1 disables limiting).
     min_level : floor, a tensor broadcastable to ``x.shape[:-1]`` (one value per channel).
-    backend : 'auto' (numba on CPU, torch elsewhere), 'numba' or 'torch'.
+    backend : 'auto' (numba on CPU, torch elsewhere), 'numba' or 'torch'. The torch
+        recursion is a Python loop over samples (slow on GPU: ~T*L small kernels); 'numba'
+        with a CUDA tensor round-trips through host memory instead (differentiable).
     Returns ``(..., T)`` in model units.
     """
     lead = x.shape[:-1]
@@ -177,8 +179,10 @@ def adaptation_loops(x: torch.Tensor, tau_s: torch.Tensor, fs: float, limit: flo
     a1 = torch.exp(-1.0 / (tau_s.to(x.dtype) * fs))
     if backend == "auto":
         backend = "numba" if x.device.type == "cpu" else "torch"
+    if backend not in ("numba", "torch"):
+        raise ValueError(f"backend must be 'auto', 'numba' or 'torch', got {backend!r}")
     if backend == "numba":
-        y = _AdaptLoopFunction.apply(rows, a1, m, float(limit))
+        y = _AdaptLoopFunction.apply(rows.cpu(), a1.cpu(), m.cpu(), float(limit)).to(x.device)
     else:
         y = _adaptation_torch(rows, a1, m, float(limit))
     return y.reshape(x.shape)

@@ -42,21 +42,44 @@ __all__ = ["lfilter", "sosfilt"]
 # --------------------------------------------------------------------------- numba kernels
 @numba.njit(cache=True, parallel=True)
 def _forward_kernel(b, a, x, y):
-    """Rows r: y = filter(b[r], a[r], x[r]), a[r, 0] == 1, transposed direct form II."""
+    """Rows r: y = filter(b[r], a[r], x[r]), a[r, 0] == 1, transposed direct form II.
+
+    ``x`` may be real while the coefficients (and ``y``) are complex. Orders 1 and 2 (the
+    one-pole and biquad sections everything is built from) keep their state in scalars.
+    """
     rows, n_samples = x.shape
     order = max(b.shape[1], a.shape[1]) - 1
     for r in numba.prange(rows):
-        state = np.zeros(order + 1, dtype=y.dtype)
         br = np.zeros(order + 1, dtype=y.dtype)
         ar = np.zeros(order + 1, dtype=y.dtype)
         br[: b.shape[1]] = b[r]
         ar[: a.shape[1]] = a[r]
-        for n in range(n_samples):
-            xn = x[r, n]
-            yn = br[0] * xn + state[0]
-            for k in range(1, order + 1):
-                state[k - 1] = state[k] + br[k] * xn - ar[k] * yn
-            y[r, n] = yn
+        if order == 1:
+            b0, b1, a1 = br[0], br[1], ar[1]
+            s0 = b0 * 0
+            for n in range(n_samples):
+                xn = x[r, n]
+                yn = b0 * xn + s0
+                s0 = b1 * xn - a1 * yn
+                y[r, n] = yn
+        elif order == 2:
+            b0, b1, b2, a1, a2 = br[0], br[1], br[2], ar[1], ar[2]
+            s0 = b0 * 0
+            s1 = b0 * 0
+            for n in range(n_samples):
+                xn = x[r, n]
+                yn = b0 * xn + s0
+                s0 = s1 + b1 * xn - a1 * yn
+                s1 = b2 * xn - a2 * yn
+                y[r, n] = yn
+        else:
+            state = np.zeros(order + 1, dtype=y.dtype)
+            for n in range(n_samples):
+                xn = x[r, n]
+                yn = br[0] * xn + state[0]
+                for k in range(1, order + 1):
+                    state[k - 1] = state[k] + br[k] * xn - ar[k] * yn
+                y[r, n] = yn
 
 
 @numba.njit(cache=True, parallel=True)
@@ -65,12 +88,23 @@ def _adjoint_kernel(a, g, u):
     rows, n_samples = g.shape
     na = a.shape[1]
     for r in numba.prange(rows):
-        for n in range(n_samples - 1, -1, -1):
-            acc = g[r, n]
-            for k in range(1, na):
-                if n + k < n_samples:
-                    acc -= np.conj(a[r, k]) * u[r, n + k]
-            u[r, n] = acc
+        if na <= 3:
+            c1 = np.conj(a[r, 1]) if na > 1 else a[r, 0] * 0
+            c2 = np.conj(a[r, 2]) if na > 2 else a[r, 0] * 0
+            u1 = g[r, 0] * 0  # u[n+1] (g is finite; u is not yet written)
+            u2 = u1  # u[n+2]
+            for n in range(n_samples - 1, -1, -1):
+                un = g[r, n] - c1 * u1 - c2 * u2
+                u[r, n] = un
+                u2 = u1
+                u1 = un
+        else:
+            for n in range(n_samples - 1, -1, -1):
+                acc = g[r, n]
+                for k in range(1, na):
+                    if n + k < n_samples:
+                        acc -= np.conj(a[r, k]) * u[r, n + k]
+                u[r, n] = acc
 
 
 @numba.njit(cache=True, parallel=True)
@@ -104,11 +138,11 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 
 class _LFilterCPU(torch.autograd.Function):
-    """Rows of (b, a, x) with a[:, 0] == 1, all of one common dtype, CPU."""
+    """Rows of (b, a, x) with a[:, 0] == 1, CPU; b, a share the output dtype, x may be real."""
 
     @staticmethod
     def forward(ctx, b, a, x):
-        y = torch.empty_like(x)
+        y = torch.empty(x.shape, dtype=b.dtype)
         _forward_kernel(_np(b), _np(a), _np(x), y.numpy())
         ctx.save_for_backward(b, a, x, y)
         return y
@@ -116,7 +150,7 @@ class _LFilterCPU(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_y):
         b, a, x, y = ctx.saved_tensors
-        g = grad_y.to(x.dtype).contiguous()
+        g = grad_y.to(y.dtype).contiguous()
         u = torch.empty_like(g)
         _adjoint_kernel(_np(a), g.numpy(), u.numpy())
         un = u.numpy()
@@ -130,8 +164,11 @@ class _LFilterCPU(torch.autograd.Function):
             grad_a = -grad_a
             grad_a[:, 0] = 0  # a[0] is fixed at 1 here; normalisation is differentiated outside
         if ctx.needs_input_grad[2]:
-            grad_x = torch.zeros_like(x)
+            grad_x = torch.zeros_like(u)
             _input_grad_kernel(_np(b), un, grad_x.numpy())
+            if not x.is_complex():
+                grad_x = grad_x.real if grad_x.is_complex() else grad_x
+                grad_x = grad_x.to(x.dtype)
         return grad_b, grad_a, grad_x
 
 
@@ -191,7 +228,9 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, method: str = "au
     dtype = torch.promote_types(torch.promote_types(b.dtype, a.dtype), x.dtype)
     if not (dtype.is_floating_point or dtype.is_complex):
         dtype = torch.get_default_dtype()
-    b, a, x = b.to(dtype), a.to(dtype), x.to(dtype)
+    b, a = b.to(dtype), a.to(dtype)
+    # A real signal stays real under complex coefficients: the kernel mixes them directly.
+    x = x.to(dtype.to_real() if (dtype.is_complex and not x.is_complex()) else dtype)
     a0 = a[..., :1]
     if bool((a0 == 0).any()):
         raise ValueError("a[..., 0] must be non-zero")

@@ -167,15 +167,17 @@ class _ModFilterFunction(torch.autograd.Function):
 def modulation_bandpass_bank(x: torch.Tensor, lowpassed: torch.Tensor, rho: torch.Tensor,
                              theta: torch.Tensor, gain: torch.Tensor, row_channel: np.ndarray,
                              row_band: np.ndarray, out_row: np.ndarray, lp_row: np.ndarray,
-                             factor: np.ndarray, mode: np.ndarray, n_out: int) -> torch.Tensor:
+                             factor: np.ndarray, mode: np.ndarray, n_out: int,
+                             backend: str = "auto") -> torch.Tensor:
     """Assemble the ``(B, n_out, T)`` modulation-bank output from ``x`` ``(B, F, T)``.
 
     Output row ``lp_row[c]`` is ``lowpassed[:, c]``. Band row r filters channel
     ``row_channel[r]`` (non-decreasing) with band ``row_band[r]`` into output row
     ``out_row[r]``. Bands k: pole ``rho[k] e^{i theta[k]}``, gain ``gain[k]``, ``mode[k]`` 0
-    (real part) or 1 (``factor[k] * |.|``).
+    (real part) or 1 (``factor[k] * |.|``). ``backend``: 'auto' (numba on CPU, else torch),
+    'numba' or 'torch' (:func:`workbench.kernels.iir.lfilter` per row; runs on any device).
     """
-    if x.device.type == "cpu":
+    if backend == "numba" or (backend == "auto" and x.device.type == "cpu"):
         row_start = np.searchsorted(row_channel, np.arange(x.shape[1] + 1)).astype(np.int64)
         layout = (row_start, row_band.astype(np.int64), out_row.astype(np.int64), lp_row.astype(np.int64),
                   factor.astype(np.float64), mode.astype(np.int64), int(n_out))

@@ -30,7 +30,7 @@ from workbench.stages.modulation import ModulationFilterbank
 
 FILTERBANK_KEYS = ("n", "betamul", "erb_scale", "basef")
 IHC_KEYS = ("method", "cutoff_hz", "filter_order")
-ADAPTATION_KEYS = ("tau", "limit", "minspl", "min_level", "preset")
+ADAPTATION_KEYS = ("tau", "limit", "minspl", "min_level", "preset", "backend")
 MODULATION_KEYS = ("Q", "max_mfc", "filter_type", "preset", "upper_limit", "lowpass_150_hz",
                    "attenuation", "phase_insensitive")
 
@@ -52,7 +52,8 @@ class Dau1997(nn.Module):
     ihc_kwargs : ``method`` ('dau1996', 'breebaart2001', 'king2019', 'lindemann1986'),
         ``cutoff_hz``, ``filter_order``.
     adaptation_kwargs : ``tau`` (s), ``limit`` (10), ``minspl`` (dB SPL, 0) or ``min_level``
-        (linear, scalar or per channel), ``preset`` ('dau1997').
+        (linear, scalar or per channel), ``preset`` ('dau1997'), ``backend`` ('auto', 'numba':
+        also on CUDA via host memory, 'torch').
     modulation_kwargs : ``Q`` (2), ``max_mfc`` (1000 Hz), ``filter_type`` ('efilt' or
         'butterworth'), ``preset`` ('jepsen2008'), ``upper_limit``, ``lowpass_150_hz``,
         ``attenuation``, ``phase_insensitive``.
@@ -87,7 +88,8 @@ class Dau1997(nn.Module):
         self.ihc = IHCEnvelope(self.fs, learnable=learnable, dtype=dtype, **ihc)
         self.adaptation = AdaptLoop(self.fs, tau_s=adt.get("tau"), limit=adt.get("limit"),
                                     min_level=adt.get("min_level"), min_spl_db=adt.get("minspl", 0.0),
-                                    preset=adt.get("preset", "dau1997"), learnable=learnable, dtype=dtype)
+                                    preset=adt.get("preset", "dau1997"), learnable=learnable,
+                                    backend=adt.get("backend", "auto"), dtype=dtype)
         self.modulation = ModulationFilterbank(self.fs, fc, learnable=learnable, dtype=dtype, **mfb)
         self.register_buffer("fc", fc.to(torch.float64), persistent=False)
 

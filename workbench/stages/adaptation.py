@@ -55,11 +55,14 @@ class AdaptLoop(nn.Module):
     preset : 'dau1997' (limit 10, default), 'osses2021' (limit 5), 'dau1996' (no limiting),
         'breebaart2001'/'puschel1988' (linearly spaced tau, no limiting).
     learnable : make the time constants an ``nn.Parameter``.
+    backend : 'auto' (numba kernel on CPU, torch recursion on other devices), 'numba' (also
+        for CUDA tensors, via host memory: much faster than the per-sample torch loop) or 'torch'.
     """
 
     def __init__(self, fs: float, tau_s: Sequence[float] | torch.Tensor | None = None,
                  limit: float | None = None, min_level=None, min_spl_db: float = 0.0,
-                 preset: str = "dau1997", learnable: bool = False, dtype: torch.dtype = torch.float32):
+                 preset: str = "dau1997", learnable: bool = False, backend: str = "auto",
+                 dtype: torch.dtype = torch.float32):
         super().__init__()
         self.fs = check_fs(fs)
         check_choice(preset, tuple(PRESETS), "preset")
@@ -67,6 +70,7 @@ class AdaptLoop(nn.Module):
         if tau.dim() != 1 or tau.numel() == 0 or not bool((tau > 0).all()):
             raise ValueError(f"tau_s must be a non-empty 1-D sequence of positive seconds, got {tau.tolist()}")
         self.limit = float(PRESETS[preset]["limit"] if limit is None else limit)
+        self.backend = check_choice(backend, ("auto", "numba", "torch"), "backend")
         level = min_level_from_db(min_spl_db) if min_level is None else torch.as_tensor(min_level, dtype=torch.float64)
         if level.dim() > 1 or not bool((level > 0).all()):
             raise ValueError("min_level must be a positive scalar or 1-D (one value per channel)")
@@ -82,7 +86,8 @@ class AdaptLoop(nn.Module):
         if level.dim() == 1 and (x.dim() < 2 or level.numel() != x.shape[-2]):
             raise ValueError(f"min_level has {level.numel()} values (one per channel) but the "
                              f"input has shape {tuple(x.shape)}")
-        return adaptation_loops(x, self.tau_s.to(x.dtype), self.fs, self.limit, level.to(x.dtype))
+        return adaptation_loops(x, self.tau_s.to(x.dtype), self.fs, self.limit, level.to(x.dtype),
+                                backend=self.backend)
 
     def extra_repr(self) -> str:
         return f"fs={self.fs:g}, n_loops={self.tau_s.numel()}, limit={self.limit:g}"

@@ -1,1 +1,76 @@
-"""Instantaneous compressions (broken stick, power law)."""
+"""Instantaneous compressions (broken stick, power law), as AMT 1.4 ``king2019``.
+
+The knee is a level in dB re the calibration: with ``dboffset`` dB SPL at amplitude 1, the
+knee amplitude is ``10^((knee_db - dboffset)/20)`` (30 dB SPL at dboffset 100 -> 10^-3.5).
+Both keep the sign of the input (they act on the gammatone output's fine structure).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from workbench._validation import check_choice, check_positive
+
+
+def knee_amplitude(knee_db: float, dboffset: float) -> float:
+    """Amplitude of the knee level ``knee_db`` (dB SPL) at calibration ``dboffset``."""
+    return 10.0 ** ((knee_db - dboffset) / 20.0)
+
+
+def broken_stick(x: torch.Tensor, n, knee: float) -> torch.Tensor:
+    """Linear up to ``|x| = knee``, then ``sign(x) knee (|x|/knee)^n`` (continuous at the knee).
+
+    ``n``: exponent, a float or a tensor broadcasting against ``x`` (e.g. ``(channels, 1)``
+    for per-channel exponents, as AMT allows).
+    """
+    mag = x.abs()
+    # Clamp before the power so the unused branch never sees |x| < knee (no inf/NaN grads).
+    compressed = knee * (mag.clamp_min(knee) / knee) ** n
+    return torch.where(mag > knee, torch.sign(x) * compressed, x)
+
+
+def power_law(x: torch.Tensor, n, knee: float) -> torch.Tensor:
+    """``sign(x) knee (|x|/knee)^n`` everywhere (expands below the knee, as AMT warns)."""
+    tiny = torch.finfo(x.dtype).tiny
+    return torch.sign(x) * knee * (x.abs().clamp_min(tiny) / knee) ** n
+
+
+class Compression(nn.Module):
+    """Broken-stick or power-law compression on ``(batch, channel, time)`` signals.
+
+    ``compression_type``: 'brokenstick' or 'power'; ``n`` exponent (> 0; float or one per
+    channel); ``knee_db`` knee level in dB SPL; ``dboffset`` calibration (dB SPL at
+    amplitude 1). ``learnable=True`` makes the exponent a parameter.
+    """
+
+    def __init__(self, compression_type: str = "brokenstick", n=0.3, knee_db: float = 30.0,
+                 dboffset: float = 100.0, learnable: bool = False,
+                 dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.compression_type = check_choice(compression_type, ("brokenstick", "power"),
+                                             "compression_type")
+        n_t = torch.as_tensor(n, dtype=dtype)
+        if n_t.dim() > 1 or not bool(torch.isfinite(n_t).all()) or bool((n_t <= 0).any()):
+            raise ValueError(f"compression_n must be > 0 (a number or one per channel), got {n}")
+        if n_t.dim() == 1:
+            n_t = n_t[:, None]
+        if isinstance(knee_db, bool) or not isinstance(knee_db, (int, float)) or not math.isfinite(knee_db):
+            raise ValueError(f"compression_knee_db must be a finite number in dB, got {knee_db!r}")
+        check_positive(dboffset, "dboffset")
+        if learnable:
+            self.n = nn.Parameter(n_t)
+        else:
+            self.register_buffer("n", n_t)
+        self.knee = knee_amplitude(knee_db, dboffset)
+        self.knee_db, self.dboffset = float(knee_db), float(dboffset)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fn = broken_stick if self.compression_type == "brokenstick" else power_law
+        return fn(x, self.n.to(x.dtype), self.knee)
+
+    def extra_repr(self) -> str:
+        return (f"type={self.compression_type}, knee_db={self.knee_db:g}, "
+                f"dboffset={self.dboffset:g}")

@@ -1,1 +1,157 @@
-"""Dual-resonance nonlinear (DRNL) filterbank (Lopez-Poveda & Meddis 2001; Paulick2024)."""
+"""Dual-resonance nonlinear (DRNL) filterbank (Lopez-Poveda & Meddis 2001; Paulick2024).
+
+Follows AMT 1.6 ``paulick2024_drnl``: per channel a linear path (gain, gammatone, cascaded
+2nd-order Butterworth lowpasses) plus a nonlinear path (gammatone, broken-stick compression,
+the same gammatone again, lowpasses); the output is their sum (basilar-membrane velocity in
+m/s when the input is the middle-ear output). The gammatone is AMT's 'classic' real
+mixed pole-zero design of order n (n identical biquads, one pole pair and one real zero each),
+run as second-order sections because the expanded polynomial is unstable in float32.
+The nonlinear-path a, b are frozen at their 1500 Hz values above 1 kHz, as AMT does.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from workbench._validation import check_choice, check_dtype, check_fs
+from workbench.kernels.iir import sosfilt
+
+# (gammatones linear path, lowpasses linear path, gammatones nonlinear path, lowpasses nonlinear)
+_SECTION_COUNTS = {"paulick2024": (2, 4, 2, 1), "jepsen2008": (3, 4, 3, 3)}
+_COMPRESSION_EXPONENT = 10 ** -0.60206  # c = 0.25 in both models
+_FREEZE_ABOVE_HZ, _FROZEN_AT_HZ = 1000.0, 1500.0
+
+
+def drnl_parameters(center_freqs_hz, model: str = "paulick2024", subject: str = "NH") -> dict:
+    """Per-channel DRNL parameters (float64 tensors, shape ``(C,)``) from AMT's regressions.
+
+    Keys: ``cf_lin``, ``bw_lin``, ``lp_lin`` (Hz), ``gain_lin``, ``cf_nlin``, ``bw_nlin``,
+    ``lp_nlin`` (Hz), ``a``, ``b``, ``c``. ``subject`` 'NH' (normal hearing) or 'HIx'
+    (AMT's example without compression: a = 0).
+    """
+    check_choice(model, _SECTION_COUNTS, "model")
+    check_choice(subject, ("NH", "HIx"), "subject")
+    cf = torch.as_tensor(center_freqs_hz, dtype=torch.float64)
+    lcf = torch.log10(cf)
+    frozen = torch.where(cf <= _FREEZE_ABOVE_HZ, lcf, torch.full_like(lcf, math.log10(_FROZEN_AT_HZ)))
+    p = {
+        "cf_lin": 10 ** (-0.06762 + 1.01679 * lcf),
+        "bw_lin": 10 ** (0.03728 + 0.75 * lcf),
+        "lp_lin": 10 ** (-0.06762 + 1.01 * lcf),
+        "gain_lin": 10 ** (4.20405 - 0.47909 * lcf),
+        "cf_nlin": 10 ** (-0.05252 + 1.01650 * lcf),
+        "bw_nlin": 10 ** (-0.03193 + 0.77 * lcf),
+        "lp_nlin": 10 ** (-0.05252 + 1.01650 * lcf),
+        "c": torch.full_like(cf, _COMPRESSION_EXPONENT if subject == "NH" else 0.25),
+    }
+    if subject == "NH":
+        p["a"] = 10 ** (1.40298 + 0.81916 * frozen)
+        p["b"] = 10 ** (1.61912 - 0.81867 * frozen)
+    else:
+        p["a"] = torch.zeros_like(cf)
+        p["b"] = 10 ** (1.61912 - 0.81867 * lcf)
+    return p
+
+
+def gammatone_classic_sos(center_freqs_hz, bandwidths_hz, fs: float, order: int) -> torch.Tensor:
+    """AMT 'classic' real gammatone as ``order`` identical biquads, shape ``(C, order, 6)``.
+
+    Each section: poles at exp(-phi +- i theta), a real zero at the poles' real part, gain
+    a0 chosen (as in AMT) so the cascade has 0 dB at the centre frequency.
+    """
+    theta = 2 * math.pi * torch.as_tensor(center_freqs_hz, dtype=torch.float64) / fs
+    phi = 2 * math.pi * torch.as_tensor(bandwidths_hz, dtype=torch.float64) / fs
+    radius = torch.exp(-phi)
+    alpha = -radius * torch.cos(theta)
+    z1, z2 = torch.exp(-1j * theta), torch.exp(-2j * theta)
+    a0 = torch.abs((1 + 2 * alpha * z1 + radius ** 2 * z2) / (1 + alpha * z1))
+    ones, zeros = torch.ones_like(theta), torch.zeros_like(theta)
+    section = torch.stack([a0, a0 * alpha, zeros, ones, 2 * alpha, radius ** 2], dim=-1)
+    return section.unsqueeze(-2).expand(-1, order, -1).contiguous()
+
+
+def butter2_lowpass_sos(cutoff_hz, fs: float, count: int) -> torch.Tensor:
+    """MATLAB ``butter(2, fc/(fs/2))`` (bilinear, prewarped) repeated ``count`` times: (C, count, 6)."""
+    k = torch.tan(math.pi * torch.as_tensor(cutoff_hz, dtype=torch.float64) / fs)
+    norm = 1 / (1 + math.sqrt(2) * k + k ** 2)
+    one = torch.ones_like(k)
+    section = torch.stack([k ** 2 * norm, 2 * k ** 2 * norm, k ** 2 * norm, one,
+                           2 * (k ** 2 - 1) * norm, (1 - math.sqrt(2) * k + k ** 2) * norm], dim=-1)
+    return section.unsqueeze(-2).expand(-1, count, -1).contiguous()
+
+
+def broken_stick(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """``sign(x) * min(a|x|, b|x|^c)``; a, b, c of shape ``(C,)`` act on ``(B, C, T)``.
+
+    The power is taken on a floored magnitude so its gradient stays finite at x = 0 (there
+    the linear branch is the smaller one and is selected anyway).
+    """
+    a, b, c = a[:, None], b[:, None], c[:, None]
+    mag = x.abs()
+    linear = a * mag
+    compressed = b * mag.clamp_min(torch.finfo(x.dtype).tiny ** 0.5) ** c
+    return torch.sign(x) * torch.where(linear < compressed, linear, compressed)
+
+
+def drnl(x: torch.Tensor, linear_sos: torch.Tensor, nonlinear_pre_sos: torch.Tensor,
+         nonlinear_post_sos: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
+         c: torch.Tensor) -> torch.Tensor:
+    """DRNL filterbank on ``x (B, T)`` -> ``(B, C, T)``.
+
+    ``linear_sos (C, n, 6)``: gain-scaled gammatone + lowpasses; ``nonlinear_pre_sos``:
+    gammatone before the broken stick; ``nonlinear_post_sos``: gammatone + lowpass after it.
+    """
+    channels = linear_sos.shape[0]
+    x = x.unsqueeze(-2).expand(x.shape[0], channels, x.shape[-1])
+    linear = sosfilt(linear_sos, x)
+    nonlinear = broken_stick(sosfilt(nonlinear_pre_sos, x), a, b, c)
+    return linear + sosfilt(nonlinear_post_sos, nonlinear)
+
+
+class DRNLFilterbank(nn.Module):
+    """DRNL filterbank stage (AMT 1.6 ``paulick2024_drnl``), input ``(B, T)`` in Pa-scaled
+    middle-ear output, output ``(B, C, T)`` basilar-membrane velocity.
+
+    ``model`` 'paulick2024' (2 gammatones per path, 4 linear / 1 nonlinear lowpasses) or
+    'jepsen2008' (3 gammatones, 4 / 3 lowpasses). ``learnable`` makes a, b, c and the linear
+    gain trainable (filter shapes stay fixed by the centre frequencies).
+    """
+
+    def __init__(self, fs: float, center_freqs_hz, model: str = "paulick2024", subject: str = "NH",
+                 learnable: bool = False, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.fs = check_fs(fs)
+        dtype = check_dtype(dtype)
+        cf = torch.as_tensor(center_freqs_hz, dtype=torch.float64).reshape(-1)
+        if cf.numel() < 1 or not bool(((cf > 0) & (cf < self.fs / 2)).all()):
+            raise ValueError(f"center_freqs_hz must be non-empty and inside (0, fs/2 = {self.fs / 2:g}) Hz")
+        self.model, self.subject = model, subject
+        p = drnl_parameters(cf, model, subject)
+        n_gt_lin, n_lp_lin, n_gt_nlin, n_lp_nlin = _SECTION_COUNTS[model]
+        gt_lin = gammatone_classic_sos(p["cf_lin"], p["bw_lin"], self.fs, n_gt_lin)
+        gt_nlin = gammatone_classic_sos(p["cf_nlin"], p["bw_nlin"], self.fs, n_gt_nlin)
+        self.register_buffer("center_freqs_hz", cf.to(dtype))
+        self.register_buffer("linear_sos", torch.cat(
+            [gt_lin, butter2_lowpass_sos(p["lp_lin"], self.fs, n_lp_lin)], dim=1).to(dtype))
+        self.register_buffer("nonlinear_pre_sos", gt_nlin.to(dtype))
+        self.register_buffer("nonlinear_post_sos", torch.cat(
+            [gt_nlin, butter2_lowpass_sos(p["lp_nlin"], self.fs, n_lp_nlin)], dim=1).to(dtype))
+        for name in ("gain_lin", "a", "b", "c"):
+            value = p[name].to(dtype)
+            if learnable:
+                setattr(self, name, nn.Parameter(value))
+            else:
+                self.register_buffer(name, value)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        linear_sos = torch.cat([self.linear_sos[:, :1, :3] * self.gain_lin[:, None, None],
+                                self.linear_sos[:, :1, 3:]], dim=-1)
+        linear_sos = torch.cat([linear_sos, self.linear_sos[:, 1:]], dim=1)
+        return drnl(x, linear_sos, self.nonlinear_pre_sos, self.nonlinear_post_sos,
+                    self.a, self.b, self.c)
+
+    def extra_repr(self) -> str:
+        return f"fs={self.fs:g}, channels={self.center_freqs_hz.numel()}, model={self.model!r}"

@@ -1,0 +1,524 @@
+"""Classic listening experiments, run on any model through an observer.
+
+An :class:`Experiment` is declarative: a stimulus factory for target and reference intervals
+as a function of the tracked variable, the fixed parameters, the number of intervals and an
+adaptive :class:`~workbench.psychophysics.procedures.Staircase` (AMT ``amt_emuexp``
+semantics: 'intnum' = ``n_intervals``, 'rule' = (n_down, n_up), 'expvarstart' =
+``procedure.start_value``, step halving at reversals). Running it advances ``n_runs``
+staircases in lock-step; each step puts *all intervals of all active runs* through the
+observer as one batch (on the observer's device, e.g. CUDA).
+
+Observer protocol (anything with these methods works)::
+
+    observer.prepare(target, reference)   # optional: (n, T) supra-threshold target tokens
+                                          # and reference tokens, e.g. to build a template
+    observer.choose(intervals) -> index   # intervals (n_trials, n_intervals, T) in Pa,
+                                          # returns the chosen interval per trial (n_trials,)
+
+:class:`TemplateObserver` adapts the CASP optimal detector
+(:class:`workbench.psychophysics.observer.OptimalDetector`) to it; :class:`FeatureObserver`
+is a cheap stand-in (a scalar feature plus Gaussian internal noise) for tests and demos.
+Experiments: :func:`tmtf`, :func:`intensity_discrimination`, :func:`tone_in_noise`,
+:func:`forward_masking` (registry :data:`EXPERIMENTS`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from workbench import stimuli
+from workbench._validation import check_choice, check_fs, check_kwargs, check_positive
+from workbench.psychophysics.procedures import (Staircase, StaircaseResult, _check_int,
+                                                afc_positions, arrange_intervals, run_staircase)
+from workbench.psychophysics.human_data import HUMAN_DATA, weber_db_to_delta_l
+
+
+# --------------------------------------------------------------------------- observers
+class _ScoringObserver:
+    """Observers whose decision is argmax of a noise-free score per interval plus independent
+    Gaussian internal noise of std ``noise_sd``: ``score(audio (n, T)) -> (n,)`` float64."""
+
+    noise_sd = 0.0
+
+    def choose(self, intervals) -> torch.Tensor:
+        n, k, t = intervals.shape
+        return self.add_noise(self.score(intervals.reshape(n * k, t)).reshape(n, k)).argmax(1)
+
+    def add_noise(self, scores: torch.Tensor) -> torch.Tensor:
+        return scores + self.noise_sd * torch.randn(scores.shape, generator=self.generator, dtype=scores.dtype)
+
+
+class FeatureObserver(_ScoringObserver):
+    """Stand-in observer: one scalar feature per interval plus Gaussian internal noise.
+
+    ``feature``: 'level' (rms level in dB SPL of a Pa signal, plus an internal floor at
+    ``floor_db_spl`` so that silence is not infinitely informative) or 'envelope' (20 log10
+    of the Hilbert envelope's std/mean: modulation depth), or a callable
+    ``(n, T) tensor -> (n,) tensor``.
+    ``window_s``: optional (start, stop) in seconds the feature looks at.
+    ``prepare`` learns whether the target raises or lowers the feature; ``choose`` picks the
+    interval whose noisy feature lies furthest in that direction.
+    """
+
+    def __init__(self, feature="level", noise_sd: float = 0.5, fs: float | None = None,
+                 window_s=None, floor_db_spl: float = 0.0, seed=None):
+        if not callable(feature):
+            check_choice(feature, ("level", "envelope"), "feature")
+        self.feature, self.noise_sd = feature, check_positive(noise_sd, "noise_sd", allow_zero=True)
+        self.fs, self.window_s, self.floor = fs, window_s, (20e-6) ** 2 * 10 ** (floor_db_spl / 10)
+        if window_s is not None and fs is None:
+            raise ValueError("window_s needs fs")
+        self.generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
+        self.sign = 1.0
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.as_tensor(x, dtype=torch.float64)
+        if self.window_s is not None:
+            x = x[..., int(self.window_s[0] * self.fs):int(self.window_s[1] * self.fs)]
+        if callable(self.feature):
+            return torch.as_tensor(self.feature(x), dtype=torch.float64)
+        if self.feature == "level":
+            return 10 * torch.log10((x.pow(2).mean(-1) + self.floor) / 4e-10)
+        env = torch.fft.ifft(torch.fft.fft(x) * _analytic_gain(x.shape[-1])).abs()
+        return 20 * torch.log10(env.std(-1) / env.mean(-1))
+
+    def prepare(self, target, reference):
+        diff = float(self.features(target).mean() - self.features(reference).mean())
+        self.sign = 1.0 if diff >= 0 else -1.0
+
+    def score(self, audio) -> torch.Tensor:
+        return self.sign * self.features(audio).cpu()
+
+
+def _analytic_gain(n: int) -> torch.Tensor:
+    h = torch.zeros(n, dtype=torch.float64)
+    h[0] = 1
+    h[1:(n + 1) // 2] = 2
+    if n % 2 == 0:
+        h[n // 2] = 1
+    return h
+
+
+class TemplateObserver(_ScoringObserver):
+    """Adapts a template detector (``fit``, ``representation``, ``decision_variables``,
+    ``noise_std``; e.g. the CASP ``OptimalDetector``) to the experiment protocol: the
+    template comes from supra-threshold target tokens vs reference tokens; in each trial
+    every interval's decision variable gets independent internal noise and the largest wins.
+    ``batch_size`` caps how many intervals go through the model at once (memory)."""
+
+    def __init__(self, detector, seed=None, device=None, dtype=torch.float32,
+                 batch_size: int | None = None):
+        for attr in ("fit", "representation", "decision_variables", "noise_std"):
+            if not hasattr(detector, attr):
+                raise TypeError(f"detector lacks {attr}(); expected an OptimalDetector-like object")
+        self.detector, self.device, self.dtype = detector, device, dtype
+        self.batch_size = None if batch_size is None else _check_int(batch_size, "batch_size", 1)
+        self.generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
+
+    def _audio(self, x):
+        return torch.as_tensor(x).to(device=self.device, dtype=self.dtype)
+
+    def prepare(self, target, reference):
+        self.detector.fit(self._audio(target), self._audio(reference))
+        self.noise_sd = self.detector.noise_std()
+
+    def score(self, audio) -> torch.Tensor:
+        flat = self._audio(audio)
+        size = self.batch_size or flat.shape[0]
+        return torch.cat([self.detector.decision_variables(self.detector.representation(flat[s:s + size])[0])
+                          for s in range(0, flat.shape[0], size)]).cpu().double()
+
+
+# --------------------------------------------------------------------------- experiment
+@dataclass
+class ExperimentResult:
+    """Thresholds of ``n_runs`` staircase runs plus everything to reproduce them."""
+
+    experiment: "Experiment"
+    staircase: StaircaseResult
+    seed: int
+    elapsed_s: float
+
+    @property
+    def thresholds(self) -> np.ndarray:
+        return self.staircase.thresholds
+
+    def rows(self) -> list[dict]:
+        """One tidy row per run: condition parameters, threshold, reported quantity, status."""
+        e = self.experiment
+        return [{"experiment": e.name, **e.condition, "run": i, "seed": self.seed,
+                 e.variable: float(t), **e.report(float(t)), "status": s,
+                 "n_trials": int(len(v)), "elapsed_s": round(self.elapsed_s, 3)}
+                for i, (t, s, v) in enumerate(zip(self.thresholds, self.staircase.status,
+                                                  self.staircase.values))]
+
+    def summary(self) -> dict:
+        ok = self.thresholds[np.isfinite(self.thresholds)]
+        mean = float(ok.mean()) if ok.size else math.nan
+        return {"experiment": self.experiment.name, **self.experiment.condition,
+                self.experiment.variable: mean, **self.experiment.report(mean),
+                "sd": float(ok.std(ddof=1)) if ok.size > 1 else math.nan,
+                "n_converged": int(ok.size), "n_runs": len(self.thresholds),
+                "elapsed_s": self.elapsed_s}
+
+
+@dataclass
+class Experiment:
+    """A declarative n-AFC experiment.
+
+    make_target(values (n,), generator) -> (n, T) Pa: target intervals at the tracked values.
+    make_reference(n, generator) -> (n, T) Pa: reference intervals.
+    variable/unit: name and unit of the tracked variable (lower = harder).
+    template_value: supra-threshold value for the observer's template.
+    condition: the swept parameters (e.g. {'rate_hz': 8}); params: all fixed parameters.
+    report: maps a threshold to extra reported quantities (e.g. dL from 10 log dI/I).
+    frozen: target and reference are deterministic functions of the value (no noise tokens);
+        observers with ``score`` then get each distinct stimulus once (cached), exactly.
+    """
+
+    name: str
+    variable: str
+    unit: str
+    make_target: Callable
+    make_reference: Callable
+    procedure: Staircase
+    template_value: float
+    fs: float
+    n_intervals: int = 3
+    condition: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    report: Callable = field(default=lambda t: {})
+    frozen: bool = False
+
+    def __post_init__(self):
+        _check_int(self.n_intervals, "n_intervals", 2)
+
+    def config(self) -> dict:
+        return {"experiment": self.name, "variable": self.variable, "unit": self.unit,
+                "n_intervals": self.n_intervals, "template_value": self.template_value, "fs": self.fs,
+                **self.condition, **self.params, "procedure": self.procedure.to_dict()}
+
+    def trial_intervals(self, values, generator, rng):
+        """Build one trial per value: ``(intervals (n, n_intervals, T), target positions (n,))``."""
+        values = np.asarray(values, float)
+        n = values.size
+        target = self.make_target(values, generator)
+        refs = self.make_reference(n * (self.n_intervals - 1), generator).reshape(n, self.n_intervals - 1, -1)
+        pos = afc_positions(n, self.n_intervals, rng)
+        return arrange_intervals(target, refs, pos), pos
+
+    def run(self, observer, n_runs: int = 4, seed: int = 0, n_template: int = 8,
+            reference_pool: int | None = None) -> ExperimentResult:
+        """Run ``n_runs`` staircases with ``observer`` (see the module's observer protocol).
+
+        Observers with ``score``/``add_noise`` (both built-in ones) take a faster path:
+        intervals are scored separately and internal noise is added per interval, which is
+        the same decision as ``choose``. ``reference_pool=N`` then scores N reference tokens
+        once and draws each trial's references from them (an approximation for running-noise
+        references, saving ``(n_intervals - 1) / n_intervals`` of the model calls); frozen
+        experiments cache every stimulus's score (exact).
+        """
+        if not hasattr(observer, "choose"):
+            raise TypeError(f"observer must have choose(intervals); got {type(observer).__name__}")
+        n_runs = _check_int(n_runs, "n_runs", 1)
+        gen = torch.Generator().manual_seed(int(seed))
+        rng = np.random.default_rng(seed)
+        start = time.perf_counter()
+        if hasattr(observer, "prepare"):
+            n_template = 1 if self.frozen else _check_int(n_template, "n_template", 1)  # tokens identical
+            observer.prepare(self.make_target(np.full(n_template, float(self.template_value)), gen),
+                             self.make_reference(n_template, gen))
+        scoring = hasattr(observer, "score") and hasattr(observer, "add_noise")
+        if reference_pool is not None:
+            reference_pool = _check_int(reference_pool, "reference_pool", 1)
+            if not scoring:
+                raise TypeError("reference_pool needs an observer with score() and add_noise()")
+        if scoring and self.frozen:
+            reference_pool = 1
+        pool = observer.score(self.make_reference(reference_pool, gen)) if reference_pool else None
+        cache: dict = {}
+
+        def target_scores(values):
+            if not self.frozen:
+                return observer.score(self.make_target(values, gen))
+            todo = sorted({round(v, 9) for v in values} - set(cache))
+            if todo:
+                cache.update(zip(todo, observer.score(self.make_target(np.array(todo), gen)).tolist()))
+            return torch.tensor([cache[round(v, 9)] for v in values], dtype=torch.float64)
+
+        def respond(values):
+            if pool is None:
+                intervals, pos = self.trial_intervals(values, gen, rng)
+                chosen = observer.choose(intervals)
+            else:
+                n = len(values)
+                pos = afc_positions(n, self.n_intervals, rng)
+                refs = pool[torch.as_tensor(rng.integers(0, len(pool), (n, self.n_intervals - 1)))]
+                scores = arrange_intervals(target_scores(values)[:, None], refs[..., None], pos)[..., 0]
+                chosen = observer.add_noise(scores).argmax(1)
+            return np.asarray(torch.as_tensor(chosen).cpu()).reshape(-1) == pos
+
+        result = run_staircase(self.procedure, respond, n_runs)
+        return ExperimentResult(self, result, int(seed), time.perf_counter() - start)
+
+
+def _procedure(procedure, default: dict) -> Staircase:
+    if isinstance(procedure, Staircase):
+        return procedure
+    kw = dict(default)
+    kw.update(check_kwargs(procedure, Staircase.__dataclass_fields__, "procedure"))
+    return Staircase(**kw)
+
+
+def _ramped(x, fs, ramp_s):
+    return stimuli.apply_ramp(x, fs, ramp_s)
+
+
+def _white(n, duration_s, fs, band_hz, gen):
+    """``n`` independent Gaussian noise tokens, band-limited, unit rms (float64)."""
+    return stimuli.noise(duration_s, fs, 0.0, band_hz=band_hz, batch=n, generator=gen, ramp_s=0.0,
+                         calibration="fullscale", dboffset=0.0, dtype=torch.float64)
+
+
+# --------------------------------------------------------------------------- experiments
+def tmtf(rate_hz: float = 8.0, *, level_db_spl: float = 77.0, duration_s: float = 0.5,
+         band_hz=(20.0, 10000.0), ramp_s: float = 0.05, fs: float = 44100.0, n_intervals: int = 3,
+         procedure=None) -> Experiment:
+    """Amplitude-modulation detection on a broadband noise carrier (TMTF point).
+
+    Target: (1 + m sin(2 pi f_m t)) n(t), reference: n(t), fresh noise in every interval;
+    every interval is scaled to ``level_db_spl`` (no level cue). Modulation phase fixed at 0
+    (a template observer needs it). Tracked: 20 log10 m in dB, bounded by 0 dB (m = 1).
+    Human: Viemeister (1979); see :mod:`workbench.psychophysics.human_data`.
+    """
+    fs = check_fs(fs)
+    rate = check_positive(rate_hz, "rate_hz")
+    if rate >= band_hz[1]:
+        raise ValueError(f"rate_hz must be below the carrier's upper edge {band_hz[1]} Hz, got {rate}")
+    proc = _procedure(procedure, dict(start_value=-6.0, step_sizes=(4.0, 2.0, 1.0), bounds=(-60.0, 0.0)))
+    t = torch.arange(int(round(duration_s * fs)), dtype=torch.float64) / fs
+
+    def make(m_db, gen, modulated=True):
+        carrier = _white(len(m_db), duration_s, fs, band_hz, gen)
+        if modulated:
+            m = torch.as_tensor(10 ** (np.minimum(m_db, 0.0) / 20))[:, None]
+            carrier = carrier * (1 + m * torch.sin(2 * math.pi * rate * t))
+        return _ramped(stimuli.set_level(carrier, level_db_spl), fs, ramp_s)
+
+    return Experiment("tmtf", "threshold_db", "dB (20 log m)", make,
+                      lambda n, gen: make(np.zeros(n), gen, modulated=False), proc, -6.0, fs,
+                      n_intervals, {"rate_hz": rate},
+                      dict(level_db_spl=level_db_spl, duration_s=duration_s, band_hz=list(band_hz),
+                           ramp_s=ramp_s))
+
+
+def intensity_discrimination(level_db_spl: float = 60.0, *, carrier: str = "tone",
+                             freq_hz: float = 1000.0, duration_s: float = 0.2, ramp_s: float = 0.01,
+                             total_s: float = 0.5, band_hz=(20.0, 10000.0), fs: float = 44100.0,
+                             n_intervals: int = 2, procedure=None) -> Experiment:
+    """Level discrimination of a 1-kHz tone (or broadband noise) at ``level_db_spl``.
+
+    Reference at L, target at L + dL; ``duration_s`` of signal (``ramp_s`` ramps) followed by
+    silence up to ``total_s``, as AMT's demo_paulick2024 (0.2 s tone, 10-ms ramps, 0.5 s).
+    Tracked: the Weber fraction 10 log10(dI/I) in dB (Jesteadt et al. 1977's measure), so the
+    steps are relative; the result also reports dL = 10 log10(1 + dI/I). Template at dL = 5 dB
+    (AMT demo). Default 2 intervals (their 2IFC). Human: Jesteadt et al. (1977) for tones,
+    Miller (1947) for noise.
+    """
+    fs = check_fs(fs)
+    check_choice(carrier, ("tone", "noise"), "carrier")
+    if not -20.0 <= float(level_db_spl) <= 120.0:
+        raise ValueError(f"level_db_spl must lie in [-20, 120] dB SPL, got {level_db_spl}")
+    if total_s < duration_s:
+        raise ValueError(f"total_s ({total_s}) must be >= duration_s ({duration_s})")
+    supra = 10 * math.log10(10 ** 0.5 - 1)  # Weber fraction (dB) of dL = 5 dB
+    proc = _procedure(procedure, dict(start_value=supra, step_sizes=(4.0, 2.0, 1.0), bounds=(-40.0, 20.0)))
+    n_pad = int(round(total_s * fs)) - int(round(duration_s * fs))
+
+    def make(weber_db, gen):
+        levels = torch.as_tensor(level_db_spl + weber_db_to_delta_l(weber_db))
+        if carrier == "tone":
+            x = stimuli.tone(freq_hz, duration_s, fs, levels, ramp_s=ramp_s, dtype=torch.float64)
+        else:
+            x = _ramped(stimuli.set_level(_white(len(levels), duration_s, fs, band_hz, gen), levels), fs, ramp_s)
+        return torch.nn.functional.pad(x, (0, n_pad))
+
+    name = "intensity_" + carrier
+    report = lambda w: {"delta_l_db": float(weber_db_to_delta_l(w)) if np.isfinite(w) else math.nan}  # noqa: E731
+    return Experiment(name, "weber_db", "dB (10 log dI/I)", make,
+                      lambda n, gen: make(np.full(n, -np.inf), gen), proc, supra, fs, n_intervals,
+                      {"level_db_spl": float(level_db_spl)},
+                      dict(carrier=carrier, freq_hz=freq_hz, duration_s=duration_s, ramp_s=ramp_s,
+                           total_s=total_s, band_hz=list(band_hz)), report, frozen=carrier == "tone")
+
+
+def tone_in_noise(notch_width_hz: float = 0.0, *, tone_hz: float = 1000.0,
+                  noise_spectrum_level_db: float = 30.0, band_hz=(20.0, 10000.0),
+                  duration_s: float = 0.3, ramp_s: float = 0.02, fs: float = 44100.0,
+                  n_intervals: int = 3, procedure=None) -> Experiment:
+    """Detection of a tone in broadband (``notch_width_hz=0``) or notched noise.
+
+    Noise: spectrum level ``noise_spectrum_level_db`` (dB/Hz) over ``band_hz``, with a
+    spectral notch of ``notch_width_hz`` centred on the tone (arithmetically). Tone and noise
+    are gated together. Tracked: tone level re the noise spectrum level (dB), i.e. the
+    critical ratio at threshold for broadband noise (human ~18 dB at 1 kHz).
+    """
+    fs = check_fs(fs)
+    notch = check_positive(notch_width_hz, "notch_width_hz", allow_zero=True)
+    lo, hi = band_hz
+    if notch and not lo < tone_hz - notch / 2 and tone_hz + notch / 2 < hi:
+        raise ValueError(f"notch_width_hz={notch} leaves no noise band inside {band_hz}")
+    bands = [(lo, hi)] if notch == 0 else [(lo, tone_hz - notch / 2), (tone_hz + notch / 2, hi)]
+    proc = _procedure(procedure, dict(start_value=30.0, step_sizes=(4.0, 2.0, 1.0), bounds=(-20.0, 60.0)))
+
+    def masker(n, gen):
+        parts = [stimuli.set_level(_white(n, duration_s, fs, b, gen),
+                                   noise_spectrum_level_db + 10 * math.log10(b[1] - b[0])) for b in bands]
+        return sum(parts)
+
+    def make(re_n0, gen):
+        tone = stimuli.tone(tone_hz, duration_s, fs, torch.as_tensor(noise_spectrum_level_db + re_n0),
+                            ramp_s=0.0, dtype=torch.float64)
+        return _ramped(masker(len(re_n0), gen) + tone, fs, ramp_s)
+
+    return Experiment("tone_in_noise", "threshold_db_re_n0", "dB re noise spectrum level", make,
+                      lambda n, gen: _ramped(masker(n, gen), fs, ramp_s), proc, 30.0, fs, n_intervals,
+                      {"notch_width_hz": notch},
+                      dict(tone_hz=tone_hz, noise_spectrum_level_db=noise_spectrum_level_db,
+                           band_hz=list(band_hz), duration_s=duration_s, ramp_s=ramp_s),
+                      lambda t: {"tone_level_db_spl": noise_spectrum_level_db + t})
+
+
+def forward_masking(gap_s: float = 0.01, *, masker_level_db_spl: float = 70.0,
+                    masker_duration_s: float = 0.2, masker_band_hz=(20.0, 10000.0),
+                    probe_hz: float = 1000.0, probe_duration_s: float = 0.02,
+                    masker_ramp_s: float = 0.002, tail_s: float = 0.05, fs: float = 44100.0,
+                    n_intervals: int = 3, procedure=None) -> Experiment:
+    """Forward masking: threshold of a short tone probe after a broadband-noise masker.
+
+    ``gap_s``: silence between masker offset and probe onset. The probe is Hann-shaped
+    (``probe_duration_s`` in total). Reference: masker alone (fresh noise each interval).
+    Tracked: probe level in dB SPL (peak-equivalent rms of the un-windowed tone).
+    """
+    fs = check_fs(fs)
+    gap = check_positive(gap_s, "gap_s", allow_zero=True)
+    proc = _procedure(procedure, dict(start_value=70.0, step_sizes=(8.0, 4.0, 2.0, 1.0),
+                                      bounds=(-30.0, 110.0)))
+    n_total = int(round((masker_duration_s + gap + probe_duration_s + tail_s) * fs))
+    n_mask, n_gap, n_probe = (int(round(d * fs)) for d in (masker_duration_s, gap, probe_duration_s))
+    window = torch.hann_window(n_probe, periodic=False, dtype=torch.float64)
+
+    def masker(n, gen):
+        m = _ramped(stimuli.set_level(_white(n, masker_duration_s, fs, masker_band_hz, gen),
+                                      masker_level_db_spl), fs, masker_ramp_s)
+        return torch.nn.functional.pad(m, (0, n_total - n_mask))
+
+    def make(probe_db, gen):
+        probe = stimuli.tone(probe_hz, n_probe / fs, fs, torch.as_tensor(probe_db), ramp_s=0.0,
+                             dtype=torch.float64) * window
+        x = masker(len(probe_db), gen)
+        x[:, n_mask + n_gap:n_mask + n_gap + n_probe] += probe
+        return x
+
+    return Experiment("forward_masking", "probe_level_db_spl", "dB SPL", make, masker, proc, 80.0,
+                      fs, n_intervals, {"gap_s": gap},
+                      dict(masker_level_db_spl=masker_level_db_spl, masker_duration_s=masker_duration_s,
+                           masker_band_hz=list(masker_band_hz), probe_hz=probe_hz,
+                           probe_duration_s=probe_duration_s, masker_ramp_s=masker_ramp_s,
+                           tail_s=tail_s))
+
+
+EXPERIMENTS = {"tmtf": tmtf, "intensity_tone": intensity_discrimination,
+               "intensity_noise": lambda *a, **k: intensity_discrimination(*a, carrier="noise", **k),
+               "tone_in_noise": tone_in_noise, "forward_masking": forward_masking}
+
+
+def make_experiment(name: str, **kwargs) -> Experiment:
+    """Experiment from the registry by name (kwargs go to its factory)."""
+    return EXPERIMENTS[check_choice(name, tuple(EXPERIMENTS), "experiment")](**kwargs)
+
+
+def compare_with_human(summary: dict) -> dict:
+    """Human value and model-minus-human difference for one condition's summary row
+    (NaN where :mod:`~workbench.psychophysics.human_data` has no matching condition)."""
+    h = HUMAN_DATA.get(summary["experiment"])
+    if h is None or summary.get("notch_width_hz", 0.0) > 0:
+        return {"human": math.nan, "model_minus_human": math.nan, "human_source": "none"}
+    x = summary.get(h.x_name, h.x[0])
+    human = float(h.at(x))
+    return {"human": human, "model_minus_human": summary.get(h.y_name, math.nan) - human,
+            "human_source": h.citation}
+
+
+_MODEL_CACHE: dict = {}
+
+
+def make_observer(name: str, experiment: Experiment, *, seed: int = 0, device=None,
+                  flow: float | None = None, fhigh: float | None = None, noise_sd: float = 1.0,
+                  batch_size: int | None = None):
+    """Observer by name for ``experiment``.
+
+    'paulick2024' / 'jepsen2008': the CASP optimal detector on Paulick2024 (internal noise
+    variance 40 / 130, AMT ``paulick2024_decision``); ``flow``/``fhigh`` restrict the
+    auditory channels (default: the model's). Models are cached per (fs, band, device).
+    'level' / 'envelope': :class:`FeatureObserver` stand-ins with ``noise_sd`` (dB).
+    """
+    check_choice(name, ("paulick2024", "jepsen2008", "level", "envelope"), "observer")
+    if name in ("level", "envelope"):
+        return FeatureObserver(name, noise_sd=noise_sd, seed=seed)
+    from workbench.models.paulick2024 import Paulick2024
+    from workbench.psychophysics.observer import OptimalDetector
+
+    band = {k: v for k, v in (("flow", flow), ("fhigh", fhigh)) if v is not None}
+    key = (experiment.fs, tuple(sorted(band.items())), str(device))
+    if key not in _MODEL_CACHE:
+        _MODEL_CACHE[key] = Paulick2024(fs=experiment.fs, **band).to(device or "cpu").eval()
+    detector = OptimalDetector(_MODEL_CACHE[key], noise_variance=name,
+                               center_per_band=(name == "paulick2024"))
+    return TemplateObserver(detector, seed=seed, device=device, batch_size=batch_size)
+
+
+def run_condition(experiment: str, observer: str = "paulick2024", n_runs: int = 4, seed: int = 0,
+                  device=None, flow: float | None = None, fhigh: float | None = None,
+                  noise_sd: float = 1.0, reference_pool: int | None = None, **params) -> list[dict]:
+    """One sweep condition: build the experiment and observer by name, run, return tidy rows
+    (importable, so Dask workers can run it)."""
+    exp = make_experiment(experiment, **params)
+    obs = make_observer(observer, exp, seed=seed, device=device, flow=flow, fhigh=fhigh,
+                        noise_sd=noise_sd)
+    rows = exp.run(obs, n_runs=n_runs, seed=seed, reference_pool=reference_pool).rows()
+    return [{**row, "observer": observer} for row in rows]
+
+
+_LABELS = {"rate_hz": "Modulation rate (Hz)", "level_db_spl": "Level (dB SPL)",
+           "notch_width_hz": "Notch width (Hz)", "gap_s": "Masker-probe gap (s)",
+           "threshold_db": "AM threshold, 20 log m (dB)", "delta_l_db": "JND, dL (dB)",
+           "threshold_db_re_n0": "Tone threshold re N0 (dB)", "probe_level_db_spl": "Probe threshold (dB SPL)"}
+
+
+def plot_experiment(summary, experiment: str, *, ax=None):
+    """Model thresholds of one experiment (a summary table with the swept variable, the
+    reported threshold and optionally 'sd') overlaid on the human data; returns the Figure."""
+    from workbench.plots import plot_model_vs_human
+
+    h = HUMAN_DATA.get(experiment)
+    x_name, y_name = {"tmtf": ("rate_hz", "threshold_db"), "intensity_tone": ("level_db_spl", "delta_l_db"),
+                      "intensity_noise": ("level_db_spl", "delta_l_db"),
+                      "tone_in_noise": ("notch_width_hz", "threshold_db_re_n0"),
+                      "forward_masking": ("gap_s", "probe_level_db_spl")}[experiment]
+    x_h = y_h = None
+    if h is not None and h.x_name == x_name:
+        x_h, y_h = h.x, h.y
+    elif h is not None:  # tone in noise: the human critical ratio applies to the unnotched noise
+        x_h, y_h = [0.0], h.y
+    sd = summary["sd"] if "sd" in summary else None
+    return plot_model_vs_human(summary[x_name], summary[y_name], x_h, y_h, sd_model=sd,
+                               human_label=h.citation.split(",")[0] + f" ({h.kind})" if h else None,
+                               xlabel=_LABELS[x_name], ylabel=_LABELS[y_name], log_x=experiment == "tmtf",
+                               title=experiment.replace("_", " "), ax=ax)

@@ -1,0 +1,138 @@
+"""Decision-layer operations on internal representations (any model).
+
+A representation is either one tensor ``(B, ...)`` or a list of per-channel tensors
+``(B, M_i, T)`` with a varying number of modulation filters ``M_i`` (Paulick2024, Dau1997).
+``stack_representation`` turns both into a zero-padded ``(B, C, M, T)`` tensor plus a
+``(C, M)`` validity mask, on which the metrics below act. These functions back the model's
+decision methods (``roi_selection`` ... ``discrimination_task``) and the CASP observer in
+``workbench.psychophysics.observer``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from workbench._validation import check_choice
+
+METRICS = ("rms", "mean", "max", "l2")
+CRITERIA = ("greater", "less")
+
+
+def stack_representation(representation) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B, C, M, T)`` zero-padded tensor and ``(C, M)`` bool mask of present entries.
+
+    Accepts a list of ``(B, M_i, T)`` (or unbatched ``(M_i, T)``) tensors, or one tensor
+    ``(B, T)``, ``(B, C, T)`` or ``(B, C, M, T)``; NaN entries (AMT's padding) count as absent.
+    """
+    if isinstance(representation, torch.Tensor):
+        x = representation
+        if x.dim() < 2 or x.dim() > 4:
+            raise ValueError(f"representation tensor must be (B, T), (B, C, T) or (B, C, M, T), "
+                             f"got shape {tuple(x.shape)}")
+        while x.dim() < 4:
+            x = x.unsqueeze(1)
+    elif isinstance(representation, (list, tuple)) and representation:
+        parts = [r if r.dim() == 3 else r.unsqueeze(0) for r in representation]
+        if any(p.dim() != 3 for p in parts) or len({(p.shape[0], p.shape[-1]) for p in parts}) != 1:
+            raise ValueError("representation list entries must all be (B, M_i, T) with equal B and T")
+        m_max = max(p.shape[1] for p in parts)
+        x = parts[0].new_full((parts[0].shape[0], len(parts), m_max, parts[0].shape[-1]), float("nan"))
+        for c, p in enumerate(parts):
+            x[:, c, : p.shape[1]] = p
+    else:
+        raise TypeError("representation must be a tensor or a non-empty list of tensors, "
+                        f"got {type(representation).__name__}")
+    mask = ~torch.isnan(x).all(dim=0).all(dim=-1)
+    return torch.nan_to_num(x, nan=0.0), mask
+
+
+def _as_list(x: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+    return [x[:, c, mask[c]] for c in range(x.shape[1])]
+
+
+def _check_range(window, lower, upper, name: str, unit: str):
+    if window is None:
+        return None
+    if not isinstance(window, (tuple, list)) or len(window) != 2:
+        raise TypeError(f"{name} must be a (start, end) pair, got {window!r}")
+    start, end = window
+    if not (lower <= start < end <= upper):
+        raise ValueError(f"{name} must satisfy {lower:g} <= start < end <= {upper:g} {unit}, got {window!r}")
+    return start, end
+
+
+def roi_selection(representation, fs: float, time_window=None, channel_range=None,
+                  modulation_range=None) -> list[torch.Tensor]:
+    """Region of interest: time window (s, start/end), channel and modulation index ranges
+    (Python slices ``[start:end]``). Returns a list of ``(B, M_i', T')`` tensors."""
+    x, mask = stack_representation(representation)
+    n_time, n_chan, n_mod = x.shape[-1], x.shape[1], x.shape[2]
+    t = _check_range(time_window, 0.0, n_time / fs, "time_window", "s")
+    c = _check_range(channel_range, 0, n_chan, "channel_range", "(channel indices)")
+    m = _check_range(modulation_range, 0, n_mod, "modulation_range", "(modulation filter indices)")
+    t0, t1 = (int(t[0] * fs), int(t[1] * fs)) if t else (0, n_time)
+    c0, c1 = c or (0, n_chan)
+    m0, m1 = m or (0, n_mod)
+    return _as_list(x[:, c0:c1, m0:m1, t0:t1], mask[c0:c1, m0:m1])
+
+
+def _weights(mask: torch.Tensor, channel_weights, modulation_weights, like: torch.Tensor) -> torch.Tensor:
+    weights = mask.to(like.dtype)
+    for w, axis, name in ((channel_weights, 0, "channel_weights"), (modulation_weights, 1, "modulation_weights")):
+        if w is None:
+            continue
+        w = torch.as_tensor(w, dtype=like.dtype, device=like.device)
+        if w.dim() != 1 or w.numel() != mask.shape[axis]:
+            raise ValueError(f"{name} must be a 1-D tensor of length {mask.shape[axis]}, got shape {tuple(w.shape)}")
+        if not bool(torch.isfinite(w).all()) or bool((w < 0).any()):
+            raise ValueError(f"{name} must be finite and >= 0")
+        weights = weights * (w[:, None] if axis == 0 else w[None, :])
+    return weights
+
+
+def decision_variable(representation, metric: str = "rms", channel_weights=None,
+                      modulation_weights=None) -> torch.Tensor:
+    """Scalar per batch item ``(B,)``; weights w[c, m] = channel_weights[c] * modulation_weights[m].
+
+    'rms': sqrt(sum w mean_t x^2 / sum w); 'mean': sum w mean_t x / sum w;
+    'max': max of w x over entries with w > 0 and all t; 'l2': sqrt(sum w sum_t x^2). Absent entries are skipped.
+    """
+    check_choice(metric, METRICS, "metric")
+    x, mask = stack_representation(representation)
+    w = _weights(mask, channel_weights, modulation_weights, x)
+    total = w.sum().clamp_min(torch.finfo(x.dtype).tiny)
+    if metric == "rms":
+        return torch.sqrt((w * x.pow(2).mean(-1)).sum((1, 2)) / total)
+    if metric == "mean":
+        return (w * x.mean(-1)).sum((1, 2)) / total
+    if metric == "l2":
+        return torch.sqrt((w * x.pow(2).sum(-1)).sum((1, 2)))
+    weighted = torch.where((w > 0)[..., None], w[..., None] * x, torch.full_like(x, -torch.inf))
+    return weighted.flatten(1).amax(1)
+
+
+def template_correlation(representation, template, normalize: bool = True) -> torch.Tensor:
+    """Correlation ``(B,)`` of a representation with a template of the same layout (template
+    batch 1 or B). ``normalize``: Pearson coefficient over present entries; else the inner product."""
+    x, mask = stack_representation(representation)
+    t, t_mask = stack_representation(template)
+    if t.shape[1:] != x.shape[1:] or t.shape[0] not in (1, x.shape[0]):
+        raise ValueError(f"template layout {tuple(t.shape)} does not match representation {tuple(x.shape)}")
+    valid = (mask & t_mask)[..., None].to(x.dtype)
+    if normalize:
+        count = valid.sum() * x.shape[-1]
+        x = x - (x * valid).sum((1, 2, 3), keepdim=True) / count
+        t = t - (t * valid).sum((1, 2, 3), keepdim=True) / count
+    inner = (x * t * valid).sum((1, 2, 3))
+    if not normalize:
+        return inner
+    norm = torch.sqrt((x.pow(2) * valid).sum((1, 2, 3)) * (t.pow(2) * valid).sum((1, 2, 3)))
+    return inner / norm.clamp_min(torch.finfo(x.dtype).tiny)
+
+
+def make_decision(decision_var: torch.Tensor, threshold: float = 0.0, criterion: str = "greater") -> torch.Tensor:
+    """Bool ``(B,)``: decision_var > threshold ('greater') or < threshold ('less')."""
+    check_choice(criterion, CRITERIA, "criterion")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold != threshold:
+        raise TypeError(f"threshold must be a real number, got {threshold!r}")
+    return decision_var > threshold if criterion == "greater" else decision_var < threshold
