@@ -125,8 +125,10 @@ _ADT = ("Adaptation loops: onsets are emphasised, steady parts compressed (rough
         "the limit caps the onset overshoot.")
 _MOD = "Modulation filterbank: each channel's envelope split into modulation-frequency bands."
 
-_FLOW = ParamSpec("flow", "lowest centre frequency (Hz)", "float", 80.0, 50.0, 1000.0, 10.0)
-_FHIGH = ParamSpec("fhigh", "highest centre frequency (Hz)", "float", 8000.0, 1500.0, 16000.0, 100.0)
+_FLOW = ParamSpec("flow", "lowest centre frequency (Hz)", "float", 80.0, 50.0, 1000.0, 10.0, stage="filterbank")
+_FHIGH = ParamSpec("fhigh", "highest centre frequency (Hz)", "float", 8000.0, 1500.0, 16000.0, 100.0,
+                   stage="filterbank")
+_DAU_CHAIN = (("filterbank", "filterbank"), ("ihc", "ihc"), ("adaptation", "adaptation"), ("output", "modulation"))
 
 MODELS: dict[str, ModelSpec] = {
     "Dau1997": ModelSpec(
@@ -139,7 +141,7 @@ MODELS: dict[str, ModelSpec] = {
                 StageSpec("adaptation", "adaptation loops", "channel_time", "MU", _ADT),
                 StageSpec("output", "modulation filterbank", "modulation", "MU", _MOD)),
         about="Dau, Kollmeier & Kohlrausch (1997): the modulation filterbank model.",
-        chain=(("filterbank", "filterbank"), ("ihc", "ihc"), ("adaptation", "adaptation"), ("output", "modulation"))),
+        chain=_DAU_CHAIN),
     "Osses2021": ModelSpec(
         "Osses2021", "workbench.models.osses2021", 44100, "fullscale",
         params=(_FLOW, _FHIGH,
@@ -150,7 +152,8 @@ MODELS: dict[str, ModelSpec] = {
                 StageSpec("ihc", "inner hair cell envelope", "channel_time", "", _IHC),
                 StageSpec("adaptation", "adaptation loops", "channel_time", "MU", _ADT),
                 StageSpec("output", "modulation filterbank", "modulation", "MU", _MOD)),
-        about="Osses & Kohlrausch (2021): a revised Dau model with outer/middle ear."),
+        about="Osses & Kohlrausch (2021): a revised Dau model with outer/middle ear.",
+        chain=(("headphone", "headphone"), ("middleear", "middleear")) + _DAU_CHAIN),
     "King2019": ModelSpec(
         "King2019", "workbench.models.king2019", 44100, "fullscale",
         params=(ParamSpec("basef", "centre frequency (Hz)", "float", 1000.0, 250.0, 8000.0, 50.0),
