@@ -376,11 +376,14 @@ def format_readout(values: dict) -> str:
 
 
 class Debouncer:
-    """Async debounce: ``await d.settled()`` is True only for the latest call after ``wait_s``."""
+    """Async debounce with a leading edge: ``await d.settled()`` is True for a call that comes
+    after ``wait_s`` of quiet (it runs at once) and for the last call of a burst (it runs
+    ``wait_s`` after that call); calls replaced by a newer one get False."""
 
     def __init__(self, wait_s: float = DEBOUNCE_S):
         self.wait_s = wait_s
         self._generation = 0
+        self._last_call = -math.inf
 
     def bump(self) -> int:
         self._generation += 1
@@ -390,8 +393,11 @@ class Debouncer:
         return generation == self._generation
 
     async def settled(self) -> bool:
+        now = time.monotonic()
+        quiet, self._last_call = now - self._last_call >= self.wait_s, now
         generation = self.bump()
-        await asyncio.sleep(self.wait_s)
+        if not quiet:
+            await asyncio.sleep(self.wait_s)
         return self.is_latest(generation)
 
 

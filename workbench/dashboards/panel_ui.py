@@ -196,9 +196,11 @@ class StageExplorer:
 _WARMED = []
 
 
-def warm_up_in_background(duration_s: float = 0.05):
-    """Once per server process: run each available model on a short tone in a worker thread,
-    so numba compiles its kernels before the first student moves a slider."""
+def warm_up_in_background(models=None, duration_s: float = 0.05):
+    """Once per server process: run ``models`` (default: the first available, which the app
+    opens with) on a short tone in a worker thread, so numba compiles their kernels before the
+    first student arrives. Other models compile on first use (warming all of them would keep
+    a 2-core machine busy for a minute)."""
     if _WARMED:
         return
     _WARMED.append(True)
@@ -207,7 +209,7 @@ def warm_up_in_background(duration_s: float = 0.05):
         from workbench.dashboards.registry import available_models
 
         explorer = Explorer(cache_size=1)
-        for name in available_models():
+        for name in models or available_models()[:1]:
             try:
                 explorer.run(name, StimulusSpec(duration_s=duration_s))
             except Exception:  # a broken model shows its error in the page later, not here
