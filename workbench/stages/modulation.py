@@ -298,10 +298,7 @@ class King2019ModulationFilterbank(nn.Module):
             self.log_mfc = nn.Parameter(log_mfc)
         else:
             self.register_buffer("log_mfc", log_mfc)
-        if lp_150hz:
-            self.register_buffer("lp_sos", butter(1, 150.0, self.fs, "low"))
-        else:
-            self.lp_sos = None
+        self.register_buffer("lp_sos", butter(1, 150.0, self.fs, "low") if lp_150hz else None)
 
     @property
     def mfc(self) -> torch.Tensor:
