@@ -19,8 +19,8 @@ from workbench.dashboards.registry import available_models, model_spec
 
 
 def _ms(fn):
-    """(wall ms, process CPU ms): CPU time shows the cost on an idle machine when the shared
-    box is loaded (torch may use 2 threads, so CPU can exceed wall)."""
+    """(wall ms, process CPU ms): with one torch thread, CPU time estimates the wall time on
+    an idle machine when the shared box is loaded."""
     t0, c0 = time.perf_counter(), time.process_time()
     fn()
     return (time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3
@@ -48,9 +48,10 @@ def bench(name: str, duration_s: float = 0.5) -> dict:
 
 
 if __name__ == "__main__":
-    torch.set_num_threads(2)
+    threads = int(os.environ.get("TORCH_THREADS", "1"))  # 1: CPU time is not inflated by spinning workers
+    torch.set_num_threads(threads)
     duration = float(sys.argv[1]) if len(sys.argv) > 1 else 0.5
-    print(f"dashboard latency, {duration:g} s stimulus, wall/CPU ms (torch threads 2), "
+    print(f"dashboard latency, {duration:g} s stimulus, wall/CPU ms (torch threads {threads}), "
           f"load average {os.getloadavg()[0]:.1f}")
     for name in available_models():
         row = bench(name, duration)

@@ -1,6 +1,7 @@
 """The Panel app as a student uses it: served by ``workbench serve``, driven in headless chromium."""
 
 import json
+import os
 import re
 import time
 
@@ -9,7 +10,7 @@ import pytest
 pytest.importorskip("playwright")
 from playwright.sync_api import expect  # noqa: E402
 
-from workbench.dashboards.registry import available_models  # noqa: E402
+from workbench.dashboards.registry import MODELS, available_models  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 FIRST_RUN_S = 120  # first computation compiles numba kernels (slow on a busy 2-core machine)
@@ -151,3 +152,24 @@ def test_stimulus_and_experiments_tabs(page, app_server, artifacts):
     expect(page.locator(".experiment-track img")).to_have_count(1)
     expect(page.locator(".experiment-curve img")).to_have_count(1)
     page.screenshot(path=str(artifacts / "app_experiments.png"), full_page=True)
+
+
+@pytest.mark.skipif(not os.environ.get("WORKBENCH_LATENCY_ALL"), reason="set WORKBENCH_LATENCY_ALL=1 to time every model")
+@pytest.mark.parametrize("model", list(MODELS))
+def test_slider_latency_per_model(page, app_server, artifacts, model):
+    """Slider step -> new readout in the browser, per model (0.5 s stimulus); writes JSON."""
+    if model not in available_models():
+        pytest.skip(f"{model} not merged yet")
+    page.goto(f"{app_server}?model={model}")
+    readout = page.locator(".readout p").first
+    expect(readout).to_contain_text("compute time", timeout=FIRST_RUN_S * 1000)
+    expect(page.locator(".stimulus-audio audio")).to_have_attribute("src", re.compile("^data:audio"), timeout=60000)
+    steps = []
+    for _ in range(3):
+        text = readout.inner_text()
+        _press(page, ".param-level_db_spl", "ArrowLeft", 1)
+        steps.append(_wait_change(page, readout, text, 60)[1])
+        time.sleep(1.5)
+    result = {"model": model, "slider_step_to_readout_s": [round(s, 3) for s in steps], "load": os.getloadavg()[0]}
+    (artifacts / f"latency_{model}.json").write_text(json.dumps(result))
+    print(result)

@@ -75,4 +75,8 @@ def test_dashboard_widgets_render_in_jupyterlab(page, lab, artifacts):
         page.keyboard.press("ArrowRight")
     expect(readout).not_to_have_text(before, timeout=60000)
     expect(readout).to_contain_text("stimulus level (dB SPL): 64.", timeout=60000)  # one update per press
+    no_news = page.locator(".jp-toast-button", has_text="No")
+    if no_news.count():  # JupyterLab's "news?" toast would cover the screenshot
+        no_news.first.click()
+        expect(page.locator(".jp-toast-button", has_text="No")).to_have_count(0, timeout=10000)
     page.screenshot(path=str(artifacts / "jupyterlab_dashboard.png"), full_page=True)

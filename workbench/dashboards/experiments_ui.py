@@ -171,7 +171,7 @@ class ExperimentPanel:
         def work():
             r = run_task(*args)
             track, psy = task_figures(r)
-            return r, figures.png_bytes(track), figures.png_bytes(psy)
+            return r, figures.png_bytes(track, dpi=96), figures.png_bytes(psy, dpi=96)
 
         self.run_button.disabled = True
         try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 
 import panel as pn
 
@@ -188,9 +187,6 @@ class StageExplorer:
         controls = pn.Column(self.model_select, self.param_box, self.stage_select, width=300)
         return pn.Row(controls, pn.Column(pn.Row(self.spinner, self.about), self.readout, self.plot,
                                           sizing_mode="stretch_width"), sizing_mode="stretch_width")
-
-    def initial_state(self) -> dict:
-        return {"model": self.model_select.value, "stimulus": asdict(self.stimulus_spec()), "params": self.params()}
 
 
 _WARMED = []

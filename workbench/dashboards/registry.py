@@ -179,7 +179,8 @@ MODELS: dict[str, ModelSpec] = {
                 StageSpec("ihc", "inner hair cell", "channel_time", "V",
                           "Receptor potential from a transduction model of the hair cell."),
                 StageSpec("adaptation", "adaptation loops", "channel_time", "MU", _ADT),
-                StageSpec("resampled", "resampled", "channel_time", "MU", "Downsampled before modulation analysis.")),
+                StageSpec("resampled", "resampled", "channel_time", "MU", "Downsampled before modulation analysis."),
+                StageSpec("output", "modulation filterbank", "modulation", "MU", _MOD)),
         about="Paulick, Relano-Iborra & Dau (2024): the CASP model with a physiological hair cell."),
     "Glasberg2002": ModelSpec(
         "Glasberg2002", "workbench.models.glasberg2002", 32000, "pa",
