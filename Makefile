@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup browser bench clean
+.PHONY: run demo test setup browser bench clean
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,12 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	  else echo "chromium missing: install Debian's chromium (browser tests will be skipped)"; fi; }
 
+# The main job: the Panel app on http://127.0.0.1:5006 (CPU, no data download).
 run: $(STAMP)
+	$(PY) -m workbench.cli serve
+
+# Every model on a calibrated 1 kHz tone: stage shapes and ms per second of audio.
+demo: $(STAMP)
 	$(PY) -m workbench.cli demo
 
 # Unit, reference and browser tests plus every notebook (nbval, lax: outputs not compared).

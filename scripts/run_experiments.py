@@ -67,7 +67,7 @@ def summarise(name: str, df: pd.DataFrame) -> pd.DataFrame:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--experiments", default=",".join(PLAN), help="comma-separated: " + ",".join(EXPERIMENTS))
-    ap.add_argument("--observer", default="paulick2024", choices=["paulick2024", "jepsen2008", "level", "envelope"])
+    ap.add_argument("--observer", default="paulick2024", choices=["paulick2024", "jepsen2008", "dau1997", "level", "envelope"])
     ap.add_argument("--runs", type=int, default=4, help="staircase runs per condition and seed (batched)")
     ap.add_argument("--seeds", type=int, default=2, help="seeds per condition (separate sweep tasks)")
     ap.add_argument("--out", default="results/experiments")

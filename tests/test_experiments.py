@@ -67,6 +67,8 @@ def test_reference_pool_matches_fresh_references():
     pooled = exp.run(FeatureObserver("envelope", noise_sd=0.5, seed=0), n_runs=8, seed=0,
                      reference_pool=64).summary()["threshold_db"]
     assert abs(fresh - pooled) < 2.0
+    again = exp.run(FeatureObserver("envelope", noise_sd=0.5, seed=0), n_runs=8, seed=0)
+    assert again.summary()["threshold_db"] == fresh  # deterministic under seed
     with pytest.raises(TypeError, match="reference_pool"):
         exp.run(Recorder(0.5, 0), reference_pool=8)
 
@@ -248,3 +250,16 @@ def test_plot_model_vs_human_overlay():
     with pytest.raises(ValueError, match="same length"):
         from workbench.plots import plot_model_vs_human
         plot_model_vs_human([1, 2], [1.0])
+
+
+@pytest.mark.slow
+def test_template_observer_on_dau1997():
+    # the CASP optimal detector around another model (Dau1997, Pa converted to AMT units):
+    # a frozen 1-kHz intensity-discrimination run gives a plausible JND
+    exp = intensity_discrimination(60.0, fs=22050.0, procedure=SHORT)
+    obs = make_observer("dau1997", exp, seed=1, flow=700.0, fhigh=2000.0)
+    res = exp.run(obs, n_runs=2, seed=0)
+    jnd = res.summary()["delta_l_db"]
+    print(f"Dau1997 JND at 60 dB SPL: {jnd:.2f} dB (human 0.69)")
+    assert 0.2 < jnd < 2.0
+    assert np.isfinite(res.thresholds).all()

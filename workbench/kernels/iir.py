@@ -36,7 +36,7 @@ import numba
 import numpy as np
 import torch
 
-__all__ = ["lfilter", "sosfilt"]
+__all__ = ["lfilter", "sosfilt", "section"]
 
 
 # --------------------------------------------------------------------------- numba kernels
@@ -105,6 +105,28 @@ def _adjoint_kernel(a, g, u):
                     if n + k < n_samples:
                         acc -= np.conj(a[r, k]) * u[r, n + k]
                 u[r, n] = acc
+
+
+@numba.njit(cache=True, parallel=True)
+def _sos_forward_kernel(sos, x, y):
+    """Rows r: the cascade of sections sos[r, s] = [b0 b1 b2 1 a1 a2] in one pass over time.
+
+    Same arithmetic per section as ``_forward_kernel`` (transposed direct form II), so the
+    result equals running the sections one after another, without writing the intermediates.
+    """
+    rows, n_samples = x.shape
+    n_sections = sos.shape[1]
+    for r in numba.prange(rows):
+        z0 = np.zeros(n_sections, dtype=y.dtype)
+        z1 = np.zeros(n_sections, dtype=y.dtype)
+        for n in range(n_samples):
+            v = x[r, n] + z0[0] * 0
+            for k in range(n_sections):
+                out = sos[r, k, 0] * v + z0[k]
+                z0[k] = z1[k] + sos[r, k, 1] * v - sos[r, k, 4] * out
+                z1[k] = sos[r, k, 2] * v - sos[r, k, 5] * out
+                v = out
+            y[r, n] = v
 
 
 @numba.njit(cache=True, parallel=True)
@@ -254,13 +276,49 @@ def sosfilt(sos: torch.Tensor, x: torch.Tensor, method: str = "auto") -> torch.T
     """Cascade of second-order sections ``sos`` ``(..., n_sections, 6)`` = ``[b0 b1 b2 a0 a1 a2]``.
 
     Leading dims of ``sos`` (without the section axis) broadcast against those of ``x``.
-    Running high-order filters as sections keeps them stable in float32.
+    Running high-order filters as sections keeps them stable in float32. On CPU, when no
+    gradient is needed, all sections run in one fused pass over time (same arithmetic as
+    section by section); otherwise each section goes through :func:`lfilter` for autograd.
     """
     sos = torch.as_tensor(sos, device=x.device)
     if sos.dim() < 2 or sos.shape[-1] != 6:
         raise ValueError(f"sos must have shape (..., n_sections, 6), got {tuple(sos.shape)}")
+    needs_grad = torch.is_grad_enabled() and (sos.requires_grad or x.requires_grad)
+    if method != "fft" and x.device.type == "cpu" and not needs_grad and sos.shape[-2] > 1:
+        return _sosfilt_fused(sos, x)
     y = x
     for k in range(sos.shape[-2]):
         section = sos[..., k, :]
         y = lfilter(section[..., :3], section[..., 3:], y, method=method)
     return y
+
+
+def _sosfilt_fused(sos: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    dtype = torch.promote_types(sos.dtype, x.dtype)
+    if not (dtype.is_floating_point or dtype.is_complex):
+        dtype = torch.get_default_dtype()
+    sos = sos.to(dtype)
+    a0 = sos[..., 3:4]
+    if bool((a0 == 0).any()):
+        raise ValueError("every section needs a0 != 0")
+    sos = sos / a0
+    x = x.to(dtype.to_real() if (dtype.is_complex and not x.is_complex()) else dtype)
+    n_samples = x.shape[-1]
+    lead = torch.broadcast_shapes(sos.shape[:-2], x.shape[:-1])
+    xb = x.expand(*lead, n_samples).reshape(-1, n_samples)
+    sb = sos.expand(*lead, *sos.shape[-2:]).reshape(-1, *sos.shape[-2:])
+    y = torch.empty(xb.shape, dtype=dtype)
+    _sos_forward_kernel(_np(sb), _np(xb), y.numpy())
+    return y.reshape(*lead, n_samples)
+
+
+def section(b: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """Pack a first- or second-order filter ``b (..., <=3)``, ``a (..., <=3)`` as an sos row ``(..., 6)``."""
+    if b.shape[-1] > 3 or a.shape[-1] > 3:
+        raise ValueError("section() takes filters of order <= 2")
+    lead = torch.broadcast_shapes(b.shape[:-1], a.shape[:-1])
+    dtype = torch.promote_types(b.dtype, a.dtype)
+    row = torch.zeros(*lead, 6, dtype=dtype, device=b.device)
+    row[..., : b.shape[-1]] = b
+    row[..., 3: 3 + a.shape[-1]] = a
+    return row

@@ -457,6 +457,31 @@ def compare_with_human(summary: dict) -> dict:
 
 
 _MODEL_CACHE: dict = {}
+OBSERVERS = ("paulick2024", "jepsen2008", "dau1997", "level", "envelope")
+
+
+class _PascalInput(torch.nn.Module):
+    """Feeds Pa to a model calibrated in AMT units (rms 1 = 100 dB SPL): x / 2."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.fs = model, model.fs
+
+    def forward(self, x):
+        return self.model(x * (20e-6 * 10 ** 5) ** -1)
+
+
+def _model(name: str, fs: float, band: dict, device):
+    key = (name, fs, tuple(sorted(band.items())), str(device))
+    if key not in _MODEL_CACHE:
+        if name == "dau1997":
+            from workbench.models.dau1997 import Dau1997
+            model = _PascalInput(Dau1997(fs, **band))
+        else:
+            from workbench.models.paulick2024 import Paulick2024
+            model = Paulick2024(fs=fs, **band)
+        _MODEL_CACHE[key] = model.to(device or "cpu").eval()
+    return _MODEL_CACHE[key]
 
 
 def make_observer(name: str, experiment: Experiment, *, seed: int = 0, device=None,
@@ -465,21 +490,21 @@ def make_observer(name: str, experiment: Experiment, *, seed: int = 0, device=No
     """Observer by name for ``experiment``.
 
     'paulick2024' / 'jepsen2008': the CASP optimal detector on Paulick2024 (internal noise
-    variance 40 / 130, AMT ``paulick2024_decision``); ``flow``/``fhigh`` restrict the
-    auditory channels (default: the model's). Models are cached per (fs, band, device).
-    'level' / 'envelope': :class:`FeatureObserver` stand-ins with ``noise_sd`` (dB).
+    variance 40 / 130, AMT ``paulick2024_decision``); 'dau1997': the same detector on Dau1997
+    (variance 40, no per-band centring). ``flow``/``fhigh`` restrict the auditory channels
+    (default: the model's; a stand-in for AMT's ROI selection). Models are cached per
+    (model, fs, band, device). 'level' / 'envelope': :class:`FeatureObserver` stand-ins with
+    ``noise_sd`` (dB).
     """
-    check_choice(name, ("paulick2024", "jepsen2008", "level", "envelope"), "observer")
+    check_choice(name, OBSERVERS, "observer")
     if name in ("level", "envelope"):
         return FeatureObserver(name, noise_sd=noise_sd, seed=seed)
-    from workbench.models.paulick2024 import Paulick2024
     from workbench.psychophysics.observer import OptimalDetector
 
     band = {k: v for k, v in (("flow", flow), ("fhigh", fhigh)) if v is not None}
-    key = (experiment.fs, tuple(sorted(band.items())), str(device))
-    if key not in _MODEL_CACHE:
-        _MODEL_CACHE[key] = Paulick2024(fs=experiment.fs, **band).to(device or "cpu").eval()
-    detector = OptimalDetector(_MODEL_CACHE[key], noise_variance=name,
+    model = _model("dau1997" if name == "dau1997" else "paulick2024", experiment.fs, band, device)
+    detector = OptimalDetector(model, noise_variance=40.0 if name == "dau1997" else name,
+                               fs_representation=experiment.fs if name == "dau1997" else None,
                                center_per_band=(name == "paulick2024"))
     return TemplateObserver(detector, seed=seed, device=device, batch_size=batch_size)
 

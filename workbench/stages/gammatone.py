@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from workbench._validation import check_fs, check_signal
-from workbench.kernels.iir import lfilter
+from workbench.kernels.iir import section, sosfilt
 from workbench.stages.erb import erb_bandwidth_hz
 
 
@@ -49,10 +49,8 @@ def gammatone_filterbank(x: torch.Tensor, center_freqs_hz: torch.Tensor, fs: flo
     fc = torch.as_tensor(center_freqs_hz, dtype=x.dtype, device=x.device)
     factor = torch.as_tensor(factor, dtype=x.dtype, device=x.device)
     b, a = gammatone_coefficients(fc, factor, fs)
-    y = x.unsqueeze(-2)
-    for _ in range(order):
-        y = lfilter(b, a, y)
-    return 2 * y.real
+    sections = section(b, a).unsqueeze(-2).expand(*b.shape[:-1], order, 6)
+    return 2 * sosfilt(sections, x.unsqueeze(-2)).real
 
 
 class GammatoneFilterbank(nn.Module):

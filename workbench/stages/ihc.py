@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from workbench._validation import check_choice, check_fs
-from workbench.kernels.iir import lfilter
+from workbench.kernels.iir import section, sosfilt
 from workbench.stages.filters import first_order_lowpass
 
 IHC_METHODS = {
@@ -34,10 +34,8 @@ IHC_METHODS = {
 def ihc_envelope(x: torch.Tensor, fs: float, cutoff_hz=1000.0, filter_order: int = 1) -> torch.Tensor:
     """Half-wave rectify ``x`` ``(..., T)`` and low-pass it ``filter_order`` times (1st order)."""
     b, a = first_order_lowpass(torch.as_tensor(cutoff_hz, dtype=x.dtype, device=x.device), fs, dtype=x.dtype)
-    y = torch.relu(x)
-    for _ in range(filter_order):
-        y = lfilter(b, a, y)
-    return y
+    sections = section(b, a).unsqueeze(-2).expand(*b.shape[:-1], filter_order, 6)
+    return sosfilt(sections, torch.relu(x))
 
 
 class IHCEnvelope(nn.Module):
@@ -89,7 +87,6 @@ from torch import nn  # noqa: E402
 
 from workbench._validation import check_fs  # noqa: E402
 from workbench.kernels import ihc as ihc_kernel  # noqa: E402
-from workbench.kernels.iir import sosfilt  # noqa: E402
 from workbench.stages.drnl import butter2_lowpass_sos  # noqa: E402
 
 # Paulick et al. (2024) / AMT 1.6 paulick2024_ihc constants (SI units).
