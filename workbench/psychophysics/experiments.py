@@ -479,7 +479,15 @@ def _model(name: str, fs: float, band: dict, device):
             model = _PascalInput(Dau1997(fs, **band))
         else:
             from workbench.models.paulick2024 import Paulick2024
-            model = Paulick2024(fs=fs, **band)
+            from workbench.stages.erb import fc_to_erb_number
+
+            def span(lo, hi):
+                return float(fc_to_erb_number(hi) - fc_to_erb_number(lo))
+
+            if band:  # keep the default grid's spacing (50 channels over 250-8000 Hz) in the sub-band
+                n = span(band.get("flow", 250.0), band.get("fhigh", 8000.0)) / (span(250.0, 8000.0) / 49)
+                band = {**band, "n_channels": max(1, round(n) + 1)}
+            model = Paulick2024(fs=fs, model=name, **band)
         _MODEL_CACHE[key] = model.to(device or "cpu").eval()
     return _MODEL_CACHE[key]
 
@@ -502,7 +510,7 @@ def make_observer(name: str, experiment: Experiment, *, seed: int = 0, device=No
     from workbench.psychophysics.observer import OptimalDetector
 
     band = {k: v for k, v in (("flow", flow), ("fhigh", fhigh)) if v is not None}
-    model = _model("dau1997" if name == "dau1997" else "paulick2024", experiment.fs, band, device)
+    model = _model(name, experiment.fs, band, device)
     detector = OptimalDetector(model, noise_variance=40.0 if name == "dau1997" else name,
                                fs_representation=experiment.fs if name == "dau1997" else None,
                                center_per_band=(name == "paulick2024"))
