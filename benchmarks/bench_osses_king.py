@@ -3,6 +3,8 @@
 Run: ``python benchmarks/bench_osses_king.py [--device cpu] [--repeats 3]``. Prints forward
 and forward+backward ms, real-time factor and peak memory per model (via the shared runner in
 ``benchmarks/models.py``), then the time of each stage added by issue 3 on the same input.
+``NUMBA_NUM_THREADS=1 python benchmarks/bench_osses_king.py --cpu-time`` prints single-thread
+process CPU times instead, which stay meaningful on a loaded shared machine.
 """
 
 from __future__ import annotations
@@ -47,11 +49,49 @@ def bench_stages(device: str, repeats: int) -> None:
         print(f"  {name:34s} {best * 1e3:8.2f} ms")
 
 
+def _cpu_ms(fn, repeats: int) -> float:
+    """Best process CPU time of ``fn`` (robust on a shared, loaded machine with 1 thread)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t0)
+    return best * 1e3
+
+
+def bench_cpu_time(repeats: int) -> None:
+    """Forward and forward+backward CPU time, 1 s of audio, batch 1 (set 1 thread first)."""
+    import workbench
+    from benchmarks.models import _loss
+
+    for name, kwargs in CONFIGS:
+        model = getattr(workbench, name)(**kwargs)
+        x = torch.randn(1, 44100) * 0.01
+
+        def forward():
+            with torch.no_grad():
+                model(x)
+
+        def forward_backward():
+            _loss(model(x.clone().requires_grad_(True))).backward()
+
+        print(f"  {name:10s} {str(kwargs)[1:-1]:50s} fwd {_cpu_ms(forward, repeats):7.1f} ms CPU, "
+              f"fwd+bwd {_cpu_ms(forward_backward, 1):7.1f} ms CPU")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="only single-thread CPU times (run with NUMBA_NUM_THREADS=1)")
     args = parser.parse_args(argv)
+    if args.cpu_time:
+        torch.set_num_threads(1)
+        print("single-thread CPU time, 1 s of audio, batch 1:")
+        bench_cpu_time(args.repeats)
+        return 0
     print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}")
     print(f"{'model':34s} {'batch':>5s} {'fwd ms':>9s} {'fwd+bwd ms':>11s} {'RTF':>8s} {'peak MiB':>9s}")
     for name, kwargs in CONFIGS:

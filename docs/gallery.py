@@ -50,29 +50,16 @@ def stimulus_plots(out: Path, dpi: int) -> None:
 
 def psychophysics_plots(out: Path, dpi: int) -> None:
     """A simulated 2-AFC listener with a known logistic psychometric function."""
-    rng = np.random.default_rng(1)
-    p_true = lambda x: 0.5 + 0.5 / (1 + np.exp(-(np.asarray(x) - 2.0) / 1.5))  # noqa: E731
-    levels, correct, reversals, level, step, run, direction = [], [], [], 10.0, 4.0, 0, 0
-    while len(reversals) < 10:  # 1-up-2-down, step halves at every reversal down to 1 dB
-        ok = rng.random() < p_true(level)
-        levels.append(level)
-        correct.append(ok)
-        run = run + 1 if ok else 0
-        move = -1 if run == 2 else (1 if not ok else 0)
-        if move:
-            run = 0
-            if direction and move != direction:
-                reversals.append(len(levels) - 1)
-                step = max(step / 2, 1.0)
-            direction = move
-            level += move * step
-    thr = float(np.mean(np.asarray(levels)[reversals[-6:]]))
-    _save(plots.plot_staircase(levels, correct, reversals=reversals, threshold=thr, ylabel="Signal level (dB)"),
-          out, "staircase", dpi)
-    x = np.arange(-4, 9, 2.0)
-    p = rng.binomial(40, p_true(x)) / 40
-    _save(plots.plot_psychometric(x, p, n_trials=[40] * x.size, fit=p_true, threshold=2.0,
-                                  n_afc=2, xlabel="Signal level (dB)"), out, "psychometric", dpi)
+    from workbench.psychophysics import procedures as pp
+
+    listener = pp.PsychometricObserver(threshold=2.0, slope=1.5, n_alternatives=2, seed=1)
+    track = pp.Staircase(start_value=10.0, step_sizes=(4.0, 2.0, 1.0), n_final_reversals=8).run(listener)
+    _save(plots.plot_staircase(track, ylabel="Signal level (dB)"), out, "staircase", dpi)
+    data = pp.constant_stimuli(np.arange(-4, 9, 2.0), 40, listener, seed=2)
+    fit = pp.fit_psychometric(data["values"], data["n_correct"], data["n_trials"], n_bootstrap=0)
+    _save(plots.plot_psychometric(data["values"], data["n_correct"] / data["n_trials"], n_trials=data["n_trials"],
+                                  fit=fit, threshold=fit.value_at(0.75), n_afc=2, xlabel="Signal level (dB)"),
+          out, "psychometric", dpi)
 
 
 def model_plots(name: str, out: Path, dpi: int) -> None:

@@ -104,7 +104,7 @@ def test_drnl_gradcheck_input_and_learnable_parameters():
     drnl = DRNLFilterbank(FS, [800.0, 3000.0], learnable=True, dtype=torch.float64)
     gen = torch.Generator().manual_seed(5)
     x = (1e-3 * torch.randn(1, 40, generator=gen, dtype=torch.float64)).requires_grad_()
-    assert torch.autograd.gradcheck(drnl, (x,))
+    assert torch.autograd.gradcheck(drnl, (x,), fast_mode=True)
     drnl(x).pow(2).sum().backward()
     assert all(torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0 for p in drnl.parameters())
 

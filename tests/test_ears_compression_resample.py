@@ -55,12 +55,22 @@ def test_fir2_and_minimum_phase_properties():
         ears.fir2(63, [0, 1], [1, 1])
     with pytest.raises(ValueError, match="freqs"):
         ears.fir2(64, [0, 0.5, 0.4, 1], [1, 1, 1, 1])
+    with pytest.raises(ValueError, match="grid_n"):
+        ears.fir2(64, [0, 1], [1, 1], grid_n=16)
     lin = ears.middle_ear_fir(44100, phase_type="zero")
     np.testing.assert_allclose(lin, lin[::-1], atol=1e-12 * np.abs(lin).max())
     mn = ears.minimum_phase(lin)
     np.testing.assert_allclose(np.abs(np.fft.fft(mn)), np.abs(np.fft.fft(lin)), rtol=1e-9)
     energy = lambda h: np.cumsum(h ** 2) / np.sum(h ** 2)  # noqa: E731
     assert np.all(energy(mn)[:256] >= energy(lin)[:256] - 1e-12)
+
+
+def test_fir2_reproduces_glasberg2002_outer_middle_filter(amt_reference):
+    """The same design at order 4096 (AMT glasberg2002's tfOuterMiddle1997 FIR)."""
+    ref = amt_reference("glasberg2002")
+    tf_db = ref["tfOuterMiddle_dB"].astype(np.float64)  # stored float32: floor ~1e-8
+    b = ears.fir2(4096, np.linspace(0, 1, tf_db.size), 10 ** (tf_db / 10))
+    assert rel_error(b, ref["outerMiddleFilter"]) < 1e-6
 
 
 @pytest.mark.parametrize("fs", [16000, 22050, 48000])

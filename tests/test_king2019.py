@@ -6,7 +6,7 @@ import scipy.signal as ss
 import torch
 
 from workbench.stages.modulation import (King2019ModulationFilterbank, analytic_signal,
-                                         king2019_mfc)
+                                         hilbert_envelope, king2019_mfc)
 
 
 # ---------------------------------------------------------------- modulation filterbank stage
@@ -55,7 +55,10 @@ def test_envelope_above_cut_and_waveform_below():
     assert torch.equal(bank(torch.zeros(1, 1, 100, dtype=torch.float64)),
                        torch.zeros(1, 1, 5, 100, dtype=torch.float64))
     cosine = torch.tensor([1.0, 0, -1, 0] * 4, dtype=torch.float64)
-    np.testing.assert_allclose(analytic_signal(cosine).abs().numpy(), np.ones(16), atol=1e-12)
+    np.testing.assert_allclose(hilbert_envelope(cosine).numpy(), np.ones(16), atol=1e-12)
+    for n in (1001, 1000):
+        v = torch.randn(2, n, dtype=torch.float64)
+        torch.testing.assert_close(hilbert_envelope(v), analytic_signal(v).abs())
 
 
 def test_modulation_bank_gradients():
@@ -151,6 +154,19 @@ def test_king2019_api_shapes_and_gradients():
     for name in ("adt_hp_fc", "compression.n", "modulation_filterbank.log_mfc",
                  "filterbank.center_freqs_hz"):
         assert named[name].grad is not None and torch.isfinite(named[name].grad).all(), name
+
+
+@pytest.mark.parametrize("compression_type", ["brokenstick", "power"])
+def test_king2019_silent_input_has_finite_gradients(compression_type):
+    from workbench.models.king2019 import King2019
+
+    model = King2019(16000, basef=1000.0, compression_type=compression_type, learnable=True)
+    x = torch.zeros(1, 1600, requires_grad=True)
+    out = model(x)
+    out.pow(2).mean().backward()
+    assert torch.count_nonzero(out) == 0 and torch.isfinite(x.grad).all()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
 
 
 @pytest.mark.parametrize("kwargs, err, match", [

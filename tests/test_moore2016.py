@@ -171,3 +171,13 @@ def test_loudness_level_conversion(models):
     phon = m.compute_loudness_level(torch.tensor([1.0, 4.166], dtype=torch.float64))
     np.testing.assert_allclose(phon.numpy(), [40.03, 60.0], atol=0.02)
     torch.testing.assert_close(m.compute_loudness_from_level(phon), torch.tensor([1.0, 4.166], dtype=torch.float64))
+
+
+@pytest.mark.slow
+def test_whole_model_gradcheck():
+    """End-to-end gradient (spectrum, excitation kernel incl. the level-dependent slope,
+    specific loudness, AGCs, inhibition) against finite differences on a short signal."""
+    torch.manual_seed(0)
+    m = Moore2016(dtype=torch.float64)
+    x = (torch.randn(2, 24, dtype=torch.float64) * 0.2).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x: m(x)[0], (x,), eps=1e-7, atol=1e-6, rtol=1e-4)

@@ -55,6 +55,15 @@ def test_template_is_unit_energy_and_decision_variable_linear():
     assert detector.noise_std() == pytest.approx(math.sqrt(40.0), rel=1e-12)
 
 
+def test_defaults_follow_the_model_variant():
+    jepsen = ToyModel()
+    jepsen.model = "jepsen2008"
+    detector = OptimalDetector(jepsen)
+    assert detector.noise_variance == 130.0 and not detector.center_per_band
+    detector = OptimalDetector(ToyModel())
+    assert detector.noise_variance == 40.0 and detector.center_per_band
+
+
 def test_simulated_2afc_matches_analytic():
     detector, target = _fitted_detector(6.0)
     gen = torch.Generator().manual_seed(0)

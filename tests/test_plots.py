@@ -300,6 +300,10 @@ def test_plot_stages_real_models(name):
         n_aud = len(output) if isinstance(output, list) else output.shape[2]
         assert meshes(main_axes(fig)[0])[0].get_array().shape[0] == n_aud
         render(plots.plot_modulation_channel(output, n_aud // 2, fs, mfc))
+    if callable(getattr(model, "filterbank", None)) and fc is not None:
+        ax = render(plots.plot_filter_responses(model.filterbank, fs, fc, n_fft=8192)).axes[0]
+        peaks = np.array([ln.get_xdata()[np.argmax(ln.get_ydata())] for ln in ax.lines[:len(fc)]])
+        assert np.allclose(peaks, np.asarray(fc), rtol=0.1, atol=15)  # each filter peaks at its centre
     if "excitation" in stages:
         fig = render(plots.plot_excitation_pattern(stages["excitation"], None, stages["specific_loudness"]))
         peak_erb = main_axes(fig)[0].lines[0].get_xdata()[np.argmax(main_axes(fig)[0].lines[0].get_ydata())]

@@ -84,14 +84,43 @@ def _shape(value) -> str:
     return type(value).__name__
 
 
+def serve_command(port: int = 5006, address: str = "127.0.0.1", allow_websocket_origin=None,
+                  show: bool = False, dry_run: bool = False) -> list[str] | int:
+    """Build and run ``panel serve workbench/app.py`` (binds 127.0.0.1 unless told otherwise)."""
+    import os
+
+    app = os.path.join(os.path.dirname(os.path.abspath(__file__)), "app.py")
+    if not 0 < port < 65536:
+        raise SystemExit(f"--port must be in 1..65535, got {port}")
+    origins = list(allow_websocket_origin or [f"{address}:{port}", f"localhost:{port}"])
+    cmd = [sys.executable, "-m", "panel", "serve", app, "--port", str(port), "--address", address,
+           "--num-procs", "1", "--warm", "--websocket-max-message-size", str(20 * 1024 * 1024)]
+    for origin in origins:
+        cmd += ["--allow-websocket-origin", origin]
+    if show:
+        cmd.append("--show")
+    if dry_run:
+        return cmd
+    print(f"workbench app on http://{address}:{port}/app  (Ctrl+C stops it)", flush=True)
+    os.execv(sys.executable, cmd)  # become the server: signals reach it directly
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p_demo = sub.add_parser("demo", help="run every model on a calibrated 1 kHz tone")
     p_demo.add_argument("--duration", type=float, default=1.0, help="seconds of audio (default 1)")
+    p_serve = sub.add_parser("serve", help="serve the Panel app (default http://127.0.0.1:5006/app)")
+    p_serve.add_argument("--port", type=int, default=5006)
+    p_serve.add_argument("--address", default="127.0.0.1", help="interface to bind (default 127.0.0.1 only)")
+    p_serve.add_argument("--allow-websocket-origin", action="append", metavar="HOST[:PORT]",
+                         help="host allowed to open the app's websocket (repeatable; default ADDRESS:PORT)")
+    p_serve.add_argument("--show", action="store_true", help="open a browser")
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo(args.duration)
+    if args.command == "serve":
+        return serve_command(args.port, args.address, args.allow_websocket_origin, args.show)
     return 2
 
 

@@ -650,7 +650,8 @@ def plot_stages(model, stages: dict, output=None, *, batch_index=0, fs=None, nco
     for ax, (kind, key, data) in zip(axes, panels):
         stage_fs = data.shape[-1] / duration if kind in ("signal", "auditory") else fs
         if kind == "signal":
-            unit = "Pressure (Pa)" if key.startswith("filtered") else "Amplitude (input units)"
+            unit = {"headphone": "Amplitude (input units)", "middleear": "Amplitude (input units)"}.get(
+                key, "Pressure (Pa)" if key.startswith("filtered") else "Output (a.u.)")
             _draw_waveform(ax, data, stage_fs, unit, title=_SIGNAL_KEYS.get(key, key))
         elif kind == "auditory":
             name, label = _AUDITORY_KEYS.get(key, (key, "Output (a.u.)"))
@@ -689,7 +690,7 @@ def plot_stages(model, stages: dict, output=None, *, batch_index=0, fs=None, nco
 __all__ = ["STYLE", "hz_to_erb_number", "erb_number_to_hz", "plot_waveform", "plot_spectrum", "plot_cochleagram",
            "plot_modulation_channel", "plot_modulation_spectrum", "impulse_responses", "plot_filter_responses",
            "plot_excitation_pattern", "plot_loudness_over_time", "plot_binaural_loudness", "plot_psychometric",
-           "reversal_indices", "plot_staircase", "plot_stages"]
+           "reversal_indices", "plot_staircase", "plot_stages", "plot_model_vs_human"]
 
 
 @_styled

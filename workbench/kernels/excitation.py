@@ -13,12 +13,15 @@ per-frame slope factor of :class:`workbench.stages.loudness.RoexExcitation`).
 (in the loudness models they are the masked, irrelevant components anyway). The numba
 kernel skips each row's absent
 components (``I == 0``; the relevance threshold zeroes most of them for tonal
-sounds) and, per component, runs a vectorisable loop over the bands above it. Other devices:
-a chunked torch path.
+sounds) and, per component, runs a vectorisable loop over the bands above it, up to where
+the component's contribution falls below 1e-8 (-80 dB SPL: no visible effect on specific
+loudness, ~30 % fewer terms for noise). Other devices: a chunked torch path (all pairs).
 """
 
 from __future__ import annotations
 
+
+import math
 
 import numba
 import numpy as np
@@ -46,6 +49,29 @@ def _exp_neg(v):
     return p * p
 
 
+@numba.njit(cache=False, fastmath=False, inline="always")
+def _band_end(pc, qc, f_j, lo, n_bands, i_j, s_j):
+    """End of the band range where component j can still add >= 1e-8 (-80 dB SPL) to a band.
+
+    ``w I < 1e-8`` once ``v >= v0 + 2 ln(2 + v0)``, ``v0 = ln(I / 1e-8)`` (a safe bound of
+    (1 + v) e^-v); ``v`` grows with the band index, so bisect. Far skirts below -80 dB SPL
+    change no specific loudness visibly (N ~ E^2.5 there)."""
+    if i_j <= 1e-8:
+        return lo
+    if s_j <= 0.0:
+        return n_bands
+    v0 = math.log(i_j * 1e8)
+    u_max = (v0 + 2.0 * math.log(2.0 + v0)) / s_j
+    a, b = lo, n_bands
+    while a < b:
+        mid = (a + b) // 2
+        if pc[mid] - qc[mid] * f_j < u_max:
+            a = mid + 1
+        else:
+            b = mid
+    return a
+
+
 @numba.njit(cache=False, fastmath=False, parallel=True)
 def _forward(inten, slope, freqs, p_c, q_c, first_band, out):
     rows, n_comp = inten.shape
@@ -61,7 +87,7 @@ def _forward(inten, slope, freqs, p_c, q_c, first_band, out):
             s_j = np.float64(slope[r, j])
             f_j = np.float64(freqs[j])
             i_j = np.float64(i_j)
-            for cc in range(first_band[j], n_bands):  # independent iterations: vectorised
+            for cc in range(first_band[j], _band_end(pc, qc, f_j, first_band[j], n_bands, i_j, s_j)):
                 c = np.uint64(cc)  # unsigned index: no negative-index wraparound, so SIMD
                 v = (pc[c] - qc[c] * f_j) * s_j
                 o[c] += i_j * (1.0 + v) * _exp_neg(v)
@@ -87,7 +113,8 @@ def _backward(grad, inten, slope, freqs, p_c, q_c, first_band, g_inten, g_slope)
             s_j = np.float64(slope[r, j])
             f_j = np.float64(freqs[j])
             lo = first_band[j]
-            for cc in range(lo, n_bands):  # vectorised products, then plain sums
+            hi = _band_end(pc, qc, f_j, lo, n_bands, np.float64(inten[r, j]), s_j)
+            for cc in range(lo, hi):  # vectorised products, then plain sums
                 c = np.uint64(cc)
                 u = pc[c] - qc[c] * f_j
                 v = u * s_j
@@ -96,7 +123,7 @@ def _backward(grad, inten, slope, freqs, p_c, q_c, first_band, g_inten, g_slope)
                 t_s[c] = g[c] * u * v * e
             acc_i = 0.0
             acc_s = 0.0
-            for c in range(lo, n_bands):
+            for c in range(lo, hi):
                 acc_i += t_i[c]
                 acc_s += t_s[c]
             g_inten[r, j] = acc_i

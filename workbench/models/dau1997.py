@@ -48,7 +48,8 @@ class Dau1997(nn.Module):
     return_stages : also return ``{'filterbank', 'ihc', 'adaptation'}``, each ``(B, F, T)``.
     dtype : torch.float32 or torch.float64 (parameters and computation).
     filterbank_kwargs : ``n`` (order, 4), ``betamul`` (bandwidth in ERB, 1.01859 for n=4),
-        ``erb_scale`` (channel spacing in ERB, AMT ``bwmul``, 1), ``basef`` (1000 Hz).
+        ``erb_scale`` (channel spacing in ERB, AMT ``bwmul``, 1), ``basef`` (1000 Hz, a
+        channel sits there; ``None`` or outside [flow, fhigh]: grid centred in the range).
     ihc_kwargs : ``method`` ('dau1996', 'breebaart2001', 'king2019', 'lindemann1986'),
         ``cutoff_hz``, ``filter_order``.
     adaptation_kwargs : ``tau`` (s), ``limit`` (10), ``minspl`` (dB SPL, 0) or ``min_level``

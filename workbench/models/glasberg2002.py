@@ -30,10 +30,12 @@ passes the excitation in Pa^2 rather than re (20 uPa)^2 to the specific-loudness
 width, and aligns the windows at their starts. Its transfer-function tables and band layout
 are the ANSI ones used here.
 
-Streaming (``streaming=True``): the STL/LTL AGC states carry over from one ``forward`` call to
-the next (per batch row) until :meth:`reset_state`; each block's spectrum is computed with
-zeros beyond its ends, so use blocks of 100 ms or more. With ``streaming=False`` (default)
-every call starts from silence and nothing is kept between calls.
+Streaming (``streaming=True``, fs = 32 kHz): feed consecutive blocks of one signal (any
+lengths); each call returns the frames that are complete so far (a frame needs 3072 samples
+after its centre: ear filter + half window), :meth:`flush` returns the rest and ends the
+stream. The concatenated outputs equal the non-streaming output for the whole signal (input
+history and AGC states are carried). :meth:`reset_state` starts a new stream. With
+``streaming=False`` (default) every call is independent and nothing is kept between calls.
 """
 
 from __future__ import annotations
@@ -47,11 +49,6 @@ from workbench.stages import loudness as L
 __all__ = ["Glasberg2002"]
 
 
-def _coefficient(value, learnable, dtype):
-    t = torch.tensor(float(value), dtype=dtype)
-    return nn.Parameter(t) if learnable else t
-
-
 class Glasberg2002(nn.Module):
     """Glasberg & Moore (2002) loudness; ``forward(audio)`` -> long-term loudness ``(B, F)``.
 
@@ -60,7 +57,7 @@ class Glasberg2002(nn.Module):
     ``(B, F, C)`` sone/Cam (one ear), ``'excitation'`` ``(B, F, C)`` dB SPL,
     ``'erb_excitation'`` ``(B, F, C)`` dB SPL (component power within +-0.5 Cam of each band
     centre), ``'psd'`` ``(B, F, K)`` Pa^2/Hz (zero where a component was dropped),
-    ``'freqs'`` ``(K,)`` Hz, ``'filtered'`` ``(B, T + 2048)`` Pa (ear-filter output).
+    ``'freqs'`` ``(K,)`` Hz, ``'filtered'`` ``(B, T + 2048)`` Pa (ear-filter output; not when streaming).
 
     Keyword dicts (unknown keys raise): ``multi_fft_kwargs``: ``hop_length``, ``n_fft``,
     ``band_edges_hz``, ``hann_correction_db``, ``range_db``, ``floor_db``; ``erb_kwargs``:
@@ -77,6 +74,9 @@ class Glasberg2002(nn.Module):
         super().__init__()
         self.fs, self.learnable, self.return_stages = check_fs(fs), bool(learnable), bool(return_stages)
         self.dtype, self.streaming = check_dtype(dtype), bool(streaming)
+        if self.streaming and self.fs != 32000:
+            raise ValueError(f"streaming=True needs fs = 32000 Hz (got {self.fs:g}): resample the stream first "
+                             "with workbench.stages.loudness.resample_signal")
         self.presentation = check_choice(presentation, ("diotic", "monaural"), "presentation")
         check_choice(field, ("free", "diffuse"), "field")
         mf = check_kwargs(multi_fft_kwargs, ("hop_length", "n_fft", "band_edges_hz", "hann_correction_db",
@@ -87,7 +87,7 @@ class Glasberg2002(nn.Module):
         lk = check_kwargs(loudness_integration_kwargs, ("stl_attack", "stl_release", "ltl_attack", "ltl_release"),
                           "loudness_integration_kwargs")
 
-        self.register_buffer("ear_fir", torch.as_tensor(L.loudness_ear_fir(f"ansi2007_{field}"), dtype=dtype),
+        self.register_buffer("ear_fir", torch.tensor(L.loudness_ear_fir(f"ansi2007_{field}"), dtype=dtype),
                              persistent=False)
         self.relevance = (mf.pop("range_db", 100.0), mf.pop("floor_db", 30.0))
         if "hop_length" in mf:
@@ -105,10 +105,10 @@ class Glasberg2002(nn.Module):
                                                     C=sk.get("C", 0.04733),
                                                     threshold_db_above_500=sk.get("threshold_db_above_500", 3.73),
                                                     learnable=learnable, dtype=dtype)
-        self.stl_attack = _coefficient(lk.get("stl_attack", 0.045), learnable, dtype)
-        self.stl_release = _coefficient(lk.get("stl_release", 0.02), learnable, dtype)
-        self.ltl_attack = _coefficient(lk.get("ltl_attack", 0.01), learnable, dtype)
-        self.ltl_release = _coefficient(lk.get("ltl_release", 0.0005), learnable, dtype)
+        self.stl_attack = L.scalar_parameter(lk.get("stl_attack", 0.045), learnable, dtype)
+        self.stl_release = L.scalar_parameter(lk.get("stl_release", 0.02), learnable, dtype)
+        self.ltl_attack = L.scalar_parameter(lk.get("ltl_attack", 0.01), learnable, dtype)
+        self.ltl_release = L.scalar_parameter(lk.get("ltl_release", 0.0005), learnable, dtype)
         self._state = None
 
     # ------------------------------------------------------------------ helpers of the spec
@@ -146,28 +146,76 @@ class Glasberg2002(nn.Module):
                 f"presentation={self.presentation!r}, streaming={self.streaming}, learnable={self.learnable}")
 
     # ------------------------------------------------------------------ forward
+    def _lookahead(self) -> int:
+        """Input samples on each side of a frame centre that its value depends on."""
+        return (self.ear_fir.numel() - 1) // 2 + self.multi_fft.n_fft // 2
+
+    def _stream_input(self, x: torch.Tensor):
+        """Streaming: prepend the kept history; return (buffer, first frame, n frames)."""
+        hop, look = self.multi_fft.hop, self._lookahead()
+        st = self._state
+        if st is None or st["history"].shape[0] != x.shape[0]:
+            st = self._state = {"history": x[:, :0], "start": 0, "next": 0, "n_in": 0, "agc": (None, None)}
+        buf = torch.cat([st["history"], x], -1)
+        st["n_in"] += x.shape[-1]
+        end = st["start"] + buf.shape[-1]
+        last = (end - look) // hop if x.shape[-1] else st["n_in"] // hop  # empty block: flush
+        first = st["next"] - st["start"] // hop
+        return buf, first, max(0, last + 1 - st["next"])
+
+    def _stream_advance(self, buf: torch.Tensor, n_frames: int, stl, ltl) -> None:
+        st, hop, look = self._state, self.multi_fft.hop, self._lookahead()
+        st["next"] += n_frames
+        keep_from = max(st["start"], (st["next"] * hop - look) // hop * hop)
+        st["history"] = buf[:, keep_from - st["start"]:].detach()
+        st["start"] = keep_from
+        if n_frames:
+            st["agc"] = (stl[:, -1].detach(), ltl[:, -1].detach())
+
+    def flush(self) -> torch.Tensor:
+        """Streaming: end the stream. Emits the frames still waiting for look-ahead (zeros
+        after the end, as the non-streaming model treats the end of a signal) and resets the
+        state."""
+        if self._state is None:
+            raise RuntimeError("flush() needs a stream: construct with streaming=True and call the model first")
+        b = self._state["history"].shape[0]
+        self._flushing = True
+        try:
+            return self.forward(self._state["history"].new_zeros(b, 0))
+        finally:
+            self._flushing = False
+            self.reset_state()
+
     def forward(self, audio: torch.Tensor):
-        audio = check_signal(audio, "audio", max_dims=2, min_samples=2)
+        flushing = getattr(self, "_flushing", False)
+        if not flushing:
+            audio = check_signal(audio, "audio", max_dims=2, min_samples=2)
         single = audio.dim() == 1
         x = audio.unsqueeze(0) if single else audio
         if self.fs != 32000:
             x = L.resample_signal(x, self.fs, 32000.0)
-        L.warn_if_too_loud(x, "audio")
+        if x.shape[-1]:
+            L.warn_if_too_loud(x, "audio")
         x = x.to(dtype=self.ear_fir.dtype, device=self.ear_fir.device)  # follows .to()/.double()
+        if self.streaming:
+            buf, first, n_frames = self._stream_input(x)
+            if flushing:
+                buf = torch.cat([buf, buf.new_zeros(buf.shape[0], self._lookahead())], -1)
+            x, frames, agc_state = buf, slice(first, first + n_frames), self._state["agc"]
+        else:
+            frames, agc_state = slice(None), (None, None)
 
         filtered = L.fir_zero_phase(x, self.ear_fir)                          # (B, T + 2048)
-        intensity = self.multi_fft(filtered)                                # (B, F, K)
+        intensity = self.multi_fft(filtered)[:, frames]                       # (B, F, K)
         relevant = L.relevance_mask(intensity, None, *self.relevance)
         intensity = torch.where(relevant, intensity, torch.zeros((), dtype=intensity.dtype, device=x.device))
         excitation = self.excitation_pattern(intensity)                     # (B, F, C)
         specific = self.specific_loudness(excitation)
         inst = specific.sum(-1) * (self.cam_step * self._binaural_factor())
-        state = self._state if (self.streaming and self._state is not None
-                                and self._state[0].shape[0] == inst.shape[0]) else (None, None)
-        stl = L.agc(inst, self.stl_attack, self.stl_release, initial=state[0])
-        ltl = L.agc(stl, self.ltl_attack, self.ltl_release, initial=state[1])
+        stl = L.agc(inst, self.stl_attack, self.stl_release, initial=agc_state[0])
+        ltl = L.agc(stl, self.ltl_attack, self.ltl_release, initial=agc_state[1])
         if self.streaming:
-            self._state = (stl[:, -1].detach(), ltl[:, -1].detach())
+            self._stream_advance(buf, inst.shape[-1], stl, ltl)
         out = ltl.squeeze(0) if single else ltl
         if not self.return_stages:
             return out
@@ -177,6 +225,7 @@ class Glasberg2002(nn.Module):
         stages = {"stl": sq(stl), "instantaneous_loudness": sq(inst), "specific_loudness": sq(specific),
                   "excitation": sq(10 * torch.log10(excitation)),
                   "erb_excitation": sq(10 * torch.log10(intensity @ self.erb_matrix)),
-                  "psd": sq(intensity * (p_ref2 / df)), "freqs": self.multi_fft.freqs_hz.clone(),
-                  "filtered": sq(filtered)}
+                  "psd": sq(intensity * (p_ref2 / df)), "freqs": self.multi_fft.freqs_hz.clone()}
+        if not self.streaming:
+            stages["filtered"] = sq(filtered)
         return out, stages

@@ -49,11 +49,6 @@ def resample_to_32k(x: torch.Tensor, fs: float) -> torch.Tensor:
     return L.resample_signal(x, check_fs(fs), 32000.0)
 
 
-def _agc_coefficient(value: float, learnable: bool, dtype):
-    t = torch.tensor(float(value), dtype=dtype)
-    return nn.Parameter(t) if learnable else t
-
-
 class Moore2016(nn.Module):
     """Binaural time-varying loudness (Moore et al. 2016; AMT ``moore2016``).
 
@@ -92,7 +87,7 @@ class Moore2016(nn.Module):
         lt = check_kwargs(ltl_agc_kwargs, ("attack_alpha", "release_alpha"), "ltl_agc_kwargs")
 
         self.ear_kind = ear.get("kind", "moore2016_free")
-        self.register_buffer("ear_fir", torch.as_tensor(L.loudness_ear_fir(self.ear_kind, 32000.0), dtype=dtype),
+        self.register_buffer("ear_fir", torch.tensor(L.loudness_ear_fir(self.ear_kind, 32000.0), dtype=dtype),
                              persistent=False)
         self.relevance = (spec.pop("range_db", 60.0), spec.pop("floor_db", 30.0))
         self.spectrum = L.MultiResolutionSpectrum(32000.0, dtype=dtype, **spec)
@@ -106,11 +101,11 @@ class Moore2016(nn.Module):
                                                     C=sl.get("C", 0.0631),
                                                     threshold_db_above_500=sl.get("threshold_db_above_500", 3.63),
                                                     learnable=learnable, dtype=dtype)
-        self.stl_attack = _agc_coefficient(st.get("attack_alpha", 0.045), learnable, dtype)
-        self.stl_release = _agc_coefficient(st.get("release_alpha", 0.033), learnable, dtype)
-        self.ltl_attack = _agc_coefficient(lt.get("attack_alpha", 0.01), learnable, dtype)
-        self.ltl_release = _agc_coefficient(lt.get("release_alpha", 0.00133), learnable, dtype)
-        self.inhibition_p = _agc_coefficient(bi.get("p", 1.5978), learnable, dtype)
+        self.stl_attack = L.scalar_parameter(st.get("attack_alpha", 0.045), learnable, dtype)
+        self.stl_release = L.scalar_parameter(st.get("release_alpha", 0.033), learnable, dtype)
+        self.ltl_attack = L.scalar_parameter(lt.get("attack_alpha", 0.01), learnable, dtype)
+        self.ltl_release = L.scalar_parameter(lt.get("release_alpha", 0.00133), learnable, dtype)
+        self.inhibition_p = L.scalar_parameter(bi.get("p", 1.5978), learnable, dtype)
         self.smoothing = float(bi.get("sigma", 0.08))
 
     def get_erb_frequencies(self) -> torch.Tensor:

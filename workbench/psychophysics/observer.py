@@ -94,15 +94,20 @@ class OptimalDetector:
 
     ``model``: callable mapping audio ``(B, T)`` to a representation (tensor or list of
     ``(B, M_i, T')``). ``fs_representation``: sampling rate of that representation (default
-    ``model.fs_resampled`` or ``model.fs``). ``center_per_band``: remove each modulation band's
-    mean before correlating (Paulick2024; False reproduces Jepsen2008). ``channels``: optional
-    channel indices (e.g. from ``roi_channels``) to restrict the correlation to.
+    ``model.fs_resampled`` or ``model.fs``). ``noise_variance``: number, 'paulick2024' or
+    'jepsen2008'; ``center_per_band``: remove each modulation band's mean before correlating
+    (Paulick2024; False reproduces Jepsen2008); both default (None) to the ``model.model``
+    variant when the model has one, else to Paulick2024's. ``channels``: optional channel
+    indices (e.g. from ``roi_channels``) to restrict the correlation to.
     """
 
-    def __init__(self, model, noise_variance="paulick2024", fs_representation=None,
-                 center_per_band: bool = True, channels=None):
+    def __init__(self, model, noise_variance=None, fs_representation=None,
+                 center_per_band: bool | None = None, channels=None):
         self.model = model
-        self.noise_variance = _noise_variance(noise_variance)
+        variant = getattr(model, "model", "paulick2024")
+        variant = variant if variant in NOISE_VARIANCE else "paulick2024"
+        self.noise_variance = _noise_variance(variant if noise_variance is None else noise_variance)
+        center_per_band = variant == "paulick2024" if center_per_band is None else center_per_band
         fs = fs_representation or getattr(model, "fs_resampled", None) or getattr(model, "fs", None)
         self.fs = check_fs(fs, "fs_representation")
         self.center_per_band = bool(center_per_band)
@@ -156,7 +161,8 @@ class OptimalDetector:
     def add_internal_noise(self, representation: torch.Tensor, generator=None) -> torch.Tensor:
         """Literal internal noise: per-sample variance noise_variance * fs on present entries."""
         noise = torch.randn(representation.shape, generator=generator, dtype=representation.dtype)
-        return representation + noise * math.sqrt(self.noise_variance * self.fs) * self.mask[..., None]
+        noise = noise.to(representation.device) * math.sqrt(self.noise_variance * self.fs)
+        return representation + noise * self.mask[..., None]
 
     def percent_correct(self, target, maskers, n_afc: int = 3, n_trials: int = 200,
                         generator: torch.Generator | None = None) -> float:
@@ -169,8 +175,8 @@ class OptimalDetector:
         if int(n_afc) != n_afc or n_afc < 2:
             raise ValueError(f"n_afc must be an integer >= 2, got {n_afc!r}")
         n_trials = int(check_positive(n_trials, "n_trials"))
-        dv_target = self.decision_variables(self.representation(target)[0])
-        dv_masker = self.decision_variables(self.representation(maskers)[0])
+        dv_target = self.decision_variables(self.representation(target)[0]).cpu()
+        dv_masker = self.decision_variables(self.representation(maskers)[0]).cpu()
         pick = torch.randint(len(dv_masker), (n_trials, n_afc - 1), generator=generator)
         dv = torch.cat([dv_target[torch.arange(n_trials) % len(dv_target), None], dv_masker[pick]], 1)
         dv = dv + self.noise_std() * torch.randn(dv.shape, generator=generator, dtype=dv.dtype)

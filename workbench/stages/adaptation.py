@@ -55,8 +55,8 @@ class AdaptLoop(nn.Module):
     preset : 'dau1997' (limit 10, default), 'osses2021' (limit 5), 'dau1996' (no limiting),
         'breebaart2001'/'puschel1988' (linearly spaced tau, no limiting).
     learnable : make the time constants an ``nn.Parameter``.
-    backend : 'auto' (numba kernel on CPU, torch recursion on other devices), 'numba' (also
-        for CUDA tensors, via host memory: much faster than the per-sample torch loop) or 'torch'.
+    backend : 'auto'/'numba' (numba kernel; CUDA tensors round-trip through host memory) or
+        'torch' (device-resident per-sample loop: slow on GPU).
     """
 
     def __init__(self, fs: float, tau_s: Sequence[float] | torch.Tensor | None = None,

@@ -80,7 +80,7 @@ def lopezpoveda2001_table() -> np.ndarray:
 def fir2(order: int, freqs, gains, grid_n: int | None = None) -> np.ndarray:
     """Frequency-sampling FIR design, as GNU Octave's ``fir2`` (Hamming window).
 
-    ``freqs`` are normalised to Nyquist (0..1, nondecreasing, first 0, last 1), ``gains`` the
+    ``freqs`` are normalised to Nyquist (0..1, increasing, first 0, last 1), ``gains`` the
     linear amplitudes there. The response is linearly interpolated onto ``grid_n + 1``
     uniform points (default 512, or the next power of two >= order+1), inverse-FFT'd as a
     zero-phase response, centred at ``order/2``, truncated to ``order+1`` taps and windowed.
@@ -95,6 +95,8 @@ def fir2(order: int, freqs, gains, grid_n: int | None = None) -> np.ndarray:
     if grid_n is None:
         grid_n = 512 if order + 1 < 1024 else order + 1
     grid_n = 1 << int(math.ceil(math.log2(grid_n)))
+    if 2 * grid_n < order + 1:
+        raise ValueError(f"grid_n must be at least half the number of taps ({order + 1}), got {grid_n}")
     grid = np.interp(np.linspace(0.0, 1.0, grid_n + 1), f, m)
     # Real, even spectrum -> real, even impulse response of length 2*grid_n.
     h = np.fft.irfft(grid, 2 * grid_n)

@@ -42,7 +42,7 @@ from workbench.kernels.excitation import roex_lower
 __all__ = [
     "P_REF_PA", "loudness_ear_fir", "fir_zero_phase", "loudness_erb_hz", "hz_to_cam", "cam_to_hz", "ansi_tables",
     "MultiResolutionSpectrum", "relevance_mask", "RoexExcitation", "SpecificLoudness",
-    "binaural_inhibition", "agc", "LoudnessLevelTable", "loudness_level_table",
+    "binaural_inhibition", "agc", "LoudnessLevelTable", "loudness_level_table", "scalar_parameter",
 ]
 
 P_REF_PA = 20e-6  # reference sound pressure of dB SPL
@@ -385,7 +385,14 @@ def loudness_level_table(binaural_factor: float = 2.0) -> LoudnessLevelTable:
     return LoudnessLevelTable(binaural_factor)
 
 
-# --------------------------------------------------------------------------- input helpers
+# --------------------------------------------------------------------------- helpers
+def scalar_parameter(value: float, learnable: bool, dtype=torch.float64):
+    """A model constant as a scalar tensor, or an ``nn.Parameter`` when ``learnable``."""
+    t = torch.tensor(float(value), dtype=dtype)
+    return nn.Parameter(t) if learnable else t
+
+
+
 def resample_signal(x, fs_in: float, fs_out: float = 32000.0) -> torch.Tensor:
     """Resample ``x`` ``(..., T)`` from ``fs_in`` to ``fs_out`` (polyphase, MATLAB-style).
 

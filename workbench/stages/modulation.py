@@ -232,6 +232,21 @@ def king2019_mfc(mflow: float = 2.0, mfhigh: float = 150.0, n_mod: int | None = 
     return torch.exp(logs)
 
 
+def hilbert_envelope(x: torch.Tensor) -> torch.Tensor:
+    """``|hilbert(x)|`` along the last axis, as ``analytic_signal(x).abs()`` but with two real
+    FFTs: ``sqrt(x^2 + H{x}^2)``, H the Hilbert transform with DC and Nyquist bins zeroed."""
+    n = x.shape[-1]
+    spec = torch.fft.rfft(x)
+    w = torch.full((spec.shape[-1],), -1j, dtype=spec.dtype, device=x.device)
+    w[0] = 0
+    if n % 2 == 0:
+        w[-1] = 0
+    h = torch.fft.irfft(spec * w, n)
+    power = x * x + h * h
+    # Exactly 0 where the signal is, with finite (zero) gradients there.
+    return torch.where(power > 0, power.clamp_min(torch.finfo(x.dtype).tiny).sqrt(), 0.0)
+
+
 def king2019_modfilterbank(x: torch.Tensor, sos: torch.Tensor, mfc: torch.Tensor,
                            phase_insens_cut: float | None = 10.0) -> torch.Tensor:
     """Filter ``x`` ``(..., time)`` by every band: output ``(..., n_mod, time)``.
@@ -248,11 +263,10 @@ def king2019_modfilterbank(x: torch.Tensor, sos: torch.Tensor, mfc: torch.Tensor
     if not bool(hi.any()):
         return y
     y_hi = y[..., hi, :]
-    env = analytic_signal(y_hi).abs()
-    env_ms = env.pow(2).mean(-1, keepdim=True)
-    silent = env_ms == 0
-    scale = torch.where(silent, torch.ones_like(env_ms),
-                         (y_hi.pow(2).mean(-1, keepdim=True) / env_ms.masked_fill(silent, 1)).sqrt())
+    env = hilbert_envelope(y_hi)
+    tiny = torch.finfo(y.dtype).tiny
+    rms = lambda v: v.pow(2).mean(-1, keepdim=True).clamp_min(tiny).sqrt()  # noqa: E731
+    scale = rms(y_hi) / rms(env)  # -> 1 for silent bands, with finite gradients
     out = y.clone()
     out[..., hi, :] = env * scale
     return out
@@ -284,10 +298,7 @@ class King2019ModulationFilterbank(nn.Module):
             self.log_mfc = nn.Parameter(log_mfc)
         else:
             self.register_buffer("log_mfc", log_mfc)
-        if lp_150hz:
-            self.register_buffer("lp_sos", butter(1, 150.0, self.fs, "low"))
-        else:
-            self.lp_sos = None
+        self.register_buffer("lp_sos", butter(1, 150.0, self.fs, "low") if lp_150hz else None)
 
     @property
     def mfc(self) -> torch.Tensor:

@@ -64,18 +64,28 @@ def resample_poly(x: torch.Tensor, up: int, down: int, filter: str = "matlab") -
     h_np, n_drop = _polyphase_design(up, down, filter)
     lead, n_in = x.shape[:-1], x.shape[-1]
     n_out = -(-n_in * up // down)
-    xf = x.reshape(-1, 1, n_in)
-    if up > 1:  # zero insertion
-        xf = torch.stack([xf] + [torch.zeros_like(xf)] * (up - 1), dim=-1).reshape(-1, 1, n_in * up)
-        xf = xf[..., : (n_in - 1) * up + 1]
-    h = torch.as_tensor(h_np[::-1].copy(), dtype=x.dtype, device=x.device).view(1, 1, -1)
-    n_h = h.shape[-1]
-    # Full convolution sampled every `down` samples, from output index n_drop on.
-    needed = (n_drop + n_out - 1) * down + 1  # length of the full convolution we index into
-    right = n_h - 1 + max(0, needed - (xf.shape[-1] + n_h - 1))
-    xf = F.pad(xf, (n_h - 1, right))
-    y = F.conv1d(xf, h, stride=down)[..., n_drop:n_drop + n_out]
-    return y.reshape(*lead, n_out)
+    # Output m is sample k = (n_drop + m) * down of the full convolution of h with x
+    # upsampled by zero insertion: y[m] = sum_l h[k % up + l up] x[k // up - l].
+    if up == 1:  # strided convolution
+        h = torch.as_tensor(h_np[::-1].copy(), dtype=x.dtype, device=x.device).view(1, 1, -1)
+        n_h = h.shape[-1]
+        needed = (n_drop + n_out - 1) * down + 1  # length of the full convolution indexed
+        right = n_h - 1 + max(0, needed - (n_in + n_h - 1))
+        y = F.conv1d(F.pad(x.reshape(-1, 1, n_in), (n_h - 1, right)), h, stride=down)
+        return y[..., n_drop:n_drop + n_out].reshape(*lead, n_out)
+    # Polyphase: each output uses one phase of h (about len(h)/up taps) on a window of x.
+    n_phase = -(-h_np.size // up)
+    phases = np.zeros((up, n_phase))
+    for r in range(up):
+        taps = h_np[r::up]
+        phases[r, n_phase - taps.size:] = taps[::-1]  # reversed, right-aligned: x window ends at start
+    k = (n_drop + np.arange(n_out)) * down
+    start, phase = k // up, k % up  # window x[start - n_phase + 1 .. start]
+    right = max(0, int(start[-1]) + 1 - n_in)
+    xp = F.pad(x.reshape(-1, n_in), (n_phase - 1, right))
+    windows = xp.unfold(-1, n_phase, 1)[:, torch.as_tensor(start, device=x.device)]
+    h = torch.as_tensor(phases[phase], dtype=x.dtype, device=x.device)
+    return (windows * h).sum(-1).reshape(*lead, n_out)
 
 
 def resample_fft(x: torch.Tensor, n_out: int) -> torch.Tensor:

@@ -1,0 +1,153 @@
+"""The Panel app as a student uses it: served by ``workbench serve``, driven in headless chromium."""
+
+import json
+import re
+import time
+
+import pytest
+
+pytest.importorskip("playwright")
+from playwright.sync_api import expect  # noqa: E402
+
+from workbench.dashboards.registry import available_models  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+FIRST_RUN_S = 120  # first computation compiles numba kernels (slow on a busy 2-core machine)
+
+
+def _model():
+    models = available_models()
+    if not models:
+        pytest.skip("no model merged yet")
+    return "Dau1997" if "Dau1997" in models else models[0]
+
+
+def _plot_src(page, cls="stage-plot"):
+    return page.locator(f".{cls} img").first.get_attribute("src")
+
+
+def _press(page, css, key, times):
+    handle = page.locator(f"{css} .noUi-handle").first
+    handle.focus()
+    for _ in range(times):
+        page.keyboard.press(key)
+
+
+def _wait_change(page, locator, old_text, timeout_s):
+    """Wait until ``locator`` shows a text other than ``old_text``; returns (new text, seconds)."""
+    t0 = time.perf_counter()
+    expect(locator).not_to_have_text(old_text, timeout=timeout_s * 1000)
+    return locator.inner_text(), time.perf_counter() - t0
+
+
+def test_slider_and_select_update_stage_plot_and_readout(page, app_server, artifacts):
+    model = _model()
+    page.goto(f"{app_server}?model={model}")
+    readout = page.locator(".readout p").first
+    expect(readout).to_contain_text("compute time", timeout=FIRST_RUN_S * 1000)
+    expect(page.locator(".stage-plot img")).to_have_count(1)
+    text0, src0 = readout.inner_text(), _plot_src(page)
+
+    # the page is settled once the stimulus media (plot, audio) follow the stage plot
+    expect(page.locator(".stimulus-audio audio")).to_have_attribute("src", re.compile("^data:audio"), timeout=60000)
+    # slider: stimulus level 60 -> 59 -> 58 dB SPL with the keyboard (one step per press): latency
+    steps_s = []
+    for expected in ("58.", "57."):
+        _press(page, ".param-level_db_spl", "ArrowLeft", 1)
+        text_step, seconds = _wait_change(page, readout, text0, 60)
+        assert f"stimulus level (dB SPL): {expected}" in text_step, text_step
+        steps_s.append(seconds)
+        text0 = text_step
+        time.sleep(1.5)  # let the stimulus media catch up, as a person would between moves
+    slider_s = min(steps_s)
+    # a burst of 8 more steps to 50 dB SPL: debounced, stale runs stop early
+    t0 = time.perf_counter()
+    _press(page, ".param-level_db_spl", "ArrowLeft", 8)
+    expect(readout).to_contain_text("stimulus level (dB SPL): 49.", timeout=60000)
+    burst_s = time.perf_counter() - t0
+    text1 = readout.inner_text()
+    expect(page.locator(".stage-plot img")).not_to_have_attribute("src", src0)
+    expect(page.locator(".stage-plot img")).to_have_attribute("src", re.compile(r"^data:image/png"))
+    src1 = _plot_src(page)
+    page.screenshot(path=str(artifacts / "app_models.png"), full_page=True)
+
+    # select: another stage of the same run (cached: only a redraw)
+    stage_select = page.locator(".stage-select select").first
+    options = stage_select.locator("option")
+    stage_select.select_option(index=options.count() - 2)
+    text2, select_s = _wait_change(page, readout, text1, 30)
+    expect(page.locator(".stage-plot img")).not_to_have_attribute("src", src1)
+    page.screenshot(path=str(artifacts / "app_stage_select.png"), full_page=True)
+
+    # a model parameter (Dau1997's adaptation limit): only the stages from adaptation on rerun
+    param_s = None
+    if model == "Dau1997":
+        stage_select.select_option(label="adaptation loops")
+        expect(readout).to_contain_text("adaptation loops", timeout=30000)
+        text3, src3 = readout.inner_text(), _plot_src(page)
+        _press(page, ".param-limit", "ArrowLeft", 1)  # overshoot limit 10 -> 9.5
+        text4, param_s = _wait_change(page, readout, text3, 60)
+        assert "recomputed: adaptation, output" in text4, text4
+        expect(page.locator(".stage-plot img")).not_to_have_attribute("src", src3)
+
+    # a failing computation shows its error in the page; the session stays usable
+    kind = page.locator(".param-kind select").first
+    kind.select_option(label="upload")  # no file uploaded yet
+    error = page.locator(".error-message")
+    expect(error).to_contain_text("no WAV file uploaded", timeout=30000)
+    page.screenshot(path=str(artifacts / "app_error.png"), full_page=True)
+    kind.select_option(label="sam_tone")
+    expect(error).to_be_hidden(timeout=60000)
+    expect(readout).to_contain_text("compute time")
+
+    latency = {"model": model, "slider_step_to_readout_s": round(slider_s, 3),
+               "slider_steps_s": [round(x, 3) for x in steps_s],
+               "param_step_to_readout_s": param_s and round(param_s, 3),
+               "slider_burst_of_8_s": round(burst_s, 3), "select_to_readout_s": round(select_s, 3)}
+    (artifacts / f"latency_{model}.json").write_text(json.dumps(latency))
+    print(latency)
+
+
+def test_sessions_do_not_share_state(browser, app_server):
+    model = _model()
+    pages = [browser.new_page(viewport={"width": 1400, "height": 1000}) for _ in range(2)]
+    for p in pages:
+        p.goto(f"{app_server}?model={model}")
+    readouts = [p.locator(".readout p").first for p in pages]
+    for r in readouts:
+        expect(r).to_contain_text("stimulus level (dB SPL): 59.", timeout=FIRST_RUN_S * 1000)
+    _press(pages[0], ".param-level_db_spl", "ArrowRight", 5)
+    expect(readouts[0]).to_contain_text("stimulus level (dB SPL): 64.", timeout=60000)
+    time.sleep(1.0)
+    expect(readouts[1]).to_contain_text("stimulus level (dB SPL): 59.")
+    expect(pages[1].locator(".param-level_db_spl .noUi-handle").first).to_have_attribute("aria-valuenow", "60.0")
+    for p in pages:
+        p.close()
+
+
+def test_stimulus_and_experiments_tabs(page, app_server, artifacts):
+    from workbench.dashboards.experiments_ui import missing_requirements
+
+    page.goto(f"{app_server}?model={_model()}")
+    expect(page.locator(".readout p").first).to_contain_text("compute time", timeout=FIRST_RUN_S * 1000)
+    page.locator(".bk-tab", has_text="Stimulus").first.click()
+    expect(page.locator(".stimulus-plot img")).to_have_count(1, timeout=30000)
+    audio = page.locator(".stimulus-audio audio")
+    expect(audio).to_have_count(1)
+    assert audio.get_attribute("src").startswith("data:audio/wav;base64,")
+    expect(page.locator(".stimulus-readout p").first).to_contain_text("1000 Hz tone")
+    page.screenshot(path=str(artifacts / "app_stimulus.png"), full_page=True)
+
+    page.locator(".bk-tab", has_text="Experiments").first.click()
+    if missing_requirements("level"):
+        expect(page.locator(".experiments-message").first).to_contain_text("psychophysics", timeout=30000)
+        pytest.skip("experiment engine not merged yet (the tab says so)")
+    page.locator(".param-observer select").first.select_option(label="stand-in: level feature + noise (fast)")
+    page.locator(".param-n_runs .noUi-handle").first.focus()
+    page.keyboard.press("ArrowLeft")  # 2 -> 1 run
+    page.locator(".run-experiment button").first.click()
+    summary = page.locator(".experiment-summary p").first
+    expect(summary).to_contain_text("threshold", timeout=120000)
+    expect(page.locator(".experiment-track img")).to_have_count(1)
+    expect(page.locator(".experiment-curve img")).to_have_count(1)
+    page.screenshot(path=str(artifacts / "app_experiments.png"), full_page=True)

@@ -1,0 +1,78 @@
+"""An ipywidgets lesson as a student meets it: JupyterLab in headless chromium, cells run
+with Shift+Enter, the dashboard's widgets rendered and answering a slider move."""
+
+import secrets
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+pytest.importorskip("playwright")
+pytest.importorskip("jupyterlab")
+from playwright.sync_api import expect  # noqa: E402
+
+from tests.browser.conftest import child_env, free_port, require_chromium, stop, wait_http  # noqa: E402
+from workbench.dashboards.registry import available_models  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, artifacts):
+    """JupyterLab on a free 127.0.0.1 port with a one-widget notebook; yields (url, notebook name)."""
+    require_chromium()
+    models = available_models()
+    if not models:
+        pytest.skip("no model merged yet")
+    model = "Dau1997" if "Dau1997" in models else models[0]
+    root = tmp_path_factory.mktemp("lab")
+    book = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                                             "language": "python"}})
+    book.cells = [nbformat.v4.new_code_cell("from workbench.dashboards.notebook import StageExplorerWidget"),
+                  nbformat.v4.new_code_cell(f'w = StageExplorerWidget("{model}", duration_s=0.2)\nw')]
+    nbformat.write(book, root / "dashboard.ipynb")
+    token, port = secrets.token_hex(16), free_port()
+    env = child_env()
+    env.update(JUPYTER_CONFIG_DIR=str(root / "config"), JUPYTER_RUNTIME_DIR=str(root / "runtime"))
+    log = artifacts / "jupyterlab.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", "--ip", "127.0.0.1",
+             "--port", str(port), f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
+             f"--LabApp.workspaces_dir={root / 'ws'}", f"--LabApp.user_settings_dir={root / 'settings'}"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/api/status?token={token}", proc, 120, log)
+        yield f"http://127.0.0.1:{port}/lab/tree/dashboard.ipynb?reset&token={token}"
+    finally:
+        stop(proc)
+
+
+def test_dashboard_widgets_render_in_jupyterlab(page, lab, artifacts):
+    page.goto(lab)
+    expect(page.locator(".jp-NotebookPanel .jp-Cell").first).to_be_visible(timeout=90000)
+    dialog = page.locator(".jp-Dialog .jp-mod-accept")
+    if dialog.count():  # a kernel picker, should a saved workspace bring one up
+        dialog.first.click()
+    expect(page.locator(".jp-StatusBar-Widget", has_text="Idle").first).to_be_visible(timeout=90000)
+    page.locator(".jp-NotebookPanel .jp-Cell").first.click()
+    page.keyboard.press("Escape")
+    for _ in range(2):
+        page.keyboard.press("Shift+Enter")
+    output = page.locator(".jp-OutputArea")
+    readout = output.locator(".widget-html-content", has_text="compute time").first
+    expect(readout).to_be_visible(timeout=180000)
+    expect(output.locator(".widget-slider").first).to_be_visible()
+    assert output.locator(".widget-slider").count() >= 6  # stimulus sliders (+ model parameters)
+    expect(output.locator(".widget-dropdown").first).to_be_visible()
+    expect(output.locator("audio")).to_have_count(1)
+    expect(output.locator(".widget-output img").first).to_be_visible()
+    before = readout.inner_text()
+    level = output.locator(".widget-slider", has_text="level (dB SPL)").locator(".noUi-handle").first
+    level.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    expect(readout).not_to_have_text(before, timeout=60000)
+    expect(readout).to_contain_text("stimulus level (dB SPL): 64.", timeout=60000)  # one update per press
+    page.screenshot(path=str(artifacts / "jupyterlab_dashboard.png"), full_page=True)

@@ -1,0 +1,417 @@
+"""Front-end independent dashboard logic: stimulus specs, cached model runs, readouts, debounce.
+
+One :class:`Explorer` belongs to one user session (a notebook widget or one browser tab of
+the Panel app); nothing here is module-global state except read-only tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import math
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from workbench.dashboards.registry import ModelSpec, ParamSpec, model_class, model_spec
+
+STIMULUS_KINDS = ("tone", "sam_tone", "noise", "sam_noise", "tone_in_noise", "upload")
+EARS = ("diotic", "left", "right")
+MAX_UPLOAD_BYTES = 5_000_000
+MAX_UPLOAD_SECONDS = 10.0
+PROGRESS_DELAY_S = 0.3
+DEBOUNCE_S = 0.15
+STIMULUS_CONTROLS = (
+    ParamSpec("kind", "stimulus", "choice", "tone", options=STIMULUS_KINDS),
+    ParamSpec("frequency_hz", "frequency (Hz)", "float", 1000.0, 100.0, 8000.0, 50.0),
+    ParamSpec("level_db_spl", "level (dB SPL)", "float", 60.0, 0.0, 100.0, 1.0),
+    ParamSpec("duration_s", "duration (s)", "float", 0.5, 0.05, 2.0, 0.05),
+    ParamSpec("mod_rate_hz", "modulation rate (Hz)", "float", 8.0, 1.0, 200.0, 1.0),
+    ParamSpec("mod_depth", "modulation depth", "float", 1.0, 0.0, 1.0, 0.05),
+    ParamSpec("snr_db", "tone re noise (dB)", "float", 0.0, -30.0, 30.0, 1.0),
+    ParamSpec("ears", "ears (binaural models)", "choice", "diotic", options=EARS),
+)
+
+
+class Superseded(Exception):
+    """A newer request replaced this computation; it stopped early (not an error)."""
+
+
+@dataclass(frozen=True)
+class StimulusSpec:
+    """What the stimulus designer shows. Levels are dB SPL of the steady-state rms.
+
+    ``kind='upload'`` uses the session's uploaded WAV, rescaled to ``level_db_spl``.
+    ``snr_db`` is the tone level re the noise (tone_in_noise). ``ears`` matters for
+    binaural models only (a monaural model hears the left = right signal).
+    """
+
+    kind: str = "tone"
+    frequency_hz: float = 1000.0
+    level_db_spl: float = 60.0
+    duration_s: float = 0.5
+    mod_rate_hz: float = 8.0
+    mod_depth: float = 1.0
+    snr_db: float = 0.0
+    ears: str = "diotic"
+    seed: int = 1
+    upload_digest: str = ""
+
+    def validated(self) -> "StimulusSpec":
+        if self.kind not in STIMULUS_KINDS:
+            raise ValueError(f"kind must be one of {STIMULUS_KINDS}, got {self.kind!r}")
+        if self.ears not in EARS:
+            raise ValueError(f"ears must be one of {EARS}, got {self.ears!r}")
+        for name, lo, hi in (("frequency_hz", 20.0, 16000.0), ("level_db_spl", -10.0, 110.0),
+                             ("duration_s", 0.02, 5.0), ("mod_rate_hz", 0.5, 500.0),
+                             ("mod_depth", 0.0, 1.0), ("snr_db", -40.0, 40.0)):
+            value = float(getattr(self, name))
+            if not (lo <= value <= hi):
+                raise ValueError(f"{name} must be in [{lo}, {hi}], got {value}")
+        return self
+
+    def describe(self) -> str:
+        if self.kind == "upload":
+            return f"uploaded sound at {self.level_db_spl:g} dB SPL"
+        what = {"tone": f"{self.frequency_hz:g} Hz tone",
+                "sam_tone": f"{self.frequency_hz:g} Hz tone, {self.mod_rate_hz:g} Hz AM (m={self.mod_depth:g})",
+                "noise": "white noise",
+                "sam_noise": f"white noise, {self.mod_rate_hz:g} Hz AM (m={self.mod_depth:g})",
+                "tone_in_noise": f"{self.frequency_hz:g} Hz tone in noise, SNR {self.snr_db:g} dB"}[self.kind]
+        level = "noise " if self.kind == "tone_in_noise" else ""
+        return f"{what}, {level}{self.level_db_spl:g} dB SPL, {self.duration_s * 1e3:g} ms"
+
+
+def make_stimulus(spec: StimulusSpec, fs: float, upload: tuple[np.ndarray, float] | None = None) -> torch.Tensor:
+    """Mono stimulus in pascals, float64 ``(T,)``, from :mod:`workbench.stimuli`."""
+    from workbench import stimuli
+
+    spec = spec.validated()
+    d, f, lev = spec.duration_s, spec.frequency_hz, spec.level_db_spl
+    if spec.kind in ("tone", "sam_tone", "tone_in_noise") and f >= fs / 2 - spec.mod_rate_hz:
+        raise ValueError(f"frequency_hz must stay below {fs / 2 - spec.mod_rate_hz:g} Hz at fs = {fs:g} Hz")
+    common = dict(dtype=torch.float64)
+    if spec.kind == "tone":
+        return stimuli.tone(f, d, fs, lev, **common)
+    if spec.kind == "sam_tone":
+        return stimuli.sam_tone(f, spec.mod_rate_hz, d, fs, lev, depth=spec.mod_depth, **common)
+    if spec.kind == "noise":
+        return stimuli.noise(d, fs, lev, seed=spec.seed, **common)
+    if spec.kind == "sam_noise":
+        return stimuli.sam_noise(spec.mod_rate_hz, d, fs, lev, depth=spec.mod_depth, seed=spec.seed, **common)
+    if spec.kind == "tone_in_noise":
+        return stimuli.tone_in_noise(f, d, fs, lev, spec.snr_db, seed=spec.seed, **common)
+    if upload is None:
+        raise ValueError("no WAV file uploaded yet: upload one or choose another stimulus type")
+    samples, fs_file = upload
+    x = torch.from_numpy(_resample(samples, fs_file, fs))
+    return stimuli.set_level(x, lev)
+
+
+def _resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
+    if fs_in == fs_out:
+        return x
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(int(fs_out), int(fs_in)).limit_denominator(1000)
+    return resample_poly(x, ratio.numerator, ratio.denominator)
+
+
+def decode_wav(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES, max_seconds: float = MAX_UPLOAD_SECONDS):
+    """Check and decode an uploaded WAV held in memory (never written to disk).
+
+    Returns ``(samples, fs)``: float64 mono (channels averaged). Raises ValueError with a
+    message for the page when the file is too large, too long, not a WAV or silent.
+    """
+    if not isinstance(data, (bytes, bytearray)):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    if len(data) > max_bytes:
+        raise ValueError(f"file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:g} MB")
+    if len(data) < 44 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise ValueError("not a WAV file (expected a RIFF/WAVE header)")
+    import soundfile
+
+    try:
+        samples, fs = soundfile.read(io.BytesIO(bytes(data)), dtype="float64", always_2d=True)
+    except Exception as exc:  # soundfile raises its own error types for broken files
+        raise ValueError(f"could not decode the WAV file: {exc}") from None
+    if not 8000 <= fs <= 192000:
+        raise ValueError(f"sampling rate {fs} Hz not supported (8000-192000 Hz)")
+    if samples.shape[0] / fs > max_seconds:
+        raise ValueError(f"sound is {samples.shape[0] / fs:.1f} s long; the limit is {max_seconds:g} s")
+    mono = samples.mean(axis=1)
+    if not np.isfinite(mono).all() or not np.any(mono):
+        raise ValueError("the WAV file is silent or holds invalid samples")
+    return mono, float(fs)
+
+
+def wav_bytes(x, fs: float) -> bytes:
+    """16-bit PCM WAV of ``x`` (``(T,)`` or ``(2, T)``) normalised to peak 0.9, for playback."""
+    import wave
+
+    a = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    peak = np.abs(a).max()
+    pcm = (a / peak * 0.9 * 32767 if peak > 0 else a).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(a.shape[0])
+        w.setsampwidth(2)
+        w.setframerate(int(fs))
+        w.writeframes(pcm.T.tobytes())
+    return buf.getvalue()
+
+
+def to_model_input(x_pa: torch.Tensor, spec: ModelSpec, ears: str = "diotic") -> torch.Tensor:
+    """Mono Pa stimulus -> the model's calibration and shape: ``(1, T)`` or ``(1, 2, T)``, float32."""
+    x = x_pa if spec.calibration == "pa" else x_pa / (20e-6 * 10 ** (spec.dboffset / 20))
+    if spec.binaural:
+        zero = torch.zeros_like(x)
+        x = torch.stack({"diotic": [x, x], "left": [x, zero], "right": [zero, x]}[ears])
+    return x.unsqueeze(0).to(torch.float32)
+
+
+@dataclass
+class RunResult:
+    model: str
+    params: dict
+    stimulus: StimulusSpec
+    fs: float
+    stages: dict  # key -> numpy array (batch item 0) or list of arrays
+    freqs_hz: np.ndarray | None
+    mod_freqs_hz: object  # None, an array, or per-channel arrays (model.mfc)
+    summary: dict
+    elapsed_s: float
+    cached: bool = False
+    input_pa: np.ndarray = field(default=None, repr=False)
+    recomputed: tuple = ()  # stage keys computed in this run (the others came from the cache)
+
+
+def _to_numpy(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().double().numpy()[0] if value.dim() > 1 else value.detach().cpu().double().numpy()
+    if isinstance(value, (list, tuple)):
+        return [_to_numpy(v) for v in value]
+    return value
+
+
+def _model_attr(model, names):
+    for attr in names:
+        value = getattr(model, attr, None)
+        if value is not None:
+            return _to_numpy(value) if isinstance(value, (list, tuple)) else np.asarray(
+                torch.as_tensor(value).detach().cpu(), dtype=float).ravel()
+    return None
+
+
+class _LRU(OrderedDict):
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def get_or(self, key, make):
+        if key in self:
+            self.move_to_end(key)
+            return self[key], True
+        value = make()
+        self[key] = value
+        while len(self) > self.size:
+            self.popitem(last=False)
+        return value, False
+
+
+class Explorer:
+    """Per-session state: the uploaded sound and caches of stimuli, models and stage outputs.
+
+    Only what changed is recomputed: the stimulus is cached per (spec, fs), a model instance
+    per (name, parameters), and the whole stage dict per (model, parameters, stimulus), so
+    switching the displayed stage or going back to an earlier setting costs nothing.
+    """
+
+    def __init__(self, cache_size: int = 8):
+        self._stimuli = _LRU(cache_size)
+        self._models = _LRU(cache_size)
+        self._runs = _LRU(cache_size)
+        self._stage_tensors = _LRU(4 * cache_size)
+        self._upload: tuple[np.ndarray, float] | None = None
+        self.upload_digest = ""
+        self.last_elapsed_s: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def set_upload(self, data: bytes) -> str:
+        """Check, decode and keep an uploaded WAV; returns its digest for :class:`StimulusSpec`."""
+        self._upload = decode_wav(data)
+        self.upload_digest = hashlib.sha256(bytes(data)).hexdigest()[:16]
+        return self.upload_digest
+
+    def stimulus(self, spec: StimulusSpec, fs: float) -> torch.Tensor:
+        return self._stimuli.get_or((spec, fs), lambda: make_stimulus(spec, fs, self._upload))[0]
+
+    def model(self, name: str, params: dict | None = None):
+        spec = model_spec(name)
+        kwargs = spec.constructor_kwargs(params)
+        cls = model_class(name)
+        if cls is None:
+            raise ValueError(f"{name} is not available yet in this installation")
+        key = (name, repr(sorted(kwargs.items())))
+        return self._models.get_or(key, lambda: cls(**kwargs, return_stages=True).eval())[0]
+
+    def expected_slow(self, name: str) -> bool:
+        """Whether the next run of ``name`` will probably exceed the progress threshold."""
+        return self.last_elapsed_s.get(name, math.inf) > PROGRESS_DELAY_S
+
+    def run(self, name: str, stimulus: StimulusSpec, params: dict | None = None, is_stale=None) -> RunResult:
+        """Run model ``name`` on the stimulus; every ``return_stages`` output is kept.
+
+        ``is_stale()`` (optional) is polled between stages: when it turns true the run stops
+        with :class:`Superseded` (a slider moved on), keeping the stages done so far cached.
+        """
+        spec = model_spec(name)
+        params = {**spec.defaults(), **(params or {})}
+        stimulus = replace(stimulus, upload_digest=self.upload_digest if stimulus.kind == "upload" else "")
+        key = (name, repr(sorted(params.items())), stimulus)
+        with self._lock:  # one computation at a time per session
+            if is_stale is not None and is_stale():
+                raise Superseded()
+            result, hit = self._runs.get_or(key, lambda: self._compute(spec, stimulus, params, is_stale))
+        if hit:
+            result = replace(result, cached=True)
+        return result
+
+    def _compute(self, spec: ModelSpec, stimulus: StimulusSpec, params: dict, is_stale=None) -> RunResult:
+        t0 = time.perf_counter()
+        model = self.model(spec.name, params)
+        x_pa = self.stimulus(stimulus, spec.fs)
+        x = to_model_input(x_pa, spec, stimulus.ears)
+        with torch.no_grad():
+            if spec.chain:
+                output, stages, recomputed = self._run_chain(spec, model, x, stimulus, params, is_stale)
+            else:
+                output, stages = model(x)
+                recomputed = tuple(stages) + ("output",)
+        stages = {k: _to_numpy(v) for k, v in stages.items()}
+        stages["output"] = _to_numpy(output[1] if spec.name == "Moore2016" else output)
+        summary = spec.summarize(output, stages) if spec.summarize else {}
+        elapsed = time.perf_counter() - t0
+        self.last_elapsed_s[spec.name] = elapsed
+        return RunResult(spec.name, dict(params), stimulus, spec.fs, stages, _model_attr(model, spec.freqs_attr),
+                         _model_attr(model, ("mfc", "mod_center_freqs_hz")), summary, elapsed,
+                         input_pa=x_pa.numpy(), recomputed=recomputed)
+
+    def _run_chain(self, spec: ModelSpec, model, x, stimulus: StimulusSpec, params: dict, is_stale=None):
+        """Run ``spec.chain`` stage by stage, reusing the longest cached prefix of stages.
+
+        Stage i's cache key holds only the parameters that act at stage i or earlier, so
+        changing e.g. the adaptation limit reuses the filterbank and hair-cell outputs.
+        """
+        keys = [key for key, _ in spec.chain]
+        acts_at = {p.name: keys.index(p.stage) if p.stage else 0 for p in spec.params}
+
+        def cache_key(i):
+            upstream = sorted((n, repr(v)) for n, v in params.items() if acts_at.get(n, 0) <= i)
+            return spec.name, stimulus, i, tuple(upstream)
+
+        start = 0
+        while start < len(keys) and cache_key(start) in self._stage_tensors:
+            start += 1
+        outputs = [self._stage_tensors.get_or(cache_key(i), None)[0] for i in range(start)]
+        signal = outputs[-1] if outputs else x
+        for i in range(start, len(keys)):
+            if is_stale is not None and is_stale():
+                raise Superseded()
+            signal = getattr(model, spec.chain[i][1])(signal)
+            self._stage_tensors.get_or(cache_key(i), lambda: signal)
+            outputs.append(signal)
+        stages = dict(zip(keys[:-1], outputs[:-1]))
+        return outputs[-1], stages, tuple(keys[start:])
+
+
+def stage_matrix(value, layout: str) -> np.ndarray:
+    """A stage as a 2-D array (rows = channels/frequency, columns = time/frames) or 1-D."""
+    if layout == "modulation":
+        if isinstance(value, list):  # per channel (mod, time): rms over time -> channel x mod
+            rows = [np.sqrt(np.mean(np.asarray(v) ** 2, axis=-1)) for v in value]
+            width = max(len(r) for r in rows)
+            return np.array([np.pad(r, (0, width - len(r)), constant_values=np.nan) for r in rows])
+        return np.sqrt(np.mean(np.asarray(value) ** 2, axis=0))  # (time, channel, mod)
+    a = np.asarray(value, dtype=float)
+    if layout == "frame_channel":
+        return a.T
+    return a
+
+
+def readout(result: RunResult, stage_key: str) -> dict:
+    """Numbers shown next to the stage plot (all plain floats or strings)."""
+    spec = model_spec(result.model)
+    stage = spec.stage(stage_key)
+    if stage_key not in result.stages:
+        raise ValueError(f"{result.model} returned no stage {stage_key!r}; it has {sorted(result.stages)}")
+    a = stage_matrix(result.stages[stage_key], stage.layout)
+    finite = a[np.isfinite(a)]
+    x = result.input_pa
+    out = {"stimulus level (dB SPL)": float(20 * np.log10(np.sqrt(np.mean(x ** 2)) / 20e-6 + 1e-30)),
+           f"{stage.label}: max": float(finite.max()) if finite.size else float("nan"),
+           f"{stage.label}: rms": float(np.sqrt(np.mean(finite ** 2))) if finite.size else float("nan")}
+    if a.ndim == 2 and stage.layout == "channel_time":
+        ch = int(np.argmax(np.mean(a ** 2, axis=1)))
+        fc = result.freqs_hz
+        out["most active channel"] = f"{fc[ch]:.0f} Hz" if fc is not None and len(fc) == a.shape[0] else str(ch)
+    out.update(result.summary)
+    out["recomputed"] = "nothing (cached)" if result.cached else ", ".join(result.recomputed)
+    out["compute time (ms)"] = round(result.elapsed_s * 1e3, 1)
+    return out
+
+
+def format_readout(values: dict) -> str:
+    parts = []
+    for k, v in values.items():
+        parts.append(f"{k}: **{v:.4g}**" if isinstance(v, float) else f"{k}: **{v}**")
+    return " · ".join(parts)
+
+
+class Debouncer:
+    """Async debounce with a leading edge: ``await d.settled()`` is True for a call that comes
+    after ``wait_s`` of quiet (it runs at once) and for the last call of a burst (it runs
+    ``wait_s`` after that call); calls replaced by a newer one get False."""
+
+    def __init__(self, wait_s: float = DEBOUNCE_S):
+        self.wait_s = wait_s
+        self._generation = 0
+        self._last_call = -math.inf
+
+    def bump(self) -> int:
+        self._generation += 1
+        return self._generation
+
+    def is_latest(self, generation: int) -> bool:
+        return generation == self._generation
+
+    async def settled(self) -> bool:
+        now = time.monotonic()
+        quiet, self._last_call = now - self._last_call >= self.wait_s, now
+        generation = self.bump()
+        if not quiet:
+            await asyncio.sleep(self.wait_s)
+        return self.is_latest(generation)
+
+
+async def run_with_progress(fn, show, hide, delay_s: float = PROGRESS_DELAY_S, executor=None):
+    """Run blocking ``fn()`` in a thread; call ``show()`` only if it takes longer than ``delay_s``."""
+    loop = asyncio.get_running_loop()
+    future = loop.run_in_executor(executor, fn)
+    shown = False
+    try:
+        return await asyncio.wait_for(asyncio.shield(future), delay_s)
+    except asyncio.TimeoutError:
+        shown = True
+        show()
+        return await future
+    finally:
+        if shown:
+            hide()

@@ -1,0 +1,166 @@
+"""ipywidgets front end of the dashboard components, for the lesson notebooks.
+
+>>> from workbench.dashboards.notebook import StageExplorerWidget   # doctest: +SKIP
+>>> StageExplorerWidget("Dau1997", duration_s=0.3)                    # doctest: +SKIP
+
+Same controls as the Panel app (built from the registry specs). Sliders only report on
+release (``continuous_update=False``: the debounce); a "computing…" line is shown before a
+run that is expected to take more than 0.3 s (no cached result and the last run of this
+model took longer than that).
+"""
+
+from __future__ import annotations
+
+import ipywidgets as W
+from IPython.display import Image, display
+
+from workbench.dashboards import core
+from workbench.dashboards.core import STIMULUS_CONTROLS, Explorer, StimulusSpec
+from workbench.dashboards.registry import ParamSpec, model_class, model_spec
+
+
+def ipy_widget(p: ParamSpec):
+    """An ipywidget for one parameter spec (sliders update on release)."""
+    style = {"description_width": "initial"}
+    layout = W.Layout(width="340px")
+    common = dict(description=p.label, style=style, layout=layout)
+    if p.kind == "float":
+        return W.FloatSlider(value=p.default, min=p.low, max=p.high, step=p.step, continuous_update=False, **common)
+    if p.kind == "int":
+        return W.IntSlider(value=p.default, min=int(p.low), max=int(p.high), step=int(p.step or 1),
+                           continuous_update=False, **common)
+    if p.kind == "choice":
+        return W.Dropdown(options=list(p.options), value=p.default, **common)
+    if p.kind == "bool":
+        return W.Checkbox(value=p.default, **common)
+    raise ValueError(f"kind must be float/int/choice/bool, got {p.kind!r}")
+
+
+class StageExplorerWidget:
+    """Stimulus designer, model parameters, stage picker, stage plot, readout and audio player.
+
+    ``model``: a registered model name; ``stage``: the stage key shown first; further keyword
+    arguments set the stimulus (``duration_s=0.3``) or the model's parameters (``flow=200``).
+    """
+
+    def __init__(self, model: str = "Dau1997", stage: str | None = None, explorer: Explorer | None = None,
+                 **settings):
+        self.spec = model_spec(model)
+        if model_class(model) is None:
+            raise ValueError(f"{model} is not available yet in this installation")
+        self.explorer = explorer or Explorer()
+        self.stimulus_widgets = {p.name: ipy_widget(p) for p in STIMULUS_CONTROLS}
+        self.stimulus_widgets["kind"].options = [k for k in core.STIMULUS_KINDS if k != "upload"]
+        self.param_widgets = {p.name: ipy_widget(p) for p in self.spec.params}
+        for name, value in settings.items():
+            group = self.stimulus_widgets if name in self.stimulus_widgets else self.param_widgets
+            if name not in group:
+                raise ValueError(f"unknown setting {name!r}; allowed {sorted(self.stimulus_widgets) + sorted(self.param_widgets)}")
+            group[name].value = value
+        self.stage = W.Dropdown(options=[(s.label, s.key) for s in self.spec.stages],
+                                value=stage or self.spec.stages[0].key, description="stage",
+                                style={"description_width": "initial"}, layout=W.Layout(width="340px"))
+        self.plot = W.Output(layout=W.Layout(min_height="320px"))
+        self.readout = W.HTML()
+        self.progress = W.HTML("<i>computing…</i>", layout=W.Layout(visibility="hidden"))
+        self.error = W.HTML()
+        self.audio = W.Audio(format="wav", autoplay=False, loop=False)
+        for w in [*self.stimulus_widgets.values(), *self.param_widgets.values(), self.stage]:
+            w.observe(self.update, names="value")
+        controls = W.VBox([W.HTML("<b>Stimulus</b>"), *self.stimulus_widgets.values(), self.audio,
+                           W.HTML(f"<b>{self.spec.name}</b>"), *self.param_widgets.values(), self.stage],
+                          layout=W.Layout(flex="0 0 360px", min_width="360px"))
+        self.widget = W.HBox([controls, W.VBox([self.progress, self.error, self.readout, self.plot])])
+        self.result = None
+        self.update()
+
+    def stimulus_spec(self) -> StimulusSpec:
+        return StimulusSpec(**{k: w.value for k, w in self.stimulus_widgets.items()})
+
+    def params(self) -> dict:
+        return {k: w.value for k, w in self.param_widgets.items()}
+
+    def update(self, change=None):
+        """Recompute (cached) and redraw; an error is shown above the plot."""
+        from workbench.dashboards import figures
+
+        self.progress.layout.visibility = "visible" if self.explorer.expected_slow(self.spec.name) else "hidden"
+        try:
+            stim = self.stimulus_spec()
+            self.result = self.explorer.run(self.spec.name, stim, self.params())
+            fig = figures.stage_figure(self.result, self.stage.value)
+            x = self.explorer.stimulus(stim, self.result.fs)
+            self.audio.value = core.wav_bytes(x.numpy(), self.result.fs)
+            values = core.readout(self.result, self.stage.value)
+        except Exception as exc:  # keep the widget alive and say what went wrong
+            self.error.value = f"<span style='color:#b00'>{type(exc).__name__}: {exc}</span>"
+            return
+        finally:
+            self.progress.layout.visibility = "hidden"
+        self.error.value = ""
+        about = self.spec.stage(self.stage.value).about
+        self.readout.value = "<br>".join([f"<i>{about}</i>" if about else "",
+                                          " · ".join(f"{k}: <b>{v:.4g}</b>" if isinstance(v, float) else
+                                                     f"{k}: <b>{v}</b>" for k, v in values.items())])
+        with self.plot:
+            self.plot.clear_output(wait=True)
+            display(Image(figures.png_bytes(fig)))
+
+    def _ipython_display_(self):
+        display(self.widget)
+
+
+def stage_dashboard(model: str = "Dau1997", **settings) -> StageExplorerWidget:
+    """Shortcut used in the lessons: build and return the explorer widget."""
+    return StageExplorerWidget(model, **settings)
+
+
+class ExperimentWidget:
+    """Choose a task and an observer, run staircases, see the track and the psychometric function."""
+
+    def __init__(self, procedure: dict | None = None):
+        from workbench.dashboards import experiments_ui as ex
+
+        self.ex, self.procedure = ex, procedure
+        self.controls = {p.name: ipy_widget(p) for p in ex.CONTROLS}
+        self.controls["observer"].options = list(ex.OBSERVERS.items())
+        self.controls["observer"].value = "level" if ex.missing_requirements("paulick2024") else "paulick2024"
+        self.condition = ipy_widget(ex.TASKS[self.controls["task"].value][1])
+        self.condition_box = W.VBox([self.condition])
+        self.controls["task"].observe(self._on_task, names="value")
+        self.button = W.Button(description="Run staircases", button_style="primary")
+        self.button.on_click(self.run)
+        self.status = W.HTML()
+        self.plots = W.Output()
+        self.result = None
+        controls = W.VBox([*self.controls.values(), self.condition_box, self.button],
+                          layout=W.Layout(flex="0 0 360px", min_width="360px"))
+        self.widget = W.HBox([controls, W.VBox([self.status, self.plots])])
+
+    def _on_task(self, change):
+        self.condition = ipy_widget(self.ex.TASKS[change["new"]][1])
+        self.condition_box.children = [self.condition]
+
+    def run(self, _button=None):
+        from workbench.dashboards import figures
+
+        self.status.value = "<i>running staircases…</i>"
+        self.button.disabled = True
+        try:
+            self.result = self.ex.run_task(self.controls["task"].value, self.controls["observer"].value,
+                                           self.condition.value, self.controls["n_runs"].value,
+                                           self.controls["seed"].value, procedure=self.procedure)
+            track, psy = self.ex.task_figures(self.result)
+        except Exception as exc:  # keep the widget usable and say what went wrong
+            self.status.value = f"<span style='color:#b00'>{type(exc).__name__}: {exc}</span>"
+            return
+        finally:
+            self.button.disabled = False
+        self.status.value = self.ex.summary_text(self.result).replace("**", "")
+        with self.plots:
+            self.plots.clear_output(wait=True)
+            display(W.HBox([W.Image(value=figures.png_bytes(track), format="png"),
+                            W.Image(value=figures.png_bytes(psy), format="png")]))
+
+    def _ipython_display_(self):
+        display(self.widget)
