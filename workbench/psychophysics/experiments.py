@@ -213,9 +213,12 @@ class Experiment:
         pos = afc_positions(n, self.n_intervals, rng)
         return arrange_intervals(target, refs, pos), pos
 
-    def run(self, observer, n_runs: int = 4, seed: int = 0, n_template: int = 8,
+    def run(self, observer, n_runs: int = 4, seed: int = 0, n_template: int = 16,
             reference_pool: int | None = None) -> ExperimentResult:
         """Run ``n_runs`` staircases with ``observer`` (see the module's observer protocol).
+
+        ``n_template`` supra-threshold target and reference tokens go to ``observer.prepare``
+        (averaged into the template; one for frozen experiments).
 
         Observers with ``score``/``add_noise`` (both built-in ones) take a faster path:
         intervals are scored separately and internal noise is added per interval, which is
@@ -287,14 +290,15 @@ def _white(n, duration_s, fs, band_hz, gen):
 
 
 # --------------------------------------------------------------------------- experiments
-def tmtf(rate_hz: float = 8.0, *, level_db_spl: float = 77.0, duration_s: float = 0.5,
+def tmtf(rate_hz: float = 8.0, *, level_db_spl: float = 77.0, duration_s: float = 1.0,
          band_hz=(20.0, 10000.0), ramp_s: float = 0.05, fs: float = 44100.0, n_intervals: int = 3,
          procedure=None) -> Experiment:
     """Amplitude-modulation detection on a broadband noise carrier (TMTF point).
 
     Target: (1 + m sin(2 pi f_m t)) n(t), reference: n(t), fresh noise in every interval;
     every interval is scaled to ``level_db_spl`` (no level cue). Modulation phase fixed at 0
-    (a template observer needs it). Tracked: 20 log10 m in dB, bounded by 0 dB (m = 1).
+    (a template observer needs it). 1 s: with 0.5 s, Paulick2024's 4-Hz threshold was ~8 dB
+    worse than its 8-Hz one (two periods are too few for the slow modulation filters). Tracked: 20 log10 m in dB, bounded by 0 dB (m = 1).
     Human: Viemeister (1979); see :mod:`workbench.psychophysics.human_data`.
     """
     fs = check_fs(fs)
