@@ -76,6 +76,12 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=1, help="local threads when not using dask")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (1 is best on a busy box)")
     ap.add_argument("--quick", action="store_true", help="few conditions and short procedures")
+    ap.add_argument("--values", default=None, help="comma-separated values of the swept variable (one experiment)")
+    ap.add_argument("--fs", type=float, default=None, help="sampling rate (Hz); default each experiment's 44100")
+    ap.add_argument("--pool", type=int, default=None,
+                    help="reference_pool: score this many reference tokens once per condition (faster)")
+    ap.add_argument("--params", default=None, help='experiment keyword overrides as JSON, e.g. \'{"duration_s": 1.0}\'')
+    ap.add_argument("--procedure", default=None, help='staircase overrides as JSON, e.g. \'{"n_final_reversals": 8}\'')
     args = ap.parse_args(argv)
     out = Path(args.out)
     if args.threads:
@@ -90,11 +96,19 @@ def main(argv=None):
     for name in args.experiments.split(","):
         x, values, band = PLAN[name]
         values = QUICK[name] if args.quick else values
-        extra = dict(procedure=QUICK_PROCEDURE) if args.quick else {}
+        if args.values:
+            values = [float(v) for v in args.values.split(",")]
+        extra = dict(procedure=dict(QUICK_PROCEDURE)) if args.quick else {}
+        if args.procedure:
+            extra["procedure"] = {**extra.get("procedure", {}), **json.loads(args.procedure)}
+        if args.fs:
+            extra["fs"] = args.fs
+        if args.params:
+            extra.update(json.loads(args.params))
         conds = [dict(experiment=name, observer=args.observer, n_runs=args.runs, seed=s, device=args.device,
-                      **band, **{x: v}) for v in values for s in range(args.seeds)]
+                      reference_pool=args.pool, **band, **{x: v}) for v in values for s in range(args.seeds)]
         config = dict(experiment=make_experiment(name, **extra).config(), observer=args.observer,
-                      band=band, runs=args.runs, seeds=args.seeds, quick=args.quick)
+                      band=band, runs=args.runs, seeds=args.seeds, quick=args.quick, pool=args.pool)
         t0 = time.perf_counter()
         df = run_sweep(lambda **c: run_condition(**c, **extra), conds, out / f"{name}.csv", config=config,
                        executor=client, max_workers=args.workers)
