@@ -18,7 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.models import bench_model  # noqa: E402
+from benchmarks.models import _cpu_ms, bench_model  # noqa: E402
 
 CONFIGS = [("Osses2021", {"fs": 44100}), ("King2019", {"fs": 44100, "basef": 1000.0}),
            ("King2019", {"fs": 44100, "basef": 1000.0, "subfs": 16000})]
@@ -48,16 +48,6 @@ def bench_stages(device: str, repeats: int) -> None:
                 best = min(best, time.perf_counter() - t0)
         print(f"  {name:34s} {best * 1e3:8.2f} ms")
 
-
-def _cpu_ms(fn, repeats: int) -> float:
-    """Best process CPU time of ``fn`` (robust on a shared, loaded machine with 1 thread)."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t0)
-    return best * 1e3
 
 
 def bench_cpu_time(repeats: int) -> None:

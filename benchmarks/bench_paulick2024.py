@@ -16,22 +16,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.models import _time, bench_model  # noqa: E402
+from benchmarks.models import _cpu_ms, _time, bench_model  # noqa: E402
 from workbench.cli import _demo_input  # noqa: E402
 
 FS = 44100
 
-
-def _cpu_ms(fn, repeats: int) -> float:
-    """Best process CPU time in ms (all threads): on a shared, loaded machine this tracks what
-    an idle machine's wall time would be far better than wall time does (single thread)."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t0)
-    return best * 1e3
 
 
 def bench_stages(batch: int, device: str, repeats: int) -> dict:

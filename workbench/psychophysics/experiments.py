@@ -37,6 +37,7 @@ from workbench._validation import check_choice, check_fs, check_kwargs, check_po
 from workbench.psychophysics.procedures import (Staircase, StaircaseResult, _check_int,
                                                 afc_positions, arrange_intervals, run_staircase)
 from workbench.psychophysics.human_data import HUMAN_DATA, weber_db_to_delta_l
+from workbench.stages.modulation import analytic_signal
 
 
 # --------------------------------------------------------------------------- observers
@@ -85,7 +86,7 @@ class FeatureObserver(_ScoringObserver):
             return torch.as_tensor(self.feature(x), dtype=torch.float64)
         if self.feature == "level":
             return 10 * torch.log10((x.pow(2).mean(-1) + self.floor) / 4e-10)
-        env = torch.fft.ifft(torch.fft.fft(x) * _analytic_gain(x.shape[-1])).abs()
+        env = analytic_signal(x).abs()
         return 20 * torch.log10(env.std(-1) / env.mean(-1))
 
     def prepare(self, target, reference):
@@ -94,15 +95,6 @@ class FeatureObserver(_ScoringObserver):
 
     def score(self, audio) -> torch.Tensor:
         return self.sign * self.features(audio).cpu()
-
-
-def _analytic_gain(n: int) -> torch.Tensor:
-    h = torch.zeros(n, dtype=torch.float64)
-    h[0] = 1
-    h[1:(n + 1) // 2] = 2
-    if n % 2 == 0:
-        h[n // 2] = 1
-    return h
 
 
 class TemplateObserver(_ScoringObserver):
