@@ -202,7 +202,7 @@ MODELS: dict[str, ModelSpec] = {
                 StageSpec("excitation_left", "excitation (left)", "frame_channel", "dB SPL", "Excitation pattern per frame."),
                 StageSpec("inst_spec_loud_left", "instantaneous specific loudness (left)", "frame_channel", "sone/Cam", ""),
                 StageSpec("stl_spec_loud_left", "short-term specific loudness (left)", "frame_channel", "sone/Cam",
-                          "After binaural inhibition and short-term smoothing."),
+                          "Short-term (AGC-smoothed) specific loudness, before binaural inhibition."),
                 StageSpec("stl_loud_left", "short-term loudness (left)", "frames", "sone", ""),
                 StageSpec("ltl_loud_left", "long-term loudness (left)", "frames", "sone", ""),
                 StageSpec("excitation_right", "excitation (right)", "frame_channel", "dB SPL", "")),
