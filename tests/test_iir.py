@@ -5,7 +5,7 @@ import pytest
 import scipy.signal as sps
 import torch
 
-from workbench.kernels.iir import lfilter, sosfilt
+from workbench.kernels.iir import lfilter, section, sosfilt
 
 
 def _random_stable(order, rng, complex_=False):
@@ -109,3 +109,22 @@ def test_fused_sos_equals_section_by_section(complex_):
     assert torch.equal(fused, sequential)
     xg = x.clone().requires_grad_(True)
     assert torch.equal(sosfilt(sos, xg).detach(), sequential)  # autograd path, same numbers
+
+
+def test_fused_first_order_cascade_equals_section_by_section():
+    """The first-order fast path (gammatone-style complex sections, IHC lowpasses) gives the same numbers."""
+    pole = 0.99 * np.exp(0.2j)
+    b = torch.tensor([[1 - 0.99 + 0j], [0.5 + 0.1j]])
+    a = torch.tensor([[1, -pole], [1, -0.9 * np.exp(0.5j)]])
+    x = torch.tensor(np.random.default_rng(5).standard_normal((3, 2, 400)))
+    sos = section(b, a).unsqueeze(-2).expand(2, 4, 6)
+    sequential = x
+    for _ in range(4):
+        sequential = lfilter(b, a, sequential)
+    assert torch.equal(sosfilt(sos, x), sequential)
+    lp_b = torch.tensor([[0.1, 0.1]], dtype=torch.float64)
+    lp_a = torch.tensor([[1.0, -0.8]], dtype=torch.float64)
+    sequential = x
+    for _ in range(5):
+        sequential = lfilter(lp_b, lp_a, sequential)
+    assert torch.equal(sosfilt(section(lp_b, lp_a).unsqueeze(-2).expand(1, 5, 6), x), sequential)

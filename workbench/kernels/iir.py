@@ -119,6 +119,24 @@ def _sos_forward_kernel(sos, x, y):
     for r in numba.prange(rows):
         z0 = np.zeros(n_sections, dtype=y.dtype)
         z1 = np.zeros(n_sections, dtype=y.dtype)
+        # Cascades of first-order sections (gammatone, IHC lowpasses) skip the zero taps:
+        # with b2 = a2 = 0 the general update below reduces exactly to z0 = b1 v - a1 out.
+        first_order = True
+        for k in range(n_sections):
+            if sos[r, k, 2] != 0 or sos[r, k, 5] != 0:
+                first_order = False
+        if first_order:
+            b0 = sos[r, :, 0].copy()
+            b1 = sos[r, :, 1].copy()
+            a1 = sos[r, :, 4].copy()
+            for n in range(n_samples):
+                v = x[r, n] + z0[0] * 0
+                for k in range(n_sections):
+                    out = b0[k] * v + z0[k]
+                    z0[k] = b1[k] * v - a1[k] * out
+                    v = out
+                y[r, n] = v
+            continue
         for n in range(n_samples):
             v = x[r, n] + z0[0] * 0
             for k in range(n_sections):
