@@ -243,6 +243,21 @@ def _lfilter_fft(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor) -> torch.Ten
 
 
 # --------------------------------------------------------------------------------- public
+def _promote(coeff_dtype: torch.dtype, x: torch.Tensor) -> tuple[torch.dtype, torch.Tensor]:
+    """Common dtype of coefficients and signal, and ``x`` cast for the kernels: a real signal
+    stays real under complex coefficients (the kernels mix them directly)."""
+    dtype = torch.promote_types(coeff_dtype, x.dtype)
+    if not (dtype.is_floating_point or dtype.is_complex):
+        dtype = torch.get_default_dtype()
+    return dtype, x.to(dtype.to_real() if (dtype.is_complex and not x.is_complex()) else dtype)
+
+
+def _rows(t: torch.Tensor, lead: torch.Size, n_tail: int) -> torch.Tensor:
+    """Broadcast ``t`` to ``lead`` plus its last ``n_tail`` dims, leading dims flattened to rows."""
+    tail = t.shape[t.dim() - n_tail:]
+    return t.expand(*lead, *tail).reshape(-1, *tail)
+
+
 def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, method: str = "auto") -> torch.Tensor:
     """Filter ``x`` along its last axis with the rational filter ``b / a`` (zero initial state).
 
@@ -265,12 +280,8 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, method: str = "au
         raise ValueError("b and a need at least one coefficient along their last axis")
     if x.dim() == 0:
         raise ValueError("x must have a time axis")
-    dtype = torch.promote_types(torch.promote_types(b.dtype, a.dtype), x.dtype)
-    if not (dtype.is_floating_point or dtype.is_complex):
-        dtype = torch.get_default_dtype()
+    dtype, x = _promote(torch.promote_types(b.dtype, a.dtype), x)
     b, a = b.to(dtype), a.to(dtype)
-    # A real signal stays real under complex coefficients: the kernel mixes them directly.
-    x = x.to(dtype.to_real() if (dtype.is_complex and not x.is_complex()) else dtype)
     a0 = a[..., :1]
     if bool((a0 == 0).any()):
         raise ValueError("a[..., 0] must be non-zero")
@@ -283,10 +294,7 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, method: str = "au
         return _lfilter_fft(b, a, x)
     if x.device.type != "cpu":
         raise ValueError("method='recursive' runs on CPU tensors only; use 'auto' or 'fft'")
-    xb = x.expand(*lead, n_samples).reshape(-1, n_samples)
-    bb = b.expand(*lead, b.shape[-1]).reshape(-1, b.shape[-1])
-    ab = a.expand(*lead, a.shape[-1]).reshape(-1, a.shape[-1])
-    y = _LFilterCPU.apply(bb, ab, xb)
+    y = _LFilterCPU.apply(_rows(b, lead, 1), _rows(a, lead, 1), _rows(x, lead, 1))
     return y.reshape(*lead, n_samples)
 
 
@@ -312,22 +320,17 @@ def sosfilt(sos: torch.Tensor, x: torch.Tensor, method: str = "auto") -> torch.T
 
 
 def _sosfilt_fused(sos: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    dtype = torch.promote_types(sos.dtype, x.dtype)
-    if not (dtype.is_floating_point or dtype.is_complex):
-        dtype = torch.get_default_dtype()
+    dtype, x = _promote(sos.dtype, x)
     sos = sos.to(dtype)
     a0 = sos[..., 3:4]
     if bool((a0 == 0).any()):
         raise ValueError("every section needs a0 != 0")
     sos = sos / a0
-    x = x.to(dtype.to_real() if (dtype.is_complex and not x.is_complex()) else dtype)
-    n_samples = x.shape[-1]
     lead = torch.broadcast_shapes(sos.shape[:-2], x.shape[:-1])
-    xb = x.expand(*lead, n_samples).reshape(-1, n_samples)
-    sb = sos.expand(*lead, *sos.shape[-2:]).reshape(-1, *sos.shape[-2:])
+    xb = _rows(x, lead, 1)
     y = torch.empty(xb.shape, dtype=dtype)
-    _sos_forward_kernel(_np(sb), _np(xb), y.numpy())
-    return y.reshape(*lead, n_samples)
+    _sos_forward_kernel(_np(_rows(sos, lead, 2)), _np(xb), y.numpy())
+    return y.reshape(*lead, x.shape[-1])
 
 
 def section(b: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
