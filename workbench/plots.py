@@ -133,17 +133,20 @@ def _robust_max(data: np.ndarray) -> float:
     return float(np.percentile(finite, 99.5)) if finite.size else 1.0
 
 
-def _triangle_mean(values: np.ndarray, weights: np.ndarray, centers: np.ndarray, length: int) -> np.ndarray:
-    """Weighted mean of ``values`` (F, T) under a triangle (a ``length``-sample boxcar applied
-    twice) centred on each of ``centers``; ``weights`` (F, T) is 1 where a sample counts, so
-    the window shrinks at the signal's ends. Evaluated from double cumulative sums only at the
-    centres: memory stays O(F T) and no full-rate intermediate is kept."""
-    pad = length + 2
-    start = centers + pad - 2 * (length // 2) - 2  # the triangle spans start+1 .. start+2*length-1
+def _triangle_mean(values: np.ndarray, weights: np.ndarray, centers: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Weighted mean of ``values`` (F, T) under a triangle (a ``lengths[f]``-sample boxcar
+    applied twice) centred on each of ``centers``; ``weights`` (F, T) is 1 where a sample
+    counts, so the window shrinks at the signal's ends. Evaluated from double cumulative sums
+    only at the centres: no full-rate intermediate is kept."""
+    pad = int(lengths.max()) + 2
+    length = lengths[:, None]
+    start = centers[None, :] + pad - 2 * (length // 2) - 2  # triangle spans start+1 .. start+2*length-1
+    at = (start + 2 * length, start + length, start)
 
     def tri(v):
         s2 = np.cumsum(np.cumsum(np.pad(v, [(0, 0), (pad, pad)]), -1), -1)
-        return s2[:, start + 2 * length] - 2 * s2[:, start + length] + s2[:, start]
+        hi, mid, lo = (np.take_along_axis(s2, i, -1) for i in at)
+        return hi - 2 * mid + lo
 
     total, count = tri(values), tri(weights)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -180,17 +183,15 @@ def _display_envelope(data: np.ndarray, fs: float, center_freqs_hz=None, max_col
     finite = np.isfinite(data)
     values = np.where(finite, data ** 2 if signed else data, 0.0)
     shown = np.empty((data.shape[0], centers.size))
-    for length in np.unique(lengths):  # channels sharing a window length, in row chunks
-        rows = np.flatnonzero(lengths == length)
-        step = max(1, 4_000_000 // (n + 2 * int(length) + 2))  # bounded temporary memory
-        for i in range(0, rows.size, step):
-            r = rows[i:i + step]
-            shown[r] = _triangle_mean(values[r], finite[r].astype(float), centers, int(length))
+    step = max(1, 4_000_000 // (n + 2 * int(lengths.max()) + 4))  # rows per chunk: bounded temporaries
+    for i in range(0, data.shape[0], step):
+        r = slice(i, i + step)
+        shown[r] = _triangle_mean(values[r], finite[r].astype(float), centers, lengths[r])
     if signed:
         shown = np.sqrt(np.maximum(shown, 0.0))
     kind = "rms" if signed else "mean"
     if has_fc:
-        how = f"{kind} over {DISPLAY_PERIODS} CF periods"
+        how = f"{kind} over {DISPLAY_PERIODS} periods"  # of each channel's CF (short: a colour-bar label)
     else:
         how = f"{kind} per {1e3 * block / fs:.2g} ms"
     return shown, edges, how
@@ -394,7 +395,13 @@ def plot_spectrum(x, fs, *, calibration="pa", dboffset=100.0, labels=None, log_f
 @_styled
 def plot_cochleagram(stage, fs, center_freqs_hz=None, *, value_label="Output (model units)", batch_index=0,
                      title="", ax=None) -> Figure:
-    """Filterbank/IHC/adaptation output ``(B, F, T)`` or ``(F, T)`` as channels x time."""
+    """Filterbank/IHC/adaptation output ``(B, F, T)`` or ``(F, T)`` as channels x time.
+
+    With ``center_freqs_hz`` each channel is drawn as its envelope: rms (signed data) or mean
+    (non-negative data) over at least 3 periods of its centre frequency, so a steady tone
+    looks steady instead of striped; long stages are then resampled to at most 1200 columns
+    without aliasing. The colour-bar label says which reduction was used.
+    """
     data = _pick(stage, batch_index, 2)
     fig, ax = _one_axes(ax)
     _draw_cochleagram(ax, data, float(fs), center_freqs_hz, value_label, title)
