@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "make: installing requirements-dev.txt into $(VENV) (torch 2.13.0 and this package with its [dev] extras)"
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $(STAMP)
 
@@ -16,8 +17,11 @@ setup: $(STAMP) browser
 # Debian chromium for the browser tests (never `playwright install`: no browser downloads here).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
-	  else echo "chromium missing: install Debian's chromium (browser tests will be skipped)"; fi; }
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "make: chromium not found; installing Debian's chromium and chromium-driver system-wide for the browser tests:"; \
+	    echo "make:   apt-get update && apt-get install -y chromium chromium-driver"; \
+	    apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "make: chromium missing: install Debian's chromium (apt-get install chromium chromium-driver); browser tests will be skipped"; fi; }
 
 # The main job: the Panel app on http://127.0.0.1:5006 (CPU, no data download).
 run: $(STAMP)

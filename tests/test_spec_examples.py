@@ -1,7 +1,8 @@
-"""The "Examples" blocks of /work/shared/spec/models-api.md for Dau1997, Glasberg2002 and
-Moore2016, run on short signals. Shapes, keys and types are the spec's; the numbers the spec
-prints (channel and frame counts, sone values) are torch_amt's and differ where AMT or the
-paper wins (documented in the model docstrings): those are asserted against our own rule.
+"""Usage examples of the models' API (README, "The models' API") for Dau1997, Glasberg2002 and
+Moore2016, run on short signals: constructor arguments, output shapes, stage keys and types.
+Where the API's first draft printed torch_amt's numbers (channel and frame counts, sone
+values) AMT or the paper wins (documented in the model docstrings): those are asserted
+against our own rule.
 """
 
 import numpy as np

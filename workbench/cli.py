@@ -1,4 +1,5 @@
-"""Command line: ``workbench demo`` (run every model on a calibrated tone) and ``workbench serve``."""
+"""Command line of the psychoacoustics workbench: ``workbench demo`` runs every model on a
+calibrated tone; ``workbench serve`` serves the Panel app at http://127.0.0.1:5006/app."""
 
 from __future__ import annotations
 
@@ -105,18 +106,58 @@ def serve_command(port: int = 5006, address: str = "127.0.0.1", allow_websocket_
     os.execv(sys.executable, cmd)  # become the server: signals reach it directly
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="workbench", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_demo = sub.add_parser("demo", help="run every model on a calibrated 1 kHz tone")
-    p_demo.add_argument("--duration", type=float, default=1.0, help="seconds of audio (default 1)")
-    p_serve = sub.add_parser("serve", help="serve the Panel app (default http://127.0.0.1:5006/app)")
-    p_serve.add_argument("--port", type=int, default=5006)
-    p_serve.add_argument("--address", default="127.0.0.1", help="interface to bind (default 127.0.0.1 only)")
+SERVE_DESCRIPTION = """\
+Serve the Panel app (workbench/app.py, run by `panel serve`). The app is at the /app path:
+students open http://ADDRESS:PORT/app, e.g. http://127.0.0.1:5006/app with the defaults.
+Each browser tab is its own session with its own stimulus, model and results.
+"""
+
+SERVE_EPILOG = """\
+Open a model directly with ?model=NAME, e.g. http://127.0.0.1:5006/app?model=Paulick2024
+NAME is one of: {models}
+(any other name opens the first available model).
+
+To serve a class on the local network: --address 0.0.0.0 (all interfaces) and
+--allow-websocket-origin HOST:PORT with the address the students type, e.g.
+  workbench serve --address 0.0.0.0 --allow-websocket-origin 192.168.1.20:5006
+then give them http://192.168.1.20:5006/app.
+"""
+
+
+def _model_names() -> str:
+    from workbench.dashboards.registry import MODELS  # plain data: no torch import
+
+    return ", ".join(MODELS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from workbench import __version__
+
+    parser = argparse.ArgumentParser(prog="workbench", description="Psychoacoustics workbench: run the models "
+                                     "(demo) or serve the Panel app to a class (serve).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                        help="print the workbench version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,serve}")
+    p_demo = sub.add_parser("demo", help="run every model on a calibrated 1 kHz tone",
+                            description="Run every model on a 1 kHz, 60 dB SPL tone: stage shapes and "
+                                        "milliseconds of compute per second of audio.")
+    p_demo.add_argument("--duration", type=float, default=1.0, metavar="SECONDS",
+                        help="seconds of audio (default 1)")
+    p_serve = sub.add_parser("serve", help="serve the Panel app at http://127.0.0.1:5006/app",
+                             description=SERVE_DESCRIPTION, epilog=SERVE_EPILOG.format(models=_model_names()),
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_serve.add_argument("--port", type=int, default=5006, help="TCP port (1..65535; default 5006)")
+    p_serve.add_argument("--address", default="127.0.0.1",
+                         help="interface to bind (default 127.0.0.1: this machine only; 0.0.0.0: all)")
     p_serve.add_argument("--allow-websocket-origin", action="append", metavar="HOST[:PORT]",
-                         help="host allowed to open the app's websocket (repeatable; default ADDRESS:PORT)")
-    p_serve.add_argument("--show", action="store_true", help="open a browser")
-    args = parser.parse_args(argv)
+                         help="host (and port) the students' browsers use to reach the app; repeat for "
+                              "several (default ADDRESS:PORT and localhost:PORT)")
+    p_serve.add_argument("--show", action="store_true", help="also open the app in a browser on this machine")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     if args.command == "demo":
         return demo(args.duration)
     if args.command == "serve":

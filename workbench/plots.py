@@ -1,8 +1,12 @@
 """Figures of stimuli, model stages and psychophysical results (matplotlib).
 
-Every function returns a ``matplotlib.figure.Figure`` built without pyplot (no global state,
-never shown): Jupyter displays it, ``fig.savefig`` writes it, Panel embeds it. Functions that
-draw one panel accept ``ax=`` to draw into an existing axes (and return that axes' figure).
+Every function returns a :class:`NotebookFigure`, a ``matplotlib.figure.Figure`` built
+without pyplot (no global state, never shown by a script, safe in worker threads) that also
+knows how to draw itself as a PNG for Jupyter: a cell ending in a plot call shows the image.
+(A bare ``Figure`` only displays as an image once pyplot has loaded the inline backend, which
+is why pyplot-free figures used to print as ``<Figure size ...>``.) ``fig.savefig`` writes
+it, Panel embeds it. Functions that draw one panel accept ``ax=`` to draw into an existing
+axes (and return that axes' figure).
 Inputs are plain tensors/arrays, stage dicts as returned by ``model(x)`` with
 ``return_stages=True`` and, for :func:`plot_stages`, the model itself read duck-typed
 (``fs``, ``fc``/``center_freqs_hz``, ``mfc``, ``hop_length``/``frame_rate_hz``). No model
@@ -12,6 +16,7 @@ is imported here. Batched tensors are drawn at ``batch_index``.
 from __future__ import annotations
 
 import functools
+import io
 import math
 
 import matplotlib
@@ -26,7 +31,33 @@ STYLE = {
     "legend.fontsize": 8, "legend.frameon": False, "figure.dpi": 100,
 }
 P_REF_PA = 20e-6
-_MAX_COLUMNS = 1200  # time columns drawn per image; longer stages are block-reduced
+_MAX_COLUMNS = 1200  # time columns drawn per image; longer stages are smoothed and resampled
+DISPLAY_PERIODS = 3  # display smoothing window: at least this many periods of a channel's CF
+
+
+class NotebookFigure(Figure):
+    """A pyplot-free figure that Jupyter displays as a PNG image.
+
+    IPython shows an object as an image when it has a ``_repr_png_`` method; matplotlib's
+    ``Figure`` has none (the inline backend registers a formatter for it only when pyplot is
+    imported). The image is drawn at the figure's dpi with a tight bounding box, as the
+    inline backend would draw it. Outside Jupyter nothing changes: the figure is never shown.
+
+    >>> fig = new_figure(figsize=(2.0, 1.0))
+    >>> fig._repr_png_()[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+    True
+    """
+
+    def _repr_png_(self) -> bytes:
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", bbox_inches="tight")
+        return buf.getvalue()
+
+
+def new_figure(figsize=(6.0, 2.8), layout="constrained", **kwargs) -> NotebookFigure:
+    """An empty :class:`NotebookFigure` (``matplotlib.figure.Figure`` arguments): the one way
+    the workbench creates figures, so every figure shows as an image in Jupyter."""
+    return NotebookFigure(figsize=figsize, layout=layout, **kwargs)
 
 
 def _styled(fn):
@@ -52,7 +83,7 @@ def _pick(x, batch_index: int, unbatched_ndim: int) -> np.ndarray:
 
 def _figure(n_panels: int = 1, ncols: int = 1, panel_size=(6.0, 2.8)):
     nrows = math.ceil(n_panels / ncols)
-    fig = Figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows), layout="constrained")
+    fig = new_figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows))
     axes = [fig.add_subplot(nrows, ncols, i + 1) for i in range(n_panels)]
     return fig, axes
 
@@ -102,25 +133,75 @@ def _robust_max(data: np.ndarray) -> float:
     return float(np.percentile(finite, 99.5)) if finite.size else 1.0
 
 
-def _reduce_time(data: np.ndarray, max_columns: int = _MAX_COLUMNS):
-    """Block-reduce the last axis to at most ``max_columns``: mean for non-negative data,
-    rms for signed data (oscillating filter outputs would average out). Returns (data, block)."""
+def _triangle_mean(values: np.ndarray, weights: np.ndarray, centers: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Weighted mean of ``values`` (F, T) under a triangle (a ``lengths[f]``-sample boxcar
+    applied twice) centred on each of ``centers``; ``weights`` (F, T) is 1 where a sample
+    counts, so the window shrinks at the signal's ends. Evaluated from double cumulative sums
+    only at the centres: no full-rate intermediate is kept."""
+    pad = int(lengths.max()) + 2
+    length = lengths[:, None]
+    start = centers[None, :] + pad - 2 * (length // 2) - 2  # triangle spans start+1 .. start+2*length-1
+    at = (start + 2 * length, start + length, start)
+
+    def tri(v):
+        s2 = np.cumsum(np.cumsum(np.pad(v, [(0, 0), (pad, pad)]), -1), -1)
+        hi, mid, lo = (np.take_along_axis(s2, i, -1) for i in at)
+        return hi - 2 * mid + lo
+
+    total, count = tri(values), tri(weights)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0.5, total / np.maximum(count, 1.0), np.nan)
+
+
+def _display_envelope(data: np.ndarray, fs: float, center_freqs_hz=None, max_columns: int = _MAX_COLUMNS):
+    """Downsample a (F, T) stage for display without aliasing.
+
+    Each channel is smoothed, then sampled at most ``max_columns`` times: rms for signed data
+    (oscillating filter outputs would average out), mean for non-negative data. The smoother
+    is a boxcar applied twice (a triangle: its sidelobes fall as 1/f^2) whose length is the
+    column spacing or, when the channels' centre frequencies are known, at least
+    ``DISPLAY_PERIODS`` periods of each channel's frequency: a sampled block shorter than a
+    period would catch the waveform at a different phase in each column and turn a steady
+    tone into stripes. Returns ``(shown, column_edges_in_samples, how)``; ``how`` names the
+    reduction for the colour-bar label ('' when the data are drawn as they are).
+    """
+    data = np.asarray(data, dtype=float)
     n = data.shape[-1]
     block = max(1, math.ceil(n / max_columns))
-    if block == 1:
-        return data, 1
-    m = n // block * block
-    blocks = data[..., :m].reshape(data.shape[:-1] + (m // block, block))
-    signed = np.nanmin(data) < 0
-    return (np.sqrt(np.nanmean(blocks ** 2, -1)) if signed else np.nanmean(blocks, -1)), block
+    has_fc = center_freqs_hz is not None and len(center_freqs_hz) == data.shape[0]
+    if block == 1 and not has_fc:
+        return data, np.arange(n + 1), ""
+    signed = bool(np.nanmin(data) < 0) if np.isfinite(data).any() else False
+    edges = np.minimum(np.arange(math.ceil(n / block) + 1) * block, n)
+    centers = (edges[:-1] + edges[1:]) // 2
+    lengths = np.full(data.shape[0], block)
+    if has_fc:
+        fc = np.abs(np.ravel(_np(center_freqs_hz)))
+        periods = np.where(fc > 0, DISPLAY_PERIODS * fs / np.maximum(fc, 1e-12), n)
+        lengths = np.maximum(lengths, np.ceil(periods).astype(int))
+    lengths = np.minimum(lengths, n)
+    finite = np.isfinite(data)
+    values = np.where(finite, data ** 2 if signed else data, 0.0)
+    shown = np.empty((data.shape[0], centers.size))
+    step = max(1, 4_000_000 // (n + 2 * int(lengths.max()) + 4))  # rows per chunk: bounded temporaries
+    for i in range(0, data.shape[0], step):
+        r = slice(i, i + step)
+        shown[r] = _triangle_mean(values[r], finite[r].astype(float), centers, lengths[r])
+    if signed:
+        shown = np.sqrt(np.maximum(shown, 0.0))
+    kind = "rms" if signed else "mean"
+    if has_fc:
+        how = f"{kind} over {DISPLAY_PERIODS} periods"  # of each channel's CF (short: a colour-bar label)
+    else:
+        how = f"{kind} per {1e3 * block / fs:.2g} ms"
+    return shown, edges, how
 
 
-def _time_image(data: np.ndarray, fs: float, value_label: str):
-    """Block-reduced image, its time edges (s) and a colour-bar label saying how it was reduced."""
-    shown, block = _reduce_time(data)
-    if block > 1:
-        value_label += f", {'rms' if np.nanmin(data) < 0 else 'mean'} per {1e3 * block / fs:.2g} ms"
-    return shown, np.arange(shown.shape[-1] + 1) * block / fs, value_label
+def _time_image(data: np.ndarray, fs: float, value_label: str, center_freqs_hz=None):
+    """Display image (see :func:`_display_envelope`), its time edges (s) and a colour-bar
+    label saying how it was reduced."""
+    shown, edges, how = _display_envelope(data, fs, center_freqs_hz)
+    return shown, edges / fs, f"{value_label}, {how}" if how else value_label
 
 
 # --------------------------------------------------------------------------- panel painters
@@ -143,8 +224,8 @@ def _draw_image(ax, data, x_edges, y_centers, *, erb_y: bool, value_label: str, 
 
 def _draw_cochleagram(ax, data, fs, center_freqs_hz, value_label, title=""):
     """data (F, T) at ``fs``; channels at ``center_freqs_hz`` (None: channel numbers)."""
-    shown, t_edges, value_label = _time_image(data, fs, value_label)
     erb = center_freqs_hz is not None and len(center_freqs_hz) == data.shape[0]
+    shown, t_edges, value_label = _time_image(data, fs, value_label, center_freqs_hz if erb else None)
     y = _np(center_freqs_hz) if erb else np.arange(1, data.shape[0] + 1)
     mesh = _draw_image(ax, shown, t_edges, y, erb_y=erb, value_label=value_label, xlabel="Time (s)", title=title)
     if not erb:
@@ -314,7 +395,13 @@ def plot_spectrum(x, fs, *, calibration="pa", dboffset=100.0, labels=None, log_f
 @_styled
 def plot_cochleagram(stage, fs, center_freqs_hz=None, *, value_label="Output (model units)", batch_index=0,
                      title="", ax=None) -> Figure:
-    """Filterbank/IHC/adaptation output ``(B, F, T)`` or ``(F, T)`` as channels x time."""
+    """Filterbank/IHC/adaptation output ``(B, F, T)`` or ``(F, T)`` as channels x time.
+
+    With ``center_freqs_hz`` each channel is drawn as its envelope: rms (signed data) or mean
+    (non-negative data) over at least 3 periods of its centre frequency, so a steady tone
+    looks steady instead of striped; long stages are then resampled to at most 1200 columns
+    without aliasing. The colour-bar label says which reduction was used.
+    """
     data = _pick(stage, batch_index, 2)
     fig, ax = _one_axes(ax)
     _draw_cochleagram(ax, data, float(fs), center_freqs_hz, value_label, title)
@@ -687,7 +774,8 @@ def plot_stages(model, stages: dict, output=None, *, batch_index=0, fs=None, nco
     return fig
 
 
-__all__ = ["STYLE", "hz_to_erb_number", "erb_number_to_hz", "plot_waveform", "plot_spectrum", "plot_cochleagram",
+__all__ = ["STYLE", "NotebookFigure", "new_figure", "hz_to_erb_number", "erb_number_to_hz", "plot_waveform",
+           "plot_spectrum", "plot_cochleagram",
            "plot_modulation_channel", "plot_modulation_spectrum", "impulse_responses", "plot_filter_responses",
            "plot_excitation_pattern", "plot_loudness_over_time", "plot_binaural_loudness", "plot_psychometric",
            "reversal_indices", "plot_staircase", "plot_stages", "plot_model_vs_human"]

@@ -1,5 +1,6 @@
 """An ipywidgets lesson as a student meets it: JupyterLab in headless chromium, cells run
-with Shift+Enter, the dashboard's widgets rendered and answering a slider move."""
+with Shift+Enter, the dashboard's widgets rendered and answering a slider move, and a static
+figure drawn by workbench.plots shown as an image (not as "<Figure size ...>" text)."""
 
 import secrets
 import subprocess
@@ -30,7 +31,9 @@ def lab(tmp_path_factory, artifacts):
     book = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                                              "language": "python"}})
     book.cells = [nbformat.v4.new_code_cell("from workbench.dashboards.notebook import StageExplorerWidget"),
-                  nbformat.v4.new_code_cell(f'w = StageExplorerWidget("{model}", duration_s=0.2)\nw')]
+                  nbformat.v4.new_code_cell(f'w = StageExplorerWidget("{model}", duration_s=0.2)\nw'),
+                  nbformat.v4.new_code_cell("from workbench import plots, stimuli\n"
+                                            "plots.plot_waveform(stimuli.tone(1000, 0.05, 44100, 60), 44100)")]
     nbformat.write(book, root / "dashboard.ipynb")
     token, port = secrets.token_hex(16), free_port()
     env = child_env()
@@ -58,9 +61,12 @@ def test_dashboard_widgets_render_in_jupyterlab(page, lab, artifacts):
     expect(page.locator(".jp-StatusBar-Widget", has_text="Idle").first).to_be_visible(timeout=90000)
     page.locator(".jp-NotebookPanel .jp-Cell").first.click()
     page.keyboard.press("Escape")
-    for _ in range(2):
+    for _ in range(3):
         page.keyboard.press("Shift+Enter")
     output = page.locator(".jp-OutputArea")
+    figure_cell = page.locator(".jp-NotebookPanel .jp-Cell").nth(2)
+    expect(figure_cell.locator(".jp-RenderedImage img").first).to_be_visible(timeout=180000)
+    expect(page.locator(".jp-OutputArea-output", has_text="<Figure size")).to_have_count(0)
     readout = output.locator(".widget-html-content", has_text="compute time").first
     expect(readout).to_be_visible(timeout=180000)
     expect(output.locator(".widget-slider").first).to_be_visible()

@@ -1,9 +1,10 @@
 """Reference harness: load MATLAB AMT outputs (run under Octave) and compare stage by stage.
 
-The reference folder is ``$WORKBENCH_AMT_REFERENCE`` or ``../shared/amt-reference`` next to
-the repository. In CI (``CI=true``) a missing folder fails; elsewhere tests skip with reason.
-Arrays are time-major in the files (time x channel [x modulation]); some are stored strided
-(``full[::stride]``), see ``meta['npz_conversion']['time_strides']``.
+The reference files ship with the repository in ``tests/data/amt-reference/`` (how they were
+made: the README there). ``$WORKBENCH_AMT_REFERENCE`` may name another folder holding files
+of the same names. A missing file fails the test that needs it: the reference tests run in
+every clone. Arrays are time-major in the files (time x channel [x modulation]); some are
+stored strided (``full[::stride]``), see ``meta['npz_conversion']['time_strides']``.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+SHIPPED = REPO / "tests" / "data" / "amt-reference"
 
 
 def reference_dir() -> Path:
+    """``$WORKBENCH_AMT_REFERENCE`` when set, else the files shipped in the repository."""
     env = os.environ.get("WORKBENCH_AMT_REFERENCE")
-    return Path(env) if env else REPO.parent / "shared" / "amt-reference"
+    return Path(env) if env else SHIPPED
 
 
 class Reference:
@@ -58,10 +61,9 @@ class Reference:
 def load_reference(model: str) -> Reference:
     path = reference_dir() / f"{model}.npz"
     if not path.exists():
-        msg = f"AMT reference file missing: {path} (set WORKBENCH_AMT_REFERENCE)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+        where = "$WORKBENCH_AMT_REFERENCE" if os.environ.get("WORKBENCH_AMT_REFERENCE") else "the repository"
+        pytest.fail(f"AMT reference file missing: {path} (folder from {where}; the repository ships "
+                    f"{SHIPPED.relative_to(REPO)})")
     return Reference(path)
 
 

@@ -14,7 +14,7 @@ LOUDNESS_FRAME_RATE_HZ = 1000.0  # Glasberg2002 / Moore2016 compute one frame pe
 
 def stimulus_figure(x_pa, fs: float) -> Figure:
     """Waveform and spectrum of a stimulus in pascals ``(T,)`` or ``(2, T)``."""
-    fig = Figure(figsize=(9.0, 2.8), layout="constrained")
+    fig = plots.new_figure(figsize=(9.0, 2.8))
     left, right = fig.subplots(1, 2)
     plots.plot_waveform(x_pa, fs, ax=left)
     plots.plot_spectrum(x_pa, fs, ax=right)
@@ -72,7 +72,7 @@ def _psd_figure(psd_frames: np.ndarray, freqs, fs: float) -> Figure:
     psd = np.asarray(psd_frames).mean(axis=0)
     f = np.asarray(freqs, dtype=float).ravel() if freqs is not None else np.linspace(0, fs / 2, psd.size)
     keep = f > 0
-    fig = Figure(figsize=(6.0, 2.8), layout="constrained")
+    fig = plots.new_figure(figsize=(6.0, 2.8))
     ax = fig.subplots()
     ax.semilogx(f[keep], 10 * np.log10(np.maximum(psd[keep], 1e-30)))
     ax.set_xlabel("Frequency (Hz)")
