@@ -21,8 +21,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench.psychophysics.experiments import EXPERIMENTS, compare_with_human, make_experiment, run_condition
-from workbench.psychophysics.sweep import grid, run_sweep
+from workbench.psychophysics.experiments import (
+    EXPERIMENTS,
+    compare_with_human,
+    make_experiment,
+    plot_experiment,
+    run_condition,
+)
+from workbench.psychophysics.sweep import run_sweep
 
 # swept variable, its values, and the auditory channels the observer listens to (a band
 # around the 1-kHz signal where the cue is narrowband: cheaper, and AMT experiments do the same)
@@ -118,11 +124,7 @@ def main(argv=None):
         report.append(f"### {name} ({args.observer}, {args.runs} runs x {args.seeds} seeds, wall {wall:.0f} s)\n\n"
                       + markdown(summary.drop(columns=["experiment", "human_source"]))
                       + f"\n\nHuman: {summary['human_source'].iloc[0]}\n")
-        try:
-            from workbench.psychophysics.experiments import plot_experiment
-            plot_experiment(summary, name).savefig(out / f"{name}.png", dpi=120)
-        except ImportError:
-            pass
+        plot_experiment(summary, name).savefig(out / f"{name}.png", dpi=120)
         print(report[-1], flush=True)
     text = "\n".join(report) + f"\nTotal wall time {time.perf_counter() - t_all:.0f} s\n"
     (out / "summary.md").write_text(text)

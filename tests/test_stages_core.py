@@ -7,13 +7,12 @@ import pytest
 import scipy.signal as sps
 import torch
 
+from tests.helpers import freqz, sos_to_ba
 from workbench.kernels.adaptation import adaptation_loops
 from workbench.stages.adaptation import AdaptLoop, min_level_from_db
-from tests.helpers import freqz, sos_to_ba
 from workbench.stages.erb import erbspace, erbspacebw
 from workbench.stages.filters import butter, first_order_lowpass
-from workbench.stages.gammatone import (GammatoneFilterbank, default_bandwidth_factor,
-                                        gammatone_coefficients)
+from workbench.stages.gammatone import GammatoneFilterbank, default_bandwidth_factor, gammatone_coefficients
 from workbench.stages.ihc import IHCEnvelope
 from workbench.units import erb_bandwidth_hz, erb_number_to_hz, hz_to_erb_number
 

@@ -7,8 +7,9 @@ nothing is allowed to propagate a silent NaN.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
+import numpy as np
 import torch
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
@@ -47,6 +48,15 @@ def check_frequency_range(flow: float, fhigh: float, fs: float,
     if flow >= fhigh:
         raise ValueError(f"{lo} must be below {hi} ({fhigh:g} Hz), got {flow:g}")
     return flow, fhigh
+
+
+def check_int(value, name: str, minimum: int) -> int:
+    """Return ``value`` as int; reject non-integers (and bools) and values below ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
 
 
 def check_kwargs(kwargs: Mapping | None, allowed: Iterable[str], name: str,

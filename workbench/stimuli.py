@@ -22,7 +22,7 @@ output ``(batch, time)``; scalars give ``(time,)``.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

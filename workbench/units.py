@@ -19,7 +19,7 @@ numpy for numbers and arrays; tensors keep dtype, device and autograd graph).
 >>> float(pa_to_db(db_to_pa(60.0)))
 60.0
 >>> round(float(hz_to_cam(1000.0)), 3)
-15.621
+15.593
 """
 
 from __future__ import annotations

@@ -103,8 +103,8 @@ class Paulick2024(AuditoryModel):
     Examples
     --------
     >>> model = Paulick2024(fs=16000, fhigh=4000, n_channels=4)
-    >>> [o.shape for o in model(torch.zeros(1, 1600))][0]
-    torch.Size([1, 4, 400])
+    >>> model(torch.zeros(1, 1600))[0].shape  # channel 0: 6 modulation filters, fs / 4
+    torch.Size([1, 6, 400])
     """
 
     def __init__(self, fs: float = 44100, flow: float = DEFAULT_FLOW_HZ, fhigh: float = DEFAULT_FHIGH_HZ,

@@ -9,7 +9,7 @@ top of the range. The recursion lives in :mod:`workbench.kernels.adaptation`.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

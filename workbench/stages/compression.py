@@ -65,7 +65,7 @@ class Compression(nn.Module):
     Examples
     --------
     >>> Compression(knee_db=40.0)(torch.tensor([1e-4, -1.0]))  # knee at 1e-3: only -1 is compressed
-    tensor([ 1.0000e-04, -1.2589e-01])
+    tensor([ 1.0000e-04, -7.9433e-03])
     """
 
     about = "Cochlear compression: linear below the knee, a power law above it."

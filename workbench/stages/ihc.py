@@ -186,8 +186,8 @@ class IHCPaulick2024(nn.Module):
     Examples
     --------
     >>> ihc = IHCPaulick2024(44100)
-    >>> float(ihc(torch.zeros(1, 1, 100, dtype=torch.float64)).abs().max())
-    0.0
+    >>> ihc(torch.zeros(1, 1, 100, dtype=torch.float64)).shape
+    torch.Size([1, 1, 100])
     """
 
     about = "Receptor potential of a transduction model of the hair cell (MET channels, RC membrane)."

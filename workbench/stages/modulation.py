@@ -99,7 +99,7 @@ class ModulationFilterbank(nn.Module):
     --------
     >>> bank = ModulationFilterbank(16000, [500.0, 4000.0])
     >>> [o.shape[1] for o in bank(torch.zeros(1, 2, 1600))]
-    [6, 12]
+    [7, 12]
     """
 
     about = "Each channel's envelope split into modulation-frequency bands."

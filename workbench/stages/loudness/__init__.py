@@ -18,11 +18,27 @@ The Cam scale (``21.366 log10(4.368e-3 f + 1)``) is :func:`workbench.units.hz_to
 K frames, F spectral components, Z Cam bands (the model contract's letters).
 """
 
-from workbench.stages.loudness.ear import OuterMiddleEarFIR, ansi_tables, fir_zero_phase, loudness_ear_fir, warn_if_too_loud
+from workbench.stages.loudness.ear import (
+                                                OuterMiddleEarFIR,
+                                                ansi_tables,
+                                                fir_zero_phase,
+                                                loudness_ear_fir,
+                                                warn_if_too_loud,
+)
 from workbench.stages.loudness.excitation import RoexExcitation, cam_grid, roex_excitation
-from workbench.stages.loudness.specific import LoudnessLevelTable, SpecificLoudness, loudness_level_table, specific_loudness
-from workbench.stages.loudness.spectrum import (ERBIntegration, MultiResolutionSpectrum, erb_integration,
-                                                multi_resolution_spectrum, relevance_mask)
+from workbench.stages.loudness.specific import (
+                                                LoudnessLevelTable,
+                                                SpecificLoudness,
+                                                loudness_level_table,
+                                                specific_loudness,
+)
+from workbench.stages.loudness.spectrum import (
+                                                ERBIntegration,
+                                                MultiResolutionSpectrum,
+                                                erb_integration,
+                                                multi_resolution_spectrum,
+                                                relevance_mask,
+)
 from workbench.stages.loudness.temporal import AttackRelease, BinauralInhibition, alpha_from_tau, binaural_inhibition
 
 __all__ = ["OuterMiddleEarFIR", "ansi_tables", "fir_zero_phase", "loudness_ear_fir", "warn_if_too_loud",

@@ -23,7 +23,7 @@ def ansi_tables() -> dict:
             for k, v in json.loads(text).items()}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def loudness_ear_fir(kind: str = "moore2016_free", fs: float = 32000.0, n_taps: int = 4097) -> np.ndarray:
     """Outer+middle-ear FIR of the loudness models (symmetric, delay ``(n_taps-1)/2``).
 

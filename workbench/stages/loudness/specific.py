@@ -64,13 +64,8 @@ class SpecificLoudness(nn.Module):
     --------
     >>> sl = SpecificLoudness([1000.0])
     >>> round(float(sl(torch.tensor([1e4], dtype=torch.float64))), 3)
-    0.256
+    0.312
     """
-
-    def __init__(self, center_freqs_hz, C: float = 0.0631, threshold_db_above_500: float = 3.63,
-                 learnable: bool = False, dtype=torch.float64):
-        super().__init__()
-        from scipy.interpolate import PchipInterpolator
 
     def __init__(self, center_freqs_hz, C: float = 0.0631, threshold_db_above_500: float = 3.63,
                  learnable: bool = False, dtype=torch.float64):

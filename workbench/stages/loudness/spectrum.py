@@ -158,9 +158,9 @@ class ERBIntegration(nn.Module):
 
     Examples
     --------
-    >>> bands = ERBIntegration([990.0, 1000.0], [15.5, 15.75])
+    >>> bands = ERBIntegration([990.0, 1000.0], [15.6])  # both components in the band: +3 dB
     >>> bands(torch.tensor([[1e6, 1e6]], dtype=torch.float64))
-    tensor([[63.0103,    -inf]], dtype=torch.float64)
+    tensor([[63.0103]], dtype=torch.float64)
     """
 
     def __init__(self, component_freqs_hz, cams, bandwidth_scale: float = 1.0, dtype=torch.float64):
