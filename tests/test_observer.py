@@ -62,13 +62,11 @@ def test_template_is_unit_energy_and_decision_variable_linear():
     assert detector.noise_std() == pytest.approx(math.sqrt(40.0), rel=1e-12)
 
 
-def test_defaults_follow_the_model_variant():
-    jepsen = ToyModel()
-    jepsen.model = "jepsen2008"
-    detector = OptimalDetector(jepsen)
+def test_defaults_are_paulick2024s_and_the_variant_is_chosen_by_name():
+    detector = OptimalDetector(ToyModel(), noise_variance="jepsen2008", center_per_band=False)
     assert detector.noise_variance == 130.0 and not detector.center_per_band
     detector = OptimalDetector(ToyModel())
-    assert detector.noise_variance == 40.0 and detector.center_per_band
+    assert detector.noise_variance == 40.0 and detector.center_per_band and detector.fs == 1000.0
 
 
 def test_simulated_2afc_matches_analytic():

@@ -593,7 +593,7 @@ def plot_stages(model, stages: dict, output=None, *, batch_index=0, ncols=2, tit
                       and info[p[0]].unit == info[key].unit), None)
         group.append(key) if group else panels.append([key])
     fig, axes = _figure(len(panels), min(ncols, len(panels)), (5.2, 2.6))
-    fc, mfc = getattr(model, "center_freqs_hz", None), getattr(model, "mfc", None)
+    fc, mfc = model.center_freqs_hz, model.mfc
     for ax, keys in zip(axes, panels):
         i = info[keys[0]]
         if len(keys) > 1:

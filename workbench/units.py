@@ -82,12 +82,17 @@ def to_model_input(x_pa, model, ears: str | None = "diotic") -> torch.Tensor:
     x = torch.as_tensor(x_pa)
     if model.input_unit == "amt":
         x = x / pa_per_amt_unit(model.dboffset)
-    if "E" in model.input_axes and ears is not None:
-        if ears not in ("diotic", "left", "right"):
-            raise ValueError(f"ears must be 'diotic', 'left', 'right' or None, got {ears!r}")
-        silent = torch.zeros_like(x)
-        x = torch.stack({"diotic": [x, x], "left": [x, silent], "right": [silent, x]}[ears], dim=-2)
-    return x
+    return present_to_ears(x, ears) if "E" in model.input_axes and ears is not None else x
+
+
+def present_to_ears(x, ears: str = "diotic") -> torch.Tensor:
+    """Mono ``(..., T)`` -> ``(..., 2, T)`` [left, right]: 'diotic' (both ears), 'left' or
+    'right' (the other ear silent)."""
+    x = torch.as_tensor(x)
+    if ears not in ("diotic", "left", "right"):
+        raise ValueError(f"ears must be 'diotic', 'left' or 'right', got {ears!r}")
+    silent = torch.zeros_like(x)
+    return torch.stack({"diotic": [x, x], "left": [x, silent], "right": [silent, x]}[ears], dim=-2)
 
 
 def _kind(x):

@@ -28,6 +28,7 @@ from torch import nn
 
 from workbench._validation import check_signal
 from workbench.stages.decision import stack_representation
+from workbench.stages.loudness import loudness_level_table
 
 AXES = {"B": "batch", "E": "ear (left, right)", "C": "auditory channel", "M": "modulation filter",
         "T": "time sample", "K": "frame", "Z": "band on the Cam scale", "F": "spectral component"}
@@ -144,3 +145,28 @@ class AuditoryModel(nn.Module):
         axes = self.stage_info["output"].axes
         keep = [n for a, n in zip("CMT", rep.shape[1:]) if a in axes or (a == "T" and "K" in axes)]
         return rep.reshape(rep.shape[0], *keep)
+
+
+class LoudnessModel(AuditoryModel):
+    """The loudness models' shared part: Cam bands as channels (``center_freqs_hz`` (Z,) Hz),
+    the ear FIR, and sone <-> phon by the ANSI S3.4-2007 stationary model's relation (its
+    Table 7 for ``binaural_factor`` ears: 40 phon = 0.997 sone, 60 phon = 4.166, 80 phon = 15.98)."""
+
+    binaural_factor = 2.0
+
+    def get_erb_frequencies(self) -> torch.Tensor:
+        """Band centre frequencies (Hz), ``(Z,)`` (a copy)."""
+        return self.center_freqs_hz.clone()
+
+    @property
+    def ear_fir(self) -> torch.Tensor:
+        """Taps of the outer/middle-ear FIR (32 kHz)."""
+        return self.outer_middle_ear.fir
+
+    def compute_loudness_level(self, sone: torch.Tensor) -> torch.Tensor:
+        """Loudness (sone) -> loudness level (phon), differentiable."""
+        return loudness_level_table(self.binaural_factor).sone_to_phon(sone)
+
+    def compute_loudness_from_level(self, phon: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`compute_loudness_level`: phon -> sone."""
+        return loudness_level_table(self.binaural_factor).phon_to_sone(phon)

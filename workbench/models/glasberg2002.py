@@ -46,7 +46,7 @@ import torch
 from torch import nn
 
 from workbench._validation import check_choice, check_dtype, check_fs, check_kwargs, check_positive
-from workbench.models.base import AuditoryModel, StageInfo
+from workbench.models.base import LoudnessModel, StageInfo
 from workbench.stages import loudness as L
 from workbench.stages.resample import resample
 from workbench.units import P_REF_PA, hz_to_cam
@@ -63,7 +63,7 @@ _SPEC_ONLY_KEYS = {
 }
 
 
-class Glasberg2002(AuditoryModel):
+class Glasberg2002(LoudnessModel):
     """Glasberg & Moore (2002) time-varying loudness (module docstring).
 
     Parameters
@@ -95,14 +95,19 @@ class Glasberg2002(AuditoryModel):
     Returns
     -------
     Tensor
-        ``forward(audio)``, ``audio`` ``(B, T)`` or ``(T,)`` in Pa: long-term loudness
-        ``(B, K)`` sone, K frames of 1 ms; with ``return_stages`` also the stage dict
-        (:attr:`stage_info`: 'stl', 'specific_loudness' (one ear), 'excitation',
-        'erb_excitation', 'psd' (zero where a component was dropped), 'freqs',
-        'instantaneous_loudness' and, when not streaming, 'filtered'). Unknown keyword-dict
-        keys raise ``TypeError``. Submodules (spec names): ``outer_middle_ear``,
-        ``multi_fft``, ``erb_integration``, ``excitation_pattern``, ``specific_loudness``,
-        ``loudness_integration`` (``.stl``, ``.ltl``).
+        ``forward(audio)``, ``audio`` ``(B, T)`` or ``(T,)`` in Pa: long-term loudness ``(B, K)``
+        sone, K frames of 1 ms; with ``return_stages`` also the stages (:attr:`stage_info`).
+
+    Notes
+    -----
+    Submodules have the spec's names (``multi_fft``, ``excitation_pattern``,
+    ``loudness_integration.stl`` / ``.ltl``, ...). Differences from the spec (torch_amt),
+    following the paper: frames every 1 ms (spec: hop 512 samples), bands 1.75..39 Cam on
+    Moore's Cam scale (47.5 Hz to 15.1 kHz; ``erb_kwargs={'f_min': 80, 'f_max': 12000,
+    'erb_step': 0.5}`` gives 69 bands, spec 75), roex excitation (no dB/ERB spreading slopes:
+    use ``level_slope``), two AGCs with the paper's coefficients (0.045/0.02, 0.01/0.0005 per
+    ms; the spec's 50/200 ms are torch_amt's), the ANSI S3.4-2007 sone<->phon table instead
+    of ``40 + 10 log2(sone)`` (they agree at 1 sone).
 
     References
     ----------
@@ -111,20 +116,8 @@ class Glasberg2002(AuditoryModel):
     Examples
     --------
     >>> from workbench import stimuli
-    >>> model = Glasberg2002()
-    >>> ltl = model(stimuli.tone(1000, 1.0, 32000, 40.0))
-    >>> round(float(ltl.max()), 2)  # 1 kHz at 40 dB SPL, both ears: 1 sone
+    >>> round(float(Glasberg2002()(stimuli.tone(1000, 1.0, 32000, 40.0)).max()), 2)  # 40 dB SPL: 1 sone
     1.0
-
-    Differences from the spec (torch_amt), following the paper: frames every 1 ms (spec: hop
-    512 samples, 62 frames per second), bands 1.75..39 Cam on Moore's Cam scale (47.5 Hz to
-    15.1 kHz; spec 50 Hz to 15 kHz; so
-    ``erb_kwargs={'f_min': 80, 'f_max': 12000, 'erb_step': 0.5}`` gives 69 bands, spec 75),
-    roex excitation (the spec's dB/ERB spreading slopes ``upper_slope_base``,
-    ``lower_slope_per_db``, ... do not exist: use ``level_slope``), two AGCs (short- then
-    long-term) with the paper's coefficients (0.045/0.02, 0.01/0.0005 per ms; the spec's
-    50/200 ms are torch_amt's), ANSI S3.4-2007 sone<->phon table instead of
-    ``40 + 10 log2(sone)`` (they agree at 1 sone).
     """
 
     input_name = "audio"
@@ -142,6 +135,7 @@ class Glasberg2002(AuditoryModel):
             raise ValueError(f"streaming=True needs fs = 32000 Hz (got {self.fs:g}): resample the stream first "
                              "with workbench.stages.resample.resample(x, fs, 32000)")
         self.presentation = check_choice(presentation, ("diotic", "monaural"), "presentation")
+        self.binaural_factor = 2.0 if presentation == "diotic" else 1.0  # ANSI binaural summation
         check_choice(field, ("free", "diffuse"), "field")
         mf = check_kwargs(multi_fft_kwargs, ("hop_length", "n_fft", "n_ffts", "band_edges_hz", "hann_correction_db",
                                              "range_db", "floor_db"), "multi_fft_kwargs")
@@ -183,23 +177,13 @@ class Glasberg2002(AuditoryModel):
         self._state = None
 
     @property
-    def ear_fir(self) -> torch.Tensor:
-        """Taps of the outer/middle-ear FIR (32 kHz)."""
-        return self.outer_middle_ear.fir
+    def center_freqs_hz(self) -> torch.Tensor:
+        return self.excitation_pattern.center_freqs_hz
 
     # ------------------------------------------------------------------ helpers of the spec
     def reset_state(self) -> None:
         """Forget the AGC states carried in streaming mode (no effect otherwise)."""
         self._state = None
-
-    @property
-    def center_freqs_hz(self) -> torch.Tensor:
-        """Band centre frequencies (Hz), ``(Z,)``."""
-        return self.excitation_pattern.center_freqs_hz
-
-    def get_erb_frequencies(self) -> torch.Tensor:
-        """Band centre frequencies (Hz), ``(Z,)`` (a copy)."""
-        return self.center_freqs_hz.clone()
 
     @property
     def stage_info(self) -> dict[str, StageInfo]:
@@ -243,19 +227,6 @@ class Glasberg2002(AuditoryModel):
                                        "pivot_level_db": self.excitation_pattern.pivot_level_db},
                 "specific_loudness": {"C": float(self.specific_loudness.C.detach())},
                 "loudness_integration": agc}
-
-    def _binaural_factor(self) -> float:
-        return 2.0 if self.presentation == "diotic" else 1.0
-
-    def compute_loudness_level(self, ltl: torch.Tensor) -> torch.Tensor:
-        """Loudness (sone) -> loudness level (phon): level of the equally loud 1 kHz tone in the
-        ANSI S3.4-2007 stationary model (its Table 7 relation; same presentation), e.g.
-        40 phon = 0.997 sone, 60 phon = 4.166 sone, 80 phon = 15.98 sone. Differentiable."""
-        return L.loudness_level_table(self._binaural_factor()).sone_to_phon(ltl)
-
-    def compute_loudness_from_level(self, phon: torch.Tensor) -> torch.Tensor:
-        """Inverse of :meth:`compute_loudness_level`: phon -> sone."""
-        return L.loudness_level_table(self._binaural_factor()).phon_to_sone(phon)
 
     def extra_repr(self) -> str:
         return (f"fs={self.fs:g}, bands={self.excitation_pattern.center_freqs_hz.numel()}, "
@@ -322,7 +293,7 @@ class Glasberg2002(AuditoryModel):
         intensity = torch.where(relevant, intensity, torch.zeros((), dtype=intensity.dtype, device=x.device))
         excitation = self.excitation_pattern(intensity)                     # (B, K, Z)
         specific = self.specific_loudness(excitation)
-        inst = specific.sum(-1) * (self.cam_step * self._binaural_factor())
+        inst = specific.sum(-1) * (self.cam_step * self.binaural_factor)
         stl = self.loudness_integration.stl(inst, initial=agc_state[0])
         ltl = self.loudness_integration.ltl(stl, initial=agc_state[1])
         if self.streaming:

@@ -26,27 +26,24 @@ from __future__ import annotations
 import torch
 
 from workbench._validation import check_choice, check_dtype, check_fs, check_kwargs, check_positive
-from workbench.models.base import AuditoryModel, StageInfo
+from workbench.models.base import LoudnessModel, StageInfo
 from workbench.stages import loudness as L
+from workbench.units import present_to_ears
 
 __all__ = ["Moore2016", "diotic", "monaural"]
 
 
 def diotic(x: torch.Tensor) -> torch.Tensor:
     """Mono ``(..., T)`` -> the same signal at both ears ``(..., 2, T)``."""
-    x = torch.as_tensor(x)
-    return torch.stack([x, x], dim=-2)
+    return present_to_ears(x, "diotic")
 
 
 def monaural(x: torch.Tensor, ear: str = "left") -> torch.Tensor:
     """Mono ``(..., T)`` -> one ear only (other ear silent) ``(..., 2, T)``."""
-    x = torch.as_tensor(x)
-    check_choice(ear, ("left", "right"), "ear")
-    pair = [x, torch.zeros_like(x)] if ear == "left" else [torch.zeros_like(x), x]
-    return torch.stack(pair, dim=-2)
+    return present_to_ears(x, check_choice(ear, ("left", "right"), "ear"))
 
 
-class Moore2016(AuditoryModel):
+class Moore2016(LoudnessModel):
     """Binaural time-varying loudness (Moore et al. 2016; AMT ``moore2016``).
 
     Parameters
@@ -147,18 +144,8 @@ class Moore2016(AuditoryModel):
         self.ltl_agc_right = agc(lt, 0.01, 0.00133, "ltl_agc_kwargs")
 
     @property
-    def ear_fir(self) -> torch.Tensor:
-        """Taps of the outer/middle-ear FIR (32 kHz)."""
-        return self.outer_middle_ear.fir
-
-    @property
     def center_freqs_hz(self) -> torch.Tensor:
-        """Band centre frequencies (Hz), ``(Z,)``."""
         return self.excitation.center_freqs_hz
-
-    def get_erb_frequencies(self) -> torch.Tensor:
-        """Band centre frequencies (Hz), shape ``(150,)`` (a copy)."""
-        return self.center_freqs_hz.clone()
 
     @property
     def stage_info(self) -> dict[str, StageInfo]:
@@ -187,15 +174,6 @@ class Moore2016(AuditoryModel):
 
     def to_representation(self, output):
         return super().to_representation(output[1])  # the long-term loudness
-
-    def compute_loudness_level(self, sone: torch.Tensor) -> torch.Tensor:
-        """Loudness (sone, binaural) -> loudness level (phon), ANSI S3.4-2007 relation
-        (:class:`workbench.stages.loudness.LoudnessLevelTable`); differentiable."""
-        return L.loudness_level_table(2.0).sone_to_phon(sone)
-
-    def compute_loudness_from_level(self, phon: torch.Tensor) -> torch.Tensor:
-        """Inverse of :meth:`compute_loudness_level`: phon -> sone."""
-        return L.loudness_level_table(2.0).phon_to_sone(phon)
 
     def get_parameters(self) -> dict:
         """Model settings: fs (Hz), learnable, return_stages, dtype and the ear-filter kind."""

@@ -102,20 +102,16 @@ class OptimalDetector:
     ``model``: an ``AuditoryModel``; audio in Pa goes through ``to_model_input`` and its
     ``representation`` ``(B, C, M, T')``. ``fs_representation``: sampling rate of that
     representation (default ``model.stage_info['output'].rate_hz``). ``noise_variance``:
-    number, 'paulick2024' or 'jepsen2008'; ``center_per_band``: remove each modulation band's
-    mean before correlating (Paulick2024; False reproduces Jepsen2008); both default (None)
-    to the ``model.model`` variant when the model has one, else to Paulick2024's.
-    ``channels``: optional channel indices (e.g. from ``roi_channels``) to restrict the
-    correlation to.
+    number, 'paulick2024' (40, default) or 'jepsen2008' (130); ``center_per_band``: remove
+    each modulation band's mean before correlating (Paulick2024, default; False reproduces
+    Jepsen2008). ``channels``: optional channel indices (e.g. from ``roi_channels``) to
+    restrict the correlation to.
     """
 
-    def __init__(self, model, noise_variance=None, fs_representation=None,
-                 center_per_band: bool | None = None, channels=None):
+    def __init__(self, model, noise_variance="paulick2024", fs_representation=None,
+                 center_per_band: bool = True, channels=None):
         self.model = model
-        variant = getattr(model, "model", "paulick2024")
-        variant = variant if variant in NOISE_VARIANCE else "paulick2024"
-        self.noise_variance = _noise_variance(variant if noise_variance is None else noise_variance)
-        center_per_band = variant == "paulick2024" if center_per_band is None else center_per_band
+        self.noise_variance = _noise_variance(noise_variance)
         self.fs = check_fs(fs_representation or model.stage_info["output"].rate_hz, "fs_representation")
         self.center_per_band = bool(center_per_band)
         self.channels = None if channels is None else torch.as_tensor(channels, dtype=torch.long)

@@ -73,12 +73,12 @@ class AdaptLoop(nn.Module):
     Returns
     -------
     Tensor
-        ``forward(x)``: envelope ``(..., C, T)`` in AMT units -> ``(..., C, T)`` in MU.
+        ``forward(x)``: the adapted envelope in model units (MU), shape of ``x`` ``(..., C, T)``
+        (AMT units at dboffset 100).
 
     References
     ----------
-    Dau, Puschel & Kohlrausch (1996), J. Acoust. Soc. Am. 99, 3615-3622; Dau, Kollmeier &
-    Kohlrausch (1997), J. Acoust. Soc. Am. 102, 2892-2905.
+    Dau, Puschel & Kohlrausch (1996), J. Acoust. Soc. Am. 99, 3615-3622; Dau et al. (1997).
 
     Examples
     --------
@@ -155,11 +155,11 @@ class HighpassAdaptation(nn.Module):
     Returns
     -------
     Tensor
-        ``forward(x)``: ``(..., C, T)`` -> ``(..., C, T)``, same units.
+        ``forward(x)``: the IHC envelope ``(..., C, T)`` high-passed, same shape and units.
 
     References
     ----------
-    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293.
+    AMT 1.4 ``king2019`` ('adt_hp'); King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145.
 
     Examples
     --------

@@ -65,7 +65,7 @@ class IHCEnvelope(nn.Module):
     Returns
     -------
     Tensor
-        ``forward(x)``: ``(..., C, T)`` -> ``(..., C, T)``, same units.
+        ``forward(x)``: the envelope of ``x`` ``(..., C, T)``, same shape and units.
 
     References
     ----------
