@@ -42,8 +42,8 @@ def bench(name: str, duration_s: float = 0.5) -> dict:
         if p.kind in ("float", "int"):
             new = [p.default + p.step * k for k in (1, 2)]
             new = [v if v <= p.high else p.default - p.step * k for k, v in zip((1, 2), new)]
-            row[f"param {p.name}"] = min(_ms(lambda v=v: update(StimulusSpec(duration_s=duration_s), {p.name: v}))
-                                         for v in new)
+            row[f"param {p.name}"] = min(
+                _ms(lambda v=v, name=p.name: update(StimulusSpec(duration_s=duration_s), {name: v})) for v in new)
     row["stage"] = _ms(lambda: update(StimulusSpec(duration_s=duration_s), stage=stage1))
     return row
 

@@ -44,6 +44,8 @@ def bench_torch_amt(repeats: int) -> float | None:
         from torch_amt.models import Dau1997 as PeerDau1997
     except ImportError:
         return None
+    from workbench.models.dau1997 import Dau1997
+
     model = PeerDau1997(fs=FS)
     x = demo_input(Dau1997(FS), 1.0)
     with torch.no_grad():

@@ -58,11 +58,11 @@ def bench_cpu_time(repeats: int) -> None:
         model = getattr(workbench, name)(**kwargs)
         x = torch.randn(1, 44100) * 0.01
 
-        def forward():
+        def forward(model=model, x=x):
             with torch.no_grad():
                 model(x)
 
-        def forward_backward():
+        def forward_backward(model=model, x=x):
             loss(model(x.clone().requires_grad_(True))).backward()
 
         print(f"  {name:10s} {str(kwargs)[1:-1]:50s} fwd {cpu_ms(forward, repeats):7.1f} ms CPU, "

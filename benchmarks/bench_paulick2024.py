@@ -34,11 +34,11 @@ def bench_stages(batch: int, device: str, repeats: int) -> dict:
     om, bm = stages["outerear"], stages["drnl"]
     result = {}
     for name, stage, inp in (("model", model, x), ("drnl", model.drnl, om), ("ihc", model.ihc, bm)):
-        def forward():
+        def forward(stage=stage, inp=inp):
             with torch.no_grad():
                 stage(inp)
 
-        def forward_backward():
+        def forward_backward(stage=stage, inp=inp):
             xi = inp.clone().requires_grad_(True)
             out = stage(xi)
             out = out[0] if isinstance(out, tuple) else out

@@ -85,7 +85,8 @@ def model_plots(name: str, out: Path, dpi: int) -> None:
         _save(plots.plot_modulation_spectrum(rep, fc, model.mfc), out, f"modspectrum_{slug}", dpi)
     bank = getattr(model, "filterbank", None)
     if callable(bank):
-        _save(plots.plot_filter_responses(bank, fs, fc, n_fft=8192, title=f"{name} filterbank"), out, f"filters_{slug}", dpi)
+        fig = plots.plot_filter_responses(bank, fs, fc, n_fft=8192, title=f"{name} filterbank")
+        _save(fig, out, f"filters_{slug}", dpi)
     if "excitation" in stages:
         _save(plots.plot_excitation_pattern(stages["excitation"], fc, stages.get("specific_loudness")),
               out, f"excitation_{slug}", dpi)

@@ -63,7 +63,8 @@ def test_intensity_threshold_matches_ideal_observer_theory(fast):
     assert len(rows) == 24 and rows[0]["level_db_spl"] == 60.0 and "delta_l_db" in rows[0]
     if not fast:  # batched: every step sends all intervals of all active runs at once
         assert obs.shapes[0] == (24, 2, int(0.05 * 44100))
-        assert all(s[0] <= 24 for s in obs.shapes) and len(obs.shapes) == max(rows, key=lambda r: r["n_trials"])["n_trials"]
+        longest = max(rows, key=lambda r: r["n_trials"])["n_trials"]
+        assert all(s[0] <= 24 for s in obs.shapes) and len(obs.shapes) == longest
 
 
 def test_reference_pool_matches_fresh_references():

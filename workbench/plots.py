@@ -124,7 +124,8 @@ def _draw_image(ax, data, x_edges, y_centers, *, erb_y: bool, value_label: str, 
         data = np.maximum(data, np.nanmax(data[np.isfinite(data)]) - db_range)
     y = hz_to_cam(y_centers) if erb_y else np.asarray(y_centers, dtype=float)
     mesh = ax.pcolormesh(x_edges, _edges(y), data, shading="flat", rasterized=True, vmax=_robust_max(data))
-    ax.figure.colorbar(mesh, ax=ax, label=value_label, pad=0.01, extend="max" if np.nanmax(data) > mesh.norm.vmax else "neither")
+    extend = "max" if np.nanmax(data) > mesh.norm.vmax else "neither"
+    ax.figure.colorbar(mesh, ax=ax, label=value_label, pad=0.01, extend=extend)
     ax.set_xlabel(xlabel)
     if erb_y:
         _erb_ticks(ax.yaxis, y.min(), y.max())

@@ -112,7 +112,8 @@ def _batched(*params: torch.Tensor) -> tuple[list[torch.Tensor], bool]:
     batched = any(p.dim() == 1 for p in params)
     lengths = sorted({p.numel() for p in params if p.dim() == 1} - {1})
     if len(lengths) > 1:
-        raise ValueError(f"batched parameters (1-D frequencies, levels, depths ...) must share one length, got {lengths}")
+        raise ValueError(f"batched parameters (1-D frequencies, levels, depths ...) must share one length, "
+                         f"got {lengths}")
     shaped = torch.broadcast_tensors(*[p.reshape(-1, 1) for p in params])
     return list(shaped), batched
 
@@ -180,7 +181,8 @@ def apply_ramp(x, fs, ramp_s=0.01, ramp_shape: str = "cos2") -> torch.Tensor:
     n_ramp = int(round(ramp_s * fs))
     if 2 * n_ramp > x.shape[-1]:
         raise ValueError(f"ramp_s = {ramp_s} s: two ramps are longer than the signal ({x.shape[-1] / fs:g} s)")
-    return x * ramp_window(x.shape[-1], n_ramp, ramp_shape).to(device=x.device, dtype=x.dtype if x.is_floating_point() else _F64)
+    dtype = x.dtype if x.is_floating_point() else _F64
+    return x * ramp_window(x.shape[-1], n_ramp, ramp_shape).to(device=x.device, dtype=dtype)
 
 
 # --------------------------------------------------------------------------- deterministic tones
@@ -212,7 +214,8 @@ def complex_tone(freqs_hz: Sequence[float], duration_s, fs, level_db_spl=60.0, *
     fs = check_fs(fs)
     n = _n_samples(duration_s, fs)
     f = _freq(freqs_hz, fs, "freqs_hz").reshape(-1, 1)
-    rel = torch.zeros_like(f) if component_levels_db is None else _param(component_levels_db, "component_levels_db").reshape(-1, 1)
+    rel = (torch.zeros_like(f) if component_levels_db is None
+           else _param(component_levels_db, "component_levels_db").reshape(-1, 1))
     if rel.shape != f.shape:
         raise ValueError(f"component_levels_db needs {f.shape[0]} entries (one per frequency), got {rel.shape[0]}")
     k = torch.arange(f.shape[0], dtype=_F64).reshape(-1, 1)

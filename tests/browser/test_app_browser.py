@@ -146,7 +146,8 @@ def test_stimulus_and_experiments_tabs(page, app_server, artifacts):
     page.screenshot(path=str(artifacts / "app_experiments.png"), full_page=True)
 
 
-@pytest.mark.skipif(not os.environ.get("WORKBENCH_LATENCY_ALL"), reason="set WORKBENCH_LATENCY_ALL=1 to time every model")
+@pytest.mark.skipif(not os.environ.get("WORKBENCH_LATENCY_ALL"),
+                    reason="set WORKBENCH_LATENCY_ALL=1 to time every model")
 @pytest.mark.parametrize("model", list(MODELS))
 def test_slider_latency_per_model(page, app_server, artifacts, model):
     """Slider step -> new readout in the browser, per model (0.5 s stimulus); writes JSON."""

@@ -303,7 +303,7 @@ class Explorer:
             if is_stale is not None and is_stale():
                 raise Superseded()
             signal = getattr(model, spec.chain[i][1])(signal)
-            self._stage_tensors.get_or(cache_key(i), lambda: signal)
+            self._stage_tensors.get_or(cache_key(i), lambda s=signal: s)
             outputs.append(signal)
         stages = dict(zip(keys[:-1], outputs[:-1]))
         return outputs[-1], stages, tuple(keys[start:])

@@ -53,7 +53,8 @@ class StageExplorerWidget:
         for name, value in settings.items():
             group = self.stimulus_widgets if name in self.stimulus_widgets else self.param_widgets
             if name not in group:
-                raise ValueError(f"unknown setting {name!r}; allowed {sorted(self.stimulus_widgets) + sorted(self.param_widgets)}")
+                allowed = sorted(self.stimulus_widgets) + sorted(self.param_widgets)
+                raise ValueError(f"unknown setting {name!r}; allowed {allowed}")
             group[name].value = value
         choices = core.stage_choices(self.explorer.model(model, self.params()).stage_info)
         self.stage = W.Dropdown(options=list(choices.items()), value=stage or next(iter(choices.values())),

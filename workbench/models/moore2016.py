@@ -205,7 +205,8 @@ class Moore2016(LoudnessModel):
         if not self.return_stages:
             return out, {}
         nan = torch.full((), float("nan"), dtype=intensity.dtype, device=intensity.device)
-        per_ear = {"filtered": filtered, "freqs": torch.where(relevant, self.spectrum.freqs_hz.expand_as(intensity), nan),
+        freqs = self.spectrum.freqs_hz.expand_as(intensity)
+        per_ear = {"filtered": filtered, "freqs": torch.where(relevant, freqs, nan),
                    "levels": torch.where(relevant, 10 * torch.log10(intensity.clamp_min(1e-300)), nan),
                    "excitation": 10 * torch.log10(excitation), "inst_spec_loud": inst, "stl_spec_loud": stl_spec,
                    "stl_loud": stl_ears, "ltl_loud": ltl_ears}

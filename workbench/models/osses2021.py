@@ -47,7 +47,9 @@ class Osses2021(Dau1997):
 
     Parameters
     ----------
-    fs, flow, fhigh, learnable, return_stages, dtype, filterbank_kwargs, ihc_kwargs, adaptation_kwargs, modulation_kwargs
+    fs, flow, fhigh, learnable, return_stages, dtype
+        As :class:`~workbench.models.dau1997.Dau1997`.
+    filterbank_kwargs, ihc_kwargs, adaptation_kwargs, modulation_kwargs
         As :class:`~workbench.models.dau1997.Dau1997`, with AMT's osses2021 defaults: no
         ``basef`` (centred 1-ERB grid), IHC 'breebaart2001', adaptation preset 'osses2021'.
     phase_type : {'minimum', 'zero'}

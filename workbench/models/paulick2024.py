@@ -229,7 +229,8 @@ class Paulick2024(AuditoryModel):
         check_choice(decision_rule, decision.CRITERIA, "decision_rule")
         s1, s2 = check_signal(stimulus1, "stimulus1"), check_signal(stimulus2, "stimulus2")
         if s1.shape[-1] != s2.shape[-1]:
-            raise ValueError(f"stimulus1 and stimulus2 must have the same length, got {s1.shape[-1]} and {s2.shape[-1]}")
+            raise ValueError(f"stimulus1 and stimulus2 must have the same length, got {s1.shape[-1]} and "
+                             f"{s2.shape[-1]}")
         both = torch.cat([s1.reshape(-1, s1.shape[-1]), s2.reshape(-1, s2.shape[-1])])
         dv = self.compute_decision_variable(self._representation(both, "stimuli"), metric)
         n1 = s1.reshape(-1, s1.shape[-1]).shape[0]

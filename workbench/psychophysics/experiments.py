@@ -207,7 +207,8 @@ def tmtf(rate_hz: float = 8.0, *, level_db_spl: float = 77.0, duration_s: float 
     Target: (1 + m sin(2 pi f_m t)) n(t), reference: n(t), fresh noise in every interval;
     every interval is scaled to ``level_db_spl`` (no level cue). Modulation phase fixed at 0
     (a template observer needs it). 1 s: with 0.5 s, Paulick2024's 4-Hz threshold was ~8 dB
-    worse than its 8-Hz one (two periods are too few for the slow modulation filters). Tracked: 20 log10 m in dB, bounded by 0 dB (m = 1).
+    worse than its 8-Hz one (two periods are too few for the slow modulation filters).
+    Tracked: 20 log10 m in dB, bounded by 0 dB (m = 1).
     Human: Viemeister (1979); see :mod:`workbench.psychophysics.human_data`.
     """
     fs = check_fs(fs)
@@ -382,8 +383,8 @@ def run_condition(experiment: str, observer: str = "paulick2024", n_runs: int = 
 
 
 # experiment: (swept variable, reported threshold) of its model-vs-human figure
-PLOT_AXES = {"tmtf": ("rate_hz", "threshold_db"), "intensity_tone": ("level_db_spl", "delta_l_db"),
-             "intensity_noise": ("level_db_spl", "delta_l_db"), "tone_in_noise": ("notch_width_hz", "threshold_db_re_n0"),
+PLOT_AXES = {"tmtf": ("rate_hz", "threshold_db"), "tone_in_noise": ("notch_width_hz", "threshold_db_re_n0"),
+             "intensity_tone": ("level_db_spl", "delta_l_db"), "intensity_noise": ("level_db_spl", "delta_l_db"),
              "forward_masking": ("gap_s", "probe_level_db_spl")}
 
 

@@ -80,7 +80,8 @@ class RoexExcitation(nn.Module):
         self.level_slope, self.pivot_level_db = level_slope / p_of(1000.0), pivot_level_db
         # input level per ERB: X_j = sum_i W(p_i, (f_j - f_i)/f_i) I_i, g <= 4
         g_in = (f[None, :] - f[:, None]) / f[:, None]
-        m_in = np.where(g_in <= 4, (1 + p_of(f)[:, None] * np.abs(g_in)) * np.exp(-p_of(f)[:, None] * np.abs(g_in)), 0.0)
+        pg_in = p_of(f)[:, None] * np.abs(g_in)
+        m_in = np.where(g_in <= 4, (1 + pg_in) * np.exp(-pg_in), 0.0)
         g = (f[:, None] - fc[None, :]) / fc[None, :]  # (K, C)
         pu_g = p_of(fc)[None, :] * np.abs(g)
         upper = (f[:, None] >= fc[None, :]) & (g <= 4)
@@ -117,4 +118,5 @@ class RoexExcitation(nn.Module):
 
 def roex_excitation(intensity: torch.Tensor, component_freqs_hz, cams=None, mask=None, **kwargs) -> torch.Tensor:
     """Functional :class:`RoexExcitation`."""
-    return RoexExcitation(component_freqs_hz, cams, dtype=intensity.dtype, **kwargs).to(intensity.device)(intensity, mask)
+    stage = RoexExcitation(component_freqs_hz, cams, dtype=intensity.dtype, **kwargs).to(intensity.device)
+    return stage(intensity, mask)
