@@ -13,7 +13,7 @@ Models use them differently, so the delay handling is an argument:
   zeros appended and the first ``ceil(513/2) = 257`` output samples dropped
   (``drop=257``); the middle-ear output is normalised by its peak gain (``normalize=True``).
 * Paulick2024 (AMT 1.6): both FIRs applied causally, no delay compensation (``drop=0``),
-  middle ear minimum phase scaled by 1/20e-6 (``normalize=False``).
+  middle ear minimum phase scaled by 1 / 20 uPa (``normalize=False``).
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def middle_ear_fir(fs: float, order: int = 512, phase_type: str = "minimum",
                    filter_type: str = "lopezpoveda2001") -> np.ndarray:
     """Middle-ear FIR (AMT ``middleearfilter``), ``order+1`` taps.
 
-    'lopezpoveda2001' (AMT default): stapes velocity per Pa (table / 20e-6), passband gain
+    'lopezpoveda2001' (AMT default): stapes velocity per Pa (table / 20 uPa), passband gain
     about -66.5 dB; above 20 kHz sampling the table is extended every 1 kHz (amplitude / 1.1
     per step) and closed at Nyquist, as AMT does. ``phase_type``: 'minimum' (AMT default) or
     'zero' (the linear-phase ``fir2`` design, symmetric about ``order/2``).
