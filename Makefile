@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test setup browser bench clean
+.PHONY: run demo test lint setup browser bench clean
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,9 +31,15 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m workbench.cli demo
 
-# Unit, reference and browser tests plus every notebook (nbval, lax: outputs not compared).
-test: setup
+# Lint and format check (ruff), then unit, reference and browser tests, the doctests of the
+# library and every notebook (nbval, lax: outputs not compared).
+test: setup lint
 	$(PY) -m pytest -q --nbval-lax --nbval-cell-timeout=300 tests notebooks
+	$(PY) -m pytest -q --doctest-modules workbench
+
+lint: $(STAMP)
+	$(PY) -m ruff check workbench tests benchmarks scripts docs
+	$(PY) -m ruff format --check workbench tests benchmarks scripts docs
 
 bench: $(STAMP)
 	$(PY) benchmarks/models.py

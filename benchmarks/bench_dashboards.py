@@ -14,8 +14,8 @@ import time
 import torch
 
 from workbench.dashboards import figures
-from workbench.dashboards.core import Explorer, StimulusSpec
-from workbench.dashboards.registry import available_models, model_spec
+from workbench.dashboards.core import Explorer, StimulusSpec, stage_choices
+from workbench.dashboards.registry import MODELS, model_spec
 
 
 def _ms(fn):
@@ -28,7 +28,8 @@ def _ms(fn):
 
 def bench(name: str, duration_s: float = 0.5) -> dict:
     spec, e = model_spec(name), Explorer()
-    stage0, stage1 = spec.stages[0].key, spec.stages[-1].key
+    keys = list(stage_choices(e.model(name).stage_info).values())
+    stage0, stage1 = keys[0], keys[-1]
 
     def update(stim, params=None, stage=stage0):
         result = e.run(name, stim, params)
@@ -41,8 +42,8 @@ def bench(name: str, duration_s: float = 0.5) -> dict:
         if p.kind in ("float", "int"):
             new = [p.default + p.step * k for k in (1, 2)]
             new = [v if v <= p.high else p.default - p.step * k for k, v in zip((1, 2), new)]
-            row[f"param {p.name}"] = min(_ms(lambda v=v: update(StimulusSpec(duration_s=duration_s), {p.name: v}))
-                                         for v in new)
+            row[f"param {p.name}"] = min(
+                _ms(lambda v=v, name=p.name: update(StimulusSpec(duration_s=duration_s), {name: v})) for v in new)
     row["stage"] = _ms(lambda: update(StimulusSpec(duration_s=duration_s), stage=stage1))
     return row
 
@@ -53,6 +54,6 @@ if __name__ == "__main__":
     duration = float(sys.argv[1]) if len(sys.argv) > 1 else 0.5
     print(f"dashboard latency, {duration:g} s stimulus, wall/CPU ms (torch threads {threads}), "
           f"load average {os.getloadavg()[0]:.1f}")
-    for name in available_models():
+    for name in MODELS:
         row = bench(name, duration)
         print(f"{name:13s} " + "  ".join(f"{k} {w:.0f}/{c:.0f}" for k, (w, c) in row.items()), flush=True)

@@ -17,7 +17,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from models import _demo_input, _time, bench_model  # noqa: E402
+from models import bench_model, best_ms  # noqa: E402
+
+from workbench.cli import demo_input  # noqa: E402
 
 FS = 44100
 
@@ -27,14 +29,14 @@ def stage_times(device: str, repeats: int) -> dict[str, float]:
     from workbench.models.dau1997 import Dau1997
 
     model = Dau1997(FS).to(device)
-    x = _demo_input("Dau1997", FS, 1.0).to(torch.float32).unsqueeze(0).to(device)
+    x = demo_input(model, 1.0).to(device)
     with torch.no_grad():
         fb = model.filterbank(x)
         ihc = model.ihc(fb)
         adapt = model.adaptation(ihc)
         steps = {"filterbank": lambda: model.filterbank(x), "ihc": lambda: model.ihc(fb),
                  "adaptation": lambda: model.adaptation(ihc), "modulation": lambda: model.modulation(adapt)}
-        return {name: _time(fn, repeats) for name, fn in steps.items()}
+        return {name: best_ms(fn, repeats) for name, fn in steps.items()}
 
 
 def bench_torch_amt(repeats: int) -> float | None:
@@ -42,10 +44,12 @@ def bench_torch_amt(repeats: int) -> float | None:
         from torch_amt.models import Dau1997 as PeerDau1997
     except ImportError:
         return None
+    from workbench.models.dau1997 import Dau1997
+
     model = PeerDau1997(fs=FS)
-    x = _demo_input("Dau1997", FS, 1.0).to(torch.float32).unsqueeze(0)
+    x = demo_input(Dau1997(FS), 1.0)
     with torch.no_grad():
-        return _time(lambda: model(x), max(1, repeats - 2))
+        return best_ms(lambda: model(x), max(1, repeats - 2))
 
 
 def main(argv=None) -> int:
@@ -58,7 +62,7 @@ def main(argv=None) -> int:
     results = {}
     for batch in (1, 8):
         c0 = time.process_time()
-        r = results[batch] = bench_model("Dau1997", {"fs": FS}, FS, batch, args.device, args.repeats)
+        r = results[batch] = bench_model("Dau1997", {"fs": FS}, batch, args.device, args.repeats)
         print(f"{batch:5d} {r['fwd_ms']:8.1f} {r['fb_ms']:10.1f} {r['fb_ms'] / r['fwd_ms']:7.2f} "
               f"{r['rtf']:7.1f} {r['peak_mib']:8.1f}   (CPU s for this row: {time.process_time() - c0:.1f})")
     stages = stage_times(args.device, args.repeats)

@@ -18,7 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.models import _cpu_ms, bench_model  # noqa: E402
+from benchmarks.models import bench_model, cpu_ms, loss  # noqa: E402
 
 CONFIGS = [("Osses2021", {"fs": 44100}), ("King2019", {"fs": 44100, "basef": 1000.0}),
            ("King2019", {"fs": 44100, "basef": 1000.0, "subfs": 16000})]
@@ -53,21 +53,20 @@ def bench_stages(device: str, repeats: int) -> None:
 def bench_cpu_time(repeats: int) -> None:
     """Forward and forward+backward CPU time, 1 s of audio, batch 1 (set 1 thread first)."""
     import workbench
-    from benchmarks.models import _loss
 
     for name, kwargs in CONFIGS:
         model = getattr(workbench, name)(**kwargs)
         x = torch.randn(1, 44100) * 0.01
 
-        def forward():
+        def forward(model=model, x=x):
             with torch.no_grad():
                 model(x)
 
-        def forward_backward():
-            _loss(model(x.clone().requires_grad_(True))).backward()
+        def forward_backward(model=model, x=x):
+            loss(model(x.clone().requires_grad_(True))).backward()
 
-        print(f"  {name:10s} {str(kwargs)[1:-1]:50s} fwd {_cpu_ms(forward, repeats):7.1f} ms CPU, "
-              f"fwd+bwd {_cpu_ms(forward_backward, 1):7.1f} ms CPU")
+        print(f"  {name:10s} {str(kwargs)[1:-1]:50s} fwd {cpu_ms(forward, repeats):7.1f} ms CPU, "
+              f"fwd+bwd {cpu_ms(forward_backward, 1):7.1f} ms CPU")
 
 
 def main(argv=None) -> int:
@@ -86,7 +85,7 @@ def main(argv=None) -> int:
     print(f"{'model':34s} {'batch':>5s} {'fwd ms':>9s} {'fwd+bwd ms':>11s} {'RTF':>8s} {'peak MiB':>9s}")
     for name, kwargs in CONFIGS:
         for batch in (1, 8):
-            r = bench_model(name, kwargs, kwargs["fs"], batch, args.device, args.repeats)
+            r = bench_model(name, kwargs, batch, args.device, args.repeats)
             label = f"{name} {', '.join(f'{k}={v}' for k, v in kwargs.items() if k != 'fs')}"
             print(f"{label:34s} {batch:5d} {r['fwd_ms']:9.1f} {r['fb_ms']:11.1f} {r['rtf']:8.1f} "
                   f"{r['peak_mib']:9.1f}")

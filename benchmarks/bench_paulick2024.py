@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.models import _cpu_ms, _time, bench_model  # noqa: E402
-from workbench.cli import _demo_input  # noqa: E402
+from benchmarks.models import bench_model, best_ms, cpu_ms  # noqa: E402
+from workbench.cli import demo_input  # noqa: E402
 
 FS = 44100
 
@@ -29,24 +28,24 @@ def bench_stages(batch: int, device: str, repeats: int) -> dict:
     from workbench.models.paulick2024 import Paulick2024
 
     model = Paulick2024(fs=FS, return_stages=True).to(device)
-    x = _demo_input("Paulick2024", FS, 1.0).float().repeat(batch, 1).to(device)
+    x = demo_input(model, 1.0).repeat(batch, 1).to(device)
     with torch.no_grad():
         _, stages = model(x)
     om, bm = stages["outerear"], stages["drnl"]
     result = {}
     for name, stage, inp in (("model", model, x), ("drnl", model.drnl, om), ("ihc", model.ihc, bm)):
-        def forward():
+        def forward(stage=stage, inp=inp):
             with torch.no_grad():
                 stage(inp)
 
-        def forward_backward():
+        def forward_backward(stage=stage, inp=inp):
             xi = inp.clone().requires_grad_(True)
             out = stage(xi)
             out = out[0] if isinstance(out, tuple) else out
             (sum(o.square().mean() for o in out) if isinstance(out, list) else out.square().mean()).backward()
 
-        result[name] = (_time(forward, repeats), _time(forward_backward, max(1, repeats - 1)),
-                        _cpu_ms(forward, repeats))
+        result[name] = (best_ms(forward, repeats), best_ms(forward_backward, max(1, repeats - 1)),
+                        cpu_ms(forward, repeats))
     return result
 
 
@@ -61,7 +60,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     print(f"Paulick2024, torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}")
     for batch in (1, 8):
-        r = bench_model("Paulick2024", {"fs": FS}, FS, batch, args.device, args.repeats)
+        r = bench_model("Paulick2024", {"fs": FS}, batch, args.device, args.repeats)
         s = bench_stages(batch, args.device, args.repeats)
         goal = f"  goal <= 250 ms: {'met' if r['fwd_ms'] <= 250 else 'MISSED'}" if batch == 1 else ""
         print(f"batch {batch}: model fwd {r['fwd_ms']:.1f} ms, fwd+bwd {r['fb_ms']:.1f} ms, RTF {r['rtf']:.1f}, "

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
-import resource
 import sys
 import time
 import tracemalloc
@@ -23,7 +22,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workbench.cli import DEMO_MODELS, _demo_input  # noqa: E402
+from workbench.cli import demo_input  # noqa: E402
+from workbench.dashboards.registry import MODELS, model_class  # noqa: E402
 
 # Reference numbers quoted in the issues for 1 s mono on this machine kind (CPU seconds).
 QUOTED_S = {
@@ -48,12 +48,12 @@ def _first_tensor(out):
     return []
 
 
-def _loss(out):
+def loss(out):
     tensors = [t for t in _first_tensor(out) if t.is_floating_point() and t.requires_grad]
     return sum(t.square().mean() for t in tensors)
 
 
-def _time(fn, repeats: int) -> float:
+def best_ms(fn, repeats: int) -> float:
     fn()  # warm-up: JIT compilation, allocator
     best = float("inf")
     for _ in range(repeats):
@@ -67,7 +67,7 @@ def _time(fn, repeats: int) -> float:
     return best * 1e3
 
 
-def _cpu_ms(fn, repeats: int) -> float:
+def cpu_ms(fn, repeats: int) -> float:
     """Best process CPU time of ``fn`` in ms (all threads): on a shared, loaded machine with one
     thread this tracks an idle machine's wall time far better than wall time does."""
     fn()
@@ -79,15 +79,10 @@ def _cpu_ms(fn, repeats: int) -> float:
     return best * 1e3
 
 
-def bench_model(name: str, kwargs: dict, fs: int, batch: int, device: str, repeats: int) -> dict:
-    import workbench
-
-    cls = getattr(workbench, name)
-    model = cls(**kwargs).to(device)
-    x = _demo_input(name, fs, 1.0).to(torch.float32)
-    if name == "Moore2016":
-        x = torch.stack([x, x])
-    x = x.unsqueeze(0).repeat(batch, *([1] * x.dim())).to(device)
+def bench_model(name: str, kwargs: dict, batch: int, device: str, repeats: int) -> dict:
+    model = model_class(name)(**kwargs).to(device)
+    x = demo_input(model, 1.0)
+    x = x.repeat(batch, *([1] * (x.dim() - 1))).to(device)
 
     def forward():
         with torch.no_grad():
@@ -95,16 +90,16 @@ def bench_model(name: str, kwargs: dict, fs: int, batch: int, device: str, repea
 
     def forward_backward():
         xi = x.clone().requires_grad_(True)
-        _loss(model(xi)).backward()
+        loss(model(xi)).backward()
 
-    fwd_ms = _time(forward, repeats)
+    fwd_ms = best_ms(forward, repeats)
     gc.collect()
     tracemalloc.start()
     forward()
     peak_py = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
     try:
-        fb_ms = _time(forward_backward, max(1, repeats - 1))
+        fb_ms = best_ms(forward_backward, max(1, repeats - 1))
     except Exception as exc:  # noqa: BLE001 - report, keep benchmarking the others
         fb_ms = float("nan")
         print(f"  ({name}: backward failed: {exc})")
@@ -115,7 +110,7 @@ def bench_model(name: str, kwargs: dict, fs: int, batch: int, device: str, repea
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default=",".join(m[0] for m in DEMO_MODELS))
+    parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batches", default="1,8")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -131,16 +126,10 @@ def main(argv=None) -> int:
         have_peer = True
     except ImportError:
         have_peer = False
-    for name, kwargs, fs in DEMO_MODELS:
-        if name not in wanted:
-            continue
-        try:
-            importlib.import_module(f"workbench.models.{name.lower()}")
-        except ImportError:
-            print(f"{name:13s} not built yet")
-            continue
+    for name in wanted:
+        kwargs = MODELS[name].constructor_kwargs()
         for batch in batches:
-            r = bench_model(name, kwargs, fs, batch, args.device, args.repeats)
+            r = bench_model(name, kwargs, batch, args.device, args.repeats)
             goal = f"<= {GOAL_MS[name]} ms: {'met' if r['fwd_ms'] <= GOAL_MS[name] else 'MISSED'}" if batch == 1 else ""
             print(f"{name:13s} {batch:5d} {r['fwd_ms']:9.1f} {r['fb_ms']:11.1f} {r['fb_ms'] / r['fwd_ms']:7.2f} "
                   f"{r['rtf']:8.1f} {r['peak_mib']:9.1f}  {goal}")

@@ -2,15 +2,12 @@
 
     python docs/gallery.py [--out docs/gallery] [--dpi 80] [--models Dau1997 Moore2016 ...]
 
-Stimulus and psychophysics plots always render; model plots render for every model that
-is installed (a missing model is reported and skipped). Stimuli are in pascals; models
-with AMT's full-scale convention get ``x / 2`` (rms 1 = 100 dB SPL).
+Stimuli are in pascals and reach each model through ``workbench.units.to_model_input``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import time
 from pathlib import Path
 
@@ -21,13 +18,13 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+import workbench  # noqa: E402
 from workbench import plots  # noqa: E402
 from workbench import stimuli as st  # noqa: E402
+from workbench.units import to_model_input  # noqa: E402
 
-MODELS = {  # name: (fs, input scale from Pa, stimulus)
-    "Dau1997": (44100, 0.5, "sam"), "Osses2021": (44100, 0.5, "sam"), "King2019": (44100, 0.5, "sam"),
-    "Paulick2024": (44100, 1.0, "sam"), "Glasberg2002": (32000, 1.0, "tone"), "Moore2016": (32000, 1.0, "stereo"),
-}
+FS = {"Dau1997": 44100, "Osses2021": 44100, "King2019": 44100, "Paulick2024": 44100, "Glasberg2002": 32000,
+      "Moore2016": 32000}
 
 
 def _save(fig, out: Path, name: str, dpi: int) -> None:
@@ -63,62 +60,49 @@ def psychophysics_plots(out: Path, dpi: int) -> None:
 
 
 def model_plots(name: str, out: Path, dpi: int) -> None:
-    try:
-        cls = getattr(importlib.import_module(f"workbench.models.{name.lower()}"), name)
-    except (ImportError, AttributeError) as exc:
-        print(f"  {name}: not available ({exc}); skipped")
-        return
-    fs, scale, kind = MODELS[name]
-    if kind == "stereo":
-        x = st.stereo(st.tone(1000, 0.3, fs, 60, dtype=torch.float32), st.tone(1000, 0.3, fs, 50, dtype=torch.float32))
-    elif kind == "tone":
-        x = st.tone(1000, 0.3, fs, 60, dtype=torch.float32)
-    else:
-        x = st.sam_tone(4000, 16, 0.25, fs, 60, depth=0.5, dtype=torch.float32)
-    model = cls(fs=fs, return_stages=True)
+    """Every stage of ``name`` on a calibrated stimulus, drawn from the model contract."""
+    model = getattr(workbench, name)(fs=FS[name], return_stages=True)
+    fs = model.fs
+    x = st.sam_tone(4000, 16, 0.25, fs, 60, depth=0.5) if "C" in model.stage_info["output"].axes else \
+        st.tone(1000, 0.3, fs, 60)
+    x = st.stereo(x, x / 10 ** (10 / 20)) if "E" in model.input_axes else x  # binaural: right ear 10 dB down
     start = time.perf_counter()
     with torch.no_grad():
-        output, stages = model((x * scale).unsqueeze(0))
+        output, stages = model(to_model_input(x[None], model, ears=None))
     print(f"  {name}: forward {1e3 * (time.perf_counter() - start):.0f} ms")
-    slug = name.lower()
+    slug, info = name.lower(), model.stage_info
     _save(plots.plot_stages(model, stages, output), out, f"stages_{slug}", dpi)
-    fc = plots._model_attr(model, ("center_freqs_hz", "fc"))
-    mfc = plots._model_attr(model, ("mod_center_freqs_hz", "mfc"))
+    fc = model.center_freqs_hz
     for key in ("ihc", "adaptation", "adapted_response"):
         if key in stages:
-            _save(plots.plot_cochleagram(stages[key], fs * stages[key].shape[-1] / x.shape[-1], fc,
-                                         value_label=plots._AUDITORY_KEYS[key][1], title=f"{name}: '{key}'"),
+            _save(plots.plot_stage(stages[key], info[key], center_freqs_hz=fc, title=f"{name}: '{key}'"),
                   out, f"cochleagram_{slug}_{key}", dpi)
-    if isinstance(output, list) or (isinstance(output, torch.Tensor) and output.dim() == 4):
-        n_aud = len(output) if isinstance(output, list) else output.shape[2]
-        ch = int(np.argmin(np.abs(np.asarray(fc, dtype=float) - 4000))) if fc is not None else n_aud // 2
-        out_fs = fs * (output[0].shape[-1] if isinstance(output, list) else output.shape[1]) / x.shape[-1]
-        _save(plots.plot_modulation_channel(output, ch, out_fs, mfc, center_freq_hz=None if fc is None else float(fc[ch])),
+    rep = model.output_stage(output)
+    if info["output"].axes == "BCMT":
+        ch = int(np.argmin(np.abs(np.asarray(fc, dtype=float) - 4000)))
+        _save(plots.plot_modulation_channel(rep, ch, info["output"].rate_hz, model.mfc, center_freq_hz=float(fc[ch])),
               out, f"modchannel_{slug}", dpi)
-        _save(plots.plot_modulation_spectrum(output, fc, mfc), out, f"modspectrum_{slug}", dpi)
+        _save(plots.plot_modulation_spectrum(rep, fc, model.mfc), out, f"modspectrum_{slug}", dpi)
     bank = getattr(model, "filterbank", None)
     if callable(bank):
-        try:
-            _save(plots.plot_filter_responses(bank, fs, fc, n_fft=8192, title=f"{name} filterbank"),
-                  out, f"filters_{slug}", dpi)
-        except Exception as exc:  # noqa: BLE001 - a gallery keeps going
-            print(f"  {name}: filter responses skipped ({exc})")
+        fig = plots.plot_filter_responses(bank, fs, fc, n_fft=8192, title=f"{name} filterbank")
+        _save(fig, out, f"filters_{slug}", dpi)
     if "excitation" in stages:
-        _save(plots.plot_excitation_pattern(stages["excitation"], None, stages.get("specific_loudness")),
+        _save(plots.plot_excitation_pattern(stages["excitation"], fc, stages.get("specific_loudness")),
               out, f"excitation_{slug}", dpi)
         _save(plots.plot_loudness_over_time(stages["stl"], output), out, f"loudness_{slug}", dpi)
     if "stl_loud_left" in stages:
-        _save(plots.plot_excitation_pattern([stages["excitation_left"], stages["excitation_right"]], None,
+        _save(plots.plot_excitation_pattern([stages["excitation_left"], stages["excitation_right"]], fc,
                                             [stages["stl_spec_loud_left"], stages["stl_spec_loud_right"]],
                                             labels=["left", "right"]), out, f"excitation_{slug}", dpi)
-        _save(plots.plot_binaural_loudness(stages), out, f"binaural_{slug}", dpi)
+        _save(plots.plot_binaural_loudness(stages, band_freqs_hz=fc), out, f"binaural_{slug}", dpi)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).parent / "gallery"))
     parser.add_argument("--dpi", type=int, default=80)
-    parser.add_argument("--models", nargs="*", default=list(MODELS))
+    parser.add_argument("--models", nargs="*", default=list(FS))
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ condition (markdown) goes to stdout and ``<out>/summary.md``, plus one PNG per e
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 from pathlib import Path
@@ -21,8 +22,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workbench.psychophysics.experiments import EXPERIMENTS, compare_with_human, make_experiment, run_condition
-from workbench.psychophysics.sweep import grid, run_sweep
+from workbench.psychophysics.experiments import (
+    EXPERIMENTS,
+    compare_with_human,
+    make_experiment,
+    plot_experiment,
+    run_condition,
+)
+from workbench.psychophysics.sweep import run_sweep
 
 # swept variable, its values, and the auditory channels the observer listens to (a band
 # around the 1-kHz signal where the cue is narrowband: cheaper, and AMT experiments do the same)
@@ -67,7 +74,8 @@ def summarise(name: str, df: pd.DataFrame) -> pd.DataFrame:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--experiments", default=",".join(PLAN), help="comma-separated: " + ",".join(EXPERIMENTS))
-    ap.add_argument("--observer", default="paulick2024", choices=["paulick2024", "jepsen2008", "dau1997", "level", "envelope"])
+    ap.add_argument("--observer", default="paulick2024",
+                    choices=["paulick2024", "jepsen2008", "dau1997", "level", "envelope"])
     ap.add_argument("--runs", type=int, default=4, help="staircase runs per condition and seed (batched)")
     ap.add_argument("--seeds", type=int, default=2, help="seeds per condition (separate sweep tasks)")
     ap.add_argument("--out", default="results/experiments")
@@ -110,7 +118,7 @@ def main(argv=None):
         config = dict(experiment=make_experiment(name, **extra).config(), observer=args.observer,
                       band=band, runs=args.runs, seeds=args.seeds, quick=args.quick, pool=args.pool)
         t0 = time.perf_counter()
-        df = run_sweep(lambda **c: run_condition(**c, **extra), conds, out / f"{name}.csv", config=config,
+        df = run_sweep(functools.partial(run_condition, **extra), conds, out / f"{name}.csv", config=config,
                        executor=client, max_workers=args.workers)
         wall = time.perf_counter() - t0
         summary = summarise(name, df)
@@ -118,11 +126,7 @@ def main(argv=None):
         report.append(f"### {name} ({args.observer}, {args.runs} runs x {args.seeds} seeds, wall {wall:.0f} s)\n\n"
                       + markdown(summary.drop(columns=["experiment", "human_source"]))
                       + f"\n\nHuman: {summary['human_source'].iloc[0]}\n")
-        try:
-            from workbench.psychophysics.experiments import plot_experiment
-            plot_experiment(summary, name).savefig(out / f"{name}.png", dpi=120)
-        except ImportError:
-            pass
+        plot_experiment(summary, name).savefig(out / f"{name}.png", dpi=120)
         print(report[-1], flush=True)
     text = "\n".join(report) + f"\nTotal wall time {time.perf_counter() - t_all:.0f} s\n"
     (out / "summary.md").write_text(text)

@@ -2,7 +2,6 @@
 debounce, delayed progress, the Panel session object and the ``serve`` command line."""
 
 import asyncio
-import importlib.util
 import io
 import time
 import wave
@@ -13,41 +12,38 @@ import torch
 
 from workbench.dashboards import core, registry
 from workbench.dashboards.core import Explorer, StimulusSpec
-from workbench.dashboards.registry import MODELS, ModelSpec, ParamSpec, StageSpec
+from workbench.dashboards.registry import MODELS, ModelSpec, ParamSpec
+from workbench.models.base import AuditoryModel, StageInfo
+from workbench.units import to_model_input
 
 
-# workbench.stimuli / workbench.plots come from issue 6; skip (with the reason) until merged.
-needs_stimuli = pytest.mark.skipif(importlib.util.find_spec("workbench.stimuli") is None,
-                                   reason="workbench.stimuli (issue 6) not merged yet")
-needs_plots = pytest.mark.skipif(importlib.util.find_spec("workbench.plots") is None,
-                                 reason="workbench.plots (issue 6) not merged yet")
-
-
-class FakeModel(torch.nn.Module):
-    """Tiny stand-in model: 'filterbank' = the input times channel gains, 'ihc' = its square."""
+class FakeModel(AuditoryModel):
+    """Tiny stand-in model on the model contract: 'filterbank' = the input times channel gains,
+    'ihc' = its square, output their channel sum; input in AMT full scale."""
 
     calls = 0
+    input_unit, dboffset = "amt", 100.0
 
-    def __init__(self, fs, gain=1.0, return_stages=False, fail_above_level=None):
+    def __init__(self, fs, gain=1.0, return_stages=False):
         super().__init__()
-        self.fs, self.gain, self.return_stages = fs, gain, return_stages
-        self.fc = torch.tensor([500.0, 1000.0, 2000.0])
+        self.fs, self.gain, self.return_stages, self.dtype = fs, gain, return_stages, torch.float32
+        self.center_freqs_hz = torch.tensor([500.0, 1000.0, 2000.0])
 
-    def forward(self, x):
+    @property
+    def stage_info(self):
+        return {"filterbank": StageInfo("filterbank", "a.u.", "BCT", self.fs),
+                "ihc": StageInfo("ihc", "a.u.", "BCT", self.fs), "output": StageInfo("output", "a.u.", "BK", self.fs)}
+
+    def _run(self, x):
         FakeModel.calls += 1
         if x.abs().max() > 1.0:
             raise RuntimeError("input too loud for the fake model")
         fb = x[:, None, :] * self.gain * torch.tensor([0.5, 1.0, 0.25])[None, :, None]
-        stages = {"filterbank": fb, "ihc": fb ** 2}
-        return fb.sum(1), stages
+        return fb.sum(1), {"filterbank": fb, "ihc": fb ** 2}
 
 
-FAKE = ModelSpec(
-    "FakeModel", __name__, 8000, "fullscale",
-    params=(ParamSpec("gain", "gain", "float", 1.0, 0.1, 10.0, 0.1),),
-    stages=(StageSpec("filterbank", "filterbank", "channel_time"), StageSpec("ihc", "ihc", "channel_time"),
-            StageSpec("output", "output", "time")),
-    about="test model")
+FAKE = ModelSpec("FakeModel", __name__, 8000, params=(ParamSpec("gain", "gain", "float", 1.0, 0.1, 10.0, 0.1),),
+                 about="test model")
 
 
 @pytest.fixture
@@ -78,10 +74,11 @@ def _wav(samples, fs=16000, channels=1):
 # ------------------------------------------------------------------------------- registry
 def test_registry_describes_six_models():
     assert set(MODELS) == {"Dau1997", "Osses2021", "King2019", "Paulick2024", "Glasberg2002", "Moore2016"}
-    for spec in MODELS.values():
-        assert spec.stages and spec.calibration in ("pa", "fullscale")
+    for name, spec in MODELS.items():
         kwargs = spec.constructor_kwargs()
         assert kwargs["fs"] == spec.fs
+        model = registry.model_class(name)(**kwargs)
+        assert model.input_unit in ("pa", "amt") and list(model.stage_info)[-1] == "output"
     assert MODELS["Dau1997"].constructor_kwargs({"limit": 5})["adaptation_kwargs"] == {"limit": 5.0}
 
 
@@ -97,17 +94,13 @@ def test_registry_rejects_bad_parameters():
         registry.model_spec("NoSuchModel")
 
 
-def test_missing_model_is_reported_not_raised(monkeypatch):
-    monkeypatch.setitem(MODELS, "Ghost", ModelSpec("Ghost", "workbench.models.ghost_not_there", 8000, "pa", (),
-                                                   (StageSpec("x", "x", "time"),), ""))
-    assert registry.model_class("Ghost") is None
-    assert "Ghost" not in registry.available_models()
-    with pytest.raises(ValueError, match="not available yet"):
+def test_a_broken_model_shows_its_own_error(monkeypatch):
+    monkeypatch.setitem(MODELS, "Ghost", ModelSpec("Ghost", "workbench.models.ghost_not_there", 8000, (), ""))
+    with pytest.raises(ImportError, match="ghost_not_there"):
         Explorer().run("Ghost", StimulusSpec(duration_s=0.05))
 
 
 # ------------------------------------------------------------------------------- stimuli
-@needs_stimuli
 @pytest.mark.parametrize("kind", ["tone", "sam_tone", "noise", "sam_noise", "tone_in_noise"])
 def test_stimulus_kinds_have_their_level(kind):
     spec = StimulusSpec(kind=kind, level_db_spl=70.0, duration_s=0.2, snr_db=-100 + 100)
@@ -119,7 +112,6 @@ def test_stimulus_kinds_have_their_level(kind):
     assert abs(float(level) - expected) < 1.0
 
 
-@needs_stimuli
 def test_stimulus_spec_validation():
     with pytest.raises(ValueError, match="kind"):
         StimulusSpec(kind="../../etc/passwd").validated()
@@ -131,11 +123,15 @@ def test_stimulus_spec_validation():
 
 
 def test_model_input_calibration_and_ears():
-    x = torch.ones(10, dtype=torch.float64)
-    full = core.to_model_input(x, MODELS["Dau1997"])
-    assert full.shape == (1, 10) and torch.allclose(full, torch.full((1, 10), 0.5))  # rms 1 = 100 dB SPL = 2 Pa
-    left = core.to_model_input(x, MODELS["Moore2016"], "left")
+    from workbench import Dau1997, Moore2016
+
+    x = torch.ones(1, 10, dtype=torch.float64)
+    full = to_model_input(x, Dau1997(16000, fhigh=4000))
+    assert full.shape == (1, 10) and torch.allclose(full, torch.full((1, 10), 0.5, dtype=torch.float64), rtol=1e-4)
+    left = to_model_input(x, Moore2016(), "left")  # rms 1 = 100 dB SPL = 2 Pa (1.9999 up to 20 uPa)
     assert left.shape == (1, 2, 10) and left[0, 0].sum() == 10 and left[0, 1].sum() == 0
+    with pytest.raises(ValueError, match="ears"):
+        to_model_input(x, Moore2016(), "both")
 
 
 # ------------------------------------------------------------------------------- uploads
@@ -155,7 +151,6 @@ def test_decode_wav_accepts_a_small_wav_and_rejects_others():
         core.decode_wav(b"RIFF\x10\0\0\0WAVE" + b"junk" * 20)
 
 
-@needs_stimuli
 def test_uploaded_sound_is_resampled_and_set_to_level():
     e = Explorer()
     t = np.arange(8000) / 16000
@@ -172,7 +167,6 @@ def test_wav_bytes_plays_back():
 
 
 # ------------------------------------------------------------------------------- explorer
-@needs_stimuli
 def test_explorer_caches_runs_and_recomputes_only_on_change(fake):
     e = Explorer()
     stim = StimulusSpec(duration_s=0.05, level_db_spl=60)
@@ -183,28 +177,27 @@ def test_explorer_caches_runs_and_recomputes_only_on_change(fake):
     assert r2.cached and FakeModel.calls == 1
     e.run("FakeModel", stim, {"gain": 3.0})
     assert FakeModel.calls == 2
-    assert len(e._stimuli) == 1  # the stimulus was made once for both parameter settings
+    assert e.stimulus(stim, 8000) is e.stimulus(stim, 8000)  # made once, then from the cache
 
 
-@needs_stimuli
 def test_readout_changes_with_the_stimulus(fake):
     e = Explorer()
     low = core.readout(e.run("FakeModel", StimulusSpec(duration_s=0.05, level_db_spl=40)), "filterbank")
     high = core.readout(e.run("FakeModel", StimulusSpec(duration_s=0.05, level_db_spl=60)), "filterbank")
     assert abs(high["stimulus level (dB SPL)"] - low["stimulus level (dB SPL)"] - 20) < 0.01
-    assert high["filterbank: rms"] == pytest.approx(10 * low["filterbank: rms"], rel=1e-6)
+    assert high["filterbank: rms (a.u.)"] == pytest.approx(10 * low["filterbank: rms (a.u.)"], rel=1e-6)
     assert high["most active channel"] == "1000 Hz"
     text = core.format_readout(high)
     assert "**1000 Hz**" in text and "compute time (ms)" in text
 
 
-@needs_stimuli
 def test_sessions_do_not_share_state(fake):
     a, b = Explorer(), Explorer()
     a.set_upload(_wav(np.sin(np.arange(1600) / 3)))
     assert a.upload_digest and not b.upload_digest
     a.run("FakeModel", StimulusSpec(duration_s=0.05))
-    assert len(a._runs) == 1 and len(b._runs) == 0
+    assert a.run("FakeModel", StimulusSpec(duration_s=0.05)).cached
+    assert not b.run("FakeModel", StimulusSpec(duration_s=0.05)).cached
 
 
 def test_debouncer_keeps_only_the_last_call():
@@ -228,8 +221,6 @@ def test_progress_shown_only_for_slow_work(work_s, shown):
 
 
 # ------------------------------------------------------------------------------- Panel session
-@needs_stimuli
-@needs_plots
 def test_panel_explorer_updates_and_survives_errors(fake):
     pytest.importorskip("panel")
     from workbench.dashboards.panel_ui import StageExplorer
@@ -257,27 +248,21 @@ def test_panel_explorer_rejects_bad_upload(fake):
     assert view.explorer.upload_digest == ""
 
 
-def test_unavailable_models_are_marked():
+def test_stage_picker_follows_the_model_contract():
     pytest.importorskip("panel")
-    from workbench.dashboards.panel_ui import model_options
+    from workbench.dashboards.panel_ui import StageExplorer
 
-    options = model_options()
-    assert sorted(options.values()) == sorted(MODELS)
-    for label, name in options.items():
-        assert label.endswith("(not available yet)") == (registry.model_class(name) is None)
+    view = StageExplorer(model="Moore2016")
+    keys = list(view.stage_select.options.values())
+    assert keys[0] == "filtered_left" and keys[-1] == "output" and "freqs_left" not in keys  # a coordinate stage
 
 
-def test_experiments_tab_says_what_it_needs():
+def test_experiments_tab_defaults_to_the_casp_observer():
     pytest.importorskip("panel")
-    from workbench.dashboards.experiments_ui import ExperimentPanel, missing_requirements
+    from workbench.dashboards.experiments_ui import ExperimentPanel
 
     panel = ExperimentPanel()
-    assert panel.view() is not None
-    engine_missing = missing_requirements("level")
-    if engine_missing:
-        assert "psychophysics" in engine_missing and panel.message.visible and panel.run_button.disabled
-    casp_missing = missing_requirements("paulick2024")
-    assert panel.controls["observer"].value == ("level" if casp_missing else "paulick2024")
+    assert panel.view() is not None and panel.controls["observer"].value == "paulick2024"
 
 
 # ------------------------------------------------------------------------------- serve
@@ -295,63 +280,47 @@ def test_serve_binds_localhost_by_default():
 
 
 # ------------------------------------------------------------------------------- real models
-@needs_stimuli
 @pytest.mark.parametrize("name", list(registry.MODELS))
-@needs_plots
-def test_every_registered_stage_is_drawn(name):
-    if registry.model_class(name) is None:
-        pytest.skip(f"{name} not on this branch yet")
+def test_every_stage_is_drawn(name):
     from workbench.dashboards import figures
 
     e = Explorer()
     result = e.run(name, StimulusSpec(duration_s=0.1, level_db_spl=60))
-    for stage in registry.model_spec(name).stages:
-        values = core.readout(result, stage.key)
-        assert np.isfinite(values[f"{stage.label}: max"]), stage.key
-        fig = figures.stage_figure(result, stage.key)
+    for key in core.stage_choices(result.info).values():
+        info = result.info[key]
+        values = core.readout(result, key)
+        assert np.isfinite(values[f"{info.label}: max ({info.unit})"]), key
+        fig = figures.stage_figure(result, key)
         assert len(figures.png_bytes(fig, dpi=30)) > 1000
 
 
-@needs_stimuli
 @pytest.mark.parametrize("name", [n for n, s in registry.MODELS.items() if s.chain])
 def test_stage_chain_matches_forward_and_recomputes_only_downstream(name):
-    if registry.model_class(name) is None:
-        pytest.skip(f"{name} not on this branch yet")
     spec = registry.model_spec(name)
+    keys = [key for key, _ in spec.chain]
     e = Explorer()
     stim = StimulusSpec(duration_s=0.05)
     result = e.run(name, stim)
-    assert result.recomputed == tuple(spec.stage_keys)
+    assert result.recomputed == tuple(keys)
     model = e.model(name, spec.defaults())
+    assert keys == list(model.stage_info)
     with torch.no_grad():
-        output, stages = model(core.to_model_input(e.stimulus(stim, spec.fs), spec))
+        output, stages = model(to_model_input(e.stimulus(stim, spec.fs)[None], model))
     for key in stages:
         np.testing.assert_array_equal(result.stages[key], stages[key][0].numpy())
-    flat = torch.cat([o[0].flatten() for o in output]) if isinstance(output, list) else output[0].flatten()
-    ours = np.concatenate([np.ravel(o) for o in result.stages["output"]]) if isinstance(output, list) \
-        else np.ravel(result.stages["output"])
-    np.testing.assert_array_equal(ours, flat.numpy())
-    late = [p for p in spec.params if p.stage and p.stage != spec.stage_keys[0]]
+    np.testing.assert_array_equal(result.stages["output"], model.output_stage(output)[0].double().numpy())
+    late = [p for p in spec.params if p.stage and p.stage != keys[0]]
     for p in late:  # a late parameter reuses every stage before the one it acts at
         value = p.high if p.kind in ("float", "int") else p.options[-1]
         again = e.run(name, stim, {p.name: value})
-        assert again.recomputed == tuple(spec.stage_keys[spec.stage_keys.index(p.stage):])
+        assert again.recomputed == tuple(keys[keys.index(p.stage):])
 
 
 # ------------------------------------------------------------------------------- experiments
 QUICK = {"n_final_reversals": 4, "n_threshold_reversals": 4, "step_sizes": (4.0, 2.0)}
 
 
-def _engine_or_skip():
-    from workbench.dashboards.experiments_ui import missing_requirements
-
-    if missing_requirements("level"):
-        pytest.skip("workbench.psychophysics.experiments (issue 8) not merged yet")
-
-
-@needs_plots
 def test_experiment_task_runs_staircases_and_fits():
-    _engine_or_skip()
     from workbench.dashboards import experiments_ui as ex
 
     r = ex.run_task("discrimination: level of a 1 kHz tone", "level", 60.0, n_runs=1, seed=1, procedure=QUICK)
@@ -366,9 +335,7 @@ def test_experiment_task_runs_staircases_and_fits():
         ex.run_task("discrimination: level of a 1 kHz tone", "level", 1000.0)
 
 
-@needs_plots
 def test_experiment_panel_runs_and_reports_errors():
-    _engine_or_skip()
     from workbench.dashboards.experiments_ui import ExperimentPanel
 
     view = ExperimentPanel()
@@ -394,8 +361,6 @@ def test_experiment_panel_runs_and_reports_errors():
 @pytest.mark.parametrize("name", list(registry.MODELS))
 def test_every_parameter_widget_value_builds_the_model(name):
     cls = registry.model_class(name)
-    if cls is None:
-        pytest.skip(f"{name} not on this branch yet")
     spec = registry.model_spec(name)
     for p in spec.params:
         values = p.options if p.kind == "choice" else (True, False) if p.kind == "bool" else (p.low, p.high)

@@ -145,7 +145,7 @@ def test_bad_input_raises(bad, exc, match):
     (dict(fs=44100, flow=9000, fhigh=8000), ValueError, "flow"),
     (dict(fs=0), ValueError, "fs"),
     (dict(fs=-44100), ValueError, "fs"),
-    (dict(fs=44100, filterbank_kwargs={"order": 4}), TypeError, "filterbank_kwargs"),
+    (dict(fs=44100, filterbank_kwargs={"ordr": 4}), TypeError, "filterbank_kwargs"),
     (dict(fs=44100, ihc_kwargs={"methd": "dau1996"}), TypeError, "ihc_kwargs"),
     (dict(fs=44100, adaptation_kwargs={"limt": 5}), TypeError, "adaptation_kwargs"),
     (dict(fs=44100, modulation_kwargs={"q": 2}), TypeError, "modulation_kwargs"),

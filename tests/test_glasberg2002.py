@@ -6,7 +6,6 @@ import torch
 from scipy.interpolate import PchipInterpolator
 
 from workbench.models.glasberg2002 import Glasberg2002
-
 from workbench.stages.loudness import ansi_tables, loudness_ear_fir
 
 FS = 32000

@@ -27,9 +27,9 @@ def test_matches_scipy_per_row_filters(dtype):
     rng = np.random.default_rng(0)
     filters = [_random_stable(4, rng) for _ in range(3)]
     na = max(len(a) for _, a in filters)
-    b = np.zeros((3, na)); a = np.zeros((3, na))
+    b, a = np.zeros((3, na)), np.zeros((3, na))
     for i, (bi, ai) in enumerate(filters):
-        b[i, : len(bi)] = bi; a[i, : len(ai)] = ai
+        b[i, : len(bi)], a[i, : len(ai)] = bi, ai
     a[:, 0] *= 2.0  # non-monic denominators are normalised
     x = rng.standard_normal((2, 3, 500))
     y = lfilter(torch.tensor(b, dtype=dtype), torch.tensor(a, dtype=dtype), torch.tensor(x, dtype=dtype))

@@ -5,8 +5,8 @@ import pytest
 import scipy.signal as ss
 import torch
 
-from workbench.stages.modulation import (King2019ModulationFilterbank, analytic_signal,
-                                         hilbert_envelope, king2019_mfc)
+from workbench.dsp import analytic_signal, hilbert_envelope
+from workbench.stages.modulation import King2019ModulationFilterbank, king2019_mfc
 
 
 # ---------------------------------------------------------------- modulation filterbank stage
@@ -151,7 +151,7 @@ def test_king2019_api_shapes_and_gradients():
     learn = King2019(16000, basef=1000.0, learnable=True, dtype=torch.float64)
     learn(torch.randn(800, dtype=torch.float64) * 0.01).pow(2).mean().backward()
     named = dict(learn.named_parameters())
-    for name in ("adt_hp_fc", "compression.n", "modulation_filterbank.log_mfc",
+    for name in ("adaptation_filter.cutoff_hz", "compression.n", "modulation_filterbank.log_mfc",
                  "filterbank.center_freqs_hz"):
         assert named[name].grad is not None and torch.isfinite(named[name].grad).all(), name
 

@@ -42,7 +42,7 @@ def test_table7_sone_phon_relation(glasberg):
 
 
 def test_moore2016_1khz_40db_is_one_sone_40_phon(moore_results, glasberg):
-    (s, l, m), _ = moore_results[40]
+    (s, ltl, m), _ = moore_results[40]
     assert abs(float(m) - 1.0) <= 0.02
     assert abs(float(s[500:].mean()) - 1.0) <= 0.02
     assert abs(float(glasberg.compute_loudness_level(m)) - 40.0) <= 0.3
@@ -50,7 +50,7 @@ def test_moore2016_1khz_40db_is_one_sone_40_phon(moore_results, glasberg):
 
 @pytest.mark.parametrize("i", range(4))
 def test_moore2016_iso532_3_annex_c1(moore_results, glasberg, i):
-    (s, l, m), _ = moore_results[LEVELS[i]]
+    (s, ltl, m), _ = moore_results[LEVELS[i]]
     ours, iso = glasberg.compute_loudness_level(m), glasberg.compute_loudness_level(torch.tensor(ISO_532_3_C1[i]))
     print(LEVELS[i], float(m), ISO_532_3_C1[i], float(ours - iso))
     assert abs(float(ours - iso)) <= 0.5
@@ -64,7 +64,7 @@ def test_moore2016_diotic_is_1p5_times_monaural(moore_results, level):
 
 
 def test_moore2016_silence():
-    s, l, m = Moore2016(dtype=torch.float64)(torch.zeros(2, 2 * FS // 10, dtype=torch.float64))
+    s, ltl, m = Moore2016(dtype=torch.float64)(torch.zeros(2, 2 * FS // 10, dtype=torch.float64))
     assert float(m) == 0.0 and float(s.abs().max()) == 0.0
 
 

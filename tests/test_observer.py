@@ -7,10 +7,15 @@ import pytest
 import torch
 from scipy.special import erfc, ndtr
 
-from workbench.psychophysics.observer import (OptimalDetector, amt_decision, percent_correct_analytic,
-                                              roi_channels)
-from workbench.stages.decision import (decision_variable, make_decision, roi_selection,
-                                       stack_representation, template_correlation)
+from workbench.models.base import AuditoryModel, StageInfo
+from workbench.psychophysics.observer import OptimalDetector, amt_decision, percent_correct_analytic, roi_channels
+from workbench.stages.decision import (
+    decision_variable,
+    make_decision,
+    roi_selection,
+    stack_representation,
+    template_correlation,
+)
 
 # AMT 1.6 paulick2024_decision, transcribed: prob = 1 - erfc(((mue/sqrt(var))*s - o)*0.7071068)/2
 AMT_CONSTANTS = {2: (0.707, 0.0), 3: (0.765, 0.423), 4: (0.810, 0.668)}
@@ -30,12 +35,14 @@ def test_analytic_percent_correct_equals_amt(n_afc, model, variance):
         assert detected == (expected > 1 / 2 ** 0.5) and abs(prob - expected) < 1e-12
 
 
-class ToyModel:
+class ToyModel(AuditoryModel):
     """Representation = the audio itself as one channel, one band: (B, 1, 1, T)."""
-    fs = 1000.0
 
-    def __call__(self, audio):
-        return audio.reshape(-1, 1, 1, audio.shape[-1])
+    fs, return_stages, center_freqs_hz = 1000.0, False, torch.tensor([1000.0])
+    stage_info = {"output": StageInfo("audio", "Pa", "BCMT", 1000.0)}
+
+    def _run(self, x):
+        return x.reshape(-1, 1, 1, x.shape[-1]), {}
 
 
 def _fitted_detector(mue, n=1000, center=False):
@@ -55,13 +62,11 @@ def test_template_is_unit_energy_and_decision_variable_linear():
     assert detector.noise_std() == pytest.approx(math.sqrt(40.0), rel=1e-12)
 
 
-def test_defaults_follow_the_model_variant():
-    jepsen = ToyModel()
-    jepsen.model = "jepsen2008"
-    detector = OptimalDetector(jepsen)
+def test_defaults_are_paulick2024s_and_the_variant_is_chosen_by_name():
+    detector = OptimalDetector(ToyModel(), noise_variance="jepsen2008", center_per_band=False)
     assert detector.noise_variance == 130.0 and not detector.center_per_band
     detector = OptimalDetector(ToyModel())
-    assert detector.noise_variance == 40.0 and detector.center_per_band
+    assert detector.noise_variance == 40.0 and detector.center_per_band and detector.fs == 1000.0
 
 
 def test_simulated_2afc_matches_analytic():

@@ -14,6 +14,9 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from workbench import plots  # noqa: E402
 from workbench import stimuli as st  # noqa: E402
+from workbench.models.base import AuditoryModel, StageInfo  # noqa: E402
+from workbench.stages.decision import stack_representation  # noqa: E402
+from workbench.units import cam_to_hz, to_model_input  # noqa: E402
 
 FS = 8000.0
 G = torch.Generator().manual_seed(0)
@@ -60,7 +63,7 @@ def test_spectrum_peak_reads_the_tone_level():
 
 # --------------------------------------------------------------------------- auditory stages
 def test_cochleagram_on_erb_axis_with_hz_labels():
-    fc = plots.erb_number_to_hz(np.linspace(3, 30, 20))
+    fc = cam_to_hz(np.linspace(3, 30, 20))
     data = torch.rand(2, 20, 800, generator=G)
     fig = render(plots.plot_cochleagram(data, FS, fc, value_label="IHC (a.u.)", batch_index=1))
     ax = main_axes(fig)[0]
@@ -81,8 +84,10 @@ def test_cochleagram_on_erb_axis_with_hz_labels():
 
 
 def _amt_intrep(n_aud=6, t=500):
-    """List of (B, M_i, T): fewer modulation filters in low channels, as in AMT."""
-    return [torch.rand(1, 4 + (i > 2) * 2, t, generator=G) for i in range(n_aud)]
+    """(B, C, M, T) with NaN for absent filters: fewer modulation filters in low channels, as
+    AMT's list of (B, M_i, T) gives them (``model.output_stage``)."""
+    rep, mask = stack_representation([torch.rand(1, 4 + (i > 2) * 2, t, generator=G) for i in range(n_aud)])
+    return rep.masked_fill(~mask[..., None], float("nan"))
 
 
 def test_modulation_channel_and_spectrum():
@@ -92,17 +97,14 @@ def test_modulation_channel_and_spectrum():
     ax = main_axes(fig)[0]
     assert meshes(ax)[0].get_array().size == 6 * 500 and ax.get_ylabel() == "Modulation filter fc (Hz)"
     assert [t.get_text() for t in ax.get_yticklabels()][3] == "16.7" and "1000 Hz" in ax.get_title()
-    fc = plots.erb_number_to_hz(np.arange(10, 16))
+    fc = cam_to_hz(np.arange(10, 16))
     fig = render(plots.plot_modulation_spectrum(intrep, fc, mfc))
     arr = meshes(main_axes(fig)[0])[0].get_array()
     assert arr.shape == (6, 6) and np.ma.count_masked(arr) == 3 * 2  # absent filters are blank
     assert np.isclose(arr.max(), 0.0) and arr.min() >= -60
-    per_channel = [torch.tensor(mfc[:4])] * 3 + [torch.tensor(mfc)] * 3  # AMT-style ragged list
-    table = np.array([mfc[:4] + [np.nan] * 2] * 3 + [mfc] * 3)  # NaN-padded (F, M) table
-    for m in (per_channel, table):
-        ax = main_axes(render(plots.plot_modulation_spectrum(intrep, fc, m)))[0]
-        assert [t.get_text() for t in ax.get_xticklabels()][-1] == "46.3"
-    king = torch.rand(1, 300, 5, 4, generator=G)  # (B, T, F, M)
+    ax = main_axes(render(plots.plot_modulation_spectrum(intrep, fc, torch.tensor(mfc))))[0]
+    assert [t.get_text() for t in ax.get_xticklabels()][-1] == "46.3"
+    king = torch.rand(1, 5, 4, 300, generator=G)  # (B, C, M, T), every filter present
     fig = render(plots.plot_modulation_spectrum(king))
     ax = main_axes(fig)[0]
     assert meshes(ax)[0].get_array().shape == (5, 4) and ax.get_ylabel() == "Auditory channel number"
@@ -128,12 +130,12 @@ def test_excitation_pattern_and_loudness_over_time():
     erb = 1.75 + 0.25 * np.arange(150)
     exc = torch.tensor(60 - (erb - 15.6) ** 2 / 4).repeat(1, 20, 1)  # (B, frames, bands), peak at 1 kHz
     sl = torch.clamp(exc / 60, min=0)
-    fig = render(plots.plot_excitation_pattern(exc, None, sl))
+    fig = render(plots.plot_excitation_pattern(exc, cam_to_hz(erb), sl))
     a, b = main_axes(fig)
-    assert a.get_ylabel() == "Excitation level (dB SPL)" and b.get_ylabel() == "Specific loudness (sone/ERB)"
+    assert a.get_ylabel() == "Excitation level (dB SPL)" and b.get_ylabel() == "Specific loudness (sone/Cam)"
     x, y = a.lines[0].get_xdata(), a.lines[0].get_ydata()
     assert abs(x[np.argmax(y)] - 15.5) <= 0.25 and np.isclose(y.max(), exc.max().item(), atol=0.1)
-    assert abs(plots.erb_number_to_hz(x[np.argmax(y)]) - 1000) < 30
+    assert abs(cam_to_hz(x[np.argmax(y)]) - 1000) < 30
     assert a.get_xlabel() == "ERB number (Cams)"
     ax = render(plots.plot_loudness_over_time(torch.linspace(0, 4, 500), torch.linspace(0, 3, 500))).axes[0]
     assert len(ax.lines) == 2 and ax.get_ylabel() == "Loudness (sone)"
@@ -192,72 +194,64 @@ def test_psychometric_and_staircase():
 
 
 # --------------------------------------------------------------------------- plot_stages, synthetic
-class FakeModel:
-    def __init__(self, fs, fc=None, mfc=None):
-        self.fs, self.fc, self.mfc = fs, fc, mfc
+class FakeModel(AuditoryModel):
+    """The model contract with one stage of every kind of axes plots can draw."""
+
+    return_stages = True
+
+    def __init__(self, fs=FS, n_channels=8):
+        super().__init__()
+        self.fs, self.center_freqs_hz = fs, torch.as_tensor(cam_to_hz(np.linspace(4, 25, n_channels)))
+        self.mfc = torch.tensor([0, 5, 10, 16.7, 27.8, 46.3])
+
+    @property
+    def stage_info(self):
+        fs, rate = self.fs, 100.0
+        return {"outer": StageInfo("outer ear", "Pa", "BT", fs), "ihc": StageInfo("inner hair cell", "V", "BCT", fs),
+                "bands": StageInfo("excitation", "dB SPL", "BKZ", rate),
+                "psd": StageInfo("spectrum", "Pa^2/Hz", "BKF", rate, freqs_key="freqs"),
+                "freqs": StageInfo("component frequencies", "Hz", "F"),
+                "stl": StageInfo("short-term loudness", "sone", "BK", rate),
+                "ltl": StageInfo("long-term loudness", "sone", "BK", rate),
+                "output": StageInfo("modulation filterbank", "MU", "BCMT", fs)}
 
 
-def _auditory(b, f, t):
-    return torch.rand(b, f, t, generator=G)
+def _fake_stages(b=2, c=8, t=900, k=50):
+    return {"outer": torch.randn(b, t, generator=G), "ihc": torch.rand(b, c, t, generator=G),
+            "bands": 60 * torch.rand(b, k, c, generator=G), "psd": torch.rand(b, k, 129, generator=G),
+            "freqs": torch.linspace(0, FS / 2, 129), "stl": torch.rand(b, k, generator=G),
+            "ltl": torch.rand(b, k, generator=G)}
 
 
-SYNTHETIC = {  # model: (stages, output, expected panel titles)
-    "Dau1997": (lambda: {k: _auditory(2, 8, 900) for k in ("filterbank", "ihc", "adaptation")},
-                lambda: _amt_intrep(8, 900), 4),
-    "Osses2021": (lambda: {"headphone": torch.randn(2, 900, generator=G), "middleear": torch.randn(2, 900, generator=G),
-                           **{k: _auditory(2, 8, 900) for k in ("filterbank", "ihc", "adaptation")}},
-                  lambda: _amt_intrep(8, 900), 6),
-    "King2019": (lambda: {k: _auditory(1, 8, 900) for k in
-                          ("gtone_response", "compressed_response", "ihc", "adapted_response")},
-                 lambda: torch.rand(1, 900, 8, 5, generator=G), 5),
-    "Paulick2024": (lambda: {"outerear": torch.randn(1, 900, generator=G),
-                             **{k: _auditory(1, 8, 900) for k in ("drnl", "ihc", "adaptation")},
-                             "resampled": _auditory(1, 8, 225)}, lambda: _amt_intrep(8, 225), 6),
-    "Glasberg2002": (lambda: {"stl": torch.rand(1, 50, generator=G), "instantaneous_loudness": torch.rand(1, 50, generator=G),
-                              "specific_loudness": torch.rand(1, 50, 150, generator=G),
-                              "excitation": 60 * torch.rand(1, 50, 150, generator=G),
-                              "erb_excitation": 60 * torch.rand(1, 50, 150, generator=G),
-                              "psd": torch.rand(1, 50, 1025, generator=G), "freqs": torch.linspace(0, 16000, 1025),
-                              "filtered": torch.randn(1, 3648, generator=G)},
-                     lambda: torch.rand(1, 50, generator=G), 6),
-    "Moore2016": (_moore_stages, lambda: (torch.rand(1, 40, generator=G), torch.rand(1, 40, generator=G),
-                                          torch.rand(1, generator=G)), 11),
-}
-
-
-@pytest.mark.parametrize("name", list(SYNTHETIC))
-def test_plot_stages_synthetic(name):
-    make_stages, make_output, n_panels = SYNTHETIC[name]
-    stages, output = make_stages(), make_output()
-    fc = plots.erb_number_to_hz(np.linspace(4, 25, 8))
-    model = FakeModel(FS, fc=fc, mfc=[0, 5, 10, 16.7, 27.8, 46.3])
-    model.__class__.__name__  # noqa: B018
-    fig = render(plots.plot_stages(model, stages, output, title=name))
+def test_plot_stages_from_the_contract():
+    model, stages = FakeModel(), _fake_stages()
+    output = [torch.rand(2, 4 + (i > 3) * 2, 900, generator=G) for i in range(8)]
+    fig = render(plots.plot_stages(model, stages, output, title="fake"))
     axes = main_axes(fig)
-    assert len(axes) == n_panels, [ax.get_title() for ax in axes]
-    assert fig._suptitle.get_text() == name
+    # outer, ihc, bands, psd, the two loudness curves in one panel, output; 'freqs' only labels 'psd'
+    assert len(axes) == 6, [ax.get_title() for ax in axes]
+    assert fig._suptitle.get_text() == "fake"
     for ax in axes:  # units on every axis
         assert ax.get_xlabel() and ax.get_ylabel(), ax.get_title()
-    titles = " ".join(ax.get_title() for ax in axes)
-    for key in stages:
-        if key in plots._AUDITORY_KEYS or key in plots._FRAME_KEYS:
-            assert f"'{key}'" in titles
-    if name in ("Dau1997", "Osses2021", "Paulick2024", "King2019"):
-        assert "modulation spectrum" in axes[-1].get_title()
-        assert "Hz" in axes[-1].get_ylabel()
-    if name == "Paulick2024":  # the resampled stage spans the same duration as the others
-        xs = [ax.get_xlim()[1] for ax in axes if "'resampled'" in ax.get_title() or "'drnl'" in ax.get_title()]
-        assert np.isclose(xs[0], xs[1], rtol=0.01)
-    if name in ("Glasberg2002", "Moore2016"):
-        curves = axes[-1]
-        assert curves.get_ylabel() == "Loudness (sone)" and len(curves.lines) == (3 if name == "Glasberg2002" else 6)
+    titles = [ax.get_title() for ax in axes]
+    assert titles[1] == "inner hair cell ('ihc')" and "modulation spectrum" not in titles[-1]
+    assert "Hz" in axes[-1].get_ylabel() and len(axes[4].lines) == 2 and axes[4].get_ylabel() == "sone"
+    bars = [ax.get_ylabel() for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert "V" in bars and "dB SPL/Hz" in bars  # colour bars carry the stages' units (psd in dB)
+    # unbatched stages (as a model gives them for 1-D input) draw alike
+    render(plots.plot_stages(model, {k: v[0] if k != "freqs" else v for k, v in stages.items()}))
+
+
+def test_plot_stage_rejects_an_unknown_layout():
+    with pytest.raises(ValueError, match="axes"):
+        plots.plot_stage(torch.rand(3, 4, 5), StageInfo("odd", "a.u.", "BEZ"))
 
 
 def test_plot_stages_rejects_bad_input():
-    with pytest.raises(ValueError, match="fs"):
+    with pytest.raises(TypeError, match="contract"):
         plots.plot_stages(None, {"ihc": torch.rand(1, 3, 10)})
     with pytest.raises(ValueError, match="stages"):
-        plots.plot_stages(FakeModel(FS), {})
+        plots.plot_stages(FakeModel(), {})
 
 
 # --------------------------------------------------------------------------- real models (as they land)
@@ -270,47 +264,38 @@ REAL = {
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(REAL))
 def test_plot_stages_real_models(name):
-    try:
-        module = importlib.import_module(f"workbench.models.{name.lower()}")
-        cls = getattr(module, name)
-    except (ImportError, AttributeError):
-        pytest.skip(f"{name} has not landed yet")
     fs = REAL[name]["fs"]
-    model = cls(return_stages=True, **REAL[name])
-    x = st.tone(1000, 0.1, fs, 60, calibration="pa", dtype=torch.float32).unsqueeze(0)
-    if name == "Moore2016":
-        x = st.stereo(x[0], 0.5 * x[0]).unsqueeze(0)
-    elif name in ("Dau1997", "Osses2021", "King2019"):
-        x = x / 2  # AMT full scale, dboffset 100
+    model = getattr(importlib.import_module(f"workbench.models.{name.lower()}"), name)(return_stages=True, **REAL[name])
+    tone = st.tone(1000, 0.1, fs, 60, calibration="pa", dtype=torch.float32)
+    x = st.stereo(tone, 0.5 * tone) if "E" in model.input_axes else tone  # binaural: right ear 6 dB down
     with torch.no_grad():
-        output, stages = model(x)
+        output, stages = model(to_model_input(x[None], model, ears=None))
     fig = render(plots.plot_stages(model, stages, output))
     axes = main_axes(fig)
     drawn = [k for k in stages if not k.startswith(("freqs", "levels", "stl_loud", "ltl_loud")) and k != "stl"]
     assert len(axes) >= len(drawn)
     for ax in axes:
         assert ax.get_xlabel() and ax.get_ylabel(), ax.get_title()
-    fc = plots._model_attr(model, ("center_freqs_hz", "fc"))
-    for key in [k for k in stages if k in plots._AUDITORY_KEYS]:
+    fc = model.center_freqs_hz
+    for key in [k for k in stages if model.stage_info[k].axes == "BCT"]:
         data = stages[key][0].detach().double()
-        fig = render(plots.plot_cochleagram(stages[key], fs * data.shape[-1] / x.shape[-1], fc))
+        fig = render(plots.plot_cochleagram(stages[key], model.stage_info[key].rate_hz, fc))
         arr = meshes(main_axes(fig)[0])[0].get_array()
         assert 0 < arr.max() <= data.abs().max().item() * (1 + 1e-6)  # block mean/rms within the data range
         assert main_axes(fig)[0].get_ylabel().startswith("Frequency")
-    if isinstance(output, list) or (isinstance(output, torch.Tensor) and output.dim() == 4):
-        mfc = plots._model_attr(model, ("mod_center_freqs_hz", "mfc"))
-        fig = render(plots.plot_modulation_spectrum(output, fc, mfc))
-        n_aud = len(output) if isinstance(output, list) else output.shape[2]
-        assert meshes(main_axes(fig)[0])[0].get_array().shape[0] == n_aud
-        render(plots.plot_modulation_channel(output, n_aud // 2, fs, mfc))
+    if model.stage_info["output"].axes == "BCMT":
+        rep = model.output_stage(output)
+        fig = render(plots.plot_modulation_spectrum(rep, fc, model.mfc))
+        assert meshes(main_axes(fig)[0])[0].get_array().shape[0] == model.num_channels
+        render(plots.plot_modulation_channel(rep, model.num_channels // 2, fs, model.mfc))
     if callable(getattr(model, "filterbank", None)) and fc is not None:
         ax = render(plots.plot_filter_responses(model.filterbank, fs, fc, n_fft=8192)).axes[0]
         peaks = np.array([ln.get_xdata()[np.argmax(ln.get_ydata())] for ln in ax.lines[:len(fc)]])
         assert np.allclose(peaks, np.asarray(fc), rtol=0.1, atol=15)  # each filter peaks at its centre
     if "excitation" in stages:
-        fig = render(plots.plot_excitation_pattern(stages["excitation"], None, stages["specific_loudness"]))
+        fig = render(plots.plot_excitation_pattern(stages["excitation"], fc, stages["specific_loudness"]))
         peak_erb = main_axes(fig)[0].lines[0].get_xdata()[np.argmax(main_axes(fig)[0].lines[0].get_ydata())]
-        assert abs(plots.erb_number_to_hz(peak_erb) - 1000) < 150  # 1 kHz tone excites 1 kHz
+        assert abs(cam_to_hz(peak_erb) - 1000) < 150  # 1 kHz tone excites 1 kHz
     if "stl_loud_left" in stages:
         fig = render(plots.plot_binaural_loudness(stages))
         left, right = main_axes(fig)[1].lines
@@ -326,5 +311,5 @@ def test_draws_into_given_axes_and_leaves_pyplot_alone():
     x = st.tone(500, 0.05, FS, 50)
     assert plots.plot_waveform(x, FS, ax=ax1) is fig and plots.plot_spectrum(x, FS, ax=ax2) is fig
     assert len(ax1.lines) == 1 and len(ax2.lines) == 1
-    plots.plot_stages(FakeModel(FS), {"ihc": torch.rand(1, 4, 100)})
+    plots.plot_stages(FakeModel(n_channels=4), {"ihc": torch.rand(1, 4, 100)})
     assert plt.get_fignums() == before  # figures are never registered with pyplot

@@ -6,10 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.psychophysics.procedures import (PsychometricObserver, Staircase, afc_positions,
-                                                arrange_intervals, constant_stimuli,
-                                                fit_psychometric, levitt_target, psychometric,
-                                                psychometric_inverse, run_staircase)
+from workbench.psychophysics.procedures import (
+    PsychometricObserver,
+    Staircase,
+    afc_positions,
+    arrange_intervals,
+    constant_stimuli,
+    fit_psychometric,
+    levitt_target,
+    psychometric,
+    psychometric_inverse,
+    run_staircase,
+)
 
 
 @pytest.mark.parametrize("n_down,n_alternatives", [(2, 2), (3, 2), (2, 3), (3, 3)])

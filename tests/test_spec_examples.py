@@ -13,7 +13,8 @@ from workbench.models.dau1997 import Dau1997
 from workbench.models.glasberg2002 import Glasberg2002
 from workbench.models.moore2016 import Moore2016
 from workbench.stages.erb import erbspacebw
-from workbench.stages.loudness import cam_grid, hz_to_cam
+from workbench.stages.loudness import cam_grid
+from workbench.units import hz_to_cam
 
 DUR_S = 0.05
 

@@ -7,14 +7,14 @@ import pytest
 import scipy.signal as sps
 import torch
 
+from tests.helpers import freqz, sos_to_ba
 from workbench.kernels.adaptation import adaptation_loops
 from workbench.stages.adaptation import AdaptLoop, min_level_from_db
-from workbench.stages.erb import (erb_bandwidth_hz, erb_number_to_fc, erbspace, erbspacebw,
-                                  fc_to_erb_number)
-from workbench.stages.filters import butter, first_order_lowpass, freqz, sos_to_ba
-from workbench.stages.gammatone import (GammatoneFilterbank, default_bandwidth_factor,
-                                        gammatone_coefficients)
+from workbench.stages.erb import erbspace, erbspacebw
+from workbench.stages.filters import butter, first_order_lowpass
+from workbench.stages.gammatone import GammatoneFilterbank, default_bandwidth_factor, gammatone_coefficients
 from workbench.stages.ihc import IHCEnvelope
+from workbench.units import erb_bandwidth_hz, erb_number_to_hz, hz_to_erb_number
 
 FS = 44100.0
 
@@ -22,8 +22,8 @@ FS = 44100.0
 # ----------------------------------------------------------------------------- ERB scale
 def test_erb_scale_round_trip_and_values():
     f = torch.tensor([0.0, 50.0, 1000.0, 8000.0], dtype=torch.float64)
-    assert torch.allclose(erb_number_to_fc(fc_to_erb_number(f)), f, rtol=1e-12, atol=1e-9)
-    assert float(fc_to_erb_number(1000.0)) == pytest.approx(9.2645 * math.log(1 + 4.37), rel=1e-12)
+    assert torch.allclose(erb_number_to_hz(hz_to_erb_number(f)), f, rtol=1e-12, atol=1e-9)
+    assert float(hz_to_erb_number(1000.0)) == pytest.approx(9.2645 * math.log(1 + 4.37), rel=1e-12)
     assert float(erb_bandwidth_hz(1000.0)) == pytest.approx(24.7 + 1000 / 9.265, rel=1e-12)
 
 
@@ -32,11 +32,11 @@ def test_erbspacebw_matches_amt_dau1997_grid():
     assert fc.numel() == 30
     assert float(fc[0]) == pytest.approx(107.7, abs=0.05) and float(fc[-1]) == pytest.approx(7469.7, abs=0.05)
     assert bool((fc == 1000).any() or torch.isclose(fc, torch.tensor(1000.0, dtype=torch.float64)).any())
-    steps = torch.diff(fc_to_erb_number(fc))
+    steps = torch.diff(hz_to_erb_number(fc))
     assert torch.allclose(steps, torch.ones_like(steps), atol=1e-12)
     centred = erbspacebw(100, 4000, 1.0)
-    lo, hi = fc_to_erb_number(torch.tensor([100.0, 4000.0], dtype=torch.float64))
-    e = fc_to_erb_number(centred)
+    lo, hi = hz_to_erb_number(torch.tensor([100.0, 4000.0], dtype=torch.float64))
+    e = hz_to_erb_number(centred)
     assert float(e[0] - lo) == pytest.approx(float(hi - e[-1]), abs=1e-9)
     sp = erbspace(100, 4000, 7)
     assert float(sp[0]) == pytest.approx(100) and float(sp[-1]) == pytest.approx(4000)

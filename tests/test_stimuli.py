@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from workbench import stimuli as st
+from workbench.dsp import hilbert_envelope
 
 FS = 44100.0
 F64 = dict(dtype=torch.float64)
@@ -19,7 +20,7 @@ def peak_freq(x, fs=FS):
 
 def envelope_depth(x, fs, fm):
     """m from the Hilbert envelope: amplitude of its fm component over its mean."""
-    env = st._hilbert_envelope(torch.as_tensor(x, dtype=torch.float64)).numpy()
+    env = hilbert_envelope(torch.as_tensor(x, dtype=torch.float64)).numpy()
     n = np.arange(env.size) / fs
     c = 2 * np.abs(np.mean(env * np.exp(-2j * np.pi * fm * n)))
     return c / env.mean()
@@ -127,8 +128,8 @@ def test_fm_instantaneous_frequency_and_band_noise_spectrum():
 
 def test_low_noise_noise_has_flatter_envelope():
     kw = dict(band_hz=(900, 1100), seed=4, ramp_s=0, **F64)
-    env_g = st._hilbert_envelope(st.noise(0.5, FS, 60, **kw)).numpy()
-    env_l = st._hilbert_envelope(st.noise(0.5, FS, 60, low_noise=True, **kw)).numpy()
+    env_g = hilbert_envelope(st.noise(0.5, FS, 60, **kw)).numpy()
+    env_l = hilbert_envelope(st.noise(0.5, FS, 60, low_noise=True, **kw)).numpy()
     assert env_l.std() / env_l.mean() < 0.5 * env_g.std() / env_g.mean()
 
 

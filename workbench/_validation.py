@@ -7,8 +7,9 @@ nothing is allowed to propagate a silent NaN.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
+import numpy as np
 import torch
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
@@ -49,17 +50,34 @@ def check_frequency_range(flow: float, fhigh: float, fs: float,
     return flow, fhigh
 
 
-def check_kwargs(kwargs: Mapping | None, allowed: Iterable[str], name: str) -> dict:
-    """Return a copy of ``kwargs``; unknown keys (typos) raise ``TypeError`` naming them."""
+def check_int(value, name: str, minimum: int) -> int:
+    """Return ``value`` as int; reject non-integers (and bools) and values below ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_kwargs(kwargs: Mapping | None, allowed: Iterable[str], name: str,
+                 aliases: Mapping[str, str] | None = None) -> dict:
+    """Return a copy of ``kwargs`` with ``aliases`` (e.g. the spec's spellings) renamed to the
+    stage's own names; unknown keys (typos) and a setting given twice raise ``TypeError``."""
     if kwargs is None:
         return {}
     if not isinstance(kwargs, Mapping):
         raise TypeError(f"{name} must be a dict or None, got {type(kwargs).__name__}")
+    aliases, out = aliases or {}, {}
+    for key, value in kwargs.items():
+        own = aliases.get(key, key)
+        if own in out:
+            raise TypeError(f"{name}: {key!r} and {own!r} are the same setting; give one")
+        out[own] = value
     allowed = set(allowed)
-    unknown = sorted(set(kwargs) - allowed)
+    unknown = sorted(set(out) - allowed)
     if unknown:
-        raise TypeError(f"{name} got unknown key(s) {unknown}; allowed: {sorted(allowed)}")
-    return dict(kwargs)
+        raise TypeError(f"{name} got unknown key(s) {unknown}; allowed: {sorted(allowed | set(aliases))}")
+    return out
 
 
 def check_choice(value, allowed: Iterable, name: str):

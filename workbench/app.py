@@ -11,18 +11,18 @@ import panel as pn
 
 from workbench.dashboards.experiments_ui import ExperimentPanel
 from workbench.dashboards.panel_ui import StageExplorer, start, warm_up_in_background
-from workbench.dashboards.registry import MODELS, available_models
+from workbench.dashboards.registry import MODELS
 
 TITLE = "Psychoacoustics workbench"
 
 
 def default_model() -> str:
-    """``?model=Name`` from the URL when it names a registered model, else the first available."""
+    """``?model=Name`` from the URL when it names a registered model, else the first."""
     args = pn.state.session_args or {}
     wanted = (args.get("model") or [b""])[0].decode("ascii", "replace")
     if wanted in MODELS:  # compared against the fixed list only; the text is never used otherwise
         return wanted
-    return (available_models() or list(MODELS))[0]
+    return next(iter(MODELS))
 
 
 def create_app(model: str | None = None) -> pn.viewable.Viewable:

@@ -4,71 +4,41 @@ calibrated tone; ``workbench serve`` serves the Panel app at http://127.0.0.1:50
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import time
 
 
-def _demo_input(name: str, fs: float, duration_s: float):
-    """A 1 kHz, 60 dB SPL tone with 10 ms cos^2 ramps, float64, in the model's input calibration."""
-    import math
-
+def demo_input(model, duration_s: float):
+    """A 1 kHz, 60 dB SPL tone with 10 ms cos^2 ramps, batch 1, in the model's input unit."""
     import torch
 
-    n = int(round(duration_s * fs))
-    t = torch.arange(n, dtype=torch.float64) / fs
-    level_db = 60.0
-    rms_pa = 20e-6 * 10 ** (level_db / 20)
-    x = math.sqrt(2) * rms_pa * torch.sin(2 * math.pi * 1000 * t)
-    ramp = int(0.01 * fs)
-    w = torch.sin(0.5 * math.pi * torch.arange(ramp, dtype=torch.float64) / ramp) ** 2
-    x[:ramp] *= w
-    x[-ramp:] *= w.flip(0)
-    return x if name in PASCAL_INPUT else x / 2.0  # AMT units: 1.0 rms = 100 dB SPL
+    from workbench import stimuli
+    from workbench.units import to_model_input
 
-
-# (class name, constructor kwargs, fs). Input calibration per model: AMT full scale with
-# dboffset 100 (rms 1 = 100 dB SPL, i.e. Pa / 2) or pascals.
-DEMO_MODELS = [
-    ("Dau1997", {"fs": 44100}, 44100),
-    ("Osses2021", {"fs": 44100}, 44100),
-    ("King2019", {"fs": 44100, "basef": 1000.0}, 44100),
-    ("Paulick2024", {"fs": 44100}, 44100),
-    ("Glasberg2002", {"fs": 32000}, 32000),
-    ("Moore2016", {"fs": 32000}, 32000),
-]
-PASCAL_INPUT = {"Paulick2024", "Glasberg2002", "Moore2016"}
+    tone = stimuli.tone(1000.0, duration_s, model.fs, 60.0, dtype=torch.float64)
+    return to_model_input(tone[None], model).to(model.dtype)
 
 
 def demo(duration_s: float = 1.0) -> int:
     import torch
 
     import workbench
+    from workbench.dashboards.registry import MODELS, model_class
 
     print(f"workbench {workbench.__version__} demo: 1 kHz tone, 60 dB SPL, {duration_s:g} s, torch {torch.__version__}")
-    ran = 0
-    for name, kwargs, fs in DEMO_MODELS:
-        try:
-            cls = getattr(workbench, name)
-        except (ImportError, AttributeError):
-            print(f"\n{name}: not built yet")
-            continue
-        model = cls(**kwargs, return_stages=True)
-        x = _demo_input(name, fs, duration_s).to(torch.float32)
-        if name == "Moore2016":
-            x = torch.stack([x, x])  # diotic (2, T)
-        x = x.unsqueeze(0)
+    for name, spec in MODELS.items():
+        model = model_class(name)(**spec.constructor_kwargs(), return_stages=True)
+        x = demo_input(model, duration_s)
         with torch.no_grad():
             model(x)  # warm-up (JIT compilation)
             t0 = time.perf_counter()
             out, stages = model(x)
             ms = (time.perf_counter() - t0) * 1e3
-        print(f"\n{name} ({ms / duration_s:.1f} ms per second of audio)")
+        print(f"\n{name} ({ms / duration_s:.1f} ms per second of audio; input in {model.input_unit})")
         for key, value in stages.items():
             print(f"  {key:28s} {_shape(value)}")
         print(f"  {'output':28s} {_shape(out)}")
-        ran += 1
-    return 0 if ran else 1
+    return 0
 
 
 def _shape(value) -> str:

@@ -7,10 +7,10 @@ knows how to draw itself as a PNG for Jupyter: a cell ending in a plot call show
 is why pyplot-free figures used to print as ``<Figure size ...>``.) ``fig.savefig`` writes
 it, Panel embeds it. Functions that draw one panel accept ``ax=`` to draw into an existing
 axes (and return that axes' figure).
-Inputs are plain tensors/arrays, stage dicts as returned by ``model(x)`` with
-``return_stages=True`` and, for :func:`plot_stages`, the model itself read duck-typed
-(``fs``, ``fc``/``center_freqs_hz``, ``mfc``, ``hop_length``/``frame_rate_hz``). No model
-is imported here. Batched tensors are drawn at ``batch_index``.
+Inputs are plain tensors/arrays; model stages are drawn from the model contract
+(:mod:`workbench.models.base`): :func:`plot_stage` draws one stage by its ``StageInfo``
+(axes, unit, rate) and :func:`plot_stages` every stage of a model, read duck-typed (no model
+is imported here). Batched tensors are drawn at ``batch_index``.
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from workbench.units import P_REF_PA, cam_to_hz, db_to_amt, hz_to_cam
+
 STYLE = {
     "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "axes.grid": True, "grid.alpha": 0.3,
     "axes.spines.top": False, "axes.spines.right": False, "image.cmap": "viridis", "lines.linewidth": 1.2,
     "legend.fontsize": 8, "legend.frameon": False, "figure.dpi": 100,
 }
-P_REF_PA = 20e-6
 _MAX_COLUMNS = 1200  # time columns drawn per image; longer stages are smoothed and resampled
 DISPLAY_PERIODS = 3  # display smoothing window: at least this many periods of a channel's CF
 
@@ -96,19 +97,10 @@ def _one_axes(ax, size=(6.0, 2.8)):
 
 
 # --------------------------------------------------------------------------- ERB axis
-def hz_to_erb_number(f_hz):
-    """ERB number (Cams), Glasberg & Moore (1990): 21.366 log10(4.368e-3 f + 1)."""
-    return 21.366 * np.log10(4.368e-3 * np.asarray(f_hz, dtype=float) + 1)
-
-
-def erb_number_to_hz(erb):
-    return (10 ** (np.asarray(erb, dtype=float) / 21.366) - 1) / 4.368e-3
-
-
 def _erb_ticks(axis, lo_erb: float, hi_erb: float, label: str = "Frequency (Hz, ERB scale)"):
     """Place Hz-labelled ticks on an axis whose data are ERB numbers."""
     nice = np.array([31.5, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000])
-    pos = hz_to_erb_number(nice)
+    pos = hz_to_cam(nice)
     keep, last = [], math.inf
     for i in np.flatnonzero((pos >= lo_erb - 0.5) & (pos <= hi_erb + 0.5))[::-1]:  # from the top,
         if last - pos[i] >= (hi_erb - lo_erb) / 9:  # skipping ticks that would crowd
@@ -211,9 +203,10 @@ def _draw_image(ax, data, x_edges, y_centers, *, erb_y: bool, value_label: str, 
     dB data are floored ``db_range`` below their maximum (log of zero power is -inf)."""
     if db_range is not None:
         data = np.maximum(data, np.nanmax(data[np.isfinite(data)]) - db_range)
-    y = hz_to_erb_number(y_centers) if erb_y else np.asarray(y_centers, dtype=float)
+    y = hz_to_cam(y_centers) if erb_y else np.asarray(y_centers, dtype=float)
     mesh = ax.pcolormesh(x_edges, _edges(y), data, shading="flat", rasterized=True, vmax=_robust_max(data))
-    ax.figure.colorbar(mesh, ax=ax, label=value_label, pad=0.01, extend="max" if np.nanmax(data) > mesh.norm.vmax else "neither")
+    extend = "max" if np.nanmax(data) > mesh.norm.vmax else "neither"
+    ax.figure.colorbar(mesh, ax=ax, label=value_label, pad=0.01, extend=extend)
     ax.set_xlabel(xlabel)
     if erb_y:
         _erb_ticks(ax.yaxis, y.min(), y.max())
@@ -264,77 +257,47 @@ def _draw_curves(ax, curves: dict, frame_rate_hz: float, ylabel: str, title=""):
     ax.set_title(title)
 
 
-def _mod_matrix(intrep, channel: int, batch_index: int) -> np.ndarray:
-    """(M, T) modulation outputs of one auditory channel from a list of (B, M_i, T) (AMT
-    style) or a (B, T, F, M) tensor (King2019)."""
-    if isinstance(intrep, (list, tuple)):
-        if not 0 <= channel < len(intrep):
-            raise ValueError(f"channel must be in [0, {len(intrep) - 1}], got {channel}")
-        return _pick(intrep[channel], batch_index, 2)
-    x = _pick(intrep, batch_index, 3)  # (T, F, M)
-    if not 0 <= channel < x.shape[1]:
-        raise ValueError(f"channel must be in [0, {x.shape[1] - 1}], got {channel}")
-    return x[:, channel, :].T
+def _mod_rows(rep, channel: int, batch_index: int) -> np.ndarray:
+    """(M_c, T) modulation outputs of one auditory channel of a (B, C, M, T) representation
+    (NaN where a filter is absent, as ``model.output_stage`` gives it)."""
+    x = _pick(rep, batch_index, 3)
+    if not 0 <= channel < x.shape[0]:
+        raise ValueError(f"channel must be in [0, {x.shape[0] - 1}], got {channel}")
+    return x[channel][~np.isnan(x[channel]).all(-1)]
 
 
-def _mod_energy(intrep, batch_index: int) -> np.ndarray:
-    """(F, M_max) rms over time per auditory x modulation channel, NaN where absent."""
-    n_aud = len(intrep) if isinstance(intrep, (list, tuple)) else _pick(intrep, batch_index, 3).shape[1]
-    rows = [np.sqrt(np.mean(_mod_matrix(intrep, c, batch_index) ** 2, -1)) for c in range(n_aud)]
-    out = np.full((n_aud, max(r.size for r in rows)), np.nan)
-    for c, r in enumerate(rows):
-        out[c, :r.size] = r
-    return out
+def _mod_energy(rep, batch_index: int) -> np.ndarray:
+    """(C, M) rms over time per auditory x modulation channel, NaN where absent."""
+    x = _pick(rep, batch_index, 3)
+    return np.sqrt(np.mean(x ** 2, -1))
 
 
-def _mfc_vector(mod_center_freqs_hz) -> np.ndarray:
-    """One vector of modulation centre frequencies from a vector, a per-channel list of
-    vectors or an NaN-padded (channels, M) table: the longest row."""
-    if isinstance(mod_center_freqs_hz, (list, tuple)) and any(np.ndim(m) > 0 for m in mod_center_freqs_hz):
-        rows = [np.ravel(_np(m)) for m in mod_center_freqs_hz]
-    else:
-        rows = list(np.atleast_2d(_np(mod_center_freqs_hz)))
-    rows = [r[np.isfinite(r)] for r in rows]
-    return max(rows, key=len)
-
-
-def _mod_ticks(ax, mod_center_freqs_hz, n: int):
+def _mod_ticks(ax, mfc, n: int):
     ax.set_xticks(np.arange(n))
-    if mod_center_freqs_hz is not None:
-        mfc = _mfc_vector(mod_center_freqs_hz)[:n]
+    if mfc is not None:
+        mfc = np.ravel(_np(mfc))[:n]
         ax.set_xticks(np.arange(mfc.size), [f"{f:.3g}" for f in mfc], rotation=45)
-    ax.set_xlabel("Modulation filter centre frequency (Hz)" if mod_center_freqs_hz is not None
-                  else "Modulation filter number")
+    ax.set_xlabel("Modulation filter centre frequency (Hz)" if mfc is not None else "Modulation filter number")
 
 
-def _draw_mod_spectrum(ax, intrep, center_freqs_hz, mod_center_freqs_hz, batch_index=0, title=""):
-    energy = _mod_energy(intrep, batch_index)
+def _draw_mod_spectrum(ax, rep, center_freqs_hz, mfc, batch_index=0, title=""):
+    energy = _mod_energy(rep, batch_index)
     db = 20 * np.log10(np.maximum(energy, 1e-30) / np.nanmax(energy))
     db[~np.isfinite(energy)] = np.nan
     erb = center_freqs_hz is not None and len(center_freqs_hz) == energy.shape[0]
     y = _np(center_freqs_hz) if erb else np.arange(1, energy.shape[0] + 1)
     mesh = _draw_image(ax, db, np.arange(energy.shape[1] + 1) - 0.5, y, erb_y=erb,
                        value_label="RMS re maximum (dB)", xlabel="", title=title, db_range=60.0)
-    _mod_ticks(ax, mod_center_freqs_hz, energy.shape[1])
+    _mod_ticks(ax, mfc, energy.shape[1])
     if not erb:
         ax.set_ylabel("Auditory channel number")
     return mesh
 
 
-def _loudness_erb(n_bands: int, erb_numbers=None) -> np.ndarray:
-    """ERB numbers of loudness bands: given, or the AMT grids (150: 1.75:0.25:39, 149: to 38.75)."""
-    if erb_numbers is not None:
-        return np.ravel(_np(erb_numbers))
-    if n_bands in (149, 150):
-        return 1.75 + 0.25 * np.arange(n_bands)
-    return np.arange(1, n_bands + 1, dtype=float)
-
-
-def _draw_frames_image(ax, frames, frame_rate_hz, erb_numbers, value_label, title=""):
-    """(N_frames, N_bands) loudness-model quantity over time on an ERB axis."""
-    erb = _loudness_erb(frames.shape[-1], erb_numbers)
+def _draw_frames_image(ax, frames, frame_rate_hz, band_freqs_hz, value_label, title=""):
+    """(K, Z) loudness-model quantity over time on an ERB axis (bands at ``band_freqs_hz``)."""
     t_edges = np.arange(frames.shape[0] + 1) / frame_rate_hz
-    return _draw_image(ax, frames.T, t_edges, erb_number_to_hz(erb), erb_y=True, value_label=value_label,
+    return _draw_image(ax, frames.T, t_edges, _np(band_freqs_hz), erb_y=True, value_label=value_label,
                        xlabel="Time (s)", title=title, db_range=100.0 if "dB" in value_label else None)
 
 
@@ -348,7 +311,7 @@ def _unit_label(calibration: str, dboffset: float) -> str:
 
 
 def _ref_rms(calibration: str, dboffset: float) -> float:
-    return P_REF_PA if calibration == "pa" else 10 ** (-dboffset / 20)
+    return P_REF_PA if calibration == "pa" else float(db_to_amt(0.0, dboffset))
 
 
 @_styled
@@ -409,16 +372,16 @@ def plot_cochleagram(stage, fs, center_freqs_hz=None, *, value_label="Output (mo
 
 
 @_styled
-def plot_modulation_channel(intrep, channel, fs, mod_center_freqs_hz=None, *, center_freq_hz=None,
-                            batch_index=0, ax=None) -> Figure:
-    """Modulation-filter outputs (modulation channels x time) of one auditory channel."""
-    data = _mod_matrix(intrep, channel, batch_index)
+def plot_modulation_channel(rep, channel, fs, mfc=None, *, center_freq_hz=None, batch_index=0, ax=None) -> Figure:
+    """Modulation-filter outputs (modulation channels x time) of one auditory channel of a
+    ``(B, C, M, T)`` representation (``model.output_stage(output)``; NaN = absent filter)."""
+    data = _mod_rows(rep, channel, batch_index)
     shown, t_edges, label = _time_image(data, float(fs), "Output (MU)")
     fig, ax = _one_axes(ax)
     _draw_image(ax, shown, t_edges, np.arange(data.shape[0]), erb_y=False, value_label=label, xlabel="Time (s)")
     ax.set_yticks(np.arange(data.shape[0]))
-    if mod_center_freqs_hz is not None:
-        mfc = _mfc_vector(mod_center_freqs_hz)[:data.shape[0]]
+    if mfc is not None:
+        mfc = np.ravel(_np(mfc))[:data.shape[0]]
         ax.set_yticks(np.arange(mfc.size), [f"{f:.3g}" for f in mfc])
         ax.set_ylabel("Modulation filter fc (Hz)")
     else:
@@ -429,11 +392,11 @@ def plot_modulation_channel(intrep, channel, fs, mod_center_freqs_hz=None, *, ce
 
 
 @_styled
-def plot_modulation_spectrum(intrep, center_freqs_hz=None, mod_center_freqs_hz=None, *, batch_index=0,
-                             ax=None) -> Figure:
-    """RMS of every auditory x modulation channel (dB re the largest); blank = absent filter."""
+def plot_modulation_spectrum(rep, center_freqs_hz=None, mfc=None, *, batch_index=0, ax=None) -> Figure:
+    """RMS of every auditory x modulation channel of a ``(B, C, M, T)`` representation (dB re
+    the largest); blank = absent filter."""
     fig, ax = _one_axes(ax, (6.0, 3.6))
-    _draw_mod_spectrum(ax, intrep, center_freqs_hz, mod_center_freqs_hz, batch_index, "Modulation spectrum")
+    _draw_mod_spectrum(ax, rep, center_freqs_hz, mfc, batch_index, "Modulation spectrum")
     return fig
 
 
@@ -490,13 +453,13 @@ def _mean_frames(x: np.ndarray, frame, db: bool) -> np.ndarray:
 
 
 @_styled
-def plot_excitation_pattern(excitation_db, erb_numbers=None, specific_loudness=None, *, frame=None,
+def plot_excitation_pattern(excitation_db, band_freqs_hz=None, specific_loudness=None, *, frame=None,
                             batch_index=0, labels=None) -> Figure:
-    """Excitation pattern (dB SPL) and specific loudness (sone/ERB) against ERB number.
+    """Excitation pattern (dB SPL) and specific loudness (sone/Cam) against the Cam scale.
 
-    Inputs ``(B, frames, bands)``, ``(frames, bands)`` or ``(bands,)``; ``frame=None``
-    averages over frames (power mean for the excitation). Lists of inputs overlay (e.g.
-    left/right) with ``labels``.
+    Inputs ``(B, K, Z)``, ``(K, Z)`` or ``(Z,)``; ``band_freqs_hz`` the band centres
+    (``model.center_freqs_hz``; None: band numbers); ``frame=None`` averages over frames
+    (power mean for the excitation). Lists of inputs overlay (e.g. left/right) with ``labels``.
     """
     exc = excitation_db if isinstance(excitation_db, (list, tuple)) else [excitation_db]
     sl = specific_loudness if isinstance(specific_loudness, (list, tuple)) or specific_loudness is None \
@@ -504,21 +467,24 @@ def plot_excitation_pattern(excitation_db, erb_numbers=None, specific_loudness=N
     fig, axes = _figure(1 if sl is None else 2, 2 if sl is not None else 1, (5.0, 3.0))
     panels = [(axes[0], exc, True, "Excitation level (dB SPL)")]
     if sl is not None:
-        panels.append((axes[1], sl, False, "Specific loudness (sone/ERB)"))
+        panels.append((axes[1], sl, False, "Specific loudness (sone/Cam)"))
     for ax, series, db, ylabel in panels:
         for i, s in enumerate(series):
             s = _pick(s, batch_index, 2)
             s = s if s.ndim == 1 else _mean_frames(s, frame, db)
-            erb = _loudness_erb(s.size, erb_numbers)
-            ax.plot(erb, s, label=labels[i] if labels else None)
+            x = hz_to_cam(band_freqs_hz) if band_freqs_hz is not None else np.arange(1, s.size + 1)
+            ax.plot(x, s, label=labels[i] if labels else None)
         if db:  # excitation far below threshold is -inf or meaningless: show the top 100 dB
             top_db = max(np.nanmax(line.get_ydata()[np.isfinite(line.get_ydata())]) for line in ax.lines)
             ax.set_ylim(top_db - 100, top_db + 5)
-        ax.set_xlabel("ERB number (Cams)")
         ax.set_ylabel(ylabel)
-        top = ax.secondary_xaxis("top", functions=(erb_number_to_hz, hz_to_erb_number))
-        top.set_xticks([100, 500, 1000, 2000, 5000, 10000], ["0.1k", "0.5k", "1k", "2k", "5k", "10k"])
-        top.set_xlabel("Frequency (Hz)")
+        if band_freqs_hz is None:
+            ax.set_xlabel("Band number")
+        else:
+            ax.set_xlabel("ERB number (Cams)")
+            top = ax.secondary_xaxis("top", functions=(cam_to_hz, hz_to_cam))
+            top.set_xticks([100, 500, 1000, 2000, 5000, 10000], ["0.1k", "0.5k", "1k", "2k", "5k", "10k"])
+            top.set_xlabel("Frequency (Hz)")
         if labels:
             ax.legend()
     axes[0].set_title("Excitation pattern" + ("" if frame is not None else " (mean over frames)"))
@@ -538,8 +504,9 @@ def plot_loudness_over_time(stl, ltl=None, *, frame_rate_hz=1000.0, batch_index=
 
 
 @_styled
-def plot_binaural_loudness(stages, *, frame_rate_hz=1000.0, erb_numbers=None, batch_index=0) -> Figure:
-    """Moore2016 left vs right: mean short-term specific loudness per band, STL and LTL."""
+def plot_binaural_loudness(stages, *, frame_rate_hz=1000.0, band_freqs_hz=None, batch_index=0) -> Figure:
+    """Left vs right ear of a binaural loudness model's stages (Moore2016's keys): mean
+    short-term specific loudness per band (bands at ``band_freqs_hz``), STL and LTL."""
     need = ("stl_spec_loud_left", "stl_spec_loud_right", "stl_loud_left", "stl_loud_right")
     missing = [k for k in need if k not in stages]
     if missing:
@@ -547,9 +514,10 @@ def plot_binaural_loudness(stages, *, frame_rate_hz=1000.0, erb_numbers=None, ba
     fig, axes = _figure(3, 3, (4.2, 3.0))
     for side in ("left", "right"):
         sl = _pick(stages[f"stl_spec_loud_{side}"], batch_index, 2).mean(0)
-        axes[0].plot(_loudness_erb(sl.size, erb_numbers), sl, label=side)
-    axes[0].set_xlabel("ERB number (Cams)")
-    axes[0].set_ylabel("Specific loudness (sone/ERB)")
+        x = hz_to_cam(band_freqs_hz) if band_freqs_hz is not None else np.arange(1, sl.size + 1)
+        axes[0].plot(x, sl, label=side)
+    axes[0].set_xlabel("ERB number (Cams)" if band_freqs_hz is not None else "Band number")
+    axes[0].set_ylabel("Specific loudness (sone/Cam)")
     axes[0].set_title("Mean short-term specific loudness")
     axes[0].legend()
     for ax, kind, name in ((axes[1], "stl", "Short-term"), (axes[2], "ltl", "Long-term")):
@@ -636,149 +604,94 @@ def plot_staircase(levels, correct=None, *, reversals="auto", threshold=None, ru
     return fig
 
 
-# --------------------------------------------------------------------------- plot_stages
-_SIGNAL_KEYS = {"headphone": "After headphone filter", "middleear": "After middle-ear filter",
-                "outerear": "After outer/middle-ear filter", "filtered_left": "Outer/middle ear, left",
-                "filtered_right": "Outer/middle ear, right", "filtered": "After outer/middle-ear filter"}
-_AUDITORY_KEYS = {  # key: (title, colour-bar label)
-    "filterbank": ("Gammatone filterbank", "BM output (a.u.)"),
-    "gtone_response": ("Gammatone filterbank", "BM output (a.u.)"),
-    "drnl": ("DRNL filterbank", "BM velocity (a.u.)"),
-    "compressed_response": ("Compression", "Compressed output (a.u.)"),
-    "ihc": ("Inner hair cell", "IHC output (a.u.)"),
-    "adaptation": ("Adaptation loops", "Output (MU)"),
-    "adapted_response": ("Adaptation", "Output (a.u.)"),
-    "resampled": ("Adaptation, resampled", "Output (MU)"),
-}
-_FRAME_KEYS = {  # loudness-model (B, frames, bands) stages
-    "excitation": ("Excitation pattern", "Excitation (dB SPL)"),
-    "erb_excitation": ("ERB-integrated excitation", "Excitation (dB SPL)"),
-    "specific_loudness": ("Specific loudness", "Specific loudness (sone/ERB)"),
-}
-for _side in ("left", "right"):
-    _FRAME_KEYS[f"excitation_{_side}"] = (f"Excitation, {_side}", "Excitation (dB SPL)")
-    _FRAME_KEYS[f"inst_spec_loud_{_side}"] = (f"Instantaneous specific loudness, {_side}", "Specific loudness (sone/ERB)")
-    _FRAME_KEYS[f"stl_spec_loud_{_side}"] = (f"Short-term specific loudness, {_side}", "Specific loudness (sone/ERB)")
-_CURVE_KEYS = {"stl": "STL", "instantaneous_loudness": "instantaneous",
-               "stl_loud_left": "STL left", "stl_loud_right": "STL right",
-               "ltl_loud_left": "LTL left", "ltl_loud_right": "LTL right"}
-_SKIP_KEYS = {"freqs", "freqs_left", "freqs_right"}
-
-
-def _model_attr(model, names, default=None):
-    for name in names:
-        value = getattr(model, name, None)
-        if value is not None and not callable(value):
-            return value
-    return default
-
-
-def _stage_panels(stages: dict, output, batch_index: int):
-    """List of (kind, key/title, payload) panels for plot_stages, in stage order."""
-    panels, curves = [], {}
-    for key, value in stages.items():
-        if key in _SKIP_KEYS or value is None:
-            continue
-        if key in _CURVE_KEYS:
-            curves[_CURVE_KEYS[key]] = _pick(value, batch_index, 1)
-        elif key in _SIGNAL_KEYS or (key not in _AUDITORY_KEYS and key not in _FRAME_KEYS
-                                     and np.ndim(value) <= 2 and key != "psd"):
-            panels.append(("signal", key, _pick(value, batch_index, 1)))
-        elif key in _FRAME_KEYS:
-            panels.append(("frames", key, _pick(value, batch_index, 2)))
-        elif key == "psd":
-            panels.append(("psd", key, (_pick(value, batch_index, 2), stages.get("freqs"))))
-        elif key.startswith("levels_") and f"freqs_{key[7:]}" in stages:
-            panels.append(("sparse", key, (_pick(stages[f"freqs_{key[7:]}"], batch_index, 2),
-                                           _pick(value, batch_index, 2))))
-        else:
-            panels.append(("auditory", key, _pick(value, batch_index, 2)))
-    if isinstance(output, tuple) and len(output) == 3 and np.ndim(output[2]) <= 1:  # Moore2016 (STL, LTL, max)
-        curves["binaural STL"] = _pick(output[0], batch_index, 1)
-        curves["binaural LTL"] = _pick(output[1], batch_index, 1)
-    elif isinstance(output, (list, tuple)) or (isinstance(output, torch.Tensor) and output.dim() >= 3):
-        panels.append(("modulation", "output", output))
-    elif isinstance(output, torch.Tensor) and "stl" in stages:  # Glasberg2002 LTL
-        curves["LTL"] = _pick(output, batch_index, 1)
-    if curves:
-        panels.append(("curves", "loudness", curves))
-    # keep each left/right pair adjacent (side by side in a 2-column grid)
-    base = [p[1].removesuffix("_left").removesuffix("_right") for p in panels]
-    return [p for _, p in sorted(zip(base, panels), key=lambda bp: (base.index(bp[0]), bp[1][1].endswith("_right")))]
+# --------------------------------------------------------------------------- model stages
+def _draw_stage(ax, value, info, center_freqs_hz=None, mfc=None, freqs=None, batch_index=0, title=None):
+    """One stage into ``ax``, chosen by its axes (``info``: a ``StageInfo``)."""
+    axes = info.axes
+    data = _np(value)
+    if axes.startswith("B"):
+        axes = axes[1:]
+        data = data[batch_index] if data.ndim == len(axes) + 1 else data
+    rate, label = info.rate_hz, info.unit
+    title = f"{info.label}" if title is None else title
+    if axes == "T":
+        _draw_waveform(ax, data, rate, label, title=title)
+    elif axes == "CT":
+        _draw_cochleagram(ax, data, rate, center_freqs_hz, label, title)
+    elif axes == "KZ":
+        _draw_frames_image(ax, data, rate, center_freqs_hz, label, title)
+    elif axes == "K":
+        _draw_curves(ax, {info.label: data}, rate, label, title)
+    elif axes == "CMT":
+        _draw_mod_spectrum(ax, data, center_freqs_hz, mfc, title=title)
+    elif axes == "KF" and freqs is not None and np.ndim(freqs) == 1:  # spectrum per frame
+        f = _np(freqs)
+        if "Pa^2" in label:  # power -> dB SPL
+            data, label = 10 * np.log10(np.maximum(data, 1e-30) / P_REF_PA ** 2), label.replace("Pa^2", "dB SPL")
+        keep = f > 0
+        _draw_image(ax, data[:, keep].T, np.arange(data.shape[0] + 1) / rate, f[keep], erb_y=True,
+                    value_label=label, xlabel="Time (s)", title=title, db_range=100.0)
+    elif axes == "KF" and freqs is not None:  # components of the middle frame
+        f, level = (np.asarray(d)[d.shape[0] // 2] for d in (_pick(freqs, batch_index, 2), data))
+        ax.plot(f[f > 0], level[f > 0], ".", ms=4)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xlabel("Frequency (Hz)")
+        ax.set_ylabel(label)
+        ax.set_title(f"{title}, middle frame")
+    else:
+        raise ValueError(f"no display for a stage of axes {info.axes!r} ({info.label})")
 
 
 @_styled
-def plot_stages(model, stages: dict, output=None, *, batch_index=0, fs=None, ncols=2, title=None) -> Figure:
-    """Draw every stage of any of the six models in a grid (one panel per stage).
-
-    ``model`` is read duck-typed for ``fs``, centre frequencies (``fc`` or
-    ``center_freqs_hz``), modulation centre frequencies (``mfc``), loudness frame rate
-    (``frame_rate_hz`` or ``fs / hop_length``; default 1 kHz) and ERB numbers
-    (``erb_numbers``); ``None`` is fine when ``fs`` is given. ``output`` (the model's first
-    return value) adds a modulation-spectrum panel (Dau1997, Osses2021, Paulick2024, King2019)
-    or the binaural loudness curves (Moore2016, Glasberg2002's LTL).
-    """
-    if not isinstance(stages, dict) or not stages:
-        raise ValueError("stages must be the non-empty dict returned with return_stages=True")
-    fs = float(fs if fs is not None else _model_attr(model, ("fs", "sampling_rate"), 0) or 0)
-    if fs <= 0:
-        raise ValueError("fs is unknown: pass fs= or a model with an fs attribute")
-    fc = _model_attr(model, ("center_freqs_hz", "fc"))
-    mfc = _model_attr(model, ("mod_center_freqs_hz", "mfc"))
-    hop = _model_attr(model, ("hop_length",))
-    frame_rate = float(_model_attr(model, ("frame_rate_hz",), fs / hop if hop else 1000.0))
-    erb_numbers = _model_attr(model, ("erb_numbers",))
-    if erb_numbers is None and callable(getattr(model, "get_erb_frequencies", None)):
-        erb_numbers = hz_to_erb_number(_np(model.get_erb_frequencies()))
-    panels = _stage_panels(stages, output, batch_index)
-    lengths = [p[2].shape[-1] for p in panels if p[0] in ("signal", "auditory")]
-    duration = max(lengths) / fs if lengths else None
-    fig, axes = _figure(len(panels), min(ncols, len(panels)), (5.2, 2.6))
-    for ax, (kind, key, data) in zip(axes, panels):
-        stage_fs = data.shape[-1] / duration if kind in ("signal", "auditory") else fs
-        if kind == "signal":
-            unit = {"headphone": "Amplitude (input units)", "middleear": "Amplitude (input units)"}.get(
-                key, "Pressure (Pa)" if key.startswith("filtered") else "Output (a.u.)")
-            _draw_waveform(ax, data, stage_fs, unit, title=_SIGNAL_KEYS.get(key, key))
-        elif kind == "auditory":
-            name, label = _AUDITORY_KEYS.get(key, (key, "Output (a.u.)"))
-            if key == "ihc" and "drnl" in stages:
-                label = "IHC potential (V)"
-            _draw_cochleagram(ax, data, stage_fs, fc, label, f"{name} ('{key}')")
-        elif kind == "frames":
-            name, label = _FRAME_KEYS[key]
-            _draw_frames_image(ax, data, frame_rate, erb_numbers, label, f"{name} ('{key}')")
-        elif kind == "psd":
-            psd, freqs = data
-            f = _np(freqs) if freqs is not None else np.arange(psd.shape[-1]) * fs / (2 * (psd.shape[-1] - 1))
-            keep = f > 0
-            psd_db = 10 * np.log10(np.maximum(psd[:, keep], 1e-30) / P_REF_PA ** 2)
-            _draw_image(ax, psd_db.T, np.arange(psd.shape[0] + 1) / frame_rate, f[keep], erb_y=True,
-                        value_label="PSD (dB SPL/Hz)", xlabel="Time (s)", title="Power spectral density ('psd')",
-                        db_range=100.0)
-        elif kind == "sparse":  # Moore2016 spectral components of the middle frame
-            freqs, levels = (d[d.shape[0] // 2] for d in data)
-            ax.plot(freqs[freqs > 0], levels[freqs > 0], ".", ms=4)
-            ax.set_xscale("log")
-            ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-            ax.set_xlabel("Frequency (Hz)")
-            ax.set_ylabel("Component level (dB SPL)")
-            ax.set_title(f"Spectral components, middle frame ('{key}')")
-        elif kind == "modulation":
-            _draw_mod_spectrum(ax, data, fc, mfc, batch_index, "Internal representation: modulation spectrum")
-        else:
-            _draw_curves(ax, data, frame_rate, "Loudness (sone)", "Loudness over time")
-    if title or model is not None:
-        fig.suptitle(title or type(model).__name__)
+def plot_stage(value, info, *, center_freqs_hz=None, mfc=None, freqs=None, batch_index=0, title=None,
+               ax=None) -> Figure:
+    """One stage of a model as its ``StageInfo`` describes it (:mod:`workbench.models.base`):
+    a waveform (axes T), a cochleagram (C, T), bands over frames (K, Z), a curve (K), a
+    spectrum per frame (K, F; ``freqs`` from the stage ``info.freqs_key``) or a modulation
+    spectrum (C, M, T). ``value`` batched or not; ``center_freqs_hz`` label C or Z, ``mfc`` M."""
+    fig, ax = _one_axes(ax)
+    _draw_stage(ax, value, info, center_freqs_hz, mfc, freqs, batch_index, title)
     return fig
 
 
-__all__ = ["STYLE", "NotebookFigure", "new_figure", "hz_to_erb_number", "erb_number_to_hz", "plot_waveform",
-           "plot_spectrum", "plot_cochleagram",
-           "plot_modulation_channel", "plot_modulation_spectrum", "impulse_responses", "plot_filter_responses",
-           "plot_excitation_pattern", "plot_loudness_over_time", "plot_binaural_loudness", "plot_psychometric",
-           "reversal_indices", "plot_staircase", "plot_stages", "plot_model_vs_human"]
+@_styled
+def plot_stages(model, stages: dict, output=None, *, batch_index=0, ncols=2, title=None) -> Figure:
+    """Draw every stage of any model in a grid, read from the model contract.
+
+    ``model`` supplies ``stage_info``, ``center_freqs_hz``, ``mfc`` and ``output_stage``;
+    ``stages`` is the dict returned with ``return_stages=True`` and ``output`` (optional) the
+    model's first return value. Curves with the same unit share one panel; stages that only
+    hold the frequencies of another (``freqs_key``) are not drawn on their own.
+    """
+    if not isinstance(stages, dict) or not stages:
+        raise ValueError("stages must be the non-empty dict returned with return_stages=True")
+    if not hasattr(model, "stage_info"):
+        raise TypeError(f"model must follow the model contract (stage_info, center_freqs_hz), got "
+                        f"{type(model).__name__}")
+    info, values = model.stage_info, dict(stages)
+    if output is not None:
+        values["output"] = model.output_stage(output)
+    coords = {i.freqs_key for i in info.values() if i.freqs_key}
+    panels: list[list[str]] = []
+    for key in (k for k in info if k in values and k not in coords):
+        curve = info[key].axes.lstrip("B") == "K"
+        group = next((p for p in panels if curve and info[p[0]].axes.lstrip("B") == "K"
+                      and info[p[0]].unit == info[key].unit), None)
+        group.append(key) if group else panels.append([key])
+    fig, axes = _figure(len(panels), min(ncols, len(panels)), (5.2, 2.6))
+    fc, mfc = model.center_freqs_hz, model.mfc
+    for ax, keys in zip(axes, panels):
+        i = info[keys[0]]
+        if len(keys) > 1:
+            curves = {info[k].label: _pick(values[k], batch_index, 1) for k in keys}
+            _draw_curves(ax, curves, i.rate_hz, i.unit, f"{i.label.split(' (')[0]} and more")
+        else:
+            _draw_stage(ax, values[keys[0]], i, None if fc is None else _np(fc), mfc,
+                        values.get(i.freqs_key), batch_index, f"{i.label} ('{keys[0]}')")
+    fig.suptitle(title or type(model).__name__)
+    return fig
 
 
 @_styled
@@ -802,3 +715,30 @@ def plot_model_vs_human(x_model, y_model, x_human=None, y_human=None, *, sd_mode
     ax.set_title(title)
     ax.legend(loc="best")
     return fig
+
+
+_LABELS = {"rate_hz": "Modulation rate (Hz)", "level_db_spl": "Level (dB SPL)",
+           "notch_width_hz": "Notch width (Hz)", "gap_s": "Masker-probe gap (s)",
+           "threshold_db": "AM threshold, 20 log m (dB)", "delta_l_db": "JND, dL (dB)",
+           "threshold_db_re_n0": "Tone threshold re N0 (dB)", "probe_level_db_spl": "Probe threshold (dB SPL)"}
+
+
+def plot_experiment(summary, x_name: str, y_name: str, human=None, *, log_x=False, title="", ax=None) -> Figure:
+    """Model thresholds of one experiment (a summary table with columns ``x_name``, ``y_name``
+    and optionally 'sd') over the human data ``human`` (a ``HumanData``-like object with
+    ``x_name``, ``x``, ``y``, ``citation``, ``kind``; measured along another variable, its
+    value is drawn at ``x_name`` = 0, e.g. the critical ratio at notch width 0)."""
+    x_h = y_h = None
+    if human is not None:
+        x_h, y_h = (human.x, human.y) if human.x_name == x_name else ([0.0], human.y)
+    sd = summary["sd"] if "sd" in summary else None
+    return plot_model_vs_human(summary[x_name], summary[y_name], x_h, y_h, sd_model=sd,
+                               human_label=human.citation.split(",")[0] + f" ({human.kind})" if human else None,
+                               xlabel=_LABELS.get(x_name, x_name), ylabel=_LABELS.get(y_name, y_name),
+                               log_x=log_x, title=title, ax=ax)
+
+
+__all__ = ["STYLE", "NotebookFigure", "new_figure", "plot_waveform", "plot_spectrum", "plot_cochleagram", "plot_modulation_channel",
+           "plot_modulation_spectrum", "impulse_responses", "plot_filter_responses", "plot_excitation_pattern",
+           "plot_loudness_over_time", "plot_binaural_loudness", "plot_psychometric", "reversal_indices",
+           "plot_staircase", "plot_stage", "plot_stages", "plot_model_vs_human", "plot_experiment"]

@@ -22,14 +22,13 @@ output ``(batch, time)``; scalars give ``(time,)``.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
 from workbench._validation import check_choice, check_dtype, check_fs, check_positive, check_signal
-
-P_REF_PA = 20e-6
-"""Reference sound pressure (Pa) of 0 dB SPL."""
+from workbench.dsp import hilbert_envelope
+from workbench.units import P_REF_PA, db_to_amt, db_to_pa, pa_to_db
 
 _F64 = torch.float64
 _CALIBRATIONS = ("pa", "fullscale")
@@ -37,16 +36,6 @@ _RAMP_SHAPES = ("cos2", "hann", "linear")
 
 
 # --------------------------------------------------------------------------- level utilities
-def db_to_pa(level_db_spl):
-    """RMS sound pressure (Pa) of a level in dB SPL: ``20e-6 * 10**(L/20)``."""
-    return P_REF_PA * 10.0 ** (torch.as_tensor(level_db_spl, dtype=_F64) / 20.0)
-
-
-def pa_to_db(pressure_pa):
-    """Level in dB SPL of an rms pressure in Pa (``-inf`` for 0)."""
-    return 20.0 * torch.log10(torch.as_tensor(pressure_pa, dtype=_F64).abs() / P_REF_PA)
-
-
 def _unit_rms(level_db_spl, calibration: str, dboffset: float) -> torch.Tensor:
     """RMS in output units of a level in dB SPL under the given calibration."""
     check_choice(calibration, _CALIBRATIONS, "calibration")
@@ -58,7 +47,7 @@ def _unit_rms(level_db_spl, calibration: str, dboffset: float) -> torch.Tensor:
     dboffset = float(dboffset)
     if not math.isfinite(dboffset):
         raise ValueError(f"dboffset must be finite (dB SPL of an rms of 1), got {dboffset}")
-    return 10.0 ** ((level - dboffset) / 20.0)
+    return db_to_amt(level, dboffset)
 
 
 def rms(x, dim: int = -1, keepdim: bool = False) -> torch.Tensor:
@@ -123,7 +112,8 @@ def _batched(*params: torch.Tensor) -> tuple[list[torch.Tensor], bool]:
     batched = any(p.dim() == 1 for p in params)
     lengths = sorted({p.numel() for p in params if p.dim() == 1} - {1})
     if len(lengths) > 1:
-        raise ValueError(f"batched parameters (1-D frequencies, levels, depths ...) must share one length, got {lengths}")
+        raise ValueError(f"batched parameters (1-D frequencies, levels, depths ...) must share one length, "
+                         f"got {lengths}")
     shaped = torch.broadcast_tensors(*[p.reshape(-1, 1) for p in params])
     return list(shaped), batched
 
@@ -191,7 +181,8 @@ def apply_ramp(x, fs, ramp_s=0.01, ramp_shape: str = "cos2") -> torch.Tensor:
     n_ramp = int(round(ramp_s * fs))
     if 2 * n_ramp > x.shape[-1]:
         raise ValueError(f"ramp_s = {ramp_s} s: two ramps are longer than the signal ({x.shape[-1] / fs:g} s)")
-    return x * ramp_window(x.shape[-1], n_ramp, ramp_shape).to(device=x.device, dtype=x.dtype if x.is_floating_point() else _F64)
+    dtype = x.dtype if x.is_floating_point() else _F64
+    return x * ramp_window(x.shape[-1], n_ramp, ramp_shape).to(device=x.device, dtype=dtype)
 
 
 # --------------------------------------------------------------------------- deterministic tones
@@ -223,7 +214,8 @@ def complex_tone(freqs_hz: Sequence[float], duration_s, fs, level_db_spl=60.0, *
     fs = check_fs(fs)
     n = _n_samples(duration_s, fs)
     f = _freq(freqs_hz, fs, "freqs_hz").reshape(-1, 1)
-    rel = torch.zeros_like(f) if component_levels_db is None else _param(component_levels_db, "component_levels_db").reshape(-1, 1)
+    rel = (torch.zeros_like(f) if component_levels_db is None
+           else _param(component_levels_db, "component_levels_db").reshape(-1, 1))
     if rel.shape != f.shape:
         raise ValueError(f"component_levels_db needs {f.shape[0]} entries (one per frequency), got {rel.shape[0]}")
     k = torch.arange(f.shape[0], dtype=_F64).reshape(-1, 1)
@@ -310,18 +302,6 @@ def fm_tone(carrier_hz, mod_rate_hz, freq_deviation_hz, duration_s, fs, level_db
 
 
 # --------------------------------------------------------------------------- noises
-def _hilbert_envelope(x: torch.Tensor) -> torch.Tensor:
-    """|analytic signal| along the last axis (FFT method)."""
-    n = x.shape[-1]
-    spec = torch.fft.fft(x)
-    h = torch.zeros(n, dtype=_F64)
-    h[0] = 1
-    h[1:(n + 1) // 2] = 2
-    if n % 2 == 0:
-        h[n // 2] = 1
-    return torch.fft.ifft(spec * h).abs()
-
-
 def _shape_spectrum(x: torch.Tensor, fs: float, color: str, band_hz) -> torch.Tensor:
     """Colour and band-limit Gaussian noise in the frequency domain (brick-wall band)."""
     n = x.shape[-1]
@@ -367,7 +347,7 @@ def noise(duration_s, fs, level_db_spl=60.0, *, color="white", band_hz=None, low
         x = _shape_spectrum(x, fs, color, band_hz)
     if low_noise:
         for _ in range(10):
-            x = _shape_spectrum(x / _hilbert_envelope(x).clamp_min(1e-12), fs, color, band_hz)
+            x = _shape_spectrum(x / hilbert_envelope(x).clamp_min(1e-12), fs, color, band_hz)
     lev = _param(level_db_spl, "level_db_spl")
     if lev.numel() not in (1, x.shape[0]):
         raise ValueError(f"level_db_spl needs 1 or batch = {x.shape[0]} values, got {lev.numel()}")

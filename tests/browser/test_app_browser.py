@@ -10,17 +10,14 @@ import pytest
 pytest.importorskip("playwright")
 from playwright.sync_api import expect  # noqa: E402
 
-from workbench.dashboards.registry import MODELS, available_models  # noqa: E402
+from workbench.dashboards.registry import MODELS  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 FIRST_RUN_S = 120  # first computation compiles numba kernels (slow on a busy 2-core machine)
 
 
 def _model():
-    models = available_models()
-    if not models:
-        pytest.skip("no model merged yet")
-    return "Dau1997" if "Dau1997" in models else models[0]
+    return "Dau1997"
 
 
 def _plot_src(page, cls="stage-plot"):
@@ -127,8 +124,6 @@ def test_sessions_do_not_share_state(browser, app_server):
 
 
 def test_stimulus_and_experiments_tabs(page, app_server, artifacts):
-    from workbench.dashboards.experiments_ui import missing_requirements
-
     page.goto(f"{app_server}?model={_model()}")
     expect(page.locator(".readout p").first).to_contain_text("compute time", timeout=FIRST_RUN_S * 1000)
     page.locator(".bk-tab", has_text="Stimulus").first.click()
@@ -140,9 +135,6 @@ def test_stimulus_and_experiments_tabs(page, app_server, artifacts):
     page.screenshot(path=str(artifacts / "app_stimulus.png"), full_page=True)
 
     page.locator(".bk-tab", has_text="Experiments").first.click()
-    if missing_requirements("level"):
-        expect(page.locator(".experiments-message").first).to_contain_text("psychophysics", timeout=30000)
-        pytest.skip("experiment engine not merged yet (the tab says so)")
     page.locator(".param-observer select").first.select_option(label="stand-in: level feature + noise (fast)")
     page.locator(".param-n_runs .noUi-handle").first.focus()
     page.keyboard.press("ArrowLeft")  # 2 -> 1 run
@@ -154,12 +146,11 @@ def test_stimulus_and_experiments_tabs(page, app_server, artifacts):
     page.screenshot(path=str(artifacts / "app_experiments.png"), full_page=True)
 
 
-@pytest.mark.skipif(not os.environ.get("WORKBENCH_LATENCY_ALL"), reason="set WORKBENCH_LATENCY_ALL=1 to time every model")
+@pytest.mark.skipif(not os.environ.get("WORKBENCH_LATENCY_ALL"),
+                    reason="set WORKBENCH_LATENCY_ALL=1 to time every model")
 @pytest.mark.parametrize("model", list(MODELS))
 def test_slider_latency_per_model(page, app_server, artifacts, model):
     """Slider step -> new readout in the browser, per model (0.5 s stimulus); writes JSON."""
-    if model not in available_models():
-        pytest.skip(f"{model} not merged yet")
     page.goto(f"{app_server}?model={model}")
     readout = page.locator(".readout p").first
     expect(readout).to_contain_text("compute time", timeout=FIRST_RUN_S * 1000)

@@ -14,7 +14,6 @@ pytest.importorskip("jupyterlab")
 from playwright.sync_api import expect  # noqa: E402
 
 from tests.browser.conftest import child_env, free_port, require_chromium, stop, wait_http  # noqa: E402
-from workbench.dashboards.registry import available_models  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -23,10 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 def lab(tmp_path_factory, artifacts):
     """JupyterLab on a free 127.0.0.1 port with a one-widget notebook; yields (url, notebook name)."""
     require_chromium()
-    models = available_models()
-    if not models:
-        pytest.skip("no model merged yet")
-    model = "Dau1997" if "Dau1997" in models else models[0]
+    model = "Dau1997"
     root = tmp_path_factory.mktemp("lab")
     book = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                                              "language": "python"}})

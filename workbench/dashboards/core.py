@@ -19,6 +19,9 @@ import numpy as np
 import torch
 
 from workbench.dashboards.registry import ModelSpec, ParamSpec, model_class, model_spec
+from workbench.models.base import StageInfo
+from workbench.stages.resample import resample
+from workbench.units import P_REF_PA, to_model_input
 
 STIMULUS_KINDS = ("tone", "sam_tone", "noise", "sam_noise", "tone_in_noise", "upload")
 EARS = ("diotic", "left", "right")
@@ -62,7 +65,7 @@ class StimulusSpec:
     seed: int = 1
     upload_digest: str = ""
 
-    def validated(self) -> "StimulusSpec":
+    def validated(self) -> StimulusSpec:
         if self.kind not in STIMULUS_KINDS:
             raise ValueError(f"kind must be one of {STIMULUS_KINDS}, got {self.kind!r}")
         if self.ears not in EARS:
@@ -109,19 +112,7 @@ def make_stimulus(spec: StimulusSpec, fs: float, upload: tuple[np.ndarray, float
     if upload is None:
         raise ValueError("no WAV file uploaded yet: upload one or choose another stimulus type")
     samples, fs_file = upload
-    x = torch.from_numpy(_resample(samples, fs_file, fs))
-    return stimuli.set_level(x, lev)
-
-
-def _resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
-    if fs_in == fs_out:
-        return x
-    from fractions import Fraction
-
-    from scipy.signal import resample_poly
-
-    ratio = Fraction(int(fs_out), int(fs_in)).limit_denominator(1000)
-    return resample_poly(x, ratio.numerator, ratio.denominator)
+    return stimuli.set_level(resample(torch.from_numpy(samples), fs_file, fs), lev)
 
 
 def decode_wav(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES, max_seconds: float = MAX_UPLOAD_SECONDS):
@@ -168,46 +159,33 @@ def wav_bytes(x, fs: float) -> bytes:
     return buf.getvalue()
 
 
-def to_model_input(x_pa: torch.Tensor, spec: ModelSpec, ears: str = "diotic") -> torch.Tensor:
-    """Mono Pa stimulus -> the model's calibration and shape: ``(1, T)`` or ``(1, 2, T)``, float32."""
-    x = x_pa if spec.calibration == "pa" else x_pa / (20e-6 * 10 ** (spec.dboffset / 20))
-    if spec.binaural:
-        zero = torch.zeros_like(x)
-        x = torch.stack({"diotic": [x, x], "left": [x, zero], "right": [zero, x]}[ears])
-    return x.unsqueeze(0).to(torch.float32)
-
-
 @dataclass
 class RunResult:
     model: str
     params: dict
     stimulus: StimulusSpec
     fs: float
-    stages: dict  # key -> numpy array (batch item 0) or list of arrays
-    freqs_hz: np.ndarray | None
-    mod_freqs_hz: object  # None, an array, or per-channel arrays (model.mfc)
-    summary: dict
+    stages: dict  # key -> numpy array (batch item 0), 'output' = model.output_stage(output)
+    info: dict[str, StageInfo]  # the model's stage_info
+    freqs_hz: np.ndarray  # model.center_freqs_hz: channels (C) or bands (Z)
+    mod_freqs_hz: np.ndarray | None  # model.mfc
     elapsed_s: float
     cached: bool = False
     input_pa: np.ndarray = field(default=None, repr=False)
     recomputed: tuple = ()  # stage keys computed in this run (the others came from the cache)
 
 
-def _to_numpy(value):
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().double().numpy()[0] if value.dim() > 1 else value.detach().cpu().double().numpy()
-    if isinstance(value, (list, tuple)):
-        return [_to_numpy(v) for v in value]
-    return value
+def stage_choices(info: dict[str, StageInfo]) -> dict[str, str]:
+    """Label -> key of the stages a user can pick (a model's ``stage_info``, in order),
+    leaving out those that only hold another stage's frequencies."""
+    coords = {i.freqs_key for i in info.values()}
+    return {i.label: k for k, i in info.items() if k not in coords}
 
 
-def _model_attr(model, names):
-    for attr in names:
-        value = getattr(model, attr, None)
-        if value is not None:
-            return _to_numpy(value) if isinstance(value, (list, tuple)) else np.asarray(
-                torch.as_tensor(value).detach().cpu(), dtype=float).ravel()
-    return None
+def _numpy(value, axes: str = "") -> np.ndarray:
+    """A tensor as float64 numpy, batch item 0 when its axes start with B."""
+    a = value.detach().cpu().double().numpy()
+    return a[0] if axes.startswith("B") else a
 
 
 class _LRU(OrderedDict):
@@ -257,8 +235,6 @@ class Explorer:
         spec = model_spec(name)
         kwargs = spec.constructor_kwargs(params)
         cls = model_class(name)
-        if cls is None:
-            raise ValueError(f"{name} is not available yet in this installation")
         key = (name, repr(sorted(kwargs.items())))
         return self._models.get_or(key, lambda: cls(**kwargs, return_stages=True).eval())[0]
 
@@ -287,21 +263,22 @@ class Explorer:
     def _compute(self, spec: ModelSpec, stimulus: StimulusSpec, params: dict, is_stale=None) -> RunResult:
         t0 = time.perf_counter()
         model = self.model(spec.name, params)
-        x_pa = self.stimulus(stimulus, spec.fs)
-        x = to_model_input(x_pa, spec, stimulus.ears)
+        x_pa = self.stimulus(stimulus, model.fs)
+        x = to_model_input(x_pa[None], model, stimulus.ears).to(model.dtype)
         with torch.no_grad():
             if spec.chain:
                 output, stages, recomputed = self._run_chain(spec, model, x, stimulus, params, is_stale)
             else:
                 output, stages = model(x)
                 recomputed = tuple(stages) + ("output",)
-        stages = {k: _to_numpy(v) for k, v in stages.items()}
-        stages["output"] = _to_numpy(output[1] if spec.name == "Moore2016" else output)
-        summary = spec.summarize(output, stages) if spec.summarize else {}
+            stages["output"] = model.output_stage(output)
+        info = model.stage_info
+        stages = {k: _numpy(v, info[k].axes) for k, v in stages.items()}
         elapsed = time.perf_counter() - t0
         self.last_elapsed_s[spec.name] = elapsed
-        return RunResult(spec.name, dict(params), stimulus, spec.fs, stages, _model_attr(model, spec.freqs_attr),
-                         _model_attr(model, ("mfc", "mod_center_freqs_hz")), summary, elapsed,
+        mfc = None if model.mfc is None else _numpy(torch.as_tensor(model.mfc))
+        return RunResult(spec.name, dict(params), stimulus, model.fs, stages, info,
+                         _numpy(torch.as_tensor(model.center_freqs_hz)), mfc, elapsed,
                          input_pa=x_pa.numpy(), recomputed=recomputed)
 
     def _run_chain(self, spec: ModelSpec, model, x, stimulus: StimulusSpec, params: dict, is_stale=None):
@@ -326,43 +303,26 @@ class Explorer:
             if is_stale is not None and is_stale():
                 raise Superseded()
             signal = getattr(model, spec.chain[i][1])(signal)
-            self._stage_tensors.get_or(cache_key(i), lambda: signal)
+            self._stage_tensors.get_or(cache_key(i), lambda s=signal: s)
             outputs.append(signal)
         stages = dict(zip(keys[:-1], outputs[:-1]))
         return outputs[-1], stages, tuple(keys[start:])
 
 
-def stage_matrix(value, layout: str) -> np.ndarray:
-    """A stage as a 2-D array (rows = channels/frequency, columns = time/frames) or 1-D."""
-    if layout == "modulation":
-        if isinstance(value, list):  # per channel (mod, time): rms over time -> channel x mod
-            rows = [np.sqrt(np.mean(np.asarray(v) ** 2, axis=-1)) for v in value]
-            width = max(len(r) for r in rows)
-            return np.array([np.pad(r, (0, width - len(r)), constant_values=np.nan) for r in rows])
-        return np.sqrt(np.mean(np.asarray(value) ** 2, axis=0))  # (time, channel, mod)
-    a = np.asarray(value, dtype=float)
-    if layout == "frame_channel":
-        return a.T
-    return a
-
-
 def readout(result: RunResult, stage_key: str) -> dict:
     """Numbers shown next to the stage plot (all plain floats or strings)."""
-    spec = model_spec(result.model)
-    stage = spec.stage(stage_key)
     if stage_key not in result.stages:
         raise ValueError(f"{result.model} returned no stage {stage_key!r}; it has {sorted(result.stages)}")
-    a = stage_matrix(result.stages[stage_key], stage.layout)
+    info, a = result.info[stage_key], result.stages[stage_key]
     finite = a[np.isfinite(a)]
     x = result.input_pa
-    out = {"stimulus level (dB SPL)": float(20 * np.log10(np.sqrt(np.mean(x ** 2)) / 20e-6 + 1e-30)),
-           f"{stage.label}: max": float(finite.max()) if finite.size else float("nan"),
-           f"{stage.label}: rms": float(np.sqrt(np.mean(finite ** 2))) if finite.size else float("nan")}
-    if a.ndim == 2 and stage.layout == "channel_time":
+    out = {"stimulus level (dB SPL)": float(20 * np.log10(np.sqrt(np.mean(x ** 2)) / P_REF_PA + 1e-30)),
+           f"{info.label}: max ({info.unit})": float(finite.max()) if finite.size else float("nan"),
+           f"{info.label}: rms ({info.unit})": float(np.sqrt(np.mean(finite ** 2))) if finite.size else float("nan")}
+    if info.axes == "BCT":
         ch = int(np.argmax(np.mean(a ** 2, axis=1)))
         fc = result.freqs_hz
-        out["most active channel"] = f"{fc[ch]:.0f} Hz" if fc is not None and len(fc) == a.shape[0] else str(ch)
-    out.update(result.summary)
+        out["most active channel"] = f"{fc[ch]:.0f} Hz" if len(fc) == a.shape[0] else str(ch)
     out["recomputed"] = "nothing (cached)" if result.cached else ", ".join(result.recomputed)
     out["compute time (ms)"] = round(result.elapsed_s * 1e3, 1)
     return out

@@ -7,15 +7,11 @@ or a fast stand-in (a level or envelope feature with internal noise) for a quick
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from workbench.dashboards.registry import ParamSpec
-
-REQUIRES = ("the experiment engine `workbench.psychophysics.experiments` (issue 8) and the "
-            "Paulick2024 model")
 
 # label -> (experiment name, the condition parameter shown as a slider)
 TASKS = {
@@ -36,20 +32,6 @@ CONTROLS = (
     ParamSpec("n_runs", "staircase runs", "int", 2, 1, 8, 1),
     ParamSpec("seed", "random seed", "int", 0, 0, 99, 1),
 )
-
-
-def missing_requirements(observer: str = "paulick2024") -> str | None:
-    """None when the engine (and, for the CASP observer, Paulick2024) imports, else a message."""
-    needed = [("workbench.psychophysics.experiments", "make_experiment")]
-    if observer == "paulick2024":
-        needed.append(("workbench.models.paulick2024", "Paulick2024"))
-    for module, attr in needed:
-        try:
-            if not hasattr(importlib.import_module(module), attr):
-                raise ImportError(attr)
-        except Exception:  # absent or still broken: say so in the page
-            return f"This needs {REQUIRES}; `{module}` is not available yet in this installation."
-    return None
 
 
 @dataclass
@@ -73,17 +55,15 @@ def run_task(task: str, observer: str, condition_value: float, n_runs: int = 2, 
         raise ValueError(f"task must be one of {list(TASKS)}, got {task!r}")
     if observer not in OBSERVERS.values():
         raise ValueError(f"observer must be one of {list(OBSERVERS.values())}, got {observer!r}")
-    missing = missing_requirements(observer)
-    if missing:
-        raise ValueError(missing)
     from workbench.psychophysics import experiments, procedures
+    from workbench.psychophysics import observer as observers
 
     name, param = TASKS[task]
     kwargs = {param.name: param.validate(condition_value)}
     if procedure:
         kwargs["procedure"] = dict(procedure)
     experiment = experiments.make_experiment(name, **kwargs)
-    obs = experiments.make_observer(observer, experiment, seed=seed)
+    obs = observers.make_observer(observer, experiment, seed=seed)
     result = experiment.run(obs, n_runs=int(n_runs), seed=int(seed))
     values = np.concatenate([np.asarray(v, float) for v in result.staircase.values])
     correct = np.concatenate([np.asarray(c, float) for c in result.staircase.correct])
@@ -137,8 +117,7 @@ class ExperimentPanel:
 
         self.controls = {p.name: panel_widget(p) for p in CONTROLS}
         self.controls["observer"].options = OBSERVERS
-        # the CASP observer when Paulick2024 is installed, else the fast stand-in
-        self.controls["observer"].value = "level" if missing_requirements("paulick2024") else "paulick2024"
+        self.controls["observer"].value = "paulick2024"
         self.condition = panel_widget(TASKS[self.controls["task"].value][1])
         self.condition_box = pn.Column(self.condition)
         self.controls["task"].param.watch(self._on_task, "value")
@@ -150,10 +129,6 @@ class ExperimentPanel:
         self.spinner = pn.indicators.LoadingSpinner(value=True, visible=False, size=28)
         self.track = pn.pane.PNG(None, css_classes=["experiment-track"], max_width=600)
         self.curve = pn.pane.PNG(None, css_classes=["experiment-curve"], max_width=600)
-        missing = missing_requirements("level")
-        if missing:
-            self.message.object, self.message.visible = missing, True
-            self.run_button.disabled = True
 
     def _on_task(self, event):
         from workbench.dashboards.panel_ui import panel_widget

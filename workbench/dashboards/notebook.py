@@ -16,7 +16,7 @@ from IPython.display import Image, display
 
 from workbench.dashboards import core
 from workbench.dashboards.core import STIMULUS_CONTROLS, Explorer, StimulusSpec
-from workbench.dashboards.registry import ParamSpec, model_class, model_spec
+from workbench.dashboards.registry import ParamSpec, model_spec
 
 
 def ipy_widget(p: ParamSpec):
@@ -46,8 +46,6 @@ class StageExplorerWidget:
     def __init__(self, model: str = "Dau1997", stage: str | None = None, explorer: Explorer | None = None,
                  **settings):
         self.spec = model_spec(model)
-        if model_class(model) is None:
-            raise ValueError(f"{model} is not available yet in this installation")
         self.explorer = explorer or Explorer()
         self.stimulus_widgets = {p.name: ipy_widget(p) for p in STIMULUS_CONTROLS}
         self.stimulus_widgets["kind"].options = [k for k in core.STIMULUS_KINDS if k != "upload"]
@@ -55,10 +53,12 @@ class StageExplorerWidget:
         for name, value in settings.items():
             group = self.stimulus_widgets if name in self.stimulus_widgets else self.param_widgets
             if name not in group:
-                raise ValueError(f"unknown setting {name!r}; allowed {sorted(self.stimulus_widgets) + sorted(self.param_widgets)}")
+                allowed = sorted(self.stimulus_widgets) + sorted(self.param_widgets)
+                raise ValueError(f"unknown setting {name!r}; allowed {allowed}")
             group[name].value = value
-        self.stage = W.Dropdown(options=[(s.label, s.key) for s in self.spec.stages],
-                                value=stage or self.spec.stages[0].key, description="stage",
+        choices = core.stage_choices(self.explorer.model(model, self.params()).stage_info)
+        self.stage = W.Dropdown(options=list(choices.items()), value=stage or next(iter(choices.values())),
+                                description="stage",
                                 style={"description_width": "initial"}, layout=W.Layout(width="340px"))
         self.plot = W.Output(layout=W.Layout(min_height="320px"))
         self.readout = W.HTML()
@@ -98,7 +98,7 @@ class StageExplorerWidget:
         finally:
             self.progress.layout.visibility = "hidden"
         self.error.value = ""
-        about = self.spec.stage(self.stage.value).about
+        about = self.result.info[self.stage.value].about
         self.readout.value = "<br>".join([f"<i>{about}</i>" if about else "",
                                           " · ".join(f"{k}: <b>{v:.4g}</b>" if isinstance(v, float) else
                                                      f"{k}: <b>{v}</b>" for k, v in values.items())])
@@ -110,11 +110,6 @@ class StageExplorerWidget:
         display(self.widget)
 
 
-def stage_dashboard(model: str = "Dau1997", **settings) -> StageExplorerWidget:
-    """Shortcut used in the lessons: build and return the explorer widget."""
-    return StageExplorerWidget(model, **settings)
-
-
 class ExperimentWidget:
     """Choose a task and an observer, run staircases, see the track and the psychometric function."""
 
@@ -124,7 +119,7 @@ class ExperimentWidget:
         self.ex, self.procedure = ex, procedure
         self.controls = {p.name: ipy_widget(p) for p in ex.CONTROLS}
         self.controls["observer"].options = list(ex.OBSERVERS.items())
-        self.controls["observer"].value = "level" if ex.missing_requirements("paulick2024") else "paulick2024"
+        self.controls["observer"].value = "paulick2024"
         self.condition = ipy_widget(ex.TASKS[self.controls["task"].value][1])
         self.condition_box = W.VBox([self.condition])
         self.controls["task"].observe(self._on_task, names="value")

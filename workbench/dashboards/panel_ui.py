@@ -16,7 +16,7 @@ import panel as pn
 
 from workbench.dashboards import core
 from workbench.dashboards.core import STIMULUS_CONTROLS, Debouncer, Explorer, StimulusSpec
-from workbench.dashboards.registry import MODELS, ParamSpec, model_class, model_spec
+from workbench.dashboards.registry import MODELS, ParamSpec, model_spec
 
 # Shared worker threads (only the threads are shared: every session has its own Explorer).
 EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="workbench-dash")
@@ -37,11 +37,6 @@ def panel_widget(p: ParamSpec):
     raise ValueError(f"kind must be float/int/choice/bool, got {p.kind!r}")
 
 
-def model_options() -> dict:
-    """Select options: available models by name, missing ones marked."""
-    return {(name if model_class(name) else f"{name} (not available yet)"): name for name in MODELS}
-
-
 class StageExplorer:
     """Stimulus designer + model picker + stage viewer + audio player for one session."""
 
@@ -50,7 +45,7 @@ class StageExplorer:
         self.debouncer = Debouncer()
         self.stimulus_widgets = {p.name: panel_widget(p) for p in STIMULUS_CONTROLS}
         self.upload = pn.widgets.FileInput(accept=".wav", multiple=False, css_classes=["wav-upload"])
-        self.model_select = pn.widgets.Select(label="model", options=model_options(), value=model,
+        self.model_select = pn.widgets.Select(label="model", options=list(MODELS), value=model,
                                               css_classes=["model-select"])
         self.param_widgets: dict = {}
         self._stimulus_key = None
@@ -87,9 +82,9 @@ class StageExplorer:
         for w in self.param_widgets.values():
             w.param.watch(self._on_change, "value")
         self.param_box[:] = list(self.param_widgets.values()) or [pn.pane.Markdown("*no parameters to set*")]
-        options = {s.label: s.key for s in spec.stages}
+        options = core.stage_choices(self.explorer.model(name, self.params()).stage_info)
         self.stage_select.options = options
-        self.stage_select.value = spec.stages[0].key
+        self.stage_select.value = next(iter(options.values()))
 
     # ----------------------------------------------------------------------------- events
     async def _on_model(self, event):
@@ -121,8 +116,6 @@ class StageExplorer:
         name, stage_key = self.model_select.value, self.stage_select.value
         try:
             stim, params = self.stimulus_spec(), self.params()
-            if model_class(name) is None:
-                raise ValueError(f"{name} is not available yet in this installation: choose another model")
             work = lambda: self.compute(name, stim, params, stage_key, generation)  # noqa: E731
             result, stage_png = await core.run_with_progress(work, self._busy, self._idle, executor=EXECUTOR)
         except core.Superseded:
@@ -135,8 +128,8 @@ class StageExplorer:
             return
         self.error.visible = False
         self.plot.object = stage_png
-        spec = model_spec(name)
-        self.about.object = f"**{spec.stage(stage_key).label}**: {spec.stage(stage_key).about}"
+        info = result.info[stage_key]
+        self.about.object = f"**{info.label}** ({info.unit}): {info.about}"
         self.readout.object = core.format_readout(core.readout(result, stage_key))
         self.stimulus_readout.object = f"{stim.describe()} · model input at {result.fs:g} Hz"
         if self._stimulus_key != (stim, result.fs):  # the stimulus views follow after the stage plot
@@ -202,10 +195,8 @@ def warm_up_in_background(models=None, duration_s: float = 0.05):
     _WARMED.append(True)
 
     def warm():
-        from workbench.dashboards.registry import available_models
-
         explorer = Explorer(cache_size=1)
-        for name in models or available_models()[:1]:
+        for name in models or list(MODELS)[:1]:
             try:
                 explorer.run(name, StimulusSpec(duration_s=duration_s))
             except Exception:  # a broken model shows its error in the page later, not here

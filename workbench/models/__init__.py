@@ -1,13 +1,6 @@
-"""Complete auditory models: each file composes stages from :mod:`workbench.stages`."""
+"""Complete auditory models: each file composes stages from :mod:`workbench.stages` on the
+model contract of :mod:`workbench.models.base`; imported lazily, as from :mod:`workbench`."""
 
-from workbench import _MODELS
+from workbench import MODEL_MODULES, __getattr__  # noqa: F401 - the lazy import of the models
 
-__all__ = list(_MODELS)
-
-
-def __getattr__(name):
-    if name in _MODELS:
-        import importlib
-
-        return getattr(importlib.import_module(_MODELS[name]), name)
-    raise AttributeError(f"module 'workbench.models' has no attribute {name!r}")
+__all__ = list(MODEL_MODULES)

@@ -22,53 +22,70 @@ is 90, not 15234.
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from workbench._validation import (check_dtype, check_frequency_range, check_fs, check_kwargs,
-                                   check_positive, check_signal)
+from workbench._validation import check_dtype, check_frequency_range, check_fs, check_kwargs, check_positive
+from workbench.models.base import AuditoryModel, StageInfo, amt_unit
 from workbench.stages.adaptation import AdaptLoop
 from workbench.stages.erb import erbspacebw
 from workbench.stages.gammatone import GammatoneFilterbank
 from workbench.stages.ihc import IHCEnvelope
 from workbench.stages.modulation import ModulationFilterbank
 
-FILTERBANK_KEYS = ("n", "betamul", "erb_scale", "basef")
-IHC_KEYS = ("method", "cutoff_hz", "filter_order")
-ADAPTATION_KEYS = ("tau", "limit", "minspl", "min_level", "preset", "backend")
-MODULATION_KEYS = ("Q", "max_mfc", "filter_type", "preset", "upper_limit", "lowpass_150_hz",
-                   "attenuation", "phase_insensitive")
+GAMMATONE_ALIASES = {"n": "order", "betamul": "bandwidth_factor"}  # the spec's spellings
 
 
-class Dau1997(nn.Module):
+class Dau1997(AuditoryModel):
     """Dau et al. (1997) auditory model (AMT ``dau1997``), batched and differentiable.
 
     Parameters
     ----------
-    fs : sampling rate in Hz.
-    flow, fhigh : range of the auditory-filter centre frequencies in Hz (0 < flow < fhigh < fs/2).
-    learnable : gammatone centre frequencies and bandwidths, the IHC cutoff, the adaptation
-        time constants and the modulation filters' centre frequencies, bandwidths and
-        low-pass cutoffs become ``nn.Parameter``.
-    return_stages : also return ``{'filterbank', 'ihc', 'adaptation'}``, each ``(B, F, T)``.
-    dtype : torch.float32 or torch.float64 (parameters and computation).
-    filterbank_kwargs : ``n`` (order, 4), ``betamul`` (bandwidth in ERB, 1.01859 for n=4),
-        ``erb_scale`` (channel spacing in ERB, AMT ``bwmul``, 1), ``basef`` (1000 Hz, a
-        channel sits there; ``None`` or outside [flow, fhigh]: grid centred in the range).
-    ihc_kwargs : ``method`` ('dau1996', 'breebaart2001', 'king2019', 'lindemann1986'),
-        ``cutoff_hz``, ``filter_order``.
-    adaptation_kwargs : ``tau`` (s), ``limit`` (10), ``minspl`` (dB SPL, 0) or ``min_level``
-        (linear, scalar or per channel), ``preset`` ('dau1997'), ``backend`` ('auto', 'numba':
-        also on CUDA via host memory, 'torch').
-    modulation_kwargs : ``Q`` (2), ``max_mfc`` (1000 Hz), ``filter_type`` ('efilt' or
-        'butterworth'), ``preset`` ('jepsen2008'), ``upper_limit``, ``lowpass_150_hz``,
-        ``attenuation``, ``phase_insensitive``.
+    fs : float, Hz
+    flow, fhigh : float, Hz
+        Range of the auditory-filter centre frequencies (0 < flow < fhigh < fs/2).
+    learnable : bool
+        Gammatone centre frequencies and bandwidths, the IHC cutoff, the adaptation time
+        constants and the modulation filters' centre frequencies, bandwidths and low-pass
+        cutoffs become ``nn.Parameter``.
+    return_stages : bool
+        Also return ``{'filterbank', 'ihc', 'adaptation'}``, each ``(B, C, T)``.
+    dtype : torch.dtype
+        float32 or float64 (parameters and computation).
+    filterbank_kwargs : dict
+        ``order`` (spec ``n``, 4), ``bandwidth_factor`` (spec ``betamul``, ERB, 1.01859 for
+        order 4), ``erb_scale`` (channel spacing in ERB, AMT ``bwmul``, 1), ``basef``
+        (1000 Hz, a channel sits there; ``None`` or outside [flow, fhigh]: a centred grid).
+    ihc_kwargs : dict
+        :class:`~workbench.stages.ihc.IHCEnvelope` ``method``, ``cutoff_hz``, ``filter_order``.
+    adaptation_kwargs : dict
+        :class:`~workbench.stages.adaptation.AdaptLoop` ``tau_s`` (spec ``tau``), ``limit``,
+        ``min_spl_db`` (spec ``minspl``, 0 dB SPL) or ``min_level``, ``preset``, ``backend``.
+    modulation_kwargs : dict
+        :class:`~workbench.stages.modulation.ModulationFilterbank` ``Q`` (2), ``max_mfc``
+        (1000 Hz), ``filter_type``, ``preset`` ('jepsen2008'), ``upper_limit``,
+        ``lowpass_150_hz``, ``attenuation``, ``phase_insensitive``.
 
-    Input ``(T,)`` or ``(B, T)`` (AMT units, see module docstring). Output: list of
-    ``num_channels`` tensors ``(B, M_i, T)`` (``(M_i, T)`` for 1-D input) in model units
-    (MU, the adaptation output scale), M_i modulation filters of channel i, the 2.5 Hz
-    low-pass first. Stages: 'filterbank' (AMT units), 'ihc' (AMT units), 'adaptation' (MU).
-    Attributes: ``fc`` ``(num_channels,)`` Hz (float64), ``mfc``, ``mfc_per_channel`` (Hz).
+    Returns
+    -------
+    list of Tensor
+        ``forward(x)``, ``x`` ``(B, T)`` or ``(T,)`` in AMT full scale (module docstring):
+        ``num_channels`` tensors ``(B, M_i, T)`` in MU (the adaptation output scale), M_i
+        modulation filters of channel i, the 2.5 Hz low-pass first; with
+        ``return_stages``, also the stage dict (:attr:`stage_info`). Attributes ``fc``
+        ``(C,)`` Hz (float64), ``mfc``, ``mfc_per_channel`` (Hz).
+
+    References
+    ----------
+    Dau, Kollmeier & Kohlrausch (1997), J. Acoust. Soc. Am. 102, 2892-2905; AMT 1.4 ``dau1997``.
+
+    Examples
+    --------
+    >>> model = Dau1997(fs=16000, fhigh=4000)
+    >>> out = model(torch.zeros(2, 1600))
+    >>> len(out) == model.num_channels, out[0].shape
+    (True, torch.Size([2, 4, 1600]))
     """
+
+    input_unit, dboffset = "amt", 100.0
 
     def __init__(self, fs: float, flow: float = 80.0, fhigh: float = 8000.0, learnable: bool = False,
                  return_stages: bool = False, dtype: torch.dtype = torch.float32,
@@ -80,31 +97,24 @@ class Dau1997(nn.Module):
         self.dtype = check_dtype(dtype)
         self.learnable = bool(learnable)
         self.return_stages = bool(return_stages)
-        fb = check_kwargs(filterbank_kwargs, FILTERBANK_KEYS, "filterbank_kwargs")
-        ihc = check_kwargs(ihc_kwargs, IHC_KEYS, "ihc_kwargs")
-        adt = check_kwargs(adaptation_kwargs, ADAPTATION_KEYS, "adaptation_kwargs")
-        mfb = check_kwargs(modulation_kwargs, MODULATION_KEYS, "modulation_kwargs")
+        fb = check_kwargs(filterbank_kwargs, ("order", "bandwidth_factor", "erb_scale", "basef"),
+                          "filterbank_kwargs", GAMMATONE_ALIASES)
+        ihc = check_kwargs(ihc_kwargs, ("method", "cutoff_hz", "filter_order"), "ihc_kwargs")
+        adt = check_kwargs(adaptation_kwargs, AdaptLoop.KWARGS, "adaptation_kwargs", AdaptLoop.ALIASES)
+        mfb = check_kwargs(modulation_kwargs, ModulationFilterbank.KWARGS, "modulation_kwargs")
 
         basef = fb.get("basef", 1000.0)
         if basef is not None and not self.flow <= basef <= self.fhigh:
             basef = None  # AMT requires flow <= basef <= fhigh; fall back to a centred grid
         spacing = check_positive(fb.get("erb_scale", 1.0), "filterbank_kwargs['erb_scale']")
         fc = erbspacebw(self.flow, self.fhigh, spacing, basef)
-        self.filterbank = GammatoneFilterbank(self.fs, fc, order=fb.get("n", 4),
-                                              bandwidth_factor=fb.get("betamul"),
-                                              learnable=learnable, dtype=dtype)
-        self.ihc = IHCEnvelope(self.fs, learnable=learnable, dtype=dtype, **ihc)
-        self.adaptation = AdaptLoop(self.fs, tau_s=adt.get("tau"), limit=adt.get("limit"),
-                                    min_level=adt.get("min_level"), min_spl_db=adt.get("minspl", 0.0),
-                                    preset=adt.get("preset", "dau1997"), learnable=learnable,
-                                    backend=adt.get("backend", "auto"), dtype=dtype)
-        self.modulation = ModulationFilterbank(self.fs, fc, learnable=learnable, dtype=dtype, **mfb)
-        self.register_buffer("fc", fc.to(torch.float64), persistent=False)
-
-    @property
-    def num_channels(self) -> int:
-        """Number of auditory channels (``fc.numel()``)."""
-        return self.fc.numel()
+        common = dict(learnable=learnable, dtype=dtype)
+        self.filterbank = GammatoneFilterbank(self.fs, fc, order=fb.get("order", 4),
+                                              bandwidth_factor=fb.get("bandwidth_factor"), **common)
+        self.ihc = IHCEnvelope(self.fs, **ihc, **common)
+        self.adaptation = AdaptLoop(self.fs, **adt, **common)
+        self.modulation = ModulationFilterbank(self.fs, fc, **mfb, **common)
+        self.register_buffer("center_freqs_hz", fc.to(torch.float64), persistent=False)
 
     @property
     def mfc(self) -> torch.Tensor:
@@ -116,23 +126,19 @@ class Dau1997(nn.Module):
         """Modulation centre frequencies (Hz) of each auditory channel, 0 (the low-pass) first."""
         return self.modulation.mfc_per_channel
 
-    def forward(self, x):
-        x = check_signal(x, "x", min_samples=2, max_dims=2, dtype=self.dtype)
-        squeeze = x.dim() == 1
-        if squeeze:
-            x = x.unsqueeze(0)
-        filtered = self.filterbank(x)
-        envelope = self.ihc(filtered)
-        adapted = self.adaptation(envelope)
-        out = self.modulation(adapted)
-        if squeeze:
-            out = [o.squeeze(0) for o in out]
-        if not self.return_stages:
-            return out
-        stages = {"filterbank": filtered, "ihc": envelope, "adaptation": adapted}
-        if squeeze:
-            stages = {k: v.squeeze(0) for k, v in stages.items()}
-        return out, stages
+    @property
+    def stage_info(self) -> dict[str, StageInfo]:
+        fs, unit = self.fs, amt_unit(self.dboffset)
+        return {"filterbank": StageInfo("gammatone filterbank", unit, "BCT", fs, self.filterbank.about),
+                "ihc": StageInfo("inner hair cell envelope", unit, "BCT", fs, self.ihc.about),
+                "adaptation": StageInfo("adaptation loops", "MU", "BCT", fs, self.adaptation.about),
+                "output": StageInfo("modulation filterbank", "MU", "BCMT", fs, self.modulation.about)}
+
+    def _run(self, x: torch.Tensor):
+        stages = {"filterbank": self.filterbank(x.to(self.dtype))}
+        stages["ihc"] = self.ihc(stages["filterbank"])
+        stages["adaptation"] = self.adaptation(stages["ihc"])
+        return self.modulation(stages["adaptation"]), stages
 
     def distribute_gradients(self) -> None:
         """No-op, kept for API compatibility: every modulation filter parameter is a single

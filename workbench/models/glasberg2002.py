@@ -20,7 +20,7 @@ The published model, not AMT 1.4's ``glasberg2002`` code (see "Differences from 
    attack 0.045 / release 0.02 per 1 ms; long-term loudness: AGC on it with 0.01 / 0.0005.
 
 Input in **Pa**, ``(B, T)`` or ``(T,)``. The model runs at 32 kHz; other rates are resampled
-in ``forward`` (:func:`workbench.stages.loudness.resample_signal`). Output frames
+in ``forward`` (:func:`workbench.stages.resample.resample`). Output frames
 ``F = T32 // 32 + 1`` (``T32`` = samples at 32 kHz), frame ``k`` centred at ``k`` ms.
 
 Differences from AMT 1.4 ``glasberg2002`` (checked against its reference outputs): AMT
@@ -45,8 +45,11 @@ import math
 import torch
 from torch import nn
 
-from workbench._validation import check_choice, check_dtype, check_fs, check_kwargs, check_positive, check_signal
+from workbench._validation import check_choice, check_dtype, check_fs, check_kwargs, check_positive
+from workbench.models.base import LoudnessModel, StageInfo
 from workbench.stages import loudness as L
+from workbench.stages.resample import resample
+from workbench.units import P_REF_PA, hz_to_cam
 
 __all__ = ["Glasberg2002"]
 
@@ -60,43 +63,64 @@ _SPEC_ONLY_KEYS = {
 }
 
 
-class Glasberg2002(nn.Module):
-    """Glasberg & Moore (2002) loudness; ``forward(audio)`` -> long-term loudness ``(B, F)``
-    sone (``(F,)`` for 1-D input), audio in Pa at ``fs``.
+class Glasberg2002(LoudnessModel):
+    """Glasberg & Moore (2002) time-varying loudness (module docstring).
 
-    With ``return_stages=True`` returns ``(ltl, stages)``; stage keys (the spec's six first):
-    ``'stl'`` ``(B, F)`` sone, ``'specific_loudness'`` ``(B, F, C)`` sone/Cam (one ear),
-    ``'excitation'`` ``(B, F, C)`` dB SPL, ``'erb_excitation'`` ``(B, F, C)`` dB SPL
-    (:class:`~workbench.stages.loudness.ERBIntegration`), ``'psd'`` ``(B, F, K)`` Pa^2/Hz
-    (zero where a component was dropped), ``'freqs'`` ``(K,)`` Hz; then
-    ``'instantaneous_loudness'`` ``(B, F)`` sone and ``'filtered'`` ``(B, T + 2048)`` Pa
-    (ear-filter output; not when streaming).
+    Parameters
+    ----------
+    fs : float, Hz
+        Input rate (resampled to 32 kHz).
+    learnable : bool
+        C and the four AGC coefficients become parameters.
+    return_stages : bool
+    multi_fft_kwargs : dict
+        ``hop_length`` (samples at 32 kHz, 32), ``n_fft`` (2048) or ``n_ffts`` (the six window
+        lengths), ``band_edges_hz``, ``hann_correction_db``, ``range_db``, ``floor_db``.
+    erb_kwargs : dict
+        ``erb_lower``, ``erb_upper``, ``erb_step`` (Cam; 1.75, 39, 0.25) or ``f_min``,
+        ``f_max`` (Hz), ``bandwidth_scale`` (width of the ``'erb_excitation'`` window, ERB, 1).
+    excitation_kwargs : dict
+        ``level_slope`` (0.35), ``pivot_level_db`` (51).
+    specific_loudness_kwargs : dict
+        ``C``, ``threshold_db_above_500``.
+    loudness_integration_kwargs : dict
+        ``stl_attack``, ``stl_release``, ``ltl_attack``, ``ltl_release`` (per 1 ms frame) or
+        ``tau_attack``, ``tau_release`` (s, long-term AGC: ``alpha = 1 - exp(-1 ms / tau)``).
+    dtype : torch.dtype
+    presentation : {'diotic', 'monaural'}
+    field : {'free', 'diffuse'}
+    streaming : bool
+        Carry input history and AGC states between calls (module docstring).
 
-    Submodules (spec names): ``outer_middle_ear``, ``multi_fft``, ``erb_integration``
-    (``n_erb_bands``), ``excitation_pattern``, ``specific_loudness``, ``loudness_integration``
-    (``.stl``, ``.ltl``: :class:`~workbench.stages.loudness.AttackRelease`).
+    Returns
+    -------
+    Tensor
+        ``forward(audio)``, ``audio`` ``(B, T)`` or ``(T,)`` in Pa: long-term loudness ``(B, K)``
+        sone, K frames of 1 ms; with ``return_stages`` also the stages (:attr:`stage_info`).
 
-    Keyword dicts (unknown keys raise ``TypeError``): ``multi_fft_kwargs``: ``hop_length``
-    (samples at 32 kHz, 32), ``n_fft`` (2048) or ``n_ffts`` (the six window lengths),
-    ``band_edges_hz``, ``hann_correction_db``, ``range_db``, ``floor_db``; ``erb_kwargs``:
-    ``erb_lower``, ``erb_upper``, ``erb_step`` (Cam; 1.75, 39, 0.25) or ``f_min``, ``f_max``
-    (Hz), ``bandwidth_scale`` (width of the ``'erb_excitation'`` window in ERB, 1);
-    ``excitation_kwargs``: ``level_slope`` (0.35), ``pivot_level_db`` (51);
-    ``specific_loudness_kwargs``: ``C``, ``threshold_db_above_500``;
-    ``loudness_integration_kwargs``: ``stl_attack``, ``stl_release``, ``ltl_attack``,
-    ``ltl_release`` (coefficients per 1 ms frame) or ``tau_attack``, ``tau_release`` (s, for
-    the long-term AGC that gives the output: ``alpha = 1 - exp(-1 ms / tau)``).
+    Notes
+    -----
+    Submodules have the spec's names (``multi_fft``, ``excitation_pattern``,
+    ``loudness_integration.stl`` / ``.ltl``, ...). Differences from the spec (torch_amt),
+    following the paper: frames every 1 ms (spec: hop 512 samples), bands 1.75..39 Cam on
+    Moore's Cam scale (47.5 Hz to 15.1 kHz; ``erb_kwargs={'f_min': 80, 'f_max': 12000,
+    'erb_step': 0.5}`` gives 69 bands, spec 75), roex excitation (no dB/ERB spreading slopes:
+    use ``level_slope``), two AGCs with the paper's coefficients (0.045/0.02, 0.01/0.0005 per
+    ms; the spec's 50/200 ms are torch_amt's), the ANSI S3.4-2007 sone<->phon table instead
+    of ``40 + 10 log2(sone)`` (they agree at 1 sone).
 
-    Differences from the spec (torch_amt), following the paper: frames every 1 ms (spec: hop
-    512 samples, 62 frames per second), bands 1.75..39 Cam on Moore's Cam scale (47.5 Hz to
-    15.1 kHz; spec 50 Hz to 15 kHz; so
-    ``erb_kwargs={'f_min': 80, 'f_max': 12000, 'erb_step': 0.5}`` gives 69 bands, spec 75),
-    roex excitation (the spec's dB/ERB spreading slopes ``upper_slope_base``,
-    ``lower_slope_per_db``, ... do not exist: use ``level_slope``), two AGCs (short- then
-    long-term) with the paper's coefficients (0.045/0.02, 0.01/0.0005 per ms; the spec's
-    50/200 ms are torch_amt's), ANSI S3.4-2007 sone<->phon table instead of
-    ``40 + 10 log2(sone)`` (they agree at 1 sone).
+    References
+    ----------
+    Glasberg & Moore (2002), J. Audio Eng. Soc. 50, 331-342; ANSI S3.4-2007.
+
+    Examples
+    --------
+    >>> from workbench import stimuli
+    >>> round(float(Glasberg2002()(stimuli.tone(1000, 1.0, 32000, 40.0)).max()), 2)  # 40 dB SPL: 1 sone
+    1.0
     """
+
+    input_name = "audio"
 
     def __init__(self, fs: float = 32000, learnable: bool = False, return_stages: bool = False,
                  multi_fft_kwargs=None, erb_kwargs=None, excitation_kwargs=None, specific_loudness_kwargs=None,
@@ -109,8 +133,9 @@ class Glasberg2002(nn.Module):
         self.dtype, self.streaming = check_dtype(dtype), bool(streaming)
         if self.streaming and self.fs != 32000:
             raise ValueError(f"streaming=True needs fs = 32000 Hz (got {self.fs:g}): resample the stream first "
-                             "with workbench.stages.loudness.resample_signal")
+                             "with workbench.stages.resample.resample(x, fs, 32000)")
         self.presentation = check_choice(presentation, ("diotic", "monaural"), "presentation")
+        self.binaural_factor = 2.0 if presentation == "diotic" else 1.0  # ANSI binaural summation
         check_choice(field, ("free", "diffuse"), "field")
         mf = check_kwargs(multi_fft_kwargs, ("hop_length", "n_fft", "n_ffts", "band_edges_hz", "hann_correction_db",
                                              "range_db", "floor_db"), "multi_fft_kwargs")
@@ -134,8 +159,8 @@ class Glasberg2002(nn.Module):
         self.outer_middle_ear = L.OuterMiddleEarFIR(f"ansi2007_{field}", dtype=dtype)
         self.relevance = (mf.pop("range_db", 100.0), mf.pop("floor_db", 30.0))
         self.multi_fft = L.MultiResolutionSpectrum(32000.0, dtype=dtype, **mf)
-        lower = float(L.hz_to_cam(ek.pop("f_min"))) if "f_min" in ek else ek.get("erb_lower", 1.75)
-        upper = float(L.hz_to_cam(ek.pop("f_max"))) if "f_max" in ek else ek.get("erb_upper", 39.0)
+        lower = float(hz_to_cam(ek.pop("f_min"))) if "f_min" in ek else ek.get("erb_lower", 1.75)
+        upper = float(hz_to_cam(ek.pop("f_max"))) if "f_max" in ek else ek.get("erb_upper", 39.0)
         self.cam_step = check_positive(ek.get("erb_step", 0.25), "erb_kwargs['erb_step']")
         cams = L.cam_grid(lower, upper, self.cam_step)
         freqs = self.multi_fft.freqs_hz.double().numpy()
@@ -152,18 +177,38 @@ class Glasberg2002(nn.Module):
         self._state = None
 
     @property
-    def ear_fir(self) -> torch.Tensor:
-        """Taps of the outer/middle-ear FIR (32 kHz)."""
-        return self.outer_middle_ear.fir
+    def center_freqs_hz(self) -> torch.Tensor:
+        return self.excitation_pattern.center_freqs_hz
 
     # ------------------------------------------------------------------ helpers of the spec
     def reset_state(self) -> None:
         """Forget the AGC states carried in streaming mode (no effect otherwise)."""
         self._state = None
 
-    def get_erb_frequencies(self) -> torch.Tensor:
-        """Band centre frequencies (Hz), ``(C,)``."""
-        return self.excitation_pattern.center_freqs_hz.clone()
+    @property
+    def stage_info(self) -> dict[str, StageInfo]:
+        rate = 32000.0 / self.multi_fft.hop
+        info = {
+            "stl": StageInfo("short-term loudness", "sone", "BK", rate, "Attack/release smoothing of the "
+                             "instantaneous loudness: what is heard moment to moment."),
+            "specific_loudness": StageInfo("specific loudness (one ear)", "sone/Cam", "BKZ", rate,
+                                           "Loudness per band: a compressive function of the excitation."),
+            "excitation": StageInfo("excitation pattern", "dB SPL", "BKZ", rate,
+                                    "Level-dependent spread of excitation along the cochlea (roex filters)."),
+            "erb_excitation": StageInfo("input level per ERB", "dB SPL", "BKZ", rate,
+                                        "Power of the components within one ERB of each band centre."),
+            "psd": StageInfo("power spectral density", "Pa^2/Hz", "BKF", rate,
+                             "Multi-resolution spectrum per 1 ms frame (six window lengths).", "freqs"),
+            "freqs": StageInfo("component frequencies", "Hz", "F"),
+            "instantaneous_loudness": StageInfo("instantaneous loudness", "sone", "BK", rate,
+                                                "Specific loudness summed over the bands."),
+            "filtered": StageInfo("outer + middle ear", "Pa", "BT", 32000.0,
+                                  "Free-field transfer to the cochlea (zero-phase FIR, 1024-sample delay)."),
+            "output": StageInfo("long-term loudness", "sone", "BK", rate,
+                                "Slower smoothing of the short-term loudness: the overall impression.")}
+        if self.streaming:
+            del info["filtered"]
+        return info
 
     def get_learnable_parameters(self) -> dict:
         """Current values by component ({} unless ``learnable``), the spec's five keys:
@@ -182,19 +227,6 @@ class Glasberg2002(nn.Module):
                                        "pivot_level_db": self.excitation_pattern.pivot_level_db},
                 "specific_loudness": {"C": float(self.specific_loudness.C.detach())},
                 "loudness_integration": agc}
-
-    def _binaural_factor(self) -> float:
-        return 2.0 if self.presentation == "diotic" else 1.0
-
-    def compute_loudness_level(self, ltl: torch.Tensor) -> torch.Tensor:
-        """Loudness (sone) -> loudness level (phon): level of the equally loud 1 kHz tone in the
-        ANSI S3.4-2007 stationary model (its Table 7 relation; same presentation), e.g.
-        40 phon = 0.997 sone, 60 phon = 4.166 sone, 80 phon = 15.98 sone. Differentiable."""
-        return L.loudness_level_table(self._binaural_factor()).sone_to_phon(ltl)
-
-    def compute_loudness_from_level(self, phon: torch.Tensor) -> torch.Tensor:
-        """Inverse of :meth:`compute_loudness_level`: phon -> sone."""
-        return L.loudness_level_table(self._binaural_factor()).phon_to_sone(phon)
 
     def extra_repr(self) -> str:
         return (f"fs={self.fs:g}, bands={self.excitation_pattern.center_freqs_hz.numel()}, "
@@ -233,22 +265,17 @@ class Glasberg2002(nn.Module):
         state."""
         if self._state is None:
             raise RuntimeError("flush() needs a stream: construct with streaming=True and call the model first")
-        b = self._state["history"].shape[0]
-        self._flushing = True
         try:
-            return self.forward(self._state["history"].new_zeros(b, 0))
+            return self._finish(*self._run(self._state["history"][:, :0], flushing=True), unbatched=False)
         finally:
-            self._flushing = False
             self.reset_state()
 
     def forward(self, audio: torch.Tensor):
-        flushing = getattr(self, "_flushing", False)
-        if not flushing:
-            audio = check_signal(audio, "audio", max_dims=2, min_samples=2)
-        single = audio.dim() == 1
-        x = audio.unsqueeze(0) if single else audio
+        return super().forward(audio)
+
+    def _run(self, x: torch.Tensor, flushing: bool = False):
         if self.fs != 32000:
-            x = L.resample_signal(x, self.fs, 32000.0)
+            x = resample(x, self.fs, 32000.0)
         if x.shape[-1]:
             L.warn_if_too_loud(x, "audio")
         x = x.to(dtype=self.ear_fir.dtype, device=self.ear_fir.device)  # follows .to()/.double()
@@ -261,25 +288,22 @@ class Glasberg2002(nn.Module):
             frames, agc_state = slice(None), (None, None)
 
         filtered = self.outer_middle_ear(x)                                   # (B, T + 2048)
-        intensity = self.multi_fft(filtered)[:, frames]                       # (B, F, K)
+        intensity = self.multi_fft(filtered)[:, frames]                       # (B, K, F)
         relevant = L.relevance_mask(intensity, None, *self.relevance)
         intensity = torch.where(relevant, intensity, torch.zeros((), dtype=intensity.dtype, device=x.device))
-        excitation = self.excitation_pattern(intensity)                     # (B, F, C)
+        excitation = self.excitation_pattern(intensity)                     # (B, K, Z)
         specific = self.specific_loudness(excitation)
-        inst = specific.sum(-1) * (self.cam_step * self._binaural_factor())
+        inst = specific.sum(-1) * (self.cam_step * self.binaural_factor)
         stl = self.loudness_integration.stl(inst, initial=agc_state[0])
         ltl = self.loudness_integration.ltl(stl, initial=agc_state[1])
         if self.streaming:
             self._stream_advance(buf, inst.shape[-1], stl, ltl)
-        out = ltl.squeeze(0) if single else ltl
         if not self.return_stages:
-            return out
-        sq = (lambda t: t.squeeze(0)) if single else (lambda t: t)  # noqa: E731
-        p_ref2 = L.P_REF_PA ** 2
+            return ltl, {}
         df = 32000.0 / self.multi_fft.n_fft
-        stages = {"stl": sq(stl), "specific_loudness": sq(specific), "excitation": sq(10 * torch.log10(excitation)),
-                  "erb_excitation": sq(self.erb_integration(intensity)), "psd": sq(intensity * (p_ref2 / df)),
-                  "freqs": self.multi_fft.freqs_hz.clone(), "instantaneous_loudness": sq(inst)}
+        stages = {"stl": stl, "specific_loudness": specific, "excitation": 10 * torch.log10(excitation),
+                  "erb_excitation": self.erb_integration(intensity), "psd": intensity * (P_REF_PA ** 2 / df),
+                  "freqs": self.multi_fft.freqs_hz.clone(), "instantaneous_loudness": inst}
         if not self.streaming:
-            stages["filtered"] = sq(filtered)
-        return out, stages
+            stages["filtered"] = filtered
+        return ltl, stages

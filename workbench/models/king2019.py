@@ -21,42 +21,75 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 
-from workbench._validation import (check_choice, check_dtype, check_fs, check_kwargs,
-                                   check_positive, check_signal)
-from workbench.kernels.iir import sosfilt
+from workbench._validation import check_choice, check_dtype, check_fs, check_kwargs, check_positive
+from workbench.models.base import AuditoryModel, StageInfo, amt_unit
+from workbench.models.dau1997 import GAMMATONE_ALIASES
+from workbench.stages.adaptation import HighpassAdaptation
 from workbench.stages.compression import Compression
-from workbench.stages.erb import erb_number_to_fc, erbspacebw, fc_to_erb_number
-from workbench.stages.filters import butter
+from workbench.stages.erb import erbspacebw
 from workbench.stages.gammatone import GammatoneFilterbank
 from workbench.stages.ihc import IHCEnvelope
 from workbench.stages.modulation import King2019ModulationFilterbank
 from workbench.stages.resample import resample_fft, resampled_length
+from workbench.units import erb_number_to_hz, hz_to_erb_number
 
 
 def basef_range(basef: float) -> tuple[float, float]:
     """AMT's analysis range around ``basef``: 2 ERB below and above, floored/ceiled to Hz."""
-    erb = float(fc_to_erb_number(basef))
-    return (math.floor(float(erb_number_to_fc(erb - 2))), math.ceil(float(erb_number_to_fc(erb + 2))))
+    erb = float(hz_to_erb_number(basef))
+    return (math.floor(float(erb_number_to_hz(erb - 2))), math.ceil(float(erb_number_to_hz(erb + 2))))
 
 
-class King2019(nn.Module):
+class King2019(AuditoryModel):
     """King et al. (2019) model; see the module docstring and the spec's ``King2019`` section.
 
-    Input ``(batch, time)`` or ``(time,)`` at ``fs`` in calibrated units (see ``dboffset``).
-    Output ``(batch, time', channel, n_mod)`` with ``time' = round(time * subfs / fs)`` when
-    ``subfs`` is set. ``return_stages=True`` adds a dict with 'gtone_response',
-    'compressed_response', 'ihc', 'adapted_response' ``(batch, channel, time)``.
-    Attributes ``fc`` (Hz), ``mfc`` (Hz), ``num_channels``.
+    Parameters
+    ----------
+    fs : float, Hz
+    flow, fhigh : float, Hz
+        Range of the 1-ERB channel grid; ``basef`` (Hz) overrides them with AMT's
+        basef -/+ 2 ERB (5 channels).
+    compression_type, compression_n, compression_knee_db
+        :class:`~workbench.stages.compression.Compression` ('brokenstick' or 'power'; the
+        exponent, one per channel allowed; the knee in dB SPL).
+    dboffset : float, dB SPL
+        Calibration: an rms of 1 is ``dboffset`` dB SPL (100).
+    adt_hp_fc, adt_hp_order
+        Cutoff (Hz) and order of the high-pass "adaptation".
+    mflow, mfhigh, modbank_nmod, modbank_qfactor, lp_150hz
+        :class:`~workbench.stages.modulation.King2019ModulationFilterbank` settings.
+    subfs : float, Hz, optional
+        Output rate (FFT resampling; None keeps ``fs``).
+    learnable : bool
+        Gammatone centre frequencies and bandwidths, compression exponent, IHC cutoff,
+        high-pass cutoff and modulation centre frequencies become parameters.
+    return_stages : bool
+    dtype : torch.dtype
+    filterbank_kwargs, compression_kwargs, ihc_kwargs, adaptation_kwargs, modulation_kwargs : dict
+        Stage settings: ``order`` (spec ``n``), ``bandwidth_factor`` (``betamul``); ``n``,
+        ``knee_db``; ``cutoff_hz``, ``filter_order``; ``cutoff_hz`` (spec ``fc``), ``order``;
+        ``phase_insens_cut`` (Hz, 10; None = no envelope).
 
-    ``basef`` (Hz) overrides ``flow``/``fhigh`` with AMT's basef -/+ 2 ERB (5 channels).
-    ``compression_n`` may be one exponent per channel. ``*_kwargs``: filterbank ``order``,
-    ``bandwidth_factor``; compression ``n``, ``knee_db``; IHC ``cutoff_hz``, ``filter_order``;
-    adaptation ``fc``, ``order``; modulation ``phase_insens_cut`` (Hz, 10; None = no envelope).
-    ``learnable=True``: gammatone centre frequencies and bandwidths, compression exponent, IHC
-    cutoff, high-pass cutoff and modulation centre frequencies become parameters.
+    Returns
+    -------
+    Tensor
+        ``forward(x)``, ``x`` ``(B, T)`` or ``(T,)`` in full scale at ``dboffset``:
+        ``(B, T', C, M)``, ``T' = round(T subfs / fs)`` with ``subfs``; with ``return_stages``
+        also the stage dict (:attr:`stage_info`).
+
+    References
+    ----------
+    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293; AMT 1.4 ``king2019``.
+
+    Examples
+    --------
+    >>> model = King2019(16000, basef=1000.0)
+    >>> model(torch.zeros(1, 1600)).shape
+    torch.Size([1, 1600, 5, 5])
     """
+
+    input_unit = "amt"
 
     def __init__(self, fs, flow=80.0, fhigh=8000.0, basef=None, compression_type="brokenstick",
                  compression_n=0.3, compression_knee_db=30.0, dboffset=100.0, adt_hp_fc=3.0,
@@ -72,6 +105,8 @@ class King2019(nn.Module):
             if basef >= fs / 2:
                 raise ValueError(f"basef must lie in (0, fs/2 = {fs / 2:g}) Hz, got {basef:g}")
             flow, fhigh = basef_range(basef)
+            # not in AMT: keep basef + 2 ERB 0.1 % below Nyquist, where the gammatone
+            # filterbank needs every centre frequency (fc < fs/2)
             fhigh = min(fhigh, fs / 2 * 0.999)
         flow, fhigh = check_positive(flow, "flow"), check_positive(fhigh, "fhigh")
         if not flow < fhigh <= fs / 2:
@@ -89,7 +124,7 @@ class King2019(nn.Module):
         self.return_stages, self.learnable, self.dtype = return_stages, learnable, dtype
         common = dict(learnable=learnable, dtype=dtype)
 
-        fb_kw = check_kwargs(filterbank_kwargs, ("order", "bandwidth_factor"), "filterbank_kwargs")
+        fb_kw = check_kwargs(filterbank_kwargs, ("order", "bandwidth_factor"), "filterbank_kwargs", GAMMATONE_ALIASES)
         fc = erbspacebw(flow, fhigh, 1.0, basef)
         self.filterbank = GammatoneFilterbank(fs, fc, **{**common, **fb_kw})
         comp_kw = {"n": compression_n, "knee_db": compression_knee_db,
@@ -97,21 +132,17 @@ class King2019(nn.Module):
         self.compression = Compression(compression_type, dboffset=dboffset, **comp_kw, **common)
         ihc_kw = check_kwargs(ihc_kwargs, ("cutoff_hz", "filter_order"), "ihc_kwargs")
         self.ihc = IHCEnvelope(fs, "king2019", **{**common, **ihc_kw})
-        adt_kw = check_kwargs(adaptation_kwargs, ("fc", "order"), "adaptation_kwargs")
-        hp_fc = torch.tensor(check_positive(adt_kw.get("fc", adt_hp_fc), "adt_hp_fc"),
-                             dtype=torch.float64)
-        self.adt_hp_order = adt_kw.get("order", adt_hp_order)
-        butter(self.adt_hp_order, hp_fc, fs, "high")  # validates the order and fc < fs/2
-        if learnable:
-            self.adt_hp_fc = nn.Parameter(hp_fc)
-        else:
-            self.register_buffer("adt_hp_fc", hp_fc)
+        adt_kw = {"cutoff_hz": adt_hp_fc, "order": adt_hp_order,
+                  **check_kwargs(adaptation_kwargs, HighpassAdaptation.KWARGS, "adaptation_kwargs",
+                                 HighpassAdaptation.ALIASES)}
+        check_positive(adt_kw["cutoff_hz"], "adt_hp_fc")
+        self.adaptation_filter = HighpassAdaptation(fs, **adt_kw, learnable=learnable)
         mod_kw = check_kwargs(modulation_kwargs, ("phase_insens_cut",), "modulation_kwargs")
         self.modulation_filterbank = King2019ModulationFilterbank(
             fs, mflow, mfhigh, modbank_nmod, modbank_qfactor, lp_150hz, **mod_kw, **common)
 
     @property
-    def fc(self) -> torch.Tensor:
+    def center_freqs_hz(self) -> torch.Tensor:
         return self.filterbank.center_freqs_hz.detach()
 
     @property
@@ -119,26 +150,28 @@ class King2019(nn.Module):
         return self.modulation_filterbank.mfc.detach()
 
     @property
-    def num_channels(self) -> int:
-        return self.filterbank.num_channels
+    def stage_info(self) -> dict[str, StageInfo]:
+        fs, unit = self.fs, amt_unit(self.dboffset)
+        return {"gtone_response": StageInfo("gammatone filterbank", unit, "BCT", fs, self.filterbank.about),
+                "compressed_response": StageInfo("compression", unit, "BCT", fs, self.compression.about),
+                "ihc": StageInfo("inner hair cell envelope", unit, "BCT", fs, self.ihc.about),
+                "adapted_response": StageInfo("adaptation (high-pass)", unit, "BCT", fs,
+                                              self.adaptation_filter.about),
+                "output": StageInfo("modulation filterbank", unit, "BCMT", self.subfs or fs,
+                                    self.modulation_filterbank.about)}
 
-    def forward(self, x):
-        x = check_signal(x, "x", max_dims=2, dtype=self.dtype)
-        squeeze = x.dim() == 1
-        x = x.reshape(-1, x.shape[-1])
-        stages = {"gtone_response": self.filterbank(x)}
+    def _run(self, x: torch.Tensor):
+        stages = {"gtone_response": self.filterbank(x.to(self.dtype))}
         stages["compressed_response"] = self.compression(stages["gtone_response"])
         stages["ihc"] = self.ihc(stages["compressed_response"])
-        # Double precision: the 3 Hz pole sits 4e-4 from the unit circle at 44.1 kHz.
-        hp_sos = butter(self.adt_hp_order, self.adt_hp_fc.double().cpu(), self.fs, "high")
-        stages["adapted_response"] = sosfilt(hp_sos.to(x.device), stages["ihc"].double()).to(x.dtype)
-        out = self.modulation_filterbank(stages["adapted_response"])  # (B, F, M, T)
+        stages["adapted_response"] = self.adaptation_filter(stages["ihc"])
+        out = self.modulation_filterbank(stages["adapted_response"])  # (B, C, M, T)
         if self.subfs is not None and self.subfs != self.fs:
             out = resample_fft(out, resampled_length(out.shape[-1], self.fs, self.subfs))
-        out = out.permute(0, 3, 1, 2)
-        if squeeze:
-            out, stages = out[0], {k: v[0] for k, v in stages.items()}
-        return (out, stages) if self.return_stages else out
+        return out.permute(0, 3, 1, 2), stages
+
+    def to_representation(self, output):
+        return super().to_representation(output.permute(0, 2, 3, 1))  # (B, T, C, M) -> (B, C, M, T)
 
     def extra_repr(self) -> str:
         return (f"fs={self.fs:g}, channels={self.num_channels} ({float(self.fc[0]):.0f}-"

@@ -10,8 +10,9 @@ instantaneous specific loudness (ANSI S3.4-2007 form, C = 0.0631) -> short-term 
 Calibration: input in **Pa** (spec convention). AMT's ``moore2016`` takes full-scale units
 with a full-scale sine = 100 dB SPL, i.e. ``amt_input = pa / (2 * sqrt(2))``; the results are
 identical. Input must be stereo ``(B, 2, T)`` or ``(2, T)`` at 32 kHz (AMT duplicates a mono
-column; here use :func:`diotic` explicitly, and :func:`monaural` for one ear, so the
-presentation is always visible). Output frames: ``T // 32 + 1``; frame ``k`` is centred on
+column; here use :func:`diotic` explicitly, :func:`monaural` for one ear, or
+:func:`workbench.units.to_model_input`, so the presentation is always visible; other rates:
+:func:`workbench.stages.resample.resample`). Output frames: ``T // 32 + 1``; frame ``k`` is centred on
 input sample ``32 k``.
 
 Differences from the spec (torch_amt) prose, following AMT: the hop is 1 ms (not 512
@@ -23,62 +24,77 @@ ear; the ear filter is the Cambridge free-field FIR (4097 taps); binaural inhibi
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from workbench._validation import check_choice, check_dtype, check_fs, check_kwargs, check_positive, check_signal
+from workbench._validation import check_choice, check_dtype, check_fs, check_kwargs, check_positive
+from workbench.models.base import LoudnessModel, StageInfo
 from workbench.stages import loudness as L
+from workbench.units import present_to_ears
 
-__all__ = ["Moore2016", "diotic", "monaural", "resample_to_32k"]
+__all__ = ["Moore2016", "diotic", "monaural"]
 
 
 def diotic(x: torch.Tensor) -> torch.Tensor:
     """Mono ``(..., T)`` -> the same signal at both ears ``(..., 2, T)``."""
-    x = torch.as_tensor(x)
-    return torch.stack([x, x], dim=-2)
+    return present_to_ears(x, "diotic")
 
 
 def monaural(x: torch.Tensor, ear: str = "left") -> torch.Tensor:
     """Mono ``(..., T)`` -> one ear only (other ear silent) ``(..., 2, T)``."""
-    x = torch.as_tensor(x)
-    check_choice(ear, ("left", "right"), "ear")
-    pair = [x, torch.zeros_like(x)] if ear == "left" else [torch.zeros_like(x), x]
-    return torch.stack(pair, dim=-2)
+    return present_to_ears(x, check_choice(ear, ("left", "right"), "ear"))
 
 
-def resample_to_32k(x: torch.Tensor, fs: float) -> torch.Tensor:
-    """Resample ``(..., T)`` audio at ``fs`` to the 32 kHz that Moore2016 requires."""
-    return L.resample_signal(x, check_fs(fs), 32000.0)
-
-
-class Moore2016(nn.Module):
+class Moore2016(LoudnessModel):
     """Binaural time-varying loudness (Moore et al. 2016; AMT ``moore2016``).
 
-    ``forward(audio)``: ``audio`` ``(B, 2, T)`` or ``(2, T)`` in Pa at 32 kHz (left, right).
-    Returns ``(sLoud, lLoud, mLoud)``: short-term and long-term loudness ``(B, F)`` (sone,
-    sum of both ears) and the maximum long-term loudness ``(B,)``; with
-    ``return_stages=True`` also a dict with ``filtered_*`` ``(B, T + 2048)`` (ear-filter
-    output, Pa, 1024-sample delay), ``freqs_*``/``levels_*`` ``(B, F, 960)`` (component
-    frequencies in Hz and levels in dB SPL, NaN where a component is not relevant),
-    ``excitation_*`` ``(B, F, 150)`` dB SPL, ``inst_spec_loud_*``, ``stl_spec_loud_*``
-    ``(B, F, 150)`` sone/Cam, ``stl_loud_*``, ``ltl_loud_*`` ``(B, F)`` sone, for ``*`` in
-    ``left``/``right``. ``learnable`` turns C, the AGC coefficients and the inhibition
-    exponent into parameters.
+    Parameters
+    ----------
+    fs : float, Hz
+        32000 only.
+    learnable : bool
+        C, the AGC coefficients and the inhibition exponent become parameters.
+    return_stages : bool
+    dtype : torch.dtype
+    outer_middle_ear_kwargs : dict
+        ``compensation_type`` ('tfOuterMiddle2007' only), ``field_type`` ('free': the
+        Cambridge FIR of AMT; 'diffuse': designed from the ANSI S3.4-2007 tables) or ``kind``
+        (a :func:`~workbench.stages.loudness.loudness_ear_fir` kind).
+    spectrum_kwargs : dict
+        ``hop_length`` (32 samples = 1 ms), ``n_windows`` (6), ``n_fft``, ``n_ffts``,
+        ``band_edges_hz``, ``hann_correction_db``, ``range_db`` (60), ``floor_db``.
+    excitation_kwargs : dict
+        ``erb_lower``, ``erb_upper``, ``erb_step`` (Cam), ``level_slope``.
+    specific_loudness_kwargs : dict
+        ``C`` (0.0631), ``threshold_db_above_500`` (3.63).
+    temporal_integration_kwargs, ltl_agc_kwargs : dict
+        ``attack_alpha``, ``release_alpha`` (per 1 ms frame).
+    binaural_loudness_kwargs : dict
+        ``sigma`` (0.08 per Cam), ``p`` (1.5978).
 
-    Submodules (spec names): ``outer_middle_ear``, ``spectrum``, ``excitation``,
-    ``specific_loudness``, ``temporal_integration`` (short-term AGC per band),
-    ``binaural_loudness``, ``ltl_agc_left``, ``ltl_agc_right``.
+    Returns
+    -------
+    (Tensor, Tensor, Tensor)
+        ``forward(audio)``, ``audio`` ``(B, 2, T)`` or ``(2, T)`` in Pa (left, right):
+        short-term and long-term loudness ``(B, K)`` (sone, both ears) and the maximum
+        long-term loudness ``(B,)``; with ``return_stages`` also the stage dict
+        (:attr:`stage_info`; per ear, levels NaN where a component is not relevant).
+        Unknown keyword-dict keys raise ``TypeError``. Submodules (spec names):
+        ``outer_middle_ear``, ``spectrum``, ``excitation``, ``specific_loudness``,
+        ``temporal_integration``, ``binaural_loudness``, ``ltl_agc_left``, ``ltl_agc_right``.
 
-    Keyword dicts (unknown keys raise ``TypeError``): ``outer_middle_ear_kwargs``:
-    ``compensation_type`` ('tfOuterMiddle2007' only), ``field_type`` ('free': the Cambridge
-    FIR of AMT; 'diffuse': designed from the ANSI S3.4-2007 tables) or ``kind`` (a
-    :func:`~workbench.stages.loudness.loudness_ear_fir` kind); ``spectrum_kwargs``:
-    ``hop_length`` (32 samples = 1 ms), ``n_windows`` (6), ``n_fft``, ``n_ffts``,
-    ``band_edges_hz``, ``hann_correction_db``, ``range_db`` (60), ``floor_db``;
-    ``excitation_kwargs``: ``erb_lower``, ``erb_upper``, ``erb_step`` (Cam), ``level_slope``;
-    ``specific_loudness_kwargs``: ``C`` (0.0631), ``threshold_db_above_500`` (3.63);
-    ``temporal_integration_kwargs`` / ``ltl_agc_kwargs``: ``attack_alpha``, ``release_alpha``
-    (per 1 ms frame); ``binaural_loudness_kwargs``: ``sigma`` (0.08 per Cam), ``p`` (1.5978).
+    References
+    ----------
+    Moore, Glasberg, Varathanathan & Schlittenlacher (2016), Trends Hear. 20; AMT 1.4
+    ``moore2016``.
+
+    Examples
+    --------
+    >>> from workbench import stimuli
+    >>> stl, ltl, peak = Moore2016()(diotic(stimuli.tone(1000, 0.3, 32000, 40.0)))
+    >>> stl.shape, peak.shape
+    (torch.Size([301]), torch.Size([]))
     """
+
+    input_axes, input_name = "BET", "audio"
 
     def __init__(self, fs: float = 32000, learnable: bool = False, return_stages: bool = False,
                  dtype: torch.dtype = torch.float32, outer_middle_ear_kwargs=None, spectrum_kwargs=None,
@@ -88,7 +104,7 @@ class Moore2016(nn.Module):
         fs = check_fs(fs)
         if fs != 32000:
             raise ValueError(f"Moore2016 runs at fs = 32000 Hz only, got fs = {fs:g}; resample first with "
-                             "workbench.models.moore2016.resample_to_32k(audio, fs)")
+                             "workbench.stages.resample.resample(audio, fs, 32000)")
         self.fs, self.learnable, self.return_stages = 32000, bool(learnable), bool(return_stages)
         self.dtype = check_dtype(dtype)
         ear = check_kwargs(outer_middle_ear_kwargs, ("kind", "compensation_type", "field_type"),
@@ -128,22 +144,36 @@ class Moore2016(nn.Module):
         self.ltl_agc_right = agc(lt, 0.01, 0.00133, "ltl_agc_kwargs")
 
     @property
-    def ear_fir(self) -> torch.Tensor:
-        """Taps of the outer/middle-ear FIR (32 kHz)."""
-        return self.outer_middle_ear.fir
+    def center_freqs_hz(self) -> torch.Tensor:
+        return self.excitation.center_freqs_hz
 
-    def get_erb_frequencies(self) -> torch.Tensor:
-        """Band centre frequencies (Hz), shape ``(150,)``."""
-        return self.excitation.center_freqs_hz.clone()
+    @property
+    def stage_info(self) -> dict[str, StageInfo]:
+        rate, info = 32000.0 / self.spectrum.hop, {}
+        for side in ("left", "right"):
+            info.update({
+                f"filtered_{side}": StageInfo(f"outer + middle ear ({side})", "Pa", "BT", 32000.0,
+                                              "Free-field transfer to the cochlea (1024-sample delay)."),
+                f"freqs_{side}": StageInfo(f"component frequencies ({side})", "Hz", "BKF", rate),
+                f"levels_{side}": StageInfo(f"spectral components ({side})", "dB SPL", "BKF", rate,
+                                            "Components within 60 dB of the louder ear's maximum.",
+                                            f"freqs_{side}"),
+                f"excitation_{side}": StageInfo(f"excitation pattern ({side})", "dB SPL", "BKZ", rate,
+                                                "Level-dependent spread of excitation along the cochlea."),
+                f"inst_spec_loud_{side}": StageInfo(f"instantaneous specific loudness ({side})", "sone/Cam",
+                                                    "BKZ", rate, "Loudness per band in each 1 ms frame."),
+                f"stl_spec_loud_{side}": StageInfo(f"short-term specific loudness ({side})", "sone/Cam", "BKZ",
+                                                   rate, "Attack/release smoothed, before binaural inhibition."),
+                f"stl_loud_{side}": StageInfo(f"short-term loudness ({side})", "sone", "BK", rate,
+                                              "After inhibition by the other ear, summed over bands."),
+                f"ltl_loud_{side}": StageInfo(f"long-term loudness ({side})", "sone", "BK", rate,
+                                              "Slower smoothing of the short-term loudness.")})
+        info["output"] = StageInfo("long-term loudness (both ears)", "sone", "BK", rate,
+                                   "Sum over the ears: the overall impression.")
+        return info
 
-    def compute_loudness_level(self, sone: torch.Tensor) -> torch.Tensor:
-        """Loudness (sone, binaural) -> loudness level (phon), ANSI S3.4-2007 relation
-        (:class:`workbench.stages.loudness.LoudnessLevelTable`); differentiable."""
-        return L.loudness_level_table(2.0).sone_to_phon(sone)
-
-    def compute_loudness_from_level(self, phon: torch.Tensor) -> torch.Tensor:
-        """Inverse of :meth:`compute_loudness_level`: phon -> sone."""
-        return L.loudness_level_table(2.0).phon_to_sone(phon)
+    def to_representation(self, output):
+        return super().to_representation(output[1])  # the long-term loudness
 
     def get_parameters(self) -> dict:
         """Model settings: fs (Hz), learnable, return_stages, dtype and the ear-filter kind."""
@@ -154,44 +184,30 @@ class Moore2016(nn.Module):
         return f"fs={self.fs}, bands={self.excitation.center_freqs_hz.numel()}, learnable={self.learnable}"
 
     def forward(self, audio: torch.Tensor):
-        audio = check_signal(audio, "audio", max_dims=3, min_samples=2)
-        if audio.dim() < 2 or audio.shape[-2] != 2:
-            raise ValueError(f"audio must be stereo (B, 2, T) or (2, T) [left, right], got shape "
-                             f"{tuple(audio.shape)}; for mono input use workbench.models.moore2016.diotic(x) "
-                             "(both ears) or monaural(x) (one ear)")
-        single = audio.dim() == 2
-        x = audio.unsqueeze(0) if single else audio
+        return super().forward(audio)
+
+    def _run(self, x: torch.Tensor):
         L.warn_if_too_loud(x, "audio")
         x = x.to(dtype=self.ear_fir.dtype, device=self.ear_fir.device)  # follows .to()/.double()
 
         filtered = self.outer_middle_ear(x)                             # (B, 2, T + 2048)
-        intensity = self.spectrum(filtered)                             # (B, 2, F, K)
+        intensity = self.spectrum(filtered)                             # (B, 2, K, F)
         relevant = L.relevance_mask(intensity, joint_dim=1, range_db=self.relevance[0],
                                     floor_db=self.relevance[1])
-        excitation = self.excitation(intensity, relevant)               # (B, 2, F, 150)
+        excitation = self.excitation(intensity, relevant)               # (B, 2, K, Z)
         inst = self.specific_loudness(excitation)
         stl_spec = self.temporal_integration(inst.transpose(-1, -2)).transpose(-1, -2)
         inhibited = self.binaural_loudness(stl_spec[:, 0], stl_spec[:, 1])
-        stl_ears = torch.stack([n.sum(-1) * self.cam_step for n in inhibited], dim=1)  # (B, 2, F)
+        stl_ears = torch.stack([n.sum(-1) * self.cam_step for n in inhibited], dim=1)  # (B, 2, K)
         ltl_ears = torch.stack([self.ltl_agc_left(stl_ears[:, 0]), self.ltl_agc_right(stl_ears[:, 1])], dim=1)
         s_loud, l_loud = stl_ears.sum(1), ltl_ears.sum(1)
-        m_loud = l_loud.amax(-1)
-        out = (s_loud, l_loud, m_loud)
-        if single:
-            out = tuple(o.squeeze(0) for o in out)
+        out = (s_loud, l_loud, l_loud.amax(-1))
         if not self.return_stages:
-            return out
+            return out, {}
         nan = torch.full((), float("nan"), dtype=intensity.dtype, device=intensity.device)
         freqs = self.spectrum.freqs_hz.expand_as(intensity)
-        stages = {}
-        for e, side in enumerate(("left", "right")):
-            sel = (lambda t: t[:, e].squeeze(0)) if single else (lambda t: t[:, e])  # noqa: E731
-            stages[f"filtered_{side}"] = sel(filtered)
-            stages[f"freqs_{side}"] = sel(torch.where(relevant, freqs, nan))
-            stages[f"levels_{side}"] = sel(torch.where(relevant, 10 * torch.log10(intensity.clamp_min(1e-300)), nan))
-            stages[f"excitation_{side}"] = sel(10 * torch.log10(excitation))
-            stages[f"inst_spec_loud_{side}"] = sel(inst)
-            stages[f"stl_spec_loud_{side}"] = sel(stl_spec)
-            stages[f"stl_loud_{side}"] = sel(stl_ears)
-            stages[f"ltl_loud_{side}"] = sel(ltl_ears)
-        return out, stages
+        per_ear = {"filtered": filtered, "freqs": torch.where(relevant, freqs, nan),
+                   "levels": torch.where(relevant, 10 * torch.log10(intensity.clamp_min(1e-300)), nan),
+                   "excitation": 10 * torch.log10(excitation), "inst_spec_loud": inst, "stl_spec_loud": stl_spec,
+                   "stl_loud": stl_ears, "ltl_loud": ltl_ears}
+        return out, {f"{k}_{side}": v[:, e] for e, side in enumerate(("left", "right")) for k, v in per_ear.items()}

@@ -30,7 +30,8 @@ from collections.abc import Mapping
 
 import torch
 
-from workbench._validation import check_choice, check_kwargs, check_signal
+from workbench._validation import check_choice, check_kwargs
+from workbench.models.base import StageInfo, amt_unit
 from workbench.models.dau1997 import Dau1997
 from workbench.stages.ears import HeadphoneFilter, MiddleEarFilter
 
@@ -44,17 +45,37 @@ def _with_defaults(kwargs, name: str, **defaults) -> dict:
 class Osses2021(Dau1997):
     """Osses et al. (2021) auditory model (AMT ``osses2021``), batched and differentiable.
 
-    Parameters as :class:`~workbench.models.dau1997.Dau1997`, plus
-    ``phase_type`` ('minimum' or 'zero': middle-ear FIR phase), ``headphone_kwargs``
-    (``order``: FIR order, 512; ``delay_compensation``: True) and ``middleear_kwargs``
-    (``order``, ``filter_type``: 'lopezpoveda2001' or 'jepsen2008', ``normalize``: divide
-    by the peak gain, True; ``delay_compensation``).
-    Defaults differ from Dau1997 as AMT's: no ``basef`` (centred 1-ERB grid), IHC
-    'breebaart2001', adaptation preset 'osses2021'.
+    Parameters
+    ----------
+    fs, flow, fhigh, learnable, return_stages, dtype
+        As :class:`~workbench.models.dau1997.Dau1997`.
+    filterbank_kwargs, ihc_kwargs, adaptation_kwargs, modulation_kwargs
+        As :class:`~workbench.models.dau1997.Dau1997`, with AMT's osses2021 defaults: no
+        ``basef`` (centred 1-ERB grid), IHC 'breebaart2001', adaptation preset 'osses2021'.
+    phase_type : {'minimum', 'zero'}
+        Middle-ear FIR phase.
+    headphone_kwargs : dict
+        ``order`` (FIR order, 512), ``delay_compensation`` (True).
+    middleear_kwargs : dict
+        ``order``, ``filter_type`` ('lopezpoveda2001' or 'jepsen2008'), ``normalize`` (divide
+        by the peak gain, True), ``delay_compensation``.
 
-    Input ``(T,)`` or ``(B, T)``; output: list of ``num_channels`` tensors ``(B, M_i, T)``.
-    ``return_stages=True`` also returns 'headphone', 'middleear' ``(B, T)`` and 'filterbank',
-    'ihc', 'adaptation' ``(B, F, T)``.
+    Returns
+    -------
+    list of Tensor
+        ``forward(x)``, ``x`` ``(B, T)`` or ``(T,)`` in AMT full scale: as Dau1997's; the stage
+        dict adds 'headphone' and 'middleear' ``(B, T)`` in front.
+
+    References
+    ----------
+    Osses & Kohlrausch (2021), J. Acoust. Soc. Am. 149, 3534-3547; AMT 1.4 ``osses2021``.
+
+    Examples
+    --------
+    >>> model = Osses2021(fs=16000, fhigh=4000, return_stages=True)
+    >>> out, stages = model(torch.zeros(1600))
+    >>> list(stages)[:2], out[0].shape
+    (['headphone', 'middleear'], torch.Size([4, 1600]))
     """
 
     def __init__(self, fs: float, flow: float = 80.0, fhigh: float = 8000.0,
@@ -80,14 +101,17 @@ class Osses2021(Dau1997):
         self.headphone = HeadphoneFilter(self.fs, **hp, **common)
         self.middleear = MiddleEarFilter(self.fs, phase_type=phase_type, **me, **common)
 
-    def forward(self, x):
-        x = check_signal(x, "x", min_samples=2, max_dims=2, dtype=self.dtype)
-        headphone = self.headphone(x)
+    @property
+    def stage_info(self) -> dict[str, StageInfo]:
+        unit = amt_unit(self.dboffset)
+        return {"headphone": StageInfo("headphone + outer ear", unit, "BT", self.fs, self.headphone.about),
+                "middleear": StageInfo("middle ear", unit, "BT", self.fs, self.middleear.about),
+                **super().stage_info}
+
+    def _run(self, x: torch.Tensor):
+        headphone = self.headphone(x.to(self.dtype))
         middleear = self.middleear(headphone)
-        result = super().forward(middleear)
-        if not self.return_stages:
-            return result
-        out, stages = result
+        out, stages = super()._run(middleear)
         return out, {"headphone": headphone, "middleear": middleear, **stages}
 
     def extra_repr(self) -> str:

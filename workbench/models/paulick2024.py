@@ -36,21 +36,21 @@ from importlib import resources
 import torch
 from torch import nn
 
-from workbench._validation import (check_choice, check_dtype, check_frequency_range, check_fs,
-                                   check_kwargs, check_signal)
+from workbench._validation import check_choice, check_dtype, check_frequency_range, check_fs, check_kwargs, check_signal
+from workbench.models.base import AuditoryModel, StageInfo
 from workbench.stages import decision
 from workbench.stages.adaptation import AdaptLoop
 from workbench.stages.drnl import DRNLFilterbank
 from workbench.stages.ears import HeadphoneFilter, MiddleEarFilter
 from workbench.stages.erb import erbspace
-from workbench.stages.ihc import IHCPaulick2024, relanoiborra2019_ihc
+from workbench.stages.ihc import IHCJepsen2008, IHCPaulick2024
 from workbench.stages.modulation import ModulationFilterbank
 from workbench.stages.resample import resample_poly
 
 PAULICK2024_TAU_S = (0.007, 0.0318, 0.0878, 0.2143, 0.5)
 JEPSEN2008_TAU_S = (0.005, 0.050, 0.129, 0.253, 0.500)
-JEPSEN2008_IHC_GAIN = 10 ** (50 / 20)  # compensates the outer/middle-ear attenuation (AMT)
 RESAMPLE_FACTOR = 4
+DEFAULT_FLOW_HZ, DEFAULT_FHIGH_HZ, DEFAULT_CHANNELS = 250.0, 8000.0, 50  # AMT 1.6 paulick2024
 
 
 def paulick2024_minimum_levels(center_freqs_hz) -> torch.Tensor:
@@ -62,17 +62,53 @@ def paulick2024_minimum_levels(center_freqs_hz) -> torch.Tensor:
     return table[torch.argmin((fc[:, None] - table[None, :, 0]).abs(), dim=1), 1]
 
 
-class Paulick2024(nn.Module):
+class Paulick2024(AuditoryModel):
     """Revised CASP model (Paulick, Relano-Iborra & Dau 2024); see the module docstring.
 
-    ``fs`` Hz; ``flow``/``fhigh`` DRNL range (default AMT's 250-8000 Hz); ``n_channels`` >= 1;
-    ``use_outerear``; ``learnable`` (DRNL a, b, c, gains, FIR taps, adaptation tau and
-    modulation filters become parameters; the IHC constants stay fixed); ``filter_type`` 'efilt' or 'butterworth';
-    ``dtype`` float32/float64; ``*_kwargs`` forwarded to the stages (unknown keys raise).
+    Parameters
+    ----------
+    fs : float, Hz
+    flow, fhigh : float, Hz
+        DRNL range (AMT's 250-8000 Hz).
+    n_channels : int
+        Number of ERB-spaced channels (>= 1; 50).
+    use_outerear : bool
+        Headphone and middle-ear FIRs in front (their output is stapes velocity).
+    learnable : bool
+        DRNL a, b, c and gains, the FIR taps, the adaptation tau and the modulation filters
+        become parameters; the IHC constants stay fixed.
+    return_stages : bool
+    filter_type : {'efilt', 'butterworth'}
+        Modulation filters.
+    dtype : torch.dtype
+    outerear_kwargs, drnl_kwargs, ihc_kwargs, adaptation_kwargs, modulation_kwargs : dict
+        Forwarded to the stages (unknown keys raise): ``order``, ``phase_type``; ``subject``,
+        ``model``; none; :class:`~workbench.stages.adaptation.AdaptLoop` keys (``tau_s``,
+        spec ``tau``, ...); :class:`~workbench.stages.modulation.ModulationFilterbank` keys.
+    model : {'paulick2024', 'jepsen2008'}
+        The CASP variant (module docstring).
+
+    Returns
+    -------
+    list of Tensor
+        ``forward(x)``, ``x`` ``(B, T)`` or ``(T,)`` in Pa: ``n_channels`` tensors
+        ``(B, M_i, T // 4)`` in MU; with ``return_stages`` also the stage dict
+        (:attr:`stage_info`).
+
+    References
+    ----------
+    Paulick, Relano-Iborra & Dau (2024), Hear. Res.; Jepsen, Ewert & Dau (2008), J. Acoust.
+    Soc. Am. 124, 422-438; AMT 1.6 ``paulick2024``.
+
+    Examples
+    --------
+    >>> model = Paulick2024(fs=16000, fhigh=4000, n_channels=4)
+    >>> model(torch.zeros(1, 1600))[0].shape  # channel 0: 6 modulation filters, fs / 4
+    torch.Size([1, 6, 400])
     """
 
-    def __init__(self, fs: float = 44100, flow: float = 250.0, fhigh: float = 8000.0,
-                 n_channels: int = 50, use_outerear: bool = True, learnable: bool = False,
+    def __init__(self, fs: float = 44100, flow: float = DEFAULT_FLOW_HZ, fhigh: float = DEFAULT_FHIGH_HZ,
+                 n_channels: int = DEFAULT_CHANNELS, use_outerear: bool = True, learnable: bool = False,
                  return_stages: bool = False, filter_type: str = "efilt",
                  dtype: torch.dtype = torch.float32, outerear_kwargs=None, drnl_kwargs=None,
                  ihc_kwargs=None, adaptation_kwargs=None, modulation_kwargs=None,
@@ -85,20 +121,18 @@ class Paulick2024(nn.Module):
         self.dtype = check_dtype(dtype)
         self.filter_type = check_choice(filter_type, ("efilt", "butterworth"), "filter_type")
         self.model = check_choice(model, ("paulick2024", "jepsen2008"), "model")
-        self.n_channels = self.num_channels = n_channels
+        self.n_channels = n_channels
         self.use_outerear, self.learnable, self.return_stages = bool(use_outerear), bool(learnable), bool(return_stages)
         outer = check_kwargs(outerear_kwargs, ("order", "phase_type"), "outerear_kwargs")
         drnl_kw = check_kwargs(drnl_kwargs, ("subject", "model"), "drnl_kwargs")
         check_kwargs(ihc_kwargs, (), "ihc_kwargs")
-        adapt_kw = check_kwargs(adaptation_kwargs, ("tau_s", "limit", "min_level", "preset"), "adaptation_kwargs")
-        mod_kw = check_kwargs(modulation_kwargs, ("filter_type", "preset", "Q", "max_mfc", "upper_limit",
-                                                  "lowpass_150_hz", "attenuation", "phase_insensitive"),
-                              "modulation_kwargs")
+        adapt_kw = check_kwargs(adaptation_kwargs, AdaptLoop.KWARGS, "adaptation_kwargs", AdaptLoop.ALIASES)
+        mod_kw = check_kwargs(modulation_kwargs, ModulationFilterbank.KWARGS, "modulation_kwargs")
         self.resample_factor = RESAMPLE_FACTOR
         self.fs_resampled = self.fs / RESAMPLE_FACTOR
 
         fc = erbspace(self.flow, self.fhigh, n_channels).to(torch.float64)  # one channel: flow
-        self.register_buffer("fc", fc.to(dtype))
+        self.register_buffer("center_freqs_hz", fc.to(dtype))
         common = dict(learnable=learnable, dtype=dtype)
         if self.use_outerear:
             order = outer.get("order", 512)
@@ -109,40 +143,41 @@ class Paulick2024(nn.Module):
         else:
             self.outer_middle_ear = None
         self.drnl = DRNLFilterbank(self.fs, fc, model=drnl_kw.pop("model", model), **drnl_kw, **common)
-        self.ihc = IHCPaulick2024(self.fs) if model == "paulick2024" else None
         jepsen = model == "jepsen2008"
+        self.ihc = IHCJepsen2008(self.fs) if jepsen else IHCPaulick2024(self.fs)
         if "preset" not in adapt_kw:  # an AdaptLoop preset supplies its own tau and limit
             adapt_kw.setdefault("tau_s", JEPSEN2008_TAU_S if jepsen else PAULICK2024_TAU_S)
             adapt_kw.setdefault("limit", 10.0)
-        adapt_kw.setdefault("min_level", 1e-5 if jepsen else paulick2024_minimum_levels(fc))
+        if "min_spl_db" not in adapt_kw:
+            adapt_kw.setdefault("min_level", 1e-5 if jepsen else paulick2024_minimum_levels(fc))
         self.adaptation = AdaptLoop(self.fs, **adapt_kw, **common)
         mod_kw.setdefault("filter_type", filter_type)
         self.modulation = ModulationFilterbank(self.fs_resampled, fc, **mod_kw, **common)
         self.mfc = self.modulation.mfc
 
+    @property
+    def stage_info(self) -> dict[str, StageInfo]:
+        fs, fs4 = self.fs, self.fs_resampled
+        ear = self.outer_middle_ear
+        ihc_unit = "V (re pre-charge)" if self.model == "paulick2024" else "(m/s)^2 x 10^5"
+        return {"outerear": StageInfo("outer + middle ear", "m/s" if ear else "Pa", "BT", fs,
+                                      ear[1].about if ear else "No outer/middle ear: the input itself."),
+                "drnl": StageInfo("DRNL filterbank", "m/s", "BCT", fs, self.drnl.about),
+                "ihc": StageInfo("inner hair cell", ihc_unit, "BCT", fs, self.ihc.about),
+                "adaptation": StageInfo("adaptation loops", "MU", "BCT", fs, self.adaptation.about),
+                "resampled": StageInfo("adaptation, resampled", "MU", "BCT", fs4,
+                                       f"Downsampled by {RESAMPLE_FACTOR} before the modulation analysis."),
+                "output": StageInfo("modulation filterbank", "MU", "BCMT", fs4, self.modulation.about)}
+
     def _run(self, x: torch.Tensor):
-        x = check_signal(x, "x", dtype=self.dtype)
-        unbatched = x.dim() == 1
-        x = x.reshape(-1, x.shape[-1]).to(self.fc.device)
+        x = x.to(dtype=self.dtype, device=self.center_freqs_hz.device)
         stages = {"outerear": self.outer_middle_ear(x) if self.outer_middle_ear is not None else x}
         stages["drnl"] = self.drnl(stages["outerear"])
-        if self.ihc is not None:
-            stages["ihc"] = self.ihc(stages["drnl"])
-        else:  # CASP 2008: envelope, gain, expansion (squaring)
-            stages["ihc"] = (relanoiborra2019_ihc(stages["drnl"], self.fs) * JEPSEN2008_IHC_GAIN) ** 2
+        stages["ihc"] = self.ihc(stages["drnl"])
         stages["adaptation"] = self.adaptation(stages["ihc"])
         n_out = x.shape[-1] // RESAMPLE_FACTOR
         stages["resampled"] = resample_poly(stages["adaptation"], 1, RESAMPLE_FACTOR)[..., :n_out]
-        out = self.modulation(stages["resampled"])
-        if unbatched:
-            out = [o[0] for o in out]
-            stages = {k: v[0] for k, v in stages.items()}
-        return out, stages
-
-    def forward(self, x: torch.Tensor):
-        """``x`` in Pa, ``(T,)`` or ``(B, T)`` -> list of ``(B, M_i, T // 4)`` (+ stages dict)."""
-        out, stages = self._run(x)
-        return (out, stages) if self.return_stages else out
+        return self.modulation(stages["resampled"]), stages
 
     # ---------------------------------------------------------------- decision layer
     def _representation(self, audio: torch.Tensor, name: str) -> list[torch.Tensor]:
@@ -194,7 +229,8 @@ class Paulick2024(nn.Module):
         check_choice(decision_rule, decision.CRITERIA, "decision_rule")
         s1, s2 = check_signal(stimulus1, "stimulus1"), check_signal(stimulus2, "stimulus2")
         if s1.shape[-1] != s2.shape[-1]:
-            raise ValueError(f"stimulus1 and stimulus2 must have the same length, got {s1.shape[-1]} and {s2.shape[-1]}")
+            raise ValueError(f"stimulus1 and stimulus2 must have the same length, got {s1.shape[-1]} and "
+                             f"{s2.shape[-1]}")
         both = torch.cat([s1.reshape(-1, s1.shape[-1]), s2.reshape(-1, s2.shape[-1])])
         dv = self.compute_decision_variable(self._representation(both, "stimuli"), metric)
         n1 = s1.reshape(-1, s1.shape[-1]).shape[0]

@@ -15,9 +15,8 @@ Observer protocol (anything with these methods works)::
     observer.choose(intervals) -> index   # intervals (n_trials, n_intervals, T) in Pa,
                                           # returns the chosen interval per trial (n_trials,)
 
-:class:`TemplateObserver` adapts the CASP optimal detector
-(:class:`workbench.psychophysics.observer.OptimalDetector`) to it; :class:`FeatureObserver`
-is a cheap stand-in (a scalar feature plus Gaussian internal noise) for tests and demos.
+:mod:`workbench.psychophysics.observer` has the observers (:func:`make_observer`): the
+CASP optimal detector through ``TemplateObserver``, and ``FeatureObserver`` stand-ins.
 Experiments: :func:`tmtf`, :func:`intensity_discrimination`, :func:`tone_in_noise`,
 :func:`forward_masking` (registry :data:`EXPERIMENTS`).
 """
@@ -26,105 +25,23 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
 
 from workbench import stimuli
-from workbench._validation import check_choice, check_fs, check_kwargs, check_positive
-from workbench.psychophysics.procedures import (Staircase, StaircaseResult, _check_int,
-                                                afc_positions, arrange_intervals, run_staircase)
+from workbench._validation import check_choice, check_fs, check_int, check_kwargs, check_positive
 from workbench.psychophysics.human_data import HUMAN_DATA, weber_db_to_delta_l
-from workbench.stages.modulation import analytic_signal
-
-
-# --------------------------------------------------------------------------- observers
-class _ScoringObserver:
-    """Observers whose decision is argmax of a noise-free score per interval plus independent
-    Gaussian internal noise of std ``noise_sd``: ``score(audio (n, T)) -> (n,)`` float64."""
-
-    noise_sd = 0.0
-
-    def choose(self, intervals) -> torch.Tensor:
-        n, k, t = intervals.shape
-        return self.add_noise(self.score(intervals.reshape(n * k, t)).reshape(n, k)).argmax(1)
-
-    def add_noise(self, scores: torch.Tensor) -> torch.Tensor:
-        return scores + self.noise_sd * torch.randn(scores.shape, generator=self.generator, dtype=scores.dtype)
-
-
-class FeatureObserver(_ScoringObserver):
-    """Stand-in observer: one scalar feature per interval plus Gaussian internal noise.
-
-    ``feature``: 'level' (rms level in dB SPL of a Pa signal, plus an internal floor at
-    ``floor_db_spl`` so that silence is not infinitely informative) or 'envelope' (20 log10
-    of the Hilbert envelope's std/mean: modulation depth), or a callable
-    ``(n, T) tensor -> (n,) tensor``.
-    ``window_s``: optional (start, stop) in seconds the feature looks at.
-    ``prepare`` learns whether the target raises or lowers the feature; ``choose`` picks the
-    interval whose noisy feature lies furthest in that direction.
-    """
-
-    def __init__(self, feature="level", noise_sd: float = 0.5, fs: float | None = None,
-                 window_s=None, floor_db_spl: float = 0.0, seed=None):
-        if not callable(feature):
-            check_choice(feature, ("level", "envelope"), "feature")
-        self.feature, self.noise_sd = feature, check_positive(noise_sd, "noise_sd", allow_zero=True)
-        self.fs, self.window_s, self.floor = fs, window_s, (20e-6) ** 2 * 10 ** (floor_db_spl / 10)
-        if window_s is not None and fs is None:
-            raise ValueError("window_s needs fs")
-        self.generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
-        self.sign = 1.0
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.as_tensor(x, dtype=torch.float64)
-        if self.window_s is not None:
-            x = x[..., int(self.window_s[0] * self.fs):int(self.window_s[1] * self.fs)]
-        if callable(self.feature):
-            return torch.as_tensor(self.feature(x), dtype=torch.float64)
-        if self.feature == "level":
-            return 10 * torch.log10((x.pow(2).mean(-1) + self.floor) / 4e-10)
-        env = analytic_signal(x).abs()
-        return 20 * torch.log10(env.std(-1) / env.mean(-1))
-
-    def prepare(self, target, reference):
-        diff = float(self.features(target).mean() - self.features(reference).mean())
-        self.sign = 1.0 if diff >= 0 else -1.0
-
-    def score(self, audio) -> torch.Tensor:
-        return self.sign * self.features(audio).cpu()
-
-
-class TemplateObserver(_ScoringObserver):
-    """Adapts a template detector (``fit``, ``representation``, ``decision_variables``,
-    ``noise_std``; e.g. the CASP ``OptimalDetector``) to the experiment protocol: the
-    template comes from supra-threshold target tokens vs reference tokens; in each trial
-    every interval's decision variable gets independent internal noise and the largest wins.
-    ``batch_size`` caps how many intervals go through the model at once (memory)."""
-
-    def __init__(self, detector, seed=None, device=None, dtype=torch.float32,
-                 batch_size: int | None = None):
-        for attr in ("fit", "representation", "decision_variables", "noise_std"):
-            if not hasattr(detector, attr):
-                raise TypeError(f"detector lacks {attr}(); expected an OptimalDetector-like object")
-        self.detector, self.device, self.dtype = detector, device, dtype
-        self.batch_size = None if batch_size is None else _check_int(batch_size, "batch_size", 1)
-        self.generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
-
-    def _audio(self, x):
-        return torch.as_tensor(x).to(device=self.device, dtype=self.dtype)
-
-    def prepare(self, target, reference):
-        self.detector.fit(self._audio(target), self._audio(reference))
-        self.noise_sd = self.detector.noise_std()
-
-    def score(self, audio) -> torch.Tensor:
-        flat = self._audio(audio)
-        size = self.batch_size or flat.shape[0]
-        return torch.cat([self.detector.decision_variables(self.detector.representation(flat[s:s + size])[0])
-                          for s in range(0, flat.shape[0], size)]).cpu().double()
+from workbench.psychophysics.observer import make_observer
+from workbench.psychophysics.procedures import (
+    Staircase,
+    StaircaseResult,
+    afc_positions,
+    arrange_intervals,
+    run_staircase,
+)
 
 
 # --------------------------------------------------------------------------- experiment
@@ -132,7 +49,7 @@ class TemplateObserver(_ScoringObserver):
 class ExperimentResult:
     """Thresholds of ``n_runs`` staircase runs plus everything to reproduce them."""
 
-    experiment: "Experiment"
+    experiment: Experiment
     staircase: StaircaseResult
     seed: int
     elapsed_s: float
@@ -189,7 +106,7 @@ class Experiment:
     frozen: bool = False
 
     def __post_init__(self):
-        _check_int(self.n_intervals, "n_intervals", 2)
+        check_int(self.n_intervals, "n_intervals", 2)
 
     def config(self) -> dict:
         return {"experiment": self.name, "variable": self.variable, "unit": self.unit,
@@ -221,17 +138,17 @@ class Experiment:
         """
         if not hasattr(observer, "choose"):
             raise TypeError(f"observer must have choose(intervals); got {type(observer).__name__}")
-        n_runs = _check_int(n_runs, "n_runs", 1)
+        n_runs = check_int(n_runs, "n_runs", 1)
         gen = torch.Generator().manual_seed(int(seed))
         rng = np.random.default_rng(seed)
         start = time.perf_counter()
         if hasattr(observer, "prepare"):
-            n_template = 1 if self.frozen else _check_int(n_template, "n_template", 1)  # tokens identical
+            n_template = 1 if self.frozen else check_int(n_template, "n_template", 1)  # tokens identical
             observer.prepare(self.make_target(np.full(n_template, float(self.template_value)), gen),
                              self.make_reference(n_template, gen))
         scoring = hasattr(observer, "score") and hasattr(observer, "add_noise")
         if reference_pool is not None:
-            reference_pool = _check_int(reference_pool, "reference_pool", 1)
+            reference_pool = check_int(reference_pool, "reference_pool", 1)
             if not scoring:
                 raise TypeError("reference_pool needs an observer with score() and add_noise()")
         if scoring and self.frozen:
@@ -290,7 +207,8 @@ def tmtf(rate_hz: float = 8.0, *, level_db_spl: float = 77.0, duration_s: float 
     Target: (1 + m sin(2 pi f_m t)) n(t), reference: n(t), fresh noise in every interval;
     every interval is scaled to ``level_db_spl`` (no level cue). Modulation phase fixed at 0
     (a template observer needs it). 1 s: with 0.5 s, Paulick2024's 4-Hz threshold was ~8 dB
-    worse than its 8-Hz one (two periods are too few for the slow modulation filters). Tracked: 20 log10 m in dB, bounded by 0 dB (m = 1).
+    worse than its 8-Hz one (two periods are too few for the slow modulation filters).
+    Tracked: 20 log10 m in dB, bounded by 0 dB (m = 1).
     Human: Viemeister (1979); see :mod:`workbench.psychophysics.human_data`.
     """
     fs = check_fs(fs)
@@ -452,67 +370,6 @@ def compare_with_human(summary: dict) -> dict:
             "human_source": h.citation}
 
 
-_MODEL_CACHE: dict = {}
-OBSERVERS = ("paulick2024", "jepsen2008", "dau1997", "level", "envelope")
-
-
-class _PascalInput(torch.nn.Module):
-    """Feeds Pa to a model calibrated in AMT units (rms 1 = 100 dB SPL): x / 2."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model, self.fs = model, model.fs
-
-    def forward(self, x):
-        return self.model(x * (20e-6 * 10 ** 5) ** -1)
-
-
-def _model(name: str, fs: float, band: dict, device):
-    key = (name, fs, tuple(sorted(band.items())), str(device))
-    if key not in _MODEL_CACHE:
-        if name == "dau1997":
-            from workbench.models.dau1997 import Dau1997
-            model = _PascalInput(Dau1997(fs, **band))
-        else:
-            from workbench.models.paulick2024 import Paulick2024
-            from workbench.stages.erb import fc_to_erb_number
-
-            def span(lo, hi):
-                return float(fc_to_erb_number(hi) - fc_to_erb_number(lo))
-
-            if band:  # keep the default grid's spacing (50 channels over 250-8000 Hz) in the sub-band
-                n = span(band.get("flow", 250.0), band.get("fhigh", 8000.0)) / (span(250.0, 8000.0) / 49)
-                band = {**band, "n_channels": max(1, round(n) + 1)}
-            model = Paulick2024(fs=fs, model=name, **band)
-        _MODEL_CACHE[key] = model.to(device or "cpu").eval()
-    return _MODEL_CACHE[key]
-
-
-def make_observer(name: str, experiment: Experiment, *, seed: int = 0, device=None,
-                  flow: float | None = None, fhigh: float | None = None, noise_sd: float = 1.0,
-                  batch_size: int | None = None):
-    """Observer by name for ``experiment``.
-
-    'paulick2024' / 'jepsen2008': the CASP optimal detector on Paulick2024 (internal noise
-    variance 40 / 130, AMT ``paulick2024_decision``); 'dau1997': the same detector on Dau1997
-    (variance 40, no per-band centring). ``flow``/``fhigh`` restrict the auditory channels
-    (default: the model's; a stand-in for AMT's ROI selection). Models are cached per
-    (model, fs, band, device). 'level' / 'envelope': :class:`FeatureObserver` stand-ins with
-    ``noise_sd`` (dB).
-    """
-    check_choice(name, OBSERVERS, "observer")
-    if name in ("level", "envelope"):
-        return FeatureObserver(name, noise_sd=noise_sd, seed=seed)
-    from workbench.psychophysics.observer import OptimalDetector
-
-    band = {k: v for k, v in (("flow", flow), ("fhigh", fhigh)) if v is not None}
-    model = _model(name, experiment.fs, band, device)
-    detector = OptimalDetector(model, noise_variance=40.0 if name == "dau1997" else name,
-                               fs_representation=experiment.fs if name == "dau1997" else None,
-                               center_per_band=(name == "paulick2024"))
-    return TemplateObserver(detector, seed=seed, device=device, batch_size=batch_size)
-
-
 def run_condition(experiment: str, observer: str = "paulick2024", n_runs: int = 4, seed: int = 0,
                   device=None, flow: float | None = None, fhigh: float | None = None,
                   noise_sd: float = 1.0, reference_pool: int | None = None, **params) -> list[dict]:
@@ -525,29 +382,17 @@ def run_condition(experiment: str, observer: str = "paulick2024", n_runs: int = 
     return [{**row, "observer": observer} for row in rows]
 
 
-_LABELS = {"rate_hz": "Modulation rate (Hz)", "level_db_spl": "Level (dB SPL)",
-           "notch_width_hz": "Notch width (Hz)", "gap_s": "Masker-probe gap (s)",
-           "threshold_db": "AM threshold, 20 log m (dB)", "delta_l_db": "JND, dL (dB)",
-           "threshold_db_re_n0": "Tone threshold re N0 (dB)", "probe_level_db_spl": "Probe threshold (dB SPL)"}
+# experiment: (swept variable, reported threshold) of its model-vs-human figure
+PLOT_AXES = {"tmtf": ("rate_hz", "threshold_db"), "tone_in_noise": ("notch_width_hz", "threshold_db_re_n0"),
+             "intensity_tone": ("level_db_spl", "delta_l_db"), "intensity_noise": ("level_db_spl", "delta_l_db"),
+             "forward_masking": ("gap_s", "probe_level_db_spl")}
 
 
 def plot_experiment(summary, experiment: str, *, ax=None):
-    """Model thresholds of one experiment (a summary table with the swept variable, the
-    reported threshold and optionally 'sd') overlaid on the human data; returns the Figure."""
-    from workbench.plots import plot_model_vs_human
+    """Model thresholds of one experiment's summary table over its human data (the figure is
+    :func:`workbench.plots.plot_experiment`)."""
+    from workbench import plots
 
-    h = HUMAN_DATA.get(experiment)
-    x_name, y_name = {"tmtf": ("rate_hz", "threshold_db"), "intensity_tone": ("level_db_spl", "delta_l_db"),
-                      "intensity_noise": ("level_db_spl", "delta_l_db"),
-                      "tone_in_noise": ("notch_width_hz", "threshold_db_re_n0"),
-                      "forward_masking": ("gap_s", "probe_level_db_spl")}[experiment]
-    x_h = y_h = None
-    if h is not None and h.x_name == x_name:
-        x_h, y_h = h.x, h.y
-    elif h is not None:  # tone in noise: the human critical ratio applies to the unnotched noise
-        x_h, y_h = [0.0], h.y
-    sd = summary["sd"] if "sd" in summary else None
-    return plot_model_vs_human(summary[x_name], summary[y_name], x_h, y_h, sd_model=sd,
-                               human_label=h.citation.split(",")[0] + f" ({h.kind})" if h else None,
-                               xlabel=_LABELS[x_name], ylabel=_LABELS[y_name], log_x=experiment == "tmtf",
-                               title=experiment.replace("_", " "), ax=ax)
+    return plots.plot_experiment(summary, *PLOT_AXES[check_choice(experiment, PLOT_AXES, "experiment")],
+                                 HUMAN_DATA.get(experiment), log_x=experiment == "tmtf",
+                                 title=experiment.replace("_", " "), ax=ax)

@@ -27,16 +27,9 @@ import numpy as np
 from scipy import optimize, special
 
 from workbench._validation import check_choice, check_positive
+from workbench._validation import check_int as _check_int
 
 SHAPES = ("logistic", "weibull")
-
-
-def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
 
 
 def _rng(seed) -> np.random.Generator:
@@ -210,7 +203,7 @@ class Staircase:
 
     @classmethod
     def from_amt(cls, *, rule=(2, 1), expvarstart, expvarstepstart=8.0, expvarsteprule=(0.5, 2),
-                 stepmin=(1.0, 8), **kwargs) -> "Staircase":
+                 stepmin=(1.0, 8), **kwargs) -> Staircase:
         """Build from AMT ``emuexp`` 'expinit' values (intnum belongs to the experiment)."""
         factor, turns = expvarsteprule
         if not 0 < factor < 1:
@@ -228,7 +221,7 @@ class Staircase:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def run(self, respond, n_runs: int = 1) -> "StaircaseResult":
+    def run(self, respond, n_runs: int = 1) -> StaircaseResult:
         """Run ``n_runs`` independent tracks in lock-step; ``respond(values) -> bool array``."""
         return run_staircase(self, respond, n_runs)
 

@@ -1,20 +1,24 @@
-"""Adaptation loops (Dau et al. 1996/1997, AMT adaptloop) and simple high-pass adaptation.
+"""Adaptation: the loops of Dau et al. (1996/1997, AMT ``adaptloop``) and King et al.'s
+(2019) high-pass.
 
-Input: the IHC envelope ``(batch, channel, time)`` in AMT units at dboffset 100 (rms 1 =
-100 dB SPL). Output: model units (MU), 0 at the floor, ~100 MU for a stationary input at the
+Loops: input the IHC envelope ``(batch, channel, time)`` in AMT units at dboffset 100 (rms 1
+= 100 dB SPL); output model units (MU), 0 at the floor, ~100 MU for a stationary input at the
 top of the range. The recursion lives in :mod:`workbench.kernels.adaptation`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from workbench._validation import check_choice, check_fs
 from workbench.kernels.adaptation import adaptation_loops
+from workbench.kernels.iir import sosfilt
+from workbench.stages.filters import butter
+from workbench.units import db_to_amt
 
 DAU1996_TAU_S = (0.005, 0.050, 0.129, 0.253, 0.500)
 
@@ -31,13 +35,13 @@ PRESETS = {
 def min_level_from_db(min_spl_db, dboffset: float = 100.0) -> torch.Tensor:
     """Floor amplitude for a minimum level in dB SPL: ``10^((L - dboffset)/20)``
     (0 dB SPL at dboffset 100 -> 1e-5, AMT's ``setdbspl(minspl)``)."""
-    return 10.0 ** ((torch.as_tensor(min_spl_db, dtype=torch.float64) - dboffset) / 20.0)
+    return db_to_amt(min_spl_db, dboffset)
 
 
 def adaptloop(x: torch.Tensor, fs: float, tau_s=DAU1996_TAU_S, limit: float = 10.0,
               min_level=1e-5) -> torch.Tensor:
-    """Pure-function form of :class:`AdaptLoop` (``x`` is ``(..., time)``; ``min_level`` a
-    scalar or one value per channel, broadcast against ``x.shape[:-1]``)."""
+    """Functional :class:`AdaptLoop` (``x`` is ``(..., time)``; ``min_level`` a scalar or one
+    value per channel, broadcast against ``x.shape[:-1]``)."""
     tau = torch.as_tensor(tau_s, dtype=x.dtype, device=x.device)
     return adaptation_loops(x, tau, check_fs(fs), float(limit), torch.as_tensor(min_level).to(x))
 
@@ -47,18 +51,46 @@ class AdaptLoop(nn.Module):
 
     Parameters
     ----------
-    fs : sampling rate in Hz.
-    tau_s : loop time constants in seconds (default: the preset's).
-    limit : overshoot limit (AMT ``limit``; <= 1 disables limiting; default: the preset's).
-    min_level : input floor, linear amplitude in AMT units; a scalar or one value per channel
-        (Paulick2024). Default: from ``min_spl_db``.
-    min_spl_db : floor in dB SPL (AMT ``minspl``, default 0 -> 1e-5 at dboffset 100).
-    preset : 'dau1997' (limit 10, default), 'osses2021' (limit 5), 'dau1996' (no limiting),
-        'breebaart2001'/'puschel1988' (linearly spaced tau, no limiting).
-    learnable : make the time constants an ``nn.Parameter``.
-    backend : 'auto'/'numba' (numba kernel; CUDA tensors round-trip through host memory) or
-        'torch' (device-resident per-sample loop: slow on GPU).
+    fs : float, Hz
+    tau_s : sequence of float, s
+        Loop time constants (default: the preset's; spec spelling ``tau``).
+    limit : float
+        Overshoot limit (AMT ``limit``; <= 1 disables limiting; default: the preset's).
+    min_level : float or (C,) tensor, AMT units
+        Input floor, linear amplitude; one value per channel for Paulick2024. Default: from
+        ``min_spl_db``.
+    min_spl_db : float, dB SPL
+        Floor as a level (AMT ``minspl``, spec spelling; 0 -> 1e-5 at dboffset 100).
+    preset : {'dau1997', 'osses2021', 'dau1996', 'breebaart2001', 'puschel1988'}
+        AMT groups: limit 10, limit 5, no limiting, linearly spaced tau without limiting.
+    learnable : bool
+        The time constants become an ``nn.Parameter``.
+    backend : {'auto', 'numba', 'torch'}
+        numba kernel (CUDA tensors round-trip through host memory) or the device-resident
+        per-sample torch loop (slow on GPU).
+    dtype : torch.dtype
+
+    Returns
+    -------
+    Tensor
+        ``forward(x)``: the adapted envelope in model units (MU), shape of ``x`` ``(..., C, T)``
+        (AMT units at dboffset 100).
+
+    References
+    ----------
+    Dau, Puschel & Kohlrausch (1996), J. Acoust. Soc. Am. 99, 3615-3622; Dau et al. (1997).
+
+    Examples
+    --------
+    >>> loops = AdaptLoop(16000)
+    >>> loops(torch.full((1, 1, 1600), 1e-5)).abs().max() < 1e-3  # at the floor: 0 MU
+    tensor(True)
     """
+
+    about = ("Adaptation loops: onsets are emphasised, steady parts compressed (roughly logarithmic); the limit "
+             "caps the onset overshoot.")
+    KWARGS = ("tau_s", "limit", "min_level", "min_spl_db", "preset", "backend")
+    ALIASES = {"tau": "tau_s", "minspl": "min_spl_db"}  # the spec's spellings
 
     def __init__(self, fs: float, tau_s: Sequence[float] | torch.Tensor | None = None,
                  limit: float | None = None, min_level=None, min_spl_db: float = 0.0,
@@ -98,3 +130,60 @@ class AdaptLoop(nn.Module):
 
     def extra_repr(self) -> str:
         return f"fs={self.fs:g}, n_loops={self.tau_s.numel()}, limit={self.limit:g}"
+
+
+def highpass_adaptation(x: torch.Tensor, fs: float, cutoff_hz=3.0, order: int = 1) -> torch.Tensor:
+    """Functional :class:`HighpassAdaptation`: Butterworth high-pass of ``x`` ``(..., T)``,
+    designed and run in float64 (the 3 Hz pole sits 4e-4 from the unit circle at 44.1 kHz),
+    returned in ``x``'s dtype."""
+    sos = butter(order, torch.as_tensor(cutoff_hz).double().cpu(), fs, "high")
+    return sosfilt(sos.to(x.device), x.double()).to(x.dtype)
+
+
+class HighpassAdaptation(nn.Module):
+    """King et al.'s (2019) "adaptation": a Butterworth high-pass (AMT 1.4 ``king2019``).
+
+    Parameters
+    ----------
+    fs : float, Hz
+    cutoff_hz : float, Hz
+        High-pass cutoff (3 Hz; spec spelling ``fc``); ``nn.Parameter`` when ``learnable``.
+    order : int
+        Filter order (1).
+    learnable : bool
+
+    Returns
+    -------
+    Tensor
+        ``forward(x)``: the IHC envelope ``(..., C, T)`` high-passed, same shape and units.
+
+    References
+    ----------
+    AMT 1.4 ``king2019`` ('adt_hp'); King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145.
+
+    Examples
+    --------
+    >>> hp = HighpassAdaptation(8000)
+    >>> float(hp(torch.ones(1, 1, 8000)).abs()[..., -1]) < 1e-3  # DC is removed
+    True
+    """
+
+    about = "Adaptation approximated by a high-pass: slow changes of the envelope are removed."
+    KWARGS = ("cutoff_hz", "order")
+    ALIASES = {"fc": "cutoff_hz"}  # the spec's spelling
+
+    def __init__(self, fs: float, cutoff_hz: float = 3.0, order: int = 1, learnable: bool = False):
+        super().__init__()
+        self.fs, self.order = check_fs(fs), order
+        cutoff = torch.tensor(float(cutoff_hz), dtype=torch.float64)
+        butter(order, cutoff, self.fs, "high")  # validates the order and 0 < cutoff_hz < fs/2
+        if learnable:
+            self.cutoff_hz = nn.Parameter(cutoff)
+        else:
+            self.register_buffer("cutoff_hz", cutoff)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return highpass_adaptation(x, self.fs, self.cutoff_hz, self.order)
+
+    def extra_repr(self) -> str:
+        return f"fs={self.fs:g}, cutoff_hz={float(self.cutoff_hz):g}, order={self.order}"

@@ -39,12 +39,36 @@ def power_law(x: torch.Tensor, n, knee: float) -> torch.Tensor:
 
 
 class Compression(nn.Module):
-    """Broken-stick or power-law compression on ``(batch, channel, time)`` signals.
+    """Broken-stick or power-law compression (:func:`broken_stick`, :func:`power_law`).
 
-    ``compression_type``: 'brokenstick' or 'power'; ``n`` exponent (> 0; float or one per
-    channel); ``knee_db`` knee level in dB SPL; ``dboffset`` calibration (dB SPL at
-    amplitude 1). ``learnable=True`` makes the exponent a parameter.
+    Parameters
+    ----------
+    compression_type : {'brokenstick', 'power'}
+    n : float or (C,) sequence
+        Exponent (> 0), one per channel allowed; ``nn.Parameter`` when ``learnable``.
+    knee_db : float, dB SPL
+        Knee level.
+    dboffset : float, dB SPL
+        Calibration: an rms of 1 is ``dboffset`` dB SPL.
+    learnable : bool
+    dtype : torch.dtype
+
+    Returns
+    -------
+    Tensor
+        ``forward(x)``: ``(B, C, T)`` -> ``(B, C, T)``, same units, sign kept.
+
+    References
+    ----------
+    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293; AMT 1.4 ``king2019``.
+
+    Examples
+    --------
+    >>> Compression(knee_db=40.0)(torch.tensor([1e-4, -1.0]))  # knee at 1e-3: only -1 is compressed
+    tensor([ 1.0000e-04, -7.9433e-03])
     """
+
+    about = "Cochlear compression: linear below the knee, a power law above it."
 
     def __init__(self, compression_type: str = "brokenstick", n=0.3, knee_db: float = 30.0,
                  dboffset: float = 100.0, learnable: bool = False,

@@ -26,7 +26,9 @@ _FREEZE_ABOVE_HZ, _FROZEN_AT_HZ = 1000.0, 1500.0
 
 
 def drnl_parameters(center_freqs_hz, model: str = "paulick2024", subject: str = "NH") -> dict:
-    """Per-channel DRNL parameters (float64 tensors, shape ``(C,)``) from AMT's regressions.
+    """Per-channel DRNL parameters (float64 tensors, shape ``(C,)``) from AMT's regressions:
+    ``log10(p) = p0 + m log10(cf)`` with the (p0, m) of Lopez-Poveda & Meddis (2001, Table III,
+    normal hearing) as AMT 1.6 ``paulick2024_drnl`` carries them; c = 10^-0.60206 = 0.25.
 
     Keys: ``cf_lin``, ``bw_lin``, ``lp_lin`` (Hz), ``gain_lin``, ``cf_nlin``, ``bw_nlin``,
     ``lp_nlin`` (Hz), ``a``, ``b``, ``c``. ``subject`` 'NH' (normal hearing) or 'HIx'
@@ -112,13 +114,38 @@ def drnl(x: torch.Tensor, linear_sos: torch.Tensor, nonlinear_pre_sos: torch.Ten
 
 
 class DRNLFilterbank(nn.Module):
-    """DRNL filterbank stage (AMT 1.6 ``paulick2024_drnl``), input ``(B, T)`` in Pa-scaled
-    middle-ear output, output ``(B, C, T)`` basilar-membrane velocity.
+    """DRNL filterbank stage (AMT 1.6 ``paulick2024_drnl``; pure form :func:`drnl`).
 
-    ``model`` 'paulick2024' (2 gammatones per path, 4 linear / 1 nonlinear lowpasses) or
-    'jepsen2008' (3 gammatones, 4 / 3 lowpasses). ``learnable`` makes a, b, c and the linear
-    gain trainable (filter shapes stay fixed by the centre frequencies).
+    Parameters
+    ----------
+    fs : float, Hz
+    center_freqs_hz : (C,) Hz
+    model : {'paulick2024', 'jepsen2008'}
+        2 gammatones per path, 4 linear / 1 nonlinear lowpasses; or 3 gammatones, 4 / 3.
+    subject : {'NH', 'HIx'}
+        Normal hearing, or AMT's example without compression (a = 0).
+    learnable : bool
+        a, b, c and the linear gain become parameters (filter shapes stay fixed).
+    dtype : torch.dtype
+
+    Returns
+    -------
+    Tensor
+        ``forward(x)``: stapes velocity ``(B, T)`` (m/s, the middle-ear output) -> basilar
+        membrane velocity ``(B, C, T)`` m/s.
+
+    References
+    ----------
+    Lopez-Poveda & Meddis (2001), J. Acoust. Soc. Am. 110, 3107-3118; Jepsen, Ewert & Dau
+    (2008); Paulick, Relano-Iborra & Dau (2024).
+
+    Examples
+    --------
+    >>> DRNLFilterbank(16000, [500.0, 1000.0])(torch.zeros(1, 160)).shape
+    torch.Size([1, 2, 160])
     """
+
+    about = "Dual-resonance nonlinear filter: a linear and a compressive path summed."
 
     def __init__(self, fs: float, center_freqs_hz, model: str = "paulick2024", subject: str = "NH",
                  learnable: bool = False, dtype: torch.dtype = torch.float32):

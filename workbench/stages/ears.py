@@ -13,7 +13,7 @@ Models use them differently, so the delay handling is an argument:
   zeros appended and the first ``ceil(513/2) = 257`` output samples dropped
   (``drop=257``); the middle-ear output is normalised by its peak gain (``normalize=True``).
 * Paulick2024 (AMT 1.6): both FIRs applied causally, no delay compensation (``drop=0``),
-  middle ear minimum phase scaled by 1/20e-6 (``normalize=False``).
+  middle ear minimum phase scaled by 1 / 20 uPa (``normalize=False``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import torch
 from torch import nn
 
 from workbench._validation import check_choice, check_fs
+from workbench.dsp import hilbert_transform
+from workbench.units import P_REF_PA
 
 # Pralong & Carlile (1996) Fig. 1e: frequency (Hz), linear amplitude gain.
 PRALONG1996 = np.array([
@@ -108,18 +110,11 @@ def fir2(order: int, freqs, gains, grid_n: int | None = None) -> np.ndarray:
 def minimum_phase(b: np.ndarray) -> np.ndarray:
     """Minimum-phase FIR with the magnitude of ``b`` on its own FFT grid (same length).
 
-    Phase = -Hilbert transform of log|B| (analytic signal by FFT, as MATLAB ``hilbert``);
-    this is AMT's ``middleearfilter(..., 'minimum')`` construction.
+    Phase = -Hilbert transform of log|B| (:func:`workbench.dsp.hilbert_transform`, as MATLAB
+    ``hilbert``); this is AMT's ``middleearfilter(..., 'minimum')`` construction.
     """
-    n = b.size
     log_mag = np.log(np.abs(np.fft.fft(b)))
-    spec = np.fft.fft(log_mag)
-    weights = np.zeros(n)
-    weights[0] = 1.0
-    weights[1:(n + 1) // 2] = 2.0
-    if n % 2 == 0:
-        weights[n // 2] = 1.0
-    phase = -np.fft.ifft(spec * weights).imag
+    phase = -hilbert_transform(torch.as_tensor(log_mag)).numpy()
     return np.fft.ifft(np.exp(log_mag + 1j * phase)).real
 
 
@@ -147,7 +142,7 @@ def middle_ear_fir(fs: float, order: int = 512, phase_type: str = "minimum",
                    filter_type: str = "lopezpoveda2001") -> np.ndarray:
     """Middle-ear FIR (AMT ``middleearfilter``), ``order+1`` taps.
 
-    'lopezpoveda2001' (AMT default): stapes velocity per Pa (table / 20e-6), passband gain
+    'lopezpoveda2001' (AMT default): stapes velocity per Pa (table / 20 uPa), passband gain
     about -66.5 dB; above 20 kHz sampling the table is extended every 1 kHz (amplitude / 1.1
     per step) and closed at Nyquist, as AMT does. ``phase_type``: 'minimum' (AMT default) or
     'zero' (the linear-phase ``fir2`` design, symmetric about ``order/2``).
@@ -175,7 +170,7 @@ def middle_ear_fir(fs: float, order: int = 512, phase_type: str = "minimum",
     if table[-1, 0] != fs / 2:
         last_v = table[-1, 1] / (1 + (fs / 2 - table[-1, 0]) * 0.1 / 1000)
         table = np.concatenate([table, [[fs / 2, last_v]]])
-    b = fir2(order, *_table_to_fir2_grid(table, fs, zero_at_nyquist=False)) / 20e-6
+    b = fir2(order, *_table_to_fir2_grid(table, fs, zero_at_nyquist=False)) / P_REF_PA
     return minimum_phase(b) if phase_type == "minimum" else b
 
 
@@ -220,10 +215,28 @@ def _fast_len(n: int) -> int:
 
 
 class FIRFilter(nn.Module):
-    """Fixed (or learnable) FIR stage on ``(..., time)`` signals; output length = input length.
+    """Fixed (or learnable) FIR stage (:func:`fir_filter`); output length = input length.
 
-    ``drop``: leading output samples removed from the zero-padded causal output (delay
-    compensation). ``gain``: scalar applied after filtering.
+    Parameters
+    ----------
+    taps : array (L,)
+    drop : int
+        Leading output samples removed from the zero-padded causal output (delay compensation).
+    gain : float
+        Scalar applied to the taps.
+    learnable : bool
+        The taps become an ``nn.Parameter``.
+    dtype : torch.dtype
+
+    Returns
+    -------
+    Tensor
+        ``forward(x)``: ``(..., T)`` -> ``(..., T)``.
+
+    Examples
+    --------
+    >>> FIRFilter(np.array([0.5, 0.5]))(torch.tensor([1.0, 0.0, 0.0]))
+    tensor([0.5000, 0.5000, 0.0000])
     """
 
     def __init__(self, taps: np.ndarray, drop: int = 0, gain: float = 1.0,
@@ -246,9 +259,33 @@ class FIRFilter(nn.Module):
 class HeadphoneFilter(FIRFilter):
     """Headphone + outer-ear FIR (Pralong & Carlile 1996 via AMT ``headphonefilter``).
 
-    ``delay_compensation=True`` drops ``ceil(n_taps/2)`` samples (AMT osses2021);
-    False filters causally (AMT 1.6 paulick2024).
+    Parameters
+    ----------
+    fs : float, Hz
+    order : int
+        FIR order (512: 513 taps, linear phase).
+    delay_compensation : bool
+        Drop ``ceil(n_taps/2)`` samples (AMT osses2021); False filters causally (AMT 1.6
+        paulick2024).
+    learnable, dtype
+        As :class:`FIRFilter`.
+
+    Returns
+    -------
+    Tensor
+        ``forward(x)``: ``(..., T)`` -> ``(..., T)``, the input's units.
+
+    References
+    ----------
+    Pralong & Carlile (1996), J. Acoust. Soc. Am. 100, 3785-3793.
+
+    Examples
+    --------
+    >>> HeadphoneFilter(44100)(torch.zeros(1, 441)).shape
+    torch.Size([1, 441])
     """
+
+    about = "Headphone and outer ear: the sound at the eardrum."
 
     def __init__(self, fs: float, order: int = 512, delay_compensation: bool = True,
                  learnable: bool = False, dtype: torch.dtype = torch.float32):
@@ -261,13 +298,39 @@ class MiddleEarFilter(FIRFilter):
     """Middle-ear FIR (Lopez-Poveda & Meddis 2001, or Jepsen et al. 2008 with
     ``filter_type='jepsen2008'``, via AMT ``middleearfilter``).
 
-    Input in Pa (or AMT units at dboffset 100 when ``normalize``). ``normalize=True``
-    divides by the filter's peak gain (AMT osses2021: ``x 10^(66.48/20)`` at 44.1 kHz) so the
-    passband is at 0 dB; False keeps AMT's scaling (stapes velocity in m/s at 0 dB SPL per
-    unit input, i.e. the table / 20e-6: paulick2024).
-    ``delay_compensation`` as in :class:`HeadphoneFilter`, except that the linear-phase
-    ``phase_type='zero'`` design drops exactly its delay ``order/2`` (zero phase).
+    Parameters
+    ----------
+    fs : float, Hz
+    order : int
+        FIR order (512).
+    phase_type : {'minimum', 'zero'}
+    filter_type : {'lopezpoveda2001', 'jepsen2008'}
+    normalize : bool
+        Divide by the filter's peak gain (AMT osses2021: ``x 10^(66.48/20)`` at 44.1 kHz), so
+        the passband is at 0 dB; False keeps AMT's scaling: stapes velocity (m/s) per Pa, i.e.
+        the table / 20 uPa (paulick2024).
+    delay_compensation : bool
+        As :class:`HeadphoneFilter`, except that the linear-phase ``phase_type='zero'``
+        design drops exactly its delay ``order/2`` (zero phase).
+    learnable, dtype
+        As :class:`FIRFilter`.
+
+    Returns
+    -------
+    Tensor
+        ``forward(x)``: ``(..., T)`` Pa (AMT units when ``normalize``) -> ``(..., T)``.
+
+    References
+    ----------
+    Lopez-Poveda & Meddis (2001), J. Acoust. Soc. Am. 110, 3107-3118; Goode et al. (1994).
+
+    Examples
+    --------
+    >>> MiddleEarFilter(44100)(torch.zeros(1, 441)).shape
+    torch.Size([1, 441])
     """
+
+    about = "Middle-ear transmission to the stapes (a band-pass)."
 
     def __init__(self, fs: float, order: int = 512, phase_type: str = "minimum",
                  filter_type: str = "lopezpoveda2001", normalize: bool = True,

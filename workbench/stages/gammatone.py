@@ -21,7 +21,7 @@ from torch import nn
 
 from workbench._validation import check_fs, check_signal
 from workbench.kernels.iir import section, sosfilt
-from workbench.stages.erb import erb_bandwidth_hz
+from workbench.units import erb_bandwidth_hz
 
 
 def default_bandwidth_factor(order: int) -> float:
@@ -58,17 +58,37 @@ class GammatoneFilterbank(nn.Module):
 
     Parameters
     ----------
-    fs : sampling rate in Hz.
-    center_freqs_hz : channel centre frequencies in Hz (e.g. ``erbspacebw(80, 8000, 1, 1000)``).
-    order : gammatone order ``n`` (AMT ``n``), default 4.
-    bandwidth_factor : ``betamul`` (bandwidth in ERBs); default Patterson's value for ``order``
-        (1.01859 for n = 4 -- not 1.019).
-    learnable : centre frequencies and per-channel bandwidth factors become ``nn.Parameter``.
-    dtype : parameter dtype.
+    fs : float, Hz
+    center_freqs_hz : (C,) Hz
+        Channel centre frequencies (e.g. ``erbspacebw(80, 8000, 1, 1000)``).
+    order : int
+        Gammatone order (AMT ``n``, spec ``n``), 4.
+    bandwidth_factor : float, ERB
+        AMT ``betamul`` (spec ``betamul``); default Patterson's value for ``order`` (1.01859
+        for order 4, not 1.019).
+    learnable : bool
+        Centre frequencies and per-channel bandwidth factors become ``nn.Parameter``.
+    dtype : torch.dtype
 
-    Input ``(batch, time)`` or ``(time,)``; output ``(batch, channel, time)`` or
-    ``(channel, time)``, in the input's units.
+    Returns
+    -------
+    Tensor
+        ``forward(x)``: ``(B, T)`` or ``(T,)`` -> ``(B, C, T)`` or ``(C, T)``, the input's units
+        (:func:`gammatone_filterbank` is the pure form).
+
+    References
+    ----------
+    Patterson et al. (1987); Lyon (1997); Hohmann (2002), Acta Acust. 88, 433-442; AMT
+    ``auditoryfilterbank``.
+
+    Examples
+    --------
+    >>> fb = GammatoneFilterbank(16000, [500.0, 1000.0])
+    >>> fb(torch.zeros(3, 160)).shape
+    torch.Size([3, 2, 160])
     """
+
+    about = "The basilar membrane as a bank of overlapping band-pass filters."
 
     def __init__(self, fs: float, center_freqs_hz, order: int = 4, bandwidth_factor: float | None = None,
                  learnable: bool = False, dtype: torch.dtype = torch.float32):

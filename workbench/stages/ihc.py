@@ -1,4 +1,5 @@
-"""Inner-hair-cell envelope stages (dau1996, breebaart2001, king2019, paulick2024).
+"""Inner-hair-cell stages: envelope IHCs (AMT ``ihcenvelope``), Paulick2024's transduction
+model and the CASP 2008 IHC.
 
 AMT ``ihcenvelope``: half-wave rectification followed by ``n`` cascaded 1st-order
 Butterworth low-passes (bilinear transform, MATLAB ``butter(1, fc/(fs/2))``):
@@ -12,15 +13,23 @@ method             cutoff Hz   order n   note
                                          and the reference run use 1000 Hz)
 ``lindemann1986``  800         1         Lindemann (1986)
 =================  ==========  ========  ================================================
+
+Shapes: ``(..., channel, time)`` in, same shape out.
 """
 
 from __future__ import annotations
 
+import functools
+import math
+
+import numpy as np
 import torch
 from torch import nn
 
 from workbench._validation import check_choice, check_fs
+from workbench.kernels import ihc as ihc_kernel
 from workbench.kernels.iir import section, sosfilt
+from workbench.stages.drnl import butter2_lowpass_sos
 from workbench.stages.filters import first_order_lowpass
 
 IHC_METHODS = {
@@ -32,25 +41,45 @@ IHC_METHODS = {
 
 
 def ihc_envelope(x: torch.Tensor, fs: float, cutoff_hz=1000.0, filter_order: int = 1) -> torch.Tensor:
-    """Half-wave rectify ``x`` ``(..., T)`` and low-pass it ``filter_order`` times (1st order)."""
+    """Functional :class:`IHCEnvelope`: half-wave rectify ``x`` ``(..., T)`` and low-pass it
+    ``filter_order`` times (1st order, ``cutoff_hz``)."""
     b, a = first_order_lowpass(torch.as_tensor(cutoff_hz, dtype=x.dtype, device=x.device), fs, dtype=x.dtype)
     sections = section(b, a).unsqueeze(-2).expand(*b.shape[:-1], filter_order, 6)
     return sosfilt(sections, torch.relu(x))
 
 
 class IHCEnvelope(nn.Module):
-    """Envelope extraction of the inner hair cells (AMT ``ihcenvelope``).
+    """Envelope extraction of the inner hair cells (AMT ``ihcenvelope``, table above).
 
     Parameters
     ----------
-    fs : sampling rate in Hz.
-    method : 'dau1996' (default), 'breebaart2001', 'king2019' or 'lindemann1986'.
-    cutoff_hz, filter_order : override the method's low-pass cutoff / number of cascaded
-        1st-order low-passes.
-    learnable : the cutoff becomes an ``nn.Parameter``.
+    fs : float, Hz
+    method : {'dau1996', 'breebaart2001', 'king2019', 'lindemann1986'}
+    cutoff_hz : float, Hz, optional
+        Overrides the method's low-pass cutoff (``nn.Parameter`` when ``learnable``).
+    filter_order : int, optional
+        Overrides the number of cascaded 1st-order low-passes.
+    learnable : bool
+    dtype : torch.dtype
 
-    Input and output ``(..., channel, time)``, same units.
+    Returns
+    -------
+    Tensor
+        ``forward(x)``: the envelope of ``x`` ``(..., C, T)``, same shape and units.
+
+    References
+    ----------
+    Dau, Puschel & Kohlrausch (1996), J. Acoust. Soc. Am. 99, 3615-3622; Breebaart et al.
+    (2001), J. Acoust. Soc. Am. 110, 1074-1088.
+
+    Examples
+    --------
+    >>> ihc = IHCEnvelope(16000, "dau1996")
+    >>> ihc(torch.ones(1, 2, 800)).shape
+    torch.Size([1, 2, 800])
     """
+
+    about = "Half-wave rectification and low-pass: the envelope, as hair cells lose the fine structure above ~1 kHz."
 
     def __init__(self, fs: float, method: str = "dau1996", cutoff_hz: float | None = None,
                  filter_order: int | None = None, learnable: bool = False, dtype: torch.dtype = torch.float32):
@@ -76,18 +105,6 @@ class IHCEnvelope(nn.Module):
     def extra_repr(self) -> str:
         return f"fs={self.fs:g}, method={self.method!r}, order={self.filter_order}"
 
-
-# --- Paulick2024 IHC transduction (helper "paulick"; kept apart from the envelope IHCs) ---
-import functools  # noqa: E402
-import math  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from workbench._validation import check_fs  # noqa: E402
-from workbench.kernels import ihc as ihc_kernel  # noqa: E402
-from workbench.stages.drnl import butter2_lowpass_sos  # noqa: E402
 
 # Paulick et al. (2024) / AMT 1.6 paulick2024_ihc constants (SI units).
 _PAULICK_IHC = dict(
@@ -149,7 +166,31 @@ def paulick2024_ihc(velocity: torch.Tensor, fs: float) -> torch.Tensor:
 
 
 class IHCPaulick2024(nn.Module):
-    """Paulick2024 IHC stage: ``(B, C, T)`` BM velocity -> receptor potential (V) re pre-charge."""
+    """Paulick2024 IHC transduction (:func:`paulick2024_ihc`; its constants are fixed).
+
+    Parameters
+    ----------
+    fs : float, Hz
+
+    Returns
+    -------
+    Tensor
+        ``forward(velocity)``: BM velocity ``(..., C, T)`` m/s -> receptor potential
+        ``(..., C, T)`` in V, relative to the pre-charge potential.
+
+    References
+    ----------
+    Paulick, Relano-Iborra & Dau (2024), Hear. Res. (the revised CASP model); AMT 1.6
+    ``paulick2024_ihc``.
+
+    Examples
+    --------
+    >>> ihc = IHCPaulick2024(44100)
+    >>> ihc(torch.zeros(1, 1, 100, dtype=torch.float64)).shape
+    torch.Size([1, 1, 100])
+    """
+
+    about = "Receptor potential of a transduction model of the hair cell (MET channels, RC membrane)."
 
     def __init__(self, fs: float):
         super().__init__()
@@ -163,6 +204,46 @@ class IHCPaulick2024(nn.Module):
 
 
 def relanoiborra2019_ihc(x: torch.Tensor, fs: float) -> torch.Tensor:
-    """AMT ``ihcenvelope(.., 'ihc_relanoiborra2019')`` (CASP 2008 IHC): half-wave rectification
-    then a 2nd-order Butterworth 1 kHz lowpass (MATLAB ``butter(2, 1000/(fs/2))``)."""
+    """AMT ``ihcenvelope(.., 'ihc_relanoiborra2019')``: half-wave rectification then a
+    2nd-order Butterworth 1 kHz lowpass (MATLAB ``butter(2, 1000/(fs/2))``)."""
     return sosfilt(butter2_lowpass_sos([1000.0], check_fs(fs), 1)[0].to(x), torch.relu(x))
+
+
+def jepsen2008_ihc(x: torch.Tensor, fs: float, gain_db: float = 50.0) -> torch.Tensor:
+    """Functional :class:`IHCJepsen2008`: ``(relanoiborra2019_ihc(x) * 10^(gain_db/20))^2``."""
+    return (relanoiborra2019_ihc(x, fs) * 10 ** (gain_db / 20)) ** 2
+
+
+class IHCJepsen2008(nn.Module):
+    """CASP 2008 IHC as AMT 1.6 ``paulick2024(..., 'jepsen2008')`` runs it: the
+    :func:`relanoiborra2019_ihc` envelope, a gain, then squaring (CASP's expansion).
+
+    Parameters
+    ----------
+    fs : float, Hz
+    gain_db : float, dB
+        50 dB in AMT: it compensates the outer/middle-ear attenuation before the expansion.
+
+    Returns
+    -------
+    Tensor
+        ``forward(velocity)``: BM velocity ``(..., C, T)`` -> ``(..., C, T)``, squared units.
+
+    References
+    ----------
+    Jepsen, Ewert & Dau (2008), J. Acoust. Soc. Am. 124, 422-438; AMT 1.6 ``paulick2024``.
+
+    Examples
+    --------
+    >>> IHCJepsen2008(44100)(torch.ones(1, 1, 10, dtype=torch.float64)).shape
+    torch.Size([1, 1, 10])
+    """
+
+    about = "Envelope (rectification, 1 kHz low-pass), then squared: CASP's expansion."
+
+    def __init__(self, fs: float, gain_db: float = 50.0):
+        super().__init__()
+        self.fs, self.gain_db = check_fs(fs), float(gain_db)
+
+    def forward(self, velocity: torch.Tensor) -> torch.Tensor:
+        return jepsen2008_ihc(velocity, self.fs, self.gain_db)

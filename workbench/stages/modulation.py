@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from workbench._validation import check_choice, check_fs, check_positive
+from workbench.dsp import hilbert_envelope
 from workbench.kernels.iir import sosfilt
 from workbench.kernels.modfilter import modulation_bandpass_bank
 from workbench.stages.filters import butter
@@ -54,40 +55,56 @@ def modulation_center_freqs(fc_hz: float, q: float = 2.0, max_mfc: float = 1000.
     return [0.0] + low + [first_q * ratio ** k for k in range(n_high + 1)]
 
 
-def analytic_signal(x: torch.Tensor) -> torch.Tensor:
-    """FFT analytic signal along the last axis (MATLAB ``hilbert``)."""
-    n = x.shape[-1]
-    spec = torch.fft.fft(x, dim=-1)
-    h = torch.zeros(n, dtype=x.dtype, device=x.device)
-    h[0] = 1
-    h[1:(n + 1) // 2] = 2
-    if n % 2 == 0:
-        h[n // 2] = 1
-    return torch.fft.ifft(spec * h, dim=-1)
-
-
 class ModulationFilterbank(nn.Module):
     """AMT ``modfilterbank`` with the jepsen2008 options that AMT's dau1997 uses by default.
 
     Parameters
     ----------
-    fs : sampling rate in Hz.
-    center_freqs_hz : auditory-channel centre frequencies (Hz); they set each channel's top mfc.
-    Q : quality factor of the band-passes above 10 Hz (AMT ``Q_mfb``, default 2).
-    max_mfc : cap of the highest mfc (AMT ``mfc_upper_limit_max``, default 1000 Hz; the
-        torch_amt spec's 150 Hz default is not AMT's).
-    preset : 'jepsen2008' (default), 'dau1997' or 'verhey1999' (AMT flag groups); the three
-        flags below override it when given.
-    upper_limit : top mfc ``min(0.25 fc, max_mfc)`` (else ``max_mfc`` for every channel).
-    lowpass_150_hz : 1st-order 150 Hz low-pass before the bank.
-    attenuation : multiply envelopes above 10 Hz by 1/sqrt(2).
-    phase_insensitive : real part <= 10 Hz, envelope above (else the real band-pass outputs).
-    filter_type : 'efilt' (AMT) or 'butterworth'.
-    learnable : centre frequencies and bandwidths of the band-passes and the two low-pass
-        cutoffs become ``nn.Parameter`` (shared by all auditory channels).
+    fs : float, Hz
+    center_freqs_hz : (C,) Hz
+        Auditory-channel centre frequencies; they set each channel's top mfc.
+    Q : float
+        Quality factor of the band-passes above 10 Hz (AMT ``Q_mfb``, 2).
+    max_mfc : float, Hz
+        Cap of the highest mfc (AMT ``mfc_upper_limit_max``, 1000 Hz; the torch_amt spec's
+        150 Hz default is not AMT's).
+    preset : {'jepsen2008', 'dau1997', 'verhey1999'}
+        AMT flag groups; the three flags below override it when given.
+    upper_limit : bool
+        Top mfc ``min(0.25 fc, max_mfc)`` (else ``max_mfc`` for every channel).
+    lowpass_150_hz : bool
+        1st-order 150 Hz low-pass before the bank.
+    attenuation : bool
+        Multiply envelopes above 10 Hz by 1/sqrt(2).
+    phase_insensitive : bool
+        Real part <= 10 Hz, envelope above (else the real band-pass outputs).
+    filter_type : {'efilt', 'butterworth'}
+    learnable : bool
+        Centre frequencies and bandwidths of the band-passes and the two low-pass cutoffs
+        become ``nn.Parameter`` (shared by all auditory channels).
+    dtype : torch.dtype
 
-    Forward: ``(batch, channel, time)`` -> list over channels of ``(batch, M_i, time)``.
+    Returns
+    -------
+    list of Tensor
+        ``forward(x)``: ``(B, C, T)`` -> ``C`` tensors ``(B, M_i, T)``, the 2.5 Hz low-pass
+        first (mfc in ``mfc_per_channel``), in the input's units.
+
+    References
+    ----------
+    Dau, Kollmeier & Kohlrausch (1997), J. Acoust. Soc. Am. 102, 2892-2905; Jepsen, Ewert &
+    Dau (2008), J. Acoust. Soc. Am. 124, 422-438.
+
+    Examples
+    --------
+    >>> bank = ModulationFilterbank(16000, [500.0, 4000.0])
+    >>> [o.shape[1] for o in bank(torch.zeros(1, 2, 1600))]
+    [7, 12]
     """
+
+    about = "Each channel's envelope split into modulation-frequency bands."
+    KWARGS = ("Q", "max_mfc", "filter_type", "preset", "upper_limit", "lowpass_150_hz", "attenuation",
+              "phase_insensitive")
 
     def __init__(self, fs: float, center_freqs_hz, Q: float = 2.0, max_mfc: float = 1000.0,
                  preset: str = "jepsen2008", upper_limit: bool | None = None,
@@ -158,7 +175,7 @@ class ModulationFilterbank(nn.Module):
         if not self.phase_insensitive or not any(self._row_is_envelope):
             return bands
         envelope = torch.tensor(self._row_is_envelope, device=x.device).unsqueeze(-1)
-        return torch.where(envelope, self._gain * analytic_signal(bands).abs(), bands)
+        return torch.where(envelope, self._gain * hilbert_envelope(bands), bands)
 
     @property
     def _gain(self) -> float:
@@ -197,6 +214,11 @@ class ModulationFilterbank(nn.Module):
                 f"attenuation={self.attenuation}")
 
 
+def modulation_filterbank(x: torch.Tensor, fs: float, center_freqs_hz, **kwargs) -> list[torch.Tensor]:
+    """Functional :class:`ModulationFilterbank` (filters designed on each call)."""
+    return ModulationFilterbank(fs, center_freqs_hz, dtype=x.dtype, **kwargs).to(x.device)(x)
+
+
 # =========================================================================== King et al. (2019)
 # AMT 1.4 ``king2019_modfilterbank``: 2nd-order Butterworth band-passes (Q = 1 by default,
 # log-spaced mfc), run here as two second-order sections each, in float64: AMT's single 4th-order
@@ -232,21 +254,6 @@ def king2019_mfc(mflow: float = 2.0, mfhigh: float = 150.0, n_mod: int | None = 
     return torch.exp(logs)
 
 
-def hilbert_envelope(x: torch.Tensor) -> torch.Tensor:
-    """``|hilbert(x)|`` along the last axis, as ``analytic_signal(x).abs()`` but with two real
-    FFTs: ``sqrt(x^2 + H{x}^2)``, H the Hilbert transform with DC and Nyquist bins zeroed."""
-    n = x.shape[-1]
-    spec = torch.fft.rfft(x)
-    w = torch.full((spec.shape[-1],), -1j, dtype=spec.dtype, device=x.device)
-    w[0] = 0
-    if n % 2 == 0:
-        w[-1] = 0
-    h = torch.fft.irfft(spec * w, n)
-    power = x * x + h * h
-    # Exactly 0 where the signal is, with finite (zero) gradients there.
-    return torch.where(power > 0, power.clamp_min(torch.finfo(x.dtype).tiny).sqrt(), 0.0)
-
-
 def king2019_modfilterbank(x: torch.Tensor, sos: torch.Tensor, mfc: torch.Tensor,
                            phase_insens_cut: float | None = 10.0) -> torch.Tensor:
     """Filter ``x`` ``(..., time)`` by every band: output ``(..., n_mod, time)``.
@@ -273,17 +280,47 @@ def king2019_modfilterbank(x: torch.Tensor, sos: torch.Tensor, mfc: torch.Tensor
 
 
 class King2019ModulationFilterbank(nn.Module):
-    """King et al. (2019) modulation filterbank on ``(batch, channel, time)`` signals.
+    """King et al. (2019) modulation filterbank (AMT 1.4 ``king2019_modfilterbank``), the
+    pure form :func:`king2019_modfilterbank`.
 
-    Returns ``(batch, channel, n_mod, time)``. Arguments as AMT ``arg_king2019``: ``mflow``,
-    ``mfhigh`` (Hz), ``n_mod`` (None = Q-spaced), ``q_factor``, ``lp_150hz`` (1st-order
-    150 Hz Butterworth lowpass first; AMT default off), ``phase_insens_cut`` (Hz, 10).
-    Attributes ``mfc`` (Hz) and ``sos`` ``(n_mod, 2, 6)``. ``learnable=True`` makes the log
-    centre frequencies parameters (edges follow from Q).
+    Parameters
+    ----------
+    fs : float, Hz
+    mflow, mfhigh : float, Hz
+        Lowest and highest modulation centre frequency (:func:`king2019_mfc`).
+    n_mod : int, optional
+        Number of filters (None: spaced by ``q_factor``).
+    q_factor : float
+        Quality factor (1); band edges follow from it.
+    lowpass_150_hz : bool
+        1st-order 150 Hz Butterworth low-pass first (AMT default off; model arg ``lp_150hz``).
+    phase_insens_cut : float or None, Hz
+        Above it a band's output is its Hilbert envelope (10 Hz; None: never).
+    learnable : bool
+        The log centre frequencies become a parameter.
+    dtype : torch.dtype
+
+    Returns
+    -------
+    Tensor
+        ``forward(x)``: ``(B, C, T)`` -> ``(B, C, M, T)``; attributes ``mfc`` (Hz) and
+        ``sos`` ``(M, 2, 6)``.
+
+    References
+    ----------
+    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293.
+
+    Examples
+    --------
+    >>> bank = King2019ModulationFilterbank(8000)
+    >>> bank(torch.zeros(1, 3, 800)).shape
+    torch.Size([1, 3, 5, 800])
     """
 
+    about = "Each channel's envelope split into log-spaced modulation bands (Q = 1)."
+
     def __init__(self, fs: float, mflow: float = 2.0, mfhigh: float = 150.0,
-                 n_mod: int | None = None, q_factor: float = 1.0, lp_150hz: bool = False,
+                 n_mod: int | None = None, q_factor: float = 1.0, lowpass_150_hz: bool = False,
                  phase_insens_cut: float | None = 10.0, learnable: bool = False,
                  dtype: torch.dtype = torch.float32):
         super().__init__()
@@ -298,7 +335,7 @@ class King2019ModulationFilterbank(nn.Module):
             self.log_mfc = nn.Parameter(log_mfc)
         else:
             self.register_buffer("log_mfc", log_mfc)
-        self.register_buffer("lp_sos", butter(1, 150.0, self.fs, "low") if lp_150hz else None)
+        self.register_buffer("lp_sos", butter(1, 150.0, self.fs, "low") if lowpass_150_hz else None)
 
     @property
     def mfc(self) -> torch.Tensor:

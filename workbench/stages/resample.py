@@ -1,5 +1,7 @@
 """Resampling along the last (time) axis, as MATLAB/AMT do it, in torch (differentiable).
 
+* :func:`resample`: the entry point for a change of sampling rate, ``fs_in`` -> ``fs_out``
+  Hz, by :func:`resample_poly` at the rate ratio as a fraction (denominator <= 10000);
 * :func:`resample_poly`: polyphase FIR resampling equal to MATLAB ``resample(x, up, down)``
   and ``scipy.signal.resample_poly(x, up, down)`` (Kaiser-windowed sinc, beta 5, half length
   ``10 * max(up, down)``, unity DC gain, output ``ceil(n * up / down)`` samples, delay
@@ -15,17 +17,18 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from workbench._validation import check_choice
+from workbench._validation import check_choice, check_fs
 
 
 @lru_cache(maxsize=32)
-def _polyphase_design(up: int, down: int, filter: str = "matlab") -> tuple[np.ndarray, int]:
+def polyphase_design(up: int, down: int, filter: str = "matlab") -> tuple[np.ndarray, int]:
     """Lowpass taps (zero-padded in front for alignment) and the leading outputs to drop."""
     max_rate = max(up, down)
     cutoff = 1.0 / max_rate  # re Nyquist of the upsampled rate
@@ -61,7 +64,7 @@ def resample_poly(x: torch.Tensor, up: int, down: int, filter: str = "matlab") -
     up, down = up // g, down // g
     if up == down == 1:
         return x.clone()
-    h_np, n_drop = _polyphase_design(up, down, filter)
+    h_np, n_drop = polyphase_design(up, down, filter)
     lead, n_in = x.shape[:-1], x.shape[-1]
     n_out = -(-n_in * up // down)
     # Output m is sample k = (n_drop + m) * down of the full convolution of h with x
@@ -86,6 +89,21 @@ def resample_poly(x: torch.Tensor, up: int, down: int, filter: str = "matlab") -
     windows = xp.unfold(-1, n_phase, 1)[:, torch.as_tensor(start, device=x.device)]
     h = torch.as_tensor(phases[phase], dtype=x.dtype, device=x.device)
     return (windows * h).sum(-1).reshape(*lead, n_out)
+
+
+def resample(x: torch.Tensor, fs_in: float, fs_out: float, filter: str = "matlab") -> torch.Tensor:
+    """Resample ``x`` ``(..., T)`` from ``fs_in`` to ``fs_out`` Hz (differentiable).
+
+    The ratio ``fs_out / fs_in`` is taken as a fraction ``up / down`` with ``down <= 10000``
+    (exact for whole-Hz rates up to 10 kHz apart in their common divisor, e.g. 44100 -> 32000
+    is 320/441) and passed to :func:`resample_poly`; equal rates return ``x`` itself.
+
+    >>> resample(torch.ones(441, dtype=torch.float64), 44100, 32000).shape
+    torch.Size([320])
+    """
+    ratio = Fraction(check_fs(fs_out, "fs_out") / check_fs(fs_in, "fs_in")).limit_denominator(10000)
+    x = torch.as_tensor(x)
+    return x if ratio == 1 else resample_poly(x, ratio.numerator, ratio.denominator, filter)
 
 
 def resample_fft(x: torch.Tensor, n_out: int) -> torch.Tensor:

@@ -1,0 +1,172 @@
+"""The model contract: what every model declares and every consumer reads instead of the
+model's name.
+
+A model is an :class:`AuditoryModel`: an ``nn.Module`` whose ``forward`` keeps the spec's
+output (a list, a tensor or a tuple) and which also declares
+
+* its input: ``input_unit`` ('pa', or 'amt' full scale where an rms of 1 is ``dboffset`` dB
+  SPL) and ``input_axes``; :func:`workbench.units.to_model_input` converts pascals to it;
+* ``fs`` (Hz), ``center_freqs_hz`` (``fc`` is the spec's alias) and ``num_channels``, and
+  ``mfc`` (modulation centre frequencies, Hz) where it has a modulation filterbank;
+* :attr:`~AuditoryModel.stage_info`: a :class:`StageInfo` for every ``return_stages`` key,
+  in order, and for ``'output'``;
+* :meth:`~AuditoryModel.representation`: the output as one ``(B, C, M, T)`` tensor and a
+  ``(C, M)`` mask, the same layout for every model.
+
+Axes use one vocabulary (:data:`AXES`): a stage of axes ``'BCT'`` is ``(batch, channel,
+time)``. For unbatched input (no B axis) every batched axis B is dropped from the results.
+A new model is one file: a subclass that sets the attributes above and implements
+``_run(x)`` on batched, validated input, returning ``(output, stages)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from workbench._validation import check_signal
+from workbench.stages.decision import stack_representation
+from workbench.stages.loudness import loudness_level_table
+
+AXES = {"B": "batch", "E": "ear (left, right)", "C": "auditory channel", "M": "modulation filter",
+        "T": "time sample", "K": "frame", "Z": "band on the Cam scale", "F": "spectral component"}
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    """Description of one stage (or of the output) of a model.
+
+    ``label``: what it is, for titles; ``unit`` of its values ('MU', 'Pa', 'dB SPL', ...);
+    ``axes``: one :data:`AXES` letter per tensor axis, batched (``'BCT'``); ``rate_hz``: the
+    sampling rate of its T or K axis (None without one); ``about``: one sentence for
+    students; ``freqs_key``: the stage holding the frequencies (Hz) of its F axis.
+    """
+
+    label: str
+    unit: str
+    axes: str
+    rate_hz: float | None = None
+    about: str = ""
+    freqs_key: str | None = None
+
+
+def amt_unit(dboffset: float) -> str:
+    """Unit label of AMT full scale at ``dboffset``."""
+    return f"full scale (rms 1 = {dboffset:g} dB SPL)"
+
+
+def _unbatch(value, axes: str):
+    if isinstance(value, (list, tuple)):
+        return type(value)(_unbatch(v, axes) for v in value)
+    return value[0] if axes.startswith("B") else value
+
+
+class AuditoryModel(nn.Module):
+    """Base class of the six models: the contract (module docstring) and shared input handling.
+
+    Examples
+    --------
+    >>> from workbench import Dau1997
+    >>> from workbench.units import to_model_input
+    >>> model = Dau1997(16000, fhigh=4000)
+    >>> model.input_unit, model.stage_info["adaptation"].axes
+    ('amt', 'BCT')
+    >>> rep, mask = model.representation(to_model_input(torch.zeros(1, 800), model))
+    >>> rep.shape[:2] == (1, model.num_channels), mask.shape == rep.shape[1:3]
+    (True, True)
+    """
+
+    input_unit = "pa"
+    dboffset = None
+    input_axes = "BT"
+    input_name = "x"
+    mfc = None
+
+    @property
+    def fc(self) -> torch.Tensor:
+        """Alias of ``center_freqs_hz`` (the spec's name)."""
+        return self.center_freqs_hz
+
+    @property
+    def num_channels(self) -> int:
+        """Number of auditory channels (or Cam bands), ``len(center_freqs_hz)``."""
+        return len(self.center_freqs_hz)
+
+    @property
+    def stage_info(self) -> dict[str, StageInfo]:
+        """Ordered :class:`StageInfo` of every ``return_stages`` key, then ``'output'``."""
+        raise NotImplementedError
+
+    def forward(self, x):
+        x, unbatched = self._batched(x)
+        out, stages = self._run(x)
+        return self._finish(out, stages, unbatched)
+
+    def _run(self, x: torch.Tensor):
+        """``(output, stages)`` for batched, validated input."""
+        raise NotImplementedError
+
+    def _batched(self, x, name: str | None = None):
+        """Validate ``x`` against ``input_axes``; add the batch axis when missing."""
+        name = name or self.input_name
+        x = check_signal(x, name, max_dims=len(self.input_axes))
+        if "E" in self.input_axes and (x.dim() < 2 or x.shape[-2] != 2):
+            raise ValueError(f"{name} must be stereo (B, 2, T) or (2, T) [left, right], got shape "
+                             f"{tuple(x.shape)}; for mono input use workbench.units.to_model_input(x, "
+                             "model, ears='diotic') (or ears='left' / 'right')")
+        unbatched = x.dim() < len(self.input_axes)
+        return (x.unsqueeze(0) if unbatched else x), unbatched
+
+    def _finish(self, out, stages: dict, unbatched: bool):
+        if unbatched:
+            info = self.stage_info
+            out = _unbatch(out, "B")
+            stages = {k: _unbatch(v, info[k].axes) for k, v in stages.items()}
+        return (out, stages) if self.return_stages else out
+
+    def to_representation(self, output) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batched ``forward`` output -> ``(B, C, M, T)`` zero-padded tensor and ``(C, M)``
+        bool mask of present entries (a model without C or M axes has them of size 1)."""
+        return stack_representation(output)
+
+    def representation(self, x) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the model on ``x`` (its input unit) -> :meth:`to_representation` of the output,
+        always batched (unbatched input gives B = 1)."""
+        x, _ = self._batched(x)
+        return self.to_representation(self._run(x)[0])
+
+    def output_stage(self, output) -> torch.Tensor:
+        """Batched output as a stage of axes ``stage_info['output'].axes``: the representation
+        with NaN where a filter is absent, its size-1 C/M axes dropped when the model has none."""
+        rep, mask = self.to_representation(output)
+        rep = rep.masked_fill(~mask[..., None], float("nan"))
+        axes = self.stage_info["output"].axes
+        keep = [n for a, n in zip("CMT", rep.shape[1:]) if a in axes or (a == "T" and "K" in axes)]
+        return rep.reshape(rep.shape[0], *keep)
+
+
+class LoudnessModel(AuditoryModel):
+    """The loudness models' shared part: Cam bands as channels (``center_freqs_hz`` (Z,) Hz),
+    the ear FIR, and sone <-> phon by the ANSI S3.4-2007 stationary model's relation (its
+    Table 7 for ``binaural_factor`` ears: 40 phon = 0.997 sone, 60 phon = 4.166, 80 phon = 15.98)."""
+
+    binaural_factor = 2.0
+
+    def get_erb_frequencies(self) -> torch.Tensor:
+        """Band centre frequencies (Hz), ``(Z,)`` (a copy)."""
+        return self.center_freqs_hz.clone()
+
+    @property
+    def ear_fir(self) -> torch.Tensor:
+        """Taps of the outer/middle-ear FIR (32 kHz)."""
+        return self.outer_middle_ear.fir
+
+    def compute_loudness_level(self, sone: torch.Tensor) -> torch.Tensor:
+        """Loudness (sone) -> loudness level (phon), differentiable."""
+        return loudness_level_table(self.binaural_factor).sone_to_phon(sone)
+
+    def compute_loudness_from_level(self, phon: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`compute_loudness_level`: phon -> sone."""
+        return loudness_level_table(self.binaural_factor).phon_to_sone(phon)

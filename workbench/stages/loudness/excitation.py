@@ -1,0 +1,122 @@
+"""Excitation patterns of the loudness models: rounded-exponential filters on a Cam grid."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from workbench.kernels.excitation import roex_lower
+from workbench.units import cam_bandwidth_hz, cam_to_hz, hz_to_cam
+
+
+def cam_grid(erb_lower: float = 1.75, erb_upper: float = 39.0, erb_step: float = 0.25) -> np.ndarray:
+    """Band centres on the Cam scale: ``erb_lower:erb_step:erb_upper`` (MATLAB colon)."""
+    top = float(hz_to_cam(16000.0))
+    if not (0 < erb_lower <= erb_upper <= top and erb_step > 0):
+        raise ValueError(f"band centres must satisfy 0 < erb_lower <= erb_upper <= {top:.2f} Cam (16 kHz) and "
+                         f"erb_step > 0 (Hz limits f_min/f_max: 0 < f_min <= f_max <= 16000), got erb_lower="
+                         f"{erb_lower:g}, erb_upper={erb_upper:g}, erb_step={erb_step:g}")
+    n = int(math.floor((erb_upper - erb_lower) / erb_step + 1e-9)) + 1
+    return erb_lower + erb_step * np.arange(n)
+
+
+
+class RoexExcitation(nn.Module):
+    """Excitation pattern from discrete spectral components (Moore et al. 1997; ANSI S3.4-2007).
+
+    For each band centre ``fc`` and component ``f`` with ``g = (f - fc)/fc``: weight
+    ``(1 + p|g|) exp(-p|g|)``, zero for ``g > 4``. Upper side (``f >= fc``):
+    ``p = 4 fc / ERB(fc)``; lower side: ``p = p_u - level_slope (p_u / p_1000) (X - 51)``,
+    where ``X`` is the input level per ERB at the component (the component intensities
+    weighted by each component's own symmetric roex filter). The upper side and the input
+    levels are fixed matrices; the level-dependent lower side is evaluated on the pairs with
+    ``f < fc`` only (:mod:`workbench.kernels.excitation`).
+
+    Parameters
+    ----------
+    component_freqs_hz : array (F,), Hz
+    cams : array (Z,), Cam
+        Band centres (default 1.75:0.25:39, :func:`cam_grid`).
+    level_slope : float
+        Change of ``p_l / p_1000`` per dB (0.35).
+    pivot_level_db : float, dB SPL
+        Level per ERB at which the lower slope equals the upper one (51).
+    dtype : torch.dtype
+
+    Returns
+    -------
+    Tensor
+        ``forward(intensity, mask=None)``: ``(..., F)`` in (20 uPa)^2 (``mask`` drops
+        components) -> excitation ``(..., Z)`` in (20 uPa)^2 (``10 log10``: dB SPL).
+
+    References
+    ----------
+    Moore, Glasberg & Baer (1997), J. Audio Eng. Soc. 45, 224-240; ANSI S3.4-2007.
+
+    Examples
+    --------
+    >>> excitation = RoexExcitation([1000.0])
+    >>> level = 10 * torch.log10(excitation(torch.tensor([[1e6]], dtype=torch.float64)))
+    >>> round(float(level.max()), 1)  # the band at 1 kHz: about the component's level
+    59.8
+    """
+
+
+    def __init__(self, component_freqs_hz, cams=None, level_slope: float = 0.35,
+                 pivot_level_db: float = 51.0, dtype=torch.float64):
+        super().__init__()
+        if not (math.isfinite(level_slope) and math.isfinite(pivot_level_db)):
+            raise ValueError(f"level_slope and pivot_level_db (dB SPL) must be finite, got {level_slope}, "
+                             f"{pivot_level_db}")
+        f = np.asarray(component_freqs_hz, dtype=np.float64)
+        cams = np.arange(1.75, 39.0 + 1e-9, 0.25) if cams is None else np.asarray(cams, dtype=np.float64)
+        fc = cam_to_hz(cams)
+        p_of = lambda freq: 4 * freq / cam_bandwidth_hz(freq)  # noqa: E731
+        self.cams = cams
+        self.level_slope_per_db = float(level_slope)  # as given (change of p_l / p_1000 per dB)
+        self.level_slope, self.pivot_level_db = level_slope / p_of(1000.0), pivot_level_db
+        # input level per ERB: X_j = sum_i W(p_i, (f_j - f_i)/f_i) I_i, g <= 4
+        g_in = (f[None, :] - f[:, None]) / f[:, None]
+        pg_in = p_of(f)[:, None] * np.abs(g_in)
+        m_in = np.where(g_in <= 4, (1 + pg_in) * np.exp(-pg_in), 0.0)
+        g = (f[:, None] - fc[None, :]) / fc[None, :]  # (K, C)
+        pu_g = p_of(fc)[None, :] * np.abs(g)
+        upper = (f[:, None] >= fc[None, :]) & (g <= 4)
+        w_up = np.where(upper, (1 + pu_g) * np.exp(-pu_g), 0.0)
+        self.register_buffer("freqs_hz", torch.as_tensor(f, dtype=dtype), persistent=False)
+        self.register_buffer("center_freqs_hz", torch.as_tensor(fc, dtype=dtype), persistent=False)
+        # weights below 1e-30 (far skirts) are set to 0: negligible next to the on-frequency
+        # weight 1, and they would be float32 denormals (slow arithmetic)
+        m_in[m_in < 1e-30], w_up[w_up < 1e-30] = 0.0, 0.0
+        self.register_buffer("input_matrix", torch.as_tensor(m_in, dtype=dtype), persistent=False)
+        self.register_buffer("upper_matrix", torch.as_tensor(w_up, dtype=dtype), persistent=False)
+        self.register_buffer("p_upper", torch.as_tensor(p_of(fc), dtype=dtype), persistent=False)
+        self.register_buffer("p_per_hz", torch.as_tensor(p_of(fc) / fc, dtype=dtype), persistent=False)
+
+    def forward(self, intensity: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is not None:
+            intensity = torch.where(mask, intensity, torch.zeros((), dtype=intensity.dtype, device=intensity.device))
+        freqs, m_in, w_up = self.freqs_hz, self.input_matrix, self.upper_matrix
+        used = (intensity.detach() != 0).reshape(-1, intensity.shape[-1]).any(0)
+        if not bool(used.any()):  # silence: no component anywhere (keeps the autograd graph)
+            return intensity @ torch.zeros_like(w_up)
+        if int(used.sum()) < 3 * used.numel() // 4:  # sparse (tonal) input: drop never-present components
+            idx = torch.nonzero(used).squeeze(1)
+            intensity, freqs, m_in, w_up = intensity[..., idx], freqs[idx], m_in[idx][:, idx], w_up[idx]
+        level_in = intensity @ m_in
+        present = intensity > 0
+        one = torch.ones((), dtype=level_in.dtype, device=level_in.device)
+        level_db = 10 * torch.log10(torch.where(present, level_in, one))
+        # lower-slope factor p_l / p_u per component (1 where the component is absent)
+        slope = torch.where(present, 1 - self.level_slope * (level_db - self.pivot_level_db), one)
+        lower = roex_lower(intensity, slope, freqs, self.p_upper, self.p_per_hz, self.center_freqs_hz)
+        return intensity @ w_up + lower
+
+
+def roex_excitation(intensity: torch.Tensor, component_freqs_hz, cams=None, mask=None, **kwargs) -> torch.Tensor:
+    """Functional :class:`RoexExcitation`."""
+    stage = RoexExcitation(component_freqs_hz, cams, dtype=intensity.dtype, **kwargs).to(intensity.device)
+    return stage(intensity, mask)
