@@ -34,7 +34,7 @@ def _execute(path: Path):
         nb = nbformat.read(path, as_version=4)
         first = next(c for c in nb.cells if c.cell_type == "code")
         client = nbclient.NotebookClient(
-            nb, timeout_func=lambda cell: FIRST_CELL_TIMEOUT_S if cell is first else CELL_TIMEOUT_S,
+            nb, timeout_func=lambda cell, first=first: FIRST_CELL_TIMEOUT_S if cell is first else CELL_TIMEOUT_S,
             startup_timeout=START_TIMEOUT_S, kernel_name="python3",
             resources={"metadata": {"path": str(path.parent)}})
         try:
@@ -66,7 +66,8 @@ def test_rules_catch_a_figure_shown_as_text():
     text_only = [out("execute_result", {"text/plain": "<Figure size 600x280 with 1 Axes>"}, execution_count=1)]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     nb.cells[1].outputs = text_only
-    nb.cells[3].outputs = [out("display_data", {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure size 1x1 with 1 Axes>"})]
+    png = {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure size 1x1 with 1 Axes>"}
+    nb.cells[3].outputs = [out("display_data", png)]
     nb.cells[5].outputs = text_only
     problems = notebook_problems(nb)
     assert len(problems) == 2, problems

@@ -24,6 +24,8 @@ from matplotlib.collections import QuadMesh  # noqa: E402
 import workbench  # noqa: E402
 from workbench import plots  # noqa: E402
 from workbench import stimuli as st  # noqa: E402
+from workbench.models.base import StageInfo  # noqa: E402
+from workbench.units import erb_number_to_hz  # noqa: E402
 
 FS = 44100
 TONE_HZ = 1000.0
@@ -80,7 +82,8 @@ def test_figures_render_as_png_for_ipython():
     x = st.tone(TONE_HZ, 0.05, 8000, 60)
     made = [plots.plot_waveform(x, 8000), plots.plot_spectrum(x, 8000), plots.new_figure(),
             plots.plot_cochleagram(torch.rand(4, 100), 8000), figures.stimulus_figure(x, 8000),
-            figures._psd_figure(np.ones((3, 65)), np.linspace(0, 4000, 65), 8000)]
+            plots.plot_stage(torch.rand(1, 3, 65), StageInfo("power spectrum", "Pa^2", "BKF", 1000.0),
+                             freqs=np.linspace(0, 4000, 65))]
     for fig in made:
         assert isinstance(fig, plots.NotebookFigure)
         png = PNGFormatter()(fig)  # what Jupyter puts in the cell's image/png output
@@ -100,7 +103,7 @@ def test_notebook_figure_is_not_shown_by_pyplot():
 @pytest.mark.parametrize("duration_s", [0.1, 0.5, 3.0])
 def test_steady_sinusoids_look_steady_in_every_channel(duration_s):
     """A bank of steady sinusoids, one at each channel's CF (signed: rms; rectified: mean)."""
-    fc = plots.erb_number_to_hz(np.linspace(3, 33, 31))  # 87 Hz .. 10.4 kHz
+    fc = erb_number_to_hz(np.linspace(3, 33, 31))  # 87 Hz .. 10.4 kHz
     t = np.arange(int(duration_s * FS)) / FS
     bank = np.sin(2 * np.pi * fc[:, None] * t + 0.3)
     guard = min(GUARD_S, duration_s / 4)
@@ -127,7 +130,7 @@ def test_real_modulation_is_kept():
 @pytest.mark.parametrize("name", list(STEADY_STAGES))
 def test_steady_tone_looks_steady_in_stage_plots(name, duration_s):
     model, output, stages, n = run_model(name, duration_s)
-    fc = np.asarray(plots._model_attr(model, ("center_freqs_hz", "fc")), dtype=float)
+    fc = model.center_freqs_hz.double().numpy()
     row = int(np.argmin(np.abs(fc - TONE_HZ)))
     fig = plots.plot_stages(model, stages, output)
     for key in STEADY_STAGES[name]:
@@ -141,14 +144,12 @@ def test_steady_tone_looks_steady_in_stage_plots(name, duration_s):
 def test_steady_tone_looks_steady_in_dashboard_figures(name):
     from workbench.dashboards import figures
     from workbench.dashboards.core import Explorer, StimulusSpec
-    from workbench.dashboards.registry import model_spec
 
     stimulus = StimulusSpec(kind="tone", frequency_hz=TONE_HZ, level_db_spl=60, duration_s=0.5)
     result = Explorer().run(name, stimulus)
     row = int(np.argmin(np.abs(np.asarray(result.freqs_hz) - TONE_HZ)))
-    layouts = {s.key: s.layout for s in model_spec(name).stages}
     for key in STEADY_STAGES[name]:
-        assert layouts[key] == "channel_time"
+        assert result.info[key].axes == "BCT"
         fig = figures.stage_figure(result, key)
         ax = [a for a in fig.axes if a.get_label() != "<colorbar>"][0]
         assert variation_db(ax, row, 0.5) < 1.0, key

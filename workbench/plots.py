@@ -738,7 +738,8 @@ def plot_experiment(summary, x_name: str, y_name: str, human=None, *, log_x=Fals
                                log_x=log_x, title=title, ax=ax)
 
 
-__all__ = ["STYLE", "NotebookFigure", "new_figure", "plot_waveform", "plot_spectrum", "plot_cochleagram", "plot_modulation_channel",
+__all__ = ["STYLE", "NotebookFigure", "new_figure", "plot_waveform", "plot_spectrum", "plot_cochleagram",
+           "plot_modulation_channel",
            "plot_modulation_spectrum", "impulse_responses", "plot_filter_responses", "plot_excitation_pattern",
            "plot_loudness_over_time", "plot_binaural_loudness", "plot_psychometric", "reversal_indices",
            "plot_staircase", "plot_stage", "plot_stages", "plot_model_vs_human", "plot_experiment"]
