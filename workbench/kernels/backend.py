@@ -10,7 +10,9 @@ Every kernel family (``iir``, ``adaptation``, ``modfilter``, ``ihc``, ``agc``) t
     compiled CPU kernels (CPU tensors only).
 ``'triton'``
     device kernels, one lane per (batch, channel) row, sequential in time, state in
-    registers. CPU tensors are accepted when ``TRITON_INTERPRET=1`` was set before the
+    registers. Meta tensors take this path too (the launchers only allocate outputs), so
+    a model's whole device path can be checked for host reads without a GPU. CPU tensors
+    are accepted when ``TRITON_INTERPRET=1`` was set before the
     first kernel was loaded: the Triton interpreter then runs the very same kernel code
     with numpy, which is how the device path is tested on machines without a GPU.
 ``'torch'``
@@ -39,7 +41,7 @@ import numpy as np
 import torch
 
 __all__ = ["BACKENDS", "resolve_backend", "use_backend", "uses_device_path", "load_triton_kernels",
-           "triton_available", "interpreting", "rows_per_program", "device_constant"]
+           "triton_available", "interpreting", "rows_per_program", "device_constant", "shape_only"]
 
 BACKENDS = ("auto", "numba", "triton", "torch")
 _override: contextvars.ContextVar[str | None] = contextvars.ContextVar("workbench_backend", default=None)
@@ -73,6 +75,15 @@ def rows_per_program(n_rows: int) -> int:
     return 32
 
 
+def shape_only(*tensors: torch.Tensor) -> bool:
+    """True for tensors without data (``device='meta'``, or fake tensors): kernel launchers
+    then only allocate their outputs. A whole model then runs its device path on meta
+    tensors without a GPU, which proves that path never mixes devices and never reads data
+    on the host (meta tensors raise on ``.item()``, ``bool()``, ``.numpy()`` and on device
+    mismatches, as a synchronising CUDA call would stall)."""
+    return any(t.is_meta or type(t).__name__ == "FakeTensor" for t in tensors)
+
+
 _constants: dict = {}
 
 
@@ -102,7 +113,7 @@ def resolve_backend(x: torch.Tensor, backend: str = "auto") -> str:
     if backend == "auto":
         if x.device.type == "cpu":
             return "numba"
-        return "triton" if (x.device.type == "cuda" and triton_available()) else "torch"
+        return "triton" if (x.device.type in ("cuda", "meta") and triton_available()) else "torch"
     if backend == "numba" and x.device.type != "cpu":
         raise ValueError(f"backend='numba' runs on CPU tensors only, got a tensor on {x.device.type}")
     if backend == "triton":
@@ -111,7 +122,7 @@ def resolve_backend(x: torch.Tensor, backend: str = "auto") -> str:
         if x.device.type == "cpu" and not interpreting():
             raise ValueError("backend='triton' on CPU tensors needs TRITON_INTERPRET=1 in the environment "
                              "before workbench loads its kernels")
-        if x.device.type not in ("cpu", "cuda"):
+        if x.device.type not in ("cpu", "cuda", "meta"):
             raise ValueError(f"backend='triton' runs on CUDA tensors, got a tensor on {x.device.type}")
     return backend
 

@@ -17,7 +17,7 @@ import torch
 import triton
 import triton.language as tl
 
-from workbench.kernels.backend import interpreting, rows_per_program
+from workbench.kernels.backend import interpreting, rows_per_program, shape_only
 
 CHUNK = 256  # samples between checkpoints on a GPU (one chunk of the whole signal when interpreting)
 # Helpers are written inline rather than as nested @triton.jit functions: the Triton
@@ -168,6 +168,8 @@ def forward(x: torch.Tensor, a1: torch.Tensor, min_level: torch.Tensor, limit: f
     n_chunks = triton.cdiv(n_t, chunk)
     ckpt = torch.empty((n_rows, n_chunks, n_loops) if save else (1,), dtype=torch.float64, device=x.device)
     y = torch.empty_like(x)
+    if shape_only(x):
+        return y, (ckpt if save else None)
     block = rows_per_program(n_rows)
     _forward_kernel[(triton.cdiv(n_rows, block),)](
         x, y, ckpt, a1.contiguous(), s0, maxv, min_level.to(torch.float64).contiguous(), corr, mult,
@@ -186,6 +188,8 @@ def backward(grad_y: torch.Tensor, x: torch.Tensor, a1: torch.Tensor, min_level:
     ga = torch.empty((n_rows, n_loops), dtype=torch.float64, device=x.device)
     chunk = _chunk(n_t)
     scratch = torch.empty((n_rows, chunk, n_loops), dtype=torch.float64, device=x.device)
+    if shape_only(x, grad_y):
+        return gx, ga
     block = rows_per_program(n_rows)
     _backward_kernel[(triton.cdiv(n_rows, block),)](
         grad_y.contiguous(), x, gx, ga, ckpt, scratch, a1.contiguous(), maxv,

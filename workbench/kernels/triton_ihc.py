@@ -15,7 +15,7 @@ import torch
 import triton
 import triton.language as tl
 
-from workbench.kernels.backend import rows_per_program
+from workbench.kernels.backend import rows_per_program, shape_only
 
 
 @triton.jit
@@ -106,6 +106,8 @@ def _grid(n_rows):
 def ihc_forward(velocity: torch.Tensor, constants: torch.Tensor) -> torch.Tensor:
     """Rows ``(R, T)`` of BM velocity -> receptor potential re pre-charge (V)."""
     out = torch.empty_like(velocity)
+    if shape_only(velocity):
+        return out
     grid, block = _grid(velocity.shape[0])
     _ihc_kernel[grid](velocity, out, velocity, out, constants, velocity.shape[0], velocity.shape[1],
                       BACKWARD=False, BLOCK=block, num_warps=1)
@@ -115,6 +117,8 @@ def ihc_forward(velocity: torch.Tensor, constants: torch.Tensor) -> torch.Tensor
 def ihc_backward(velocity: torch.Tensor, constants: torch.Tensor, out: torch.Tensor, grad_out: torch.Tensor):
     """Gradient of the velocity rows from the gradient of the potential."""
     grad = torch.empty_like(velocity)
+    if shape_only(velocity, grad_out):
+        return grad
     grid, block = _grid(velocity.shape[0])
     _ihc_kernel[grid](velocity, out, grad_out.contiguous(), grad, constants, velocity.shape[0],
                       velocity.shape[1], BACKWARD=True, BLOCK=block, num_warps=1)
@@ -124,6 +128,8 @@ def ihc_backward(velocity: torch.Tensor, constants: torch.Tensor, out: torch.Ten
 def scan(alpha: torch.Tensor, beta: torch.Tensor, adjoint: bool = False) -> torch.Tensor:
     """Rows ``(R, T)``: the scan, or with ``adjoint`` the backward recursion of its gradient."""
     out = torch.empty_like(beta)
+    if shape_only(alpha, beta):
+        return out
     grid, block = _grid(beta.shape[0])
     _scan_kernel[grid](alpha.contiguous(), beta.contiguous(), out, beta.shape[0], beta.shape[1],
                        ADJOINT=adjoint, BLOCK=block, num_warps=1)

@@ -20,7 +20,7 @@ import torch
 import triton
 import triton.language as tl
 
-from workbench.kernels.backend import rows_per_program
+from workbench.kernels.backend import rows_per_program, shape_only
 
 MAX_SECTIONS = 8  # sections fused per launch; longer cascades take several launches
 
@@ -130,7 +130,7 @@ def cascade(coef: torch.Tensor, x: torch.Tensor, out_dtype: torch.dtype, reverse
     """Run packed sections ``coef (R, S, 10)`` over rows ``x (R, T)``; output ``(R, T)`` of
     ``out_dtype`` (complex when the coefficients or ``x`` are). ``reverse``: backwards in time."""
     n_rows, n_t = x.shape
-    if n_rows == 0 or n_t == 0:
+    if n_rows == 0 or n_t == 0 or shape_only(x, coef):
         return torch.zeros(x.shape, dtype=out_dtype, device=x.device)
     f64 = out_dtype in (torch.float64, torch.complex128)
     y = x

@@ -16,7 +16,7 @@ import torch
 import triton
 import triton.language as tl
 
-from workbench.kernels.backend import interpreting
+from workbench.kernels.backend import interpreting, shape_only
 
 CHUNK = 256  # samples between checkpoints on a GPU (one chunk of the whole signal when interpreting)
 
@@ -146,6 +146,8 @@ def _tiles(n_chan: int, mb: int) -> int:
 def forward(x, out, band_of, orow_of, pr, pi, g, fac, env, mb: int):
     """Fill the band rows of ``out (B, n_out, T)`` from ``x (B, C, T)``; tables ``(C * mb,)``."""
     n_batch, n_chan, n_t = x.shape
+    if shape_only(x, out):
+        return
     bc = _tiles(n_chan, mb)
     _forward_kernel[(n_batch, triton.cdiv(n_chan, bc))](
         x, out, band_of, orow_of, pr, pi, g, fac, env, n_chan, n_t, out.shape[1], MB=mb, BC=bc, num_warps=1)
@@ -161,6 +163,8 @@ def backward(gout, x, band_of, orow_of, pr, pi, g, fac, env, mb: int):
     scratch = torch.empty((lanes, chunk + 1, 2), dtype=torch.float64, device=x.device)
     acc = torch.zeros((n_batch, n_chan, mb, 3), dtype=torch.float64, device=x.device)
     gx = torch.empty_like(x)
+    if shape_only(x, gout):
+        return gx, acc
     bc = _tiles(n_chan, mb)
     _backward_kernel[(n_batch, triton.cdiv(n_chan, bc))](
         gout.contiguous(), x, gx, acc, ckpt, scratch, band_of, orow_of, pr, pi, g, fac, env, n_chan, n_t,
