@@ -1,8 +1,12 @@
 import os
 
-import pytest
+# Without a GPU the Triton kernels run in the Triton interpreter, so the device code path is
+# tested on CPU tensors. Must be set before workbench loads its Triton kernels.
+os.environ.setdefault("TRITON_INTERPRET", "0" if os.environ.get("WORKBENCH_TEST_CUDA") else "1")
 
-from tests.reference.harness import load_reference
+import pytest  # noqa: E402
+
+from tests.reference.harness import load_reference  # noqa: E402
 
 # Deterministic, bounded CPU use in tests (2-core CI machine).
 os.environ.setdefault("OMP_NUM_THREADS", "2")

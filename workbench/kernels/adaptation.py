@@ -8,8 +8,10 @@ start at the floor's steady state ``s0_k = min_level^(2^-k)``; the output is map
 units ``(y - corr) * 100 / (1 - corr)`` with ``corr = min_level^(2^-L)``.
 
 ``adaptation_loops`` is differentiable w.r.t. the signal and the loop coefficients (hence
-the time constants): a numba kernel with a hand-written adjoint (CUDA tensors visit host
-memory), or, on request, a device-resident torch recursion that autograd differentiates.
+the time constants), with a hand-written adjoint on every compiled backend: a numba kernel on
+CPU, a Triton kernel on the device path (:mod:`workbench.kernels.triton_adaptation`, which
+checkpoints the loop states instead of storing them all), or, as a reference, a torch
+recursion over samples that autograd differentiates.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 import torch
+
+from workbench.kernels.backend import load_triton_kernels, resolve_backend
 
 
 @numba.njit(cache=False, fastmath=False)
@@ -136,6 +140,28 @@ class _AdaptLoopFunction(torch.autograd.Function):
         return grad_x, grad_a, None, None
 
 
+class _AdaptLoopDevice(torch.autograd.Function):
+    """Triton forward/adjoint; ``a1`` float64 on the device, ``min_level`` one value per row."""
+
+    @staticmethod
+    def forward(ctx, x, a1, min_level, limit):
+        kernels = load_triton_kernels("adaptation")
+        save = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
+        y, ckpt = kernels.forward(x.contiguous(), a1.detach(), min_level, limit, save)
+        if save:
+            ctx.save_for_backward(x, a1, min_level, ckpt)
+            ctx.limit = limit
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        x, a1, min_level, ckpt = ctx.saved_tensors
+        gx, ga = load_triton_kernels("adaptation").backward(
+            grad_y.to(x.dtype), x.contiguous(), a1.detach(), min_level, ctx.limit, ckpt)
+        grad_a = ga.sum(0).to(a1.dtype) if ctx.needs_input_grad[1] else None
+        return (gx if ctx.needs_input_grad[0] else None), grad_a, None, None
+
+
 def _adaptation_torch(x, a1, min_level, limit):
     """Device-resident reference recursion (autograd differentiates it); rows x time."""
     n_loops = a1.shape[0]
@@ -168,10 +194,9 @@ def adaptation_loops(x: torch.Tensor, tau_s: torch.Tensor, fs: float, limit: flo
     tau_s : ``(L,)`` loop time constants in seconds (may require grad).
     limit : overshoot limit (AMT ``limit``; <= 1 disables limiting).
     min_level : floor, a tensor broadcastable to ``x.shape[:-1]`` (one value per channel).
-    backend : 'auto' = 'numba': the numba kernel; tensors on other devices (CUDA) round-trip
-        through host memory (differentiable; ~1 ms of copies per second of audio).
-        'torch': the device-resident recursion, a Python loop over samples (~T*L small
-        kernels: tens of seconds per second of audio on a GPU), kept as a reference.
+    backend : 'auto' (numba on CPU, Triton on CUDA), 'numba', 'triton' or 'torch' (the
+        reference recursion as torch ops, a Python loop over samples: slow), see
+        :mod:`workbench.kernels.backend`.
     Returns ``(..., T)`` in model units.
     """
     lead = x.shape[:-1]
@@ -179,12 +204,11 @@ def adaptation_loops(x: torch.Tensor, tau_s: torch.Tensor, fs: float, limit: flo
     m = torch.as_tensor(min_level, dtype=x.dtype, device=x.device).expand(lead).reshape(-1)
     # float64: for tau = 0.5 s, 1 - a1 = 4.5e-5 would carry a 1e-3 relative error in float32
     a1 = torch.exp(-1.0 / (tau_s.to(device=x.device, dtype=torch.float64) * fs))
-    if backend == "auto":
-        backend = "numba"
-    if backend not in ("numba", "torch"):
-        raise ValueError(f"backend must be 'auto', 'numba' or 'torch', got {backend!r}")
-    if backend == "numba":
-        y = _AdaptLoopFunction.apply(rows.cpu(), a1.cpu(), m.cpu(), float(limit)).to(x.device, x.dtype)
+    kind = resolve_backend(x, backend)
+    if kind == "numba":
+        y = _AdaptLoopFunction.apply(rows, a1, m, float(limit)).to(x.dtype)
+    elif kind == "triton":
+        y = _AdaptLoopDevice.apply(rows, a1, m, float(limit))
     else:
         y = _adaptation_torch(rows, a1.to(x.dtype), m, float(limit))
     return y.reshape(x.shape)

@@ -14,7 +14,8 @@ constant in the inputs)::
     u[n] = g[n] + (1 - a[n+1]) u[n+1]         (run backwards, u = dL/dy total)
     dL/dx[n] = a[n] u[n],   dL/da = sum_n u[n] (x[n] - y[n-1]),   dL/dy[-1] = (1 - a[0]) u[0]
 
-On other devices a torch loop over frames runs on the device and autograd differentiates it.
+On the device path a Triton kernel pair computes the same (:mod:`workbench.kernels.triton_agc`);
+``backend='torch'`` is a reference loop over frames that autograd differentiates.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 import torch
+
+from workbench.kernels.backend import load_triton_kernels, resolve_backend
 
 __all__ = ["agc"]
 
@@ -93,6 +96,32 @@ class _AGCFunction(torch.autograd.Function):
         return grad_x, grad_y0, grad_a, grad_r
 
 
+class _AGCDevice(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, y0, attack, release):
+        kernels = load_triton_kernels("agc")
+        shape = x.shape
+        rows = x.reshape(-1, shape[-1]).contiguous()
+        y0r = y0.reshape(-1).contiguous()
+        coef = torch.stack([attack.detach(), release.detach()]).to(torch.float64)
+        y, up = kernels.forward(rows, y0r, coef)
+        ctx.save_for_backward(rows, y, y0r, up, coef, attack, release)
+        ctx.shapes = shape, y0.shape
+        return y.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        rows, y, y0r, up, coef, attack, release = ctx.saved_tensors
+        shape, y0_shape = ctx.shapes
+        gx, gy0, gcoef = load_triton_kernels("agc").backward(grad_out.reshape(rows.shape).to(rows.dtype),
+                                                             rows, y, y0r, up, coef)
+        total = gcoef.sum(0)
+        grad_y0 = gy0.reshape(y0_shape) if ctx.needs_input_grad[1] else None
+        grad_a = total[0].to(attack.dtype) if ctx.needs_input_grad[2] else None
+        grad_r = total[1].to(release.dtype) if ctx.needs_input_grad[3] else None
+        return gx.reshape(shape), grad_y0, grad_a, grad_r
+
+
 def _agc_torch(x, y0, attack, release):
     """Device-resident reference loop (autograd differentiates it)."""
     prev = y0
@@ -105,17 +134,21 @@ def _agc_torch(x, y0, attack, release):
     return torch.stack(out, dim=-1)
 
 
-def agc(x: torch.Tensor, attack, release, initial: torch.Tensor | None = None) -> torch.Tensor:
+def agc(x: torch.Tensor, attack, release, initial: torch.Tensor | None = None,
+        backend: str = "auto") -> torch.Tensor:
     """Attack/release smoothing along the last dim of ``x`` (frames); see the module docstring.
 
     ``initial``: state before the first frame, shape ``x.shape[:-1]`` (default zeros).
-    Returns a tensor shaped like ``x``.
+    ``backend``: see :mod:`workbench.kernels.backend`. Returns a tensor shaped like ``x``.
     """
     attack = torch.as_tensor(attack, dtype=x.dtype, device=x.device)
     release = torch.as_tensor(release, dtype=x.dtype, device=x.device)
     y0 = torch.zeros(x.shape[:-1], dtype=x.dtype, device=x.device) if initial is None else initial.to(x)
     if x.shape[-1] == 0:
         return x.clone()
-    if x.device.type == "cpu":
+    kind = resolve_backend(x, backend)
+    if kind == "numba":
         return _AGCFunction.apply(x, y0.expand(x.shape[:-1]), attack, release)
+    if kind == "triton":
+        return _AGCDevice.apply(x, y0.expand(x.shape[:-1]), attack, release)
     return _agc_torch(x, y0, attack, release)

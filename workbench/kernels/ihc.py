@@ -6,16 +6,15 @@ the sequential part is the time-varying first-order recursion
 
     u[n] = alpha[n] * u[n-1] + beta[n],    u[-1] = 0,
 
-on rows of ``(..., T)`` tensors. ``membrane_scan`` runs it with numba on CPU and with a
-chunked parallel scan (cumulative products within chunks of 16 samples, recursion over the
-chunk ends) on other devices. Backward: lam[n] = g[n] + alpha[n+1] lam[n+1];
-dL/dbeta = lam, dL/dalpha[n] = lam[n] u[n-1]. The chunked scan divides by cumulative
-products of alpha, so it assumes |alpha| is not tiny (the IHC gives 0.3 < alpha < 1 for
-fs >= 8 kHz).
+on rows of ``(..., T)`` tensors. Backward: lam[n] = g[n] + alpha[n+1] lam[n+1];
+dL/dbeta = lam, dL/dalpha[n] = lam[n] u[n-1].
 
-``ihc_membrane`` fuses the whole IHC (MET conductance from the velocity, then the scan) in
-one numba pass per direction on CPU, which avoids a dozen full-size temporaries; other
-devices compute the conductance with torch ops and call ``membrane_scan``.
+``ihc_membrane`` fuses the whole IHC (MET conductance from the velocity, then the
+recursion) in one pass per direction: numba on CPU, Triton on the device path
+(:mod:`workbench.kernels.triton_ihc`), which avoids a dozen full-size temporaries.
+``membrane_scan`` is the bare recursion for given ``alpha``/``beta`` with the same
+backends. ``backend='torch'`` uses torch ops and a blocked scan (sequential inside chunks
+of 16 samples, recursion over the chunk ends; no division, so no underflow), any device.
 """
 
 from __future__ import annotations
@@ -25,6 +24,8 @@ import math
 import numba
 import numpy as np
 import torch
+
+from workbench.kernels.backend import device_constant, load_triton_kernels, resolve_backend
 
 _CHUNK = 16
 
@@ -111,18 +112,51 @@ class _IHCMembrane(torch.autograd.Function):
         return torch.from_numpy(grad).reshape(velocity.shape), None
 
 
-def ihc_membrane(velocity: torch.Tensor, constants: np.ndarray) -> torch.Tensor:
-    """Fused CPU IHC: receptor potential re pre-charge from BM velocity ``(..., T)``.
+class _IHCMembraneDevice(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, velocity, constants):
+        rows = _as_rows(velocity).contiguous()
+        out = load_triton_kernels("ihc").ihc_forward(rows, constants)
+        ctx.save_for_backward(rows, out, constants)
+        return out.reshape(velocity.shape)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        rows, out, constants = ctx.saved_tensors
+        grad = load_triton_kernels("ihc").ihc_backward(rows, constants, out, _as_rows(grad_out).to(rows.dtype))
+        return grad.reshape(grad_out.shape), None
+
+
+def _ihc_torch(velocity: torch.Tensor, c: np.ndarray) -> torch.Tensor:
+    """The fused IHC as torch ops plus the blocked scan (reference path, any device)."""
+    displacement = (c[0] * velocity).clamp_min(c[1])
+    d_change = c[2] * torch.expm1(-displacement * c[7]) + c[2] * c[3] * torch.expm1(-displacement * (c[6] + c[7]))
+    g_change = -c[5] * d_change / ((c[4] + d_change) * c[4])
+    return membrane_scan(c[8] - c[10] * g_change, c[9] + c[11] * g_change, backend="torch")
+
+
+def ihc_membrane(velocity: torch.Tensor, constants: np.ndarray, backend: str = "auto") -> torch.Tensor:
+    """Fused IHC: receptor potential re pre-charge from BM velocity ``(..., T)``.
 
     ``constants`` (float64, 12 values): gain, displacement clamp, f0_rest, f1_rest, D_rest,
     G_max, 1/s0, 1/s1, alpha_rest, beta_rest, step = Ts/Cm, step (E_P - V_pre); see
     ``workbench.stages.ihc.paulick2024_ihc``. Differentiable in ``velocity``.
+    ``backend``: see :mod:`workbench.kernels.backend`.
     """
-    return _IHCMembrane.apply(velocity, constants)
+    kind = resolve_backend(velocity, backend)
+    if kind == "numba":
+        return _IHCMembrane.apply(velocity, constants)
+    if kind == "triton":
+        return _IHCMembraneDevice.apply(velocity, device_constant(constants, velocity.device))
+    return _ihc_torch(velocity, constants)
 
 
 def _scan_torch(alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-    """Device-resident scan of rows ``(N, T)``: chunk-local closed form, recursion on chunk ends."""
+    """Blocked scan of rows ``(N, T)``: sequential inside chunks, recursion over chunk ends.
+
+    Only products of ``alpha`` are formed (never quotients), so long rows cannot underflow
+    into 0/0 (a cumulative product that reaches 0 is exactly the vanished influence of the
+    distant past)."""
     rows, length = alpha.shape
     if length <= _CHUNK:
         out, u = [], torch.zeros_like(beta[:, 0])
@@ -133,15 +167,17 @@ def _scan_torch(alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
     pad = (-length) % _CHUNK
     a = torch.nn.functional.pad(alpha, (0, pad), value=1.0).reshape(rows, -1, _CHUNK)
     b = torch.nn.functional.pad(beta, (0, pad)).reshape(rows, -1, _CHUNK)
-    prod = torch.cumprod(a, dim=-1)
-    local = prod * torch.cumsum(b / prod, dim=-1)
-    ends = _scan_torch(prod[..., -1], local[..., -1])
+    local, prod = [], []
+    u, p = torch.zeros_like(b[..., 0]), torch.ones_like(a[..., 0])
+    for i in range(_CHUNK):  # within every chunk at once
+        u = a[..., i] * u + b[..., i]
+        p = p * a[..., i]
+        local.append(u)
+        prod.append(p)
+    local, prod = torch.stack(local, -1), torch.stack(prod, -1)
+    ends = _scan_torch(prod[..., -1], local[..., -1])  # state at the end of every chunk
     start = torch.nn.functional.pad(ends[:, :-1], (1, 0))
     return (prod * start[..., None] + local).reshape(rows, -1)[:, :length]
-
-
-def use_numba(x: torch.Tensor) -> bool:
-    return x.device.type == "cpu"
 
 
 def _as_rows(x: torch.Tensor) -> torch.Tensor:
@@ -150,44 +186,53 @@ def _as_rows(x: torch.Tensor) -> torch.Tensor:
 
 class _MembraneScan(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, alpha, beta):
+    def forward(ctx, alpha, beta, kind):
         a, b = _as_rows(alpha), _as_rows(beta)
-        if use_numba(a):
+        if kind == "numba":
             a_np, b_np = a.detach().contiguous().numpy(), b.detach().contiguous().numpy()
             out = np.empty_like(b_np)
             _scan_numba(a_np, b_np, out)
             out = torch.from_numpy(out)
+        elif kind == "triton":
+            out = load_triton_kernels("ihc").scan(a, b)
         else:
             out = _scan_torch(a, b)
         out = out.reshape(beta.shape)
         ctx.save_for_backward(alpha, out)
+        ctx.kind = kind
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
         alpha, out = ctx.saved_tensors
-        a, g = _as_rows(alpha), _as_rows(grad_out)
-        if use_numba(a):
+        a, g = _as_rows(alpha), _as_rows(grad_out).to(alpha.dtype)
+        if ctx.kind == "numba":
             g_np = g.detach().contiguous().numpy()
             lam = np.empty_like(g_np)
             _adjoint_numba(a.detach().contiguous().numpy(), g_np, lam)
             lam = torch.from_numpy(lam)
+        elif ctx.kind == "triton":
+            lam = load_triton_kernels("ihc").scan(a, g, adjoint=True)
         else:
-            # the last sample has no successor; its factor multiplies a zero state, 1 avoids 0/0
+            # the last sample has no successor; its factor multiplies a zero state
             alpha_next = torch.nn.functional.pad(a[:, 1:], (0, 1), value=1.0)
             lam = _scan_torch(alpha_next.flip(-1), g.flip(-1)).flip(-1)
         lam = lam.reshape(out.shape)
         previous = torch.nn.functional.pad(out[..., :-1], (1, 0))
-        return lam * previous, lam
+        return lam * previous, lam, None
 
 
-def membrane_scan(alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+def membrane_scan(alpha: torch.Tensor, beta: torch.Tensor, backend: str = "auto") -> torch.Tensor:
     """``u[n] = alpha[n] u[n-1] + beta[n]`` along the last axis with ``u[-1] = 0``.
 
     ``alpha``, ``beta``: real float tensors of equal shape ``(..., T)`` on one device.
-    Differentiable in both.
+    Differentiable in both. ``backend``: see :mod:`workbench.kernels.backend`.
+
+    >>> import torch
+    >>> membrane_scan(torch.full((1, 3), 0.5), torch.ones(1, 3))
+    tensor([[1.0000, 1.5000, 1.7500]])
     """
     if alpha.shape != beta.shape or alpha.dtype != beta.dtype:
         raise ValueError(f"alpha and beta must share shape and dtype, got {tuple(alpha.shape)} "
                          f"{alpha.dtype} and {tuple(beta.shape)} {beta.dtype}")
-    return _MembraneScan.apply(alpha, beta)
+    return _MembraneScan.apply(alpha, beta, resolve_backend(beta, backend))

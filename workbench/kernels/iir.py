@@ -12,9 +12,15 @@ differentiable with respect to ``b``, ``a`` and ``x``:
   ``u = A^-H g`` (all-pole filter with conjugated denominator, time reversed), then
   ``grad_x[n] = sum_k conj(b_k) u[n+k]``, ``grad_b[k] = sum_n conj(x[n-k]) u[n]`` and
   ``grad_a[k] = -sum_n conj(y[n-k]) u[n]``;
-* on other devices (CUDA) an FFT path stays on the device: the transfer function sampled on
-  a grid long enough that the impulse response has decayed below machine precision
-  (from the largest pole radius), so circular convolution equals linear filtering.
+* on the device path (CUDA, see :mod:`workbench.kernels.backend`) a Triton kernel runs the
+  same recursion (:mod:`workbench.kernels.triton_iir`, one lane per row, all sections of a
+  cascade fused), and the backward pass filters the time-reversed gradient by the
+  conjugated sections (the adjoint of a causal filter is the anti-causal conjugate filter);
+  without Triton a torch loop over samples does it (slow, autograd differentiates it);
+* ``method='fft'`` multiplies by the transfer function sampled on a grid long enough that
+  the impulse response has decayed below machine precision (from the largest pole radius),
+  so circular convolution equals linear filtering. It needs memory for the whole grid and
+  refuses grids above ``FFT_MAX_BYTES`` instead of allocating them.
 
 Shapes: ``x`` is ``(..., T)``; ``b`` is ``(..., nb)`` and ``a`` is ``(..., na)``, their
 leading dims broadcast against those of ``x`` (e.g. ``x`` ``(B, F, T)`` with ``b``
@@ -36,7 +42,12 @@ import numba
 import numpy as np
 import torch
 
-__all__ = ["lfilter", "sosfilt", "section"]
+from workbench.kernels.backend import load_triton_kernels, resolve_backend
+
+__all__ = ["lfilter", "sosfilt", "section", "FFT_MAX_BYTES"]
+
+# Largest FFT working set (bytes) ``method='fft'`` allocates; beyond it the call is refused.
+FFT_MAX_BYTES = 2 ** 32
 
 
 # --------------------------------------------------------------------------- numba kernels
@@ -229,7 +240,10 @@ def _max_pole_radius(a: torch.Tensor) -> float:
 
 
 def _lfilter_fft(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Filtering as multiplication by the sampled transfer function (device-resident)."""
+    """Filtering as multiplication by the sampled transfer function (device-resident).
+
+    The grid length follows from the largest pole radius (computed on the host: this
+    explicit method synchronises once per call)."""
     n_samples = x.shape[-1]
     radius = _max_pole_radius(a)
     if radius >= 1.0:
@@ -237,9 +251,106 @@ def _lfilter_fft(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor) -> torch.Ten
     eps = torch.finfo(x.real.dtype if x.is_complex() else x.dtype).eps
     tail = 0 if radius == 0 else int(math.ceil(math.log(eps * 1e-2) / math.log(radius)))
     n_fft = 1 << int(math.ceil(math.log2(n_samples + max(tail, b.shape[-1]) + 1)))
+    rows = math.prod(torch.broadcast_shapes(b.shape[:-1], a.shape[:-1], x.shape[:-1]))
+    complex_bytes = 2 * torch.empty((), dtype=x.real.dtype if x.is_complex() else x.dtype).element_size()
+    need = 4 * rows * n_fft * complex_bytes  # spectra of x, b, a and the product
+    if need > FFT_MAX_BYTES:
+        raise ValueError(f"method='fft' needs a {n_fft}-point grid per row (pole radius {radius:.6f}): "
+                         f"about {need / 2 ** 30:.1f} GiB for {rows} rows, above FFT_MAX_BYTES = "
+                         f"{FFT_MAX_BYTES / 2 ** 30:.1f} GiB; use the recursive method (the default)")
     spec = torch.fft.fft(x, n=n_fft) * torch.fft.fft(b, n=n_fft) / torch.fft.fft(a, n=n_fft)
     y = torch.fft.ifft(spec)[..., :n_samples]
     return y if (x.is_complex() or a.is_complex() or b.is_complex()) else y.real
+
+
+# ------------------------------------------------------------------------------ device path
+def _conj_packed(coef: torch.Tensor) -> torch.Tensor:
+    """Conjugate packed sections (imaginary parts are the odd entries)."""
+    sign = torch.ones(10, dtype=coef.dtype, device=coef.device)
+    sign[1::2] = -1
+    return coef * sign
+
+
+class _SectionsDevice(torch.autograd.Function):
+    """Fixed sections on the device path: fused cascade forward; the gradient of ``x`` is the
+    conjugated cascade run backwards in time (no coefficient gradients)."""
+
+    @staticmethod
+    def forward(ctx, x, coef, out_dtype):
+        kernels = load_triton_kernels("iir")
+        ctx.coef, ctx.out_dtype, ctx.x_dtype = coef, out_dtype, x.dtype
+        return kernels.cascade(coef, x, out_dtype)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        kernels = load_triton_kernels("iir")
+        grad = kernels.cascade(_conj_packed(ctx.coef), grad_y.to(ctx.out_dtype), ctx.out_dtype, reverse=True)
+        if grad.is_complex() and not ctx.x_dtype.is_complex:
+            grad = grad.real
+        return grad.to(ctx.x_dtype), None, None
+
+
+def _shift_left(u: torch.Tensor, k: int) -> torch.Tensor:
+    """``u[..., n + k]`` with zeros past the end."""
+    return torch.nn.functional.pad(u[..., k:], (0, k)) if k else u
+
+
+def _lagged_sum(u: torch.Tensor, s: torch.Tensor, k: int) -> torch.Tensor:
+    """``sum_n conj(s[n - k]) u[n]`` per row."""
+    n = u.shape[-1]
+    return (u[..., k:] * s[..., : n - k].conj()).sum(-1) if k < n else u.new_zeros(u.shape[:-1])
+
+
+class _SectionDevice(torch.autograd.Function):
+    """One section of order <= 2 on the device path, differentiable in ``b``, ``a`` and ``x``
+    (rows ``b, a (R, 3)`` monic, ``x (R, T)``): adjoint ``u = A^-H g`` by the Triton kernel
+    backwards in time, then the lagged products of the module docstring as torch ops."""
+
+    @staticmethod
+    def forward(ctx, b, a, x):
+        kernels = load_triton_kernels("iir")
+        y = kernels.cascade(kernels.pack_sections(b[:, None], a[:, None]), x, b.dtype)
+        ctx.save_for_backward(b, a, x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        kernels = load_triton_kernels("iir")
+        b, a, x, y = ctx.saved_tensors
+        g = grad_y.to(y.dtype)
+        all_pole = kernels.pack_sections(torch.nn.functional.pad(torch.ones_like(a[:, :1]), (0, 2))[:, None],
+                                         a.conj()[:, None])
+        u = kernels.cascade(all_pole, g, y.dtype, reverse=True)
+        grad_b = grad_a = grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_b = torch.stack([_lagged_sum(u, x, k) for k in range(3)], -1).to(b.dtype)
+        if ctx.needs_input_grad[1]:
+            grad_a = torch.stack([torch.zeros_like(u[:, 0])] + [-_lagged_sum(u, y, k) for k in (1, 2)], -1)
+            grad_a = grad_a.to(a.dtype)
+        if ctx.needs_input_grad[2]:
+            grad_x = sum(b[:, k:k + 1].conj() * _shift_left(u, k) for k in range(3))
+            if not x.is_complex() and grad_x.is_complex():
+                grad_x = grad_x.real
+            grad_x = grad_x.to(x.dtype)
+        return grad_b, grad_a, grad_x
+
+
+def _lfilter_torch(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Reference recursion (transposed direct form II) as torch ops over samples; rows
+    ``b (R, nb)``, monic ``a (R, na)``, ``x (R, T)``. Any device; autograd differentiates it."""
+    order = max(b.shape[-1], a.shape[-1]) - 1
+    b = torch.nn.functional.pad(b, (0, order + 1 - b.shape[-1]))
+    a = torch.nn.functional.pad(a, (0, order + 1 - a.shape[-1]))
+    dtype = torch.promote_types(b.dtype, x.dtype)
+    state = [torch.zeros(x.shape[0], dtype=dtype, device=x.device) for _ in range(order)]
+    out = []
+    for n in range(x.shape[-1]):
+        xn = x[:, n]
+        yn = b[:, 0] * xn + (state[0] if order else 0)
+        for k in range(1, order + 1):
+            state[k - 1] = (state[k] if k < order else 0) + b[:, k] * xn - a[:, k] * yn
+        out.append(yn)
+    return torch.stack(out, -1) if out else x.new_zeros(x.shape, dtype=dtype)
 
 
 # --------------------------------------------------------------------------------- public
@@ -258,64 +369,93 @@ def _rows(t: torch.Tensor, lead: torch.Size, n_tail: int) -> torch.Tensor:
     return t.expand(*lead, *tail).reshape(-1, *tail)
 
 
-def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, method: str = "auto") -> torch.Tensor:
+def _check_method(method: str) -> None:
+    if method not in ("auto", "recursive", "fft"):
+        raise ValueError(f"method must be 'auto', 'recursive' or 'fft', got {method!r}")
+
+
+def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, method: str = "auto",
+            backend: str = "auto") -> torch.Tensor:
     """Filter ``x`` along its last axis with the rational filter ``b / a`` (zero initial state).
 
     Args:
         b: numerator coefficients ``(..., nb)``, real or complex.
-        a: denominator coefficients ``(..., na)``; ``a[..., 0]`` must be non-zero.
+        a: denominator coefficients ``(..., na)``; ``a[..., 0]`` must be non-zero (checked on
+            CPU; on the device path the check would synchronise with the host).
         x: signal ``(..., T)``; leading dims broadcast with those of ``b`` and ``a``.
-        method: ``'auto'`` (recursive numba kernel on CPU, FFT path elsewhere),
-            ``'recursive'`` (numba; CPU tensors only) or ``'fft'``.
+        method: ``'auto'``/``'recursive'`` (the recursion, run by ``backend``) or ``'fft'``
+            (explicit FFT filtering, refused above ``FFT_MAX_BYTES``).
+        backend: ``'auto'``, ``'numba'``, ``'triton'`` or ``'torch'``
+            (:mod:`workbench.kernels.backend`). On the Triton backend the order is at most
+            2 (use :func:`sosfilt` for higher orders).
 
     Returns:
         ``(broadcast leading dims..., T)``, complex when any input is complex, else the
         promoted real dtype of the inputs.
     """
-    if method not in ("auto", "recursive", "fft"):
-        raise ValueError(f"method must be 'auto', 'recursive' or 'fft', got {method!r}")
+    _check_method(method)
     b = torch.as_tensor(b, device=x.device)
     a = torch.as_tensor(a, device=x.device)
     if b.dim() == 0 or a.dim() == 0 or b.shape[-1] == 0 or a.shape[-1] == 0:
         raise ValueError("b and a need at least one coefficient along their last axis")
     if x.dim() == 0:
         raise ValueError("x must have a time axis")
+    kind = resolve_backend(x, backend)
     dtype, x = _promote(torch.promote_types(b.dtype, a.dtype), x)
     b, a = b.to(dtype), a.to(dtype)
     a0 = a[..., :1]
-    if bool((a0 == 0).any()):
+    if kind == "numba" and bool((a0 == 0).any()):
         raise ValueError("a[..., 0] must be non-zero")
     b, a = b / a0, a / a0
-
+    if method == "fft":
+        return _lfilter_fft(b, a, x)
     lead = torch.broadcast_shapes(b.shape[:-1], a.shape[:-1], x.shape[:-1])
     n_samples = x.shape[-1]
-    use_fft = method == "fft" or (method == "auto" and x.device.type != "cpu")
-    if use_fft:
-        return _lfilter_fft(b, a, x)
-    if x.device.type != "cpu":
-        raise ValueError("method='recursive' runs on CPU tensors only; use 'auto' or 'fft'")
-    y = _LFilterCPU.apply(_rows(b, lead, 1), _rows(a, lead, 1), _rows(x, lead, 1))
+    rows_b, rows_a, rows_x = _rows(b, lead, 1), _rows(a, lead, 1), _rows(x, lead, 1)
+    if kind == "numba":
+        y = _LFilterCPU.apply(rows_b, rows_a, rows_x)
+    elif kind == "triton":
+        if max(b.shape[-1], a.shape[-1]) > 3:
+            raise ValueError("the Triton lfilter runs filters of order <= 2; split higher orders into "
+                             "second-order sections (sosfilt) or pass method='fft'")
+        pad = lambda c: torch.nn.functional.pad(c, (0, 3 - c.shape[-1]))  # noqa: E731
+        y = _SectionDevice.apply(pad(rows_b), pad(rows_a), rows_x)
+    else:
+        y = _lfilter_torch(rows_b, rows_a, rows_x)
     return y.reshape(*lead, n_samples)
 
 
-def sosfilt(sos: torch.Tensor, x: torch.Tensor, method: str = "auto") -> torch.Tensor:
+def sosfilt(sos: torch.Tensor, x: torch.Tensor, method: str = "auto", backend: str = "auto") -> torch.Tensor:
     """Cascade of second-order sections ``sos`` ``(..., n_sections, 6)`` = ``[b0 b1 b2 a0 a1 a2]``.
 
     Leading dims of ``sos`` (without the section axis) broadcast against those of ``x``.
-    Running high-order filters as sections keeps them stable in float32. On CPU, when no
-    gradient is needed, all sections run in one fused pass over time (same arithmetic as
-    section by section); otherwise each section goes through :func:`lfilter` for autograd.
+    Running high-order filters as sections keeps them stable in float32. When no gradient
+    reaches the coefficients, all sections run fused in one pass over time (numba on CPU,
+    Triton on the device path; same arithmetic as section by section); otherwise each
+    section goes through :func:`lfilter` for autograd. ``method``/``backend`` as
+    :func:`lfilter`.
+
+    >>> import torch
+    >>> sos = torch.tensor([[0.5, 0.5, 0.0, 1.0, 0.0, 0.0]] * 2, dtype=torch.float64)
+    >>> sosfilt(sos, torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64))
+    tensor([0.2500, 0.5000, 0.2500], dtype=torch.float64)
     """
+    _check_method(method)
     sos = torch.as_tensor(sos, device=x.device)
     if sos.dim() < 2 or sos.shape[-1] != 6:
         raise ValueError(f"sos must have shape (..., n_sections, 6), got {tuple(sos.shape)}")
-    needs_grad = torch.is_grad_enabled() and (sos.requires_grad or x.requires_grad)
-    if method != "fft" and x.device.type == "cpu" and not needs_grad and sos.shape[-2] > 1:
-        return _sosfilt_fused(sos, x)
+    kind = resolve_backend(x, backend)
+    grad_on = torch.is_grad_enabled()
+    sos_grad = grad_on and sos.requires_grad
+    if method != "fft" and not sos_grad and kind != "torch":
+        if kind == "numba" and not (grad_on and x.requires_grad) and sos.shape[-2] > 1:
+            return _sosfilt_fused(sos, x)
+        if kind == "triton":
+            return _sosfilt_device(sos, x)
     y = x
     for k in range(sos.shape[-2]):
         section = sos[..., k, :]
-        y = lfilter(section[..., :3], section[..., 3:], y, method=method)
+        y = lfilter(section[..., :3], section[..., 3:], y, method=method, backend=backend)
     return y
 
 
@@ -330,6 +470,19 @@ def _sosfilt_fused(sos: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     xb = _rows(x, lead, 1)
     y = torch.empty(xb.shape, dtype=dtype)
     _sos_forward_kernel(_np(_rows(sos, lead, 2)), _np(xb), y.numpy())
+    return y.reshape(*lead, x.shape[-1])
+
+
+def _sosfilt_device(sos: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Fused Triton cascade for coefficients without gradient (``a0`` is not checked here:
+    the check would synchronise with the host)."""
+    dtype, x = _promote(sos.dtype, x)
+    sos = sos.to(dtype)
+    sos = sos / sos[..., 3:4]
+    lead = torch.broadcast_shapes(sos.shape[:-2], x.shape[:-1])
+    rows = _rows(sos, lead, 2)
+    coef = load_triton_kernels("iir").pack_sections(rows[..., :3], rows[..., 3:])
+    y = _SectionsDevice.apply(_rows(x, lead, 1), coef, dtype)
     return y.reshape(*lead, x.shape[-1])
 
 

@@ -8,8 +8,10 @@ each output row once instead of materialising complex intermediates for ~250 row
 Differentiable w.r.t. ``x``, ``rho``, ``theta`` and ``g``: the backward pass recomputes each
 row's complex output into a scratch buffer and runs the adjoint recursion
 ``Y[n] = ybar[n] + conj(p) Y[n+1]`` backwards (``ybar``: d out / d y as a complex number),
-giving ``dx = g Re(Y)``, ``dg = sum Re(Y) x``, ``dp = sum Y conj(y[n-1])``. Other devices use
-the same recursion through :func:`workbench.kernels.iir.lfilter`.
+giving ``dx = g Re(Y)``, ``dg = sum Re(Y) x``, ``dp = sum Y conj(y[n-1])``. The device path
+runs the same recursions in Triton (:mod:`workbench.kernels.triton_modfilter`, which
+checkpoints the filter states instead of storing complex outputs); ``backend='torch'`` runs
+them through :func:`workbench.kernels.iir.lfilter`'s torch reference recursion.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 import torch
+
+from workbench.kernels.backend import device_constant, load_triton_kernels, resolve_backend
 
 
 # Kernels: one task per (batch, channel); the channel's bands run side by side in the inner
@@ -166,6 +170,51 @@ class _ModFilterFunction(torch.autograd.Function):
                 as_t(g_gain.sum(0), gain), None)
 
 
+class _ModFilterDevice(torch.autograd.Function):
+    """Triton bank: inputs ``x``, ``lowpassed`` and the poles as real and imaginary parts with
+    the gains (float64), so torch maps their gradients back to rho and theta."""
+
+    @staticmethod
+    def forward(ctx, x, lowpassed, pole_re, pole_im, gain, tables):
+        band_of, orow_of, lp_row, factor, envelope, mb, n_out = tables
+        kernels = load_triton_kernels("modfilter")
+        x = x.contiguous()
+        out = x.new_empty(x.shape[0], n_out, x.shape[2])
+        out.index_copy_(1, lp_row, lowpassed.to(x.dtype))
+        consts = (pole_re.detach().contiguous(), pole_im.detach().contiguous(), gain.detach().contiguous())
+        kernels.forward(x, out, band_of, orow_of, *consts, factor, envelope, mb)
+        ctx.save_for_backward(x, *consts)
+        ctx.tables = tables
+        return out
+
+    @staticmethod
+    def backward(ctx, gout):
+        x, pole_re, pole_im, gain = ctx.saved_tensors
+        band_of, orow_of, lp_row, factor, envelope, mb, _ = ctx.tables
+        gx, acc = load_triton_kernels("modfilter").backward(gout, x, band_of, orow_of, pole_re, pole_im, gain,
+                                                            factor, envelope, mb)
+        # per-lane sums -> per band, deterministically (a one-hot product instead of atomics)
+        bands = torch.arange(pole_re.shape[0], device=band_of.device)
+        one_hot = (band_of[:, None] == bands).to(acc.dtype)  # padding lanes (-1) match no band
+        per_band = acc.sum(0).reshape(-1, 3).T @ one_hot  # (3, K)
+        return gx, gout.index_select(1, lp_row), per_band[0], per_band[1], per_band[2], None
+
+
+def _device_tables(row_channel, row_band, out_row, lp_row, factor, mode, n_out, n_chan, device):
+    """Per-channel lane tables ``(C * MB,)`` for the Triton bank, cached on the device."""
+    counts = np.bincount(row_channel, minlength=n_chan)
+    mb = 1 << max(int(counts.max(initial=1)) - 1, 0).bit_length()
+    band_of = np.full((n_chan, mb), -1.0)
+    orow_of = np.zeros((n_chan, mb))
+    starts = np.searchsorted(row_channel, np.arange(n_chan))
+    for r, c in enumerate(row_channel):
+        band_of[c, r - starts[c]] = row_band[r]
+        orow_of[c, r - starts[c]] = out_row[r]
+    as_int = lambda a: device_constant(a.reshape(-1), device).to(torch.int32)  # noqa: E731
+    return (as_int(band_of), as_int(orow_of), device_constant(lp_row, device).long(),
+            device_constant(factor, device), as_int(np.asarray(mode)), mb, int(n_out))
+
+
 def modulation_bandpass_bank(x: torch.Tensor, lowpassed: torch.Tensor, rho: torch.Tensor,
                              theta: torch.Tensor, gain: torch.Tensor, row_channel: np.ndarray,
                              row_band: np.ndarray, out_row: np.ndarray, lp_row: np.ndarray,
@@ -176,24 +225,32 @@ def modulation_bandpass_bank(x: torch.Tensor, lowpassed: torch.Tensor, rho: torc
     Output row ``lp_row[c]`` is ``lowpassed[:, c]``. Band row r filters channel
     ``row_channel[r]`` (non-decreasing) with band ``row_band[r]`` into output row
     ``out_row[r]``. Bands k: pole ``rho[k] e^{i theta[k]}``, gain ``gain[k]``, ``mode[k]`` 0
-    (real part) or 1 (``factor[k] * |.|``). ``backend``: 'auto' (numba on CPU, else torch),
-    'numba' or 'torch' (:func:`workbench.kernels.iir.lfilter` per row; runs on any device).
+    (real part) or 1 (``factor[k] * |.|``). ``backend``: see :mod:`workbench.kernels.backend`
+    ('torch' filters every row with :func:`workbench.kernels.iir.lfilter`'s torch recursion).
     """
-    if backend == "numba" or (backend == "auto" and x.device.type == "cpu"):
+    kind = resolve_backend(x, backend)
+    if kind == "numba":
         row_start = np.searchsorted(row_channel, np.arange(x.shape[1] + 1)).astype(np.int64)
         layout = (row_start, row_band.astype(np.int64), out_row.astype(np.int64), lp_row.astype(np.int64),
                   factor.astype(np.float64), mode.astype(np.int64), int(n_out))
         return _ModFilterFunction.apply(x, lowpassed, rho, theta, gain, layout)
+    if kind == "triton":
+        tables = _device_tables(np.asarray(row_channel), np.asarray(row_band), np.asarray(out_row),
+                                np.asarray(lp_row), np.asarray(factor, dtype=np.float64), np.asarray(mode),
+                                n_out, x.shape[1], x.device)
+        rho64, theta64 = rho.to(torch.float64), theta.to(torch.float64)
+        return _ModFilterDevice.apply(x, lowpassed, rho64 * torch.cos(theta64), rho64 * torch.sin(theta64),
+                                      gain.to(torch.float64), tables)
     from workbench.kernels.iir import lfilter
 
-    pole = torch.polar(rho, theta)
+    pole = torch.polar(rho.to(torch.float64), theta.to(torch.float64))
     b = gain.to(pole.dtype).unsqueeze(-1)
     a = torch.stack([torch.ones_like(pole), -pole], -1)
     band = torch.as_tensor(row_band, device=x.device)
-    y = lfilter(b[band], a[band], x.index_select(1, torch.as_tensor(row_channel, device=x.device)))
-    fac = torch.as_tensor(factor, dtype=x.dtype, device=x.device)[band].unsqueeze(-1)
+    y = lfilter(b[band], a[band], x.index_select(1, torch.as_tensor(row_channel, device=x.device)), backend="torch")
+    fac = torch.as_tensor(factor, dtype=torch.float64, device=x.device)[band].unsqueeze(-1)
     env = torch.as_tensor(mode, device=x.device)[band].unsqueeze(-1) == 1
-    rows = torch.where(env, fac * y.abs(), y.real)
+    rows = torch.where(env, fac * y.abs(), y.real).to(x.dtype)  # the recursion ran in float64
     out = x.new_zeros(x.shape[0], n_out, x.shape[2])
     out = out.index_copy(1, torch.as_tensor(out_row, device=x.device), rows)
-    return out.index_copy(1, torch.as_tensor(lp_row, device=x.device), lowpassed)
+    return out.index_copy(1, torch.as_tensor(lp_row, device=x.device), lowpassed.to(x.dtype))

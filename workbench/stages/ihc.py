@@ -154,15 +154,9 @@ def paulick2024_ihc(velocity: torch.Tensor, fs: float) -> torch.Tensor:
     clamp_m = -80 / (inv_s0 + inv_s1)
     alpha_rest = 1 - step * (g_rest + g_k)
     drive = step * (p["endocochlear_v"] - v_pre)
-    if ihc_kernel.use_numba(velocity):  # fused CPU kernel; torch ops + scan elsewhere
-        constants = np.array([gain, clamp_m, f0_rest, f1_rest, d_rest, p["g_met_max_s"], inv_s0, inv_s1,
-                              alpha_rest, beta_rest, step, drive])
-        return ihc_kernel.ihc_membrane(velocity, constants)
-    displacement = (gain * velocity).clamp_min(clamp_m)
-    d_change = f0_rest * torch.expm1(-displacement * inv_s1) + f0_rest * f1_rest * torch.expm1(
-        -displacement * (inv_s0 + inv_s1))
-    g_change = -p["g_met_max_s"] * d_change / ((d_rest + d_change) * d_rest)
-    return ihc_kernel.membrane_scan(alpha_rest - step * g_change, beta_rest + drive * g_change)
+    constants = np.array([gain, clamp_m, f0_rest, f1_rest, d_rest, p["g_met_max_s"], inv_s0, inv_s1,
+                          alpha_rest, beta_rest, step, drive])
+    return ihc_kernel.ihc_membrane(velocity, constants)
 
 
 class IHCPaulick2024(nn.Module):
