@@ -79,7 +79,7 @@ def make_model(name: str, dtype, return_stages=True):
 def stimulus(model, batch: int, seconds: float, dtype, seed: int = 0) -> torch.Tensor:
     """A 1 kHz tone at 60 dB SPL in 40 dB SPL noise (Pa) in the model's input unit."""
     fs = model.fs
-    tone = stimuli.tone(1000.0, seconds, fs, 60.0)
+    tone = stimuli.tone(1000.0, seconds, fs, 60.0, ramp_s=min(0.01, seconds / 4))
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(batch, tone.shape[-1], generator=gen, dtype=torch.float64) * 20e-6 * 10 ** (40 / 20)
     return to_model_input(tone.to(torch.float64) + noise, model).to(dtype)
@@ -98,12 +98,15 @@ def tensors(value, prefix=""):
 
 
 def grouped_errors(ref, test) -> dict:
-    """Relative error per top-level stage (lists of per-channel tensors pooled)."""
+    """Relative error per stage key (lists of per-channel tensors pooled); NaN entries that
+    both paths have (absent components) are left out."""
     groups: dict[str, list[float]] = {}
     for (name, a), (_, b) in zip(tensors(ref), tensors(test)):
         key = name.split("[")[0].split(".")[0]
         a, b = a.detach().to("cpu", torch.float64), b.detach().to("cpu", torch.float64)
-        bad = not bool(torch.isfinite(b).all())
+        both_nan = torch.isnan(a) & torch.isnan(b)
+        bad = not bool(torch.isfinite(b[~both_nan]).all())
+        a, b = a[~both_nan], b[~both_nan]
         num, den = float((a - b).pow(2).sum()), float(a.pow(2).sum())
         g = groups.setdefault(key, [0.0, 0.0, 0.0])
         g[0], g[1], g[2] = g[0] + num, g[1] + den, max(g[2], float(bad))
@@ -114,14 +117,14 @@ def grouped_errors(ref, test) -> dict:
 def check_float64(name, device):
     model_cpu = make_model(name, torch.float64)
     x = stimulus(model_cpu, ARGS.check_batch, ARGS.check_seconds, torch.float64)
-    out_cpu = model_cpu(x)
+    out_cpu, stages_cpu = model_cpu(x)
     model_dev = copy.deepcopy(model_cpu).to(device)
     if device.type == "cpu":
         with use_backend("triton"):
-            out_dev = model_dev(x)
+            out_dev, stages_dev = model_dev(x)
     else:
-        out_dev = model_dev(x.to(device))
-    return grouped_errors(out_cpu, out_dev)
+        out_dev, stages_dev = model_dev(x.to(device))
+    return grouped_errors({"output": out_cpu, **stages_cpu}, {"output": out_dev, **stages_dev})
 
 
 class Timer:
@@ -227,7 +230,8 @@ def run_model(name, device) -> dict:
 
 
 def fmt(value, spec):
-    return "-" if value is None else format(value, spec)
+    width = int(spec.split(".")[0] or 0)
+    return "-".rjust(width) if value is None else format(value, spec)
 
 
 def table(rows, device) -> str:
@@ -238,8 +242,9 @@ def table(rows, device) -> str:
         goal = GOALS_MS.get(r["model"], (None, None))
         syncs = (f"{r['syncs_forward']}/{r['syncs_backward']}" if "syncs_forward" in r
                  else r.get("meta_forward_backward", "-"))
+        nan = "yes" if r.get("nonfinite") else "no"
         lines.append(
-            f"{r['model']:13s} {fmt(r.get('max_rel_error_f64'), '15.2e')} {('yes' if r.get('nonfinite') else 'no'):>4s} "
+            f"{r['model']:13s} {fmt(r.get('max_rel_error_f64'), '15.2e')} {nan:>4s} "
             f"{fmt(r.get('forward_ms'), '9.1f')} {fmt(r.get('forward_backward_ms'), '11.1f')} "
             f"{fmt(r.get('peak_memory_gb'), '8.2f')} {syncs:>9s} {str(goal[0]) + ' / ' + str(goal[1] or '-'):>20s}  "
             f"{'; '.join(r.get('errors', []))}")

@@ -32,6 +32,10 @@ CASES = {
     "Moore2016": (dict(fs=32000), 0.02),
 }
 TOL = {torch.float64: 1e-10, torch.float32: 1e-4}
+# The CPU excitation kernel drops lower-skirt terms below 1e-8 (20 uPa)^2 (-80 dB SPL, no
+# visible effect on loudness) and evaluates exp by a polynomial; the device path sums every
+# pair exactly. That is the only place where the two paths differ by design.
+SKIRT_TOL = 1e-7
 
 
 def _named(value, prefix):
@@ -76,12 +80,21 @@ def test_device_path_matches_cpu_path(name, dtype):
     assert cpu.keys() == dev.keys()
     errors = {}
     for key, ref in cpu.items():
-        assert dev[key].shape == ref.shape and dev[key].dtype == ref.dtype, key
-        assert torch.isfinite(dev[key]).all(), f"{key}: non-finite values on the device path"
-        scale = ref.abs().max()
-        errors[key] = float((dev[key] - ref).abs().max() / scale) if scale > 0 else float(dev[key].abs().max())
-    worst = max(errors, key=errors.get)
-    assert errors[worst] <= TOL[dtype], f"{worst}: {errors[worst]:.2e} > {TOL[dtype]:g}"
+        got = dev[key]
+        assert got.shape == ref.shape and got.dtype == ref.dtype, key
+        # NaN marks absent entries (e.g. frequencies of components below threshold): same places
+        assert torch.equal(torch.isnan(got), torch.isnan(ref)), f"{key}: NaN in other places"
+        assert not torch.isinf(got).any() or torch.equal(got[torch.isinf(got)], ref[torch.isinf(got)]), key
+        ok = torch.isfinite(ref)
+        scale = ref[ok].abs().max() if ok.any() else torch.tensor(0.0)
+        diff = (got[ok] - ref[ok]).abs().max() if ok.any() else torch.tensor(0.0)
+        errors[key] = float(diff / scale) if scale > 0 else float(diff)
+    tol = {k: TOL[dtype] for k in errors}
+    if dtype == torch.float64 and name in ("Glasberg2002", "Moore2016"):
+        tol.update({k: SKIRT_TOL for k in errors if k != "stage.freqs" and not k.startswith("stage.freqs_")
+                    and k not in ("stage.filtered", "stage.psd", "stage.filtered_left", "stage.filtered_right")})
+    bad = {k: f"{e:.2e} > {tol[k]:g}" for k, e in errors.items() if e > tol[k]}
+    assert not bad, bad
 
 
 @pytest.mark.parametrize("name", list(CASES))

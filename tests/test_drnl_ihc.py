@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-import workbench.kernels.ihc as ihc_kernel
 from tests.reference.harness import compare_stages
+from workbench.kernels.backend import use_backend
 from workbench.kernels.ihc import membrane_scan
 from workbench.stages.drnl import DRNLFilterbank, broken_stick, drnl_parameters
 from workbench.stages.ihc import IHCPaulick2024, paulick2024_ihc, paulick2024_precharge_potential
@@ -65,13 +65,13 @@ def test_precharge_potential_and_silence():
     assert bm.abs().max() == 0
 
 
-def test_ihc_fused_kernel_matches_torch_path(monkeypatch):
+def test_ihc_fused_kernel_matches_torch_path():
     gen = torch.Generator().manual_seed(6)
     velocity = 3e-3 * torch.randn(2, 3, 2000, generator=gen, dtype=torch.float64)
     velocity[0, 0, :10] = -1.0  # deep in the clamped region
     fused = paulick2024_ihc(velocity, FS)
-    monkeypatch.setattr(ihc_kernel, "use_numba", lambda x: False)
-    assert torch.allclose(fused, paulick2024_ihc(velocity, FS), rtol=1e-9, atol=1e-15)
+    with use_backend("torch"):
+        assert torch.allclose(fused, paulick2024_ihc(velocity, FS), rtol=1e-9, atol=1e-15)
 
 
 def test_membrane_scan_torch_path_matches_numba():
@@ -79,25 +79,24 @@ def test_membrane_scan_torch_path_matches_numba():
     alpha = 0.6 + 0.35 * torch.rand(3, 2, 1000, generator=gen, dtype=torch.float64)
     beta = torch.randn(3, 2, 1000, generator=gen, dtype=torch.float64)
     numba_out = membrane_scan(alpha, beta)
-    torch_out = ihc_kernel._scan_torch(alpha.reshape(6, -1), beta.reshape(6, -1)).reshape(3, 2, -1)
+    torch_out = membrane_scan(alpha, beta, backend="torch")
     assert torch.allclose(numba_out, torch_out, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("use_numba", [True, False])
-def test_membrane_scan_gradcheck(monkeypatch, use_numba):
-    monkeypatch.setattr(ihc_kernel, "use_numba", lambda x: use_numba)
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_membrane_scan_gradcheck(backend):
     gen = torch.Generator().manual_seed(1)
     alpha = (0.5 + 0.4 * torch.rand(2, 40, generator=gen, dtype=torch.float64)).requires_grad_()
     beta = torch.randn(2, 40, generator=gen, dtype=torch.float64).requires_grad_()
-    assert torch.autograd.gradcheck(membrane_scan, (alpha, beta))
+    assert torch.autograd.gradcheck(lambda a, b: membrane_scan(a, b, backend=backend), (alpha, beta))
 
 
-@pytest.mark.parametrize("use_numba", [True, False])
-def test_ihc_gradcheck_wrt_velocity(monkeypatch, use_numba):
-    monkeypatch.setattr(ihc_kernel, "use_numba", lambda x: use_numba)
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_ihc_gradcheck_wrt_velocity(backend):
     gen = torch.Generator().manual_seed(2)
     velocity = (1e-3 * torch.randn(1, 2, 30, generator=gen, dtype=torch.float64)).requires_grad_()
-    assert torch.autograd.gradcheck(lambda v: paulick2024_ihc(v, FS) * 1e3, (velocity,))
+    with use_backend(backend):
+        assert torch.autograd.gradcheck(lambda v: paulick2024_ihc(v, FS) * 1e3, (velocity,))
 
 
 def test_drnl_gradcheck_input_and_learnable_parameters():

@@ -26,6 +26,7 @@ from workbench.kernels.backend import resolve_backend, triton_available, use_bac
 from workbench.kernels.ihc import ihc_membrane, membrane_scan
 from workbench.kernels.iir import FFT_MAX_BYTES, lfilter, sosfilt
 from workbench.kernels.modfilter import modulation_bandpass_bank
+from workbench.stages.ihc import paulick2024_ihc_constants
 
 pytestmark = pytest.mark.skipif(not triton_available(), reason="triton is not installed")
 TOL = {torch.float64: 1e-12, torch.float32: 1e-5}
@@ -151,29 +152,13 @@ def test_agc_matches_numba(dtype):
     assert_twins(numba, triton, dtype)
 
 
-IHC_CONSTANTS = None
-
-
-def _ihc_constants():
-    from workbench.stages import ihc as ihc_stage
-
-    captured = {}
-    original = ihc_stage.ihc_kernel.ihc_membrane
-    try:
-        ihc_stage.ihc_kernel.ihc_membrane = lambda v, c: captured.setdefault("c", c) is None or v
-        ihc_stage.paulick2024_ihc(torch.zeros(1, 2), 44100.0)
-    finally:
-        ihc_stage.ihc_kernel.ihc_membrane = original
-    return captured["c"]
-
-
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_ihc_membrane_matches_numba(dtype):
     gen = torch.Generator().manual_seed(6)
     velocity = 3e-3 * torch.randn(2, 3, 400, generator=gen, dtype=dtype)
     velocity[0, 0, :10] = -1.0  # deep in the clamped region
     velocity.requires_grad_()
-    constants = _ihc_constants()
+    constants = paulick2024_ihc_constants(44100.0)
     numba, triton = run_both(lambda v, backend: ihc_membrane(v, constants, backend=backend), [velocity],
                              torch.randn(2, 3, 400, generator=gen, dtype=dtype))
     assert_twins(numba, triton, dtype)

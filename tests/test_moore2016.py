@@ -6,6 +6,7 @@ import torch
 
 from tests.reference.harness import compare_stages
 from workbench.kernels.agc import agc
+from workbench.kernels.backend import use_backend
 from workbench.kernels.excitation import roex_lower
 from workbench.models.moore2016 import Moore2016, diotic, monaural
 from workbench.stages.resample import resample
@@ -117,12 +118,10 @@ def test_agc_gradcheck_and_fallback():
     r = torch.tensor(0.1, dtype=torch.float64, requires_grad=True)
     y0 = torch.rand(3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda x, a, r, y0: agc(x, a, r, initial=y0), (x, a, r, y0))
-    from workbench.kernels.agc import _agc_torch
-    torch.testing.assert_close(agc(x, a, r, y0), _agc_torch(x, y0, a, r), rtol=1e-13, atol=1e-15)
+    torch.testing.assert_close(agc(x, a, r, y0), agc(x, a, r, y0, backend="torch"), rtol=1e-13, atol=1e-15)
 
 
 def test_excitation_kernel_gradcheck_and_fallback():
-    from workbench.kernels.excitation import _roex_lower_torch
     torch.manual_seed(1)
     freqs = torch.tensor([100.0, 300.0, 700.0, 1500.0], dtype=torch.float64)
     fc = torch.tensor([200.0, 800.0, 2000.0], dtype=torch.float64)
@@ -136,12 +135,13 @@ def test_excitation_kernel_gradcheck_and_fallback():
     slope = (0.5 + torch.rand(2, 4, dtype=torch.float64)).requires_grad_(True)
     fn = lambda v, s: roex_lower(spread(v), s, freqs, p_c, p_c / fc, fc)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (values, slope))
-    for impl in (roex_lower, _roex_lower_torch):
+    for backend in ("numba", "torch"):
         inten = spread(values.detach()).requires_grad_(True)
-        out = impl(inten, slope, freqs, p_c, p_c / fc, fc)
+        out = roex_lower(inten, slope, freqs, p_c, p_c / fc, fc, backend=backend)
         out.sum().backward()
         assert float(inten.grad[:, 1].abs().max()) == 0.0  # absent: no gradient
-    torch.testing.assert_close(fn(values, slope), _roex_lower_torch(spread(values), slope, freqs, p_c, p_c / fc, fc))
+    torch.testing.assert_close(fn(values, slope),
+                               roex_lower(spread(values), slope, freqs, p_c, p_c / fc, fc, backend="torch"))
 
 
 def test_model_gradient_flows():
@@ -153,17 +153,13 @@ def test_model_gradient_flows():
     assert m.specific_loudness.C.grad is not None and m.temporal_integration.attack.grad is not None
 
 
-def test_device_fallback_paths_match(monkeypatch, models):
-    """The torch paths used on non-CPU devices (AGC loop, chunked excitation) give the same
-    model output as the numba kernels (forced here on CPU)."""
-    import workbench.kernels.agc as agc_mod
-    import workbench.kernels.excitation as exc_mod
-
+def test_device_fallback_paths_match(models):
+    """The torch reference paths (AGC loop, all-pairs excitation) give the same model output
+    as the numba kernels (the Triton path is compared in tests/test_device_path.py)."""
     x = torch.randn(2, 1600, dtype=torch.float64) * 0.05
     (s_ref, l_ref, _), _ = models[torch.float64](x)
-    monkeypatch.setattr(agc_mod._AGCFunction, "apply", lambda x, y0, a, r: agc_mod._agc_torch(x, y0, a, r))
-    monkeypatch.setattr(exc_mod._RoexLower, "apply", exc_mod._roex_lower_torch)
-    (s, ltl, _), _ = models[torch.float64](x)
+    with use_backend("torch"):
+        (s, ltl, _), _ = models[torch.float64](x)
     torch.testing.assert_close(s, s_ref, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(ltl, l_ref, rtol=1e-10, atol=1e-12)
 

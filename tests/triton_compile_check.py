@@ -18,8 +18,7 @@ import triton  # noqa: E402
 from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
 
-from workbench.kernels import (triton_adaptation, triton_agc, triton_ihc, triton_iir,  # noqa: E402
-                               triton_modfilter)
+from workbench.kernels import triton_adaptation, triton_agc, triton_ihc, triton_iir, triton_modfilter  # noqa: E402
 
 
 def variants():

@@ -94,6 +94,9 @@ def check_signal(x, name: str = "x", *, min_samples: int = 2, max_dims: int = 2,
     Accepts tensors or array-likes with 1..``max_dims`` dims, time last. Rejects integer and
     boolean dtypes (ambiguous calibration), complex input, NaN/inf samples, empty input and
     signals shorter than ``min_samples``. ``dtype``/``device`` convert the result when given.
+    The NaN/inf check reads the samples, so it runs on CPU tensors only: on a GPU it would
+    synchronise the host with the device in every forward pass (device inputs are checked
+    for shape and dtype; NaN in them propagates to the output).
     """
     if not isinstance(x, torch.Tensor):
         try:
@@ -111,7 +114,7 @@ def check_signal(x, name: str = "x", *, min_samples: int = 2, max_dims: int = 2,
         raise ValueError(f"{name} is empty (shape {tuple(x.shape)})")
     if x.shape[-1] < min_samples:
         raise ValueError(f"{name} is too short: {x.shape[-1]} samples, need at least {min_samples}")
-    if not bool(torch.isfinite(x).all()):
+    if x.device.type == "cpu" and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or inf samples")
     if dtype is not None or device is not None:
         x = x.to(dtype=dtype or x.dtype, device=device or x.device)

@@ -15,7 +15,7 @@ kernel skips each row's absent
 components (``I == 0``; the relevance threshold zeroes most of them for tonal
 sounds) and, per component, runs a vectorisable loop over the bands above it, up to where
 the component's contribution falls below 1e-8 (-80 dB SPL: no visible effect on specific
-loudness, ~30 % fewer terms for noise). Other devices: a chunked torch path (all pairs).
+loudness, ~30 % fewer terms for noise). The device path: a chunked torch path over all pairs.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ import numba
 import numpy as np
 import torch
 
-__all__ = ["roex_lower"]
+from workbench.kernels.backend import resolve_backend
+
+__all__ = ["roex_lower", "lower_pairs"]
 
 
 @numba.njit(cache=False, fastmath=False, inline="always")
@@ -149,8 +151,12 @@ class _RoexLower(torch.autograd.Function):
         return torch.from_numpy(gi), torch.from_numpy(gs), None, None, None, None
 
 
-def _roex_lower_torch(inten, slope, freqs, p_c, q_c, fc, chunk_elems=2 ** 22):
-    comp, band = torch.nonzero(freqs[:, None] < fc[None, :], as_tuple=True)
+def _roex_lower_torch(inten, slope, freqs, p_c, q_c, fc, pairs=None, chunk_elems=2 ** 22):
+    """All pairs ``f_j < fc_c`` as torch ops (any device), in row chunks of bounded memory."""
+    if pairs is None:
+        comp, band = torch.nonzero(freqs[:, None] < fc[None, :], as_tuple=True)
+    else:
+        comp, band = pairs
     u = p_c[band] - q_c[band] * freqs[comp]
     step = max(1, chunk_elems // max(u.numel(), 1))
     parts = []
@@ -163,14 +169,26 @@ def _roex_lower_torch(inten, slope, freqs, p_c, q_c, fc, chunk_elems=2 ** 22):
     return torch.cat(parts, 0)
 
 
+def lower_pairs(freqs: torch.Tensor, fc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices ``(component, band)`` of the pairs with ``f_j < fc_c``: computed once, on the
+    host, by the stage that owns the frequencies (the device path needs them without a sync)."""
+    comp, band = torch.nonzero(freqs.cpu()[:, None] < fc.cpu()[None, :], as_tuple=True)
+    return comp.to(freqs.device), band.to(freqs.device)
+
+
 def roex_lower(inten: torch.Tensor, slope: torch.Tensor, freqs: torch.Tensor, p_c: torch.Tensor,
-               q_c: torch.Tensor, fc: torch.Tensor) -> torch.Tensor:
-    """Lower-skirt excitation ``(..., n_bands)`` from ``inten``/``slope`` ``(..., K)``."""
+               q_c: torch.Tensor, fc: torch.Tensor, pairs=None, backend: str = "auto") -> torch.Tensor:
+    """Lower-skirt excitation ``(..., n_bands)`` from ``inten``/``slope`` ``(..., K)``.
+
+    ``pairs``: :func:`lower_pairs` of ``freqs`` and ``fc`` (computed here when None; the
+    device path should be given them). ``backend``: 'numba' (the kernel above, CPU) or, on
+    the device path ('triton'/'torch'), all pairs as torch ops (no truncation of far skirts).
+    """
     lead = inten.shape[:-1]
     i2, s2 = inten.reshape(-1, inten.shape[-1]), slope.reshape(-1, slope.shape[-1])
     consts = [t.to(inten) for t in (freqs, p_c, q_c, fc)]
-    if inten.device.type == "cpu":
+    if resolve_backend(inten, backend) == "numba":
         out = _RoexLower.apply(i2, s2, *consts)
     else:
-        out = _roex_lower_torch(i2, s2, *consts)
+        out = _roex_lower_torch(i2, s2, *consts, pairs=pairs)
     return out.reshape(*lead, fc.numel())

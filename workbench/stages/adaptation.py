@@ -136,8 +136,9 @@ def highpass_adaptation(x: torch.Tensor, fs: float, cutoff_hz=3.0, order: int = 
     """Functional :class:`HighpassAdaptation`: Butterworth high-pass of ``x`` ``(..., T)``,
     designed and run in float64 (the 3 Hz pole sits 4e-4 from the unit circle at 44.1 kHz),
     returned in ``x``'s dtype."""
-    sos = butter(order, torch.as_tensor(cutoff_hz).double().cpu(), fs, "high")
-    return sosfilt(sos.to(x.device), x.double()).to(x.dtype)
+    cutoff = cutoff_hz.double() if isinstance(cutoff_hz, torch.Tensor) else torch.tensor(float(cutoff_hz),
+                                                                                          dtype=torch.float64)
+    return sosfilt(butter(order, cutoff.to(x.device), fs, "high"), x.double()).to(x.dtype)
 
 
 class HighpassAdaptation(nn.Module):
@@ -176,14 +177,17 @@ class HighpassAdaptation(nn.Module):
         super().__init__()
         self.fs, self.order = check_fs(fs), order
         cutoff = torch.tensor(float(cutoff_hz), dtype=torch.float64)
-        butter(order, cutoff, self.fs, "high")  # validates the order and 0 < cutoff_hz < fs/2
+        sos = butter(order, cutoff, self.fs, "high")  # validates the order and 0 < cutoff_hz < fs/2
         if learnable:
             self.cutoff_hz = nn.Parameter(cutoff)
         else:
             self.register_buffer("cutoff_hz", cutoff)
+        self.register_buffer("_fixed_sos", None if learnable else sos, persistent=False)  # designed once
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return highpass_adaptation(x, self.fs, self.cutoff_hz, self.order)
+        if self._fixed_sos is None:
+            return highpass_adaptation(x, self.fs, self.cutoff_hz, self.order)
+        return sosfilt(self._fixed_sos, x.double()).to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"fs={self.fs:g}, cutoff_hz={float(self.cutoff_hz):g}, order={self.order}"

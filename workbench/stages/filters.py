@@ -24,17 +24,38 @@ def _as_cutoff(cutoff_hz, dtype) -> torch.Tensor:
 
 def butter(order: int, cutoff_hz, fs: float, btype: str = "low",
            dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Digital Butterworth filter as second-order sections.
+    """Digital Butterworth filter(s) as second-order sections.
 
     Parameters
     ----------
-    order : filter order N of the low/high-pass (band-pass: 2N poles, as MATLAB).
-    cutoff_hz : -3 dB frequency in Hz (scalar) or ``(f1, f2)`` band edges for 'bandpass';
-        float or tensor (differentiable).
-    fs : sampling rate in Hz.
-    btype : 'low', 'high' or 'bandpass'.
+    order : int
+        Filter order N of the low/high-pass (band-pass: 2N poles, as MATLAB).
+    cutoff_hz : float or Tensor, Hz
+        -3 dB frequency, shape ``(...)`` for 'low'/'high' or band edges ``(..., 2)`` for
+        'bandpass' (leading dims design several filters at once); differentiable.
+    fs : float, Hz
+    btype : {'low', 'high', 'bandpass'}
+    dtype : torch.dtype
+        Of the result (the design runs in float64).
 
-    Returns ``sos`` of shape ``(n_sections, 6)``; the overall gain sits in the first section.
+    Returns
+    -------
+    Tensor
+        ``sos`` ``(..., n_sections, 6)`` rows ``[b0 b1 b2 1 a1 a2]`` on the cutoff's device;
+        the overall gain sits in the first section.
+
+    Notes
+    -----
+    Poles are paired into sections by their index in the analog prototype (pole ``k`` with
+    its conjugate ``N - 1 - k``), not by their values, so the design never reads data on the
+    host and runs on any device. The range check of the cutoffs reads them and so runs for
+    CPU tensors only.
+
+    Examples
+    --------
+    >>> sos = butter(2, 1000.0, 16000)
+    >>> sos.shape, float(sos[0, :3].sum() / sos[0, 3:].sum())  # unit gain at DC
+    (torch.Size([1, 6]), 1.0)
     """
     fs = check_fs(fs)
     check_choice(btype, ("low", "high", "bandpass"), "btype")
@@ -42,69 +63,71 @@ def butter(order: int, cutoff_hz, fs: float, btype: str = "low",
         raise ValueError(f"order must be a positive integer, got {order!r}")
     out_dtype, dtype = dtype, torch.float64  # design in float64 (pole pairing), cast at the end
     wc = _as_cutoff(cutoff_hz, dtype)
-    if bool(((wc <= 0) | (wc >= fs / 2)).any()):
-        raise ValueError(f"cutoff_hz must lie in (0, fs/2 = {fs / 2:g}) Hz, got {wc.tolist()}")
-    cdtype = torch.complex128
+    if btype == "bandpass" and (wc.dim() == 0 or wc.shape[-1] != 2):
+        raise ValueError(f"bandpass cutoff_hz must be (..., 2) band edges (f1, f2), got shape {tuple(wc.shape)}")
+    if wc.device.type == "cpu":
+        if bool(((wc <= 0) | (wc >= fs / 2)).any()):
+            raise ValueError(f"cutoff_hz must lie in (0, fs/2 = {fs / 2:g}) Hz, got {wc.tolist()}")
+        if btype == "bandpass" and not bool((wc[..., 0] < wc[..., 1]).all()):
+            raise ValueError(f"bandpass cutoff_hz must be (f1, f2) with f1 < f2, got {wc.tolist()}")
     fs2 = 2.0 * fs
     warped = fs2 * torch.tan(math.pi * wc / fs)  # pre-warped analog frequencies (rad/s)
-    k = torch.arange(order, dtype=dtype)
-    proto = torch.polar(torch.ones_like(k), math.pi * (2 * k + order + 1) / (2 * order)).to(cdtype)
-    if btype == "low":
-        poles, gain = proto * warped, warped ** order
-        n_zeros_inf, n_zeros_origin = order, 0
-    elif btype == "high":
-        poles, gain = warped / proto, torch.ones((), dtype=dtype)
-        n_zeros_inf, n_zeros_origin = 0, order
-    else:
-        if wc.numel() != 2 or not bool(wc[0] < wc[1]):
-            raise ValueError(f"bandpass cutoff_hz must be (f1, f2) with f1 < f2, got {wc.tolist()}")
-        bw = warped[1] - warped[0]
-        w0sq = warped[0] * warped[1]
+    k = torch.arange(order, dtype=dtype, device=wc.device)
+    proto = torch.polar(torch.ones_like(k), math.pi * (2 * k + order + 1) / (2 * order))  # (N,)
+    if btype == "bandpass":
+        bw = (warped[..., 1] - warped[..., 0])[..., None]
+        w0sq = (warped[..., 0] * warped[..., 1])[..., None]
         half = proto * bw / 2
         root = torch.sqrt(half * half - w0sq)
-        poles = torch.cat([half + root, half - root])
-        gain = bw ** order
-        n_zeros_inf, n_zeros_origin = order, order
+        poles = torch.cat([half + root, half - root], -1)  # (..., 2N)
+        gain = bw[..., 0] ** order
+        zeros = [-1.0] * order + [1.0] * order
+        pairs = [(j, order - 1 - j, True) for j in range(order // 2)]
+        pairs = pairs + [(a + order, b + order, True) for a, b, _ in pairs]
+        if order % 2:  # the middle prototype pole gives a pair of its own (conjugate or real)
+            pairs.append((order // 2, order // 2 + order, False))
+        singles = []
+        n_origin = order
+    else:
+        w = warped[..., None]
+        poles = proto * w if btype == "low" else w / proto  # (..., N)
+        gain = warped ** order if btype == "low" else torch.ones_like(warped)
+        zeros = [-1.0] * order if btype == "low" else [1.0] * order
+        pairs = [(j, order - 1 - j, True) for j in range(order // 2)]
+        if btype == "high":  # same sections in the order value-based pairing gives (scipy's)
+            pairs = pairs[::-1]
+        singles = [order // 2] if order % 2 else []
+        n_origin = 0 if btype == "low" else order
     # Bilinear transform: s -> z = (fs2 + s) / (fs2 - s); zeros at infinity go to z = -1.
     zpoles = (fs2 + poles) / (fs2 - poles)
-    gain = gain * torch.real(fs2 ** n_zeros_origin / torch.prod(fs2 - poles))
-    zeros = [-1.0] * n_zeros_inf + [1.0] * n_zeros_origin
-    return _zpk_to_sos(zeros, zpoles, gain, dtype).to(out_dtype)
+    gain = gain * torch.real(fs2 ** n_origin / torch.prod(fs2 - poles, -1))
+    return _sections(zeros, zpoles, pairs, singles, gain).to(out_dtype)
 
 
-def _zpk_to_sos(zeros: list[float], poles: torch.Tensor, gain: torch.Tensor, dtype) -> torch.Tensor:
-    """Pair real zeros with poles into sections. Poles come in conjugate pairs (upper half
-    first is not assumed: pairs are found by sorting on the imaginary part), plus at most one
-    real pole."""
-    n_poles = poles.numel()
-    upper = poles[poles.imag > 1e-12 * poles.abs().clamp_min(1.0)]
-    real = poles[poles.imag.abs() <= 1e-12 * poles.abs().clamp_min(1.0)].real
-    rows = []
-    zi = 0
-    for p in upper:
+def _sections(zeros: list[float], poles: torch.Tensor, pairs, singles, gain: torch.Tensor) -> torch.Tensor:
+    """Sections ``(..., S, 6)`` from pole pairs ``(i, j, conjugate)`` and single real poles,
+    taking the real zeros in order; the gain goes into the first section. A pair of prototype
+    conjugates uses ``p_i`` and its exact conjugate; the middle band-pass pair (conjugate or
+    two real poles) its two poles as they are."""
+    rows, zi = [], 0
+    one = torch.ones_like(gain)
+    for i, j, conjugate in pairs:
         z1, z2 = zeros[zi], zeros[zi + 1]
         zi += 2
-        b = torch.tensor([1.0, -(z1 + z2), z1 * z2], dtype=dtype)
-        a = torch.stack([torch.ones((), dtype=dtype), -2 * p.real, p.real ** 2 + p.imag ** 2])
-        rows.append(torch.cat([b, a]))
-    for r in range(0, real.numel(), 2):
-        pr = real[r:r + 2]
-        if pr.numel() == 2:
-            z1, z2 = zeros[zi], zeros[zi + 1]
-            zi += 2
-            b = torch.tensor([1.0, -(z1 + z2), z1 * z2], dtype=dtype)
-            a = torch.stack([torch.ones((), dtype=dtype), -(pr[0] + pr[1]), pr[0] * pr[1]])
+        p = poles[..., i]
+        if conjugate:
+            a1, a2 = -2 * p.real, p.real ** 2 + p.imag ** 2
         else:
-            z1 = zeros[zi]
-            zi += 1
-            b = torch.tensor([1.0, -z1, 0.0], dtype=dtype)
-            a = torch.stack([torch.ones((), dtype=dtype), -pr[0], torch.zeros((), dtype=dtype)])
-        rows.append(torch.cat([b, a]))
-    assert 2 * len(upper) + real.numel() == n_poles, "poles must come in conjugate pairs"
-    sos = torch.stack(rows)
-    scale = torch.ones(sos.shape[0], 1, dtype=dtype)
-    scale = torch.cat([gain.reshape(1, 1), scale[1:]])
-    return torch.cat([sos[:, :3] * scale, sos[:, 3:]], dim=1)
+            q = poles[..., j]
+            a1, a2 = -(p + q).real, (p * q).real
+        rows.append(torch.stack([one, one * -(z1 + z2), one * (z1 * z2), one, a1, a2], -1))
+    for i in singles:
+        z1 = zeros[zi]
+        zi += 1
+        rows.append(torch.stack([one, one * -z1, 0 * one, one, -poles[..., i].real, 0 * one], -1))
+    sos = torch.stack(rows, -2)
+    first = torch.cat([sos[..., :1, :3] * gain[..., None, None], sos[..., :1, 3:]], -1)
+    return torch.cat([first, sos[..., 1:, :]], -2)
 
 
 def first_order_lowpass(cutoff_hz, fs: float, dtype: torch.dtype = torch.float64):

@@ -138,7 +138,16 @@ def paulick2024_ihc(velocity: torch.Tensor, fs: float) -> torch.Tensor:
     update, as AMT does). Written in the deviation u = V - V_pre so that float32 keeps the
     microvolt responses near threshold: alpha = 1 - k G_total, beta = k sum G_i (E_i - V_pre),
     with the resting part of G and beta computed in float64 and the change of G via expm1.
+    The recursion runs in :func:`workbench.kernels.ihc.ihc_membrane` (fused with the MET
+    conductance) with :func:`paulick2024_ihc_constants`.
     """
+    return ihc_kernel.ihc_membrane(velocity, paulick2024_ihc_constants(float(fs)))
+
+
+@functools.lru_cache(maxsize=16)
+def paulick2024_ihc_constants(fs: float) -> np.ndarray:
+    """The 12 float64 constants of the fused IHC kernel at ``fs`` (Hz), in the order
+    :func:`workbench.kernels.ihc.ihc_membrane` documents."""
     p = _PAULICK_IHC
     v_pre = paulick2024_precharge_potential(float(fs))
     step = 1.0 / fs / p["capacitance_f"]
@@ -156,7 +165,8 @@ def paulick2024_ihc(velocity: torch.Tensor, fs: float) -> torch.Tensor:
     drive = step * (p["endocochlear_v"] - v_pre)
     constants = np.array([gain, clamp_m, f0_rest, f1_rest, d_rest, p["g_met_max_s"], inv_s0, inv_s1,
                           alpha_rest, beta_rest, step, drive])
-    return ihc_kernel.ihc_membrane(velocity, constants)
+    constants.setflags(write=False)  # cached: shared by every call at this fs
+    return constants
 
 
 class IHCPaulick2024(nn.Module):

@@ -148,6 +148,39 @@ class ModulationFilterbank(nn.Module):
                 setattr(self, name, nn.Parameter(value.to(dtype)))
             else:
                 self.register_buffer(name, value.to(dtype))
+        self.learnable = bool(learnable)
+        # Output layout (host-side tables, fixed at construction) and its device copies.
+        counts = self.num_mod_channels
+        self._lp_rows = np.cumsum([0] + counts[:-1])
+        self._band_rows = np.setdiff1d(np.arange(sum(counts)), self._lp_rows)
+        self._row_channel_np, self._row_band_np = np.array(chan, dtype=np.int64), np.array(band, dtype=np.int64)
+        envelope = np.array(self._band_is_envelope, dtype=bool) & self.phase_insensitive
+        self._band_factor, self._band_mode = np.where(envelope, self._gain, 1.0), envelope.astype(np.int64)
+        for name, rows in (("_lp_rows_t", self._lp_rows), ("_band_rows_t", self._band_rows)):
+            self.register_buffer(name, torch.as_tensor(rows, dtype=torch.long), persistent=False)
+        self.register_buffer("_row_envelope", torch.tensor(self._row_is_envelope, dtype=torch.bool)[:, None],
+                             persistent=False)
+        # Fixed filters are designed once here; learnable ones in forward (gradients reach them).
+        for name, sos in self._designs(dtype).items():
+            self.register_buffer(name, None if learnable else sos, persistent=False)
+
+    def _designs(self, dtype) -> dict:
+        """Second-order sections of the 150 Hz prefilter (model dtype), the 2.5 Hz low-pass
+        (float64: its poles sit ~3e-4 inside the unit circle, where float32 direct-form
+        coefficients move them far off) and, for 'butterworth', the band-passes (float64)."""
+        designs = {"_prefilter_sos": butter(1, self.prefilter_cutoff_hz.to(dtype), self.fs, dtype=dtype),
+                   "_lowpass_sos": butter(2, self.lowpass_cutoff_hz.double(), self.fs)}
+        if self.filter_type == "butterworth":
+            mfc, bw = self.mfc_hz.double(), self.bandwidth_hz.double()
+            low = torch.sqrt(bw * bw / 4 + mfc * mfc) - bw / 2  # edges with geometric centre mfc
+            designs["_band_sos"] = butter(1, torch.stack([low, low + bw], -1), self.fs, "bandpass")
+        else:
+            designs["_band_sos"] = None
+        return designs
+
+    def _sos(self, name: str, dtype) -> torch.Tensor:
+        fixed = getattr(self, name)
+        return fixed if fixed is not None else self._designs(dtype)[name]
 
     @property
     def mfc(self) -> torch.Tensor:
@@ -167,15 +200,11 @@ class ModulationFilterbank(nn.Module):
 
     def _butterworth_bands(self, x: torch.Tensor) -> torch.Tensor:
         """Real Butterworth band-pass outputs (unit gain at mfc), post-processed, rows x time."""
-        mfc, bw = self.mfc_hz.to(x.dtype), self.bandwidth_hz.to(x.dtype)
-        low = torch.sqrt(bw * bw / 4 + mfc * mfc) - bw / 2  # edges with geometric centre mfc
-        sos = torch.stack([butter(1, torch.stack([f1, f1 + w]), self.fs, "bandpass", dtype=torch.float64)
-                           for f1, w in zip(low, bw)])            # (n_bands, 1, 6)
+        sos = self._sos("_band_sos", x.dtype)  # (n_bands, 1, 6)
         bands = sosfilt(sos[self._row_band], x.double().index_select(1, self._row_channel)).to(x.dtype)
         if not self.phase_insensitive or not any(self._row_is_envelope):
             return bands
-        envelope = torch.tensor(self._row_is_envelope, device=x.device).unsqueeze(-1)
-        return torch.where(envelope, self._gain * hilbert_envelope(bands), bands)
+        return torch.where(self._row_envelope, self._gain * hilbert_envelope(bands), bands)
 
     @property
     def _gain(self) -> float:
@@ -186,26 +215,20 @@ class ModulationFilterbank(nn.Module):
             raise ValueError(f"x must be (batch, {len(self.mfc_per_channel)}, time), got {tuple(x.shape)}")
         dtype = x.dtype
         if self.lowpass_150_hz:
-            x = sosfilt(butter(1, self.prefilter_cutoff_hz.to(dtype), self.fs, dtype=dtype), x)
-        # The 2.5 Hz low-pass poles sit ~3e-4 inside the unit circle: in float32 the rounded
-        # direct-form coefficients move them far off (25 % error), so it always runs in float64.
-        lowpassed = sosfilt(butter(2, self.lowpass_cutoff_hz.double(), self.fs), x.double()).to(dtype)
+            x = sosfilt(self._sos("_prefilter_sos", dtype).to(dtype), x)
+        lowpassed = sosfilt(self._sos("_lowpass_sos", dtype), x.double()).to(dtype)
         counts = self.num_mod_channels
-        lp_rows = np.cumsum([0] + counts[:-1])
-        band_rows = np.setdiff1d(np.arange(sum(counts)), lp_rows)
         if self.filter_type == "efilt":
             rho, theta, gain = self._efilt_poles()
-            envelope = np.array(self._band_is_envelope) & self.phase_insensitive
             if not self.phase_insensitive:
                 gain = gain / 2  # AMT returns the plain band-pass outputs (x2 undone)
             out = modulation_bandpass_bank(
-                x, lowpassed, rho, theta, gain, self._row_channel.cpu().numpy(),
-                self._row_band.cpu().numpy(), band_rows, lp_rows,
-                np.where(envelope, self._gain, 1.0), envelope.astype(np.int64), sum(counts))
+                x, lowpassed, rho, theta, gain, self._row_channel_np, self._row_band_np, self._band_rows,
+                self._lp_rows, self._band_factor, self._band_mode, sum(counts))
         else:
             out = x.new_zeros(x.shape[0], sum(counts), x.shape[2])
-            out = out.index_copy(1, torch.as_tensor(band_rows, device=x.device), self._butterworth_bands(x))
-            out = out.index_copy(1, torch.as_tensor(lp_rows, device=x.device), lowpassed)
+            out = out.index_copy(1, self._band_rows_t, self._butterworth_bands(x))
+            out = out.index_copy(1, self._lp_rows_t, lowpassed)
         return list(out.split(counts, dim=1))
 
     def extra_repr(self) -> str:
@@ -254,29 +277,28 @@ def king2019_mfc(mflow: float = 2.0, mfhigh: float = 150.0, n_mod: int | None = 
     return torch.exp(logs)
 
 
-def king2019_modfilterbank(x: torch.Tensor, sos: torch.Tensor, mfc: torch.Tensor,
-                           phase_insens_cut: float | None = 10.0) -> torch.Tensor:
+def king2019_modfilterbank(x: torch.Tensor, sos: torch.Tensor, mfc, phase_insens_cut: float | None = 10.0
+                           ) -> torch.Tensor:
     """Filter ``x`` ``(..., time)`` by every band: output ``(..., n_mod, time)``.
 
-    Bands with ``mfc > phase_insens_cut`` become ``|hilbert(y)| * rms(y)/rms(|hilbert(y)|)``
-    (factor 1 for silent bands, as AMT); ``None`` keeps every band's waveform.
-    The recursion always runs in float64: poles ~1e-4 from the unit circle (2 Hz at 44.1 kHz)
-    leave float32 sections with errors of order one.
+    Bands with ``mfc > phase_insens_cut`` (``mfc`` in Hz, numbers read on the host) become
+    ``|hilbert(y)| * rms(y)/rms(|hilbert(y)|)`` (factor 1 for silent bands, as AMT); ``None``
+    keeps every band's waveform. The recursion always runs in float64: poles ~1e-4 from the
+    unit circle (2 Hz at 44.1 kHz) leave float32 sections with errors of order one.
     """
-    y = sosfilt(sos.double().to(x.device), x.double().unsqueeze(-2)).to(x.dtype)
+    y = sosfilt(sos.double(), x.double().unsqueeze(-2)).to(x.dtype)
     if phase_insens_cut is None:
         return y
-    hi = mfc > phase_insens_cut
-    if not bool(hi.any()):
+    values = mfc.detach().cpu().tolist() if isinstance(mfc, torch.Tensor) else np.ravel(mfc).tolist()
+    hi = [k for k, f in enumerate(values) if f > phase_insens_cut]
+    if not hi:
         return y
-    y_hi = y[..., hi, :]
+    y_hi = y[..., hi[0]:, :]  # the mfc ascend: the envelope bands are the last ones
     env = hilbert_envelope(y_hi)
     tiny = torch.finfo(y.dtype).tiny
     rms = lambda v: v.pow(2).mean(-1, keepdim=True).clamp_min(tiny).sqrt()  # noqa: E731
     scale = rms(y_hi) / rms(env)  # -> 1 for silent bands, with finite gradients
-    out = y.clone()
-    out[..., hi, :] = env * scale
-    return out
+    return torch.cat([y[..., :hi[0], :], env * scale], -2)
 
 
 class King2019ModulationFilterbank(nn.Module):
@@ -335,24 +357,30 @@ class King2019ModulationFilterbank(nn.Module):
             self.log_mfc = nn.Parameter(log_mfc)
         else:
             self.register_buffer("log_mfc", log_mfc)
+        # which bands become envelopes is fixed at construction (host numbers, no device read)
+        self._mfc_hz = mfc.tolist()
         self.register_buffer("lp_sos", butter(1, 150.0, self.fs, "low") if lowpass_150_hz else None)
+        self.register_buffer("_fixed_sos", None if learnable else self._design(), persistent=False)
 
     @property
     def mfc(self) -> torch.Tensor:
         return self.log_mfc.exp()
 
+    def _design(self) -> torch.Tensor:
+        mfc, q = self.mfc.double(), self.q_factor
+        centre = mfc * math.sqrt(4 + 1 / q ** 2) / 2  # edges centre -/+ mfc/(2Q), as AMT
+        return butter(2, torch.stack([centre - mfc / (2 * q), centre + mfc / (2 * q)], -1), self.fs, "bandpass")
+
     @property
     def sos(self) -> torch.Tensor:
-        """Sections ``(n_mod, 2, 6)``, float64 on the CPU (designed and run in double precision)."""
-        mfc, q = self.mfc.double().cpu(), self.q_factor
-        centre = mfc * math.sqrt(4 + 1 / q ** 2) / 2  # edges centre -/+ mfc/(2Q), as AMT
-        edges = torch.stack([centre - mfc / (2 * q), centre + mfc / (2 * q)], -1)
-        return torch.stack([butter(2, e, self.fs, "bandpass") for e in edges])
+        """Sections ``(n_mod, 2, 6)``, float64, on the module's device (designed and run in
+        double precision; designed once unless the centre frequencies are learnable)."""
+        return self._fixed_sos if self._fixed_sos is not None else self._design()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.lp_sos is not None:  # 1st-order 150 Hz lowpass (AMT 'LP_150_Hz'), float64
             x = sosfilt(self.lp_sos.double(), x.double()).to(x.dtype)
-        return king2019_modfilterbank(x, self.sos, self.mfc.detach(), self.phase_insens_cut)
+        return king2019_modfilterbank(x, self.sos, self._mfc_hz, self.phase_insens_cut)
 
     def extra_repr(self) -> str:
         mfc = ", ".join(f"{f:.3g}" for f in self.mfc.tolist())

@@ -105,7 +105,10 @@ class OuterMiddleEarFIR(nn.Module):
 
 
 def warn_if_too_loud(x: torch.Tensor, name: str = "audio", max_db_spl: float = 140.0) -> None:
-    """Warn when any channel's rms level (input in Pa) exceeds ``max_db_spl``."""
+    """Warn when any channel's rms level (input in Pa) exceeds ``max_db_spl``. Reads the
+    samples, so only CPU tensors are checked (a device check would synchronise with the host)."""
+    if x.device.type != "cpu":
+        return
     rms = x.detach().pow(2).mean(-1).sqrt().max()
     if rms > P_REF_PA * 10 ** (max_db_spl / 20):
         level = 20 * math.log10(float(rms) / P_REF_PA)

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from workbench.kernels.excitation import roex_lower
+from workbench.kernels.backend import uses_device_path
+from workbench.kernels.excitation import lower_pairs, roex_lower
 from workbench.units import cam_bandwidth_hz, cam_to_hz, hz_to_cam
 
 
@@ -95,24 +96,30 @@ class RoexExcitation(nn.Module):
         self.register_buffer("upper_matrix", torch.as_tensor(w_up, dtype=dtype), persistent=False)
         self.register_buffer("p_upper", torch.as_tensor(p_of(fc), dtype=dtype), persistent=False)
         self.register_buffer("p_per_hz", torch.as_tensor(p_of(fc) / fc, dtype=dtype), persistent=False)
+        comp, band = lower_pairs(self.freqs_hz, self.center_freqs_hz)  # lower-skirt pairs f < fc
+        self.register_buffer("_lower_comp", comp, persistent=False)
+        self.register_buffer("_lower_band", band, persistent=False)
 
     def forward(self, intensity: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is not None:
             intensity = torch.where(mask, intensity, torch.zeros((), dtype=intensity.dtype, device=intensity.device))
         freqs, m_in, w_up = self.freqs_hz, self.input_matrix, self.upper_matrix
-        used = (intensity.detach() != 0).reshape(-1, intensity.shape[-1]).any(0)
-        if not bool(used.any()):  # silence: no component anywhere (keeps the autograd graph)
-            return intensity @ torch.zeros_like(w_up)
-        if int(used.sum()) < 3 * used.numel() // 4:  # sparse (tonal) input: drop never-present components
-            idx = torch.nonzero(used).squeeze(1)
-            intensity, freqs, m_in, w_up = intensity[..., idx], freqs[idx], m_in[idx][:, idx], w_up[idx]
+        pairs = (self._lower_comp, self._lower_band)
+        if not uses_device_path(intensity):  # CPU: skip the components absent in every frame
+            used = (intensity.detach() != 0).reshape(-1, intensity.shape[-1]).any(0)
+            if not bool(used.any()):  # silence: no component anywhere (keeps the autograd graph)
+                return intensity @ torch.zeros_like(w_up)
+            if int(used.sum()) < 3 * used.numel() // 4:  # sparse (tonal) input: drop absent components
+                idx = torch.nonzero(used).squeeze(1)
+                intensity, freqs, m_in, w_up = intensity[..., idx], freqs[idx], m_in[idx][:, idx], w_up[idx]
+                pairs = None
         level_in = intensity @ m_in
         present = intensity > 0
         one = torch.ones((), dtype=level_in.dtype, device=level_in.device)
         level_db = 10 * torch.log10(torch.where(present, level_in, one))
         # lower-slope factor p_l / p_u per component (1 where the component is absent)
         slope = torch.where(present, 1 - self.level_slope * (level_db - self.pivot_level_db), one)
-        lower = roex_lower(intensity, slope, freqs, self.p_upper, self.p_per_hz, self.center_freqs_hz)
+        lower = roex_lower(intensity, slope, freqs, self.p_upper, self.p_per_hz, self.center_freqs_hz, pairs)
         return intensity @ w_up + lower
 
 
