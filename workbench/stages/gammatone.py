@@ -48,9 +48,14 @@ def gammatone_filterbank(x: torch.Tensor, center_freqs_hz: torch.Tensor, fs: flo
     factor = default_bandwidth_factor(order) if bandwidth_factor is None else bandwidth_factor
     fc = torch.as_tensor(center_freqs_hz, dtype=x.dtype, device=x.device)
     factor = torch.as_tensor(factor, dtype=x.dtype, device=x.device)
-    b, a = gammatone_coefficients(fc, factor, fs)
-    sections = section(b, a).unsqueeze(-2).expand(*b.shape[:-1], order, 6)
-    return 2 * sosfilt(sections, x.unsqueeze(-2)).real
+    return 2 * sosfilt(gammatone_sections(fc, factor, fs, order), x.unsqueeze(-2)).real
+
+
+def gammatone_sections(center_freqs_hz: torch.Tensor, bandwidth_factor: torch.Tensor, fs: float,
+                       order: int) -> torch.Tensor:
+    """The ``order`` identical complex first-order sections per channel, ``(F, order, 6)``."""
+    b, a = gammatone_coefficients(center_freqs_hz, bandwidth_factor, fs)
+    return section(b, a).unsqueeze(-2).expand(*b.shape[:-1], order, 6)
 
 
 class GammatoneFilterbank(nn.Module):
@@ -110,6 +115,10 @@ class GammatoneFilterbank(nn.Module):
                 setattr(self, name, nn.Parameter(value.to(dtype)))
             else:
                 self.register_buffer(name, value.to(dtype))
+        # fixed filters are designed once (in the module's dtype, as forward would)
+        fixed = None if learnable else gammatone_sections(self.center_freqs_hz, self.bandwidth_factor, self.fs,
+                                                          order).contiguous()
+        self.register_buffer("_fixed_sections", fixed, persistent=False)
 
     @property
     def num_channels(self) -> int:
@@ -117,6 +126,9 @@ class GammatoneFilterbank(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = check_signal(x, "x", max_dims=2)
+        fixed = self._fixed_sections
+        if fixed is not None and fixed.real.dtype == x.dtype:
+            return 2 * sosfilt(fixed, x.unsqueeze(-2)).real
         return gammatone_filterbank(x, self.center_freqs_hz.to(x.dtype), self.fs, self.order,
                                     self.bandwidth_factor.to(x.dtype))
 

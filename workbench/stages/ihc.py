@@ -43,9 +43,14 @@ IHC_METHODS = {
 def ihc_envelope(x: torch.Tensor, fs: float, cutoff_hz=1000.0, filter_order: int = 1) -> torch.Tensor:
     """Functional :class:`IHCEnvelope`: half-wave rectify ``x`` ``(..., T)`` and low-pass it
     ``filter_order`` times (1st order, ``cutoff_hz``)."""
-    b, a = first_order_lowpass(torch.as_tensor(cutoff_hz, dtype=x.dtype, device=x.device), fs, dtype=x.dtype)
-    sections = section(b, a).unsqueeze(-2).expand(*b.shape[:-1], filter_order, 6)
-    return sosfilt(sections, torch.relu(x))
+    cutoff = torch.as_tensor(cutoff_hz, dtype=x.dtype, device=x.device)
+    return sosfilt(ihc_lowpass_sections(cutoff, fs, filter_order, x.dtype), torch.relu(x))
+
+
+def ihc_lowpass_sections(cutoff_hz: torch.Tensor, fs: float, filter_order: int, dtype) -> torch.Tensor:
+    """``filter_order`` cascaded 1st-order Butterworth low-passes as sections ``(..., n, 6)``."""
+    b, a = first_order_lowpass(cutoff_hz, fs, dtype=dtype)
+    return section(b, a).unsqueeze(-2).expand(*b.shape[:-1], filter_order, 6)
 
 
 class IHCEnvelope(nn.Module):
@@ -98,8 +103,12 @@ class IHCEnvelope(nn.Module):
             self.cutoff_hz = nn.Parameter(cutoff)
         else:
             self.register_buffer("cutoff_hz", cutoff)
+        fixed = None if learnable else ihc_lowpass_sections(cutoff, self.fs, self.filter_order, dtype).contiguous()
+        self.register_buffer("_fixed_sections", fixed, persistent=False)  # designed once
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._fixed_sections is not None and self._fixed_sections.dtype == x.dtype:
+            return sosfilt(self._fixed_sections, torch.relu(x))
         return ihc_envelope(x, self.fs, self.cutoff_hz.to(x.dtype), self.filter_order)
 
     def extra_repr(self) -> str:
