@@ -255,3 +255,33 @@ def test_butterworth_bank_learnable_gradients_and_plain_outputs():
         assert grad is not None and torch.isfinite(grad).all() and bool((grad != 0).all()), name
     plain = ModulationFilterbank(8000.0, [2000.0], phase_insensitive=False, dtype=torch.float64)
     assert bool((plain(x)[0][0, 4] < 0).any())  # band-pass outputs, not envelopes
+
+
+# ------------------------------------------------------------------ filter design on any device
+@pytest.mark.parametrize("btype, cutoffs", [("low", (2.5, 150.0, 3000.0)), ("high", (3.0, 300.0)),
+                                            ("bandpass", ((2.0, 9.0), (100.0, 300.0)))])
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+def test_butter_matches_scipy_batched(btype, cutoffs, order):
+    """The index-paired design (no host reads) has scipy's transfer function, and a batch of
+    cutoffs designs every filter at once."""  # noqa: D401
+    sos = butter(order, torch.tensor(cutoffs, dtype=torch.float64), FS, btype)
+    assert sos.shape[0] == len(cutoffs)
+    w = np.linspace(0.5, 15000, 2000)
+    for k, cutoff in enumerate(cutoffs):
+        ref = sps.butter(order, cutoff, btype=btype, fs=FS, output="sos")
+        assert sos[k].shape == ref.shape
+        h = sps.sosfreqz(sos[k].numpy(), worN=w, fs=FS)[1]
+        h_ref = sps.sosfreqz(ref, worN=w, fs=FS)[1]
+        assert np.abs(h - h_ref).max() < 1e-9 * np.abs(h_ref).max()  # sections may come in another order
+
+
+def test_butter_follows_the_cutoff_device():
+    """Regression: the design multiplied CPU prototype tensors with on-device cutoffs (the
+    models' modulation banks raised on CUDA). Meta tensors stand in for a GPU here."""
+    for btype, cutoff in (("low", torch.tensor(2.5)), ("high", torch.tensor(3.0)),
+                          ("bandpass", torch.tensor([2.0, 9.0]))):
+        sos = butter(2, cutoff.to("meta", torch.float64), FS, btype)
+        assert sos.is_meta and sos.shape[-1] == 6
+    bank = ModulationFilterbank(FS, [1000.0, 4000.0], learnable=True, dtype=torch.float64).to("meta")
+    out = bank(torch.zeros(1, 2, 100, device="meta", dtype=torch.float64))
+    assert all(o.is_meta for o in out)
