@@ -263,7 +263,7 @@ def test_butterworth_bank_learnable_gradients_and_plain_outputs():
 @pytest.mark.parametrize("order", [1, 2, 3, 4])
 def test_butter_matches_scipy_batched(btype, cutoffs, order):
     """The index-paired design (no host reads) has scipy's transfer function, and a batch of
-    cutoffs designs every filter at once."""  # noqa: D401
+    cutoffs designs every filter at once."""
     sos = butter(order, torch.tensor(cutoffs, dtype=torch.float64), FS, btype)
     assert sos.shape[0] == len(cutoffs)
     w = np.linspace(0.5, 15000, 2000)
