@@ -43,10 +43,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from workbench._messages import show
+
 ID = "condition_id"
 FORMAT = "workbench-sweep/1"
 STORE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 EXPORT_SUFFIXES = (".csv",)
+MAX_CONDITIONS = 10_000_000
 MAX_FIELDS = 1900  # SQLite allows 2000 columns per table; a few are the store's own
 _ROW = "__row"  # the store's own column: a row's index within its condition
 _SAFE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -57,12 +60,28 @@ class SweepStoreError(ValueError):
 
 
 def grid(**axes) -> list[dict]:
-    """Cartesian product of named axes: ``grid(rate=[4, 8], seed=[0, 1])`` -> 4 conditions."""
+    """Cartesian product of named axes: ``grid(rate=[4, 8], seed=[0, 1])`` -> 4 conditions.
+
+    Values: numbers (finite), strings, booleans or None; numpy scalars become Python numbers.
+    """
+    values_of = {}
     for name, values in axes.items():
-        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-            raise TypeError(f"grid axis {name!r} must be a list of values, got {type(values).__name__}")
-    names = list(axes)
-    return [dict(zip(names, combo)) for combo in itertools.product(*(list(axes[k]) for k in names))]
+        if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__") or \
+                getattr(values, "ndim", 1) != 1:
+            raise TypeError(f"grid axis {name!r} must be a list of values, got {show(values)}")
+        values = [v.item() if hasattr(v, "item") and getattr(v, "ndim", None) == 0 else v for v in values]
+        for v in values:
+            if not isinstance(v, (int, float, str, bool, type(None))):
+                raise TypeError(f"grid axis {name!r} holds {show(v)}; a condition value is a number, a string, "
+                                "a bool or None")
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"grid axis {name!r} holds {v}; condition values must be finite")
+        values_of[name] = values
+    n = math.prod(len(v) for v in values_of.values())
+    if n > MAX_CONDITIONS:
+        raise ValueError(f"the grid has {n} conditions; at most {MAX_CONDITIONS} are allowed in one sweep")
+    names = list(values_of)
+    return [dict(zip(names, combo)) for combo in itertools.product(*(values_of[k] for k in names))]
 
 
 def _condition_json(condition: dict) -> str:
@@ -71,6 +90,8 @@ def _condition_json(condition: dict) -> str:
 
 def condition_id(condition: dict) -> str:
     """Stable short hash of a condition (JSON with sorted keys)."""
+    if not isinstance(condition, dict):
+        raise TypeError(f"condition must be a dict, got {show(condition)}")
     return hashlib.sha1(_condition_json(condition).encode()).hexdigest()[:12]
 
 
@@ -134,6 +155,8 @@ def _read_value(value, kind: str):
 # --------------------------------------------------------------------------- store
 def store_paths(output) -> tuple[Path, Path | None]:
     """``(store, csv_export)`` for an output path (see the module docstring)."""
+    if not isinstance(output, (str, os.PathLike)) or isinstance(output, bytes):
+        raise TypeError(f"output must be a path (str or pathlib.Path), got {show(output)}")
     output = Path(output)
     suffix = output.suffix.lower()
     if suffix in EXPORT_SUFFIXES:
@@ -164,7 +187,15 @@ class ResultStore:
     """
 
     def __init__(self, path, config: dict | None = None, *, readonly: bool = False):
+        if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+            raise TypeError(f"path must be a file path (str or pathlib.Path), got {show(path)}")
+        if config is not None and not isinstance(config, dict):
+            raise TypeError(f"config must be a dict or None, got {show(config)}")
         self.path = Path(path)
+        if self.path.suffix.lower() not in STORE_SUFFIXES:
+            raise ValueError(f"path must end in one of {STORE_SUFFIXES} (a sweep results store), got {str(path)!r}")
+        if self.path.is_dir():
+            raise ValueError(f"path {str(path)!r} is a directory, not a sweep results store")
         if readonly and not self.path.exists():
             raise FileNotFoundError(f"no sweep results store at {self.path}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -403,10 +434,14 @@ def _atomic_write(path: Path, write) -> Path:
 
 def export(store, path) -> Path:
     """Export a store (a :class:`ResultStore` or its path) to ``path`` (``.csv``), atomically."""
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise TypeError(f"path must be a file path (str or pathlib.Path), got {show(path)}")
     path = Path(path)
     if path.suffix.lower() not in EXPORT_SUFFIXES:
         raise ValueError(f"path must end in one of {EXPORT_SUFFIXES}, got {str(path)!r}")
     if not isinstance(store, ResultStore):
+        if not isinstance(store, (str, os.PathLike)) or isinstance(store, bytes):
+            raise TypeError(f"store must be a ResultStore or its path, got {show(store)}")
         with ResultStore(store_paths(store)[0], readonly=True) as opened:
             return export(opened, path)
     table = store.table()
@@ -415,6 +450,8 @@ def export(store, path) -> Path:
 
 def load_results(path) -> pd.DataFrame:
     """The table of a sweep's results store (``path``: the store or the sweep's ``.csv`` output)."""
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise TypeError(f"path must be a file path (str or pathlib.Path), got {show(path)}")
     with ResultStore(store_paths(path)[0], readonly=True) as store:
         return store.table()
 
@@ -460,9 +497,10 @@ def run_sweep(task, conditions, output, *, config: dict | None = None, executor=
     Returns every row in the store (also those of conditions from earlier runs).
     """
     if not callable(task):
-        raise TypeError(f"task must be callable, got {type(task).__name__}")
-    if isinstance(conditions, (str, bytes, dict)) or not hasattr(conditions, "__iter__"):
-        raise TypeError(f"conditions must be a list of dicts, got {type(conditions).__name__}")
+        raise TypeError(f"task must be callable, got {show(task)}")
+    if isinstance(conditions, (str, bytes, dict)) or not hasattr(conditions, "__iter__") or \
+            getattr(conditions, "ndim", 1) != 1:
+        raise TypeError(f"conditions must be a list of dicts, got {show(conditions)}")
     conditions = list(conditions)
     if not all(isinstance(c, dict) for c in conditions):
         raise TypeError("conditions must be a list of dicts")
@@ -477,14 +515,16 @@ def run_sweep(task, conditions, output, *, config: dict | None = None, executor=
         first[cid] = i
     if executor is not None and not hasattr(executor, "submit"):
         raise TypeError("executor must be None, a concurrent.futures.Executor or a "
-                        f"dask.distributed.Client, got {type(executor).__name__}")
+                        f"dask.distributed.Client, got {show(executor)}")
     if executor is None and (isinstance(max_workers, bool) or not isinstance(max_workers, int)
                              or not 1 <= max_workers <= 1024):
-        raise ValueError(f"max_workers must be an integer in [1, 1024], got {max_workers!r}")
-    if not isinstance(output, (str, os.PathLike)):
-        raise TypeError(f"output must be a path (str or pathlib.Path), got {type(output).__name__}")
+        raise ValueError(f"max_workers must be an integer in [1, 1024], got {show(max_workers)}")
+    if not isinstance(output, (str, os.PathLike)) or isinstance(output, bytes):
+        raise TypeError(f"output must be a path (str or pathlib.Path), got {show(output)}")
     if config is not None and not isinstance(config, dict):
-        raise TypeError(f"config must be a dict or None, got {type(config).__name__}")
+        raise TypeError(f"config must be a dict or None, got {show(config)}")
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be True or False, got {show(progress)}")
     store_path, csv_path = store_paths(output)
     if csv_path is not None and csv_path.exists() and csv_path.stat().st_size and not store_path.exists():
         raise SweepStoreError(
