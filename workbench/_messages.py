@@ -34,3 +34,12 @@ def choice(value, allowed, name: str) -> str:
     if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{name} must be one of {allowed}, got {show(value)}")
     return value
+
+
+def sndfile_reason(exc: Exception) -> str:
+    """libsndfile's own sentence for a file it could not read, without the file object's repr
+    or the path it was given (``soundfile.LibsndfileError.error_string``)."""
+    reason = getattr(exc, "error_string", None) or str(exc)
+    if reason.startswith("Error opening") and ": " in reason:
+        reason = reason.rsplit(": ", 1)[-1]
+    return reason if " at 0x" not in reason else "the file is damaged or in an unsupported format"

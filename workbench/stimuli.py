@@ -32,6 +32,7 @@ import torch
 
 from workbench._messages import choice as _choice
 from workbench._messages import show as _show
+from workbench._messages import sndfile_reason as _sndfile_reason
 from workbench._validation import check_fs, check_positive, check_signal
 
 P_REF_PA = 20e-6
@@ -752,12 +753,6 @@ def _wav_path(path, name: str = "path"):
     if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
         raise TypeError(f"{name} must be a file path (str or pathlib.Path), got {type(path).__name__}")
     return Path(path)
-
-
-def _sndfile_reason(exc: Exception) -> str:
-    """libsndfile's own sentence, without the file object or path it was given."""
-    reason = getattr(exc, "error_string", None) or str(exc)
-    return reason.split(": ", 1)[-1] if reason.startswith("Error opening") else reason
 
 
 def load_wav(path, *, calibration="pa", dboffset=100.0, dtype=None, device=None) -> tuple[torch.Tensor, float]:
