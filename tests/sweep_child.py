@@ -1,8 +1,9 @@
 """A cheap, deterministic sweep task and a sweep process that the kill/resume test SIGKILLs.
 
-``python tests/sweep_child.py STORE N_CONDITIONS`` runs the sweep into STORE and prints
-``ready`` once started, then ``begin <id>`` / ``end <id>`` around every condition's commit
-(so the parent can aim a kill into a transaction), and ``done`` at the end.
+``python tests/sweep_child.py STORE N_CONDITIONS [PAUSE_AT]`` runs the sweep into STORE and
+prints ``ready`` once started, ``begin <id>`` / ``end <id>`` around every condition's commit,
+``inside`` when it waits inside the PAUSE_AT-th commit's transaction (rows half written, for the
+parent's SIGKILL to land there), and ``done`` at the end.
 """
 
 import hashlib
@@ -40,15 +41,35 @@ def conditions(n: int) -> list[dict]:
     return grid(i=list(range(n)), seed=[0])
 
 
-def main(store: str, n: int):
+def main(store: str, n: int, pause_at: int = 0):
+    """``pause_at`` = j > 0: inside the j-th commit's transaction, after some of its rows were
+    inserted, print ``inside`` and wait there (the parent SIGKILLs the process then)."""
     from workbench.psychophysics import sweep
 
     commit = sweep.ResultStore.commit
+    state = {"commits": 0}
+
+    class PausingConnection:  # the store's connection, pausing after a row of the chosen commit
+        def __init__(self, db):
+            self.db, self.rows = db, 0
+
+        def execute(self, sql, *args):
+            out = self.db.execute(sql, *args)
+            if state["commits"] == pause_at and sql.startswith("INSERT INTO results"):
+                self.rows += 1
+                if self.rows == 2:  # two of the condition's three rows are in the open transaction
+                    print("inside", flush=True)
+                    time.sleep(60)
+            return out
+
+        def __getattr__(self, name):
+            return getattr(self.db, name)
 
     def traced(self, condition, rows, **kw):
+        state["commits"] += 1
+        if state["commits"] == pause_at:
+            self._db = PausingConnection(self._db)
         cid = sweep.condition_id(condition)
-        # a slow disk: SQLite calls this every 100 virtual-machine steps inside the transaction
-        self._db.set_progress_handler(lambda: time.sleep(2e-5), 100)
         print("begin", cid, flush=True)
         out = commit(self, condition, rows, **kw)
         print("end", cid, flush=True)
@@ -61,4 +82,4 @@ def main(store: str, n: int):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 0)
