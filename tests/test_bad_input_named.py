@@ -68,7 +68,7 @@ def test_levitt_target_checks_its_rule():
 
 
 def test_psychometric_stays_a_probability():
-    with pytest.raises(ValueError, match=r"lapse must be finite, in \[0, 0.5\)"):
+    with pytest.raises(ValueError, match=r"lapse \(below 1 - guess\) must be finite, in \[0, 0.5\)"):
         P.psychometric([0.0, 1.0], 0.0, 1.0, lapse=1.5)
     with pytest.raises(ValueError, match=r"guess must be finite, in \[0, 1\)"):
         P.psychometric([0.0], 0.0, 1.0, guess=-0.2)
@@ -88,8 +88,8 @@ def test_psychometric_stays_a_probability():
     (dict(n_correct=[math.nan, 12, 17, 19]), r"n_correct must hold whole numbers.*no NaN"),
     (dict(n_correct=[6.5, 12, 17, 19]), r"n_correct must hold whole numbers"),
     (dict(n_trials=[20, 20, math.inf, 20]), r"n_trials must hold whole numbers in \[1, 1e9\]"),
-    (dict(lapse=1.5), r"lapse must be finite, in \[0, 0.5\)"),
-    (dict(max_lapse=2), r"max_lapse must be finite, in \(0, 0.5\)"),
+    (dict(lapse=1.5), r"lapse \(below 1 - 1/n_alternatives\) must be finite, in \[0, 0.5\)"),
+    (dict(max_lapse=2), r"max_lapse \(below 1 - 1/n_alternatives\) must be finite, in \(0, 0.5\)"),
     (dict(values=[0.0, 1.0, math.nan, 2.0]), r"values must be finite"),
     (dict(shape="weibull", values=[-1.0, 1.0, 2.0, 3.0]), r"values must be > 0 for a Weibull fit"),
 ])

@@ -304,7 +304,7 @@ def test_hypothesis_bad_numbers(tmp_path_factory, data):
     for arg in args:
         kwargs[arg] = data.draw(bad_numbers, label=arg)
     if name in ("tone", "complex_tone", "sam_tone", "fm_tone", "noise", "sam_noise", "tone_in_noise", "clicks",
-                "silence", "harmonic_complex") and _valid_but_slow(kwargs):
+                "silence", "harmonic_complex", "fit_psychometric") and _valid_but_slow(kwargs):
         return
     result = _try(fn, kwargs, tuple(args), check)
     HYPOTHESIS_COUNTS[name] += 1
@@ -313,6 +313,9 @@ def test_hypothesis_bad_numbers(tmp_path_factory, data):
 
 def _valid_but_slow(kwargs) -> bool:
     """Random numbers can make a valid, merely long stimulus (e.g. 900 s): not what this test is about."""
+    nb = kwargs.get("n_bootstrap")
+    if isinstance(nb, int) and not isinstance(nb, bool) and 20 < nb <= 10_000:  # valid, seconds of fitting
+        return True
     d, fs = kwargs.get("duration_s"), kwargs.get("fs")
     try:
         return float(d) * float(fs) > 2e6

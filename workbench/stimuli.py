@@ -282,7 +282,8 @@ def _finish(x: torch.Tensor, level_db_spl, batched: bool, fs: float, ramp_s, ram
     _choice(ramp_shape, _RAMP_SHAPES, "ramp_shape")
     ramp_s = check_positive(ramp_s, "ramp_s", allow_zero=True)
     if 2 * ramp_s * fs > x.shape[-1] + 1 or 2 * round(ramp_s * fs) > x.shape[-1]:
-        raise ValueError(f"ramp_s = {ramp_s} s: two ramps are longer than the signal ({x.shape[-1] / fs:g} s)")
+        raise ValueError(f"ramp_s = {ramp_s} s: two ramps are longer than the signal (duration_s = "
+                         f"{x.shape[-1] / fs:g} s)")
     _unit_rms(level_db_spl, calibration, dboffset)  # level, calibration and dboffset checks first
     if bool((rms(x) == 0).any()):
         raise ValueError(f"the waveform is silent: duration_s = {x.shape[-1] / fs:g} s ({x.shape[-1]} sample(s) at "
@@ -326,7 +327,8 @@ def ramp_window(n_samples: int, ramp_samples: int, shape: str = "cos2") -> torch
     _check_int(n_samples, "n_samples", 1, MAX_SAMPLES)
     _check_int(ramp_samples, "ramp_samples", 0, MAX_SAMPLES)
     if ramp_samples < 0 or 2 * ramp_samples > n_samples:
-        raise ValueError(f"ramps of {ramp_samples} samples each do not fit a {n_samples}-sample signal")
+        raise ValueError(f"two ramps of ramp_samples = {ramp_samples} samples each do not fit n_samples = "
+                         f"{n_samples} samples")
     w = torch.ones(n_samples, dtype=_F64)
     if ramp_samples == 0:
         return w
@@ -420,14 +422,18 @@ def harmonic_complex(f0_hz, duration_s, fs, level_db_spl=60.0, *, harmonics=None
     fs = _fs(fs)
     f0 = _scalar(_freq(f0_hz, fs, "f0_hz"), "f0_hz")
     if harmonics is None:
-        count = math.ceil(fs / 2 / f0) - 1
+        ratio = fs / 2 / f0
+        count = math.ceil(ratio) - 1 if ratio <= MAX_COMPONENTS + 1 else math.inf
         if count > MAX_COMPONENTS:
-            raise ValueError(f"f0_hz = {f0:g} Hz has {count} harmonics below fs/2; at most {MAX_COMPONENTS} "
+            raise ValueError(f"f0_hz = {f0:g} Hz has {ratio:.3g} harmonics below fs/2; at most {MAX_COMPONENTS} "
                              "are allowed (raise f0_hz or pass harmonics)")
         harmonics = range(1, count + 1)
     h = _numbers(list(harmonics) if isinstance(harmonics, range) else harmonics, "harmonics")
     if h.dim() != 1 or not 1 <= h.numel() <= MAX_COMPONENTS or not bool(((h >= 1) & (h == h.round()) & (h < 2 ** 31)).all()):
         raise ValueError(f"harmonics must hold 1 to {MAX_COMPONENTS} positive integers, got {_show(harmonics)}")
+    if float(h.max()) * f0 >= fs / 2:
+        raise ValueError(f"harmonics x f0_hz must stay below fs/2 = {fs / 2:g} Hz; harmonic {int(h.max())} of "
+                         f"{f0:g} Hz is {float(h.max()) * f0:g} Hz")
     return complex_tone((h * f0).tolist(), duration_s, fs, level_db_spl, **kwargs)
 
 

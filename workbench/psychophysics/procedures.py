@@ -133,7 +133,7 @@ def _check_function(shape, threshold, slope, guess, lapse):
                             low_open=shape == "weibull")
     slope = _check_real(slope, "slope", low=0.0, low_open=True)
     guess = _check_real(guess, "guess", low=0.0, high=1.0, high_open=True)
-    lapse = _check_real(lapse, "lapse", low=0.0, high=1.0 - guess, high_open=True)
+    lapse = _check_real(lapse, "lapse (below 1 - guess)", low=0.0, high=1.0 - guess, high_open=True)
     return threshold, slope, guess, lapse
 
 
@@ -308,7 +308,7 @@ class Staircase:
                              f"bounds={(lo, hi)}, start_value={start}")
         object.__setattr__(self, "bounds", (lo, hi))
         _check_int(self.max_trials, "max_trials", 1, MAX_TRIALS)
-        _check_int(self.max_bound_hits, "max_bound_hits", 1, self.max_trials)
+        _check_int(self.max_bound_hits, "max_bound_hits", 1, MAX_TRIALS)
 
     @property
     def target_p(self) -> float:
@@ -524,7 +524,7 @@ class PsychometricFit:
                                           guess=self.guess, lapse=self.lapse))
 
 
-def _ml_fit(x, k, n, shape, guess, lapse_max, fit_lapse, start, log_slopes):
+def _ml_fit(x, k, n, shape, guess, lapse_max, fit_lapse, start, log_slopes, log_slope_center=0.0):
     # unconstrained parameters: threshold (log threshold for Weibull), log slope, logit lapse;
     # Nelder-Mead needs no gradients and is fast for three parameters
     def unpack(theta):
@@ -535,8 +535,9 @@ def _ml_fit(x, k, n, shape, guess, lapse_max, fit_lapse, start, log_slopes):
     thr0 = start if shape == "logistic" else math.log(start)
 
     def nll(theta):
-        # slopes beyond e^+-30 and Weibull thresholds beyond e^+-50 times the start are no fit
-        if abs(theta[1]) > 30 or (shape == "weibull" and abs(theta[0] - thr0) > 50):
+        # slopes beyond e^+-30 times the data's scale and Weibull thresholds beyond e^+-50 times
+        # the start are no fit
+        if abs(theta[1] - log_slope_center) > 30 or (shape == "weibull" and abs(theta[0] - thr0) > 50):
             return np.inf
         thr, slope, lapse = unpack(theta)
         pc = np.clip(_psychometric(x, thr, slope, shape, guess, lapse), 1e-12, 1 - 1e-12)
@@ -582,12 +583,13 @@ def fit_psychometric(values, n_correct, n_trials, *, shape: str = "logistic",
     fit_lapse = isinstance(lapse, str)
     if fit_lapse:
         check_choice(lapse, ("fit",), "lapse")
-        lapse_val = _check_real(max_lapse, "max_lapse", low=0.0, high=1.0 - guess, low_open=True,
-                                high_open=True)
+        lapse_val = _check_real(max_lapse, "max_lapse (below 1 - 1/n_alternatives)", low=0.0, high=1.0 - guess,
+                                low_open=True, high_open=True)
     else:
-        lapse_val = _check_real(lapse, "lapse", low=0.0, high=1.0 - guess, high_open=True)
+        lapse_val = _check_real(lapse, "lapse (below 1 - 1/n_alternatives)", low=0.0, high=1.0 - guess,
+                                high_open=True)
     ci = _check_real(ci, "ci", low=0.0, high=1.0, low_open=True, high_open=True)
-    n_bootstrap = _check_int(n_bootstrap, "n_bootstrap", 0, 100_000)
+    n_bootstrap = _check_int(n_bootstrap, "n_bootstrap", 0, 10_000)
     # start: value closest to halfway between guess and 1, slope spanning the tested range
     mid = (1 + guess) / 2
     start_thr = x[np.argmin(np.abs(k / n - mid))]
@@ -595,13 +597,16 @@ def fit_psychometric(values, n_correct, n_trials, *, shape: str = "logistic",
     log_slope = math.log(4.0 / span if shape == "logistic" else 2.0)
     # two starting slopes: the likelihood is not convex
     thr, slope, lap, ll = _ml_fit(x, k, n, shape, guess, lapse_val, fit_lapse, start_thr,
-                                  (log_slope - 1.0, log_slope + 1.0))
+                                  (log_slope - 1.0, log_slope + 1.0), log_slope)
+    if not all(math.isfinite(v) for v in (thr, slope, lap, ll)):
+        raise ValueError(f"values spanning [{x.min():.4g}, {x.max():.4g}] with these counts cannot be fitted; "
+                         "check the values' units and range")
     fit = PsychometricFit(float(thr), float(slope), float(lap), guess, shape, float(ll))
     if n_bootstrap:
         rng = _rng(seed)
         p_fit = _psychometric(x, thr, slope, shape, guess, lap)
         boot = np.array([_ml_fit(x, rng.binomial(n.astype(np.int64), p_fit).astype(float), n, shape, guess,
-                                 lapse_val, fit_lapse, thr, (math.log(slope),))[:2]
+                                 lapse_val, fit_lapse, thr, (math.log(slope),), log_slope)[:2]
                          for _ in range(n_bootstrap)])
         q = [(1 - ci) / 2 * 100, (1 + ci) / 2 * 100]
         fit.threshold_ci = tuple(float(v) for v in np.percentile(boot[:, 0], q))
