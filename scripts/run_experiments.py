@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Full simulated-experiment runs: Paulick2024 (CASP optimal detector) vs human thresholds.
 
-Each experiment is a condition sweep (condition x seed) through ``run_sweep``: results are
-appended to ``<out>/<experiment>.csv`` as they finish (rerun to resume), with the
-configuration in ``<out>/<experiment>.config.json``. At the end a model-vs-human table per
+Each experiment is a condition sweep (condition x seed) through ``run_sweep``: each finished
+condition is committed whole to the SQLite store ``<out>/<experiment>.sqlite`` (rerun to
+resume: only unfinished conditions are computed), exported to ``<out>/<experiment>.csv``, with
+the configuration in the store (copy in ``<out>/<experiment>.config.json``). At the end a model-vs-human table per
 condition (markdown) goes to stdout and ``<out>/summary.md``, plus one PNG per experiment.
 
     python scripts/run_experiments.py --out results/experiments --runs 4 --seeds 2

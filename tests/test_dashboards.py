@@ -2,6 +2,7 @@
 debounce, delayed progress, the Panel session object and the ``serve`` command line."""
 
 import asyncio
+import base64
 import io
 import time
 import wave
@@ -37,7 +38,9 @@ class FakeModel(AuditoryModel):
     def _run(self, x):
         FakeModel.calls += 1
         if x.abs().max() > 1.0:
-            raise RuntimeError("input too loud for the fake model")
+            raise ValueError("input too loud for the fake model")
+        if x.abs().max() < 1e-4:
+            raise RuntimeError("an internal failure deep inside the model")
         fb = x[:, None, :] * self.gain * torch.tensor([0.5, 1.0, 0.25])[None, :, None]
         return fb.sum(1), {"filterbank": fb, "ihc": fb ** 2}
 
@@ -236,6 +239,10 @@ def test_panel_explorer_updates_and_survives_errors(fake):
     run(view.refresh(debounce=False))
     assert not view.error.visible and view.readout.object != first
     assert view.audio.object[:4] == b"RIFF"
+    view.stimulus_widgets["level_db_spl"].value = 0.0  # an internal error: a plain sentence, no class name
+    run(view.refresh(debounce=False))
+    assert view.error.visible and "failed unexpectedly" in view.error.object
+    assert "RuntimeError" not in view.error.object and "internal failure" not in view.error.object
 
 
 def test_panel_explorer_rejects_bad_upload(fake):
@@ -246,6 +253,31 @@ def test_panel_explorer_rejects_bad_upload(fake):
     run(view._on_upload(type("E", (), {"new": b"#!/bin/sh\nrm -rf /\n" * 5})()))
     assert view.error.visible and "Upload rejected" in view.error.object
     assert view.explorer.upload_digest == ""
+    # a RIFF header and garbage, as the browser sends it (base64): a clean message, no object repr
+    garbage = base64.b64encode(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(256)) * 8).decode()
+    run(view._on_upload(type("E", (), {"new": garbage})()))
+    message = view.error.object
+    assert message.startswith("Upload rejected: could not decode the WAV file"), message
+    assert " at 0x" not in message and "<" not in message and "Error:" not in message and "BytesIO" not in message
+    run(view._on_upload(type("E", (), {"new": "not base64 !!"})()))
+    assert "did not arrive intact" in view.error.object
+    view.upload.rejected_bytes, view.upload.n_rejected = 16_000_000, 1  # what the browser sends for a big file
+    assert "nothing was sent: the file is 16.0 MB; the limit is 5 MB" in view.error.object
+    good = base64.b64encode(_wav(0.3 * np.sin(np.arange(1600) / 3))).decode()
+    run(view._on_upload(type("E", (), {"new": good})()))
+    assert view.explorer.upload_digest and view.stimulus_widgets["kind"].value == "upload"
+
+
+def test_explorer_close_frees_the_session():
+    e = Explorer()
+    e.set_upload(_wav(np.sin(np.arange(1600) / 3)))
+    e._runs.get_or("k", lambda: np.zeros(10))
+    e.close()
+    assert len(e._runs) == 0 and e._upload is None
+    e._runs.get_or("late", lambda: np.zeros(10))  # a computation that finished after the close
+    assert len(e._runs) == 0
+    with pytest.raises(core.Superseded):
+        e.run("Dau1997", StimulusSpec())
 
 
 def test_stage_picker_follows_the_model_contract():
@@ -269,14 +301,31 @@ def test_experiments_tab_defaults_to_the_casp_observer():
 def test_serve_binds_localhost_by_default():
     from workbench.cli import serve_command
 
-    cmd = serve_command(port=5099, dry_run=True)
-    assert cmd[cmd.index("--address") + 1] == "127.0.0.1"
-    assert cmd[cmd.index("--port") + 1] == "5099"
-    assert "127.0.0.1:5099" in cmd and cmd[1:4] == ["-m", "panel", "serve"] and cmd[4].endswith("app.py")
-    custom = serve_command(port=8000, address="0.0.0.0", allow_websocket_origin=["class.example.org"], dry_run=True)
-    assert custom[custom.index("--allow-websocket-origin") + 1] == "class.example.org"
+    settings = serve_command(port=5099, dry_run=True)
+    assert settings["address"] == "127.0.0.1" and settings["port"] == 5099
+    assert settings["allowed_hosts"] == ["127.0.0.1:5099", "localhost:5099"]
+    custom = serve_command(port=8000, address="0.0.0.0", allow_websocket_origin=["class.example.org", "10.0.0.5:9000"],
+                           dry_run=True)
+    assert custom["allowed_hosts"] == ["127.0.0.1:8000", "localhost:8000", "class.example.org:8000", "10.0.0.5:9000"]
+    assert serve_command(port=8000, address="192.168.1.20", dry_run=True)["allowed_hosts"][-1] == "192.168.1.20:8000"
     with pytest.raises(SystemExit):
         serve_command(port=0, dry_run=True)
+    with pytest.raises(SystemExit):
+        serve_command(session_lifetime_s=float("nan"), dry_run=True)
+
+
+@pytest.mark.parametrize("host, ok", [
+    ("127.0.0.1:5099", True), ("localhost:5099", True), ("LOCALHOST:5099", True), ("class.example.org:5099", True),
+    ("evil.example:5099", False), ("127.0.0.1:5100", False), ("127.0.0.1", False), ("", False), (None, False),
+    ("127.0.0.1.evil.example:5099", False), ("[::1]:5099", False), ("localhost:5099@evil.example", False),
+])
+def test_host_header_allowlist(host, ok):
+    from workbench.app import allowed_hosts, host_allowed
+
+    allowed = allowed_hosts(5099, "127.0.0.1", ["class.example.org"])
+    assert host_allowed(host, allowed) is ok
+    assert host_allowed("[::1]:5099", allowed_hosts(5099, "::1"))
+    assert host_allowed("anything:1", allowed_hosts(5099, extra=["*"]))
 
 
 # ------------------------------------------------------------------------------- real models

@@ -125,3 +125,20 @@ def check_dtype(dtype) -> torch.dtype:
     if dtype not in FLOAT_DTYPES:
         raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     return dtype
+
+
+def check_numbers(value, name: str) -> torch.Tensor:
+    """Any-shape real numbers as a float64 tensor (no bools, strings, complex; no NaN, which
+    is checked for CPU tensors: on a device the check would synchronise with the host)."""
+    if isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"{name} must be a number or an array of numbers, got {type(value).__name__}")
+    try:
+        t = torch.as_tensor(value)
+    except Exception:  # noqa: BLE001 - re-raised naming the argument
+        raise TypeError(f"{name} must be a number or an array of numbers, got {type(value).__name__}") from None
+    if t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"{name} must hold real numbers, got dtype {t.dtype}")
+    t = t.to(torch.float64)
+    if t.device.type == "cpu" and bool(torch.isnan(t).any()):
+        raise ValueError(f"{name} must not contain NaN")
+    return t

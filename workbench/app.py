@@ -1,11 +1,25 @@
-"""The workbench Panel app: ``workbench serve`` (or ``panel serve workbench/app.py``).
+"""The workbench Panel app: ``workbench serve`` (see :func:`serve`).
 
 Tabs: Stimulus (waveform, spectrum, audio), Models (every stage of the chosen model) and
 Experiments (simulated listening experiments with Paulick2024). :func:`create_app` builds a
-fresh app, with its own caches, for every browser session.
+fresh app, with its own caches, for every browser session; when the session ends (the tab
+closed, after ``session_lifetime_s``) its caches are freed.
+
+Classroom safety (:func:`serve`): the server answers only requests whose ``Host`` header
+names an allowed address (default ``127.0.0.1`` and ``localhost`` on the served port, plus
+``--address`` and every ``--allow-websocket-origin``); any other Host gets 403 on every HTTP
+route and on the websocket, which defeats DNS rebinding (a page on ``evil.example`` whose
+name is made to resolve to 127.0.0.1). Websocket Origins are checked against the same list.
+``panel serve workbench/app.py`` still runs the app, without that check (development only).
 """
 
 from __future__ import annotations
+
+import ctypes
+import gc
+import logging
+import sys
+import threading
 
 import panel as pn
 
@@ -14,6 +28,11 @@ from workbench.dashboards.panel_ui import StageExplorer, start, warm_up_in_backg
 from workbench.dashboards.registry import MODELS
 
 TITLE = "Psychoacoustics workbench"
+LOG = logging.getLogger("workbench.app")
+WEBSOCKET_MAX_MESSAGE_BYTES = 20 * 1024 * 1024  # a 5 MB upload travels as ~6.7 MB of base64
+_SESSIONS = {"open": 0, "release_pending": False}
+_SESSIONS_LOCK = threading.Lock()
+RELEASE_DELAY_S = 6.0  # after Panel's own clean-up of the session (it collects garbage 5 s after)
 
 
 def default_model() -> str:
@@ -37,10 +56,169 @@ def create_app(model: str | None = None) -> pn.viewable.Viewable:
                     pn.Row(explorer.stimulus_controls(), tabs, sizing_mode="stretch_width"),
                     sizing_mode="stretch_width")
     start(explorer)
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        _track_session(explorer)
     return app
+
+
+def _track_session(explorer: StageExplorer):
+    """Free the session's state when Bokeh destroys the session (its tab closed)."""
+    with _SESSIONS_LOCK:
+        _SESSIONS["open"] += 1
+        n = _SESSIONS["open"]
+    LOG.info("session opened (%d open)", n)
+
+    def destroyed(session_context):
+        explorer.close()
+        with _SESSIONS_LOCK:
+            _SESSIONS["open"] -= 1
+            n = _SESSIONS["open"]
+            schedule = not _SESSIONS["release_pending"]
+            _SESSIONS["release_pending"] = True
+        LOG.info("session closed, its state freed (%d open)", n)
+        if schedule:
+            from tornado.ioloop import IOLoop
+
+            IOLoop.current().call_later(RELEASE_DELAY_S, release_memory)
+
+    pn.state.on_session_destroyed(destroyed)
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap memory back to the operating system.
+
+    glibc's malloc keeps freed memory in its per-thread arenas (the worker threads'
+    model runs leave some MB each time), so without this the server's RSS creeps up with every
+    closed session although nothing is referenced any more. ``malloc_trim(0)`` returns it;
+    elsewhere than glibc this only collects garbage.
+    """
+    with _SESSIONS_LOCK:
+        _SESSIONS["release_pending"] = False
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            trim = ctypes.CDLL(None).malloc_trim
+        except (AttributeError, OSError):  # not glibc (e.g. musl)
+            return
+        trim(0)
+    LOG.info("memory of closed sessions returned to the system")
+
+
+# --------------------------------------------------------------------------- Host check
+def _split_host(value: str) -> tuple[str, str | None]:
+    """``'Example.org:5006'`` -> ``('example.org', '5006')``; IPv6 in brackets; no port -> None."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        return host, rest[1:] if rest.startswith(":") else None
+    if value.count(":") == 1:
+        host, port = value.split(":")
+        return host, port
+    return value, None
+
+
+def allowed_hosts(port: int, address: str = "127.0.0.1", extra=()) -> list[str]:
+    """``host:port`` entries the server answers to: 127.0.0.1 and localhost on ``port``,
+    ``address`` unless it is a wildcard (0.0.0.0, ::), and ``extra``; an entry without a
+    port gets ``port``. ``'*'`` in ``extra`` allows any Host (no DNS-rebinding protection)."""
+    entries = ["127.0.0.1", "localhost"]
+    if address not in ("0.0.0.0", "::", "", "*"):
+        entries.append(address)
+    entries += list(extra or ())
+    out = []
+    for entry in entries:
+        if entry == "*":
+            out.append("*")
+            continue
+        host, entry_port = _split_host(entry)
+        host = f"[{host}]" if ":" in host else host
+        full = f"{host}:{entry_port or port}"
+        if full not in out:
+            out.append(full)
+    return out
+
+
+def host_allowed(host_header: str | None, allowed: list[str], default_port: int = 80) -> bool:
+    """Whether a request's ``Host`` header names one of ``allowed`` (see :func:`allowed_hosts`)."""
+    if "*" in allowed:
+        return True
+    if not host_header:
+        return False
+    host, port = _split_host(host_header)
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port or default_port}" in allowed
+
+
+def install_host_check(server, allowed: list[str]):
+    """Refuse (403) every request to ``server`` (a Bokeh/Panel server, not yet started) whose
+    Host header is not in ``allowed``: a rule in front of all of Tornado's routes, so it covers
+    the app, static files, the websocket and unknown paths alike."""
+    import tornado.web
+    from tornado.routing import Matcher, Rule
+
+    app = getattr(server, "_tornado", None)  # bokeh.server.server.BaseServer keeps its app here
+    if not isinstance(app, tornado.web.Application):
+        raise RuntimeError("cannot install the Host check on this Bokeh version; refusing to serve without it")
+
+    class ForeignHost(Matcher):
+        def match(self, request):
+            default = 443 if request.protocol == "https" else 80
+            return None if host_allowed(request.host, allowed, default) else {}
+
+    class Forbidden(tornado.web.RequestHandler):
+        def prepare(self):
+            LOG.warning("refused a request for Host %r (allowed: %s)", self.request.host[:100], ", ".join(allowed))
+            self.set_status(403)
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.finish("403 Forbidden: this workbench server answers only to its allowed addresses "
+                        f"({', '.join(allowed)}). The teacher can allow more with --allow-websocket-origin.\n")
+
+    app.default_router.rules.insert(0, Rule(ForeignHost(), Forbidden))
+
+
+# --------------------------------------------------------------------------- serving
+def _session_app():
+    return create_app()
+
+
+def serve(port: int = 5006, address: str = "127.0.0.1", allow_websocket_origin=(), show: bool = False,
+          session_lifetime_s: float = 15.0):
+    """Serve the app at ``http://ADDRESS:PORT/app`` until interrupted (one process).
+
+    ``allow_websocket_origin``: further ``host[:port]`` names students use to reach this
+    machine (no port: ``port``). ``session_lifetime_s``: how long after a tab closes its
+    session (caches, model instances) is freed.
+    """
+    from panel.io.server import get_server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    allowed = allowed_hosts(port, address, allow_websocket_origin)
+    pn.extension(sizing_mode="stretch_width", notifications=False)
+    warm_up_in_background()
+    lifetime_ms = max(100, int(session_lifetime_s * 1000))
+    server = get_server({"app": _session_app}, port=port, address=address, websocket_origin=allowed, show=False,
+                        start=False, title=TITLE, num_procs=1,
+                        websocket_max_message_size=WEBSOCKET_MAX_MESSAGE_BYTES,
+                        unused_session_lifetime_milliseconds=lifetime_ms,
+                        check_unused_sessions_milliseconds=max(100, lifetime_ms // 2))
+    install_host_check(server, allowed)
+    if address in ("0.0.0.0", "::") and len(allowed) == 2:
+        LOG.warning("listening on all interfaces, but only 127.0.0.1 and localhost are allowed: students need "
+                    "--allow-websocket-origin THIS_MACHINE:%d (its name or IP address)", port)
+    LOG.info("answering to Host %s", ", ".join(allowed))
+    print(f"workbench app on http://{address}:{port}/app  (Ctrl+C stops it)", flush=True)
+    server.start()
+    if show:
+        server.show("/app")
+    try:
+        server.io_loop.start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
 
 
 if __name__.startswith("bokeh"):  # executed by `panel serve` once per session
     pn.extension(sizing_mode="stretch_width", notifications=False)
-    warm_up_in_background()  # once per process; `workbench serve` runs this at startup (--warm)
+    warm_up_in_background()  # once per process
     create_app().servable(title=TITLE)

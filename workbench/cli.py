@@ -56,28 +56,36 @@ def _shape(value) -> str:
 
 
 def serve_command(port: int = 5006, address: str = "127.0.0.1", allow_websocket_origin=None,
-                  show: bool = False, dry_run: bool = False) -> list[str] | int:
-    """Build and run ``panel serve workbench/app.py`` (binds 127.0.0.1 unless told otherwise)."""
-    import os
+                  show: bool = False, dry_run: bool = False, session_lifetime_s: float = 15.0):
+    """Serve the Panel app in this process (binds 127.0.0.1 unless told otherwise).
 
-    app = os.path.join(os.path.dirname(os.path.abspath(__file__)), "app.py")
-    if not 0 < port < 65536:
+    Requests whose Host header is not 127.0.0.1, localhost, ``address`` or one of
+    ``allow_websocket_origin`` (``host[:port]``) get 403 (see :mod:`workbench.app`).
+    ``dry_run=True`` returns the settings instead of serving.
+    """
+    import math
+
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
         raise SystemExit(f"--port must be in 1..65535, got {port}")
-    origins = list(allow_websocket_origin or [f"{address}:{port}", f"localhost:{port}"])
-    cmd = [sys.executable, "-m", "panel", "serve", app, "--port", str(port), "--address", address,
-           "--num-procs", "1", "--warm", "--websocket-max-message-size", str(20 * 1024 * 1024)]
-    for origin in origins:
-        cmd += ["--allow-websocket-origin", origin]
-    if show:
-        cmd.append("--show")
+    if not (isinstance(session_lifetime_s, (int, float)) and math.isfinite(session_lifetime_s)
+            and 0.1 <= session_lifetime_s <= 86400):
+        raise SystemExit(f"--session-lifetime must be in 0.1..86400 seconds, got {session_lifetime_s}")
+    from workbench.app import allowed_hosts
+
+    settings = dict(port=port, address=address, allow_websocket_origin=list(allow_websocket_origin or ()),
+                    show=show, session_lifetime_s=float(session_lifetime_s),
+                    allowed_hosts=allowed_hosts(port, address, allow_websocket_origin or ()))
     if dry_run:
-        return cmd
-    print(f"workbench app on http://{address}:{port}/app  (Ctrl+C stops it)", flush=True)
-    os.execv(sys.executable, cmd)  # become the server: signals reach it directly
+        return settings
+    from workbench.app import serve
+
+    settings.pop("allowed_hosts")
+    serve(**settings)
+    return 0
 
 
 SERVE_DESCRIPTION = """\
-Serve the Panel app (workbench/app.py, run by `panel serve`). The app is at the /app path:
+Serve the Panel app (workbench/app.py, in this process). The app is at the /app path:
 students open http://ADDRESS:PORT/app, e.g. http://127.0.0.1:5006/app with the defaults.
 Each browser tab is its own session with its own stimulus, model and results.
 """
@@ -120,8 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--address", default="127.0.0.1",
                          help="interface to bind (default 127.0.0.1: this machine only; 0.0.0.0: all)")
     p_serve.add_argument("--allow-websocket-origin", action="append", metavar="HOST[:PORT]",
-                         help="host (and port) the students' browsers use to reach the app; repeat for "
-                              "several (default ADDRESS:PORT and localhost:PORT)")
+                         help="a further host (and port) the students' browsers use to reach this machine "
+                              "(repeatable; without a port: --port); requests for any other Host get 403")
+    p_serve.add_argument("--session-lifetime", type=float, default=15.0, metavar="SECONDS",
+                         help="free a closed tab's session this long after it closed (default 15)")
     p_serve.add_argument("--show", action="store_true", help="also open the app in a browser on this machine")
     return parser
 
@@ -131,7 +141,8 @@ def main(argv=None) -> int:
     if args.command == "demo":
         return demo(args.duration)
     if args.command == "serve":
-        return serve_command(args.port, args.address, args.allow_websocket_origin, args.show)
+        return serve_command(args.port, args.address, args.allow_websocket_origin, args.show,
+                             session_lifetime_s=args.session_lifetime)
     return 2
 
 

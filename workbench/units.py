@@ -27,6 +27,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from workbench._messages import show
+from workbench._validation import check_numbers
+
 P_REF_PA = 20e-6
 """Reference sound pressure (Pa) of 0 dB SPL."""
 
@@ -34,14 +37,20 @@ AMT_DBOFFSET = 100.0
 """AMT's default calibration: an rms of 1 is 100 dB SPL."""
 
 
+
+
 def db_to_pa(level_db_spl) -> torch.Tensor:
     """RMS sound pressure (Pa, float64) of a level in dB SPL: ``20e-6 * 10**(L/20)``."""
-    return P_REF_PA * 10.0 ** (torch.as_tensor(level_db_spl, dtype=torch.float64) / 20.0)
+    out = P_REF_PA * 10.0 ** (check_numbers(level_db_spl, "level_db_spl") / 20.0)
+    if out.device.type == "cpu" and bool(torch.isinf(out).any()):
+        raise ValueError(f"level_db_spl must be below about 6400 dB (the pressure overflows float64), got "
+                         f"{show(level_db_spl)}")
+    return out
 
 
 def pa_to_db(pressure_pa) -> torch.Tensor:
-    """Level in dB SPL (float64) of an rms pressure in Pa (``-inf`` for 0)."""
-    return 20.0 * torch.log10(torch.as_tensor(pressure_pa, dtype=torch.float64).abs() / P_REF_PA)
+    """Level in dB SPL (float64) of an rms pressure in Pa (``-inf`` for 0, the sign is ignored)."""
+    return 20.0 * torch.log10(check_numbers(pressure_pa, "pressure_pa").abs() / P_REF_PA)
 
 
 def db_to_amt(level_db_spl, dboffset: float = AMT_DBOFFSET) -> torch.Tensor:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import logging
 import math
 import threading
 import time
@@ -43,6 +44,19 @@ STIMULUS_CONTROLS = (
 
 class Superseded(Exception):
     """A newer request replaced this computation; it stopped early (not an error)."""
+
+
+LOG = logging.getLogger("workbench.dashboards")
+
+
+def user_message(exc: Exception) -> str:
+    """What a page or widget says about an error: the messages of our checks (ValueError and
+    TypeError name the argument and its allowed range) as they are; anything else as a plain
+    sentence, with the details logged (never an exception class name or an object repr)."""
+    if isinstance(exc, (ValueError, TypeError)):
+        return str(exc)
+    LOG.error("computation failed", exc_info=exc)
+    return "The computation failed unexpectedly (the details are in the server's log). Try other settings."
 
 
 @dataclass(frozen=True)
@@ -129,10 +143,12 @@ def decode_wav(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES, max_seconds: floa
         raise ValueError("not a WAV file (expected a RIFF/WAVE header)")
     import soundfile
 
+    from workbench._messages import sndfile_reason
+
     try:
         samples, fs = soundfile.read(io.BytesIO(bytes(data)), dtype="float64", always_2d=True)
-    except Exception as exc:  # soundfile raises its own error types for broken files
-        raise ValueError(f"could not decode the WAV file: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - soundfile raises its own error types for broken files
+        raise ValueError(f"could not decode the WAV file ({sndfile_reason(exc)})") from None
     if not 8000 <= fs <= 192000:
         raise ValueError(f"sampling rate {fs} Hz not supported (8000-192000 Hz)")
     if samples.shape[0] / fs > max_seconds:
@@ -192,12 +208,15 @@ class _LRU(OrderedDict):
     def __init__(self, size: int):
         super().__init__()
         self.size = size
+        self.closed = False
 
     def get_or(self, key, make):
         if key in self:
             self.move_to_end(key)
             return self[key], True
         value = make()
+        if self.closed:  # the session ended while this was computed: keep nothing
+            return value, False
         self[key] = value
         while len(self) > self.size:
             self.popitem(last=False)
@@ -219,8 +238,18 @@ class Explorer:
         self._stage_tensors = _LRU(4 * cache_size)
         self._upload: tuple[np.ndarray, float] | None = None
         self.upload_digest = ""
+        self.closed = False
         self.last_elapsed_s: dict[str, float] = {}
         self._lock = threading.Lock()
+
+    def close(self):
+        """Free everything this session holds (caches, models, the upload); later runs stop
+        with :class:`Superseded`. Called when the browser session ends."""
+        self.closed = True
+        for cache in (self._stimuli, self._models, self._runs, self._stage_tensors):
+            cache.closed = True
+            cache.clear()
+        self._upload = None
 
     def set_upload(self, data: bytes) -> str:
         """Check, decode and keep an uploaded WAV; returns its digest for :class:`StimulusSpec`."""
@@ -253,7 +282,7 @@ class Explorer:
         stimulus = replace(stimulus, upload_digest=self.upload_digest if stimulus.kind == "upload" else "")
         key = (name, repr(sorted(params.items())), stimulus)
         with self._lock:  # one computation at a time per session
-            if is_stale is not None and is_stale():
+            if self.closed or (is_stale is not None and is_stale()):
                 raise Superseded()
             result, hit = self._runs.get_or(key, lambda: self._compute(spec, stimulus, params, is_stale))
         if hit:

@@ -154,8 +154,7 @@ class ExperimentPanel:
                                                          lambda: setattr(self.spinner, "visible", False),
                                                          executor=EXECUTOR)
         except Exception as exc:  # shown in the page; the tab stays usable
-            self.message.alert_type, self.message.object, self.message.visible = \
-                "danger", f"{type(exc).__name__}: {exc}", True
+            self.message.alert_type, self.message.object, self.message.visible = "danger", core.user_message(exc), True
             return
         finally:
             self.run_button.disabled = False

@@ -11,6 +11,8 @@ model took longer than that).
 
 from __future__ import annotations
 
+import html
+
 import ipywidgets as W
 from IPython.display import Image, display
 
@@ -93,7 +95,7 @@ class StageExplorerWidget:
             self.audio.value = core.wav_bytes(x.numpy(), self.result.fs)
             values = core.readout(self.result, self.stage.value)
         except Exception as exc:  # keep the widget alive and say what went wrong
-            self.error.value = f"<span style='color:#b00'>{type(exc).__name__}: {exc}</span>"
+            self.error.value = f"<span style='color:#b00'>{html.escape(core.user_message(exc))}</span>"
             return
         finally:
             self.progress.layout.visibility = "hidden"
@@ -147,7 +149,7 @@ class ExperimentWidget:
                                            self.controls["seed"].value, procedure=self.procedure)
             track, psy = self.ex.task_figures(self.result)
         except Exception as exc:  # keep the widget usable and say what went wrong
-            self.status.value = f"<span style='color:#b00'>{type(exc).__name__}: {exc}</span>"
+            self.status.value = f"<span style='color:#b00'>{html.escape(core.user_message(exc))}</span>"
             return
         finally:
             self.button.disabled = False

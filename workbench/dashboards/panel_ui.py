@@ -5,14 +5,25 @@ so the notebook (ipywidgets) and the app show the same controls. Computations ru
 worker thread; sliders are debounced; a spinner appears after 0.3 s; an error is shown in
 the page and the session stays usable. Only numbers and fixed choices cross from the page
 to the server: there is no free-text input, and uploads are decoded in memory.
+
+Uploads (:class:`WavUpload`) are size-checked in the browser before anything is sent: a file
+over :data:`~workbench.dashboards.core.MAX_UPLOAD_BYTES` is refused there with a message in
+the page (it would otherwise exceed the websocket's message limit and silently end the
+session); the server checks the size again when the file arrives. Messages in the page never
+show exception class names or object reprs: unexpected errors are logged on the server and
+the page says so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 from concurrent.futures import ThreadPoolExecutor
 
 import panel as pn
+import param
+from panel.custom import JSComponent
 
 from workbench.dashboards import core
 from workbench.dashboards.core import STIMULUS_CONTROLS, Debouncer, Explorer, StimulusSpec
@@ -21,6 +32,57 @@ from workbench.dashboards.registry import MODELS, ParamSpec, model_spec
 # Shared worker threads (only the threads are shared: every session has its own Explorer).
 EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="workbench-dash")
 PNG_DPI = 96
+
+
+class WavUpload(JSComponent):
+    """A WAV file picker that refuses files over ``max_bytes`` in the browser, before sending.
+
+    ``value``: the accepted file's bytes as base64 text (set by the browser). A refused file
+    sends only its size: ``rejected_bytes`` and an incremented ``n_rejected``; the browser
+    shows its own message at once (``.upload-note``).
+    """
+
+    value = param.String(default="", doc="base64 contents of the last accepted file")
+    max_bytes = param.Integer(default=core.MAX_UPLOAD_BYTES, bounds=(1, None))
+    rejected_bytes = param.Integer(default=0, doc="size of the last refused file")
+    n_rejected = param.Integer(default=0, doc="number of files refused in the browser")
+
+    _esm = """
+export function render({ model, el }) {
+  const input = document.createElement("input");
+  input.type = "file";
+  input.accept = ".wav,audio/wav,audio/x-wav";
+  const note = document.createElement("div");
+  note.className = "upload-note";
+  note.setAttribute("role", "status");
+  const mb = (n) => (n / 1e6).toFixed(1) + " MB";
+  input.addEventListener("change", () => {
+    const file = input.files[0];
+    if (!file) return;
+    if (file.size > model.max_bytes) {
+      note.textContent = `Not sent: this file is ${mb(file.size)}; the limit is ${mb(model.max_bytes)} ` +
+                         `(about 10 s of audio). Choose a shorter WAV file.`;
+      note.className = "upload-note upload-refused";
+      input.value = "";
+      model.rejected_bytes = file.size;
+      model.n_rejected = model.n_rejected + 1;
+      return;
+    }
+    note.textContent = `Sending ${mb(file.size)} ...`;
+    note.className = "upload-note";
+    const reader = new FileReader();
+    reader.onload = () => {
+      model.value = String(reader.result).split(",")[1] || "";
+      note.textContent = `Sent (${mb(file.size)}).`;
+    };
+    reader.onerror = () => { note.textContent = "The file could not be read."; };
+    reader.readAsDataURL(file);
+  });
+  el.append(input, note);
+}
+"""
+    _stylesheets = [".upload-note { font-size: 0.9em; margin-top: 4px; } "
+                    ".upload-refused { color: #b00020; font-weight: 600; }"]
 
 
 def panel_widget(p: ParamSpec):
@@ -44,7 +106,7 @@ class StageExplorer:
         self.explorer = explorer or Explorer()
         self.debouncer = Debouncer()
         self.stimulus_widgets = {p.name: panel_widget(p) for p in STIMULUS_CONTROLS}
-        self.upload = pn.widgets.FileInput(accept=".wav", multiple=False, css_classes=["wav-upload"])
+        self.upload = WavUpload(css_classes=["wav-upload"])
         self.model_select = pn.widgets.Select(label="model", options=list(MODELS), value=model,
                                               css_classes=["model-select"])
         self.param_widgets: dict = {}
@@ -64,6 +126,7 @@ class StageExplorer:
         for w in self.stimulus_widgets.values():
             w.param.watch(self._on_change, "value")
         self.upload.param.watch(self._on_upload, "value")
+        self.upload.param.watch(self._on_refused, "n_rejected")
         self.model_select.param.watch(self._on_model, "value")
         self.stage_select.param.watch(self._on_change, "value")
         self._build_params(model)
@@ -95,13 +158,35 @@ class StageExplorer:
         await self.refresh()
 
     async def _on_upload(self, event):
+        data = event.new
+        if not data:
+            return
+        if isinstance(data, str):  # base64 from the browser; decoded here, in memory
+            if len(data) > (core.MAX_UPLOAD_BYTES + 2) * 4 // 3 + 4:
+                self._show_error(f"Upload rejected: the file is larger than {core.MAX_UPLOAD_BYTES / 1e6:g} MB")
+                return
+            try:
+                data = base64.b64decode(data, validate=True)
+            except (binascii.Error, ValueError):
+                self._show_error("Upload rejected: the file did not arrive intact; please try again")
+                return
         try:
-            self.explorer.set_upload(event.new)
+            self.explorer.set_upload(data)
         except (ValueError, TypeError) as exc:
             self._show_error(f"Upload rejected: {exc}")
             return
         self.stimulus_widgets["kind"].value = "upload"  # triggers a refresh
         await self.refresh()
+
+    def _on_refused(self, event):
+        size = self.upload.rejected_bytes
+        self._show_error(f"Upload rejected in the browser, nothing was sent: the file is {size / 1e6:.1f} MB; "
+                         f"the limit is {core.MAX_UPLOAD_BYTES / 1e6:g} MB (about 10 s of audio)")
+
+    def close(self):
+        """The session ended: stop pending work and free the caches (models, stage outputs)."""
+        self.debouncer.bump()
+        self.explorer.close()
 
     def _show_error(self, message: str):
         self.error.object = message
@@ -122,7 +207,7 @@ class StageExplorer:
             return
         except Exception as exc:  # shown in the page; the session keeps working
             if self.debouncer.is_latest(generation):
-                self._show_error(f"{type(exc).__name__}: {exc}")
+                self._show_error(core.user_message(exc))
             return
         if not self.debouncer.is_latest(generation):
             return
