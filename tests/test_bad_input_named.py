@@ -168,8 +168,6 @@ def test_wav_errors_are_ours(tmp_path):
         S.load_wav(None)
 
 
-@pytest.mark.xfail(strict=True, reason="tmtf lives in psychophysics/experiments.py, which another branch is "
-                   "refactoring; fix: duration_s = check_positive(duration_s, 'duration_s') before torch.arange")
 def test_tmtf_negative_duration_is_named():
     from workbench.psychophysics.experiments import tmtf
 

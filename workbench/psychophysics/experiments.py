@@ -213,6 +213,7 @@ def tmtf(rate_hz: float = 8.0, *, level_db_spl: float = 77.0, duration_s: float 
     """
     fs = check_fs(fs)
     rate = check_positive(rate_hz, "rate_hz")
+    duration_s = check_positive(duration_s, "duration_s")
     if rate >= band_hz[1]:
         raise ValueError(f"rate_hz must be below the carrier's upper edge {band_hz[1]} Hz, got {rate}")
     proc = _procedure(procedure, dict(start_value=-6.0, step_sizes=(4.0, 2.0, 1.0), bounds=(-60.0, 0.0)))
