@@ -1,0 +1,212 @@
+"""Write ``workbench/kernels/_lanes.py``: the per-lane bodies of the CPU recursions.
+
+Run ``python scripts/gen_lane_kernels.py`` after editing this file (the output is committed,
+so that numba can cache the kernels on disk; never edit ``_lanes.py`` by hand).
+
+Why generated code: a recursion is sequential in time but independent across rows, so the
+CPU kernels run ``LANES`` rows side by side, time-major, with every row's state in its own
+scalar variable. LLVM's SLP vectoriser then packs the lanes into SIMD registers
+(``numba.core.config.SLP_VECTORIZE`` is switched on while the kernels compile, see
+``workbench.kernels._numba``). numba has no vector types and keeps loop-carried state in
+memory when it is held in arrays, which leaves the loop latency-bound; unrolled scalars are
+what keeps the state in registers. Each lane computes exactly the arithmetic, in the same
+order and dtype, that the former one-row-at-a-time kernels computed for its row, so results
+are bitwise unchanged.
+
+Every function works on a *tile*: ``nt`` time steps of ``LANES`` rows stored time-major
+(``tile[n * LANES + lane]``), the rows' coefficients ``c`` (``c[k * LANES + lane]`` for the
+k-th coefficient) and states ``z`` (same layout), which it reads on entry and writes back on
+exit. All indices are unsigned (numba then skips negative-index wrap-around, which would
+block vectorisation).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+LANES = 16
+OUT = Path(__file__).resolve().parents[1] / "workbench" / "kernels" / "_lanes.py"
+
+
+def _u(i: int) -> str:
+    return f"np.uint64({i})"
+
+
+class Body:
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def add(self, indent: int, text: str) -> None:
+        self.lines.append("    " * indent + text)
+
+    def per_lane(self, indent: int, template: str) -> None:
+        for lane in range(LANES):
+            self.add(indent, template.format(l=lane))
+
+
+def load_consts(b: Body, names, array: str, indent: int = 1) -> None:
+    for k, name in enumerate(names):
+        for lane in range(LANES):
+            b.add(indent, f"{name}_{lane} = {array}[{_u(k * LANES + lane)}]")
+
+
+def store_consts(b: Body, names, array: str, indent: int = 1) -> None:
+    for k, name in enumerate(names):
+        for lane in range(LANES):
+            b.add(indent, f"{array}[{_u(k * LANES + lane)}] = {name}_{lane}")
+
+
+def tile_loads(b: Body, pairs, indent: int = 2) -> None:
+    """``pairs``: (variable, tile array) loaded at the current step."""
+    for var, arr in pairs:
+        for lane in range(LANES):
+            b.add(indent, f"{var}_{lane} = {arr}[base + {_u(lane)}]")
+
+
+def tile_stores(b: Body, pairs, indent: int = 2) -> None:
+    for var, arr in pairs:
+        for lane in range(LANES):
+            b.add(indent, f"{arr}[base + {_u(lane)}] = {var}_{lane}")
+
+
+def function(name: str, args: str, doc: str, body: Body) -> str:
+    head = [f"@numba.njit(cache=True, fastmath=False)", f"def {name}({args}):",
+            f'    """{doc}"""']
+    return "\n".join(head + body.lines) + "\n"
+
+
+def loop(b: Body) -> None:
+    b.add(1, "for n in range(nt):")
+    b.add(2, f"base = np.uint64(n * {LANES})")
+
+
+# ----------------------------------------------------------------------------- IIR sections
+def biquad_real() -> str:
+    b = Body()
+    load_consts(b, ("b0", "b1", "b2", "a1", "a2"), "c")
+    load_consts(b, ("z0", "z1"), "z")
+    loop(b)
+    tile_loads(b, [("v", "tile")])
+    b.per_lane(2, "o_{l} = b0_{l} * v_{l} + z0_{l}")
+    b.per_lane(2, "z0_{l} = z1_{l} + b1_{l} * v_{l} - a1_{l} * o_{l}")
+    b.per_lane(2, "z1_{l} = b2_{l} * v_{l} - a2_{l} * o_{l}")
+    tile_stores(b, [("o", "tile")])
+    store_consts(b, ("z0", "z1"), "z")
+    return function("biquad_real", "tile, nt, c, z",
+                    "Real second-order section (transposed direct form II) over a tile, in place.", b)
+
+
+def first_order_real() -> str:
+    b = Body()
+    load_consts(b, ("b0", "b1", "a1"), "c")
+    load_consts(b, ("z0",), "z")
+    loop(b)
+    tile_loads(b, [("v", "tile")])
+    b.per_lane(2, "o_{l} = b0_{l} * v_{l} + z0_{l}")
+    b.per_lane(2, "z0_{l} = b1_{l} * v_{l} - a1_{l} * o_{l}")
+    tile_stores(b, [("o", "tile")])
+    store_consts(b, ("z0",), "z")
+    return function("first_order_real", "tile, nt, c, z",
+                    "Real first-order section ``c = [b0 b1 a1]`` over a tile, in place.", b)
+
+
+def _cmul(res: str, a: str, v: str) -> list[str]:
+    """numba's complex product (a * v): re = ar vr - ai vi, im = ar vi + ai vr."""
+    return [f"{res}r_{{l}} = {a}r_{{l}} * {v}r_{{l}} - {a}i_{{l}} * {v}i_{{l}}",
+            f"{res}i_{{l}} = {a}r_{{l}} * {v}i_{{l}} + {a}i_{{l}} * {v}r_{{l}}"]
+
+
+def complex_section(order: int) -> str:
+    """Complex section; ``vi`` is read from ``tile_im`` (a real input passes zeros)."""
+    b = Body()
+    names = ("b0r", "b0i", "b1r", "b1i", "b2r", "b2i", "a1r", "a1i", "a2r", "a2i") if order == 2 else \
+        ("b0r", "b0i", "b1r", "b1i", "a1r", "a1i")
+    load_consts(b, names, "c")
+    load_consts(b, ("z0r", "z0i", "z1r", "z1i") if order == 2 else ("z0r", "z0i"), "z")
+    loop(b)
+    tile_loads(b, [("vr", "tile_re"), ("vi", "tile_im")])
+    for t in _cmul("p", "b0", "v"):
+        b.per_lane(2, t)
+    b.per_lane(2, "or_{l} = pr_{l} + z0r_{l}")
+    b.per_lane(2, "oi_{l} = pi_{l} + z0i_{l}")
+    for t in _cmul("q", "b1", "v") + _cmul("s", "a1", "o"):
+        b.per_lane(2, t)
+    if order == 2:
+        # z0 = z1 + b1 v - a1 out  ->  (z1 + b1 v) - a1 out
+        b.per_lane(2, "z0r_{l} = z1r_{l} + qr_{l} - sr_{l}")
+        b.per_lane(2, "z0i_{l} = z1i_{l} + qi_{l} - si_{l}")
+        for t in _cmul("q", "b2", "v") + _cmul("s", "a2", "o"):
+            b.per_lane(2, t)
+        b.per_lane(2, "z1r_{l} = qr_{l} - sr_{l}")
+        b.per_lane(2, "z1i_{l} = qi_{l} - si_{l}")
+    else:
+        b.per_lane(2, "z0r_{l} = qr_{l} - sr_{l}")
+        b.per_lane(2, "z0i_{l} = qi_{l} - si_{l}")
+    tile_stores(b, [("or", "tile_re"), ("oi", "tile_im")])
+    store_consts(b, ("z0r", "z0i", "z1r", "z1i") if order == 2 else ("z0r", "z0i"), "z")
+    kind = "second" if order == 2 else "first"
+    layout = "[b0 b1 b2 a1 a2]" if order == 2 else "[b0 b1 a1]"
+    return function(f"{'biquad' if order == 2 else 'first_order'}_complex", "tile_re, tile_im, nt, c, z",
+                    f"Complex {kind}-order section ``c = {layout}`` as (re, im) pairs over a tile, in place.", b)
+
+
+# ----------------------------------------------------------------------- modulation band-pass
+def modulation_pole() -> str:
+    """y = g x + p y[n-1] (complex pole p, real gain g); tile_re gets real(y), tile_im |y|."""
+    b = Body()
+    load_consts(b, ("pr", "pi", "g"), "c")
+    load_consts(b, ("yr", "yi"), "z")
+    loop(b)
+    tile_loads(b, [("x", "tile_re")])
+    b.per_lane(2, "re_{l} = g_{l} * x_{l} + pr_{l} * yr_{l} - pi_{l} * yi_{l}")
+    b.per_lane(2, "im_{l} = pr_{l} * yi_{l} + pi_{l} * yr_{l}")
+    b.per_lane(2, "yr_{l} = re_{l}")
+    b.per_lane(2, "yi_{l} = im_{l}")
+    b.per_lane(2, "m_{l} = np.sqrt(re_{l} * re_{l} + im_{l} * im_{l})")
+    tile_stores(b, [("re", "tile_re"), ("m", "tile_im")])
+    store_consts(b, ("yr", "yi"), "z")
+    return function("modulation_pole", "tile_re, tile_im, nt, c, z",
+                    "Modulation band-pass ``c = [Re p, Im p, g]`` over a tile: real part into tile_re, "
+                    "magnitude into tile_im (input: tile_re).", b)
+
+
+# ------------------------------------------------------------------------------- IHC membrane
+def scan_forward() -> str:
+    b = Body()
+    load_consts(b, ("u",), "z")
+    loop(b)
+    tile_loads(b, [("al", "tile_a"), ("be", "tile_b")])
+    b.per_lane(2, "u_{l} = al_{l} * u_{l} + be_{l}")
+    tile_stores(b, [("u", "tile_b")])
+    store_consts(b, ("u",), "z")
+    return function("scan_forward", "tile_a, tile_b, nt, z",
+                    "u = alpha u + beta over a tile (alpha in tile_a, beta in tile_b; u into tile_b).", b)
+
+
+def ihc_forward() -> str:
+    b = Body()
+    load_consts(b, ("u",), "z")
+    loop(b)
+    tile_loads(b, [("al", "tile_a"), ("dr", "tile_b")])
+    b.per_lane(2, "u_{l} = al_{l} * u_{l} + rest + dr_{l}")
+    tile_stores(b, [("u", "tile_b")])
+    store_consts(b, ("u",), "z")
+    return function("ihc_forward", "tile_a, tile_b, nt, rest, z",
+                    "u = (alpha u + rest) + drive over a tile (alpha in tile_a, drive in tile_b; u into tile_b).", b)
+
+
+def main() -> None:
+    parts = ['"""Generated by ``scripts/gen_lane_kernels.py`` (do not edit): per-lane recursion bodies.\n\n'
+             f'{LANES} rows run side by side (see the generator\'s docstring). Every function is inlined\n'
+             'into the kernels of the families (``iir``, ``modfilter``, ``ihc``).\n"""',
+             "", "import numba", "import numpy as np", "", f"LANES = {LANES}", "", ""]
+    for src in (biquad_real(), first_order_real(), complex_section(2), complex_section(1), modulation_pole(),
+                scan_forward(), ihc_forward()):
+        parts.append(src)
+        parts.append("")
+    OUT.write_text("\n".join(parts).rstrip() + "\n")
+    print(f"wrote {OUT} ({OUT.read_text().count(chr(10))} lines)")
+
+
+if __name__ == "__main__":
+    main()
