@@ -51,3 +51,24 @@ def store(tile, rows, r0, n_lanes, t0, nt, n_t, step, part, reverse):
 def fill(tile, nt, value):
     for i in range(nt * LANES):
         tile[np.uint64(i)] = value
+
+
+@numba.njit(cache=True, fastmath=False)
+def load_mapped(rows, index, i0, n_lanes, t0, nt, tile):
+    """tile <- rows[index[i0 + lane]] (real rows, forward in time)."""
+    for lane in range(n_lanes):
+        r = np.uint64(index[i0 + lane])
+        out = np.uint64(lane)
+        start = np.uint64(t0)
+        for n in range(nt):
+            tile[out + np.uint64(n * LANES)] = rows[r, start + np.uint64(n)]
+
+
+@numba.njit(cache=True, fastmath=False)
+def store_lane(tile, lane, rows, r, t0, nt, scale):
+    """rows[r, t0:t0+nt] <- scale * the tile's lane (real rows, forward in time)."""
+    src = np.uint64(lane)
+    row = np.uint64(r)
+    start = np.uint64(t0)
+    for n in range(nt):
+        rows[row, start + np.uint64(n)] = scale * tile[src + np.uint64(n * LANES)]

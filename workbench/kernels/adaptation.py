@@ -20,10 +20,12 @@ import numba
 import numpy as np
 import torch
 
+from workbench.kernels._lanes import LANES, adaptation_loop, adaptation_loop_save
+from workbench.kernels._numba import compiled
 from workbench.kernels.backend import load_triton_kernels, resolve_backend
 
 
-@numba.njit(cache=False, fastmath=False)
+@numba.njit(cache=True, fastmath=False)
 def _constants(min_level, limit, n_loops):
     """Per-row steady states s0 (L, R), output offset/scale (R,), limiter maxima (L, R)."""
     n_rows = min_level.shape[0]
@@ -35,36 +37,62 @@ def _constants(min_level, limit, n_loops):
     return s0, corr, 100.0 / (1.0 - corr), maxvalue
 
 
-# Both kernels step through time with the rows innermost: the loops of one row form a long
-# chain of dependent divisions, so interleaving independent rows keeps the CPU busy. Signals
-# are read in their (rows, time) layout and dtype; arithmetic is float64.
+TILE = 256
 
-@numba.njit(cache=False, fastmath=False)
+
+# Forward: LANES rows side by side in time-major tiles, loop after loop over each tile (a
+# loop's input at time t is the previous loop's output at t, so this is the per-row order of
+# operations of the former kernel, bitwise). The backward kernel steps through time with the
+# rows innermost. Signals are read in their (rows, time) layout and dtype; arithmetic is
+# float64.
+
+@numba.njit(cache=True, fastmath=False, parallel=True)
 def _forward_kernel(x, a1, min_level, limit, y, states, save):
+    """``states`` ``(T, L, rows rounded up to LANES)`` receives the loop states when ``save``."""
     n_rows, n_t = x.shape
     n_loops = a1.shape[0]
     s, corr, mult, maxv = _constants(min_level, limit, n_loops)
     limiting = limit > 1.0
-    v = np.empty(n_rows)
-    for t in range(n_t):
-        for r in range(n_rows):
-            v[r] = max(x[r, t], min_level[r])
-        for j in range(n_loops):
-            a = a1[j]
-            for r in range(n_rows):
+    flat = states.reshape(-1)
+    stride = n_loops * states.shape[2]
+    for g in numba.prange((n_rows + LANES - 1) // LANES):
+        r0 = g * LANES
+        n_lanes = min(LANES, n_rows - r0)
+        c = np.ones((n_loops, LANES))  # padding lanes: harmless constants (never stored)
+        z = np.ones((n_loops, LANES))
+        floor = np.zeros(LANES)
+        offset = np.zeros(LANES)
+        scale = np.zeros(LANES)
+        for lane in range(n_lanes):
+            for j in range(n_loops):
+                c[j, lane] = maxv[j, r0 + lane]
+                z[j, lane] = s[j, r0 + lane]
+            floor[lane] = min_level[r0 + lane]
+            offset[lane] = corr[r0 + lane]
+            scale[lane] = mult[r0 + lane]
+        tile = np.zeros(TILE * LANES)
+        for t0 in range(0, n_t, TILE):
+            nt = min(TILE, n_t - t0)
+            for lane in range(n_lanes):
+                row = np.uint64(r0 + lane)
+                for n in range(nt):
+                    tile[np.uint64(n * LANES + lane)] = max(x[row, np.uint64(t0 + n)], floor[lane])
+            for j in range(n_loops):
                 if save:
-                    states[t, j, r] = s[j, r]
-                q = v[r] / s[j, r]
-                if limiting and q > 1.0:
-                    m = maxv[j, r]
-                    q = 2.0 * m / (1.0 + np.exp(-2.0 / m * (q - 1.0))) - (m - 1.0)
-                s[j, r] = a * s[j, r] + (1.0 - a) * q
-                v[r] = q
-        for r in range(n_rows):
-            y[r, t] = (v[r] - corr[r]) * mult[r]
+                    adaptation_loop_save(tile, nt, a1[j], limiting, c[j], z[j], flat,
+                                         (t0 * n_loops + j) * states.shape[2] + r0, stride)
+                else:
+                    adaptation_loop(tile, nt, a1[j], limiting, c[j], z[j])
+            for lane in range(n_lanes):
+                row = np.uint64(r0 + lane)
+                for n in range(nt):
+                    y[row, np.uint64(t0 + n)] = (tile[np.uint64(n * LANES + lane)] - offset[lane]) * scale[lane]
 
 
-@numba.njit(cache=False, fastmath=False)
+_forward = compiled(_forward_kernel)
+
+
+@numba.njit(cache=True, fastmath=False)
 def _backward_kernel(gy, x, a1, min_level, limit, states, gx, ga):
     n_rows, n_t = x.shape
     n_loops = a1.shape[0]
@@ -120,8 +148,9 @@ class _AdaptLoopFunction(torch.autograd.Function):
         y = np.empty_like(xd)
         save = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
         n_rows, n_t = xd.shape
-        states = np.empty((n_t, a1.shape[0], n_rows) if save else (1, 1, 1), dtype=xd.dtype)
-        _forward_kernel(xd, _f64(a1), _f64(min_level), float(limit), y, states, save)
+        padded = -(-n_rows // LANES) * LANES
+        states = np.empty((n_t, a1.shape[0], padded) if save else (1, 1, 1), dtype=xd.dtype)
+        _forward(xd, _f64(a1), _f64(min_level), float(limit), y, states, save)
         ctx.limit = float(limit)
         if save:
             ctx.save_for_backward(x, a1, min_level)
