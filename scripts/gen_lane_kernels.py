@@ -228,14 +228,14 @@ def adaptation_loop(save: bool) -> str:
     horner = "1.0"
     for k in range(TAYLOR_DEGREE, 0, -1):
         horner = f"(1.0 + fr_{{l}} * (-1.0 / {k}.0) * {horner})" if k > 0 else horner
-    b.per_lane(3, "e_{l} = EXP_NEG_INT[np.int64(fl_{l})] * " + horner)
+    b.per_lane(3, "e_{l} = table[np.uint64(fl_{l})] * " + horner)
     b.per_lane(3, "lim_{l} = dm_{l} / (1.0 + e_{l}) - sm_{l}")
     b.per_lane(3, "tile[base + " + "np.uint64({l})" + "] = lim_{l} if q_{l} > 1.0 else q_{l}")
     tile_loads(b, [("w", "tile")])
     b.per_lane(2, "s_{l} = a * s_{l} + (1.0 - a) * w_{l}")
     store_consts(b, ("s",), "z")
     name = "adaptation_loop_save" if save else "adaptation_loop"
-    args = "tile, nt, a, limiting, c, z" + (", states, sbase, sstride" if save else "")
+    args = "tile, nt, a, limiting, c, z, table" + (", states, sbase, sstride" if save else "")
     return function(name, args, "One adaptation loop over a tile (see the generator).", b)
 
 

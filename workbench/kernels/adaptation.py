@@ -20,7 +20,7 @@ import numba
 import numpy as np
 import torch
 
-from workbench.kernels._lanes import LANES, adaptation_loop, adaptation_loop_save
+from workbench.kernels._lanes import EXP_NEG_INT, LANES, adaptation_loop, adaptation_loop_save
 from workbench.kernels._numba import compiled
 from workbench.kernels.backend import load_triton_kernels, resolve_backend
 
@@ -47,7 +47,7 @@ TILE = 256
 # float64.
 
 @numba.njit(cache=True, fastmath=False, parallel=True)
-def _forward_kernel(x, a1, min_level, limit, y, states, save):
+def _forward_kernel(x, a1, min_level, limit, table, y, states, save):
     """``states`` ``(T, L, rows rounded up to LANES)`` receives the loop states when ``save``."""
     n_rows, n_t = x.shape
     n_loops = a1.shape[0]
@@ -79,10 +79,10 @@ def _forward_kernel(x, a1, min_level, limit, y, states, save):
                     tile[np.uint64(n * LANES + lane)] = max(x[row, np.uint64(t0 + n)], floor[lane])
             for j in range(n_loops):
                 if save:
-                    adaptation_loop_save(tile, nt, a1[j], limiting, c[j], z[j], flat,
+                    adaptation_loop_save(tile, nt, a1[j], limiting, c[j], z[j], table, flat,
                                          (t0 * n_loops + j) * states.shape[2] + r0, stride)
                 else:
-                    adaptation_loop(tile, nt, a1[j], limiting, c[j], z[j])
+                    adaptation_loop(tile, nt, a1[j], limiting, c[j], z[j], table)
             for lane in range(n_lanes):
                 row = np.uint64(r0 + lane)
                 for n in range(nt):
@@ -150,7 +150,7 @@ class _AdaptLoopFunction(torch.autograd.Function):
         n_rows, n_t = xd.shape
         padded = -(-n_rows // LANES) * LANES
         states = np.empty((n_t, a1.shape[0], padded) if save else (1, 1, 1), dtype=xd.dtype)
-        _forward(xd, _f64(a1), _f64(min_level), float(limit), y, states, save)
+        _forward(xd, _f64(a1), _f64(min_level), float(limit), EXP_NEG_INT, y, states, save)
         ctx.limit = float(limit)
         if save:
             ctx.save_for_backward(x, a1, min_level)
