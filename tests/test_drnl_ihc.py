@@ -6,6 +6,7 @@ import torch
 
 import workbench.kernels.ihc as ihc_kernel
 from tests.reference.harness import compare_stages
+from workbench.kernels.backend import use_backend
 from workbench.kernels.ihc import membrane_scan
 from workbench.stages.drnl import DRNLFilterbank, broken_stick, drnl_parameters
 from workbench.stages.ihc import IHCPaulick2024, paulick2024_ihc, paulick2024_precharge_potential
@@ -65,13 +66,14 @@ def test_precharge_potential_and_silence():
     assert bm.abs().max() == 0
 
 
-def test_ihc_fused_kernel_matches_torch_path(monkeypatch):
+def test_ihc_fused_kernel_matches_torch_path():
     gen = torch.Generator().manual_seed(6)
     velocity = 3e-3 * torch.randn(2, 3, 2000, generator=gen, dtype=torch.float64)
     velocity[0, 0, :10] = -1.0  # deep in the clamped region
     fused = paulick2024_ihc(velocity, FS)
-    monkeypatch.setattr(ihc_kernel, "use_numba", lambda x: False)
-    assert torch.allclose(fused, paulick2024_ihc(velocity, FS), rtol=1e-9, atol=1e-15)
+    with use_backend("torch"):
+        reference = paulick2024_ihc(velocity, FS)
+    assert torch.allclose(fused, reference, rtol=1e-9, atol=1e-15)
 
 
 def test_membrane_scan_torch_path_matches_numba():
@@ -84,20 +86,20 @@ def test_membrane_scan_torch_path_matches_numba():
 
 
 @pytest.mark.parametrize("use_numba", [True, False])
-def test_membrane_scan_gradcheck(monkeypatch, use_numba):
-    monkeypatch.setattr(ihc_kernel, "use_numba", lambda x: use_numba)
+def test_membrane_scan_gradcheck(use_numba):
     gen = torch.Generator().manual_seed(1)
     alpha = (0.5 + 0.4 * torch.rand(2, 40, generator=gen, dtype=torch.float64)).requires_grad_()
     beta = torch.randn(2, 40, generator=gen, dtype=torch.float64).requires_grad_()
-    assert torch.autograd.gradcheck(membrane_scan, (alpha, beta))
+    with use_backend("numba" if use_numba else "torch"):
+        assert torch.autograd.gradcheck(membrane_scan, (alpha, beta))
 
 
 @pytest.mark.parametrize("use_numba", [True, False])
-def test_ihc_gradcheck_wrt_velocity(monkeypatch, use_numba):
-    monkeypatch.setattr(ihc_kernel, "use_numba", lambda x: use_numba)
+def test_ihc_gradcheck_wrt_velocity(use_numba):
     gen = torch.Generator().manual_seed(2)
     velocity = (1e-3 * torch.randn(1, 2, 30, generator=gen, dtype=torch.float64)).requires_grad_()
-    assert torch.autograd.gradcheck(lambda v: paulick2024_ihc(v, FS) * 1e3, (velocity,))
+    with use_backend("numba" if use_numba else "torch"):
+        assert torch.autograd.gradcheck(lambda v: paulick2024_ihc(v, FS) * 1e3, (velocity,))
 
 
 def test_drnl_gradcheck_input_and_learnable_parameters():

@@ -32,6 +32,22 @@ def load(rows, r0, n_lanes, t0, nt, n_t, step, part, reverse, tile):
 
 
 @numba.njit(cache=True, fastmath=False)
+def load_indexed(rows, index, r0, n_lanes, t0, nt, n_t, step, part, reverse, tile):
+    """tile <- rows[index[r0 + lane]] (as :func:`load`, the source rows picked by ``index``)."""
+    for lane in range(n_lanes):
+        r = np.uint64(index[r0 + lane])
+        out = np.uint64(lane)
+        if reverse:
+            start = np.uint64((n_t - 1 - t0) * step + part)
+            for n in range(nt):
+                tile[out + np.uint64(n * LANES)] = rows[r, start - np.uint64(n * step)]
+        else:
+            start = np.uint64(t0 * step + part)
+            for n in range(nt):
+                tile[out + np.uint64(n * LANES)] = rows[r, start + np.uint64(n * step)]
+
+
+@numba.njit(cache=True, fastmath=False)
 def store(tile, rows, r0, n_lanes, t0, nt, n_t, step, part, reverse):
     """rows <- tile (converted to the rows' dtype)."""
     for lane in range(n_lanes):

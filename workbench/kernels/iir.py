@@ -127,12 +127,13 @@ TILE = 256
 
 
 @numba.njit(cache=True, parallel=True)
-def _cascade_kernel(coef, first_order, complex_coef, xv, x_complex, yv, y_complex, reverse):
+def _cascade_kernel(coef, first_order, complex_coef, xv, x_index, x_complex, yv, y_complex, reverse):
     """Rows r: the cascade of sections ``coef[r, k]`` in one pass over time.
 
     ``coef`` (rows, n_sections, 5) real ``[b0 b1 b2 a1 a2]`` or (rows, n_sections, 10) as
     (re, im) pairs, normalised (a0 == 1). ``xv``/``yv``: rows of real samples, or of
-    interleaved (re, im) pairs when ``x_complex``/``y_complex``. ``first_order``: every
+    interleaved (re, im) pairs when ``x_complex``/``y_complex``; output row r filters input
+    row ``x_index[r]`` (broadcast inputs are not copied). ``first_order``: every
     section has b2 == a2 == 0 (their zero taps are skipped). ``reverse`` runs the recursion
     backwards in time (the adjoint of the cascade with conjugated coefficients).
 
@@ -140,7 +141,7 @@ def _cascade_kernel(coef, first_order, complex_coef, xv, x_complex, yv, y_comple
     (the former one-row-at-a-time kernel's, bitwise for float64 rows); float32 rows are read
     and rounded once on output (the former kernel rounded its states to float32 every step).
     """
-    rows = xv.shape[0]
+    rows = yv.shape[0]
     n_t = xv.shape[1] // 2 if x_complex else xv.shape[1]
     n_sections = coef.shape[1]
     n_coef = coef.shape[2]
@@ -166,9 +167,9 @@ def _cascade_kernel(coef, first_order, complex_coef, xv, x_complex, yv, y_comple
         y_step = 2 if y_complex else 1
         for t0 in range(0, n_t, TILE):
             nt = min(TILE, n_t - t0)
-            tiles.load(xv, r0, n_lanes, t0, nt, n_t, x_step, 0, reverse, tile_re)
+            tiles.load_indexed(xv, x_index, r0, n_lanes, t0, nt, n_t, x_step, 0, reverse, tile_re)
             if x_complex:
-                tiles.load(xv, r0, n_lanes, t0, nt, n_t, x_step, 1, reverse, tile_im)
+                tiles.load_indexed(xv, x_index, r0, n_lanes, t0, nt, n_t, x_step, 1, reverse, tile_im)
             elif complex_coef:
                 tiles.fill(tile_im, nt, 0.0)
             for k in range(n_sections):
@@ -206,14 +207,21 @@ def _pack_coefficients(sos: torch.Tensor) -> tuple[np.ndarray, bool, bool]:
     return taps.contiguous().numpy(), first_order, False
 
 
-def _run_cascade(sos: torch.Tensor, x: torch.Tensor, dtype: torch.dtype, reverse: bool = False) -> torch.Tensor:
-    """``y (R, T)`` of ``dtype`` from normalised rows ``sos (R, K, 6)`` and ``x (R, T)``."""
+def _run_cascade(sos: torch.Tensor, x: torch.Tensor, dtype: torch.dtype, reverse: bool = False,
+                 x_index: np.ndarray | None = None, out_dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``y (R, T)`` from normalised rows ``sos (R, K, 6)`` of ``dtype`` and input rows ``x``
+    (row ``x_index[r]`` feeds output row r; default: the same row). The recursion runs in
+    float64 (complex: pairs of float64); ``y`` has ``out_dtype`` (default ``dtype``)."""
     coef, first_order, complex_coef = _pack_coefficients(sos)
-    y = torch.empty(x.shape, dtype=dtype)
-    if x.shape[0] and x.shape[1]:
-        _cascade(coef, first_order, complex_coef, _real_view(x), x.is_complex(),
-                 torch.view_as_real(y).reshape(y.shape[0], -1).numpy() if dtype.is_complex else y.numpy(),
-                 dtype.is_complex, reverse)
+    out_dtype = dtype if out_dtype is None else out_dtype
+    rows = sos.shape[0]
+    y = torch.empty(rows, x.shape[-1], dtype=out_dtype)
+    if x_index is None:
+        x_index = np.arange(rows)
+    if rows and x.shape[-1]:
+        _cascade(coef, first_order, complex_coef, _real_view(x), x_index, x.is_complex(),
+                 torch.view_as_real(y).reshape(rows, -1).numpy() if out_dtype.is_complex else y.numpy(),
+                 out_dtype.is_complex, reverse)
     return y
 
 
@@ -505,7 +513,8 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, method: str = "au
     return y.reshape(*lead, n_samples)
 
 
-def sosfilt(sos: torch.Tensor, x: torch.Tensor, method: str = "auto", backend: str = "auto") -> torch.Tensor:
+def sosfilt(sos: torch.Tensor, x: torch.Tensor, method: str = "auto", backend: str = "auto",
+            out_dtype: torch.dtype | None = None) -> torch.Tensor:
     """Cascade of second-order sections ``sos`` ``(..., n_sections, 6)`` = ``[b0 b1 b2 a0 a1 a2]``.
 
     Leading dims of ``sos`` (without the section axis) broadcast against those of ``x``.
@@ -514,7 +523,9 @@ def sosfilt(sos: torch.Tensor, x: torch.Tensor, method: str = "auto", backend: s
     Triton on the device path; same arithmetic as section by section); otherwise each
     section goes through :func:`lfilter` for autograd. The fused paths are differentiable in
     ``x`` (the adjoint is the conjugated cascade run backwards in time). ``method``/``backend``
-    as :func:`lfilter`.
+    as :func:`lfilter`. ``out_dtype``: dtype of the result (default: the promoted dtype of
+    ``sos`` and ``x``), e.g. float64 sections on a float32 signal that should come back in
+    float32: the same as ``.to(out_dtype)`` afterwards, without the float64 intermediate.
 
     >>> import torch
     >>> sos = torch.tensor([[0.5, 0.5, 0.0, 1.0, 0.0, 0.0]] * 2, dtype=torch.float64)
@@ -530,18 +541,21 @@ def sosfilt(sos: torch.Tensor, x: torch.Tensor, method: str = "auto", backend: s
     sos_grad = grad_on and sos.requires_grad
     if method != "fft" and not sos_grad and kind != "torch":
         if kind == "numba":
-            return _sosfilt_fused(sos, x)
+            return _sosfilt_fused(sos, x, out_dtype)
         if kind == "triton":
-            return _sosfilt_device(sos, x)
+            y = _sosfilt_device(sos, x)
+            return y if out_dtype is None else y.to(out_dtype)
     y = x
     for k in range(sos.shape[-2]):
         section = sos[..., k, :]
         y = lfilter(section[..., :3], section[..., 3:], y, method=method, backend=backend)
-    return y
+    return y if out_dtype is None else y.to(out_dtype)
 
 
-def _sosfilt_fused(sos: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    dtype, x = _promote(sos.dtype, x)
+def _sosfilt_fused(sos: torch.Tensor, x: torch.Tensor, out_dtype: torch.dtype | None = None) -> torch.Tensor:
+    dtype = torch.promote_types(sos.dtype, x.dtype)
+    if not (dtype.is_floating_point or dtype.is_complex):
+        dtype = torch.get_default_dtype()
     sos = sos.to(dtype)
     a0 = sos[..., 3:4]
     if bool((a0 == 0).any()):
@@ -549,11 +563,18 @@ def _sosfilt_fused(sos: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     sos = sos / a0
     lead = torch.broadcast_shapes(sos.shape[:-2], x.shape[:-1])
     rows = _rows(sos, lead, 2)
-    xb = _rows(x, lead, 1)
+    if not (x.is_floating_point() or x.is_complex()):
+        x = x.to(dtype)
+    elif x.is_complex() and not dtype.is_complex:
+        x = x.to(dtype)
     if torch.is_grad_enabled() and x.requires_grad:
-        y = _SectionsCPU.apply(xb, rows, dtype)
-    else:
-        y = _run_cascade(rows, xb, dtype)
+        y = _SectionsCPU.apply(_rows(x, lead, 1), rows, dtype)
+        return y.reshape(*lead, x.shape[-1]) if out_dtype is None else y.reshape(*lead, x.shape[-1]).to(out_dtype)
+    # float rows are read in their dtype (the kernel converts them to float64 exactly) and
+    # broadcast input rows are read in place, through an index
+    x_rows = x.reshape(-1, x.shape[-1])
+    index = torch.arange(x_rows.shape[0]).reshape(x.shape[:-1]).expand(lead).reshape(-1).numpy()
+    y = _run_cascade(rows, x_rows, dtype, x_index=index, out_dtype=out_dtype)
     return y.reshape(*lead, x.shape[-1])
 
 

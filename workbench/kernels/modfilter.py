@@ -29,7 +29,7 @@ from workbench.kernels.backend import device_constant, load_triton_kernels, reso
 # Backward kernel: one task per (batch, channel); the channel's bands run side by side in the
 # inner loop. The forward kernel runs LANES band rows side by side (see _bank_kernel).
 
-@numba.njit(cache=False, fastmath=False)
+@numba.njit(cache=True, fastmath=False)
 def _channel_poles(row_band, r0, nb, rho, theta, gain):
     """Pole (real, imaginary part) and gain of the ``nb`` bands of the channel at row ``r0``."""
     pr = np.empty(nb)
@@ -89,7 +89,7 @@ def _bank_kernel(xv, outv, src, dst, band, rho, theta, gain, factor, mode, n_bat
 _bank = compiled(_bank_kernel)
 
 
-@numba.njit(cache=False, fastmath=False, parallel=True)
+@numba.njit(cache=True, fastmath=False, parallel=True)
 def _backward_kernel(gout, x, row_start, row_band, rho, theta, gain, factor, mode, out_row,
                      gx, g_rho, g_theta, g_gain):
     n_batch, n_chan, n_t = x.shape

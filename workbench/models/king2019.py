@@ -131,7 +131,7 @@ class King2019(nn.Module):
         stages["ihc"] = self.ihc(stages["compressed_response"])
         # Double precision: the 3 Hz pole sits 4e-4 from the unit circle at 44.1 kHz.
         hp_sos = butter(self.adt_hp_order, self.adt_hp_fc.double().cpu(), self.fs, "high")
-        stages["adapted_response"] = sosfilt(hp_sos.to(x.device), stages["ihc"].double()).to(x.dtype)
+        stages["adapted_response"] = sosfilt(hp_sos.to(x.device), stages["ihc"], out_dtype=x.dtype)
         out = self.modulation_filterbank(stages["adapted_response"])  # (B, F, M, T)
         if self.subfs is not None and self.subfs != self.fs:
             out = resample_fft(out, resampled_length(out.shape[-1], self.fs, self.subfs))
