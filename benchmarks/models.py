@@ -152,10 +152,10 @@ def first_call(name: str, kwargs: dict, fs: int) -> dict:
 
 # Runs in the peer's interpreter: no workbench there. The tone is the one of workbench.cli._demo_input.
 PEER = textwrap.dedent("""
-    import json, math, sys, time
+    import importlib, json, math, sys, time
     import torch
     torch.set_num_threads(1)
-    from torch_amt import models
+    models = importlib.import_module("torch_amt.models")
     name, kwargs, fs, pascal, runs = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1", int(sys.argv[5])
     n = fs
     t = torch.arange(n, dtype=torch.float64) / fs

@@ -172,6 +172,62 @@ def modulation_pole() -> str:
                     "magnitude into tile_im (input: tile_re).", b)
 
 
+def modulation_pole_ri() -> str:
+    """The band-pass outputs y (re, im) of the forward pass, for the adjoint: from the input
+    tile ``tile_x`` into rows ``n + 1`` of the time-major arrays ``y_re``/``y_im``."""
+    b = Body()
+    load_consts(b, ("pr", "pi", "g"), "c")
+    load_consts(b, ("yr", "yi"), "z")
+    b.add(1, "for n in range(nt):")
+    b.add(2, f"base = np.uint64(n * {LANES})")
+    b.add(2, f"out = np.uint64((t0 + n + 1) * {LANES})")
+    tile_loads(b, [("x", "tile_x")])
+    b.per_lane(2, "re_{l} = g_{l} * x_{l} + pr_{l} * yr_{l} - pi_{l} * yi_{l}")
+    b.per_lane(2, "im_{l} = pr_{l} * yi_{l} + pi_{l} * yr_{l}")
+    b.per_lane(2, "yr_{l} = re_{l}")
+    b.per_lane(2, "yi_{l} = im_{l}")
+    b.per_lane(2, "y_re[out + np.uint64({l})] = re_{l}")
+    b.per_lane(2, "y_im[out + np.uint64({l})] = im_{l}")
+    store_consts(b, ("yr", "yi"), "z")
+    return function("modulation_pole_ri", "tile_x, y_re, y_im, t0, nt, c, z",
+                    "Forward band-pass keeping y (rows t + 1 of y_re, y_im; row 0 stays 0).", b)
+
+
+def modulation_pole_adjoint() -> str:
+    """Adjoint of the band-pass with its post-processing, backwards over a tile:
+    Y[n] = ybar[n] + conj(p) Y[n+1] (ybar: d out / d y), the input gradient terms g Re Y into
+    ``tile_g``, and the sums sum Y conj(y[n-1]) (z[2], z[3]) and sum Re(Y) x (z[4]).
+    ``c``: pole (re, im), gain, factor, envelope flag (1.0: magnitude rows)."""
+    b = Body()
+    load_consts(b, ("pr", "pi", "g", "fac", "env"), "c")
+    load_consts(b, ("ar", "ai", "spr", "spi", "sg"), "z")
+    b.add(1, "for step in range(nt):")
+    b.add(2, "n = nt - 1 - step")
+    b.add(2, f"base = np.uint64(n * {LANES})")
+    b.add(2, f"cur = np.uint64((t0 + n + 1) * {LANES})")
+    b.add(2, f"prev = np.uint64((t0 + n) * {LANES})")
+    tile_loads(b, [("go", "tile_g"), ("x", "tile_x")])
+    b.per_lane(2, "yr_{l} = y_re[cur + np.uint64({l})]")
+    b.per_lane(2, "yi_{l} = y_im[cur + np.uint64({l})]")
+    b.per_lane(2, "mag_{l} = np.sqrt(yr_{l} * yr_{l} + yi_{l} * yi_{l})")
+    b.per_lane(2, "sc_{l} = fac_{l} * go_{l} / mag_{l}")
+    b.per_lane(2, "br_{l} = (sc_{l} * yr_{l} if mag_{l} > 0.0 else 0.0) if env_{l} != 0.0 else go_{l}")
+    b.per_lane(2, "bi_{l} = (sc_{l} * yi_{l} if mag_{l} > 0.0 else 0.0) if env_{l} != 0.0 else 0.0")
+    b.per_lane(2, "nr_{l} = br_{l} + pr_{l} * ar_{l} + pi_{l} * ai_{l}")
+    b.per_lane(2, "ai_{l} = bi_{l} + pr_{l} * ai_{l} - pi_{l} * ar_{l}")
+    b.per_lane(2, "ar_{l} = nr_{l}")
+    b.per_lane(2, "gx_{l} = g_{l} * ar_{l}")
+    b.per_lane(2, "sg_{l} += ar_{l} * x_{l}")
+    b.per_lane(2, "qr_{l} = y_re[prev + np.uint64({l})]")
+    b.per_lane(2, "qi_{l} = y_im[prev + np.uint64({l})]")
+    b.per_lane(2, "spr_{l} += ar_{l} * qr_{l} + ai_{l} * qi_{l}")
+    b.per_lane(2, "spi_{l} += ai_{l} * qr_{l} - ar_{l} * qi_{l}")
+    tile_stores(b, [("gx", "tile_g")])
+    store_consts(b, ("ar", "ai", "spr", "spi", "sg"), "z")
+    return function("modulation_pole_adjoint", "tile_g, tile_x, y_re, y_im, t0, nt, c, z",
+                    "Adjoint of the modulation band-pass over a tile, backwards in time (see the generator).", b)
+
+
 # ------------------------------------------------------------------------------- IHC membrane
 def scan_forward() -> str:
     b = Body()
@@ -245,8 +301,8 @@ def main() -> None:
              'into the kernels of the families (``iir``, ``modfilter``, ``ihc``).\n"""',
              "", "import math", "", "import numba", "import numpy as np", "", f"LANES = {LANES}",
              "EXP_NEG_INT = np.array([math.exp(-j) for j in range(41)])  # exp(-j), j = 0..40", "", ""]
-    for src in (biquad_real(), first_order_real(), complex_section(2), complex_section(1), modulation_pole(),
-                scan_forward(), ihc_forward(), adaptation_loop(False), adaptation_loop(True)):
+    for src in (biquad_real(), first_order_real(), complex_section(2), complex_section(1), modulation_pole(), modulation_pole_ri(),
+                modulation_pole_adjoint(), scan_forward(), ihc_forward(), adaptation_loop(False), adaptation_loop(True)):
         parts.append(src)
         parts.append("")
     OUT.write_text("\n".join(parts).rstrip() + "\n")
