@@ -272,6 +272,12 @@ def _input_grad_kernel(b, u, gx):
             gx[r, n] = acc
 
 
+def _broadcast_shapes(*shapes) -> tuple[int, ...]:
+    """``torch.broadcast_shapes`` without its first-call cost (it imports torch._refs and
+    sympy: ~0.3 s of a model's first call)."""
+    return tuple(int(n) for n in np.broadcast_shapes(*(tuple(s) for s in shapes)))
+
+
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().contiguous().numpy()
 
@@ -339,7 +345,7 @@ def _lfilter_fft(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor) -> torch.Ten
     eps = torch.finfo(x.real.dtype if x.is_complex() else x.dtype).eps
     tail = 0 if radius == 0 else int(math.ceil(math.log(eps * 1e-2) / math.log(radius)))
     n_fft = 1 << int(math.ceil(math.log2(n_samples + max(tail, b.shape[-1]) + 1)))
-    rows = math.prod(torch.broadcast_shapes(b.shape[:-1], a.shape[:-1], x.shape[:-1]))
+    rows = math.prod(_broadcast_shapes(b.shape[:-1], a.shape[:-1], x.shape[:-1]))
     complex_bytes = 2 * torch.empty((), dtype=x.real.dtype if x.is_complex() else x.dtype).element_size()
     need = 4 * rows * n_fft * complex_bytes  # spectra of x, b, a and the product
     if need > FFT_MAX_BYTES:
@@ -497,7 +503,7 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, method: str = "au
     b, a = b / a0, a / a0
     if method == "fft":
         return _lfilter_fft(b, a, x)
-    lead = torch.broadcast_shapes(b.shape[:-1], a.shape[:-1], x.shape[:-1])
+    lead = _broadcast_shapes(b.shape[:-1], a.shape[:-1], x.shape[:-1])
     n_samples = x.shape[-1]
     rows_b, rows_a, rows_x = _rows(b, lead, 1), _rows(a, lead, 1), _rows(x, lead, 1)
     if kind == "numba":
@@ -561,7 +567,7 @@ def _sosfilt_fused(sos: torch.Tensor, x: torch.Tensor, out_dtype: torch.dtype | 
     if bool((a0 == 0).any()):
         raise ValueError("every section needs a0 != 0")
     sos = sos / a0
-    lead = torch.broadcast_shapes(sos.shape[:-2], x.shape[:-1])
+    lead = _broadcast_shapes(sos.shape[:-2], x.shape[:-1])
     rows = _rows(sos, lead, 2)
     if not (x.is_floating_point() or x.is_complex()):
         x = x.to(dtype)
@@ -584,7 +590,7 @@ def _sosfilt_device(sos: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     dtype, x = _promote(sos.dtype, x)
     sos = sos.to(dtype)
     sos = sos / sos[..., 3:4]
-    lead = torch.broadcast_shapes(sos.shape[:-2], x.shape[:-1])
+    lead = _broadcast_shapes(sos.shape[:-2], x.shape[:-1])
     rows = _rows(sos, lead, 2)
     coef = load_triton_kernels("iir").pack_sections(rows[..., :3], rows[..., 3:])
     y = _SectionsDevice.apply(_rows(x, lead, 1), coef, dtype)
@@ -595,7 +601,7 @@ def section(b: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """Pack a first- or second-order filter ``b (..., <=3)``, ``a (..., <=3)`` as an sos row ``(..., 6)``."""
     if b.shape[-1] > 3 or a.shape[-1] > 3:
         raise ValueError("section() takes filters of order <= 2")
-    lead = torch.broadcast_shapes(b.shape[:-1], a.shape[:-1])
+    lead = _broadcast_shapes(b.shape[:-1], a.shape[:-1])
     dtype = torch.promote_types(b.dtype, a.dtype)
     row = torch.zeros(*lead, 6, dtype=dtype, device=b.device)
     row[..., : b.shape[-1]] = b
