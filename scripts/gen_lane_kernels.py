@@ -72,7 +72,7 @@ def tile_stores(b: Body, pairs, indent: int = 2) -> None:
 
 
 def function(name: str, args: str, doc: str, body: Body) -> str:
-    head = [f"@numba.njit(cache=True, fastmath=False, error_model='numpy')", f"def {name}({args}):",
+    head = ["@numba.njit(cache=True, fastmath=False, error_model='numpy')", f"def {name}({args}):",
             f'    """{doc}"""']
     return "\n".join(head + body.lines) + "\n"
 

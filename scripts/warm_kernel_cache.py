@@ -36,7 +36,7 @@ def main() -> int:
             out = model(xi)
             outs = out if isinstance(out, (list, tuple)) else [out]
             sum(o.square().mean() for o in outs if isinstance(o, torch.Tensor) and o.requires_grad).backward()
-            print(f"{name:13s} {str(dtype):14s} {time.perf_counter() - t0:6.1f} s", flush=True)
+            print(f"{name:13s} {dtype!s:14s} {time.perf_counter() - t0:6.1f} s", flush=True)
     return 0
 
 

@@ -20,7 +20,12 @@ import numba
 import numpy as np
 import torch
 
-from workbench.kernels._lanes import EXP_NEG_INT, LANES, adaptation_loop, adaptation_loop_save
+from workbench.kernels._lanes import (
+    EXP_NEG_INT,
+    LANES,
+    adaptation_loop,
+    adaptation_loop_save,
+)
 from workbench.kernels._numba import compiled
 from workbench.kernels.backend import load_triton_kernels, resolve_backend
 

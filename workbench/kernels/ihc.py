@@ -19,8 +19,6 @@ of 16 samples, recursion over the chunk ends; no division, so no underflow), any
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 import torch
@@ -29,7 +27,11 @@ from workbench.kernels import _tiles as tiles
 from workbench.kernels._lanes import LANES, ihc_forward, scan_forward
 from workbench.kernels._numba import compiled
 from workbench.kernels._vmath import EXP_INT, expm1
-from workbench.kernels.backend import device_constant, load_triton_kernels, resolve_backend
+from workbench.kernels.backend import (
+    device_constant,
+    load_triton_kernels,
+    resolve_backend,
+)
 
 _CHUNK = 16
 

@@ -42,9 +42,14 @@ import numba
 import numpy as np
 import torch
 
-from workbench.kernels._lanes import (LANES, biquad_complex, biquad_real, first_order_complex,
-                                      first_order_real)
 from workbench.kernels import _tiles as tiles
+from workbench.kernels._lanes import (
+    LANES,
+    biquad_complex,
+    biquad_real,
+    first_order_complex,
+    first_order_real,
+)
 from workbench.kernels._numba import compiled
 from workbench.kernels.backend import load_triton_kernels, resolve_backend
 
@@ -569,9 +574,7 @@ def _sosfilt_fused(sos: torch.Tensor, x: torch.Tensor, out_dtype: torch.dtype | 
     sos = sos / a0
     lead = _broadcast_shapes(sos.shape[:-2], x.shape[:-1])
     rows = _rows(sos, lead, 2)
-    if not (x.is_floating_point() or x.is_complex()):
-        x = x.to(dtype)
-    elif x.is_complex() and not dtype.is_complex:
+    if not (x.is_floating_point() or x.is_complex()) or x.is_complex() and not dtype.is_complex:
         x = x.to(dtype)
     if torch.is_grad_enabled() and x.requires_grad:
         y = _SectionsCPU.apply(_rows(x, lead, 1), rows, dtype)

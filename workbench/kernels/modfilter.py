@@ -21,10 +21,18 @@ import numpy as np
 import torch
 
 from workbench.kernels import _tiles as tiles
-from workbench.kernels._lanes import LANES, modulation_pole, modulation_pole_adjoint, modulation_pole_ri
+from workbench.kernels._lanes import (
+    LANES,
+    modulation_pole,
+    modulation_pole_adjoint,
+    modulation_pole_ri,
+)
 from workbench.kernels._numba import compiled
-from workbench.kernels.backend import device_constant, load_triton_kernels, resolve_backend
-
+from workbench.kernels.backend import (
+    device_constant,
+    load_triton_kernels,
+    resolve_backend,
+)
 
 # Backward kernel: one task per (batch, channel); the channel's bands run side by side in the
 # inner loop. The forward kernel runs LANES band rows side by side (see _bank_kernel).
