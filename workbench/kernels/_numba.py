@@ -9,7 +9,13 @@ so other numba code in the process compiles as it would without workbench.
 Every kernel uses ``cache=True``: compiled machine code is stored next to the sources in
 ``__pycache__`` or, where the package directory is read-only (a system site-packages),
 in numba's user-wide cache directory (``~/.cache/numba`` or ``$NUMBA_CACHE_DIR``), so only
-the very first use after installing compiles.
+the very first use after installing compiles (``scripts/warm_kernel_cache.py`` does that
+ahead of time: tens of seconds for all models on two cores).
+
+numba keys a cached kernel on its own source file only: after editing a function that
+kernels call from another file (``_lanes.py``, ``_tiles.py``, ``_vmath.py``), delete
+``workbench/kernels/__pycache__/*.nb[ic]`` (``scripts/gen_lane_kernels.py`` does it for
+``_lanes.py``), or the cached kernels keep the old code.
 """
 
 from __future__ import annotations
