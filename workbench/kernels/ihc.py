@@ -19,6 +19,8 @@ of 16 samples, recursion over the chunk ends; no division, so no underflow), any
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 import torch
@@ -70,6 +72,25 @@ def _ihc_terms(velocity, c, table):
     denom = c[4] + d_change
     g_change = -c[5] * d_change / (denom * c[4])
     # dD/dd = -f0/s1 (1 + f1) - f0 f1 / s0 ; dG/dd = -Gmax dD/dd / D^2
+    f0 = c[2] * (1.0 + e0)
+    f0f1 = c[2] * c[3] * (1.0 + e01)
+    slope = c[5] * (f0 * c[7] + f0f1 * (c[6] + c[7])) / (denom * denom) * c[0]
+    return g_change, 0.0 if clamped else slope
+
+
+@numba.njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _ihc_terms_libm(velocity, c):
+    """:func:`_ihc_terms` with libm's ``expm1``, for the backward pass: its loop does not
+    vectorise (the slope's selects), and scalar libm calls are the cheaper scalar code. The
+    two ``expm1`` differ by a few ulp, far below any gradient tolerance."""
+    d = c[0] * velocity
+    clamped = d < c[1]
+    d = c[1] if clamped else d
+    e0 = math.expm1(-d * c[7])
+    e01 = math.expm1(-d * (c[6] + c[7]))
+    d_change = c[2] * e0 + c[2] * c[3] * e01
+    denom = c[4] + d_change
+    g_change = -c[5] * d_change / (denom * c[4])
     f0 = c[2] * (1.0 + e0)
     f0f1 = c[2] * c[3] * (1.0 + e01)
     slope = c[5] * (f0 * c[7] + f0f1 * (c[6] + c[7])) / (denom * denom) * c[0]
@@ -128,7 +149,7 @@ def _ihc_backward_kernel(velocity, c, table, out, grad_out, grad_velocity):
                     t = n_t - 1 - t0 - k
                     tile_p[np.uint64(k * LANES + lane)] = out[r, np.uint64(t - 1)] if t > 0 else 0.0
             for i in range(nt * LANES):
-                g_change, slope = _ihc_terms(tile_v[i], c, table)
+                g_change, slope = _ihc_terms_libm(tile_v[i], c)
                 tile_s[i] = slope
                 tile_v[i] = c[8] - c[10] * g_change  # alpha
             # alpha[n + 1] in reversed order: the previous position, the carry at the first
