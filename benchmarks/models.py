@@ -20,6 +20,8 @@ same tone in both ears), float32, this prints
   many times faster ours is. The peer is timed once after one warm-up call (Paulick2024 and
   the other slow models: once).
 
+``--passive-omp`` sets ``OMP_WAIT_POLICY=PASSIVE`` (torch and numba each bring an OpenMP
+runtime; spinning idle threads of one slow the other down at two threads).
 ``--retain-freed-memory`` first calls :func:`workbench.kernels.memory.retain_freed_memory`
 (freed blocks stay in the heap: no page faults for the next call's outputs). Timings are
 printed, never asserted; on a shared machine read the CPU column and the ratios.
@@ -38,6 +40,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+if "--passive-omp" in sys.argv:  # before torch and numba load their OpenMP runtimes
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numba  # noqa: E402
 import torch  # noqa: E402
@@ -207,6 +211,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--no-first-call", action="store_true")
     parser.add_argument("--retain-freed-memory", action="store_true")
+    parser.add_argument("--passive-omp", action="store_true",
+                        help="OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads (torch's and numba's runtimes) sleep "
+                             "instead of spinning, which matters for the two-thread figures")
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
     wanted = set(args.models.split(","))
