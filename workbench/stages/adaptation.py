@@ -138,7 +138,7 @@ def highpass_adaptation(x: torch.Tensor, fs: float, cutoff_hz=3.0, order: int = 
     returned in ``x``'s dtype."""
     cutoff = cutoff_hz.double() if isinstance(cutoff_hz, torch.Tensor) else torch.tensor(float(cutoff_hz),
                                                                                           dtype=torch.float64)
-    return sosfilt(butter(order, cutoff.to(x.device), fs, "high"), x.double()).to(x.dtype)
+    return sosfilt(butter(order, cutoff.to(x.device), fs, "high"), x, out_dtype=x.dtype)  # float64 recursion
 
 
 class HighpassAdaptation(nn.Module):
@@ -187,7 +187,7 @@ class HighpassAdaptation(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self._fixed_sos is None:
             return highpass_adaptation(x, self.fs, self.cutoff_hz, self.order)
-        return sosfilt(self._fixed_sos, x.double()).to(x.dtype)
+        return sosfilt(self._fixed_sos, x, out_dtype=x.dtype)
 
     def extra_repr(self) -> str:
         return f"fs={self.fs:g}, cutoff_hz={float(self.cutoff_hz):g}, order={self.order}"

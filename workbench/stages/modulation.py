@@ -29,6 +29,7 @@ from torch import nn
 
 from workbench._validation import check_choice, check_fs, check_positive
 from workbench.dsp import hilbert_envelope
+from workbench.kernels.envelope import scaled_envelope_
 from workbench.kernels.iir import sosfilt
 from workbench.kernels.modfilter import modulation_bandpass_bank
 from workbench.stages.filters import butter
@@ -286,7 +287,7 @@ def king2019_modfilterbank(x: torch.Tensor, sos: torch.Tensor, mfc, phase_insens
     keeps every band's waveform. The recursion always runs in float64: poles ~1e-4 from the
     unit circle (2 Hz at 44.1 kHz) leave float32 sections with errors of order one.
     """
-    y = sosfilt(sos.double(), x.double().unsqueeze(-2)).to(x.dtype)
+    y = sosfilt(sos.double(), x.unsqueeze(-2), out_dtype=x.dtype)  # float64 recursion
     if phase_insens_cut is None:
         return y
     values = mfc.detach().cpu().tolist() if isinstance(mfc, torch.Tensor) else np.ravel(mfc).tolist()
@@ -294,6 +295,16 @@ def king2019_modfilterbank(x: torch.Tensor, sos: torch.Tensor, mfc, phase_insens
     if not hi:
         return y
     y_hi = y[..., hi[0]:, :]  # the mfc ascend: the envelope bands are the last ones
+    if y.device.type == "cpu" and not (torch.is_grad_enabled() and y.requires_grad):
+        # no gradient: the FFTs, then one fused pass (workbench.kernels.envelope), in place
+        n = y.shape[-1]
+        spec = torch.fft.rfft(y_hi)
+        spec[..., 0] = 0
+        if n % 2 == 0:
+            spec[..., -1] = 0
+        h = torch.fft.irfft(spec.mul_(-1j), n)
+        y[..., hi[0]:, :] = scaled_envelope_(y_hi, h)
+        return y
     env = hilbert_envelope(y_hi)
     tiny = torch.finfo(y.dtype).tiny
     rms = lambda v: v.pow(2).mean(-1, keepdim=True).clamp_min(tiny).sqrt()  # noqa: E731
@@ -379,7 +390,7 @@ class King2019ModulationFilterbank(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.lp_sos is not None:  # 1st-order 150 Hz lowpass (AMT 'LP_150_Hz'), float64
-            x = sosfilt(self.lp_sos.double(), x.double()).to(x.dtype)
+            x = sosfilt(self.lp_sos.double(), x, out_dtype=x.dtype)
         return king2019_modfilterbank(x, self.sos, self._mfc_hz, self.phase_insens_cut)
 
     def extra_repr(self) -> str:
