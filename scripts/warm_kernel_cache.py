@@ -18,18 +18,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-import workbench  # noqa: E402
-from workbench.cli import DEMO_MODELS, _demo_input  # noqa: E402
+from workbench.cli import demo_input  # noqa: E402
+from workbench.dashboards.registry import MODELS, model_class  # noqa: E402
 
 
 def main() -> int:
-    for name, kwargs, fs in DEMO_MODELS:
-        kwargs = {k: v for k, v in kwargs.items() if k != "basef"}
+    for name, spec in MODELS.items():
+        kwargs = {k: v for k, v in spec.constructor_kwargs().items() if k != "basef"}
         for dtype in (torch.float32, torch.float64):
             t0 = time.perf_counter()
-            model = getattr(workbench, name)(**kwargs, dtype=dtype)
-            x = _demo_input(name, fs, 0.1).to(dtype)
-            x = (torch.stack([x, x]) if name == "Moore2016" else x).unsqueeze(0)
+            model = model_class(name)(**kwargs, dtype=dtype)
+            x = demo_input(model, 0.1).to(dtype)
             with torch.no_grad():
                 model(x)
             xi = x.clone().requires_grad_(True)

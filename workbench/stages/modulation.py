@@ -303,7 +303,7 @@ def king2019_modfilterbank(x: torch.Tensor, sos: torch.Tensor, mfc, phase_insens
         if n % 2 == 0:
             spec[..., -1] = 0
         h = torch.fft.irfft(spec.mul_(-1j), n)
-        y[..., hi[0]:, :] = scaled_envelope_(y_hi, h)
+        y[..., hi[0]:, :] = scaled_envelope_(y_hi.contiguous(), h)  # works on contiguous rows
         return y
     env = hilbert_envelope(y_hi)
     tiny = torch.finfo(y.dtype).tiny
