@@ -189,13 +189,18 @@ def fir_filter(x: torch.Tensor, taps: torch.Tensor, drop: int = 0) -> torch.Tens
     samples of the filter's delay are removed (AMT's group-delay compensation appends
     ``drop`` zeros, filters and drops the first ``drop`` outputs). ``taps`` has shape
     ``(n_taps,)`` or broadcasts against ``x``'s leading dims with taps last.
+
+    The convolution runs in float64 and returns ``x``'s dtype: a float32 FFT spreads an error
+    of ~1e-7 of the signal's peak over all frequencies, which is 1e-5 to 1e-4 of a weak
+    channel's signal after the filterbank (the adaptation loops then pass it on: Paulick2024's
+    adaptation stage differed by 4.6e-5 between float32 and float64 from this alone).
     """
     n_t, n_taps = x.shape[-1], taps.shape[-1]
     if not 0 <= drop < n_taps + n_t:
         raise ValueError(f"drop must be in [0, {n_taps + n_t}), got {drop}")
     n_fft = _fast_len(n_t + n_taps - 1)
-    spec = torch.fft.rfft(x, n_fft) * torch.fft.rfft(taps.to(x.dtype), n_fft)
-    return torch.fft.irfft(spec, n_fft)[..., drop:drop + n_t]
+    spec = torch.fft.rfft(x.to(torch.float64), n_fft) * torch.fft.rfft(taps.to(torch.float64), n_fft)
+    return torch.fft.irfft(spec, n_fft)[..., drop:drop + n_t].to(x.dtype)
 
 
 def _fast_len(n: int) -> int:
