@@ -119,7 +119,7 @@ class ModulationFilterbank(nn.Module):
         self.filter_type = check_choice(filter_type, ("efilt", "butterworth"), "filter_type")
         Q = check_positive(Q, "Q")
         if not 0.5 < Q <= MAX_Q:  # Q bounds the number of filters: ~ Q ln(max_mfc / 10 Hz)
-            raise ValueError(f"Q must lie in (0.5, {MAX_Q:g}], got {Q:g}")
+            raise ValueError(f"Q must be finite and > 0.5 (at most {MAX_Q:g}), got {Q:g}")
         max_mfc = check_positive(max_mfc, "max_mfc")
         if not max_mfc < self.fs / 2:
             raise ValueError(f"max_mfc must lie in (0, fs/2 = {self.fs / 2:g}) Hz, got {max_mfc:g}")

@@ -72,9 +72,9 @@ class SpecificLoudness(nn.Module):
         super().__init__()
         from scipy.interpolate import PchipInterpolator
 
-        C = check_positive(C, "C (sone/Cam)")
+        C = check_positive(C, "C")
         if C > 10:
-            raise ValueError(f"C (sone/Cam) must lie in (0, 10] (ANSI: 0.046871), got {C:g}")
+            raise ValueError(f"C must lie in (0, 10] sone/Cam (ANSI: 0.046871), got {C:g}")
         threshold_db_above_500 = check_range(threshold_db_above_500, "threshold_db_above_500", -50.0, 100.0, "dB")
         t = ansi_tables()
         fc = np.asarray(center_freqs_hz, dtype=np.float64)
