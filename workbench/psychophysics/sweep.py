@@ -67,7 +67,7 @@ def _check_config(path: Path, config: dict):
 
 
 def run_sweep(task, conditions, output, *, config: dict | None = None, executor=None,
-              max_workers: int = 2, progress: bool = True) -> pd.DataFrame:
+              max_workers: int = 2, progress: bool = True, device=None) -> pd.DataFrame:
     """Run ``task(**condition)`` for each condition; return the tidy table of all rows.
 
     task: callable returning a dict (one row) or a list of dicts (several rows) of scalars.
@@ -78,6 +78,8 @@ def run_sweep(task, conditions, output, *, config: dict | None = None, executor=
         stored in ``<output>.config.json``.
     executor: None (a local thread pool of ``max_workers``), a
         ``concurrent.futures.Executor``, or a ``dask.distributed.Client``.
+    device: passed to every task as ``device=`` (e.g. 'cuda': the batched trials run there);
+        not part of the condition, so results resume across devices.
     """
     if not callable(task):
         raise TypeError(f"task must be callable, got {type(task).__name__}")
@@ -108,8 +110,10 @@ def run_sweep(task, conditions, output, *, config: dict | None = None, executor=
         bar = tqdm(total=len(conditions), initial=len(conditions) - len(todo), desc="sweep")
     try:
         futures = {}
+        extra = {} if device is None else {"device": str(device)}
         for cond in todo:
-            fut = pool.submit(task, **cond, pure=False) if _is_dask_client(pool) else pool.submit(task, **cond)
+            kwargs = {**cond, **extra}
+            fut = pool.submit(task, **kwargs, pure=False) if _is_dask_client(pool) else pool.submit(task, **kwargs)
             futures[fut] = cond
         for fut in _completed(list(futures), pool):
             cond = futures[fut]
