@@ -22,6 +22,24 @@ TASKS = {
                                                                    8.0, 2.0, 128.0, 2.0)),
     "detection: 1 kHz tone in noise": ("tone_in_noise", ParamSpec("notch_width_hz", "notch width (Hz)", "float",
                                                                   0.0, 0.0, 800.0, 100.0)),
+    "discrimination: level of broadband noise": ("intensity_noise",
+                                                 ParamSpec("level_db_spl", "noise level (dB SPL)", "float",
+                                                           60.0, 30.0, 90.0, 5.0)),
+    "masking: 1 kHz tone in notched noise": ("notched_noise",
+                                            ParamSpec("notch_width_hz", "notch width (Hz)", "float",
+                                                      200.0, 0.0, 800.0, 100.0)),
+    "forward masking: 4 kHz tone after a tone masker": ("forward_masking_tone",
+                                                        ParamSpec("masker_level_db_spl", "masker level (dB SPL)",
+                                                                  "float", 70.0, 40.0, 90.0, 10.0)),
+    "forward masking: 1 kHz tone after noise": ("forward_masking",
+                                                ParamSpec("gap_s", "masker-probe gap (s)", "float",
+                                                          0.01, 0.0, 0.15, 0.005)),
+    "masking pattern: tone in narrowband noise": ("masking_pattern",
+                                                  ParamSpec("probe_hz", "probe frequency (Hz)", "float",
+                                                            1000.0, 500.0, 4000.0, 50.0)),
+    "detection: AM of a narrowband noise (5 kHz)": ("am_detection",
+                                                   ParamSpec("rate_hz", "modulation rate (Hz)", "float",
+                                                             16.0, 2.0, 128.0, 2.0)),
 }
 OBSERVERS = {"Paulick2024 (CASP optimal detector)": "paulick2024",
              "stand-in: level feature + noise (fast)": "level",
@@ -104,7 +122,19 @@ def summary_text(r: TaskResult) -> str:
              f"time: {s['elapsed_s']:.1f} s"]
     extra = {k: v for k, v in s.items() if k in ("delta_l_db",) and np.isfinite(v)}
     parts += [f"{k}: **{v:.2f}**" for k, v in extra.items()]
+    parts.append(human_text(s))
     return " · ".join(p for p in parts if p)
+
+
+def human_text(summary: dict) -> str:
+    """The human threshold for this condition and the model's difference from it ('' where
+    no human data match; relative data, such as notched noise, need the no-notch run too)."""
+    from workbench.psychophysics.experiments import compare_with_human
+
+    c = compare_with_human(summary)
+    if not np.isfinite(c["human"]) or "model_relative" in c:
+        return ""
+    return f"human: {c['human']:.2f} (model - human {c['model_minus_human']:+.2f}; {c['human_source'].split(',')[0]})"
 
 
 class ExperimentPanel:
