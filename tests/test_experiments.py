@@ -360,3 +360,13 @@ def test_every_registered_experiment_runs_with_a_stand_in_and_has_plot_axes():
         exp = make_experiment(name, **kw, procedure=proc)
         res = exp.run(FeatureObserver("level", noise_sd=1.0, seed=0), n_runs=1, seed=0)
         assert len(res.rows()) == 1 and res.rows()[0]["experiment"] == name
+
+
+def test_frozen_noise_plays_one_token_everywhere():
+    exp = tone_in_noise(0.0, duration_s=0.1, frozen_noise=True)
+    gen = torch.Generator().manual_seed(0)
+    refs = exp.make_reference(3, gen)
+    assert exp.frozen and torch.equal(refs[0], refs[2])
+    assert torch.equal(exp.make_reference(1, torch.Generator().manual_seed(9))[0], refs[0])
+    running = tone_in_noise(0.0, duration_s=0.1).make_reference(2, gen)
+    assert not torch.equal(running[0], running[1])

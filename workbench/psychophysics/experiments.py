@@ -299,13 +299,15 @@ def intensity_discrimination(level_db_spl: float = 60.0, *, carrier: str = "tone
 def tone_in_noise(notch_width_hz: float = 0.0, *, tone_hz: float = 1000.0,
                   noise_spectrum_level_db: float = 30.0, band_hz=(20.0, 10000.0),
                   duration_s: float = 0.3, ramp_s: float = 0.02, fs: float = 44100.0,
-                  n_intervals: int = 3, procedure=None) -> Experiment:
+                  n_intervals: int = 3, frozen_noise: bool = False, procedure=None) -> Experiment:
     """Detection of a tone in broadband (``notch_width_hz=0``) or notched noise.
 
     Noise: spectrum level ``noise_spectrum_level_db`` (dB/Hz) over ``band_hz``, with a
     spectral notch of ``notch_width_hz`` centred on the tone (arithmetically). Tone and noise
-    are gated together. Tracked: tone level re the noise spectrum level (dB), i.e. the
-    critical ratio at threshold for broadband noise (human ~18 dB at 1 kHz).
+    are gated together. Running noise (a fresh token in every interval) by default;
+    ``frozen_noise=True`` plays one fixed token in every interval and trial. Tracked: tone
+    level re the noise spectrum level (dB), i.e. the critical ratio at threshold for
+    broadband noise (human ~18 dB at 1 kHz).
     """
     fs = check_fs(fs)
     notch = check_positive(notch_width_hz, "notch_width_hz", allow_zero=True)
@@ -316,6 +318,11 @@ def tone_in_noise(notch_width_hz: float = 0.0, *, tone_hz: float = 1000.0,
     proc = _procedure(procedure, dict(start_value=30.0, step_sizes=(4.0, 2.0, 1.0), bounds=(-20.0, 60.0)))
 
     def masker(n, gen):
+        if frozen_noise:  # one token, the same in every interval
+            token = torch.Generator().manual_seed(20240)
+            parts = [stimuli.set_level(_white(1, duration_s, fs, b, token),
+                                       noise_spectrum_level_db + 10 * math.log10(b[1] - b[0])) for b in bands]
+            return sum(parts).expand(n, -1).clone()
         parts = [stimuli.set_level(_white(n, duration_s, fs, b, gen),
                                    noise_spectrum_level_db + 10 * math.log10(b[1] - b[0])) for b in bands]
         return sum(parts)
@@ -329,8 +336,8 @@ def tone_in_noise(notch_width_hz: float = 0.0, *, tone_hz: float = 1000.0,
                       lambda n, gen: _ramped(masker(n, gen), fs, ramp_s), proc, 30.0, fs, n_intervals,
                       {"notch_width_hz": notch},
                       dict(tone_hz=tone_hz, noise_spectrum_level_db=noise_spectrum_level_db,
-                           band_hz=list(band_hz), duration_s=duration_s, ramp_s=ramp_s),
-                      lambda t: {"tone_level_db_spl": noise_spectrum_level_db + t})
+                           band_hz=list(band_hz), duration_s=duration_s, ramp_s=ramp_s, frozen_noise=frozen_noise),
+                      lambda t: {"tone_level_db_spl": noise_spectrum_level_db + t}, frozen=bool(frozen_noise))
 
 
 def forward_masking(gap_s: float = 0.01, *, masker_level_db_spl: float = 70.0,

@@ -567,3 +567,26 @@ def rms_error(problem: FitProblem, theta) -> float:
     if not diffs:
         raise ValueError("rms_error needs ThresholdData conditions")
     return float(np.sqrt(np.mean(np.square(diffs))))
+
+
+def analytic_threshold(model, experiment, *, noise_variance="paulick2024", center_per_band: bool = True,
+                       roi: bool = True, n_tokens: int = 8, seed: int = 0, search=None) -> float:
+    """The threshold AMT's deterministic procedure converges on, without a staircase: the
+    value of ``experiment``'s tracked variable where the analytic percent correct reaches
+    the procedure's convergence point (for a frozen experiment the staircase with
+    ``decision='amt'`` oscillates around it within half its final step).
+
+    >>> import torch
+    >>> from workbench import Paulick2024
+    >>> from workbench.psychophysics.experiments import intensity_discrimination
+    >>> model = Paulick2024(fs=16000, flow=800, fhigh=1250, n_channels=3, return_stages=True)
+    >>> exp = intensity_discrimination(60.0, duration_s=0.1, total_s=0.15, fs=16000)
+    >>> round(analytic_threshold(model, exp, search=(-20.0, 10.0)), 1)  # Weber fraction, dB
+    1.1
+    """
+    datum = ThresholdData(experiment, 0.0, search=search)
+    problem = FitProblem(model, [datum], [FitParameter("noise_variance", 1e-6, 1e9)],
+                         noise_variance=noise_variance, center_per_band=center_per_band, roi=roi,
+                         n_tokens=n_tokens, seed=seed)
+    with torch.no_grad():
+        return float(problem.predict(problem.initial())[0])

@@ -70,7 +70,7 @@ def percent_correct_analytic(mue, n_afc: int, noise_variance=40.0):
     'paulick2024' (40) / 'jepsen2008' (130). Returns a tensor (float for float input) in [0, 1].
 
     >>> round(percent_correct_analytic(0.0, 2), 3), round(percent_correct_analytic(10.0, 3, 'paulick2024'), 3)
-    (0.5, 0.793)
+    (0.5, 0.784)
     """
     check_choice(n_afc, _AFC_FIT, "n_afc")
     slope, offset = _AFC_FIT[n_afc]
