@@ -67,8 +67,22 @@ def markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in cells])
 
 
-def summarise(name: str, df: pd.DataFrame, extra: dict) -> pd.DataFrame:
-    """One row per condition: mean threshold over runs and seeds, sd, human value, difference."""
+def analytic(name: str, cond: dict, extra: dict, observer: str) -> float:
+    """AMT's deterministic threshold of a frozen condition without a staircase (the crossing
+    the track oscillates around within half its final step)."""
+    from workbench.psychophysics.fit import analytic_threshold
+    from workbench.psychophysics.observer import CASP_OBSERVERS, casp_model
+
+    exp = make_experiment(name, **cond, **extra)
+    _, _, variance, centre = CASP_OBSERVERS[observer]
+    return analytic_threshold(casp_model(observer, float(exp.fs)), exp, noise_variance=variance,
+                              center_per_band=centre)
+
+
+def summarise(name: str, df: pd.DataFrame, extra: dict, observer: str = "paulick2024",
+              exact: bool = False) -> pd.DataFrame:
+    """One row per condition: mean threshold over runs and seeds, sd, human value, difference;
+    ``exact``: also AMT's analytic threshold (frozen stimuli, CASP observers)."""
     swept = list(PLAN[name][0])
     y = PLOT_AXES[name][1]
     rows = []
@@ -82,6 +96,11 @@ def summarise(name: str, df: pd.DataFrame, extra: dict) -> pd.DataFrame:
         shown = y if y in row else exp.variable
         row.update(sd=ok[shown].std(ddof=1) if len(ok) > 1 else np.nan, n=len(ok), n_runs=len(g),
                    run_time_s=g.drop_duplicates("condition_id")["elapsed_s"].sum())
+        if exact:
+            value = analytic(name, cond, extra, observer)
+            report = exp.report(value)
+            row["analytic_" + (next(iter(report)) if report else exp.variable)] = \
+                next(iter(report.values())) if report else value
         rows.append(row)
     table = pd.DataFrame(rows)
     human = HUMAN_DATA.get(name)
@@ -96,7 +115,11 @@ def summarise(name: str, df: pd.DataFrame, extra: dict) -> pd.DataFrame:
             base = same.loc[np.isclose(same[human.x_name], human.relative_to)]
             baseline = float(base[make_experiment(name, **extra).variable].iloc[0]) if len(base) else None
         compared.append(compare_with_human(row.to_dict(), baseline=baseline))
-    return pd.concat([table, pd.DataFrame(compared)], axis=1)
+    out = pd.concat([table, pd.DataFrame(compared)], axis=1)
+    exact_columns = [c for c in out.columns if c.startswith("analytic_")]
+    if exact_columns and human is not None and human.relative_to is None:
+        out["analytic_minus_human"] = out[exact_columns[0]] - out["human"]
+    return out
 
 
 def stimulus_text(name: str, extra: dict) -> str:
@@ -159,7 +182,8 @@ def main(argv=None):
         df = run_sweep(functools.partial(run_condition, **extra), conds, out / f"{name}.csv", config=config,
                        executor=client, max_workers=args.workers, device=args.device)
         wall = time.perf_counter() - t0
-        summary = summarise(name, df, extra)
+        summary = summarise(name, df, extra, args.observer, exact=frozen and args.observer in ("paulick2024",
+                                                                                               "jepsen2008", "dau1997"))
         summary.to_csv(out / f"{name}_summary.csv", index=False)
         sources = sorted(set(summary["human_source"]) - {"none"})
         report.append(f"### {name} ({args.observer}, {casp}, {runs} runs x {seeds} seeds, wall {wall:.0f} s)\n\n"

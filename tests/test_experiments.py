@@ -370,3 +370,22 @@ def test_frozen_noise_plays_one_token_everywhere():
     assert torch.equal(exp.make_reference(1, torch.Generator().manual_seed(9))[0], refs[0])
     running = tone_in_noise(0.0, duration_s=0.1).make_reference(2, gen)
     assert not torch.equal(running[0], running[1])
+
+
+def test_shipped_full_runs_load_and_compare_with_their_human_data():
+    from workbench.dashboards.experiments_ui import TASKS, reference_figure
+    from workbench.psychophysics.experiments import reference_results
+
+    for name in EXPERIMENTS:
+        table = reference_results(name)
+        assert table is not None and len(table) and {"human", "model_minus_human", "human_source"} <= set(table)
+        x_name, y_name = PLOT_AXES[name]
+        assert x_name in table
+        h = HUMAN_DATA.get(name)
+        if h is not None and h.relative_to is None:   # the stored difference is model - human at that row
+            rows = table[np.isfinite(table["human"])]
+            np.testing.assert_allclose(rows[y_name] - rows["human"], rows["model_minus_human"], atol=1e-9)
+            np.testing.assert_allclose(rows["human"], [float(h.at(x)) for x in rows[x_name]], atol=1e-9)
+    assert reference_results("intensity_tone")["analytic_delta_l_db"].notna().all()  # frozen: exact column
+    fig = reference_figure(next(iter(TASKS)))
+    assert fig.axes and len(fig.axes[0].get_lines()) >= 2

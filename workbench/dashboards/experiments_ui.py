@@ -114,6 +114,22 @@ def task_figures(r: TaskResult):
     return track, psy
 
 
+def reference_figure(task: str):
+    """The shipped full run of this task's experiment over its human data (None without one)."""
+    from workbench.psychophysics.experiments import plot_experiment, reference_results
+
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {list(TASKS)}, got {task!r}")
+    name = TASKS[task][0]
+    table = reference_results(name)
+    if table is None:
+        return None
+    for column, value in (("masker_hz", 4000.0), ("gap_s", 0.0), ("bandwidth_hz", 31.0)):
+        if column in table and name in ("forward_masking_tone", "am_detection"):
+            table = table[table[column] == value]
+    return plot_experiment(table, name)
+
+
 def summary_text(r: TaskResult) -> str:
     s, e = r.summary, r.experiment
     parts = [f"threshold ({e.variable}): **{s[e.variable]:.2f} {e.unit}**",
@@ -159,12 +175,21 @@ class ExperimentPanel:
         self.spinner = pn.indicators.LoadingSpinner(value=True, visible=False, size=28)
         self.track = pn.pane.PNG(None, css_classes=["experiment-track"], max_width=600)
         self.curve = pn.pane.PNG(None, css_classes=["experiment-curve"], max_width=600)
+        self.reference = pn.pane.PNG(None, css_classes=["experiment-reference"], max_width=600)
+        self._show_reference(self.controls["task"].value)
 
     def _on_task(self, event):
         from workbench.dashboards.panel_ui import panel_widget
 
         self.condition = panel_widget(TASKS[event.new][1])
         self.condition_box[:] = [self.condition]
+        self._show_reference(event.new)
+
+    def _show_reference(self, task):
+        from workbench.dashboards import figures
+
+        fig = reference_figure(task)
+        self.reference.object = None if fig is None else figures.png_bytes(fig, dpi=96)
 
     async def _on_run(self, event=None):
         from workbench.dashboards import core, figures
@@ -198,5 +223,6 @@ class ExperimentPanel:
 
         controls = pn.Column(*self.controls.values(), self.condition_box, self.run_button, width=320)
         return pn.Column(self.message, pn.Row(controls, pn.Column(pn.Row(self.spinner, self.summary),
-                                                                  pn.Row(self.track, self.curve))))
+                                                                  pn.Row(self.track, self.curve),
+                                                                  self.reference)))
 

@@ -590,3 +590,20 @@ def plot_experiment(summary, experiment: str, *, ax=None):
         table[y_name] = table[variable] - (float(base.iloc[0]) if len(base) else math.nan)
     return plots.plot_experiment(table, x_name, y_name, human, log_x=experiment in ("tmtf", "am_detection"),
                                  title=experiment.replace("_", " "), ax=ax)
+
+
+def reference_results(experiment: str):
+    """The model-vs-human summary table of the full run shipped with the package
+    (``workbench/data/experiments/<experiment>.csv``, written by ``scripts/run_experiments.py``
+    with the CASP observer as AMT runs it; the stimulus and procedure are in the
+    ``<experiment>.md`` next to it), or None where no run is shipped."""
+    from importlib import resources
+
+    import pandas as pd
+
+    check_choice(experiment, EXPERIMENTS, "experiment")
+    path = resources.files("workbench.data").joinpath("experiments").joinpath(f"{experiment}.csv")
+    if not path.is_file():
+        return None
+    with path.open() as f:
+        return pd.read_csv(f)
