@@ -145,3 +145,102 @@ def test_bad_input():
         OptimalDetector(ToyModel()).decision_variables(torch.zeros(1, 1, 1, 5))
     with pytest.raises(ValueError, match="identical"):
         OptimalDetector(ToyModel()).fit(torch.ones(10), torch.ones(10))
+
+
+# --------------------------------------------------------------------------- AMT's CASP procedure
+def test_amt_trial_decision_equals_amt_formula_by_hand():
+    # demo_paulick2024: corr_fin = max(0, c_target - max(0, c_masker)); paulick2024_decision:
+    # detected when 1 - erfc((mue/sqrt(var)*s - o)*0.7071068)/2 > 1/2^(1/n) (1-up-n-down)
+    from workbench.psychophysics.observer import TemplateObserver, amt_mue
+
+    target = torch.tensor([5.0, 3.0, 1.0, 20.0], dtype=torch.float64)
+    refs = torch.tensor([[1.0, -2.0], [4.0, 0.0], [-1.0, -3.0], [2.0, 1.5]], dtype=torch.float64)
+    mue = amt_mue(target, refs)
+    np.testing.assert_allclose(mue.numpy(), [4.0, 0.0, 1.0, 18.0])  # largest reference, clipped at 0
+    by_hand = [1 - erfc((m / math.sqrt(40.0) * 0.765 - 0.423) * 0.7071068) / 2 for m in (4.0, 0.0, 1.0, 18.0)]
+    np.testing.assert_allclose(percent_correct_analytic(mue, 3, 40.0).numpy(), by_hand, rtol=0, atol=1e-14)
+    detector, _ = _fitted_detector(1.0)
+    observer = TemplateObserver(detector, decision="amt")
+    ok = observer.judge(target, refs, 2 ** -0.5)   # 3-AFC, 1-up-2-down: 70.7 %
+    assert ok.tolist() == [p > 2 ** -0.5 for p in by_hand] == [False, False, False, True]
+    assert observer.judge(target, refs, 0.5).tolist() == [p > 0.5 for p in by_hand]
+    with pytest.raises(ValueError, match="2-4 intervals"):
+        observer.judge(target, torch.zeros(4, 4, dtype=torch.float64), 0.7)
+    with pytest.raises(ValueError, match="decision"):
+        TemplateObserver(detector, decision="bayes")
+
+
+def test_inverse_of_the_analytic_rule():
+    from workbench.psychophysics.observer import mue_at_percent_correct
+
+    for n_afc in (2, 3, 4):
+        mue = mue_at_percent_correct(2 ** -0.5, n_afc, "paulick2024")
+        assert percent_correct_analytic(mue, n_afc, 40.0) == pytest.approx(2 ** -0.5, abs=1e-9)
+
+
+class StagedToy(ToyModel):
+    """ToyModel whose audio is split into C channels (rows of a fixed gain matrix), with an
+    'adaptation' stage (the channels at full rate) and 3 modulation bands of which channel c
+    has the first min(3, c + 1): ROI, the fc > 4 fm rule and normalisation over all channels."""
+
+    center_freqs_hz = torch.tensor([100.0, 200.0, 400.0, 800.0, 1600.0, 3200.0])
+    mfc = torch.tensor([0.0, 40.0, 150.0])
+    return_stages = True
+
+    @property
+    def stage_info(self):
+        return {"adaptation": StageInfo("channels", "MU", "BCT", 1000.0),
+                "output": StageInfo("audio", "Pa", "BCMT", 1000.0)}
+
+    def forward(self, x):
+        out, stages = self._run(x)
+        return out, stages
+
+    def _run(self, x):
+        gains = torch.tensor([0.0, 0.1, 1.0, 0.3, 0.05, 0.0], dtype=x.dtype)[:, None]
+        chans = x[:, None, :] * gains                      # (B, C, T)
+        bands = [chans[:, c:c + 1].expand(-1, min(3, c + 1), -1) * torch.arange(1.0, min(3, c + 1) + 1)[:, None]
+                 for c in range(6)]
+        return bands, {"adaptation": chans}
+
+
+def test_roi_template_normalisation_and_fourth_rule_as_amt():
+    detector = OptimalDetector(StagedToy(), noise_variance=40.0, roi=True)
+    target = torch.linspace(0, 1, 400, dtype=torch.float64) + 0.5
+    detector.fit(target, torch.zeros(400, dtype=torch.float64))
+    # ROI by hand: rms of the smoothed difference is proportional to the gains 0, .1, 1, .3, .05, 0:
+    # core = channel 2 (>= 0.5 max), widened to the channels nearest 400/sqrt 2 = 283 Hz (200 Hz, 1)
+    # and 2 * 400 = 800 Hz (3)
+    assert detector.channels.tolist() == [1, 2, 3]
+    # template normalised over ALL channels (AMT), then restricted: energy of the kept part < 1
+    assert float(detector.template_full.pow(2).sum() / detector.fs) == pytest.approx(1.0, rel=1e-12)
+    assert float(detector.template.pow(2).sum() / detector.fs) < 1.0
+    # fc > 4 fm: 200 Hz keeps bands 0 (0 Hz) and 1 (40 Hz: 160 < 200); 400 Hz and 800 Hz keep
+    # 0, 1 and 2 only where present (150 Hz band: 600 < 400? no -> absent at 400 Hz, present at 800 Hz)
+    assert detector.mask.tolist() == [[True, True, False], [True, True, False], [True, True, True]]
+    with pytest.raises(ValueError, match="roi_stage"):
+        OptimalDetector(StagedToy(), roi=True, roi_stage="ihc")
+    with pytest.raises(ValueError, match="return_stages"):
+        OptimalDetector(type("NoStages", (StagedToy,), {"return_stages": False})(), roi=True)
+
+
+@pytest.mark.slow
+def test_roi_of_a_tone_in_noise_picks_the_channels_around_the_tone():
+    # Paulick2024 (AMT defaults: 44.1 kHz, 50 channels, 250-8000 Hz); a 1-kHz tone at 55 dB SPL
+    # in a 40 dB/Hz broadband noise (same noise token in target and reference, as the
+    # experiments build the template). By hand: core = the channels next to 1 kHz, widened to
+    # the channels nearest 1000 / sqrt 2 = 707 Hz and 2000 Hz (AMT paulick2024_roi)
+    from workbench import Paulick2024, stimuli
+
+    fs = 44100.0
+    model = Paulick2024(fs=fs, return_stages=True)
+    noise = stimuli.noise(0.2, fs, 40 + 10 * math.log10(9980.0), band_hz=(20.0, 10000.0), seed=3, ramp_s=0.01)
+    tone = stimuli.tone(1000.0, 0.2, fs, 55.0, ramp_s=0.01)
+    detector = OptimalDetector(model, roi=True).fit(noise + tone, noise)
+    fc = model.center_freqs_hz.double()
+    nearest = lambda f: int(torch.argmin((fc - f).abs()))  # noqa: E731
+    low, high = int(detector.channels[0]), int(detector.channels[-1])
+    print("ROI", float(fc[low]), "-", float(fc[high]), "Hz")
+    assert low == nearest(1000.0 / math.sqrt(2))
+    assert nearest(2000.0) <= high <= nearest(2000.0) + 1   # 2 fc (the tone's upward spread: one more)
+    assert detector.channels.tolist() == list(range(low, high + 1)) and len(detector.channels) < 20

@@ -720,7 +720,9 @@ def plot_model_vs_human(x_model, y_model, x_human=None, y_human=None, *, sd_mode
 _LABELS = {"rate_hz": "Modulation rate (Hz)", "level_db_spl": "Level (dB SPL)",
            "notch_width_hz": "Notch width (Hz)", "gap_s": "Masker-probe gap (s)",
            "threshold_db": "AM threshold, 20 log m (dB)", "delta_l_db": "JND, dL (dB)",
-           "threshold_db_re_n0": "Tone threshold re N0 (dB)", "probe_level_db_spl": "Probe threshold (dB SPL)"}
+           "threshold_db_re_n0": "Tone threshold re N0 (dB)", "probe_level_db_spl": "Probe threshold (dB SPL)",
+           "threshold_re_no_notch_db": "Threshold re no notch (dB)", "masker_level_db_spl": "Masker level (dB SPL)",
+           "probe_hz": "Probe frequency (Hz)"}
 
 
 def plot_experiment(summary, x_name: str, y_name: str, human=None, *, log_x=False, title="", ax=None) -> Figure:

@@ -22,6 +22,24 @@ TASKS = {
                                                                    8.0, 2.0, 128.0, 2.0)),
     "detection: 1 kHz tone in noise": ("tone_in_noise", ParamSpec("notch_width_hz", "notch width (Hz)", "float",
                                                                   0.0, 0.0, 800.0, 100.0)),
+    "discrimination: level of broadband noise": ("intensity_noise",
+                                                 ParamSpec("level_db_spl", "noise level (dB SPL)", "float",
+                                                           60.0, 30.0, 90.0, 5.0)),
+    "masking: 1 kHz tone in notched noise": ("notched_noise",
+                                            ParamSpec("notch_width_hz", "notch width (Hz)", "float",
+                                                      200.0, 0.0, 800.0, 100.0)),
+    "forward masking: 4 kHz tone after a tone masker": ("forward_masking_tone",
+                                                        ParamSpec("masker_level_db_spl", "masker level (dB SPL)",
+                                                                  "float", 70.0, 40.0, 90.0, 10.0)),
+    "forward masking: 1 kHz tone after noise": ("forward_masking",
+                                                ParamSpec("gap_s", "masker-probe gap (s)", "float",
+                                                          0.01, 0.0, 0.15, 0.005)),
+    "masking pattern: tone in narrowband noise": ("masking_pattern",
+                                                  ParamSpec("probe_hz", "probe frequency (Hz)", "float",
+                                                            1000.0, 500.0, 4000.0, 50.0)),
+    "detection: AM of a narrowband noise (5 kHz)": ("am_detection",
+                                                   ParamSpec("rate_hz", "modulation rate (Hz)", "float",
+                                                             16.0, 2.0, 128.0, 2.0)),
 }
 OBSERVERS = {"Paulick2024 (CASP optimal detector)": "paulick2024",
              "stand-in: level feature + noise (fast)": "level",
@@ -96,6 +114,22 @@ def task_figures(r: TaskResult):
     return track, psy
 
 
+def reference_figure(task: str):
+    """The shipped full run of this task's experiment over its human data (None without one)."""
+    from workbench.psychophysics.experiments import plot_experiment, reference_results
+
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {list(TASKS)}, got {task!r}")
+    name = TASKS[task][0]
+    table = reference_results(name)
+    if table is None:
+        return None
+    for column, value in (("masker_hz", 4000.0), ("gap_s", 0.0), ("bandwidth_hz", 31.0)):
+        if column in table and name in ("forward_masking_tone", "am_detection"):
+            table = table[table[column] == value]
+    return plot_experiment(table, name)
+
+
 def summary_text(r: TaskResult) -> str:
     s, e = r.summary, r.experiment
     parts = [f"threshold ({e.variable}): **{s[e.variable]:.2f} {e.unit}**",
@@ -104,7 +138,19 @@ def summary_text(r: TaskResult) -> str:
              f"time: {s['elapsed_s']:.1f} s"]
     extra = {k: v for k, v in s.items() if k in ("delta_l_db",) and np.isfinite(v)}
     parts += [f"{k}: **{v:.2f}**" for k, v in extra.items()]
+    parts.append(human_text(s))
     return " · ".join(p for p in parts if p)
+
+
+def human_text(summary: dict) -> str:
+    """The human threshold for this condition and the model's difference from it ('' where
+    no human data match; relative data, such as notched noise, need the no-notch run too)."""
+    from workbench.psychophysics.experiments import compare_with_human
+
+    c = compare_with_human(summary)
+    if not np.isfinite(c["human"]) or "model_relative" in c:
+        return ""
+    return f"human: {c['human']:.2f} (model - human {c['model_minus_human']:+.2f}; {c['human_source'].split(',')[0]})"
 
 
 class ExperimentPanel:
@@ -129,12 +175,21 @@ class ExperimentPanel:
         self.spinner = pn.indicators.LoadingSpinner(value=True, visible=False, size=28)
         self.track = pn.pane.PNG(None, css_classes=["experiment-track"], max_width=600)
         self.curve = pn.pane.PNG(None, css_classes=["experiment-curve"], max_width=600)
+        self.reference = pn.pane.PNG(None, css_classes=["experiment-reference"], max_width=600)
+        self._show_reference(self.controls["task"].value)
 
     def _on_task(self, event):
         from workbench.dashboards.panel_ui import panel_widget
 
         self.condition = panel_widget(TASKS[event.new][1])
         self.condition_box[:] = [self.condition]
+        self._show_reference(event.new)
+
+    def _show_reference(self, task):
+        from workbench.dashboards import figures
+
+        fig = reference_figure(task)
+        self.reference.object = None if fig is None else figures.png_bytes(fig, dpi=96)
 
     async def _on_run(self, event=None):
         from workbench.dashboards import core, figures
@@ -167,5 +222,6 @@ class ExperimentPanel:
 
         controls = pn.Column(*self.controls.values(), self.condition_box, self.run_button, width=320)
         return pn.Column(self.message, pn.Row(controls, pn.Column(pn.Row(self.spinner, self.summary),
-                                                                  pn.Row(self.track, self.curve))))
+                                                                  pn.Row(self.track, self.curve),
+                                                                  self.reference)))
 

@@ -17,8 +17,12 @@ Observer protocol (anything with these methods works)::
 
 :mod:`workbench.psychophysics.observer` has the observers (:func:`make_observer`): the
 CASP optimal detector through ``TemplateObserver``, and ``FeatureObserver`` stand-ins.
-Experiments: :func:`tmtf`, :func:`intensity_discrimination`, :func:`tone_in_noise`,
-:func:`forward_masking` (registry :data:`EXPERIMENTS`).
+Experiments (registry :data:`EXPERIMENTS`): :func:`tmtf`, :func:`intensity_discrimination`
+(tone and noise), :func:`tone_in_noise`, :func:`notched_noise`, :func:`forward_masking`
+(broadband-noise masker, vs gap), :func:`forward_masking_tone` (tone masker on or off the
+probe frequency: growth of masking), :func:`masking_pattern` (narrowband-noise masker, vs
+probe frequency) and :func:`am_detection` (narrowband-noise or tone carriers). Their human
+data, with provenance, are in :mod:`workbench.psychophysics.human_data`.
 """
 
 from __future__ import annotations
@@ -123,38 +127,55 @@ class Experiment:
         return arrange_intervals(target, refs, pos), pos
 
     def run(self, observer, n_runs: int = 4, seed: int = 0, n_template: int = 16,
-            reference_pool: int | None = None) -> ExperimentResult:
+            reference_pool: int | None = None, device=None) -> ExperimentResult:
         """Run ``n_runs`` staircases with ``observer`` (see the module's observer protocol).
 
         ``n_template`` supra-threshold target and reference tokens go to ``observer.prepare``
-        (averaged into the template; one for frozen experiments).
+        (averaged into the template; one for frozen experiments); each target token holds the
+        same noise as its reference token.
 
-        Observers with ``score``/``add_noise`` (both built-in ones) take a faster path:
-        intervals are scored separately and internal noise is added per interval, which is
-        the same decision as ``choose``. ``reference_pool=N`` then scores N reference tokens
-        once and draws each trial's references from them (an approximation for running-noise
-        references, saving ``(n_intervals - 1) / n_intervals`` of the model calls); frozen
-        experiments cache every stimulus's score (exact).
+        Observers with ``score``/``judge`` (the built-in ones) take a faster path: each step
+        scores the targets and references of all active runs in one batch, and
+        ``judge(target_scores, reference_scores, target_p)`` says which trials are correct
+        (sampled internal noise, or AMT's analytic rule at the procedure's convergence point
+        ``target_p``). ``reference_pool=N`` scores N reference tokens once and draws each
+        trial's references from them (an approximation for running-noise references, saving
+        ``(n_intervals - 1) / n_intervals`` of the model calls); frozen experiments cache
+        every stimulus's score (exact).
+
+        ``device``: run the observer's batched trials there (``observer.to(device)``; e.g.
+        'cuda'). Stimuli are made on the CPU (seeded generators) and sent once per step; only
+        the decision variables come back.
         """
         if not hasattr(observer, "choose"):
             raise TypeError(f"observer must have choose(intervals); got {type(observer).__name__}")
         n_runs = check_int(n_runs, "n_runs", 1)
+        if device is not None:
+            if not hasattr(observer, "to"):
+                raise TypeError(f"device needs an observer with to(device); {type(observer).__name__} has none")
+            observer.to(device)
         gen = torch.Generator().manual_seed(int(seed))
         rng = np.random.default_rng(seed)
         start = time.perf_counter()
         if hasattr(observer, "prepare"):
             n_template = 1 if self.frozen else check_int(n_template, "n_template", 1)  # tokens identical
-            observer.prepare(self.make_target(np.full(n_template, float(self.template_value)), gen),
-                             self.make_reference(n_template, gen))
-        scoring = hasattr(observer, "score") and hasattr(observer, "add_noise")
+            # paired tokens: the supra-threshold target and the reference share each noise
+            # token, so the template is the increment's effect (the two coincide for frozen stimuli)
+            state = gen.get_state()
+            supra = self.make_target(np.full(n_template, float(self.template_value)), gen)
+            gen.set_state(state)
+            observer.prepare(supra, self.make_reference(n_template, gen))
+        scoring = hasattr(observer, "score") and hasattr(observer, "judge")
         if reference_pool is not None:
             reference_pool = check_int(reference_pool, "reference_pool", 1)
             if not scoring:
-                raise TypeError("reference_pool needs an observer with score() and add_noise()")
+                raise TypeError("reference_pool needs an observer with score() and judge()")
         if scoring and self.frozen:
             reference_pool = 1
         pool = observer.score(self.make_reference(reference_pool, gen)) if reference_pool else None
         cache: dict = {}
+        k = self.n_intervals - 1
+        target_p = self.procedure.target_p
 
         def target_scores(values):
             if not self.frozen:
@@ -165,16 +186,19 @@ class Experiment:
             return torch.tensor([cache[round(v, 9)] for v in values], dtype=torch.float64)
 
         def respond(values):
-            if pool is None:
+            n = len(values)
+            if not scoring:
                 intervals, pos = self.trial_intervals(values, gen, rng)
-                chosen = observer.choose(intervals)
+                return np.asarray(torch.as_tensor(observer.choose(intervals)).cpu()).reshape(-1) == pos
+            if pool is None:  # targets and fresh references through the model in one batch
+                audio = torch.cat([self.make_target(np.asarray(values, float), gen),
+                                   self.make_reference(n * k, gen)])
+                scores = observer.score(audio)
+                t, refs = scores[:n], scores[n:].reshape(n, k)
             else:
-                n = len(values)
-                pos = afc_positions(n, self.n_intervals, rng)
-                refs = pool[torch.as_tensor(rng.integers(0, len(pool), (n, self.n_intervals - 1)))]
-                scores = arrange_intervals(target_scores(values)[:, None], refs[..., None], pos)[..., 0]
-                chosen = observer.add_noise(scores).argmax(1)
-            return np.asarray(torch.as_tensor(chosen).cpu()).reshape(-1) == pos
+                t = target_scores(values)
+                refs = pool[torch.as_tensor(rng.integers(0, len(pool), (n, k)))]
+            return np.asarray(observer.judge(t, refs, target_p), dtype=bool).reshape(-1)
 
         result = run_staircase(self.procedure, respond, n_runs)
         return ExperimentResult(self, result, int(seed), time.perf_counter() - start)
@@ -234,17 +258,17 @@ def tmtf(rate_hz: float = 8.0, *, level_db_spl: float = 77.0, duration_s: float 
 
 
 def intensity_discrimination(level_db_spl: float = 60.0, *, carrier: str = "tone",
-                             freq_hz: float = 1000.0, duration_s: float = 0.2, ramp_s: float = 0.01,
-                             total_s: float = 0.5, band_hz=(20.0, 10000.0), fs: float = 44100.0,
+                             freq_hz: float = 1000.0, duration_s: float = 0.5, ramp_s: float = 0.005,
+                             total_s: float = 0.6, band_hz=(20.0, 10000.0), fs: float = 44100.0,
                              n_intervals: int = 2, procedure=None) -> Experiment:
     """Level discrimination of a 1-kHz tone (or broadband noise) at ``level_db_spl``.
 
     Reference at L, target at L + dL; ``duration_s`` of signal (``ramp_s`` ramps) followed by
-    silence up to ``total_s``, as AMT's demo_paulick2024 (0.2 s tone, 10-ms ramps, 0.5 s).
+    silence up to ``total_s``. Defaults: Jesteadt et al. (1977)'s 500-ms tones with 5-ms
+    ramps, 2 intervals, 1-up-2-down (AMT's demo_paulick2024 uses 0.2 s, 10-ms ramps, 0.5 s).
     Tracked: the Weber fraction 10 log10(dI/I) in dB (Jesteadt et al. 1977's measure), so the
     steps are relative; the result also reports dL = 10 log10(1 + dI/I). Template at dL = 5 dB
-    (AMT demo). Default 2 intervals (their 2IFC). Human: Jesteadt et al. (1977) for tones,
-    Miller (1947) for noise.
+    (AMT demo). Human: Jesteadt et al. (1977) for tones, Miller (1947) for noise.
     """
     fs = check_fs(fs)
     check_choice(carrier, ("tone", "noise"), "carrier")
@@ -276,23 +300,30 @@ def intensity_discrimination(level_db_spl: float = 60.0, *, carrier: str = "tone
 def tone_in_noise(notch_width_hz: float = 0.0, *, tone_hz: float = 1000.0,
                   noise_spectrum_level_db: float = 30.0, band_hz=(20.0, 10000.0),
                   duration_s: float = 0.3, ramp_s: float = 0.02, fs: float = 44100.0,
-                  n_intervals: int = 3, procedure=None) -> Experiment:
+                  n_intervals: int = 3, frozen_noise: bool = False, procedure=None) -> Experiment:
     """Detection of a tone in broadband (``notch_width_hz=0``) or notched noise.
 
     Noise: spectrum level ``noise_spectrum_level_db`` (dB/Hz) over ``band_hz``, with a
     spectral notch of ``notch_width_hz`` centred on the tone (arithmetically). Tone and noise
-    are gated together. Tracked: tone level re the noise spectrum level (dB), i.e. the
-    critical ratio at threshold for broadband noise (human ~18 dB at 1 kHz).
+    are gated together. Running noise (a fresh token in every interval) by default;
+    ``frozen_noise=True`` plays one fixed token in every interval and trial. Tracked: tone
+    level re the noise spectrum level (dB), i.e. the critical ratio at threshold for
+    broadband noise (human ~18 dB at 1 kHz).
     """
     fs = check_fs(fs)
     notch = check_positive(notch_width_hz, "notch_width_hz", allow_zero=True)
     lo, hi = band_hz
-    if notch and not lo < tone_hz - notch / 2 and tone_hz + notch / 2 < hi:
+    if notch and not (lo < tone_hz - notch / 2 and tone_hz + notch / 2 < hi):
         raise ValueError(f"notch_width_hz={notch} leaves no noise band inside {band_hz}")
     bands = [(lo, hi)] if notch == 0 else [(lo, tone_hz - notch / 2), (tone_hz + notch / 2, hi)]
     proc = _procedure(procedure, dict(start_value=30.0, step_sizes=(4.0, 2.0, 1.0), bounds=(-20.0, 60.0)))
 
     def masker(n, gen):
+        if frozen_noise:  # one token, the same in every interval
+            token = torch.Generator().manual_seed(20240)
+            parts = [stimuli.set_level(_white(1, duration_s, fs, b, token),
+                                       noise_spectrum_level_db + 10 * math.log10(b[1] - b[0])) for b in bands]
+            return sum(parts).expand(n, -1).clone()
         parts = [stimuli.set_level(_white(n, duration_s, fs, b, gen),
                                    noise_spectrum_level_db + 10 * math.log10(b[1] - b[0])) for b in bands]
         return sum(parts)
@@ -306,8 +337,8 @@ def tone_in_noise(notch_width_hz: float = 0.0, *, tone_hz: float = 1000.0,
                       lambda n, gen: _ramped(masker(n, gen), fs, ramp_s), proc, 30.0, fs, n_intervals,
                       {"notch_width_hz": notch},
                       dict(tone_hz=tone_hz, noise_spectrum_level_db=noise_spectrum_level_db,
-                           band_hz=list(band_hz), duration_s=duration_s, ramp_s=ramp_s),
-                      lambda t: {"tone_level_db_spl": noise_spectrum_level_db + t})
+                           band_hz=list(band_hz), duration_s=duration_s, ramp_s=ramp_s, frozen_noise=frozen_noise),
+                      lambda t: {"tone_level_db_spl": noise_spectrum_level_db + t}, frozen=bool(frozen_noise))
 
 
 def forward_masking(gap_s: float = 0.01, *, masker_level_db_spl: float = 70.0,
@@ -349,9 +380,143 @@ def forward_masking(gap_s: float = 0.01, *, masker_level_db_spl: float = 70.0,
                            tail_s=tail_s))
 
 
+def notched_noise(notch_width_hz: float = 0.0, **kwargs) -> Experiment:
+    """Notched-noise masking (Patterson 1976's method): :func:`tone_in_noise` with a notch of
+    ``notch_width_hz`` (total width, symmetric about the tone), reported as its own experiment.
+    Human: the roex(p) filter of Glasberg & Moore (1990) (threshold re the no-notch threshold)."""
+    exp = tone_in_noise(notch_width_hz, **kwargs)
+    exp.name = "notched_noise"
+    return exp
+
+
+def forward_masking_tone(masker_level_db_spl: float = 70.0, *, masker_hz: float = 4000.0,
+                         probe_hz: float = 4000.0, gap_s: float = 0.0, masker_duration_s: float = 0.2,
+                         probe_duration_s: float = 0.01, masker_ramp_s: float = 0.005,
+                         probe_ramp_s: float = 0.005, tail_s: float = 0.05, fs: float = 44100.0,
+                         n_intervals: int = 3, procedure=None) -> Experiment:
+    """Forward masking by a tone: threshold of a brief tone probe after a tone masker.
+
+    On-frequency (``masker_hz == probe_hz``) or off-frequency masker; swept over
+    ``masker_level_db_spl`` this gives the growth-of-masking function, whose slope (dB probe
+    threshold per dB masker level) is below 1 on frequency and about 1 off frequency for
+    humans (basilar-membrane compression; Oxenham & Plack 1997, Plack & Oxenham 2000).
+    Defaults: the 4-kHz paradigm of Schairer et al. (2003, 2008): 200-ms masker, 10-ms probe.
+    ``gap_s``: silence from masker offset (end of its ramp) to probe onset. Probe: cos^2
+    ramps of ``probe_ramp_s`` (no steady part for 10 ms with 5-ms ramps). Deterministic
+    stimuli (frozen). Tracked: probe level in dB SPL (rms of its un-ramped tone).
+    """
+    fs = check_fs(fs)
+    gap = check_positive(gap_s, "gap_s", allow_zero=True)
+    masker_db = float(masker_level_db_spl)
+    if not -20.0 <= masker_db <= 120.0:
+        raise ValueError(f"masker_level_db_spl must lie in [-20, 120] dB SPL, got {masker_level_db_spl}")
+    proc = _procedure(procedure, dict(start_value=min(masker_db, 100.0), step_sizes=(8.0, 4.0, 2.0, 1.0),
+                                      bounds=(-30.0, 110.0)))
+    n_mask, n_gap, n_probe = (int(round(d * fs)) for d in (masker_duration_s, gap, probe_duration_s))
+    n_total = n_mask + n_gap + n_probe + int(round(tail_s * fs))
+    masker_wave = stimuli.tone(masker_hz, n_mask / fs, fs, masker_db, ramp_s=masker_ramp_s, dtype=torch.float64)
+
+    def masker(n, gen=None):
+        return torch.nn.functional.pad(masker_wave, (0, n_total - n_mask)).expand(n, -1).clone()
+
+    def make(probe_db, gen):
+        probe = stimuli.tone(probe_hz, n_probe / fs, fs, torch.as_tensor(probe_db), ramp_s=probe_ramp_s,
+                             dtype=torch.float64)
+        x = masker(len(probe_db))
+        x[:, n_mask + n_gap:n_mask + n_gap + n_probe] += probe
+        return x
+
+    return Experiment("forward_masking_tone", "probe_level_db_spl", "dB SPL", make, masker, proc,
+                      min(masker_db + 10.0, 105.0), fs, n_intervals,
+                      {"masker_level_db_spl": masker_db, "masker_hz": float(masker_hz), "gap_s": gap},
+                      dict(probe_hz=probe_hz, masker_duration_s=masker_duration_s,
+                           probe_duration_s=probe_duration_s, masker_ramp_s=masker_ramp_s,
+                           probe_ramp_s=probe_ramp_s, tail_s=tail_s), frozen=True)
+
+
+def masking_pattern(probe_hz: float = 1000.0, *, masker_hz: float = 1000.0, masker_bandwidth_hz: float = 80.0,
+                    masker_level_db_spl: float = 60.0, duration_s: float = 0.3, probe_duration_s: float = 0.2,
+                    ramp_s: float = 0.01, fs: float = 44100.0, n_intervals: int = 3,
+                    procedure=None) -> Experiment:
+    """Spectral masking pattern: threshold of a tone probe at ``probe_hz`` in a narrowband
+    noise masker (``masker_bandwidth_hz`` around ``masker_hz``, overall ``masker_level_db_spl``,
+    fresh noise each interval), the paradigm of Egan & Hake (1950); swept over ``probe_hz``.
+    The probe (``ramp_s`` cos^2 ramps) is centred in the masker. Tracked: probe level in dB SPL.
+    No human numbers are held for it (the classic data are figures only)."""
+    fs = check_fs(fs)
+    probe = check_positive(probe_hz, "probe_hz")
+    if probe >= fs / 2:
+        raise ValueError(f"probe_hz must be below fs/2 = {fs / 2:g} Hz, got {probe}")
+    bw = check_positive(masker_bandwidth_hz, "masker_bandwidth_hz")
+    band = (masker_hz - bw / 2, masker_hz + bw / 2)
+    if band[0] <= 0 or band[1] >= fs / 2:
+        raise ValueError(f"masker band {band} Hz must lie inside (0, fs/2)")
+    if probe_duration_s > duration_s:
+        raise ValueError(f"probe_duration_s ({probe_duration_s}) must be <= duration_s ({duration_s})")
+    proc = _procedure(procedure, dict(start_value=masker_level_db_spl, step_sizes=(8.0, 4.0, 2.0, 1.0),
+                                      bounds=(-30.0, 110.0)))
+    n_total, n_probe = int(round(duration_s * fs)), int(round(probe_duration_s * fs))
+    start = (n_total - n_probe) // 2
+
+    def masker(n, gen):
+        return _ramped(stimuli.set_level(_white(n, duration_s, fs, band, gen), masker_level_db_spl), fs, ramp_s)
+
+    def make(probe_db, gen):
+        x = masker(len(probe_db), gen)
+        x[:, start:start + n_probe] += stimuli.tone(probe, n_probe / fs, fs, torch.as_tensor(probe_db),
+                                                     ramp_s=ramp_s, dtype=torch.float64)
+        return x
+
+    return Experiment("masking_pattern", "probe_level_db_spl", "dB SPL", make, masker, proc,
+                      masker_level_db_spl + 10.0, fs, n_intervals, {"probe_hz": probe},
+                      dict(masker_hz=masker_hz, masker_bandwidth_hz=bw, masker_level_db_spl=masker_level_db_spl,
+                           duration_s=duration_s, probe_duration_s=probe_duration_s, ramp_s=ramp_s))
+
+
+def am_detection(rate_hz: float = 16.0, *, carrier_hz: float = 5000.0, bandwidth_hz: float = 31.0,
+                 level_db_spl: float = 65.0, duration_s: float = 1.0, ramp_s: float = 0.05,
+                 fs: float = 44100.0, n_intervals: int = 3, procedure=None) -> Experiment:
+    """Amplitude-modulation detection with a narrowband carrier (Dau, Kollmeier & Kohlrausch
+    1997a: Gaussian noise bands of 3, 31, 314 Hz at 5 kHz; ``bandwidth_hz=0`` gives a
+    sinusoidal carrier as in Kohlrausch, Fassel & Dau 2000).
+
+    Target ``(1 + m sin(2 pi f_m t)) c(t)``, reference ``c(t)``; every interval at
+    ``level_db_spl`` (no level cue); fresh noise each interval (frozen for the tone carrier).
+    Tracked: 20 log10 m in dB, bounded by 0 dB. No human numbers are held for it (figures only).
+    """
+    fs = check_fs(fs)
+    rate = check_positive(rate_hz, "rate_hz")
+    bw = check_positive(bandwidth_hz, "bandwidth_hz", allow_zero=True)
+    if carrier_hz + bw / 2 + rate >= fs / 2 or carrier_hz - bw / 2 <= 0:
+        raise ValueError(f"carrier {carrier_hz} Hz +- {bw / 2} Hz (+ rate {rate} Hz) must fit inside (0, fs/2)")
+    proc = _procedure(procedure, dict(start_value=-6.0, step_sizes=(4.0, 2.0, 1.0), bounds=(-60.0, 0.0)))
+    t = torch.arange(int(round(duration_s * fs)), dtype=torch.float64) / fs
+
+    def carrier(n, gen):
+        if bw == 0:
+            return stimuli.tone(carrier_hz, duration_s, fs, 0.0, ramp_s=0.0, dtype=torch.float64).expand(n, -1)
+        return _white(n, duration_s, fs, (carrier_hz - bw / 2, carrier_hz + bw / 2), gen)
+
+    def make(m_db, gen, modulated=True):
+        c = carrier(len(m_db), gen)
+        if modulated:
+            m = torch.as_tensor(10 ** (np.minimum(m_db, 0.0) / 20))[:, None]
+            c = c * (1 + m * torch.sin(2 * math.pi * rate * t))
+        return _ramped(stimuli.set_level(c, level_db_spl), fs, ramp_s)
+
+    return Experiment("am_detection", "threshold_db", "dB (20 log m)", make,
+                      lambda n, gen: make(np.zeros(n), gen, modulated=False), proc, -6.0, fs, n_intervals,
+                      {"rate_hz": rate, "bandwidth_hz": bw},
+                      dict(carrier_hz=carrier_hz, level_db_spl=level_db_spl, duration_s=duration_s,
+                           ramp_s=ramp_s), frozen=bw == 0)
+
+
 EXPERIMENTS = {"tmtf": tmtf, "intensity_tone": intensity_discrimination,
                "intensity_noise": lambda *a, **k: intensity_discrimination(*a, carrier="noise", **k),
-               "tone_in_noise": tone_in_noise, "forward_masking": forward_masking}
+               "tone_in_noise": tone_in_noise, "notched_noise": notched_noise,
+               "forward_masking": forward_masking, "forward_masking_tone": forward_masking_tone,
+               "masking_pattern": masking_pattern, "am_detection": am_detection}
+"""Experiment factories by name (:func:`make_experiment`)."""
 
 
 def make_experiment(name: str, **kwargs) -> Experiment:
@@ -359,41 +524,87 @@ def make_experiment(name: str, **kwargs) -> Experiment:
     return EXPERIMENTS[check_choice(name, tuple(EXPERIMENTS), "experiment")](**kwargs)
 
 
-def compare_with_human(summary: dict) -> dict:
-    """Human value and model-minus-human difference for one condition's summary row
-    (NaN where :mod:`~workbench.psychophysics.human_data` has no matching condition)."""
+def compare_with_human(summary: dict, baseline: float | None = None) -> dict:
+    """Human value and model-minus-human difference for one condition's summary row (NaN
+    where :mod:`~workbench.psychophysics.human_data` has no matching condition).
+
+    Human data given relative to a reference condition (``relative_to``, e.g. no notch) need
+    the model's own threshold there as ``baseline``; the row's threshold is compared
+    relative to it (reported as ``model_relative``)."""
+    none = {"human": math.nan, "model_minus_human": math.nan, "human_source": "none"}
     h = HUMAN_DATA.get(summary["experiment"])
-    if h is None or summary.get("notch_width_hz", 0.0) > 0:
-        return {"human": math.nan, "model_minus_human": math.nan, "human_source": "none"}
+    if h is None or not h.matches(summary):
+        return none
     x = summary.get(h.x_name, h.x[0])
     human = float(h.at(x))
+    if not np.isfinite(human):
+        return none
+    if h.relative_to is not None:
+        exp_var = next((k for k in ("threshold_db_re_n0", "probe_level_db_spl", "threshold_db") if k in summary),
+                       None)
+        value = summary.get(exp_var, math.nan) - (math.nan if baseline is None else baseline)
+        return {"human": human, "model_relative": value, "model_minus_human": value - human,
+                "human_source": h.citation}
     return {"human": human, "model_minus_human": summary.get(h.y_name, math.nan) - human,
             "human_source": h.citation}
 
 
 def run_condition(experiment: str, observer: str = "paulick2024", n_runs: int = 4, seed: int = 0,
                   device=None, flow: float | None = None, fhigh: float | None = None,
-                  noise_sd: float = 1.0, reference_pool: int | None = None, **params) -> list[dict]:
+                  noise_sd: float = 1.0, reference_pool: int | None = None, roi: bool = True,
+                  decision: str = "amt", n_template: int = 16, **params) -> list[dict]:
     """One sweep condition: build the experiment and observer by name, run, return tidy rows
-    (importable, so Dask workers can run it)."""
+    (importable, so Dask workers can run it). ``device``: where the observer's model runs
+    ('cuda' when present); ``roi``/``decision``: the CASP observer's procedure
+    (:func:`~workbench.psychophysics.observer.make_observer`)."""
     exp = make_experiment(experiment, **params)
     obs = make_observer(observer, exp, seed=seed, device=device, flow=flow, fhigh=fhigh,
-                        noise_sd=noise_sd)
-    rows = exp.run(obs, n_runs=n_runs, seed=seed, reference_pool=reference_pool).rows()
+                        noise_sd=noise_sd, roi=roi, decision=decision)
+    rows = exp.run(obs, n_runs=n_runs, seed=seed, reference_pool=reference_pool, n_template=n_template,
+                   device=device if hasattr(obs, "to") else None).rows()
     return [{**row, "observer": observer} for row in rows]
 
 
 # experiment: (swept variable, reported threshold) of its model-vs-human figure
 PLOT_AXES = {"tmtf": ("rate_hz", "threshold_db"), "tone_in_noise": ("notch_width_hz", "threshold_db_re_n0"),
+             "notched_noise": ("notch_width_hz", "threshold_re_no_notch_db"),
              "intensity_tone": ("level_db_spl", "delta_l_db"), "intensity_noise": ("level_db_spl", "delta_l_db"),
-             "forward_masking": ("gap_s", "probe_level_db_spl")}
+             "forward_masking": ("gap_s", "probe_level_db_spl"),
+             "forward_masking_tone": ("masker_level_db_spl", "probe_level_db_spl"),
+             "masking_pattern": ("probe_hz", "probe_level_db_spl"), "am_detection": ("rate_hz", "threshold_db")}
 
 
 def plot_experiment(summary, experiment: str, *, ax=None):
     """Model thresholds of one experiment's summary table over its human data (the figure is
-    :func:`workbench.plots.plot_experiment`)."""
+    :func:`workbench.plots.plot_experiment`). For relative human data (notched noise) the
+    model's thresholds are drawn relative to its threshold at the reference condition."""
+    import pandas as pd
+
     from workbench import plots
 
-    return plots.plot_experiment(summary, *PLOT_AXES[check_choice(experiment, PLOT_AXES, "experiment")],
-                                 HUMAN_DATA.get(experiment), log_x=experiment == "tmtf",
+    x_name, y_name = PLOT_AXES[check_choice(experiment, PLOT_AXES, "experiment")]
+    human = HUMAN_DATA.get(experiment)
+    table = pd.DataFrame(summary).copy()
+    if y_name not in table and human is not None and human.relative_to is not None:
+        variable = make_experiment(experiment).variable
+        base = table.loc[np.isclose(table[x_name], human.relative_to), variable]
+        table[y_name] = table[variable] - (float(base.iloc[0]) if len(base) else math.nan)
+    return plots.plot_experiment(table, x_name, y_name, human, log_x=experiment in ("tmtf", "am_detection"),
                                  title=experiment.replace("_", " "), ax=ax)
+
+
+def reference_results(experiment: str):
+    """The model-vs-human summary table of the full run shipped with the package
+    (``workbench/data/experiments/<experiment>.csv``, written by ``scripts/run_experiments.py``
+    with the CASP observer as AMT runs it; the stimulus and procedure are in the
+    ``<experiment>.md`` next to it), or None where no run is shipped."""
+    from importlib import resources
+
+    import pandas as pd
+
+    check_choice(experiment, EXPERIMENTS, "experiment")
+    path = resources.files("workbench.data").joinpath("experiments").joinpath(f"{experiment}.csv")
+    if not path.is_file():
+        return None
+    with path.open() as f:
+        return pd.read_csv(f)

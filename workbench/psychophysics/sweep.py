@@ -475,13 +475,15 @@ def _completed(futures, executor):
     return cf.as_completed(futures)
 
 
-def _timed(task, cond):
+def _timed(task, cond, extra=None):
+    """``task(**cond, **extra)`` and its wall time (``extra``: arguments that are not part of
+    the condition, such as the device)."""
     t0 = time.perf_counter()
-    return task(**cond), time.perf_counter() - t0
+    return task(**cond, **(extra or {})), time.perf_counter() - t0
 
 
 def run_sweep(task, conditions, output, *, config: dict | None = None, executor=None,
-              max_workers: int = 2, progress: bool = True) -> pd.DataFrame:
+              max_workers: int = 2, progress: bool = True, device=None) -> pd.DataFrame:
     """Run ``task(**condition)`` for each condition; return the tidy table of all rows.
 
     task: callable returning a dict (one row) or a list of dicts (several rows).
@@ -493,6 +495,8 @@ def run_sweep(task, conditions, output, *, config: dict | None = None, executor=
         stored with the results, and a rerun with another configuration is refused.
     executor: None (a local thread pool of ``max_workers``), a
         ``concurrent.futures.Executor``, or a ``dask.distributed.Client``.
+    device: passed to every task as ``device=`` (e.g. 'cuda': the batched trials run there);
+        not part of the condition, so results resume across devices.
 
     Returns every row in the store (also those of conditions from earlier runs).
     """
@@ -544,9 +548,10 @@ def run_sweep(task, conditions, output, *, config: dict | None = None, executor=
         if progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=len(conditions), initial=len(conditions) - len(todo), desc="sweep")
+        extra = {} if device is None else {"device": str(device)}
         for position, cond in todo:
-            fut = (pool.submit(_timed, task, cond, pure=False) if _is_dask_client(pool)
-                   else pool.submit(_timed, task, cond))
+            fut = (pool.submit(_timed, task, cond, extra, pure=False) if _is_dask_client(pool)
+                   else pool.submit(_timed, task, cond, extra))
             futures[fut] = (position, cond)
         for fut in _completed(list(futures), pool):
             position, cond = futures.pop(fut)
