@@ -416,6 +416,7 @@ def paint_view(ax, view: PlotView):
         raise ValueError(f"view.kind must be 'image', 'lines' or 'points', got {view.kind!r}")
     if view.log_x:
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     if view.y_ticks:
