@@ -3,10 +3,10 @@ debounce, delayed progress, the Panel session object and the ``serve`` command l
 
 import asyncio
 import base64
-from dataclasses import replace
 import io
 import time
 import wave
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -370,6 +370,15 @@ def test_host_header_allowlist(host, ok):
 
 
 # ------------------------------------------------------------------------------- real models
+def test_paulick2024_outer_ear_is_stapes_velocity():
+    from workbench import Paulick2024
+
+    info = Paulick2024(44100, n_channels=5).stage_info["outerear"]
+    assert (info.label, info.unit) == ("stapes velocity", "m/s")
+    bare = Paulick2024(44100, n_channels=5, use_outerear=False).stage_info["outerear"]
+    assert bare.unit == "Pa" and "no outer/middle ear" in bare.label
+
+
 @pytest.mark.parametrize("name", list(registry.MODELS))
 def test_every_stage_is_drawn(name):
     from workbench.dashboards import figures
@@ -383,6 +392,23 @@ def test_every_stage_is_drawn(name):
             assert np.isfinite(values[f"{info.label}: max ({info.unit})"]), key
         fig = figures.stage_figure(result, key)
         assert len(figures.png_bytes(fig, dpi=30)) > 1000
+        # labels and units from the model contract: the stage's label as title, its unit on an axis
+        # or the colour bar, no internal key names; levels summarised without an rms of dB values
+        view = figures.stage_view(result, key)
+        stages = core.view_keys(key)
+        info = result.info[stages[0]]
+        title = info.label if len(stages) == 1 else f"{info.quantity} (both ears)"
+        assert view.title.lower().startswith(title.lower()) and "'" not in view.title, (key, view.title)
+        shown_unit = info.unit.replace("Pa^2", "dB re (20 µPa)²")
+        assert shown_unit in view.ylabel.replace("\n", " ") + view.value_label or info.axes.endswith("MT"), key
+        assert not any(k.endswith(f"rms ({info.unit})") for k in values if info.unit.startswith("dB")), key
+        if info.axes.lstrip("B") == "T":  # time re the stimulus onset (Moore2016's FIR output starts 32 ms early)
+            assert view.x[0] == pytest.approx(info.start_s)
+    for key, info in result.info.items():
+        assert info.about and info.label and info.unit, key
+        assert "sone/ERB" not in info.unit and (info.unit != "sone/Cam" or "specific loudness" in info.label)
+    ears = {i.start_s for i in result.info.values()}
+    assert ears <= {0.0, -0.032}  # the loudness models' ear filter keeps its 32 ms delay on the time axis
 
 
 @pytest.mark.parametrize("name", [n for n, s in registry.MODELS.items() if s.chain])

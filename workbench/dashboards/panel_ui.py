@@ -326,6 +326,9 @@ class StageExplorer:
         self.stimulus_plot = self.waveform_plot  # the stimulus views (waveform first)
         self.plot_box = responsive_row(self.plot, self.compare_plot, css_classes=["plots"])
         self.readout = pn.pane.Markdown("", css_classes=["readout"], sizing_mode="stretch_width")
+        # what the (canvas-drawn) plot shows, in words: for screen readers and for tests
+        self.plot_caption = pn.pane.Markdown("", css_classes=["plot-caption"], sizing_mode="stretch_width",
+                                             styles={"font-size": "0.85em", "color": "#444"})
         self.compare_readout = pn.pane.Markdown("", css_classes=["compare-readout"], sizing_mode="stretch_width",
                                                 visible=False)
         self.stimulus_readout = pn.pane.Markdown("", css_classes=["stimulus-readout"], sizing_mode="stretch_width")
@@ -563,7 +566,8 @@ class StageExplorer:
             stim, params = self.stimulus_spec(), self.params()
             compare = self._compare_request(stim, params)
             work = lambda: self.compute(name, stim, params, stage_key, generation, compare)  # noqa: E731
-            result, stage_fig, other = await core.run_with_progress(work, self._busy, self._idle, executor=EXECUTOR)
+            result, (stage_fig, caption), other = await core.run_with_progress(work, self._busy, self._idle,
+                                                                           executor=EXECUTOR)
         except core.Superseded:
             return
         except Exception as exc:  # shown in the page; the session keeps working
@@ -576,6 +580,7 @@ class StageExplorer:
         self.result, self.stage_key = result, stage_key
         self._refresh_stage_labels(result)
         self.plot.object = stage_fig
+        self.plot_caption.object = caption
         info = result.info[core.view_keys(stage_key)[0]]
         label = {v: k for k, v in self.stage_select.options.items()}.get(stage_key, info.label)
         self.about.object = f"**{label}**: {info.about}"
@@ -646,11 +651,14 @@ class StageExplorer:
                 view.title = f"{view.title} (A)"
             _share_scales(view, view_b)
         fig = bokeh_plots.bokeh_figure(view, height=PLOT_HEIGHT)
+        caption = (f"Plot: {view.title} of {name} for {stim.describe()}; x: {view.xlabel}; "
+                   f"y: {view.ylabel.replace(chr(10), ' ')}" + (f"; colour: {view.value_label}" if view.value_label
+                                                                else ""))
         if view_b is not None:
             same_x = view_b.xlabel == view.xlabel and view_b.log_x == view.log_x
             fig_b = bokeh_plots.bokeh_figure(view_b, height=PLOT_HEIGHT, x_range=fig.x_range if same_x else None)
             other = (result_b, fig_b, key_b)
-        return result, fig, other
+        return result, (fig, caption), other
 
     def stimulus_media(self, stim, fs, spec_b=None):
         """Waveform/spectrum plots (Bokeh) of A (and B) and their calibrated playback (worker thread)."""
@@ -732,7 +740,7 @@ class StageExplorer:
                              self.compare_model, self.compare_stage, sizing_mode="stretch_width", max_width=320,
                              min_width=260, styles={"flex": "0 1 300px"})
         main = pn.Column(self.model_about, pn.Row(self.spinner, self.about, sizing_mode="stretch_width"),
-                         self.readout, self.plot_box, self.compare_readout,
+                         self.readout, self.plot_box, self.plot_caption, self.compare_readout,
                          self.download_row(), sizing_mode="stretch_width", min_width=300,
                          styles={"flex": "1 1 480px"})
         return responsive_row(controls, main)
@@ -761,9 +769,24 @@ def warm_up_in_background(models=None, duration_s: float = 0.05):
     EXECUTOR.submit(warm)
 
 
+_PHONE_TEMPLATE = ('{% extends base %}\n{% block preamble %}'
+                   '<meta name="viewport" content="width=device-width, initial-scale=1">'
+                   '{{ super() }}{% endblock %}')
+
+
+def use_device_width(doc) -> None:
+    """Serve ``doc``'s page with ``<meta name="viewport" content="width=device-width">``: without
+    it a phone lays the page out 980 px wide and shrinks it to unreadable size."""
+    import jinja2
+
+    doc.template = jinja2.Template(_PHONE_TEMPLATE)
+
+
 def start(explorer_view: StageExplorer):
-    """Schedule the first computation once the page is loaded (server) or now (notebook)."""
+    """Schedule the first computation once the page is loaded (server) or now (notebook); a
+    served page gets the phone viewport (:func:`use_device_width`)."""
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        use_device_width(pn.state.curdoc)
         pn.state.onload(lambda: asyncio.ensure_future(explorer_view.refresh(debounce=False)))
     else:
         pn.state.execute(lambda: explorer_view.refresh(debounce=False))
