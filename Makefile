@@ -10,6 +10,8 @@ $(STAMP): requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "make: installing requirements-dev.txt into $(VENV) (torch 2.13.0 and this package with its [dev] extras)"
 	$(PY) -m pip install -q -r requirements-dev.txt
+	@echo "make: compiling the numba kernels of every model into numba's cache (once, a few minutes)"
+	$(PY) scripts/warm_kernel_cache.py
 	touch $(STAMP)
 
 setup: $(STAMP) browser

@@ -90,7 +90,7 @@ def test_bad_input():
         Glasberg2002(loudness_integration_kwargs={"tau": 1})
     with pytest.raises(ValueError, match="presentation"):
         Glasberg2002(presentation="stereo")
-    with pytest.warns(UserWarning, match="140 dB SPL"):
+    with pytest.raises(ValueError, match=r"peak level of 148.0 dB SPL.*input_range_db_spl = \(-inf, 143.0\)"):
         m(tone(145, 0.05))
 
 

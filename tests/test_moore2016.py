@@ -100,8 +100,8 @@ def test_bad_input():
         m(torch.zeros(2, 3200, dtype=torch.int16))
     with pytest.raises(TypeError, match="unknown"):
         Moore2016(spectrum_kwargs={"hop_lenght": 32})
-    with pytest.warns(UserWarning, match="140 dB SPL"):
-        m(diotic(torch.full((3200,), 300.0)))  # ~143.5 dB SPL
+    with pytest.raises(ValueError, match=r"peak level of 143.5 dB SPL.*input_range_db_spl"):
+        m(diotic(torch.full((3200,), 300.0)))  # DC of 143.5 dB SPL
 
 
 def test_input_helpers():

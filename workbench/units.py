@@ -36,6 +36,10 @@ P_REF_PA = 20e-6
 AMT_DBOFFSET = 100.0
 """AMT's default calibration: an rms of 1 is 100 dB SPL."""
 
+ATMOSPHERE_PEAK_DB_SPL = 194.09
+"""Peak level (dB SPL) of a pressure swing of one standard atmosphere (101325 Pa): the
+largest undistorted sound in air, the default top of a model's input range."""
+
 
 
 

@@ -20,10 +20,19 @@ import numba
 import numpy as np
 import torch
 
+from workbench.kernels import _tiles as tiles
+from workbench.kernels._lanes import (
+    EXP_NEG_INT,
+    LANES,
+    adaptation_backward,
+    adaptation_loop,
+    adaptation_loop_save,
+)
+from workbench.kernels._numba import compiled
 from workbench.kernels.backend import load_triton_kernels, resolve_backend
 
 
-@numba.njit(cache=False, fastmath=False)
+@numba.njit(cache=True, fastmath=False)
 def _constants(min_level, limit, n_loops):
     """Per-row steady states s0 (L, R), output offset/scale (R,), limiter maxima (L, R)."""
     n_rows = min_level.shape[0]
@@ -35,74 +44,105 @@ def _constants(min_level, limit, n_loops):
     return s0, corr, 100.0 / (1.0 - corr), maxvalue
 
 
-# Both kernels step through time with the rows innermost: the loops of one row form a long
-# chain of dependent divisions, so interleaving independent rows keeps the CPU busy. Signals
-# are read in their (rows, time) layout and dtype; arithmetic is float64.
+TILE = 256
 
-@numba.njit(cache=False, fastmath=False)
-def _forward_kernel(x, a1, min_level, limit, y, states, save):
+
+# Forward: LANES rows side by side in time-major tiles, loop after loop over each tile (a
+# loop's input at time t is the previous loop's output at t, so this is the per-row order of
+# operations of the former kernel, bitwise). The backward kernel steps through time with the
+# rows innermost. Signals are read in their (rows, time) layout and dtype; arithmetic is
+# float64.
+
+@numba.njit(cache=True, fastmath=False, parallel=True)
+def _forward_kernel(x, a1, min_level, limit, table, y, states, save):
+    """``states`` ``(T, L, rows rounded up to LANES)`` receives the loop states when ``save``."""
     n_rows, n_t = x.shape
     n_loops = a1.shape[0]
     s, corr, mult, maxv = _constants(min_level, limit, n_loops)
     limiting = limit > 1.0
-    v = np.empty(n_rows)
-    for t in range(n_t):
-        for r in range(n_rows):
-            v[r] = max(x[r, t], min_level[r])
-        for j in range(n_loops):
-            a = a1[j]
-            for r in range(n_rows):
+    flat = states.reshape(-1)
+    stride = n_loops * states.shape[2]
+    for g in numba.prange((n_rows + LANES - 1) // LANES):
+        r0 = g * LANES
+        n_lanes = min(LANES, n_rows - r0)
+        c = np.ones((n_loops, LANES))  # padding lanes: harmless constants (never stored)
+        z = np.ones((n_loops, LANES))
+        floor = np.zeros(LANES)
+        offset = np.zeros(LANES)
+        scale = np.zeros(LANES)
+        for lane in range(n_lanes):
+            for j in range(n_loops):
+                c[j, lane] = maxv[j, r0 + lane]
+                z[j, lane] = s[j, r0 + lane]
+            floor[lane] = min_level[r0 + lane]
+            offset[lane] = corr[r0 + lane]
+            scale[lane] = mult[r0 + lane]
+        tile = np.ones(TILE * LANES)  # padding lanes keep quotients near 1: no decay to denormals
+        for t0 in range(0, n_t, TILE):
+            nt = min(TILE, n_t - t0)
+            for lane in range(n_lanes):
+                row = np.uint64(r0 + lane)
+                for n in range(nt):
+                    tile[np.uint64(n * LANES + lane)] = max(x[row, np.uint64(t0 + n)], floor[lane])
+            for j in range(n_loops):
                 if save:
-                    states[t, j, r] = s[j, r]
-                q = v[r] / s[j, r]
-                if limiting and q > 1.0:
-                    m = maxv[j, r]
-                    q = 2.0 * m / (1.0 + np.exp(-2.0 / m * (q - 1.0))) - (m - 1.0)
-                s[j, r] = a * s[j, r] + (1.0 - a) * q
-                v[r] = q
-        for r in range(n_rows):
-            y[r, t] = (v[r] - corr[r]) * mult[r]
+                    adaptation_loop_save(tile, nt, a1[j], limiting, c[j], z[j], table, flat,
+                                         (t0 * n_loops + j) * states.shape[2] + r0, stride)
+                else:
+                    adaptation_loop(tile, nt, a1[j], limiting, c[j], z[j], table)
+            for lane in range(n_lanes):
+                row = np.uint64(r0 + lane)
+                for n in range(nt):
+                    y[row, np.uint64(t0 + n)] = (tile[np.uint64(n * LANES + lane)] - offset[lane]) * scale[lane]
 
 
-@numba.njit(cache=False, fastmath=False)
-def _backward_kernel(gy, x, a1, min_level, limit, states, gx, ga):
+_forward = compiled(_forward_kernel)
+
+
+@numba.njit(cache=True, fastmath=False, error_model="numpy", parallel=True)
+def _backward_kernel(gy, x, a1, min_level, limit, table, states, gx, ga):
+    """Adjoint, LANES rows side by side over reversed tiles (``_lanes.adaptation_backward``);
+    ``ga`` ``(L, rows)`` receives each row's coefficient gradients."""
     n_rows, n_t = x.shape
     n_loops = a1.shape[0]
     s0, corr, mult, maxv = _constants(min_level, limit, n_loops)
     limiting = limit > 1.0
-    w = np.empty((n_loops + 1, n_rows))  # w[j]: input of loop j; w[L]: output
-    v = np.empty((n_loops, n_rows))      # v[j]: loop j's quotient before limiting
-    gs = np.zeros((n_loops, n_rows))     # adjoint of the loop states at t+1
-    g = np.empty(n_rows)
-    for t in range(n_t - 1, -1, -1):
-        for r in range(n_rows):
-            w[0, r] = max(x[r, t], min_level[r])
-        for j in range(n_loops):
-            for r in range(n_rows):
-                q = w[j, r] / states[t, j, r]
-                v[j, r] = q
-                if limiting and q > 1.0:
-                    m = maxv[j, r]
-                    q = 2.0 * m / (1.0 + np.exp(-2.0 / m * (q - 1.0))) - (m - 1.0)
-                w[j + 1, r] = q
-        for r in range(n_rows):
-            g[r] = gy[r, t] * mult[r]  # adjoint of w[L]
-        for j in range(n_loops - 1, -1, -1):
-            a = a1[j]
-            for r in range(n_rows):
-                s = states[t, j, r]
-                g_total = g[r] + gs[j, r] * (1.0 - a)
-                # s_next = a s + (1 - a) w[j+1]  ->  d s_next / d a = s - w[j+1]
-                ga[j, r] += gs[j, r] * (s - w[j + 1, r])
-                if limiting and v[j, r] > 1.0:
-                    e = np.exp(-2.0 / maxv[j, r] * (v[j, r] - 1.0))
-                    g_v = g_total * 4.0 * e / ((1.0 + e) * (1.0 + e))
-                else:
-                    g_v = g_total
-                g[r] = g_v / s
-                gs[j, r] = gs[j, r] * a - g_v * w[j, r] / (s * s)
-        for r in range(n_rows):
-            gx[r, t] = g[r] if x[r, t] > min_level[r] else 0.0
+    flat = states.reshape(-1)
+    srow = states.shape[2]
+    for g in numba.prange((n_rows + LANES - 1) // LANES):
+        r0 = g * LANES
+        n_lanes = min(LANES, n_rows - r0)
+        m = np.ones(n_loops * LANES)
+        fm = np.zeros(2 * LANES)
+        for lane in range(n_lanes):
+            for j in range(n_loops):
+                m[j * LANES + lane] = maxv[j, r0 + lane]
+            fm[lane] = min_level[r0 + lane]
+            fm[LANES + lane] = mult[r0 + lane]
+        w = np.ones((n_loops + 1) * LANES)
+        v = np.zeros(n_loops * LANES)
+        ev = np.zeros(n_loops * LANES)
+        gs = np.zeros(n_loops * LANES)
+        gacc = np.zeros(n_loops * LANES)
+        tile_x = np.zeros(TILE * LANES)
+        tile_g = np.zeros(TILE * LANES)
+        for t_end in range(n_t, 0, -TILE):
+            t0 = max(0, t_end - TILE)
+            nt = t_end - t0
+            tiles.load(x, r0, n_lanes, t0, nt, n_t, 1, 0, False, tile_x)
+            tiles.load(gy, r0, n_lanes, t0, nt, n_t, 1, 0, False, tile_g)
+            for i in range(nt * LANES):  # padding lanes: a harmless input (never stored)
+                if i % LANES >= n_lanes:
+                    tile_x[i] = 1.0
+            adaptation_backward(tile_x, tile_g, nt, n_loops, a1, limiting, m, fm, table, flat,
+                                t0 * n_loops * srow + r0, srow, w, v, ev, gs, gacc)
+            tiles.store(tile_g, gx, r0, n_lanes, t0, nt, n_t, 1, 0, False)
+        for lane in range(n_lanes):
+            for j in range(n_loops):
+                ga[j, r0 + lane] += gacc[j * LANES + lane]
+
+
+_backward = compiled(_backward_kernel)
 
 
 def _f64(t: torch.Tensor) -> np.ndarray:
@@ -120,8 +160,9 @@ class _AdaptLoopFunction(torch.autograd.Function):
         y = np.empty_like(xd)
         save = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
         n_rows, n_t = xd.shape
-        states = np.empty((n_t, a1.shape[0], n_rows) if save else (1, 1, 1), dtype=xd.dtype)
-        _forward_kernel(xd, _f64(a1), _f64(min_level), float(limit), y, states, save)
+        padded = -(-n_rows // LANES) * LANES
+        states = np.empty((n_t, a1.shape[0], padded) if save else (1, 1, 1), dtype=xd.dtype)
+        _forward(xd, _f64(a1), _f64(min_level), float(limit), EXP_NEG_INT, y, states, save)
         ctx.limit = float(limit)
         if save:
             ctx.save_for_backward(x, a1, min_level)
@@ -134,7 +175,7 @@ class _AdaptLoopFunction(torch.autograd.Function):
         xd = _np(x)
         gx = np.empty_like(xd)
         ga = np.zeros((a1.shape[0], xd.shape[0]))
-        _backward_kernel(_np(gy.to(x.dtype)), xd, _f64(a1), _f64(min_level), ctx.limit, ctx.states, gx, ga)
+        _backward(_np(gy.to(x.dtype)), xd, _f64(a1), _f64(min_level), ctx.limit, EXP_NEG_INT, ctx.states, gx, ga)
         grad_x = torch.from_numpy(gx) if ctx.needs_input_grad[0] else None
         grad_a = torch.from_numpy(ga.sum(1)).to(a1.dtype) if ctx.needs_input_grad[1] else None
         return grad_x, grad_a, None, None

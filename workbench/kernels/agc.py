@@ -29,7 +29,7 @@ from workbench.kernels.backend import load_triton_kernels, resolve_backend
 __all__ = ["agc"]
 
 
-@numba.njit(cache=False, fastmath=False)
+@numba.njit(cache=True, fastmath=False)
 def _agc_forward(x, y0, attack, release, y, is_attack):
     rows, n = x.shape
     for r in range(rows):
@@ -43,7 +43,7 @@ def _agc_forward(x, y0, attack, release, y, is_attack):
             is_attack[r, t] = up
 
 
-@numba.njit(cache=False, fastmath=False)
+@numba.njit(cache=True, fastmath=False)
 def _agc_backward(g, x, y, y0, is_attack, attack, release, gx):
     """Fill gx; return (grad_attack, grad_release) summed and grad y0 per row in gy0."""
     rows, n = x.shape

@@ -32,7 +32,7 @@ from workbench.kernels.backend import resolve_backend
 __all__ = ["roex_lower", "lower_pairs"]
 
 
-@numba.njit(cache=False, fastmath=False, inline="always")
+@numba.njit(cache=True, fastmath=False, inline="always")
 def _exp_neg(v):
     """exp(-v) from a degree-11 Taylor polynomial of exp(-v/256) squared 8 times: only
     arithmetic, so the band loop vectorises (numba has no SIMD exp here). Relative error
@@ -51,7 +51,7 @@ def _exp_neg(v):
     return p * p
 
 
-@numba.njit(cache=False, fastmath=False, inline="always")
+@numba.njit(cache=True, fastmath=False, inline="always")
 def _band_end(pc, qc, f_j, lo, n_bands, i_j, s_j):
     """End of the band range where component j can still add >= 1e-8 (-80 dB SPL) to a band.
 
@@ -74,7 +74,7 @@ def _band_end(pc, qc, f_j, lo, n_bands, i_j, s_j):
     return a
 
 
-@numba.njit(cache=False, fastmath=False, parallel=True)
+@numba.njit(cache=True, fastmath=False, parallel=True)
 def _forward(inten, slope, freqs, p_c, q_c, first_band, out):
     rows, n_comp = inten.shape
     n_bands = p_c.shape[0]
@@ -97,7 +97,7 @@ def _forward(inten, slope, freqs, p_c, q_c, first_band, out):
             out[r, c] = o[c]
 
 
-@numba.njit(cache=False, fastmath=False, parallel=True)
+@numba.njit(cache=True, fastmath=False, parallel=True)
 def _backward(grad, inten, slope, freqs, p_c, q_c, first_band, g_inten, g_slope):
     rows, n_comp = inten.shape
     n_bands = p_c.shape[0]

@@ -25,12 +25,20 @@ import numba
 import numpy as np
 import torch
 
-from workbench.kernels.backend import device_constant, load_triton_kernels, resolve_backend
+from workbench.kernels import _tiles as tiles
+from workbench.kernels._lanes import LANES, ihc_forward, scan_forward
+from workbench.kernels._numba import compiled
+from workbench.kernels._vmath import EXP_INT, expm1
+from workbench.kernels.backend import (
+    device_constant,
+    load_triton_kernels,
+    resolve_backend,
+)
 
 _CHUNK = 16
 
 
-@numba.njit(cache=False, fastmath=False)
+@numba.njit(cache=True, fastmath=False)
 def _scan_numba(alpha, beta, out):
     for row in range(alpha.shape[0]):
         u = 0.0
@@ -39,7 +47,7 @@ def _scan_numba(alpha, beta, out):
             out[row, n] = u
 
 
-@numba.njit(cache=False, fastmath=False)
+@numba.njit(cache=True, fastmath=False)
 def _adjoint_numba(alpha, grad_out, lam):
     for row in range(alpha.shape[0]):
         acc = 0.0
@@ -48,49 +56,114 @@ def _adjoint_numba(alpha, grad_out, lam):
             lam[row, n] = acc
 
 
-@numba.njit(cache=False, fastmath=False)
-def _ihc_terms(velocity, c):
+@numba.njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _ihc_terms(velocity, c, table):
     """Conductance change dG (re rest) and d(dG)/d(velocity) for one sample.
 
-    c = (gain, clamp_min, f0_rest, f1_rest, d_rest, g_max, 1/s0, 1/s1, ...)."""
+    c = (gain, clamp_min, f0_rest, f1_rest, d_rest, g_max, 1/s0, 1/s1, ...). The two
+    ``expm1`` are the vectorisable ones of :mod:`workbench.kernels._vmath` (within a few
+    ulp of libm's), so the loops over samples that call this run as SIMD code."""
     d = c[0] * velocity
     clamped = d < c[1]
-    if clamped:
-        d = c[1]
-    e0 = math.expm1(-d * c[7])
-    e01 = math.expm1(-d * (c[6] + c[7]))
+    d = c[1] if clamped else d
+    e0 = expm1(-d * c[7], table)
+    e01 = expm1(-d * (c[6] + c[7]), table)
     d_change = c[2] * e0 + c[2] * c[3] * e01
     denom = c[4] + d_change
     g_change = -c[5] * d_change / (denom * c[4])
     # dD/dd = -f0/s1 (1 + f1) - f0 f1 / s0 ; dG/dd = -Gmax dD/dd / D^2
     f0 = c[2] * (1.0 + e0)
     f0f1 = c[2] * c[3] * (1.0 + e01)
-    slope = 0.0 if clamped else c[5] * (f0 * c[7] + f0f1 * (c[6] + c[7])) / (denom * denom) * c[0]
-    return g_change, slope
+    slope = c[5] * (f0 * c[7] + f0f1 * (c[6] + c[7])) / (denom * denom) * c[0]
+    return g_change, 0.0 if clamped else slope
 
 
-@numba.njit(cache=False, fastmath=False)
-def _ihc_forward_numba(velocity, c, out):
+@numba.njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _ihc_terms_libm(velocity, c):
+    """:func:`_ihc_terms` with libm's ``expm1``, for the backward pass: its loop does not
+    vectorise (the slope's selects), and scalar libm calls are the cheaper scalar code. The
+    two ``expm1`` differ by a few ulp, far below any gradient tolerance."""
+    d = c[0] * velocity
+    clamped = d < c[1]
+    d = c[1] if clamped else d
+    e0 = math.expm1(-d * c[7])
+    e01 = math.expm1(-d * (c[6] + c[7]))
+    d_change = c[2] * e0 + c[2] * c[3] * e01
+    denom = c[4] + d_change
+    g_change = -c[5] * d_change / (denom * c[4])
+    f0 = c[2] * (1.0 + e0)
+    f0f1 = c[2] * c[3] * (1.0 + e01)
+    slope = c[5] * (f0 * c[7] + f0f1 * (c[6] + c[7])) / (denom * denom) * c[0]
+    return g_change, 0.0 if clamped else slope
+
+
+TILE = 256
+
+
+# LANES rows side by side in time-major tiles (see _lanes.py): the conductance terms of a
+# tile are computed elementwise (vectorised), then the membrane recursion runs per lane.
+
+@numba.njit(cache=True, fastmath=False, error_model="numpy", parallel=True)
+def _ihc_forward_kernel(velocity, c, table, out):
     """c[8:] = (alpha_rest, beta_rest, step, step * (E_P - V_pre))."""
-    for row in range(velocity.shape[0]):
-        u = 0.0
-        for n in range(velocity.shape[1]):
-            g_change, _ = _ihc_terms(velocity[row, n], c)
-            u = (c[8] - c[10] * g_change) * u + c[9] + c[11] * g_change
-            out[row, n] = u
+    rows, n_t = velocity.shape
+    for g in numba.prange((rows + LANES - 1) // LANES):
+        r0 = g * LANES
+        n_lanes = min(LANES, rows - r0)
+        z = np.zeros(LANES)
+        tile_a = np.zeros(TILE * LANES)
+        tile_b = np.zeros(TILE * LANES)
+        for t0 in range(0, n_t, TILE):
+            nt = min(TILE, n_t - t0)
+            tiles.load(velocity, r0, n_lanes, t0, nt, n_t, 1, 0, False, tile_a)
+            for i in range(nt * LANES):
+                g_change, _ = _ihc_terms(tile_a[i], c, table)
+                tile_a[i] = c[8] - c[10] * g_change
+                tile_b[i] = c[11] * g_change
+            ihc_forward(tile_a, tile_b, nt, c[9], z)
+            tiles.store(tile_b, out, r0, n_lanes, t0, nt, n_t, 1, 0, False)
 
 
-@numba.njit(cache=False, fastmath=False)
-def _ihc_backward_numba(velocity, c, out, grad_out, grad_velocity):
-    for row in range(velocity.shape[0]):
-        lam = 0.0
-        alpha_next = 0.0
-        for n in range(velocity.shape[1] - 1, -1, -1):
-            lam = grad_out[row, n] + alpha_next * lam
-            g_change, slope = _ihc_terms(velocity[row, n], c)
-            previous = out[row, n - 1] if n > 0 else 0.0
-            grad_velocity[row, n] = lam * (c[11] - c[10] * previous) * slope
-            alpha_next = c[8] - c[10] * g_change
+@numba.njit(cache=True, fastmath=False, error_model="numpy", parallel=True)
+def _ihc_backward_kernel(velocity, c, table, out, grad_out, grad_velocity):
+    """lam[n] = g[n] + alpha[n+1] lam[n+1]; grad_v = lam (c11 - c10 out[n-1]) slope."""
+    rows, n_t = velocity.shape
+    for g in numba.prange((rows + LANES - 1) // LANES):
+        r0 = g * LANES
+        n_lanes = min(LANES, rows - r0)
+        lam = np.zeros(LANES)
+        carry = np.zeros(LANES)  # alpha of the sample after the tile (0 after the last one)
+        tile_v = np.zeros(TILE * LANES)
+        tile_a = np.zeros(TILE * LANES)
+        tile_g = np.zeros(TILE * LANES)
+        tile_s = np.zeros(TILE * LANES)
+        tile_p = np.zeros(TILE * LANES)
+        for t0 in range(0, n_t, TILE):  # t0 counts from the end: reversed tiles
+            nt = min(TILE, n_t - t0)
+            tiles.load(velocity, r0, n_lanes, t0, nt, n_t, 1, 0, True, tile_v)
+            tiles.load(grad_out, r0, n_lanes, t0, nt, n_t, 1, 0, True, tile_g)
+            # out[n - 1] in reversed order is out shifted by one sample (0 before the start)
+            for lane in range(n_lanes):
+                r = np.uint64(r0 + lane)
+                for k in range(nt):
+                    t = n_t - 1 - t0 - k
+                    tile_p[np.uint64(k * LANES + lane)] = out[r, np.uint64(t - 1)] if t > 0 else 0.0
+            for i in range(nt * LANES):
+                g_change, slope = _ihc_terms_libm(tile_v[i], c)
+                tile_s[i] = slope
+                tile_v[i] = c[8] - c[10] * g_change  # alpha
+            # alpha[n + 1] in reversed order: the previous position, the carry at the first
+            tile_a[:LANES] = carry
+            tile_a[LANES:nt * LANES] = tile_v[:(nt - 1) * LANES]
+            carry[:] = tile_v[(nt - 1) * LANES:nt * LANES]
+            scan_forward(tile_a, tile_g, nt, lam)  # tile_g <- lam
+            for i in range(nt * LANES):
+                tile_g[i] = tile_g[i] * (c[11] - c[10] * tile_p[i]) * tile_s[i]
+            tiles.store(tile_g, grad_velocity, r0, n_lanes, t0, nt, n_t, 1, 0, True)
+
+
+_ihc_forward = compiled(_ihc_forward_kernel)
+_ihc_backward = compiled(_ihc_backward_kernel)
 
 
 class _IHCMembrane(torch.autograd.Function):
@@ -98,7 +171,7 @@ class _IHCMembrane(torch.autograd.Function):
     def forward(ctx, velocity, constants):
         v = _as_rows(velocity).detach().contiguous().numpy()
         out = np.empty_like(v)
-        _ihc_forward_numba(v, constants, out)
+        _ihc_forward(v, constants, EXP_INT, out)
         ctx.constants = constants
         ctx.save_for_backward(velocity, torch.from_numpy(out))
         return torch.from_numpy(out).reshape(velocity.shape)
@@ -108,7 +181,7 @@ class _IHCMembrane(torch.autograd.Function):
         velocity, out = ctx.saved_tensors
         v = _as_rows(velocity).detach().contiguous().numpy()
         grad = np.empty_like(v)
-        _ihc_backward_numba(v, ctx.constants, out.numpy(), _as_rows(grad_out).contiguous().numpy(), grad)
+        _ihc_backward(v, ctx.constants, EXP_INT, out.numpy(), _as_rows(grad_out).contiguous().numpy(), grad)
         return torch.from_numpy(grad).reshape(velocity.shape), None
 
 

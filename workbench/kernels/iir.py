@@ -42,6 +42,15 @@ import numba
 import numpy as np
 import torch
 
+from workbench.kernels import _tiles as tiles
+from workbench.kernels._lanes import (
+    LANES,
+    biquad_complex,
+    biquad_real,
+    first_order_complex,
+    first_order_real,
+)
+from workbench.kernels._numba import compiled
 from workbench.kernels.backend import load_triton_kernels, resolve_backend
 
 __all__ = ["lfilter", "sosfilt", "section", "FFT_MAX_BYTES"]
@@ -118,44 +127,128 @@ def _adjoint_kernel(a, g, u):
                 u[r, n] = acc
 
 
-@numba.njit(cache=True, parallel=True)
-def _sos_forward_kernel(sos, x, y):
-    """Rows r: the cascade of sections sos[r, s] = [b0 b1 b2 1 a1 a2] in one pass over time.
+# Cascade kernel: LANES rows side by side, time-major tiles of TILE steps (see _lanes.py).
+TILE = 256
 
-    Same arithmetic per section as ``_forward_kernel`` (transposed direct form II), so the
-    result equals running the sections one after another, without writing the intermediates.
+
+@numba.njit(cache=True, parallel=True)
+def _cascade_kernel(coef, first_order, complex_coef, xv, x_index, x_complex, yv, y_complex, reverse):
+    """Rows r: the cascade of sections ``coef[r, k]`` in one pass over time.
+
+    ``coef`` (rows, n_sections, 5) real ``[b0 b1 b2 a1 a2]`` or (rows, n_sections, 10) as
+    (re, im) pairs, normalised (a0 == 1). ``xv``/``yv``: rows of real samples, or of
+    interleaved (re, im) pairs when ``x_complex``/``y_complex``; output row r filters input
+    row ``x_index[r]`` (broadcast inputs are not copied). ``first_order``: every
+    section has b2 == a2 == 0 (their zero taps are skipped). ``reverse`` runs the recursion
+    backwards in time (the adjoint of the cascade with conjugated coefficients).
+
+    Per row the arithmetic is transposed direct form II section after section in float64
+    (the former one-row-at-a-time kernel's, bitwise for float64 rows); float32 rows are read
+    and rounded once on output (the former kernel rounded its states to float32 every step).
     """
-    rows, n_samples = x.shape
-    n_sections = sos.shape[1]
-    for r in numba.prange(rows):
-        z0 = np.zeros(n_sections, dtype=y.dtype)
-        z1 = np.zeros(n_sections, dtype=y.dtype)
-        # Cascades of first-order sections (gammatone, IHC lowpasses) skip the zero taps:
-        # with b2 = a2 = 0 the general update below reduces exactly to z0 = b1 v - a1 out.
-        first_order = True
+    rows = yv.shape[0]
+    n_t = xv.shape[1] // 2 if x_complex else xv.shape[1]
+    n_sections = coef.shape[1]
+    n_coef = coef.shape[2]
+    n_groups = (rows + LANES - 1) // LANES
+    for g in numba.prange(n_groups):
+        r0 = g * LANES
+        n_lanes = min(LANES, rows - r0)
+        c = np.zeros((n_sections, 10 * LANES))
+        z = np.zeros((n_sections, 4 * LANES))
         for k in range(n_sections):
-            if sos[r, k, 2] != 0 or sos[r, k, 5] != 0:
-                first_order = False
-        if first_order:
-            b0 = sos[r, :, 0].copy()
-            b1 = sos[r, :, 1].copy()
-            a1 = sos[r, :, 4].copy()
-            for n in range(n_samples):
-                v = x[r, n] + z0[0] * 0
-                for k in range(n_sections):
-                    out = b0[k] * v + z0[k]
-                    z0[k] = b1[k] * v - a1[k] * out
-                    v = out
-                y[r, n] = v
-            continue
-        for n in range(n_samples):
-            v = x[r, n] + z0[0] * 0
+            j = 0
+            for q in range(n_coef):
+                # first-order sections keep b0, b1, a1 (and their imaginary parts)
+                tap = q // 2 if complex_coef else q
+                if first_order and (tap == 2 or tap == 4):
+                    continue
+                for lane in range(n_lanes):
+                    c[k, j * LANES + lane] = coef[r0 + lane, k, q]
+                j += 1
+        tile_re = np.zeros(TILE * LANES)
+        tile_im = np.zeros(TILE * LANES)
+        x_step = 2 if x_complex else 1
+        y_step = 2 if y_complex else 1
+        for t0 in range(0, n_t, TILE):
+            nt = min(TILE, n_t - t0)
+            tiles.load_indexed(xv, x_index, r0, n_lanes, t0, nt, n_t, x_step, 0, reverse, tile_re)
+            if x_complex:
+                tiles.load_indexed(xv, x_index, r0, n_lanes, t0, nt, n_t, x_step, 1, reverse, tile_im)
+            elif complex_coef:
+                tiles.fill(tile_im, nt, 0.0)
             for k in range(n_sections):
-                out = sos[r, k, 0] * v + z0[k]
-                z0[k] = z1[k] + sos[r, k, 1] * v - sos[r, k, 4] * out
-                z1[k] = sos[r, k, 2] * v - sos[r, k, 5] * out
-                v = out
-            y[r, n] = v
+                if complex_coef:
+                    if first_order:
+                        first_order_complex(tile_re, tile_im, nt, c[k], z[k])
+                    else:
+                        biquad_complex(tile_re, tile_im, nt, c[k], z[k])
+                elif first_order:
+                    first_order_real(tile_re, nt, c[k], z[k])
+                else:
+                    biquad_real(tile_re, nt, c[k], z[k])
+            tiles.store(tile_re, yv, r0, n_lanes, t0, nt, n_t, y_step, 0, reverse)
+            if y_complex:
+                if not (complex_coef or x_complex):
+                    tiles.fill(tile_im, nt, 0.0)
+                tiles.store(tile_im, yv, r0, n_lanes, t0, nt, n_t, y_step, 1, reverse)
+
+
+_cascade = compiled(_cascade_kernel)
+
+
+def _real_view(t: torch.Tensor) -> np.ndarray:
+    """Rows of a (rows, T) tensor as a numpy array: real, or complex as interleaved pairs."""
+    t = t.detach().contiguous()
+    return torch.view_as_real(t).reshape(t.shape[0], -1).numpy() if t.is_complex() else t.numpy()
+
+
+def _pack_coefficients(sos: torch.Tensor) -> tuple[np.ndarray, bool, bool]:
+    """Normalised rows ``sos (R, K, 6)`` -> kernel coefficients, first_order, complex."""
+    first_order = not bool((sos[..., 2] != 0).any() or (sos[..., 5] != 0).any())
+    taps = sos[..., [0, 1, 2, 4, 5]].detach()
+    if taps.is_complex():
+        return torch.view_as_real(taps).reshape(*taps.shape[:2], 10).contiguous().numpy(), first_order, True
+    return taps.contiguous().numpy(), first_order, False
+
+
+def _run_cascade(sos: torch.Tensor, x: torch.Tensor, dtype: torch.dtype, reverse: bool = False,
+                 x_index: np.ndarray | None = None, out_dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``y (R, T)`` from normalised rows ``sos (R, K, 6)`` of ``dtype`` and input rows ``x``
+    (row ``x_index[r]`` feeds output row r; default: the same row). The recursion runs in
+    float64 (complex: pairs of float64); ``y`` has ``out_dtype`` (default ``dtype``)."""
+    coef, first_order, complex_coef = _pack_coefficients(sos)
+    out_dtype = dtype if out_dtype is None else out_dtype
+    rows = sos.shape[0]
+    y = torch.empty(rows, x.shape[-1], dtype=out_dtype)
+    if x_index is None:
+        x_index = np.arange(rows)
+    if rows and x.shape[-1]:
+        _cascade(coef, first_order, complex_coef, _real_view(x), x_index, x.is_complex(),
+                 torch.view_as_real(y).reshape(rows, -1).numpy() if out_dtype.is_complex else y.numpy(),
+                 out_dtype.is_complex, reverse)
+    return y
+
+
+def _conj_sections(sos: torch.Tensor) -> torch.Tensor:
+    return sos.conj().resolve_conj() if sos.is_complex() else sos
+
+
+class _SectionsCPU(torch.autograd.Function):
+    """Fixed sections on CPU (no coefficient gradient): fused cascade forward; the gradient of
+    ``x`` is the conjugated cascade run backwards in time (the adjoint of a causal filter)."""
+
+    @staticmethod
+    def forward(ctx, x, sos, dtype):
+        ctx.sos, ctx.dtype, ctx.x_dtype = sos, dtype, x.dtype
+        return _run_cascade(sos, x, dtype)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        grad = _run_cascade(_conj_sections(ctx.sos), grad_y.to(ctx.dtype), ctx.dtype, reverse=True)
+        if grad.is_complex() and not ctx.x_dtype.is_complex:
+            grad = grad.real
+        return grad.to(ctx.x_dtype), None, None
 
 
 @numba.njit(cache=True, parallel=True)
@@ -182,6 +275,12 @@ def _input_grad_kernel(b, u, gx):
                 if n + k < n_samples:
                     acc += np.conj(b[r, k]) * u[r, n + k]
             gx[r, n] = acc
+
+
+def _broadcast_shapes(*shapes) -> tuple[int, ...]:
+    """``torch.broadcast_shapes`` without its first-call cost (it imports torch._refs and
+    sympy: ~0.3 s of a model's first call)."""
+    return tuple(int(n) for n in np.broadcast_shapes(*(tuple(s) for s in shapes)))
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -251,7 +350,7 @@ def _lfilter_fft(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor) -> torch.Ten
     eps = torch.finfo(x.real.dtype if x.is_complex() else x.dtype).eps
     tail = 0 if radius == 0 else int(math.ceil(math.log(eps * 1e-2) / math.log(radius)))
     n_fft = 1 << int(math.ceil(math.log2(n_samples + max(tail, b.shape[-1]) + 1)))
-    rows = math.prod(torch.broadcast_shapes(b.shape[:-1], a.shape[:-1], x.shape[:-1]))
+    rows = math.prod(_broadcast_shapes(b.shape[:-1], a.shape[:-1], x.shape[:-1]))
     complex_bytes = 2 * torch.empty((), dtype=x.real.dtype if x.is_complex() else x.dtype).element_size()
     need = 4 * rows * n_fft * complex_bytes  # spectra of x, b, a and the product
     if need > FFT_MAX_BYTES:
@@ -409,7 +508,7 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, method: str = "au
     b, a = b / a0, a / a0
     if method == "fft":
         return _lfilter_fft(b, a, x)
-    lead = torch.broadcast_shapes(b.shape[:-1], a.shape[:-1], x.shape[:-1])
+    lead = _broadcast_shapes(b.shape[:-1], a.shape[:-1], x.shape[:-1])
     n_samples = x.shape[-1]
     rows_b, rows_a, rows_x = _rows(b, lead, 1), _rows(a, lead, 1), _rows(x, lead, 1)
     if kind == "numba":
@@ -425,15 +524,19 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, method: str = "au
     return y.reshape(*lead, n_samples)
 
 
-def sosfilt(sos: torch.Tensor, x: torch.Tensor, method: str = "auto", backend: str = "auto") -> torch.Tensor:
+def sosfilt(sos: torch.Tensor, x: torch.Tensor, method: str = "auto", backend: str = "auto",
+            out_dtype: torch.dtype | None = None) -> torch.Tensor:
     """Cascade of second-order sections ``sos`` ``(..., n_sections, 6)`` = ``[b0 b1 b2 a0 a1 a2]``.
 
     Leading dims of ``sos`` (without the section axis) broadcast against those of ``x``.
     Running high-order filters as sections keeps them stable in float32. When no gradient
     reaches the coefficients, all sections run fused in one pass over time (numba on CPU,
     Triton on the device path; same arithmetic as section by section); otherwise each
-    section goes through :func:`lfilter` for autograd. ``method``/``backend`` as
-    :func:`lfilter`.
+    section goes through :func:`lfilter` for autograd. The fused paths are differentiable in
+    ``x`` (the adjoint is the conjugated cascade run backwards in time). ``method``/``backend``
+    as :func:`lfilter`. ``out_dtype``: dtype of the result (default: the promoted dtype of
+    ``sos`` and ``x``), e.g. float64 sections on a float32 signal that should come back in
+    float32: the same as ``.to(out_dtype)`` afterwards, without the float64 intermediate.
 
     >>> import torch
     >>> sos = torch.tensor([[0.5, 0.5, 0.0, 1.0, 0.0, 0.0]] * 2, dtype=torch.float64)
@@ -448,28 +551,39 @@ def sosfilt(sos: torch.Tensor, x: torch.Tensor, method: str = "auto", backend: s
     grad_on = torch.is_grad_enabled()
     sos_grad = grad_on and sos.requires_grad
     if method != "fft" and not sos_grad and kind != "torch":
-        if kind == "numba" and not (grad_on and x.requires_grad) and sos.shape[-2] > 1:
-            return _sosfilt_fused(sos, x)
+        if kind == "numba":
+            return _sosfilt_fused(sos, x, out_dtype)
         if kind == "triton":
-            return _sosfilt_device(sos, x)
+            y = _sosfilt_device(sos, x)
+            return y if out_dtype is None else y.to(out_dtype)
     y = x
     for k in range(sos.shape[-2]):
         section = sos[..., k, :]
         y = lfilter(section[..., :3], section[..., 3:], y, method=method, backend=backend)
-    return y
+    return y if out_dtype is None else y.to(out_dtype)
 
 
-def _sosfilt_fused(sos: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    dtype, x = _promote(sos.dtype, x)
+def _sosfilt_fused(sos: torch.Tensor, x: torch.Tensor, out_dtype: torch.dtype | None = None) -> torch.Tensor:
+    dtype = torch.promote_types(sos.dtype, x.dtype)
+    if not (dtype.is_floating_point or dtype.is_complex):
+        dtype = torch.get_default_dtype()
     sos = sos.to(dtype)
     a0 = sos[..., 3:4]
     if bool((a0 == 0).any()):
         raise ValueError("every section needs a0 != 0")
     sos = sos / a0
-    lead = torch.broadcast_shapes(sos.shape[:-2], x.shape[:-1])
-    xb = _rows(x, lead, 1)
-    y = torch.empty(xb.shape, dtype=dtype)
-    _sos_forward_kernel(_np(_rows(sos, lead, 2)), _np(xb), y.numpy())
+    lead = _broadcast_shapes(sos.shape[:-2], x.shape[:-1])
+    rows = _rows(sos, lead, 2)
+    if not (x.is_floating_point() or x.is_complex()) or x.is_complex() and not dtype.is_complex:
+        x = x.to(dtype)
+    if torch.is_grad_enabled() and x.requires_grad:
+        y = _SectionsCPU.apply(_rows(x, lead, 1), rows, dtype)
+        return y.reshape(*lead, x.shape[-1]) if out_dtype is None else y.reshape(*lead, x.shape[-1]).to(out_dtype)
+    # float rows are read in their dtype (the kernel converts them to float64 exactly) and
+    # broadcast input rows are read in place, through an index
+    x_rows = x.reshape(-1, x.shape[-1])
+    index = torch.arange(x_rows.shape[0]).reshape(x.shape[:-1]).expand(lead).reshape(-1).numpy()
+    y = _run_cascade(rows, x_rows, dtype, x_index=index, out_dtype=out_dtype)
     return y.reshape(*lead, x.shape[-1])
 
 
@@ -479,7 +593,7 @@ def _sosfilt_device(sos: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     dtype, x = _promote(sos.dtype, x)
     sos = sos.to(dtype)
     sos = sos / sos[..., 3:4]
-    lead = torch.broadcast_shapes(sos.shape[:-2], x.shape[:-1])
+    lead = _broadcast_shapes(sos.shape[:-2], x.shape[:-1])
     rows = _rows(sos, lead, 2)
     coef = load_triton_kernels("iir").pack_sections(rows[..., :3], rows[..., 3:])
     y = _SectionsDevice.apply(_rows(x, lead, 1), coef, dtype)
@@ -490,7 +604,7 @@ def section(b: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """Pack a first- or second-order filter ``b (..., <=3)``, ``a (..., <=3)`` as an sos row ``(..., 6)``."""
     if b.shape[-1] > 3 or a.shape[-1] > 3:
         raise ValueError("section() takes filters of order <= 2")
-    lead = torch.broadcast_shapes(b.shape[:-1], a.shape[:-1])
+    lead = _broadcast_shapes(b.shape[:-1], a.shape[:-1])
     dtype = torch.promote_types(b.dtype, a.dtype)
     row = torch.zeros(*lead, 6, dtype=dtype, device=b.device)
     row[..., : b.shape[-1]] = b

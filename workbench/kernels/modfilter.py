@@ -20,13 +20,24 @@ import numba
 import numpy as np
 import torch
 
-from workbench.kernels.backend import device_constant, load_triton_kernels, resolve_backend
+from workbench.kernels import _tiles as tiles
+from workbench.kernels._lanes import (
+    LANES,
+    modulation_pole,
+    modulation_pole_adjoint,
+    modulation_pole_ri,
+)
+from workbench.kernels._numba import compiled
+from workbench.kernels.backend import (
+    device_constant,
+    load_triton_kernels,
+    resolve_backend,
+)
 
+# Backward kernel: one task per (batch, channel); the channel's bands run side by side in the
+# inner loop. The forward kernel runs LANES band rows side by side (see _bank_kernel).
 
-# Kernels: one task per (batch, channel); the channel's bands run side by side in the inner
-# loop (independent recursions sharing the input sample keep the FPU pipelines full).
-
-@numba.njit(cache=False, fastmath=False)
+@numba.njit(cache=True, fastmath=False)
 def _channel_poles(row_band, r0, nb, rho, theta, gain):
     """Pole (real, imaginary part) and gain of the ``nb`` bands of the channel at row ``r0``."""
     pr = np.empty(nb)
@@ -40,38 +51,111 @@ def _channel_poles(row_band, r0, nb, rho, theta, gain):
     return pr, pi, g
 
 
-@numba.njit(cache=False, fastmath=False, parallel=True)
-def _forward_kernel(x, lowpassed, lp_row, row_start, row_band, rho, theta, gain, factor, mode,
-                    out, out_row):
-    n_batch, n_chan, n_t = x.shape
-    for bc in numba.prange(n_batch * n_chan):
-        b, c = bc // n_chan, bc % n_chan
-        r0 = row_start[c]
-        nb = row_start[c + 1] - r0
-        pr, pi, g = _channel_poles(row_band, r0, nb, rho, theta, gain)
-        fac = np.empty(nb)
-        env = np.empty(nb, dtype=np.bool_)
-        yr = np.zeros(nb)
-        yi = np.zeros(nb)
-        val = np.empty(nb)
-        for j in range(nb):
-            k = row_band[r0 + j]
-            fac[j] = factor[k]
-            env[j] = mode[k] == 1
-        for n in range(n_t):
-            xn = x[b, c, n]
-            out[b, lp_row[c], n] = lowpassed[b, c, n]
-            for j in range(nb):  # independent recursions: vectorisable
-                re = g[j] * xn + pr[j] * yr[j] - pi[j] * yi[j]
-                im = pr[j] * yi[j] + pi[j] * yr[j]
-                yr[j] = re
-                yi[j] = im
-                val[j] = fac[j] * np.sqrt(re * re + im * im) if env[j] else re
-            for j in range(nb):
-                out[b, out_row[r0 + j], n] = val[j]
+TILE = 256
 
 
-@numba.njit(cache=False, fastmath=False, parallel=True)
+@numba.njit(cache=True, fastmath=False, parallel=True)
+def _bank_kernel(xv, outv, src, dst, band, rho, theta, gain, factor, mode, n_batch):
+    """The bank, LANES band rows side by side in time-major tiles (see ``_lanes.py``).
+
+    Lane i filters input row ``src[i]`` with band ``band[i]`` into output row ``dst[i]``;
+    the rows of batch item b are ``i`` in ``[b n, (b+1) n)``, one batch item per task. Per
+    row the arithmetic is the former one-row kernel's (float64, bitwise).
+    """
+    n_rows = src.shape[0] // n_batch
+    n_t = xv.shape[1]
+    for b in numba.prange(n_batch):
+        c = np.zeros(3 * LANES)
+        z = np.zeros(2 * LANES)
+        scale = np.zeros(LANES)
+        envelope = np.zeros(LANES, dtype=np.bool_)
+        tile_re = np.zeros(TILE * LANES)
+        tile_im = np.zeros(TILE * LANES)
+        for g0 in range(0, n_rows, LANES):
+            i0 = b * n_rows + g0
+            n_lanes = min(LANES, n_rows - g0)
+            c[:] = 0.0
+            z[:] = 0.0
+            for lane in range(n_lanes):
+                k = band[i0 + lane]
+                c[lane] = rho[k] * np.cos(theta[k])
+                c[LANES + lane] = rho[k] * np.sin(theta[k])
+                c[2 * LANES + lane] = gain[k]
+                scale[lane] = factor[k]
+                envelope[lane] = mode[k] == 1
+            for t0 in range(0, n_t, TILE):
+                nt = min(TILE, n_t - t0)
+                tiles.load_mapped(xv, src, i0, n_lanes, t0, nt, tile_re)
+                modulation_pole(tile_re, tile_im, nt, c, z)
+                for lane in range(n_lanes):  # envelope rows: factor |y|; the others: Re y (x 1.0, exact)
+                    if envelope[lane]:
+                        tiles.store_lane(tile_im, lane, outv, dst[i0 + lane], t0, nt, scale[lane])
+                    else:
+                        tiles.store_lane(tile_re, lane, outv, dst[i0 + lane], t0, nt, 1.0)
+
+
+_bank = compiled(_bank_kernel)
+
+
+@numba.njit(cache=True, fastmath=False, error_model="numpy", parallel=True)
+def _bank_backward_kernel(gv, xv, src, dst, band, rho, theta, gain, factor, mode, n_batch, n_chan,
+                          gx, g_rho, g_theta, g_gain):
+    """Adjoint of :func:`_bank_kernel`, LANES band rows side by side: forward recursion into
+    full-length time-major buffers, then the adjoint backwards over reversed tiles. ``gx``
+    (float64, zeroed) accumulates every channel's band terms in band order and ``g_rho``,
+    ``g_theta``, ``g_gain`` ``(batch * channels, bands)`` as the former per-channel kernel did
+    (bitwise)."""
+    n_rows = src.shape[0] // n_batch
+    n_t = xv.shape[1]
+    for b in numba.prange(n_batch):
+        c = np.zeros(5 * LANES)
+        z = np.zeros(5 * LANES)
+        tile_x = np.zeros(TILE * LANES)
+        tile_g = np.zeros(TILE * LANES)
+        y_re = np.zeros((n_t + 1) * LANES)  # row t + 1: y at time t; row 0: y[-1] = 0
+        y_im = np.zeros((n_t + 1) * LANES)
+        for g0 in range(0, n_rows, LANES):
+            i0 = b * n_rows + g0
+            n_lanes = min(LANES, n_rows - g0)
+            c[:] = 0.0
+            z[:] = 0.0
+            for lane in range(n_lanes):
+                k = band[i0 + lane]
+                c[lane] = rho[k] * np.cos(theta[k])
+                c[LANES + lane] = rho[k] * np.sin(theta[k])
+                c[2 * LANES + lane] = gain[k]
+                c[3 * LANES + lane] = factor[k]
+                c[4 * LANES + lane] = 1.0 if mode[k] == 1 else 0.0
+            for t0 in range(0, n_t, TILE):
+                nt = min(TILE, n_t - t0)
+                tiles.load_mapped(xv, src, i0, n_lanes, t0, nt, tile_x)
+                modulation_pole_ri(tile_x, y_re, y_im, t0, nt, c[:3 * LANES], z[:2 * LANES])
+            z[:] = 0.0
+            tile_g[:] = 0.0
+            for t_end in range(n_t, 0, -TILE):
+                t0 = max(0, t_end - TILE)
+                nt = t_end - t0
+                tiles.load_mapped(xv, src, i0, n_lanes, t0, nt, tile_x)
+                tiles.load_mapped(gv, dst, i0, n_lanes, t0, nt, tile_g)
+                modulation_pole_adjoint(tile_g, tile_x, y_re, y_im, t0, nt, c, z)
+                for lane in range(n_lanes):  # band order within each channel, as before
+                    row = np.uint64(src[i0 + lane])
+                    for n in range(nt):
+                        gx[row, np.uint64(t0 + n)] += tile_g[np.uint64(n * LANES + lane)]
+            for lane in range(n_lanes):
+                k = band[i0 + lane]
+                bc = src[i0 + lane]
+                cos_t, sin_t = np.cos(theta[k]), np.sin(theta[k])
+                sp_re, sp_im = z[2 * LANES + lane], z[3 * LANES + lane]
+                g_rho[bc, k] += sp_re * cos_t + sp_im * sin_t
+                g_theta[bc, k] += -sp_re * c[LANES + lane] + sp_im * c[lane]
+                g_gain[bc, k] += z[4 * LANES + lane]
+
+
+_bank_backward = compiled(_bank_backward_kernel)
+
+
+@numba.njit(cache=True, fastmath=False, parallel=True)
 def _backward_kernel(gout, x, row_start, row_band, rho, theta, gain, factor, mode, out_row,
                      gx, g_rho, g_theta, g_gain):
     n_batch, n_chan, n_t = x.shape
@@ -146,9 +230,15 @@ class _ModFilterFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, lowpassed, rho, theta, gain, layout):
         row_start, row_band, out_row, lp_row, factor, mode, n_out = layout
-        out = torch.empty(x.shape[0], n_out, x.shape[2], dtype=x.dtype)
-        _forward_kernel(_np(x), _np(lowpassed.to(x.dtype)), lp_row, row_start, row_band, _np64(rho),
-                        _np64(theta), _np64(gain), factor, mode, out.numpy(), out_row)
+        n_batch, n_chan, n_t = x.shape
+        out = torch.empty(n_batch, n_out, n_t, dtype=x.dtype)
+        out[:, torch.from_numpy(lp_row)] = lowpassed.to(x.dtype)
+        row_channel = np.repeat(np.arange(n_chan), np.diff(row_start))
+        offsets = np.arange(n_batch)[:, None]
+        src = (offsets * n_chan + row_channel).reshape(-1)
+        dst = (offsets * n_out + out_row[None, :]).reshape(-1)
+        _bank(_np(x).reshape(n_batch * n_chan, n_t), out.numpy().reshape(n_batch * n_out, n_t), src, dst,
+              np.tile(row_band, n_batch), _np64(rho), _np64(theta), _np64(gain), factor, mode, n_batch)
         ctx.save_for_backward(x, rho, theta, gain)
         ctx.layout = layout
         return out
@@ -156,17 +246,22 @@ class _ModFilterFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, gout):
         x, rho, theta, gain = ctx.saved_tensors
-        row_start, row_band, out_row, lp_row, factor, mode, _ = ctx.layout
-        xd = _np(x)
-        n_bc, n_k = x.shape[0] * x.shape[1], rho.shape[0]
-        gx = np.empty(xd.shape)
-        g_rho, g_theta, g_gain = (np.zeros((n_bc, n_k)) for _ in range(3))
+        row_start, row_band, out_row, lp_row, factor, mode, n_out = ctx.layout
+        n_batch, n_chan, n_t = x.shape
+        n_k = rho.shape[0]
+        gx = np.zeros((n_batch * n_chan, n_t))
+        g_rho, g_theta, g_gain = (np.zeros((n_batch * n_chan, n_k)) for _ in range(3))
         gout = gout.contiguous()
-        _backward_kernel(_np(gout), xd, row_start, row_band, _np64(rho), _np64(theta), _np64(gain),
-                         factor, mode, out_row, gx, g_rho, g_theta, g_gain)
+        row_channel = np.repeat(np.arange(n_chan), np.diff(row_start))
+        offsets = np.arange(n_batch)[:, None]
+        src = (offsets * n_chan + row_channel).reshape(-1)
+        dst = (offsets * n_out + out_row[None, :]).reshape(-1)
+        _bank_backward(_np(gout).reshape(n_batch * n_out, n_t), _np(x).reshape(n_batch * n_chan, n_t), src, dst,
+                       np.tile(row_band, n_batch), _np64(rho), _np64(theta), _np64(gain), factor, mode, n_batch,
+                       n_chan, gx, g_rho, g_theta, g_gain)
         as_t = lambda a, ref: torch.from_numpy(a).to(ref.dtype)  # noqa: E731
         g_lowpassed = gout.index_select(1, torch.from_numpy(lp_row))
-        return (as_t(gx, x), g_lowpassed, as_t(g_rho.sum(0), rho), as_t(g_theta.sum(0), theta),
+        return (as_t(gx.reshape(x.shape), x), g_lowpassed, as_t(g_rho.sum(0), rho), as_t(g_theta.sum(0), theta),
                 as_t(g_gain.sum(0), gain), None)
 
 

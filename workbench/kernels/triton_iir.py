@@ -5,8 +5,8 @@ for one section): transposed direct form II per section, sections in series insi
 time step, the state of every section held in registers. Real or complex coefficients and
 signals (complex tensors are passed as their interleaved real view). Coefficients arrive
 as float64 tensors ``(rows, n_sections, 10)`` = ``[b0 b1 b2 a1 a2]`` as (re, im) pairs
-(``a0 == 1``); the arithmetic runs in float32 or float64 like the numba kernel, i.e. in the
-signal's promoted dtype. ``REVERSE`` runs the recursion backwards in time, which is how the
+(``a0 == 1``); the arithmetic and the states are float64 for every signal dtype, like the
+numba kernel's (float32 rows are rounded once, on output). ``REVERSE`` runs the recursion backwards in time, which is how the
 adjoint (backward pass) of a filter is computed: filtering the reversed gradient by the
 conjugated sections.
 
@@ -132,7 +132,7 @@ def cascade(coef: torch.Tensor, x: torch.Tensor, out_dtype: torch.dtype, reverse
     n_rows, n_t = x.shape
     if n_rows == 0 or n_t == 0 or shape_only(x, coef):
         return torch.zeros(x.shape, dtype=out_dtype, device=x.device)
-    f64 = out_dtype in (torch.float64, torch.complex128)
+    f64 = True  # float64 states and arithmetic for every signal dtype, as the numba twin
     y = x
     for start in range(0, coef.shape[1], MAX_SECTIONS):
         part = coef[:, start:start + MAX_SECTIONS].contiguous()

@@ -6,6 +6,13 @@ output (a list, a tensor or a tuple) and which also declares
 
 * its input: ``input_unit`` ('pa', or 'amt' full scale where an rms of 1 is ``dboffset`` dB
   SPL) and ``input_axes``; :func:`workbench.units.to_model_input` converts pascals to it;
+* ``input_range_db_spl``: ``(low, high)``, the peak levels (dB SPL of the largest
+  ``|sample|``, re 20 uPa, after the input unit's calibration) the model computes
+  correctly; ``low`` is ``-inf`` (silence is valid input). ``high`` is the model's own limit
+  (the loudness models: 143 dB SPL, a sine of 140 dB SPL rms, the top of the ANSI tables) or,
+  by default, :data:`~workbench.units.ATMOSPHERE_PEAK_DB_SPL` (194 dB SPL: the peak pressure
+  of one atmosphere, the loudest undistorted sound in air; far beyond it float32 overflows).
+  ``min_input_samples``: the shortest input (samples) that gives at least one output sample;
 * ``fs`` (Hz), ``center_freqs_hz`` (``fc`` is the spec's alias) and ``num_channels``, and
   ``mfc`` (modulation centre frequencies, Hz) where it has a modulation filterbank;
 * :attr:`~AuditoryModel.stage_info`: a :class:`StageInfo` for every ``return_stages`` key,
@@ -15,12 +22,24 @@ output (a list, a tensor or a tuple) and which also declares
 
 Axes use one vocabulary (:data:`AXES`): a stage of axes ``'BCT'`` is ``(batch, channel,
 time)``. For unbatched input (no B axis) every batched axis B is dropped from the results.
+Stages in dB (unit 'dB SPL') are ``10 log10`` of a power: ``-inf`` where that power is zero
+(a band no component reaches), never a floor value; NaN marks an entry that does not exist
+(e.g. a spectral component below the relevance threshold).
 A new model is one file: a subclass that sets the attributes above and implements
 ``_run(x)`` on batched, validated input, returning ``(output, stages)``.
+
+Input validation (:meth:`AuditoryModel._check_input`, run once per call): shape, dtype and
+length everywhere; NaN/inf and the level range only for CPU tensors, because reading the
+values of a device tensor would synchronise the host with the device in every forward pass
+(on a GPU, input outside the range is not detected). Input on another device than the
+model is moved to the model's device; a ``device='meta'`` input needs a meta model
+(``model.to('meta')``), which then runs without data (shapes only).
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 
 import torch
@@ -29,6 +48,7 @@ from torch import nn
 from workbench._validation import check_signal
 from workbench.stages.decision import stack_representation
 from workbench.stages.loudness import loudness_level_table
+from workbench.units import ATMOSPHERE_PEAK_DB_SPL, P_REF_PA, pa_per_amt_unit
 
 AXES = {"B": "batch", "E": "ear (left, right)", "C": "auditory channel", "M": "modulation filter",
         "T": "time sample", "K": "frame", "Z": "band on the Cam scale", "F": "spectral component"}
@@ -95,6 +115,9 @@ class AuditoryModel(nn.Module):
     input_axes = "BT"
     input_name = "x"
     mfc = None
+    input_range_db_spl: tuple[float, float] = (-math.inf, ATMOSPHERE_PEAK_DB_SPL)
+    input_range_about = "the peak pressure of one atmosphere, the loudest undistorted sound in air"
+    min_input_samples = 2
 
     @property
     def fc(self) -> torch.Tensor:
@@ -123,13 +146,41 @@ class AuditoryModel(nn.Module):
     def _batched(self, x, name: str | None = None):
         """Validate ``x`` against ``input_axes``; add the batch axis when missing."""
         name = name or self.input_name
-        x = check_signal(x, name, max_dims=len(self.input_axes))
+        x = self._check_input(x, name, len(self.input_axes))
         if "E" in self.input_axes and (x.dim() < 2 or x.shape[-2] != 2):
             raise ValueError(f"{name} must be stereo (B, 2, T) or (2, T) [left, right], got shape "
                              f"{tuple(x.shape)}; for mono input use workbench.units.to_model_input(x, "
                              "model, ears='diotic') (or ears='left' / 'right')")
         unbatched = x.dim() < len(self.input_axes)
         return (x.unsqueeze(0) if unbatched else x), unbatched
+
+    def _check_input(self, x, name: str, max_dims: int) -> torch.Tensor:
+        """The one input check (module docstring): :func:`~workbench._validation.check_signal`,
+        the level range (CPU tensors) and the device; returns ``x`` on the model's device."""
+        x = check_signal(x, name, min_samples=self.min_input_samples, max_dims=max_dims)
+        if x.device.type == "cpu":
+            self._check_level(x, name)
+        device = next(itertools.chain(self.parameters(), self.buffers()), x).device
+        if x.device != device:
+            if x.is_meta:
+                raise ValueError(f"{name} is a meta tensor (shapes only, no data) but the model is on "
+                                 f"'{device}': move the model too, model.to('meta'), or give real samples")
+            x = x.to(device)
+        return x
+
+    def _check_level(self, x: torch.Tensor, name: str) -> None:
+        """Refuse (CPU) input whose peak level lies outside ``input_range_db_spl``."""
+        peak = float(x.detach().abs().max())
+        if peak == 0:
+            return
+        unit = "Pa" if self.input_unit == "pa" else amt_unit(self.dboffset)
+        pa = peak * (1.0 if self.input_unit == "pa" else pa_per_amt_unit(self.dboffset))
+        level = 20 * math.log10(pa / P_REF_PA)
+        low, high = self.input_range_db_spl
+        if not low <= level <= high:
+            raise ValueError(f"{name} reaches a peak level of {level:.1f} dB SPL (largest |sample| {peak:.3g}, "
+                             f"input in {unit}); {type(self).__name__} takes peak levels in "
+                             f"input_range_db_spl = ({low:g}, {high:.1f}) dB SPL (top: {self.input_range_about})")
 
     def _finish(self, out, stages: dict, unbatched: bool):
         if unbatched:
@@ -162,9 +213,17 @@ class AuditoryModel(nn.Module):
 class LoudnessModel(AuditoryModel):
     """The loudness models' shared part: Cam bands as channels (``center_freqs_hz`` (Z,) Hz),
     the ear FIR, and sone <-> phon by the ANSI S3.4-2007 stationary model's relation (its
-    Table 7 for ``binaural_factor`` ears: 40 phon = 0.997 sone, 60 phon = 4.166, 80 phon = 15.98)."""
+    Table 7 for ``binaural_factor`` ears: 40 phon = 0.997 sone, 60 phon = 4.166, 80 phon = 15.98).
+
+    Input range: peak levels up to 143 dB SPL, a sine of 140 dB SPL rms, the top of the ANSI
+    loudness tables (140 phon). Within it the loudness rises with level everywhere: where the
+    level per ERB exceeds 137.3 dB SPL (tones near 3 kHz above ~132 dB SPL), the lower skirt
+    of the excitation filters, which the published formula would turn upwards, is held flat
+    (:class:`~workbench.stages.loudness.RoexExcitation`)."""
 
     binaural_factor = 2.0
+    input_range_db_spl = (-math.inf, 140.0 + 10 * math.log10(2.0))
+    input_range_about = "a sine of 140 dB SPL rms, the top of the ANSI S3.4-2007 loudness tables (140 phon)"
 
     def get_erb_frequencies(self) -> torch.Tensor:
         """Band centre frequencies (Hz), ``(Z,)`` (a copy)."""

@@ -23,7 +23,15 @@ from __future__ import annotations
 
 import torch
 
-from workbench._validation import check_dtype, check_frequency_range, check_fs, check_kwargs, check_positive
+from workbench._validation import (
+    MAX_MODEL_FS_HZ,
+    check_bool,
+    check_dtype,
+    check_frequency_range,
+    check_fs,
+    check_kwargs,
+    check_positive,
+)
 from workbench.models.base import AuditoryModel, StageInfo, amt_unit
 from workbench.stages.adaptation import AdaptLoop
 from workbench.stages.erb import erbspacebw
@@ -92,11 +100,11 @@ class Dau1997(AuditoryModel):
                  filterbank_kwargs: dict | None = None, ihc_kwargs: dict | None = None,
                  adaptation_kwargs: dict | None = None, modulation_kwargs: dict | None = None):
         super().__init__()
-        self.fs = check_fs(fs)
+        self.fs = check_fs(fs, maximum=MAX_MODEL_FS_HZ)
         self.flow, self.fhigh = check_frequency_range(flow, fhigh, self.fs)
         self.dtype = check_dtype(dtype)
-        self.learnable = bool(learnable)
-        self.return_stages = bool(return_stages)
+        self.learnable = check_bool(learnable, "learnable")
+        self.return_stages = check_bool(return_stages, "return_stages")
         fb = check_kwargs(filterbank_kwargs, ("order", "bandwidth_factor", "erb_scale", "basef"),
                           "filterbank_kwargs", GAMMATONE_ALIASES)
         ihc = check_kwargs(ihc_kwargs, ("method", "cutoff_hz", "filter_order"), "ihc_kwargs")
@@ -104,10 +112,12 @@ class Dau1997(AuditoryModel):
         mfb = check_kwargs(modulation_kwargs, ModulationFilterbank.KWARGS, "modulation_kwargs")
 
         basef = fb.get("basef", 1000.0)
-        if basef is not None and not self.flow <= basef <= self.fhigh:
-            basef = None  # AMT requires flow <= basef <= fhigh; fall back to a centred grid
+        if basef is not None:
+            basef = check_positive(basef, "filterbank_kwargs['basef'] (Hz, or None)")
+            if not self.flow <= basef <= self.fhigh:
+                basef = None  # AMT requires flow <= basef <= fhigh; fall back to a centred grid
         spacing = check_positive(fb.get("erb_scale", 1.0), "filterbank_kwargs['erb_scale']")
-        fc = erbspacebw(self.flow, self.fhigh, spacing, basef)
+        fc = erbspacebw(self.flow, self.fhigh, spacing, basef, bw_name="filterbank_kwargs['erb_scale']")
         common = dict(learnable=learnable, dtype=dtype)
         self.filterbank = GammatoneFilterbank(self.fs, fc, order=fb.get("order", 4),
                                               bandwidth_factor=fb.get("bandwidth_factor"), **common)

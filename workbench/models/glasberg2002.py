@@ -45,13 +45,23 @@ import math
 import torch
 from torch import nn
 
-from workbench._validation import check_choice, check_dtype, check_fs, check_kwargs, check_positive
+from workbench._validation import (
+    MAX_MODEL_FS_HZ,
+    check_bool,
+    check_choice,
+    check_dtype,
+    check_fs,
+    check_kwargs,
+    check_positive,
+)
 from workbench.models.base import LoudnessModel, StageInfo
 from workbench.stages import loudness as L
 from workbench.stages.resample import resample
 from workbench.units import P_REF_PA, hz_to_cam
 
 __all__ = ["Glasberg2002"]
+
+MIN_FS_HZ = 1000.0
 
 # Keys the spec (torch_amt) documents that have no counterpart here: why, and what to use.
 _SPEC_ONLY_KEYS = {
@@ -127,10 +137,14 @@ class Glasberg2002(LoudnessModel):
                  loudness_integration_kwargs=None, *, dtype: torch.dtype = torch.float32,
                  presentation: str = "diotic", field: str = "free", streaming: bool = False):
         super().__init__()
-        fs = check_fs(fs)
+        fs = check_fs(fs, maximum=MAX_MODEL_FS_HZ)
+        if fs < MIN_FS_HZ:  # resampled to 32 kHz: a ratio above 32 would need a huge filter
+            raise ValueError(f"fs must lie in [{MIN_FS_HZ:g}, {MAX_MODEL_FS_HZ:g}] Hz (resampled to 32 kHz), "
+                             f"got {fs:g}")
         self.fs = int(fs) if fs.is_integer() else fs
-        self.learnable, self.return_stages = bool(learnable), bool(return_stages)
-        self.dtype, self.streaming = check_dtype(dtype), bool(streaming)
+        self.learnable = check_bool(learnable, "learnable")
+        self.return_stages = check_bool(return_stages, "return_stages")
+        self.dtype, self.streaming = check_dtype(dtype), check_bool(streaming, "streaming")
         if self.streaming and self.fs != 32000:
             raise ValueError(f"streaming=True needs fs = 32000 Hz (got {self.fs:g}): resample the stream first "
                              "with workbench.stages.resample.resample(x, fs, 32000)")
@@ -157,10 +171,11 @@ class Glasberg2002(LoudnessModel):
                 lk[coef] = L.alpha_from_tau(lk.pop(tau), 1e-3, f"loudness_integration_kwargs['{tau}']")
 
         self.outer_middle_ear = L.OuterMiddleEarFIR(f"ansi2007_{field}", dtype=dtype)
-        self.relevance = (mf.pop("range_db", 100.0), mf.pop("floor_db", 30.0))
+        self.relevance = L.check_relevance(mf.pop("range_db", 100.0), mf.pop("floor_db", 30.0), "multi_fft_kwargs")
         self.multi_fft = L.MultiResolutionSpectrum(32000.0, dtype=dtype, **mf)
-        lower = float(hz_to_cam(ek.pop("f_min"))) if "f_min" in ek else ek.get("erb_lower", 1.75)
-        upper = float(hz_to_cam(ek.pop("f_max"))) if "f_max" in ek else ek.get("erb_upper", 39.0)
+        cam_of = lambda key: float(hz_to_cam(check_positive(ek.pop(key), f"erb_kwargs['{key}'] (Hz)")))  # noqa: E731
+        lower = cam_of("f_min") if "f_min" in ek else ek.get("erb_lower", 1.75)
+        upper = cam_of("f_max") if "f_max" in ek else ek.get("erb_upper", 39.0)
         self.cam_step = check_positive(ek.get("erb_step", 0.25), "erb_kwargs['erb_step']")
         cams = L.cam_grid(lower, upper, self.cam_step)
         freqs = self.multi_fft.freqs_hz.double().numpy()
@@ -197,10 +212,10 @@ class Glasberg2002(LoudnessModel):
                                            "summed over the bands it gives the instantaneous loudness."),
             "excitation": StageInfo("excitation pattern", "dB SPL", "BKZ", rate,
                                     "Level-dependent spread of excitation along the cochlea (roex filters), "
-                                    "in each 1 ms frame."),
+                                    "in each 1 ms frame; -inf dB in bands no component reaches (far below a tone)."),
             "erb_excitation": StageInfo("input level per ERB", "dB SPL", "BKZ", rate,
                                         "Power of the spectral components within one ERB of each band centre, "
-                                        "before the spread of excitation."),
+                                        "before the spread of excitation; -inf dB in bands without a component."),
             "psd": StageInfo("power spectral density", "Pa^2/Hz", "BKF", rate,
                              "Short-term spectrum per 1 ms frame, assembled from six window lengths (long "
                              "windows at low frequencies, short ones at high frequencies).", "freqs"),
@@ -283,8 +298,6 @@ class Glasberg2002(LoudnessModel):
     def _run(self, x: torch.Tensor, flushing: bool = False):
         if self.fs != 32000:
             x = resample(x, self.fs, 32000.0)
-        if x.shape[-1]:
-            L.warn_if_too_loud(x, "audio")
         x = x.to(dtype=self.ear_fir.dtype, device=self.ear_fir.device)  # follows .to()/.double()
         if self.streaming:
             buf, first, n_frames = self._stream_input(x)

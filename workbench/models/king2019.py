@@ -22,7 +22,18 @@ import math
 
 import torch
 
-from workbench._validation import check_choice, check_dtype, check_fs, check_kwargs, check_positive
+from workbench._validation import (
+    MAX_FILTER_ORDER,
+    MAX_MODEL_FS_HZ,
+    check_bool,
+    check_choice,
+    check_dtype,
+    check_fs,
+    check_int,
+    check_kwargs,
+    check_positive,
+    check_range,
+)
 from workbench.models.base import AuditoryModel, StageInfo, amt_unit
 from workbench.models.dau1997 import GAMMATONE_ALIASES
 from workbench.stages.adaptation import HighpassAdaptation
@@ -98,13 +109,17 @@ class King2019(AuditoryModel):
                  dtype=torch.float32, filterbank_kwargs=None, compression_kwargs=None,
                  ihc_kwargs=None, adaptation_kwargs=None, modulation_kwargs=None):
         super().__init__()
-        self.fs = fs = check_fs(fs)
+        self.fs = fs = check_fs(fs, maximum=MAX_MODEL_FS_HZ)
         dtype = check_dtype(dtype)
+        flow, fhigh = check_positive(flow, "flow"), check_positive(fhigh, "fhigh")  # checked even if basef rules
         if basef is not None:
             basef = check_positive(basef, "basef")
             if basef >= fs / 2:
                 raise ValueError(f"basef must lie in (0, fs/2 = {fs / 2:g}) Hz, got {basef:g}")
             flow, fhigh = basef_range(basef)
+            if flow < 1:
+                raise ValueError(f"basef must be at least {float(erb_number_to_hz(2.0)) + 1:.0f} Hz: the analysis "
+                                 f"range starts 2 ERB below it (basef - 2 ERB = {flow:g} Hz), got {basef:g}")
             # not in AMT: keep basef + 2 ERB 0.1 % below Nyquist, where the gammatone
             # filterbank needs every centre frequency (fc < fs/2)
             fhigh = min(fhigh, fs / 2 * 0.999)
@@ -116,12 +131,13 @@ class King2019(AuditoryModel):
             subfs = check_positive(subfs, "subfs")
             if subfs > fs:
                 raise ValueError(f"subfs must be <= fs = {fs:g} Hz (downsampling only), got {subfs:g}")
-        if isinstance(adt_hp_order, bool) or not isinstance(adt_hp_order, int) or adt_hp_order < 1:
-            raise ValueError(f"adt_hp_order must be a positive integer, got {adt_hp_order!r}")
         check_choice(compression_type, ("brokenstick", "power"), "compression_type")
         self.flow, self.fhigh, self.basef, self.subfs = flow, fhigh, basef, subfs
-        self.dboffset, self.compression_type = float(dboffset), compression_type
-        self.return_stages, self.learnable, self.dtype = return_stages, learnable, dtype
+        self.dboffset = check_range(dboffset, "dboffset (dB SPL of an rms of 1)", 0.0, 200.0, open_low=True)
+        self.compression_type = compression_type
+        self.return_stages = check_bool(return_stages, "return_stages")
+        self.learnable, self.dtype = check_bool(learnable, "learnable"), dtype
+        check_bool(lp_150hz, "lp_150hz")
         common = dict(learnable=learnable, dtype=dtype)
 
         fb_kw = check_kwargs(filterbank_kwargs, ("order", "bandwidth_factor"), "filterbank_kwargs", GAMMATONE_ALIASES)
@@ -130,12 +146,20 @@ class King2019(AuditoryModel):
         comp_kw = {"n": compression_n, "knee_db": compression_knee_db,
                    **check_kwargs(compression_kwargs, ("n", "knee_db"), "compression_kwargs")}
         self.compression = Compression(compression_type, dboffset=dboffset, **comp_kw, **common)
+        if self.compression.n.numel() not in (1, self.filterbank.num_channels):
+            raise ValueError(f"compression_n must be one number or one per channel ({self.filterbank.num_channels} "
+                             f"channels), got {self.compression.n.numel()} values")
         ihc_kw = check_kwargs(ihc_kwargs, ("cutoff_hz", "filter_order"), "ihc_kwargs")
         self.ihc = IHCEnvelope(fs, "king2019", **{**common, **ihc_kw})
-        adt_kw = {"cutoff_hz": adt_hp_fc, "order": adt_hp_order,
-                  **check_kwargs(adaptation_kwargs, HighpassAdaptation.KWARGS, "adaptation_kwargs",
-                                 HighpassAdaptation.ALIASES)}
-        check_positive(adt_kw["cutoff_hz"], "adt_hp_fc")
+        given = check_kwargs(adaptation_kwargs, HighpassAdaptation.KWARGS, "adaptation_kwargs",
+                             HighpassAdaptation.ALIASES)
+        adt_kw = {"cutoff_hz": adt_hp_fc, "order": adt_hp_order, **given}
+        name = lambda key, arg: f"adaptation_kwargs['{key}']" if key in given else arg  # noqa: E731
+        cutoff = check_positive(adt_kw["cutoff_hz"], name("cutoff_hz", "adt_hp_fc"))
+        if cutoff >= fs / 2:
+            raise ValueError(f"{name('cutoff_hz', 'adt_hp_fc')} (high-pass cutoff) must lie in (0, fs/2 = "
+                             f"{fs / 2:g}) Hz, got {cutoff:g}")
+        adt_kw["order"] = check_int(adt_kw["order"], name("order", "adt_hp_order"), 1, MAX_FILTER_ORDER)
         self.adaptation_filter = HighpassAdaptation(fs, **adt_kw, learnable=learnable)
         mod_kw = check_kwargs(modulation_kwargs, ("phase_insens_cut",), "modulation_kwargs")
         self.modulation_filterbank = King2019ModulationFilterbank(

@@ -25,7 +25,15 @@ from __future__ import annotations
 
 import torch
 
-from workbench._validation import check_choice, check_dtype, check_fs, check_kwargs, check_positive
+from workbench._validation import (
+    MAX_MODEL_FS_HZ,
+    check_bool,
+    check_choice,
+    check_dtype,
+    check_fs,
+    check_kwargs,
+    check_positive,
+)
 from workbench.models.base import LoudnessModel, StageInfo
 from workbench.stages import loudness as L
 from workbench.units import present_to_ears
@@ -101,11 +109,13 @@ class Moore2016(LoudnessModel):
                  excitation_kwargs=None, specific_loudness_kwargs=None, temporal_integration_kwargs=None,
                  binaural_loudness_kwargs=None, ltl_agc_kwargs=None):
         super().__init__()
-        fs = check_fs(fs)
+        fs = check_fs(fs, maximum=MAX_MODEL_FS_HZ)
         if fs != 32000:
             raise ValueError(f"Moore2016 runs at fs = 32000 Hz only, got fs = {fs:g}; resample first with "
                              "workbench.stages.resample.resample(audio, fs, 32000)")
-        self.fs, self.learnable, self.return_stages = 32000, bool(learnable), bool(return_stages)
+        self.fs = 32000
+        self.learnable = check_bool(learnable, "learnable")
+        self.return_stages = check_bool(return_stages, "return_stages")
         self.dtype = check_dtype(dtype)
         ear = check_kwargs(outer_middle_ear_kwargs, ("kind", "compensation_type", "field_type"),
                            "outer_middle_ear_kwargs")
@@ -123,9 +133,11 @@ class Moore2016(LoudnessModel):
                      "outer_middle_ear_kwargs['compensation_type']")
         field = check_choice(ear.get("field_type", "free"), ("free", "diffuse"),
                              "outer_middle_ear_kwargs['field_type']")
-        self.ear_kind = ear.get("kind", {"free": "moore2016_free", "diffuse": "ansi2007_diffuse"}[field])
+        self.ear_kind = check_choice(ear.get("kind", {"free": "moore2016_free", "diffuse": "ansi2007_diffuse"}[field]),
+                                     ("moore2016_free", "ansi2007_free", "ansi2007_diffuse", "ansi1997_free"),
+                                     "outer_middle_ear_kwargs['kind']")
         self.outer_middle_ear = L.OuterMiddleEarFIR(self.ear_kind, dtype=dtype)
-        self.relevance = (spec.pop("range_db", 60.0), spec.pop("floor_db", 30.0))
+        self.relevance = L.check_relevance(spec.pop("range_db", 60.0), spec.pop("floor_db", 30.0), "spectrum_kwargs")
         self.spectrum = L.MultiResolutionSpectrum(32000.0, dtype=dtype, **spec)
         self.cam_step = check_positive(exc.get("erb_step", 0.25), "excitation_kwargs['erb_step']")
         cams = L.cam_grid(exc.get("erb_lower", 1.75), exc.get("erb_upper", 39.0), self.cam_step)
@@ -167,7 +179,8 @@ class Moore2016(LoudnessModel):
                                             f"freqs_{side}", **ear),
                 f"excitation_{side}": StageInfo(f"excitation pattern ({side})", "dB SPL", "BKZ", rate,
                                                 "Level-dependent spread of excitation along the cochlea "
-                                                "(roex filters), in each 1 ms frame.", **ear),
+                                                "(roex filters), in each 1 ms frame; -inf dB in bands no component "
+                                                "reaches (far below a tone, a silent ear).", **ear),
                 f"inst_spec_loud_{side}": StageInfo(f"instantaneous specific loudness ({side})", "sone/Cam",
                                                     "BKZ", rate, "Loudness per Cam band in each 1 ms frame: a "
                                                     "compressive function of the excitation.", **ear),
@@ -198,7 +211,6 @@ class Moore2016(LoudnessModel):
         return super().forward(audio)
 
     def _run(self, x: torch.Tensor):
-        L.warn_if_too_loud(x, "audio")
         x = x.to(dtype=self.ear_fir.dtype, device=self.ear_fir.device)  # follows .to()/.double()
 
         filtered = self.outer_middle_ear(x)                             # (B, 2, T + 2048)

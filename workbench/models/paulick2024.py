@@ -15,9 +15,11 @@ Output: list of ``n_channels`` tensors ``(B, M_i, T // 4)``; ``return_stages=Tru
 dict with 'outerear', 'drnl', 'ihc', 'adaptation', 'resampled'.
 
 Differences from the torch_amt 0.2 documentation (AMT wins): the default range is
-250-8000 Hz (AMT), not 125-8000 Hz; the IHC is AMT's membrane model, not rectify/compress/
-lowpass; tau are the Paulick2024 values, not the Dau1996 ones; the modulation bank is AMT's
-(up to 12 filters, mfc <= fc/4), not an 8-filter 5/3 bank. ``model='jepsen2008'`` runs
+250-8000 Hz (AMT), not 125-8000 Hz, and the default ``fhigh`` follows ``fs`` (8000 Hz,
+or 0.4 fs below fs = 20 kHz, so that the defaults also run at 8 or 16 kHz); the IHC is
+AMT's membrane model, not rectify/compress/lowpass; tau are the Paulick2024 values, not
+the Dau1996 ones; the modulation bank is AMT's (up to 12 filters, mfc <= fc/4), not an
+8-filter 5/3 bank. ``model='jepsen2008'`` runs
 AMT 1.6's CASP 2008 variant: DRNL 2008 parameters, IHC = half-wave rectification + 2nd-order
 1 kHz lowpass, then x 10^(50/20) and squaring, adaptation tau 5, 50, 129, 253, 500 ms with a
 scalar minimum level 1e-5 (AMT itself calls this variant not fully verifiable).
@@ -36,13 +38,23 @@ from importlib import resources
 import torch
 from torch import nn
 
-from workbench._validation import check_choice, check_dtype, check_frequency_range, check_fs, check_kwargs, check_signal
+from workbench._validation import (
+    MAX_MODEL_FS_HZ,
+    check_bool,
+    check_choice,
+    check_dtype,
+    check_frequency_range,
+    check_fs,
+    check_int,
+    check_kwargs,
+    check_positive,
+)
 from workbench.models.base import AuditoryModel, StageInfo
 from workbench.stages import decision
 from workbench.stages.adaptation import AdaptLoop
 from workbench.stages.drnl import DRNLFilterbank
 from workbench.stages.ears import HeadphoneFilter, MiddleEarFilter
-from workbench.stages.erb import erbspace
+from workbench.stages.erb import MAX_CHANNELS, erbspace
 from workbench.stages.ihc import IHCJepsen2008, IHCPaulick2024
 from workbench.stages.modulation import ModulationFilterbank
 from workbench.stages.resample import resample_poly
@@ -51,6 +63,28 @@ PAULICK2024_TAU_S = (0.007, 0.0318, 0.0878, 0.2143, 0.5)
 JEPSEN2008_TAU_S = (0.005, 0.050, 0.129, 0.253, 0.500)
 RESAMPLE_FACTOR = 4
 DEFAULT_FLOW_HZ, DEFAULT_FHIGH_HZ, DEFAULT_CHANNELS = 250.0, 8000.0, 50  # AMT 1.6 paulick2024
+DEFAULT_MAX_MFC_HZ = 1000.0  # AMT modfilterbank's mfc_upper_limit_max
+FS_FRACTION = 0.4  # defaults that follow fs: fhigh <= 0.4 fs, max_mfc <= 0.4 fs / 4
+
+
+class _FollowsFs(float):
+    """A default shown by its value at high rates that the model replaces by its rule for
+    the given fs (a float, so signature readers such as the observers see a number)."""
+
+
+FHIGH_FOLLOWS_FS = _FollowsFs(DEFAULT_FHIGH_HZ)
+
+
+def default_fhigh(fs: float) -> float:
+    """``fhigh`` when not given: AMT's 8000 Hz, or 0.4 ``fs`` below fs = 20 kHz (3200 Hz at
+    8 kHz), so the top DRNL channel stays clear of the Nyquist frequency."""
+    return min(DEFAULT_FHIGH_HZ, FS_FRACTION * fs)
+
+
+def default_max_mfc(fs: float) -> float:
+    """Modulation ``max_mfc`` when not given: AMT's 1000 Hz, or 0.4 x the modulation stage's
+    rate ``fs / 4`` below fs = 10 kHz (800 Hz at 8 kHz)."""
+    return min(DEFAULT_MAX_MFC_HZ, FS_FRACTION * fs / RESAMPLE_FACTOR)
 
 
 def paulick2024_minimum_levels(center_freqs_hz) -> torch.Tensor:
@@ -69,7 +103,10 @@ class Paulick2024(AuditoryModel):
     ----------
     fs : float, Hz
     flow, fhigh : float, Hz
-        DRNL range (AMT's 250-8000 Hz).
+        DRNL range (AMT's 250-8000 Hz). When ``fhigh`` is not given it follows ``fs``:
+        8000 Hz, or 0.4 ``fs`` where that is lower (fs below 20 kHz: 3200 Hz at fs = 8 kHz),
+        so the defaults run at any rate from fs = 625 Hz (:func:`default_fhigh`); a given
+        ``fhigh`` is used as it is (and must lie below fs/2).
     n_channels : int
         Number of ERB-spaced channels (>= 1; 50).
     use_outerear : bool
@@ -84,7 +121,9 @@ class Paulick2024(AuditoryModel):
     outerear_kwargs, drnl_kwargs, ihc_kwargs, adaptation_kwargs, modulation_kwargs : dict
         Forwarded to the stages (unknown keys raise): ``order``, ``phase_type``; ``subject``,
         ``model``; none; :class:`~workbench.stages.adaptation.AdaptLoop` keys (``tau_s``,
-        spec ``tau``, ...); :class:`~workbench.stages.modulation.ModulationFilterbank` keys.
+        spec ``tau``, ...); :class:`~workbench.stages.modulation.ModulationFilterbank` keys
+        (the bank runs at fs / 4; ``max_mfc`` defaults to AMT's 1000 Hz, or to 0.4 fs / 4 where
+        that is lower, :func:`default_max_mfc`).
     model : {'paulick2024', 'jepsen2008'}
         The CASP variant (module docstring).
 
@@ -107,22 +146,32 @@ class Paulick2024(AuditoryModel):
     torch.Size([1, 6, 400])
     """
 
-    def __init__(self, fs: float = 44100, flow: float = DEFAULT_FLOW_HZ, fhigh: float = DEFAULT_FHIGH_HZ,
+    min_input_samples = RESAMPLE_FACTOR  # one output sample after resampling by 4
+
+    def __init__(self, fs: float = 44100, flow: float = DEFAULT_FLOW_HZ, fhigh: float = FHIGH_FOLLOWS_FS,
                  n_channels: int = DEFAULT_CHANNELS, use_outerear: bool = True, learnable: bool = False,
                  return_stages: bool = False, filter_type: str = "efilt",
                  dtype: torch.dtype = torch.float32, outerear_kwargs=None, drnl_kwargs=None,
                  ihc_kwargs=None, adaptation_kwargs=None, modulation_kwargs=None,
                  model: str = "paulick2024"):
         super().__init__()
-        self.fs = check_fs(fs)
+        self.fs = check_fs(fs, maximum=MAX_MODEL_FS_HZ)
+        if isinstance(fhigh, _FollowsFs):
+            fhigh = default_fhigh(self.fs)
+            if check_positive(flow, "flow") >= fhigh:
+                raise ValueError(f"flow must be below fhigh; fhigh defaults to min(8000 Hz, 0.4 fs) = {fhigh:g} Hz "
+                                 f"at fs = {self.fs:g} Hz, got flow = {flow:g}: give a lower flow (or a higher fs)")
         self.flow, self.fhigh = check_frequency_range(flow, fhigh, self.fs)
-        if isinstance(n_channels, bool) or not isinstance(n_channels, int) or n_channels < 1:
-            raise ValueError(f"n_channels must be an integer >= 1, got {n_channels!r}")
+        if self.flow < 20.0:
+            raise ValueError(f"flow must be >= 20 Hz (the lower limit of hearing; the DRNL parameters are "
+                             f"regressions fitted from 250 Hz up), got {self.flow:g}")
+        self.n_channels = check_int(n_channels, "n_channels", 1, MAX_CHANNELS)
         self.dtype = check_dtype(dtype)
         self.filter_type = check_choice(filter_type, ("efilt", "butterworth"), "filter_type")
         self.model = check_choice(model, ("paulick2024", "jepsen2008"), "model")
-        self.n_channels = n_channels
-        self.use_outerear, self.learnable, self.return_stages = bool(use_outerear), bool(learnable), bool(return_stages)
+        self.use_outerear = check_bool(use_outerear, "use_outerear")
+        self.learnable = check_bool(learnable, "learnable")
+        self.return_stages = check_bool(return_stages, "return_stages")
         outer = check_kwargs(outerear_kwargs, ("order", "phase_type"), "outerear_kwargs")
         drnl_kw = check_kwargs(drnl_kwargs, ("subject", "model"), "drnl_kwargs")
         check_kwargs(ihc_kwargs, (), "ihc_kwargs")
@@ -130,8 +179,16 @@ class Paulick2024(AuditoryModel):
         mod_kw = check_kwargs(modulation_kwargs, ModulationFilterbank.KWARGS, "modulation_kwargs")
         self.resample_factor = RESAMPLE_FACTOR
         self.fs_resampled = self.fs / RESAMPLE_FACTOR
+        if "max_mfc" in mod_kw:
+            top = check_positive(mod_kw["max_mfc"], "modulation_kwargs['max_mfc']")
+            if top >= self.fs_resampled / 2:
+                raise ValueError(f"modulation_kwargs['max_mfc'] must lie in (0, {self.fs_resampled / 2:g}) Hz: the "
+                                 f"modulation stage runs at fs / {RESAMPLE_FACTOR} = {self.fs_resampled:g} Hz, "
+                                 f"got {top:g}")
+        else:
+            mod_kw["max_mfc"] = default_max_mfc(self.fs)
 
-        fc = erbspace(self.flow, self.fhigh, n_channels).to(torch.float64)  # one channel: flow
+        fc = erbspace(self.flow, self.fhigh, self.n_channels).to(torch.float64)  # one channel: flow
         self.register_buffer("center_freqs_hz", fc.to(dtype))
         common = dict(learnable=learnable, dtype=dtype)
         if self.use_outerear:
@@ -194,7 +251,7 @@ class Paulick2024(AuditoryModel):
 
     # ---------------------------------------------------------------- decision layer
     def _representation(self, audio: torch.Tensor, name: str) -> list[torch.Tensor]:
-        audio = check_signal(audio, name)
+        audio = self._check_input(audio, name, 2)
         return self._run(audio.reshape(-1, audio.shape[-1]))[0]
 
     def roi_selection(self, internal_repr, time_window=None, channel_range=None, modulation_range=None):
@@ -240,7 +297,7 @@ class Paulick2024(AuditoryModel):
         if criterion is not None:
             metric = criterion
         check_choice(decision_rule, decision.CRITERIA, "decision_rule")
-        s1, s2 = check_signal(stimulus1, "stimulus1"), check_signal(stimulus2, "stimulus2")
+        s1, s2 = self._check_input(stimulus1, "stimulus1", 2), self._check_input(stimulus2, "stimulus2", 2)
         if s1.shape[-1] != s2.shape[-1]:
             raise ValueError(f"stimulus1 and stimulus2 must have the same length, got {s1.shape[-1]} and "
                              f"{s2.shape[-1]}")

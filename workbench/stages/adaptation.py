@@ -8,19 +8,19 @@ top of the range. The recursion lives in :mod:`workbench.kernels.adaptation`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from workbench._validation import check_choice, check_fs
+from workbench._validation import check_choice, check_finite, check_fs, check_positive, check_real_array
 from workbench.kernels.adaptation import adaptation_loops
 from workbench.kernels.iir import sosfilt
 from workbench.stages.filters import butter
 from workbench.units import db_to_amt
 
 DAU1996_TAU_S = (0.005, 0.050, 0.129, 0.253, 0.500)
+MAX_LOOPS = 20  # AMT's models use 5
 
 # AMT arg_adaptloop groups: time constants (s) and overshoot limit.
 PRESETS = {
@@ -99,20 +99,27 @@ class AdaptLoop(nn.Module):
         super().__init__()
         self.fs = check_fs(fs)
         check_choice(preset, tuple(PRESETS), "preset")
-        tau = torch.as_tensor(PRESETS[preset]["tau_s"] if tau_s is None else tau_s, dtype=dtype)
-        if tau.dim() != 1 or tau.numel() == 0 or not bool((tau > 0).all()):
-            raise ValueError("tau_s (tau) must be a non-empty 1-D sequence of time constants > 0 s, "
-                             f"got {tau.tolist()}")
-        self.limit = float(PRESETS[preset]["limit"] if limit is None else limit)
-        if not 0 <= self.limit < math.inf:
-            raise ValueError(f"limit must be a finite overshoot limit >= 0 (<= 1 disables limiting), got {limit!r}")
-        if min_level is None and not -math.inf < float(min_spl_db) < math.inf:
-            raise ValueError(f"min_spl_db (minspl) must be a finite level in dB SPL, got {min_spl_db!r}")
+        what = "time constants in s"
+        tau = check_real_array(PRESETS[preset]["tau_s"] if tau_s is None else tau_s, "tau_s (tau)", what)
+        if tau.dim() != 1 or not 0 < tau.numel() <= MAX_LOOPS or not bool((tau > 0).all()):
+            raise ValueError(f"tau_s (tau) must be a 1-D sequence of 1 to {MAX_LOOPS} {what} > 0, got "
+                             f"{tau.tolist() if tau.numel() <= 8 else f'{tau.numel()} values'}")
+        tau = tau.to(dtype)
+        self.limit = check_positive(PRESETS[preset]["limit"] if limit is None else limit,
+                                    "limit (overshoot limit, <= 1 disables limiting)", allow_zero=True)
         self.backend = check_choice(backend, ("auto", "numba", "torch"), "backend")
-        level = min_level_from_db(min_spl_db) if min_level is None else torch.as_tensor(min_level, dtype=torch.float64)
-        if level.dim() > 1 or not bool((level > 0).all()):
-            raise ValueError("min_level must be a positive amplitude (> 0, AMT units), a scalar or 1-D (one "
-                             f"value per channel), got {level.tolist()}")
+        if min_level is None:
+            min_spl_db = check_finite(min_spl_db, "min_spl_db (minspl)")
+            if not -100.0 <= min_spl_db < 100.0:
+                raise ValueError(f"min_spl_db (minspl) must lie in [-100, 100) dB SPL (AMT units: rms 1 = 100 dB SPL; "
+                                 f"the floor must lie below the signal), got {min_spl_db:g}")
+            level = min_level_from_db(min_spl_db)
+        else:
+            level = check_real_array(min_level, "min_level", "amplitudes (AMT units)")
+            if level.numel() == 0 or not bool(((level >= 1e-10) & (level < 1)).all()):
+                shown = level.tolist() if level.numel() <= 8 else f"{level.numel()} values"
+                raise ValueError("min_level must be an amplitude in [1e-10, 1) AMT units (-100 to 100 dB SPL), a "
+                                 f"scalar or one value per channel, got {shown}")
         if learnable:
             self.tau_s = nn.Parameter(tau)
         else:
@@ -138,7 +145,7 @@ def highpass_adaptation(x: torch.Tensor, fs: float, cutoff_hz=3.0, order: int = 
     returned in ``x``'s dtype."""
     cutoff = cutoff_hz.double() if isinstance(cutoff_hz, torch.Tensor) else torch.tensor(float(cutoff_hz),
                                                                                           dtype=torch.float64)
-    return sosfilt(butter(order, cutoff.to(x.device), fs, "high"), x.double()).to(x.dtype)
+    return sosfilt(butter(order, cutoff.to(x.device), fs, "high"), x, out_dtype=x.dtype)  # float64 recursion
 
 
 class HighpassAdaptation(nn.Module):
@@ -187,7 +194,7 @@ class HighpassAdaptation(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self._fixed_sos is None:
             return highpass_adaptation(x, self.fs, self.cutoff_hz, self.order)
-        return sosfilt(self._fixed_sos, x.double()).to(x.dtype)
+        return sosfilt(self._fixed_sos, x, out_dtype=x.dtype)
 
     def extra_repr(self) -> str:
         return f"fs={self.fs:g}, cutoff_hz={float(self.cutoff_hz):g}, order={self.order}"

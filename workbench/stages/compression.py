@@ -7,12 +7,10 @@ Both keep the sign of the input (they act on the gammatone output's fine structu
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-from workbench._validation import check_choice, check_positive
+from workbench._validation import check_choice, check_range, check_real_array
 
 
 def knee_amplitude(knee_db: float, dboffset: float) -> float:
@@ -76,14 +74,14 @@ class Compression(nn.Module):
         super().__init__()
         self.compression_type = check_choice(compression_type, ("brokenstick", "power"),
                                              "compression_type")
-        n_t = torch.as_tensor(n, dtype=dtype)
-        if n_t.dim() > 1 or not bool(torch.isfinite(n_t).all()) or bool((n_t <= 0).any()):
-            raise ValueError(f"compression_n must be > 0 (a number or one per channel), got {n}")
+        n_t = check_real_array(n, "compression_n", "exponents").to(dtype)
+        if n_t.numel() == 0 or bool(((n_t <= 0) | (n_t > 1)).any()):
+            raise ValueError("compression_n must lie in (0, 1] (a compressive exponent; a number or one per "
+                             f"channel), got {n_t.tolist() if n_t.numel() <= 8 else f'{n_t.numel()} values'}")
         if n_t.dim() == 1:
             n_t = n_t[:, None]
-        if isinstance(knee_db, bool) or not isinstance(knee_db, (int, float)) or not math.isfinite(knee_db):
-            raise ValueError(f"compression_knee_db must be a finite number in dB, got {knee_db!r}")
-        check_positive(dboffset, "dboffset")
+        knee_db = check_range(knee_db, "compression_knee_db", -100.0, 200.0, "dB SPL")
+        check_range(dboffset, "dboffset (dB SPL of an rms of 1)", 0.0, 200.0, open_low=True)
         if learnable:
             self.n = nn.Parameter(n_t)
         else:

@@ -18,13 +18,18 @@ def _erb(freqs_hz) -> torch.Tensor:
     return hz_to_erb_number(torch.as_tensor(np.asarray(freqs_hz, dtype=np.float64)))
 
 
+MAX_CHANNELS = 1000
+"""Most auditory channels a grid may have (AMT's models use 30 to 50)."""
+
+
 def erbspace(flow: float, fhigh: float, num: int) -> torch.Tensor:
     """``num`` frequencies (Hz) equally spaced on the ERB-number scale from flow to fhigh."""
     lo, hi = (float(v) for v in _erb([flow, fhigh]))
     return erb_number_to_hz(torch.linspace(lo, hi, int(num), dtype=torch.float64))
 
 
-def erbspacebw(flow: float, fhigh: float, bw: float = 1.0, basef: float | None = None) -> torch.Tensor:
+def erbspacebw(flow: float, fhigh: float, bw: float = 1.0, basef: float | None = None,
+               bw_name: str = "bw") -> torch.Tensor:
     """Frequencies (Hz) spaced ``bw`` ERB apart between flow and fhigh, as AMT's erbspacebw.
 
     With ``basef`` the grid is anchored so that ``basef`` is one of the points and the grid
@@ -36,9 +41,13 @@ def erbspacebw(flow: float, fhigh: float, bw: float = 1.0, basef: float | None =
     30
     """
     if not (bw > 0 and math.isfinite(bw)):
-        raise ValueError(f"bw must be a positive number of ERBs, got {bw}")
+        raise ValueError(f"{bw_name} must be a positive number of ERBs, got {bw}")
     if not 0 <= flow < fhigh:
         raise ValueError(f"need 0 <= flow < fhigh, got flow={flow}, fhigh={fhigh}")
+    n_max = (float(_erb([fhigh])[0]) - float(_erb([flow])[0])) / bw + 1
+    if n_max > MAX_CHANNELS:
+        raise ValueError(f"{bw_name} = {bw:g} ERB from {flow:g} to {fhigh:g} Hz gives {n_max:.0f} channels, more "
+                         f"than {MAX_CHANNELS}: use a larger spacing")
     if basef is None:
         lo, hi = (float(v) for v in _erb([flow, fhigh]))
         n = math.floor((hi - lo) / bw)

@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from workbench._validation import check_fs, check_signal
+from workbench._validation import MAX_FILTER_ORDER, check_fs, check_int, check_positive, check_signal
 from workbench.kernels.iir import section, sosfilt
 from workbench.units import erb_bandwidth_hz
 
@@ -99,16 +99,13 @@ class GammatoneFilterbank(nn.Module):
                  learnable: bool = False, dtype: torch.dtype = torch.float32):
         super().__init__()
         self.fs = check_fs(fs)
-        if isinstance(order, bool) or not isinstance(order, int) or order < 1:
-            raise ValueError(f"order (filterbank n) must be a positive integer, got {order!r}")
-        self.order = order
+        self.order = check_int(order, "order (filterbank n)", 1, MAX_FILTER_ORDER)
         fc = torch.as_tensor(center_freqs_hz, dtype=torch.float64).reshape(-1)
         if fc.numel() == 0 or not bool(((fc > 0) & (fc < self.fs / 2)).all()):
             raise ValueError(f"center_freqs_hz must be non-empty and within (0, fs/2 = {self.fs / 2:g}) Hz, "
                              f"got {fc.tolist()}")
-        factor = default_bandwidth_factor(order) if bandwidth_factor is None else float(bandwidth_factor)
-        if not 0 < factor < math.inf:
-            raise ValueError(f"bandwidth_factor (betamul, in ERB) must be finite and > 0, got {factor}")
+        factor = (default_bandwidth_factor(order) if bandwidth_factor is None
+                  else check_positive(bandwidth_factor, "bandwidth_factor (betamul, in ERB)"))
         factor = torch.full_like(fc, factor)
         for name, value in (("center_freqs_hz", fc), ("bandwidth_factor", factor)):
             if learnable:

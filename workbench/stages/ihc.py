@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from workbench._validation import check_choice, check_fs
+from workbench._validation import MAX_FILTER_ORDER, check_choice, check_fs, check_int, check_positive
 from workbench.kernels import ihc as ihc_kernel
 from workbench.kernels.iir import section, sosfilt
 from workbench.stages.drnl import butter2_lowpass_sos
@@ -92,12 +92,11 @@ class IHCEnvelope(nn.Module):
         self.fs = check_fs(fs)
         self.method = check_choice(method, tuple(IHC_METHODS), "method")
         default_cutoff, default_order = IHC_METHODS[method]
-        cutoff = float(default_cutoff if cutoff_hz is None else cutoff_hz)
-        if not 0 < cutoff < self.fs / 2:
+        cutoff = check_positive(default_cutoff if cutoff_hz is None else cutoff_hz, "cutoff_hz")
+        if not cutoff < self.fs / 2:
             raise ValueError(f"cutoff_hz must lie in (0, fs/2 = {self.fs / 2:g}) Hz, got {cutoff}")
-        self.filter_order = int(default_order if filter_order is None else filter_order)
-        if self.filter_order < 1:
-            raise ValueError(f"filter_order must be >= 1, got {filter_order}")
+        self.filter_order = check_int(default_order if filter_order is None else filter_order, "filter_order",
+                                      1, MAX_FILTER_ORDER)
         cutoff = torch.tensor(cutoff, dtype=dtype)
         if learnable:
             self.cutoff_hz = nn.Parameter(cutoff)

@@ -27,12 +27,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from workbench._validation import check_choice, check_fs, check_positive
+from workbench._validation import check_bool, check_choice, check_fs, check_int, check_positive
 from workbench.dsp import hilbert_envelope
+from workbench.kernels.envelope import scaled_envelope_
 from workbench.kernels.iir import sosfilt
 from workbench.kernels.modfilter import modulation_bandpass_bank
 from workbench.stages.filters import butter
 
+MAX_MOD_FILTERS = 1000
+MAX_Q = 50.0  # 50: ~230 filters per channel from 10 to 1000 Hz (AMT's Q is 2: 12)
 # AMT arg_modfilterbank flag groups: (upper limit at fc/4, 150 Hz low-pass, 1/sqrt(2)).
 MODFILTERBANK_PRESETS = {
     "jepsen2008": (True, True, True),
@@ -48,7 +51,7 @@ def modulation_center_freqs(fc_hz: float, q: float = 2.0, max_mfc: float = 1000.
     top = min(0.25 * fc_hz, max_mfc) if upper_limit else max_mfc
     bw, start = 5.0, 5.0
     ratio = (1 + 1 / (2 * q)) / (1 - 1 / (2 * q))
-    n_low = math.trunc((min(top, 10.0) - start) / bw)  # MATLAB fix(): toward zero
+    n_low = max(0, math.trunc((min(top, 10.0) - start) / bw))  # MATLAB fix(): toward zero; 5 Hz always
     low = [start + 5.0 * k for k in range(n_low + 1)]
     first_q = (low[-1] + bw / 2) / (1 - 1 / (2 * q))
     n_high = math.trunc(math.log(top / first_q) / math.log(ratio))
@@ -115,15 +118,18 @@ class ModulationFilterbank(nn.Module):
         self.fs = check_fs(fs)
         check_choice(preset, tuple(MODFILTERBANK_PRESETS), "preset")
         self.filter_type = check_choice(filter_type, ("efilt", "butterworth"), "filter_type")
-        if not (Q > 0.5 and math.isfinite(Q)):
-            raise ValueError(f"Q must be finite and > 0.5, got {Q}")
-        if not 0 < max_mfc < self.fs / 2:
-            raise ValueError(f"max_mfc must lie in (0, fs/2 = {self.fs / 2:g}) Hz, got {max_mfc}")
+        Q = check_positive(Q, "Q")
+        if not 0.5 < Q <= MAX_Q:  # Q bounds the number of filters: ~ Q ln(max_mfc / 10 Hz)
+            raise ValueError(f"Q must be finite and > 0.5 (at most {MAX_Q:g}), got {Q:g}")
+        max_mfc = check_positive(max_mfc, "max_mfc")
+        if not max_mfc < self.fs / 2:
+            raise ValueError(f"max_mfc must lie in (0, fs/2 = {self.fs / 2:g}) Hz, got {max_mfc:g}")
         defaults = MODFILTERBANK_PRESETS[preset]
-        self.upper_limit = defaults[0] if upper_limit is None else bool(upper_limit)
-        self.lowpass_150_hz = defaults[1] if lowpass_150_hz is None else bool(lowpass_150_hz)
-        self.attenuation = defaults[2] if attenuation is None else bool(attenuation)
-        self.phase_insensitive = bool(phase_insensitive)
+        flag = lambda value, name, default: default if value is None else check_bool(value, name)  # noqa: E731
+        self.upper_limit = flag(upper_limit, "upper_limit", defaults[0])
+        self.lowpass_150_hz = flag(lowpass_150_hz, "lowpass_150_hz", defaults[1])
+        self.attenuation = flag(attenuation, "attenuation", defaults[2])
+        self.phase_insensitive = check_bool(phase_insensitive, "phase_insensitive")
         self.Q = float(Q)
         fc = torch.as_tensor(center_freqs_hz, dtype=torch.float64).reshape(-1)
         self.mfc_per_channel = [torch.tensor(modulation_center_freqs(float(f), Q, max_mfc, self.upper_limit),
@@ -261,6 +267,10 @@ def king2019_mfc(mflow: float = 2.0, mfhigh: float = 150.0, n_mod: int | None = 
     """
     mflow, mfhigh = check_positive(mflow, "mflow"), check_positive(mfhigh, "mfhigh")
     q_factor = check_positive(q_factor, "modbank_qfactor")
+    if not 0.1 <= q_factor <= MAX_Q:
+        raise ValueError(f"modbank_qfactor must lie in [0.1, {MAX_Q:g}], got {q_factor:g}")
+    if mflow < 0.1:  # the band-passes would sit closer to DC than float64 designs resolve
+        raise ValueError(f"mflow must be >= 0.1 Hz, got {mflow:g}")
     if mflow >= mfhigh:
         raise ValueError(f"mflow must be below mfhigh ({mfhigh:g} Hz), got {mflow:g}")
     lo, hi = math.log(mflow), math.log(mfhigh)
@@ -269,10 +279,12 @@ def king2019_mfc(mflow: float = 2.0, mfhigh: float = 150.0, n_mod: int | None = 
         step = math.log((r + 1) / (r - 1))
         # MATLAB colon lo:step:hi (with its tolerance on the last point).
         n = int(math.floor((hi - lo) / step + 1e-10)) + 1
+        if n > MAX_MOD_FILTERS:
+            raise ValueError(f"mflow = {mflow:g} to mfhigh = {mfhigh:g} Hz at modbank_qfactor = {q_factor:g} gives "
+                             f"{n} filters, more than {MAX_MOD_FILTERS}: narrow the range or lower the Q")
         logs = lo + step * torch.arange(n, dtype=torch.float64)
     else:
-        if isinstance(n_mod, bool) or not isinstance(n_mod, int) or n_mod < 1:
-            raise ValueError(f"modbank_nmod must be a positive integer or None, got {n_mod!r}")
+        n_mod = check_int(n_mod, "modbank_nmod (an integer or None)", 1, MAX_MOD_FILTERS)
         logs = torch.linspace(lo, hi, n_mod, dtype=torch.float64)
     return torch.exp(logs)
 
@@ -286,7 +298,7 @@ def king2019_modfilterbank(x: torch.Tensor, sos: torch.Tensor, mfc, phase_insens
     keeps every band's waveform. The recursion always runs in float64: poles ~1e-4 from the
     unit circle (2 Hz at 44.1 kHz) leave float32 sections with errors of order one.
     """
-    y = sosfilt(sos.double(), x.double().unsqueeze(-2)).to(x.dtype)
+    y = sosfilt(sos.double(), x.unsqueeze(-2), out_dtype=x.dtype)  # float64 recursion
     if phase_insens_cut is None:
         return y
     values = mfc.detach().cpu().tolist() if isinstance(mfc, torch.Tensor) else np.ravel(mfc).tolist()
@@ -294,6 +306,16 @@ def king2019_modfilterbank(x: torch.Tensor, sos: torch.Tensor, mfc, phase_insens
     if not hi:
         return y
     y_hi = y[..., hi[0]:, :]  # the mfc ascend: the envelope bands are the last ones
+    if y.device.type == "cpu" and not (torch.is_grad_enabled() and y.requires_grad):
+        # no gradient: the FFTs, then one fused pass (workbench.kernels.envelope), in place
+        n = y.shape[-1]
+        spec = torch.fft.rfft(y_hi)
+        spec[..., 0] = 0
+        if n % 2 == 0:
+            spec[..., -1] = 0
+        h = torch.fft.irfft(spec.mul_(-1j), n)
+        y[..., hi[0]:, :] = scaled_envelope_(y_hi.contiguous(), h)  # works on contiguous rows
+        return y
     env = hilbert_envelope(y_hi)
     tiny = torch.finfo(y.dtype).tiny
     rms = lambda v: v.pow(2).mean(-1, keepdim=True).clamp_min(tiny).sqrt()  # noqa: E731
@@ -351,7 +373,10 @@ class King2019ModulationFilterbank(nn.Module):
         if float(mfc[-1]) * (math.sqrt(4 + 1 / q_factor ** 2) + 1 / q_factor) / 2 >= fs / 2:
             raise ValueError(f"mfhigh ({mfhigh:g} Hz) puts a band edge above fs/2 = {fs / 2:g} Hz")
         self.q_factor = float(q_factor)
-        self.phase_insens_cut = phase_insens_cut
+        self.phase_insens_cut = (None if phase_insens_cut is None else
+                                 check_positive(phase_insens_cut, "phase_insens_cut (Hz, or None)", allow_zero=True))
+        if check_bool(lowpass_150_hz, "lp_150hz (lowpass_150_hz)") and not 150.0 < self.fs / 2:
+            raise ValueError(f"lp_150hz (the 150 Hz low-pass) needs fs > 300 Hz, got fs = {self.fs:g}")
         log_mfc = torch.log(mfc).to(dtype)
         if learnable:
             self.log_mfc = nn.Parameter(log_mfc)
@@ -379,7 +404,7 @@ class King2019ModulationFilterbank(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.lp_sos is not None:  # 1st-order 150 Hz lowpass (AMT 'LP_150_Hz'), float64
-            x = sosfilt(self.lp_sos.double(), x.double()).to(x.dtype)
+            x = sosfilt(self.lp_sos.double(), x, out_dtype=x.dtype)
         return king2019_modfilterbank(x, self.sos, self._mfc_hz, self.phase_insens_cut)
 
     def extra_repr(self) -> str:

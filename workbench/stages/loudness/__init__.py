@@ -13,7 +13,6 @@ from workbench.stages.loudness.ear import (
            ansi_tables,
            fir_zero_phase,
            loudness_ear_fir,
-           warn_if_too_loud,
 )
 from workbench.stages.loudness.excitation import RoexExcitation, cam_grid, roex_excitation
 from workbench.stages.loudness.specific import (
@@ -25,14 +24,15 @@ from workbench.stages.loudness.specific import (
 from workbench.stages.loudness.spectrum import (
            ERBIntegration,
            MultiResolutionSpectrum,
+           check_relevance,
            erb_integration,
            multi_resolution_spectrum,
            relevance_mask,
 )
 from workbench.stages.loudness.temporal import AttackRelease, BinauralInhibition, alpha_from_tau, binaural_inhibition
 
-__all__ = ["OuterMiddleEarFIR", "ansi_tables", "fir_zero_phase", "loudness_ear_fir", "warn_if_too_loud",
+__all__ = ["OuterMiddleEarFIR", "ansi_tables", "fir_zero_phase", "loudness_ear_fir",
            "RoexExcitation", "cam_grid", "roex_excitation", "LoudnessLevelTable", "SpecificLoudness",
            "loudness_level_table", "specific_loudness", "ERBIntegration", "MultiResolutionSpectrum",
-           "erb_integration", "multi_resolution_spectrum", "relevance_mask", "AttackRelease",
+           "erb_integration", "multi_resolution_spectrum", "relevance_mask", "check_relevance", "AttackRelease",
            "BinauralInhibition", "alpha_from_tau", "binaural_inhibition"]

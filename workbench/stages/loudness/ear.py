@@ -1,18 +1,14 @@
-"""Outer + middle ear of the loudness models: one zero-phase FIR at 32 kHz, and the input check."""
+"""Outer + middle ear of the loudness models: one zero-phase FIR at 32 kHz."""
 
 from __future__ import annotations
 
 import functools
 import json
-import math
-import warnings
 from importlib import resources
 
 import numpy as np
 import torch
 from torch import nn
-
-from workbench.units import P_REF_PA
 
 
 @functools.lru_cache(maxsize=1)
@@ -102,16 +98,3 @@ class OuterMiddleEarFIR(nn.Module):
 
     def extra_repr(self) -> str:
         return f"kind={self.kind!r}, taps={self.fir.numel()}"
-
-
-def warn_if_too_loud(x: torch.Tensor, name: str = "audio", max_db_spl: float = 140.0) -> None:
-    """Warn when any channel's rms level (input in Pa) exceeds ``max_db_spl``. Reads the
-    samples, so only CPU tensors are checked (a device check would synchronise with the host)."""
-    if x.device.type != "cpu":
-        return
-    rms = x.detach().pow(2).mean(-1).sqrt().max()
-    if rms > P_REF_PA * 10 ** (max_db_spl / 20):
-        level = 20 * math.log10(float(rms) / P_REF_PA)
-        warnings.warn(f"{name} reaches {level:.1f} dB SPL (rms, input taken in Pa), above the "
-                      f"{max_db_spl:g} dB SPL range of the loudness tables; results extrapolate",
-                      stacklevel=3)

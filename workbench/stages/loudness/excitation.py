@@ -8,19 +8,29 @@ import numpy as np
 import torch
 from torch import nn
 
+from workbench._validation import check_finite, check_positive, check_range
 from workbench.kernels.backend import uses_device_path
 from workbench.kernels.excitation import lower_pairs, roex_lower
 from workbench.units import cam_bandwidth_hz, cam_to_hz, hz_to_cam
+
+MAX_BANDS = 2000  # the default grid has 150 bands (0.25 Cam); 2000 is 0.02 Cam apart
 
 
 def cam_grid(erb_lower: float = 1.75, erb_upper: float = 39.0, erb_step: float = 0.25) -> np.ndarray:
     """Band centres on the Cam scale: ``erb_lower:erb_step:erb_upper`` (MATLAB colon)."""
     top = float(hz_to_cam(16000.0))
-    if not (0 < erb_lower <= erb_upper <= top and erb_step > 0):
+    erb_lower, erb_upper = check_finite(erb_lower, "erb_lower (Cam)"), check_finite(erb_upper, "erb_upper (Cam)")
+    erb_step = check_positive(erb_step, "erb_step (Cam)")
+    if erb_step > 1:  # the loudness is sum(N') x erb_step: a coarser grid no longer samples N'
+        raise ValueError(f"erb_step must lie in (0, 1] Cam, got {erb_step:g}")
+    if not (0 < erb_lower <= erb_upper <= top):
         raise ValueError(f"band centres must satisfy 0 < erb_lower <= erb_upper <= {top:.2f} Cam (16 kHz) and "
                          f"erb_step > 0 (Hz limits f_min/f_max: 0 < f_min <= f_max <= 16000), got erb_lower="
                          f"{erb_lower:g}, erb_upper={erb_upper:g}, erb_step={erb_step:g}")
     n = int(math.floor((erb_upper - erb_lower) / erb_step + 1e-9)) + 1
+    if n > MAX_BANDS:
+        raise ValueError(f"erb_lower = {erb_lower:g} to erb_upper = {erb_upper:g} Cam in erb_step = {erb_step:g} "
+                         f"gives {n} bands, more than {MAX_BANDS}: use a larger erb_step")
     return erb_lower + erb_step * np.arange(n)
 
 
@@ -35,6 +45,12 @@ class RoexExcitation(nn.Module):
     weighted by each component's own symmetric roex filter). The upper side and the input
     levels are fixed matrices; the level-dependent lower side is evaluated on the pairs with
     ``f < fc`` only (:mod:`workbench.kernels.excitation`).
+
+    Range: ``p_l`` reaches 0 at ``X = pivot_level_db + p_1000 / level_slope`` (137.3 dB SPL
+    per ERB with the defaults, :attr:`max_level_per_erb_db`); above it the formula would make
+    ``p_l`` negative (a lower skirt rising with distance, then negative excitation), so
+    ``p_l`` is held at 0 there (a flat lower skirt). The excitation, and so the loudness,
+    then still rises with level; below that level the result is the published formula's.
 
     Parameters
     ----------
@@ -51,7 +67,9 @@ class RoexExcitation(nn.Module):
     -------
     Tensor
         ``forward(intensity, mask=None)``: ``(..., F)`` in (20 uPa)^2 (``mask`` drops
-        components) -> excitation ``(..., Z)`` in (20 uPa)^2 (``10 log10``: dB SPL).
+        components) -> excitation ``(..., Z)`` in (20 uPa)^2 (``10 log10``: dB SPL, ``-inf``
+        in bands no component reaches: the upper skirt ends at ``g = 4``, so for a tone the
+        bands below about a fifth of its frequency, and every band in silence).
 
     References
     ----------
@@ -69,9 +87,8 @@ class RoexExcitation(nn.Module):
     def __init__(self, component_freqs_hz, cams=None, level_slope: float = 0.35,
                  pivot_level_db: float = 51.0, dtype=torch.float64):
         super().__init__()
-        if not (math.isfinite(level_slope) and math.isfinite(pivot_level_db)):
-            raise ValueError(f"level_slope and pivot_level_db (dB SPL) must be finite, got {level_slope}, "
-                             f"{pivot_level_db}")
+        level_slope = check_range(level_slope, "level_slope (change of p_l / p_1000 per dB)", 0.0, 10.0)
+        pivot_level_db = check_range(pivot_level_db, "pivot_level_db", -100.0, 200.0, "dB SPL")
         f = np.asarray(component_freqs_hz, dtype=np.float64)
         cams = np.arange(1.75, 39.0 + 1e-9, 0.25) if cams is None else np.asarray(cams, dtype=np.float64)
         fc = cam_to_hz(cams)
@@ -79,6 +96,7 @@ class RoexExcitation(nn.Module):
         self.cams = cams
         self.level_slope_per_db = float(level_slope)  # as given (change of p_l / p_1000 per dB)
         self.level_slope, self.pivot_level_db = level_slope / p_of(1000.0), pivot_level_db
+        self.max_level_per_erb_db = (pivot_level_db + 1 / self.level_slope) if level_slope > 0 else math.inf
         # input level per ERB: X_j = sum_i W(p_i, (f_j - f_i)/f_i) I_i, g <= 4
         g_in = (f[None, :] - f[:, None]) / f[:, None]
         pg_in = p_of(f)[:, None] * np.abs(g_in)
@@ -117,8 +135,10 @@ class RoexExcitation(nn.Module):
         present = intensity > 0
         one = torch.ones((), dtype=level_in.dtype, device=level_in.device)
         level_db = 10 * torch.log10(torch.where(present, level_in, one))
-        # lower-slope factor p_l / p_u per component (1 where the component is absent)
-        slope = torch.where(present, 1 - self.level_slope * (level_db - self.pivot_level_db), one)
+        # lower-slope factor p_l / p_u per component (1 where the component is absent), held
+        # at >= 0: above max_level_per_erb_db the published formula gives p_l < 0, a skirt that
+        # rises away from the band and, a few dB higher, negative excitation (NaN in dB)
+        slope = torch.where(present, 1 - self.level_slope * (level_db - self.pivot_level_db), one).clamp_min(0.0)
         lower = roex_lower(intensity, slope, freqs, self.p_upper, self.p_per_hz, self.center_freqs_hz, pairs)
         return intensity @ w_up + lower
 

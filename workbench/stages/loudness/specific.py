@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 import torch
 from torch import nn
 
+from workbench._validation import check_positive, check_range
 from workbench.stages.loudness.ear import ansi_tables
 from workbench.stages.loudness.excitation import RoexExcitation
 
@@ -72,9 +72,10 @@ class SpecificLoudness(nn.Module):
         super().__init__()
         from scipy.interpolate import PchipInterpolator
 
-        if not (0 < C < math.inf and math.isfinite(threshold_db_above_500)):
-            raise ValueError(f"C must be finite and > 0 and threshold_db_above_500 (dB) finite, got C={C}, "
-                             f"threshold_db_above_500={threshold_db_above_500}")
+        C = check_positive(C, "C")
+        if C > 10:
+            raise ValueError(f"C must lie in (0, 10] sone/Cam (ANSI: 0.046871), got {C:g}")
+        threshold_db_above_500 = check_range(threshold_db_above_500, "threshold_db_above_500", -50.0, 100.0, "dB")
         t = ansi_tables()
         fc = np.asarray(center_freqs_hz, dtype=np.float64)
         tf, tq = t["threshold_excitation_freqs_hz"], t["threshold_excitation_db"].copy()

@@ -13,7 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from workbench._validation import check_int, check_positive, check_range, check_real_array, describe
 from workbench.units import P_REF_PA, hz_to_cam
+
+MAX_N_FFT = 8192  # 4 x the models' 2048 (the DFT bases grow with its square)
 
 
 class MultiResolutionSpectrum(nn.Module):
@@ -60,19 +63,33 @@ class MultiResolutionSpectrum(nn.Module):
                  band_edges_hz=(20.0, 80.0, 500.0, 1250.0, 2540.0, 4050.0, 15000.0),
                  hann_correction_db: float = 3.32, dtype=torch.float64, n_ffts=None, n_windows: int | None = None):
         super().__init__()
+        edges_hz = check_real_array(band_edges_hz, "band_edges_hz", "frequencies in Hz")
+        if edges_hz.dim() != 1 or not 2 <= edges_hz.numel() <= 11 or not bool((edges_hz[0] >= 0) & (
+                edges_hz[1:] > edges_hz[:-1]).all()):
+            raise ValueError("band_edges_hz must be 2 to 11 increasing frequencies >= 0 Hz (one band per window), "
+                             f"got {edges_hz.tolist()}")
+        band_edges_hz = edges_hz.tolist()
         n_bands = len(band_edges_hz) - 1
-        if n_windows is not None and n_windows != n_bands:
+        if n_windows is not None and check_int(n_windows, "n_windows", 1) != n_bands:
             raise ValueError(f"n_windows must equal the number of bands len(band_edges_hz) - 1 = {n_bands} "
                              f"(one window per band), got {n_windows}")
         if n_ffts is not None:  # window lengths, longest first; each half the previous one
-            n_ffts = [int(n) for n in n_ffts]
+            try:
+                items = list(n_ffts) if not isinstance(n_ffts, (str, bytes, dict)) else None
+            except TypeError:
+                items = None
+            if items is None:
+                raise TypeError(f"n_ffts must be a sequence of {n_bands} window lengths in samples, got "
+                                f"{describe(n_ffts)}")
+            n_ffts = [check_int(int(n) if isinstance(n, torch.Tensor) and n.dim() == 0 and not n.is_floating_point()
+                                else n, "n_ffts[i]", 1, MAX_N_FFT) for n in items]
             if len(n_ffts) != n_bands or any(n_ffts[i] != n_ffts[0] // 2 ** i for i in range(n_bands)):
                 raise ValueError(f"n_ffts must list {n_bands} window lengths in samples, each half the previous "
                                  f"(e.g. [2048, 1024, ..., 64]), got {n_ffts}")
             n_fft = n_ffts[0]
-        if int(hop_length) < 1 or int(n_fft) < 2 ** n_bands:
-            raise ValueError(f"hop_length must be >= 1 sample and n_fft >= 2**n_bands = {2 ** n_bands}, "
-                             f"got hop_length={hop_length}, n_fft={n_fft}")
+        n_fft = check_int(n_fft, "n_fft", 2 ** n_bands, MAX_N_FFT)
+        hop_length = check_int(hop_length, "hop_length", 1, n_fft)
+        hann_correction_db = check_range(hann_correction_db, "hann_correction_db", -60.0, 60.0, "dB")
         self.fs, self.n_fft, self.hop = float(fs), int(n_fft), int(hop_length)
         n_windows = n_bands
         if n_fft % 2 ** (n_windows - 1):
@@ -119,6 +136,16 @@ def multi_resolution_spectrum(x: torch.Tensor, fs: float = 32000.0, **kwargs) ->
     return MultiResolutionSpectrum(fs, dtype=x.dtype, **kwargs).to(x.device)(x)
 
 
+def check_relevance(range_db, floor_db, prefix: str) -> tuple[float, float]:
+    """Validated :func:`relevance_mask` settings ``(range_db, floor_db)``: ``range_db`` > 0 dB
+    (at 0 or below no component is kept and the loudness is 0), ``floor_db`` finite (dB SPL);
+    ``prefix`` names the keyword dict in messages."""
+    range_db = check_positive(range_db, f"{prefix}['range_db'] (dB below the frame maximum)")
+    if range_db > 300:
+        raise ValueError(f"{prefix}['range_db'] (dB below the frame maximum) must lie in (0, 300], got {range_db:g}")
+    return range_db, check_range(floor_db, f"{prefix}['floor_db']", -200.0, 200.0, "dB SPL")
+
+
 def relevance_mask(intensity: torch.Tensor, joint_dim: int | None = None, range_db: float = 60.0,
                    floor_db: float = 30.0) -> torch.Tensor:
     """Components kept for the excitation: above (frame max - ``range_db``) and above
@@ -150,7 +177,8 @@ class ERBIntegration(nn.Module):
     Returns
     -------
     Tensor
-        ``forward(intensity)``: ``(..., F)`` in (20 uPa)^2 -> ``(..., Z)`` dB SPL.
+        ``forward(intensity)``: ``(..., F)`` in (20 uPa)^2 -> ``(..., Z)`` dB SPL, ``-inf``
+        in bands without a (relevant) component, e.g. most bands for a tone.
 
     References
     ----------
@@ -165,9 +193,9 @@ class ERBIntegration(nn.Module):
 
     def __init__(self, component_freqs_hz, cams, bandwidth_scale: float = 1.0, dtype=torch.float64):
         super().__init__()
-        if not 0 < float(bandwidth_scale) < math.inf:
-            raise ValueError(f"bandwidth_scale must be a width in ERB, 0 < bandwidth_scale < inf, "
-                             f"got {bandwidth_scale!r}")
+        bandwidth_scale = check_positive(bandwidth_scale, "bandwidth_scale (width in ERB)")
+        if bandwidth_scale > 10:
+            raise ValueError(f"bandwidth_scale (width in ERB) must lie in (0, 10], got {bandwidth_scale:g}")
         self.bandwidth_scale, self.n_erb_bands = float(bandwidth_scale), len(cams)
         cam_of_comp = hz_to_cam(component_freqs_hz)[:, None]
         cams = np.asarray(cams, dtype=np.float64)[None, :]

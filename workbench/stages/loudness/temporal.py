@@ -7,6 +7,7 @@ import math
 import torch
 from torch import nn
 
+from workbench._validation import check_positive, check_range
 from workbench.kernels.agc import agc
 
 
@@ -23,8 +24,9 @@ def _scalar(module: nn.Module, name: str, value: float, learnable: bool, dtype) 
 def alpha_from_tau(tau_s: float, hop_s: float = 1e-3, name: str = "tau") -> float:
     """AGC coefficient per frame of a time constant: ``1 - exp(-hop_s / tau_s)`` (Glasberg &
     Moore 2002: attack 22 ms -> 0.045 per 1 ms frame)."""
-    if isinstance(tau_s, bool) or not isinstance(tau_s, (int, float)) or not 0 < tau_s < math.inf:
-        raise ValueError(f"{name} must be a time constant in seconds, 0 < {name} < inf, got {tau_s!r}")
+    tau_s = check_positive(tau_s, f"{name} (time constant in s)")
+    if tau_s > 3600:
+        raise ValueError(f"{name} (time constant in s) must lie in (0, 3600] s, got {tau_s:g}")
     return 1.0 - math.exp(-hop_s / tau_s)
 
 
@@ -62,8 +64,9 @@ class AttackRelease(nn.Module):
                  names: tuple[str, str] = ("attack", "release")):
         super().__init__()
         for attr, value, name in (("attack", attack, names[0]), ("release", release, names[1])):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-                raise ValueError(f"{name} must be an AGC coefficient per frame, 0 < {name} <= 1, got {value!r}")
+            value = check_positive(value, f"{name} (AGC coefficient per frame)")
+            if not value <= 1:
+                raise ValueError(f"{name} must be an AGC coefficient per frame, 0 < {name} <= 1, got {value:g}")
             _scalar(self, attr, value, learnable, dtype)
 
     def forward(self, x: torch.Tensor, initial: torch.Tensor | None = None) -> torch.Tensor:
@@ -137,9 +140,8 @@ class BinauralInhibition(nn.Module):
     def __init__(self, p: float = 1.5978, sigma: float = 0.08, cam_step: float = 0.25, learnable: bool = False,
                  dtype=torch.float64):
         super().__init__()
-        if not (0 < float(sigma) < math.inf and 0 < float(p) < math.inf):
-            raise ValueError(f"sigma (smoothing, 1/Cam) and p (inhibition exponent) must be finite and > 0, "
-                             f"got sigma={sigma!r}, p={p!r}")
+        sigma = check_range(sigma, "sigma (smoothing, 1/Cam)", 1e-6, 10.0)
+        p = check_range(p, "p (inhibition exponent)", 1e-6, 100.0)
         _scalar(self, "p", p, learnable, dtype)
         self.sigma, self.cam_step = float(sigma), float(cam_step)
 
