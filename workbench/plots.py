@@ -277,7 +277,7 @@ def image_view(data, x_edges, rows_hz=None, *, title: str, value_label: str, val
     data = np.asarray(data, dtype=float)
     finite = data[np.isfinite(data)]
     if db_range is not None and finite.size:
-        data = np.where(np.isfinite(data), np.maximum(data, finite.max() - db_range), np.nan)
+        data = np.where(np.isnan(data), np.nan, np.maximum(data, finite.max() - db_range))  # -inf: the floor
     vmax = _robust_max(data)
     top = float(np.nanmax(data)) if np.isfinite(data).any() else vmax
     vmin = float(np.nanmin(data)) if np.isfinite(data).any() else 0.0
@@ -389,13 +389,22 @@ def spectrum_frames_view(data, freqs, rate_hz: float, *, unit: str, title: str, 
                       xlabel="Time (s)", db_range=100.0 if unit.startswith("dB") else None)
 
 
+def _wrapped(label: str, width: int = 34) -> str:
+    """A colour-bar label on two lines when long (a vertical bar has one panel's height)."""
+    if len(label) <= width:
+        return label
+    cut = label.rfind(", ", 0, len(label) - 8)
+    cut = cut if cut > 8 else label.rfind(" ", 0, width)
+    return label if cut <= 0 else label[:cut + 1].rstrip() + "\n" + label[cut + 1:].lstrip()
+
+
 def paint_view(ax, view: PlotView):
     """Draw a :class:`PlotView` into matplotlib axes ``ax``; returns the artist (mesh or lines)."""
     artist = None
     if view.kind == "image":
         artist = ax.pcolormesh(view.x, view.y_edges, np.ma.masked_invalid(view.image), shading="flat",
                                rasterized=True, vmin=view.vmin, vmax=view.vmax)
-        ax.figure.colorbar(artist, ax=ax, label=view.value_label, pad=0.01, extend=view.extend)
+        ax.figure.colorbar(artist, ax=ax, label=_wrapped(view.value_label), pad=0.01, extend=view.extend)
         ax.set_ylim(view.y_edges[0], view.y_edges[-1])
         ax.grid(False)
     elif view.kind == "lines":
@@ -416,7 +425,11 @@ def paint_view(ax, view: PlotView):
         raise ValueError(f"view.kind must be 'image', 'lines' or 'points', got {view.kind!r}")
     if view.log_x:
         ax.set_xscale("log")
-        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        xs = [np.asarray(v[0] if view.kind == "points" else view.x, dtype=float) for v in view.lines.values()]
+        xs = np.concatenate([x[np.isfinite(x) & (x > 0)] for x in xs]) if xs else np.array([])
+        narrow = xs.size and xs.max() < 10 * xs.min()  # under a decade: more labelled ticks
+        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(
+            subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if narrow else (1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     if view.y_ticks:
@@ -935,9 +948,9 @@ def plot_stages(model, stages: dict, output=None, *, batch_index=0, ncols=2, tit
         if len(keys) > 1:
             curves = {info[k].label: _pick(values[k], batch_index, 1) for k in keys}
             n = max(np.size(c) for c in curves.values())
-            more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+            heading = _joined([info[k].label for k in keys]) if len(keys) == 2 else f"{len(keys)} curves in {i.unit}"
             view = lines_view(curves, i.start_s + np.arange(n) / i.rate_hz, ylabel=i.unit, unit=i.unit,
-                              title=_joined([info[k].label for k in keys][:3]) + more)
+                              title=heading)
             paint_view(ax, view)
         else:
             _draw_stage(ax, values[keys[0]], i, None if fc is None else _np(fc), mfc,
