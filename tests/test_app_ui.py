@@ -97,7 +97,7 @@ def test_settings_a_kind_does_not_use_are_disabled_and_do_not_refresh(fake, monk
     widgets["kind"].value = "sam_noise"
     assert scheduled == [True] and not widgets["mod_rate_hz"].disabled and widgets["frequency_hz"].disabled
     assert widgets["mod_rate_hz"] in view._used_box and widgets["frequency_hz"] in view._unused_card
-    assert "AM noise" in view._unused_card.title
+    assert "not used by this stimulus (AM noise" in view._unused_card.title
     binaural = StageExplorer(model="Moore2016")
     assert not binaural.stimulus_widgets["ears"].disabled
     assert widgets["snr_db"].description == core.SNR_DEFINITION

@@ -42,7 +42,7 @@ STIMULUS_CONTROLS = (
     ParamSpec("kind", "stimulus", "choice", "tone", options=STIMULUS_KINDS),
     ParamSpec("level_db_spl", "level (dB SPL)", "float", 60.0, 0.0, 100.0, 1.0),
     ParamSpec("duration_s", "duration (s)", "float", 0.5, 0.05, 2.0, 0.05),
-    ParamSpec("frequency_hz", "frequency (Hz): tone, carrier or band centre", "float", 1000.0, 100.0, 8000.0, 50.0),
+    ParamSpec("frequency_hz", "frequency or centre (Hz)", "float", 1000.0, 100.0, 8000.0, 50.0),
     ParamSpec("mod_rate_hz", "modulation rate (Hz)", "float", 8.0, 1.0, 200.0, 1.0),
     ParamSpec("mod_depth", "AM depth m", "float", 1.0, 0.0, 1.0, 0.05),
     ParamSpec("fm_deviation_hz", "FM deviation (Hz)", "float", 100.0, 0.0, 1000.0, 10.0),

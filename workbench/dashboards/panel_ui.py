@@ -404,7 +404,7 @@ class StageExplorer:
         self._unused_card[:] = [w for w in self._unused_card if w in unused_now]
         self._used_box[:] = used_now
         self._unused_card[:] = unused_now
-        self._unused_card.title = f"Settings a {core.STIMULUS_LABELS[kind]} does not use (disabled)"
+        self._unused_card.title = f"Settings not used by this stimulus ({core.STIMULUS_LABELS[kind]}; disabled)"
         self._unused_card.visible = len(self._unused_card) > 0
 
     def _build_params(self, name: str):
