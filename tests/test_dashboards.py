@@ -6,6 +6,7 @@ import base64
 import io
 import time
 import wave
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -104,15 +105,54 @@ def test_a_broken_model_shows_its_own_error(monkeypatch):
 
 
 # ------------------------------------------------------------------------------- stimuli
-@pytest.mark.parametrize("kind", ["tone", "sam_tone", "noise", "sam_noise", "tone_in_noise"])
+@pytest.mark.parametrize("kind", [k for k in core.STIMULUS_KINDS if k != "upload"])
 def test_stimulus_kinds_have_their_level(kind):
-    spec = StimulusSpec(kind=kind, level_db_spl=70.0, duration_s=0.2, snr_db=-100 + 100)
-    x = core.make_stimulus(spec, 16000)
-    assert x.shape == (3200,) and x.dtype == torch.float64
-    steady = x[400:-400]
+    spec = StimulusSpec(kind=kind, level_db_spl=70.0, duration_s=0.2, notch_width_hz=400.0)
+    x = core.make_stimulus(spec, 32000)
+    assert x.shape == (6400,) and x.dtype == torch.float64 and torch.isfinite(x).all()
+    steady = x[800:-800]
+    if kind == "clicks":  # peak-equivalent SPL: the peak of a 70 dB SPL sine
+        assert float(x.abs().max()) == pytest.approx(np.sqrt(2) * 20e-6 * 10 ** (70 / 20), rel=1e-9)
+        return
     level = 20 * torch.log10(steady.pow(2).mean().sqrt() / 20e-6)
-    expected = 70.0 + (10 * np.log10(2) if kind == "tone_in_noise" else 0.0)  # tone + noise at SNR 0
-    assert abs(float(level) - expected) < 1.0
+    # tone in noise: the tone 20 dB above the noise spectrum level, i.e. 70 - 10 log10(9580 Hz) + 20 dB SPL
+    tone_db = 70 - 10 * np.log10(9980 - 400) + 20
+    expected = 10 * np.log10(10 ** 7 + 10 ** (tone_db / 10)) if kind == "tone_in_noise" else 70.0
+    assert abs(float(level) - expected) < 1.0, (kind, float(level))
+    assert spec.describe()
+
+
+def test_one_snr_definition_tone_re_noise_spectrum_level():
+    """The explorer's tone in noise uses the Experiments tab's definition: tone level re N0."""
+    from workbench.psychophysics import experiments
+
+    spec = StimulusSpec(kind="tone_in_noise", level_db_spl=70.0, snr_db=18.0, duration_s=0.3)
+    mixture = core.make_stimulus(spec, 44100)
+    masker = core.make_stimulus(replace(spec, kind="notched_noise"), 44100)  # the same noise token
+    tone = mixture - masker
+    n0 = 70.0 - 10 * np.log10(core.MASKER_BAND_HZ[1] - core.MASKER_BAND_HZ[0])
+    tone_db = float(20 * torch.log10(tone[2000:-2000].pow(2).mean().sqrt() / 20e-6))
+    assert tone_db - n0 == pytest.approx(18.0, abs=0.05)
+    assert "18 dB re N0" in spec.describe() and "spectrum level N0" in spec.describe()
+    experiment = experiments.make_experiment("tone_in_noise")
+    assert experiment.unit == "dB re noise spectrum level"  # what the Experiments tab tracks
+    assert "spectrum level" in core.SNR_DEFINITION and "Experiments" in core.SNR_DEFINITION
+    with pytest.raises(ValueError, match="notch_width_hz"):
+        core.make_stimulus(replace(spec, notch_width_hz=4000.0, frequency_hz=500.0), 44100)
+
+
+def test_unused_settings_do_not_recompute(fake):
+    e = Explorer()
+    tone = StimulusSpec(duration_s=0.05)
+    first = e.run("FakeModel", tone)
+    for name, value in (("mod_rate_hz", 30.0), ("snr_db", 5.0), ("f0_hz", 300.0), ("ears", "left")):
+        again = e.run("FakeModel", replace(tone, **{name: value}))  # a tone has no modulation, SNR, f0; mono model
+        assert again.cached, name
+    assert FakeModel.calls == 1 and first.stimulus == tone.canonical(binaural=False)
+    assert not e.run("FakeModel", replace(tone, frequency_hz=2000.0)).cached
+    assert StimulusSpec.applies("tone_in_noise") == ("level_db_spl", "ears", "duration_s", "frequency_hz",
+                                                     "notch_width_hz", "snr_db")
+    assert "duration_s" not in StimulusSpec.applies("upload")
 
 
 def test_stimulus_spec_validation():
@@ -238,7 +278,8 @@ def test_panel_explorer_updates_and_survives_errors(fake):
     view.stimulus_widgets["level_db_spl"].value = 50.0  # the session still works
     run(view.refresh(debounce=False))
     assert not view.error.visible and view.readout.object != first
-    assert view.audio.object[:4] == b"RIFF"
+    assert base64.b64decode(view.player.a_src.split(",", 1)[1])[:4] == b"RIFF"
+    assert view.player.a_label == "A: " + view.stimulus_spec().describe() and view.player.a_duration_s == 0.5
     view.stimulus_widgets["level_db_spl"].value = 0.0  # an internal error: a plain sentence, no class name
     run(view.refresh(debounce=False))
     assert view.error.visible and "failed unexpectedly" in view.error.object
@@ -329,6 +370,15 @@ def test_host_header_allowlist(host, ok):
 
 
 # ------------------------------------------------------------------------------- real models
+def test_paulick2024_outer_ear_is_stapes_velocity():
+    from workbench import Paulick2024
+
+    info = Paulick2024(44100, n_channels=5).stage_info["outerear"]
+    assert (info.label, info.unit) == ("stapes velocity", "m/s")
+    bare = Paulick2024(44100, n_channels=5, use_outerear=False).stage_info["outerear"]
+    assert bare.unit == "Pa" and "no outer/middle ear" in bare.label
+
+
 @pytest.mark.parametrize("name", list(registry.MODELS))
 def test_every_stage_is_drawn(name):
     from workbench.dashboards import figures
@@ -336,11 +386,29 @@ def test_every_stage_is_drawn(name):
     e = Explorer()
     result = e.run(name, StimulusSpec(duration_s=0.1, level_db_spl=60))
     for key in core.stage_choices(result.info).values():
-        info = result.info[key]
         values = core.readout(result, key)
-        assert np.isfinite(values[f"{info.label}: max ({info.unit})"]), key
+        for stage in core.view_keys(key):  # one stage, or both ears' stages of one quantity
+            info = result.info[stage]
+            assert np.isfinite(values[f"{info.label}: max ({info.unit})"]), key
         fig = figures.stage_figure(result, key)
         assert len(figures.png_bytes(fig, dpi=30)) > 1000
+        # labels and units from the model contract: the stage's label as title, its unit on an axis
+        # or the colour bar, no internal key names; levels summarised without an rms of dB values
+        view = figures.stage_view(result, key)
+        stages = core.view_keys(key)
+        info = result.info[stages[0]]
+        title = info.label if len(stages) == 1 else f"{info.quantity} (both ears)"
+        assert view.title.lower().startswith(title.lower()) and "'" not in view.title, (key, view.title)
+        shown_unit = info.unit.replace("Pa^2", "dB re (20 µPa)²")
+        assert shown_unit in view.ylabel.replace("\n", " ") + view.value_label or info.axes.endswith("MT"), key
+        assert not any(k.endswith(f"rms ({info.unit})") for k in values if info.unit.startswith("dB")), key
+        if info.axes.lstrip("B") == "T":  # time re the stimulus onset (Moore2016's FIR output starts 32 ms early)
+            assert view.x[0] == pytest.approx(info.start_s)
+    for key, info in result.info.items():
+        assert info.about and info.label and info.unit, key
+        assert "sone/ERB" not in info.unit and (info.unit != "sone/Cam" or "specific loudness" in info.label)
+    ears = {i.start_s for i in result.info.values()}
+    assert ears <= {0.0, -0.032}  # the loudness models' ear filter keeps its 32 ms delay on the time axis
 
 
 @pytest.mark.parametrize("name", [n for n, s in registry.MODELS.items() if s.chain])

@@ -55,8 +55,10 @@ def variation_db(ax, row: int, duration_s: float) -> float:
     return float(20 * np.log10(steady.max() / steady.min()))
 
 
-def panel(fig, key):
-    (ax,) = [ax for ax in fig.axes if f"'{key}'" in ax.get_title()]
+def panel(fig, model, key):
+    """The panel of stage ``key``: titled with its label from the model contract."""
+    label = model.stage_info[key].label
+    (ax,) = [ax for ax in fig.axes if ax.get_title() == label[0].upper() + label[1:]]
     return ax
 
 
@@ -134,7 +136,7 @@ def test_steady_tone_looks_steady_in_stage_plots(name, duration_s):
     row = int(np.argmin(np.abs(fc - TONE_HZ)))
     fig = plots.plot_stages(model, stages, output)
     for key in STEADY_STAGES[name]:
-        grid = variation_db(panel(fig, key), row, duration_s)
+        grid = variation_db(panel(fig, model, key), row, duration_s)
         alone = variation_db(plots.plot_cochleagram(stages[key], FS * stages[key].shape[-1] / n, fc).axes[0],
                              row, duration_s)
         assert grid < 1.0 and alone < 1.0, f"{name} '{key}': {grid:.2f} dB (plot_stages), {alone:.2f} dB"

@@ -234,10 +234,15 @@ def test_plot_stages_from_the_contract():
     for ax in axes:  # units on every axis
         assert ax.get_xlabel() and ax.get_ylabel(), ax.get_title()
     titles = [ax.get_title() for ax in axes]
-    assert titles[1] == "inner hair cell ('ihc')" and "modulation spectrum" not in titles[-1]
+    assert titles[1] == "Inner hair cell" and titles[-1] == "Modulation filterbank, rms over time"
+    assert not any("'" in t for t in titles)  # labels from the contract, no internal key names
+    assert titles[4] == "Short-term loudness and long-term loudness"  # (3 or more: "N curves in sone")
     assert "Hz" in axes[-1].get_ylabel() and len(axes[4].lines) == 2 and axes[4].get_ylabel() == "sone"
-    bars = [ax.get_ylabel() for ax in fig.axes if ax.get_label() == "<colorbar>"]
-    assert any(b.split(",")[0] == "V" for b in bars) and "dB SPL/Hz" in bars  # units on colour bars (psd in dB)
+    assert axes[0].get_ylabel() == "Outer ear (Pa)"
+    bars = [ax.get_ylabel().replace("\n", " ") for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    # units on colour bars: the psd in dB with its reference, the modulation rms re its stated maximum
+    assert any(b.split(",")[0] == "V" for b in bars) and "dB re (20 µPa)²/Hz" in bars
+    assert any(b.startswith("RMS over time, dB re the largest (") and b.endswith(" MU)") for b in bars)
     # unbatched stages (as a model gives them for 1-D input) draw alike
     render(plots.plot_stages(model, {k: v[0] if k != "freqs" else v for k, v in stages.items()}))
 

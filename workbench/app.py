@@ -24,7 +24,7 @@ import threading
 import panel as pn
 
 from workbench.dashboards.experiments_ui import ExperimentPanel
-from workbench.dashboards.panel_ui import StageExplorer, start, warm_up_in_background
+from workbench.dashboards.panel_ui import StageExplorer, responsive_row, start, warm_up_in_background
 from workbench.dashboards.registry import MODELS
 
 TITLE = "Psychoacoustics workbench"
@@ -52,8 +52,8 @@ def create_app(model: str | None = None) -> pn.viewable.Viewable:
     tabs = pn.Tabs(("Stimulus", explorer.stimulus_view()), ("Models", explorer.model_view()),
                    ("Experiments", experiments.view()), dynamic=False, sizing_mode="stretch_width")
     tabs.active = 1
-    app = pn.Column(f"# {TITLE}", explorer.error,
-                    pn.Row(explorer.stimulus_controls(), tabs, sizing_mode="stretch_width"),
+    tabs.styles = {"flex": "1 1 560px"}
+    app = pn.Column(f"# {TITLE}", explorer.error, responsive_row(explorer.stimulus_controls(), tabs),
                     sizing_mode="stretch_width")
     start(explorer)
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:

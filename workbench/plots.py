@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+from dataclasses import dataclass, field
 
 import matplotlib
 import matplotlib.ticker
@@ -97,16 +98,9 @@ def _one_axes(ax, size=(6.0, 2.8)):
 
 
 # --------------------------------------------------------------------------- ERB axis
-def _erb_ticks(axis, lo_erb: float, hi_erb: float, label: str = "Frequency (Hz, ERB scale)"):
-    """Place Hz-labelled ticks on an axis whose data are ERB numbers."""
-    nice = np.array([31.5, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000])
-    pos = hz_to_cam(nice)
-    keep, last = [], math.inf
-    for i in np.flatnonzero((pos >= lo_erb - 0.5) & (pos <= hi_erb + 0.5))[::-1]:  # from the top,
-        if last - pos[i] >= (hi_erb - lo_erb) / 9:  # skipping ticks that would crowd
-            keep.append(i)
-            last = pos[i]
-    axis.set_ticks(pos[keep], [f"{f / 1000:g}k" if f >= 1000 else f"{f:g}" for f in nice[keep]])
+def _erb_ticks(axis, lo_erb: float, hi_erb: float, label: str = "Frequency (Hz, ERB-rate scale)"):
+    """Place Hz-labelled ticks on an axis whose data are ERB numbers (Cam)."""
+    axis.set_ticks(*_erb_tick_list(lo_erb, hi_erb))
     axis.set_label_text(label)
 
 
@@ -196,65 +190,283 @@ def _time_image(data: np.ndarray, fs: float, value_label: str, center_freqs_hz=N
     return shown, edges / fs, f"{value_label}, {how}" if how else value_label
 
 
-# --------------------------------------------------------------------------- panel painters
+# --------------------------------------------------------------------------- plot views
+@dataclass
+class PlotView:
+    """What one panel shows, as arrays and labels, before anything is drawn.
+
+    The stage plots are built in two steps: a view (this) from the data and the model
+    contract, then a painter: :func:`paint_view` draws it with matplotlib (notebooks, figure
+    export) and :mod:`workbench.dashboards.bokeh_plots` with Bokeh (the app's interactive
+    plots), so both show the same values under the same labels and units.
+
+    ``kind``: 'image' (``image`` (rows, columns) between ``x`` column edges and ``y_edges``
+    row edges), 'lines' (``lines``: name -> y against ``x``, unnamed when there is one) or
+    'points' (``lines``: name -> (x, y), drawn as dots). ``y_scale``/``x_scale`` 'cam': that
+    coordinate is the ERB rate (Cam) of a frequency, labelled in Hz (``y_ticks``/``x_ticks``);
+    ``row_names``/``column_names`` say what each image row/column is
+    (for hover readouts); ``value_label`` is the colour-bar label, ``value_unit`` the unit of
+    the values; ``x_unit``/``y_unit`` the axes' units.
+    """
+
+    kind: str
+    title: str
+    xlabel: str
+    ylabel: str
+    x: np.ndarray
+    lines: dict = field(default_factory=dict)
+    image: np.ndarray | None = None
+    y_edges: np.ndarray | None = None
+    row_names: tuple = ()
+    column_names: tuple = ()
+    value_label: str = ""
+    value_unit: str = ""
+    x_unit: str = ""
+    y_unit: str = ""
+    vmin: float | None = None
+    vmax: float | None = None
+    extend: str = "neither"
+    x_ticks: tuple = ()
+    y_ticks: tuple = ()
+    y_scale: str = "linear"
+    x_scale: str = "linear"
+    log_x: bool = False
+    xlim: tuple | None = None
+    ylim: tuple | None = None
+    note: str = ""
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def axis_label(quantity: str, unit: str) -> str:
+    """``'Stapes velocity (m/s)'``: a quantity and its unit, for an axis (on two lines when long)."""
+    if not unit:
+        return _cap(quantity)
+    return f"{_cap(quantity)}{chr(10) if len(quantity) + len(unit) > 34 else ' '}({unit})"
+
+
+def _erb_tick_list(lo: float, hi: float):
+    """(positions in Cam, Hz labels) of round frequencies between ``lo`` and ``hi`` Cam, thinned
+    from the top so they do not crowd."""
+    nice = np.array([31.5, 63, 125, 250, 500, 1000, 2000, 4000, 8000, 16000])
+    pos = hz_to_cam(nice)
+    keep, last = [], math.inf
+    for i in np.flatnonzero((pos >= lo - 0.5) & (pos <= hi + 0.5))[::-1]:
+        if last - pos[i] >= (hi - lo) / 9:
+            keep.append(i)
+            last = pos[i]
+    keep = keep[::-1]
+    return tuple(float(p) for p in pos[keep]), tuple(f"{f / 1000:g}k" if f >= 1000 else f"{f:g}" for f in nice[keep])
+
+
+FREQ_AXIS_LABEL = "Frequency (Hz, ERB-rate scale)"
+
+
+def _hz_name(f: float) -> str:
+    return f"{f:.0f} Hz" if f >= 100 else f"{f:.3g} Hz"
+
+
+def image_view(data, x_edges, rows_hz=None, *, title: str, value_label: str, value_unit: str, xlabel: str,
+               x_unit: str = "s", db_range: float | None = None, row_label: str = "Channel number",
+               row_names=None) -> PlotView:
+    """Image of ``data`` (rows, columns); rows at frequencies ``rows_hz`` (drawn on the Cam
+    scale, Hz ticks) or numbered; dB data are floored ``db_range`` below their maximum (the
+    log of zero power is -inf); colours saturate at the 99.5th percentile."""
+    data = np.asarray(data, dtype=float)
+    finite = data[np.isfinite(data)]
+    if db_range is not None and finite.size:
+        data = np.where(np.isnan(data), np.nan, np.maximum(data, finite.max() - db_range))  # -inf: the floor
+    vmax = _robust_max(data)
+    top = float(np.nanmax(data)) if np.isfinite(data).any() else vmax
+    vmin = float(np.nanmin(data)) if np.isfinite(data).any() else 0.0
+    if rows_hz is not None and len(rows_hz) == data.shape[0]:
+        f = np.ravel(_np(rows_hz))
+        cam = hz_to_cam(f)
+        y_edges = _edges(cam)
+        ticks = _erb_tick_list(cam.min(), cam.max())
+        names = tuple(_hz_name(v) for v in f) if row_names is None else tuple(row_names)
+        ylabel, y_scale, y_unit = FREQ_AXIS_LABEL, "cam", "Hz"
+    else:
+        y_edges = np.arange(data.shape[0] + 1) + 0.5
+        ticks, y_scale, y_unit, ylabel = (), "linear", "", row_label
+        names = tuple(str(i) for i in range(1, data.shape[0] + 1)) if row_names is None else tuple(row_names)
+    return PlotView("image", title, xlabel, ylabel, np.asarray(x_edges, dtype=float), image=data, y_edges=y_edges,
+                    row_names=names, value_label=value_label, value_unit=value_unit, x_unit=x_unit, y_unit=y_unit,
+                    vmin=min(vmin, vmax), vmax=vmax, extend="max" if top > vmax else "neither", y_ticks=ticks,
+                    y_scale=y_scale)
+
+
+def cochleagram_view(data, fs: float, center_freqs_hz=None, *, quantity: str = "output", unit: str = "",
+                     title: str = "", start_s: float = 0.0) -> PlotView:
+    """Channels x time, each channel drawn as its envelope (see :func:`_display_envelope`)."""
+    data = np.asarray(data, dtype=float)
+    erb = center_freqs_hz is not None and len(center_freqs_hz) == data.shape[0]
+    shown, edges, how = _display_envelope(data, fs, center_freqs_hz if erb else None)
+    label = unit or quantity
+    return image_view(shown, start_s + edges / fs, _np(center_freqs_hz) if erb else None, title=title,
+                      value_label=f"{label}, {how}" if how else label, value_unit=unit, xlabel="Time (s)")
+
+
+def frames_view(frames, frame_rate_hz: float, band_freqs_hz, *, unit: str, title: str = "",
+                start_s: float = 0.0) -> PlotView:
+    """(K, Z) frames x bands over time, bands on the ERB-rate axis."""
+    frames = np.asarray(frames, dtype=float)
+    t_edges = start_s + np.arange(frames.shape[0] + 1) / frame_rate_hz
+    db = unit.startswith("dB")
+    return image_view(frames.T, t_edges, _np(band_freqs_hz) if band_freqs_hz is not None else None, title=title,
+                      value_label=unit, value_unit=unit, xlabel="Time (s)", db_range=100.0 if db else None,
+                      row_label="Band number")
+
+
+def lines_view(curves: dict, x, *, ylabel: str, unit: str, title: str = "", xlabel: str = "Time (s)",
+               x_unit: str = "s", note: str = "") -> PlotView:
+    """Curves (name -> y) against a shared ``x``."""
+    x = np.asarray(x, dtype=float)
+    lines = {name: np.ravel(_np(y)).astype(float) for name, y in curves.items()}
+    xlim = (float(x[0]), float(x[-1]) if x.size > 1 else float(x[0]) + 1e-3)
+    return PlotView("lines", title, xlabel, ylabel, x, lines=lines, value_unit=unit, x_unit=x_unit, xlim=xlim,
+                    note=note)
+
+
+def modulation_view(rep, center_freqs_hz=None, mfc=None, *, title: str = "", unit: str = "MU",
+                    batch_index: int = 0) -> PlotView:
+    """RMS over time of every auditory x modulation channel of a ``(C, M, T)`` (or batched)
+    representation, in dB re the largest (stated in the colour-bar label); blank = absent."""
+    energy = _mod_energy(rep, batch_index)
+    top = float(np.nanmax(energy)) if np.isfinite(energy).any() else 1.0
+    db = 20 * np.log10(np.maximum(energy, 1e-30) / max(top, 1e-300))
+    db[~np.isfinite(energy)] = np.nan
+    n = energy.shape[1]
+    erb = center_freqs_hz is not None and len(center_freqs_hz) == energy.shape[0]
+    view = image_view(db, np.arange(n + 1) - 0.5, _np(center_freqs_hz) if erb else None, title=title,
+                      value_label=f"RMS over time, dB re the largest ({top:.4g} {unit})", value_unit="dB",
+                      xlabel="", x_unit="", db_range=60.0, row_label="Auditory channel number")
+    if mfc is not None:
+        m = np.ravel(_np(mfc))[:n]
+        names = tuple(f"{f:.3g}" for f in m)
+        view.xlabel = "Modulation filter centre frequency (Hz)"
+        view.column_names = tuple(f"{f:.3g} Hz" for f in m)
+    else:
+        names = tuple(str(i + 1) for i in range(n))
+        view.xlabel = "Modulation filter number"
+        view.column_names = names
+    view.x_ticks = (tuple(float(i) for i in range(n)), names)
+    return view
+
+
+def components_view(freqs, levels, *, unit: str, title: str, frame_rate_hz: float | None,
+                    names=("",)) -> PlotView:
+    """Spectral components (dots) of the middle frame of ``(K, F)`` frequencies/levels (or of
+    several such pairs, one per name), on a log frequency axis; NaN components are absent."""
+    pairs = list(zip(freqs, levels)) if isinstance(freqs, (list, tuple)) else [(freqs, levels)]
+    lines, xs = {}, []
+    for name, (f, lev) in zip(names, pairs):
+        f, lev = np.asarray(f, dtype=float), np.asarray(lev, dtype=float)
+        mid = f.shape[0] // 2
+        keep = np.isfinite(f[mid]) & np.isfinite(lev[mid]) & (f[mid] > 0)
+        xs.append(f[mid][keep])
+        lines[name] = (f[mid][keep], lev[mid][keep])
+    when = f" at t = {(pairs[0][0].shape[0] // 2) / frame_rate_hz:.3g} s" if frame_rate_hz else ", middle frame"
+    view = PlotView("points", f"{title}{when}" if title else f"Components{when}", "Frequency (Hz)",
+                    axis_label("level", unit), np.array([]), value_unit=unit, x_unit="Hz", log_x=True)
+    view.lines = lines  # name -> (x, y): components differ per ear
+    return view
+
+
+def spectrum_frames_view(data, freqs, rate_hz: float, *, unit: str, title: str, start_s: float = 0.0) -> PlotView:
+    """(K, F) power per frame on fixed frequencies (Hz) as an image; powers in Pa^2 (or
+    Pa^2/Hz) are shown in dB re (20 uPa)^2 (per Hz)."""
+    data, f = np.asarray(data, dtype=float), np.ravel(_np(freqs))
+    if "Pa^2" in unit:
+        per = unit.split("Pa^2", 1)[1]
+        data = 10 * np.log10(np.maximum(data, 1e-30) / P_REF_PA ** 2)
+        unit = f"dB re (20 µPa)²{per}"
+    keep = f > 0
+    t_edges = start_s + np.arange(data.shape[0] + 1) / rate_hz
+    return image_view(data[:, keep].T, t_edges, f[keep], title=title, value_label=unit, value_unit=unit,
+                      xlabel="Time (s)", db_range=100.0 if unit.startswith("dB") else None)
+
+
+def _wrapped(label: str, width: int = 34) -> str:
+    """A colour-bar label on two lines when long (a vertical bar has one panel's height)."""
+    if len(label) <= width:
+        return label
+    cut = label.rfind(", ", 0, len(label) - 8)
+    cut = cut if cut > 8 else label.rfind(" ", 0, width)
+    return label if cut <= 0 else label[:cut + 1].rstrip() + "\n" + label[cut + 1:].lstrip()
+
+
+def paint_view(ax, view: PlotView):
+    """Draw a :class:`PlotView` into matplotlib axes ``ax``; returns the artist (mesh or lines)."""
+    artist = None
+    if view.kind == "image":
+        artist = ax.pcolormesh(view.x, view.y_edges, np.ma.masked_invalid(view.image), shading="flat",
+                               rasterized=True, vmin=view.vmin, vmax=view.vmax)
+        ax.figure.colorbar(artist, ax=ax, label=_wrapped(view.value_label), pad=0.01, extend=view.extend)
+        ax.set_ylim(view.y_edges[0], view.y_edges[-1])
+        ax.grid(False)
+    elif view.kind == "lines":
+        many = len(view.lines) > 1
+        for name, y in view.lines.items():
+            artist = ax.plot(view.x[:len(y)], y, label=name or None, alpha=0.9 if many else 1.0)
+        if many or any(view.lines):
+            if len(view.lines) > 3:
+                ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
+            else:
+                ax.legend(loc="best")
+    elif view.kind == "points":
+        for name, (x, y) in view.lines.items():
+            artist = ax.plot(x, y, ".", ms=4, label=name or None)
+        if len(view.lines) > 1:
+            ax.legend(loc="best")
+    else:
+        raise ValueError(f"view.kind must be 'image', 'lines' or 'points', got {view.kind!r}")
+    if view.log_x:
+        ax.set_xscale("log")
+        xs = [np.asarray(v[0] if view.kind == "points" else view.x, dtype=float) for v in view.lines.values()]
+        xs = np.concatenate([x[np.isfinite(x) & (x > 0)] for x in xs]) if xs else np.array([])
+        narrow = xs.size and xs.max() < 10 * xs.min()  # under a decade: more labelled ticks
+        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(
+            subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if narrow else (1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    if view.y_ticks:
+        ax.set_yticks(view.y_ticks[0], view.y_ticks[1])
+    if view.x_ticks:
+        ax.set_xticks(view.x_ticks[0], view.x_ticks[1], rotation=45 if len(view.x_ticks[0]) > 6 else 0)
+    if view.xlim is not None:
+        ax.set_xlim(*view.xlim)
+    if view.ylim is not None:
+        ax.set_ylim(*view.ylim)
+    if view.note:
+        ax.text(0.99, 0.97, view.note, transform=ax.transAxes, ha="right", va="top",
+                bbox=dict(boxstyle="round", fc="white", alpha=0.8))
+    ax.set_xlabel(view.xlabel)
+    ax.set_ylabel(view.ylabel)
+    ax.set_title(view.title)
+    return artist
+
+
 def _draw_image(ax, data, x_edges, y_centers, *, erb_y: bool, value_label: str, xlabel: str, title: str = "",
                 db_range: float | None = None):
-    """Image of ``data`` (rows = y) with a colourbar; y on an ERB axis when ``erb_y``;
-    dB data are floored ``db_range`` below their maximum (log of zero power is -inf)."""
-    if db_range is not None:
-        data = np.maximum(data, np.nanmax(data[np.isfinite(data)]) - db_range)
-    y = hz_to_cam(y_centers) if erb_y else np.asarray(y_centers, dtype=float)
-    mesh = ax.pcolormesh(x_edges, _edges(y), data, shading="flat", rasterized=True, vmax=_robust_max(data))
-    extend = "max" if np.nanmax(data) > mesh.norm.vmax else "neither"
-    ax.figure.colorbar(mesh, ax=ax, label=value_label, pad=0.01, extend=extend)
-    ax.set_xlabel(xlabel)
-    if erb_y:
-        _erb_ticks(ax.yaxis, y.min(), y.max())
-    ax.set_title(title)
-    ax.grid(False)
-    return mesh
+    view = image_view(data, x_edges, y_centers if erb_y else None, title=title, value_label=value_label,
+                      value_unit="", xlabel=xlabel, db_range=db_range)
+    if not erb_y:
+        view.y_edges = _edges(np.asarray(y_centers, dtype=float))
+        view.ylabel = ""
+    return paint_view(ax, view)
 
 
 def _draw_cochleagram(ax, data, fs, center_freqs_hz, value_label, title=""):
     """data (F, T) at ``fs``; channels at ``center_freqs_hz`` (None: channel numbers)."""
-    erb = center_freqs_hz is not None and len(center_freqs_hz) == data.shape[0]
-    shown, t_edges, value_label = _time_image(data, fs, value_label, center_freqs_hz if erb else None)
-    y = _np(center_freqs_hz) if erb else np.arange(1, data.shape[0] + 1)
-    mesh = _draw_image(ax, shown, t_edges, y, erb_y=erb, value_label=value_label, xlabel="Time (s)", title=title)
-    if not erb:
-        ax.set_ylabel("Channel number")
-    return mesh
-
-
-def _draw_waveform(ax, x, fs, unit_label="Pressure (Pa)", level_db=None, labels=None, title=""):
-    x = np.atleast_2d(x)
-    t = np.arange(x.shape[-1]) / fs
-    for i, row in enumerate(x):
-        ax.plot(t, row, label=labels[i] if labels else None, alpha=0.9 if len(x) > 1 else 1.0)
-    if level_db is not None:
-        text = "rms level\n" + "\n".join(f"{labels[i] + ': ' if labels else ''}{lev:.2f} dB SPL"
-                                         for i, lev in enumerate(level_db))
-        ax.text(0.99, 0.97, text, transform=ax.transAxes, ha="right", va="top",
-                bbox=dict(boxstyle="round", fc="white", alpha=0.8))
-    if labels:
-        ax.legend(loc="lower right")
-    ax.set_xlabel("Time (s)")
-    ax.set_ylabel(unit_label)
-    ax.set_xlim(t[0], t[-1] if t.size > 1 else 1 / fs)
-    ax.set_title(title)
+    return paint_view(ax, cochleagram_view(data, fs, center_freqs_hz, unit=value_label, title=title))
 
 
 def _draw_curves(ax, curves: dict, frame_rate_hz: float, ylabel: str, title=""):
-    for name, y in curves.items():
-        y = np.ravel(y)
-        ax.plot(np.arange(y.size) / frame_rate_hz, y, label=name)
-    ax.set_xlabel("Time (s)")
-    ax.set_ylabel(ylabel)
-    if len(curves) > 3:
-        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
-    else:
-        ax.legend(loc="best")
-    ax.set_title(title)
+    n = max(np.size(y) for y in curves.values())
+    paint_view(ax, lines_view(curves, np.arange(n) / frame_rate_hz, ylabel=ylabel, unit="", title=title))
 
 
 def _mod_rows(rep, channel: int, batch_index: int) -> np.ndarray:
@@ -272,33 +484,8 @@ def _mod_energy(rep, batch_index: int) -> np.ndarray:
     return np.sqrt(np.mean(x ** 2, -1))
 
 
-def _mod_ticks(ax, mfc, n: int):
-    ax.set_xticks(np.arange(n))
-    if mfc is not None:
-        mfc = np.ravel(_np(mfc))[:n]
-        ax.set_xticks(np.arange(mfc.size), [f"{f:.3g}" for f in mfc], rotation=45)
-    ax.set_xlabel("Modulation filter centre frequency (Hz)" if mfc is not None else "Modulation filter number")
-
-
 def _draw_mod_spectrum(ax, rep, center_freqs_hz, mfc, batch_index=0, title=""):
-    energy = _mod_energy(rep, batch_index)
-    db = 20 * np.log10(np.maximum(energy, 1e-30) / np.nanmax(energy))
-    db[~np.isfinite(energy)] = np.nan
-    erb = center_freqs_hz is not None and len(center_freqs_hz) == energy.shape[0]
-    y = _np(center_freqs_hz) if erb else np.arange(1, energy.shape[0] + 1)
-    mesh = _draw_image(ax, db, np.arange(energy.shape[1] + 1) - 0.5, y, erb_y=erb,
-                       value_label="RMS re maximum (dB)", xlabel="", title=title, db_range=60.0)
-    _mod_ticks(ax, mfc, energy.shape[1])
-    if not erb:
-        ax.set_ylabel("Auditory channel number")
-    return mesh
-
-
-def _draw_frames_image(ax, frames, frame_rate_hz, band_freqs_hz, value_label, title=""):
-    """(K, Z) loudness-model quantity over time on an ERB axis (bands at ``band_freqs_hz``)."""
-    t_edges = np.arange(frames.shape[0] + 1) / frame_rate_hz
-    return _draw_image(ax, frames.T, t_edges, _np(band_freqs_hz), erb_y=True, value_label=value_label,
-                       xlabel="Time (s)", title=title, db_range=100.0 if "dB" in value_label else None)
+    return paint_view(ax, modulation_view(rep, center_freqs_hz, mfc, title=title, batch_index=batch_index))
 
 
 # --------------------------------------------------------------------------- public: signals
@@ -314,23 +501,27 @@ def _ref_rms(calibration: str, dboffset: float) -> float:
     return P_REF_PA if calibration == "pa" else float(db_to_amt(0.0, dboffset))
 
 
-@_styled
-def plot_waveform(x, fs, *, calibration="pa", dboffset=100.0, labels=None, title="Waveform", ax=None) -> Figure:
-    """Waveform(s) ``(T,)`` or ``(C, T)`` with each channel's level (dB SPL, rms) annotated."""
+def waveform_view(x, fs, *, calibration="pa", dboffset=100.0, labels=None, title="Waveform") -> PlotView:
+    """:class:`PlotView` of waveform(s) ``(T,)`` or ``(C, T)`` (two rows: left, right), with
+    each channel's rms level (dB SPL) in a note."""
     data = np.atleast_2d(_np(x))
     ref = _ref_rms(calibration, dboffset)
-    levels = 20 * np.log10(np.sqrt(np.mean(data ** 2, -1)) / ref)
+    with np.errstate(divide="ignore"):
+        levels = 20 * np.log10(np.sqrt(np.mean(data ** 2, -1)) / ref)
     if labels is None and data.shape[0] == 2:
         labels = ["left", "right"]
-    fig, ax = _one_axes(ax)
-    _draw_waveform(ax, data, float(fs), _unit_label(calibration, dboffset), levels, labels, title)
-    return fig
+    names = list(labels) if labels else ([""] if len(data) == 1 else [str(i + 1) for i in range(len(data))])
+    note = "rms level\n" + "\n".join(f"{labels[i] + ': ' if labels else ''}{lev:.2f} dB SPL"
+                                      for i, lev in enumerate(levels))
+    unit = "Pa" if calibration == "pa" else f"full scale, rms 1 = {dboffset:g} dB SPL"
+    return lines_view(dict(zip(names, data)), np.arange(data.shape[-1]) / float(fs),
+                      ylabel=_unit_label(calibration, dboffset), unit=unit, title=title, note=note)
 
 
-@_styled
-def plot_spectrum(x, fs, *, calibration="pa", dboffset=100.0, labels=None, log_freq=True, floor_db=100.0,
-                  title="Spectrum", ax=None) -> Figure:
-    """Hann-windowed amplitude spectrum in dB SPL per bin: a sinusoid reads at its level."""
+def spectrum_view(x, fs, *, calibration="pa", dboffset=100.0, labels=None, log_freq=True, floor_db=100.0,
+                  title="Spectrum") -> PlotView:
+    """:class:`PlotView` of the Hann-windowed amplitude spectrum in dB SPL per bin (a sinusoid
+    reads at its level)."""
     data = np.atleast_2d(_np(x))
     fs = float(fs)
     n = data.shape[-1]
@@ -338,19 +529,36 @@ def plot_spectrum(x, fs, *, calibration="pa", dboffset=100.0, labels=None, log_f
     spec = np.abs(np.fft.rfft(data * w, axis=-1)) * math.sqrt(2) / w.sum()  # rms amplitude per bin
     freqs = np.fft.rfftfreq(n, 1 / fs)
     level = 20 * np.log10(np.maximum(spec, 1e-300) / _ref_rms(calibration, dboffset))
+    if labels is None and data.shape[0] == 2:
+        labels = ["left", "right"]
+    names = list(labels) if labels else ([""] if len(data) == 1 else [str(i + 1) for i in range(len(data))])
+    top = float(level.max())
+    view = lines_view(dict(zip(names, level[:, 1:])), freqs[1:], ylabel=f"Level per {fs / n:.3g}-Hz bin (dB SPL)",
+                      unit="dB SPL", title=title, xlabel="Frequency (Hz)", x_unit="Hz")
+    view.log_x = bool(log_freq)
+    view.xlim = (max(freqs[1], 10.0) if log_freq else 0.0, fs / 2)
+    view.ylim = (top - floor_db, top + 5)
+    return view
+
+
+@_styled
+def plot_waveform(x, fs, *, calibration="pa", dboffset=100.0, labels=None, title="Waveform", ax=None) -> Figure:
+    """Waveform(s) ``(T,)`` or ``(C, T)`` with each channel's level (dB SPL, rms) annotated."""
+    view = waveform_view(x, fs, calibration=calibration, dboffset=dboffset, labels=labels, title=title)
     fig, ax = _one_axes(ax)
-    top = level.max()
-    for i, row in enumerate(level):
-        ax.plot(freqs[1:], row[1:], label=labels[i] if labels else None)
-    ax.set_ylim(top - floor_db, top + 5)
-    if log_freq:
-        ax.set_xscale("log")
-    ax.set_xlim(max(freqs[1], 10.0) if log_freq else 0, fs / 2)
-    ax.set_xlabel("Frequency (Hz)")
-    ax.set_ylabel(f"Level per {fs / n:.3g}-Hz bin (dB SPL)")
-    if labels:
-        ax.legend()
-    ax.set_title(title)
+    paint_view(ax, view)
+    if len(view.lines) > 1:
+        ax.legend(loc="lower right")
+    return fig
+
+
+@_styled
+def plot_spectrum(x, fs, *, calibration="pa", dboffset=100.0, labels=None, log_freq=True, floor_db=100.0,
+                  title="Spectrum", ax=None) -> Figure:
+    """Hann-windowed amplitude spectrum in dB SPL per bin: a sinusoid reads at its level."""
+    fig, ax = _one_axes(ax)
+    paint_view(ax, spectrum_view(x, fs, calibration=calibration, dboffset=dboffset, labels=labels,
+                                 log_freq=log_freq, floor_db=floor_db, title=title))
     return fig
 
 
@@ -372,11 +580,13 @@ def plot_cochleagram(stage, fs, center_freqs_hz=None, *, value_label="Output (mo
 
 
 @_styled
-def plot_modulation_channel(rep, channel, fs, mfc=None, *, center_freq_hz=None, batch_index=0, ax=None) -> Figure:
+def plot_modulation_channel(rep, channel, fs, mfc=None, *, center_freq_hz=None, batch_index=0, unit="MU",
+                            ax=None) -> Figure:
     """Modulation-filter outputs (modulation channels x time) of one auditory channel of a
-    ``(B, C, M, T)`` representation (``model.output_stage(output)``; NaN = absent filter)."""
+    ``(B, C, M, T)`` representation (``model.output_stage(output)``; NaN = absent filter);
+    ``unit``: the unit of the representation (``model.stage_info['output'].unit``)."""
     data = _mod_rows(rep, channel, batch_index)
-    shown, t_edges, label = _time_image(data, float(fs), "Output (MU)")
+    shown, t_edges, label = _time_image(data, float(fs), f"Output ({unit})")
     fig, ax = _one_axes(ax)
     _draw_image(ax, shown, t_edges, np.arange(data.shape[0]), erb_y=False, value_label=label, xlabel="Time (s)")
     ax.set_yticks(np.arange(data.shape[0]))
@@ -605,43 +815,78 @@ def plot_staircase(levels, correct=None, *, reversals="auto", threshold=None, ru
 
 
 # --------------------------------------------------------------------------- model stages
-def _draw_stage(ax, value, info, center_freqs_hz=None, mfc=None, freqs=None, batch_index=0, title=None):
-    """One stage into ``ax``, chosen by its axes (``info``: a ``StageInfo``)."""
-    axes = info.axes
-    data = _np(value)
+def _stage_data(value, info, batch_index: int):
+    axes, data = info.axes, _np(value)
     if axes.startswith("B"):
         axes = axes[1:]
         data = data[batch_index] if data.ndim == len(axes) + 1 else data
-    rate, label = info.rate_hz, info.unit
-    title = f"{info.label}" if title is None else title
-    if axes == "T":
-        _draw_waveform(ax, data, rate, label, title=title)
-    elif axes == "CT":
-        _draw_cochleagram(ax, data, rate, center_freqs_hz, label, title)
-    elif axes == "KZ":
-        _draw_frames_image(ax, data, rate, center_freqs_hz, label, title)
-    elif axes == "K":
-        _draw_curves(ax, {info.label: data}, rate, label, title)
-    elif axes == "CMT":
-        _draw_mod_spectrum(ax, data, center_freqs_hz, mfc, title=title)
-    elif axes == "KF" and freqs is not None and np.ndim(freqs) == 1:  # spectrum per frame
-        f = _np(freqs)
-        if "Pa^2" in label:  # power -> dB SPL
-            data, label = 10 * np.log10(np.maximum(data, 1e-30) / P_REF_PA ** 2), label.replace("Pa^2", "dB SPL")
-        keep = f > 0
-        _draw_image(ax, data[:, keep].T, np.arange(data.shape[0] + 1) / rate, f[keep], erb_y=True,
-                    value_label=label, xlabel="Time (s)", title=title, db_range=100.0)
-    elif axes == "KF" and freqs is not None:  # components of the middle frame
-        f, level = (np.asarray(d)[d.shape[0] // 2] for d in (_pick(freqs, batch_index, 2), data))
-        ax.plot(f[f > 0], level[f > 0], ".", ms=4)
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_xlabel("Frequency (Hz)")
-        ax.set_ylabel(label)
-        ax.set_title(f"{title}, middle frame")
-    else:
-        raise ValueError(f"no display for a stage of axes {info.axes!r} ({info.label})")
+    return axes, data
+
+
+def stage_view(value, info, center_freqs_hz=None, mfc=None, freqs=None, batch_index=0, title=None) -> PlotView:
+    """The :class:`PlotView` of one stage, chosen by its ``StageInfo`` (axes, unit, rate,
+    start time): a waveform (T), channels over time (C, T), bands over frames (K, Z), a curve
+    (K), a spectrum per frame (K, F with fixed ``freqs``), the components of the middle frame
+    (K, F with ``freqs`` per frame) or the rms of each modulation filter (C, M, T).
+    ``title`` (default: the stage's label) heads the panel."""
+    axes, data = _stage_data(value, info, batch_index)
+    rate, unit, start = info.rate_hz, info.unit, info.start_s
+    title = _cap(info.label) if title is None else title
+    fc = None if center_freqs_hz is None else np.ravel(_np(center_freqs_hz))
+    if axes in ("T", "K"):
+        t = start + np.arange(data.shape[-1]) / rate
+        return lines_view({"": data}, t, ylabel=axis_label(info.quantity, unit), unit=unit, title=title)
+    if axes == "CT":
+        return cochleagram_view(data, rate, fc, quantity=info.quantity, unit=unit, title=title, start_s=start)
+    if axes == "KZ":
+        return frames_view(data, rate, fc, unit=unit, title=title, start_s=start)
+    if axes == "CMT":
+        return modulation_view(data, fc, mfc, title=f"{title}, rms over time" if title else "", unit=unit)
+    if axes == "KF" and freqs is not None and np.ndim(_np(freqs)) == 1:
+        return spectrum_frames_view(data, freqs, rate, unit=unit, title=title, start_s=start)
+    if axes == "KF" and freqs is not None:
+        return components_view(_pick(freqs, batch_index, 2), data, unit=unit, title=title, frame_rate_hz=rate)
+    raise ValueError(f"no display for a stage of axes {info.axes!r} ({info.label})")
+
+
+def ears_view(items, center_freqs_hz=None, batch_index=0, title=None) -> PlotView:
+    """Both ears of a binaural model in one panel: ``items`` is a list of ``(value, info,
+    freqs)`` of one quantity, one per ear (``info.ear``). Waveforms and curves overlay;
+    bands over frames (K, Z) are averaged over frames (power mean for dB) and overlaid
+    against frequency; spectral components (K, F) overlay as dots."""
+    if not items:
+        raise ValueError("items must hold one (value, info, freqs) per ear")
+    info = items[0][1]
+    names = [i.ear or str(n + 1) for n, (_, i, _) in enumerate(items)]
+    data = [_stage_data(v, i, batch_index)[1] for v, i, _ in items]
+    axes = info.axes.lstrip("B")
+    title = f"{_cap(info.quantity)} (both ears)" if title is None else title
+    unit = info.unit
+    if axes in ("T", "K"):
+        n = max(d.shape[-1] for d in data)
+        t = info.start_s + np.arange(n) / info.rate_hz
+        return lines_view(dict(zip(names, data)), t, ylabel=axis_label(info.quantity, unit), unit=unit, title=title)
+    if axes == "KZ" and center_freqs_hz is not None:
+        db = unit.startswith("dB")
+        cam = hz_to_cam(np.ravel(_np(center_freqs_hz)))
+        view = lines_view({n: _mean_frames(d, None, db) for n, d in zip(names, data)}, cam,
+                          ylabel=axis_label(info.quantity, unit), unit=unit, xlabel=FREQ_AXIS_LABEL, x_unit="Hz",
+                          title=f"{title}, {'power ' if db else ''}mean over time")
+        view.x_scale, view.x_ticks = "cam", _erb_tick_list(cam.min(), cam.max())
+        if db:
+            finite = np.concatenate([y[np.isfinite(y)] for y in view.lines.values()])
+            if finite.size:
+                view.ylim = (finite.max() - 100, finite.max() + 5)
+        return view
+    if axes == "KF" and all(f is not None and np.ndim(_np(f)) >= 2 for _, _, f in items):
+        return components_view([_pick(f, batch_index, 2) for _, _, f in items], data, unit=unit, title=title,
+                               frame_rate_hz=info.rate_hz, names=names)
+    raise ValueError(f"no both-ears display for a stage of axes {info.axes!r} ({info.label})")
+
+
+def _draw_stage(ax, value, info, center_freqs_hz=None, mfc=None, freqs=None, batch_index=0, title=None):
+    """One stage into ``ax``, chosen by its axes (``info``: a ``StageInfo``)."""
+    return paint_view(ax, stage_view(value, info, center_freqs_hz, mfc, freqs, batch_index, title))
 
 
 @_styled
@@ -650,10 +895,25 @@ def plot_stage(value, info, *, center_freqs_hz=None, mfc=None, freqs=None, batch
     """One stage of a model as its ``StageInfo`` describes it (:mod:`workbench.models.base`):
     a waveform (axes T), a cochleagram (C, T), bands over frames (K, Z), a curve (K), a
     spectrum per frame (K, F; ``freqs`` from the stage ``info.freqs_key``) or a modulation
-    spectrum (C, M, T). ``value`` batched or not; ``center_freqs_hz`` label C or Z, ``mfc`` M."""
+    spectrum (C, M, T). ``value`` batched or not; ``center_freqs_hz`` label C or Z, ``mfc`` M.
+    Labels and units come from ``info`` (:func:`stage_view`)."""
     fig, ax = _one_axes(ax)
     _draw_stage(ax, value, info, center_freqs_hz, mfc, freqs, batch_index, title)
     return fig
+
+
+@_styled
+def plot_ears(items, *, center_freqs_hz=None, batch_index=0, title=None, ax=None) -> Figure:
+    """Both ears' stages of one quantity in one panel (:func:`ears_view`); ``items``: a list
+    of ``(value, info, freqs)``, e.g. Moore2016's ``stl_loud_left`` and ``stl_loud_right``."""
+    fig, ax = _one_axes(ax)
+    paint_view(ax, ears_view(items, center_freqs_hz, batch_index, title))
+    return fig
+
+
+def _joined(names: list[str]) -> str:
+    names = [_cap(names[0])] + names[1:]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 @_styled
@@ -663,7 +923,8 @@ def plot_stages(model, stages: dict, output=None, *, batch_index=0, ncols=2, tit
     ``model`` supplies ``stage_info``, ``center_freqs_hz``, ``mfc`` and ``output_stage``;
     ``stages`` is the dict returned with ``return_stages=True`` and ``output`` (optional) the
     model's first return value. Curves with the same unit share one panel; stages that only
-    hold the frequencies of another (``freqs_key``) are not drawn on their own.
+    hold the frequencies of another (``freqs_key``) are not drawn on their own. Titles are
+    the stages' labels, axes carry their units.
     """
     if not isinstance(stages, dict) or not stages:
         raise ValueError("stages must be the non-empty dict returned with return_stages=True")
@@ -686,10 +947,14 @@ def plot_stages(model, stages: dict, output=None, *, batch_index=0, ncols=2, tit
         i = info[keys[0]]
         if len(keys) > 1:
             curves = {info[k].label: _pick(values[k], batch_index, 1) for k in keys}
-            _draw_curves(ax, curves, i.rate_hz, i.unit, f"{i.label.split(' (')[0]} and more")
+            n = max(np.size(c) for c in curves.values())
+            heading = _joined([info[k].label for k in keys]) if len(keys) == 2 else f"{len(keys)} curves in {i.unit}"
+            view = lines_view(curves, i.start_s + np.arange(n) / i.rate_hz, ylabel=i.unit, unit=i.unit,
+                              title=heading)
+            paint_view(ax, view)
         else:
             _draw_stage(ax, values[keys[0]], i, None if fc is None else _np(fc), mfc,
-                        values.get(i.freqs_key), batch_index, f"{i.label} ('{keys[0]}')")
+                        values.get(i.freqs_key), batch_index)
     fig.suptitle(title or type(model).__name__)
     return fig
 
@@ -744,4 +1009,5 @@ __all__ = ["STYLE", "NotebookFigure", "new_figure", "plot_waveform", "plot_spect
            "plot_modulation_channel",
            "plot_modulation_spectrum", "impulse_responses", "plot_filter_responses", "plot_excitation_pattern",
            "plot_loudness_over_time", "plot_binaural_loudness", "plot_psychometric", "reversal_indices",
-           "plot_staircase", "plot_stage", "plot_stages", "plot_model_vs_human", "plot_experiment"]
+           "plot_staircase", "plot_stage", "plot_ears", "plot_stages", "plot_model_vs_human", "plot_experiment",
+           "PlotView", "paint_view", "stage_view", "ears_view", "waveform_view", "spectrum_view", "axis_label"]

@@ -1,10 +1,14 @@
 """The Panel app as a student uses it: served by ``workbench serve``, driven in headless chromium."""
 
+import base64
+import io
 import json
 import os
 import re
 import time
+import wave
 
+import numpy as np
 import pytest
 
 pytest.importorskip("playwright")
@@ -20,8 +24,9 @@ def _model():
     return "Dau1997"
 
 
-def _plot_src(page, cls="stage-plot"):
-    return page.locator(f".{cls} img").first.get_attribute("src")
+def _caption(page):
+    """What the (canvas-drawn) stage plot shows, in words."""
+    return page.locator(".plot-caption p").first
 
 
 def _press(page, css, key, times):
@@ -43,11 +48,12 @@ def test_slider_and_select_update_stage_plot_and_readout(page, app_server, artif
     page.goto(f"{app_server}?model={model}")
     readout = page.locator(".readout p").first
     expect(readout).to_contain_text("compute time", timeout=FIRST_RUN_S * 1000)
-    expect(page.locator(".stage-plot img")).to_have_count(1)
-    text0, src0 = readout.inner_text(), _plot_src(page)
+    expect(page.locator(".stage-plot canvas").first).to_be_visible()
+    text0, caption0 = readout.inner_text(), _caption(page).inner_text()
 
     # the page is settled once the stimulus media (plot, audio) follow the stage plot
-    expect(page.locator(".stimulus-audio audio")).to_have_attribute("src", re.compile("^data:audio"), timeout=60000)
+    expect(page.locator(".stimulus-audio audio.audio-a")).to_have_attribute("src", re.compile("^data:audio"),
+                                                                              timeout=60000)
     # slider: stimulus level 60 -> 59 -> 58 dB SPL with the keyboard (one step per press): latency
     steps_s = []
     for expected in ("58.", "57."):
@@ -64,9 +70,9 @@ def test_slider_and_select_update_stage_plot_and_readout(page, app_server, artif
     expect(readout).to_contain_text("stimulus level (dB SPL): 49.", timeout=60000)
     burst_s = time.perf_counter() - t0
     text1 = readout.inner_text()
-    expect(page.locator(".stage-plot img")).not_to_have_attribute("src", src0)
-    expect(page.locator(".stage-plot img")).to_have_attribute("src", re.compile(r"^data:image/png"))
-    src1 = _plot_src(page)
+    expect(_caption(page)).not_to_have_text(caption0)
+    expect(_caption(page)).to_contain_text("tone, 50 dB SPL")
+    caption1 = _caption(page).inner_text()
     page.screenshot(path=str(artifacts / "app_models.png"), full_page=True)
 
     # select: another stage of the same run (cached: only a redraw)
@@ -74,27 +80,26 @@ def test_slider_and_select_update_stage_plot_and_readout(page, app_server, artif
     options = stage_select.locator("option")
     stage_select.select_option(index=options.count() - 2)
     text2, select_s = _wait_change(page, readout, text1, 30)
-    expect(page.locator(".stage-plot img")).not_to_have_attribute("src", src1)
+    expect(_caption(page)).not_to_have_text(caption1)
     page.screenshot(path=str(artifacts / "app_stage_select.png"), full_page=True)
 
     # a model parameter (Dau1997's adaptation limit): only the stages from adaptation on rerun
     param_s = None
     if model == "Dau1997":
-        stage_select.select_option(label="adaptation loops")
-        expect(readout).to_contain_text("adaptation loops", timeout=30000)
-        text3, src3 = readout.inner_text(), _plot_src(page)
+        stage_select.select_option(label="adapted envelope (adaptation loops)")
+        expect(readout).to_contain_text("adapted envelope (adaptation loops)", timeout=30000)
+        text3 = readout.inner_text()
         _press(page, ".param-limit", "ArrowLeft", 1)  # overshoot limit 10 -> 9.5
         text4, param_s = _wait_change(page, readout, text3, 60)
-        assert "recomputed: adaptation, output" in text4, text4
-        expect(page.locator(".stage-plot img")).not_to_have_attribute("src", src3)
+        assert "stages computed: adaptation, output (earlier stages reused)" in text4, text4
 
     # a failing computation shows its error in the page; the session stays usable
     kind = page.locator(".param-kind select").first
-    kind.select_option(label="upload")  # no file uploaded yet
+    kind.select_option(label="uploaded WAV file")  # no file uploaded yet
     error = page.locator(".error-message")
     expect(error).to_contain_text("no WAV file uploaded", timeout=30000)
     page.screenshot(path=str(artifacts / "app_error.png"), full_page=True)
-    kind.select_option(label="sam_tone")
+    kind.select_option(label="AM tone (sinusoidal AM)")
     expect(error).to_be_hidden(timeout=60000)
     expect(readout).to_contain_text("compute time")
 
@@ -127,10 +132,10 @@ def test_stimulus_and_experiments_tabs(page, app_server, artifacts):
     page.goto(f"{app_server}?model={_model()}")
     expect(page.locator(".readout p").first).to_contain_text("compute time", timeout=FIRST_RUN_S * 1000)
     page.locator(".bk-tab", has_text="Stimulus").first.click()
-    expect(page.locator(".stimulus-plot img")).to_have_count(1, timeout=30000)
-    audio = page.locator(".stimulus-audio audio")
-    expect(audio).to_have_count(1)
-    assert audio.get_attribute("src").startswith("data:audio/wav;base64,")
+    expect(page.locator(".waveform-plot canvas").first).to_be_visible(timeout=30000)
+    expect(page.locator(".spectrum-plot canvas").first).to_be_visible()
+    audio = page.locator(".stimulus-audio audio.audio-a")
+    expect(audio).to_have_attribute("src", re.compile("^data:audio/wav;base64,"), timeout=30000)
     expect(page.locator(".stimulus-readout p").first).to_contain_text("1000 Hz tone")
     page.screenshot(path=str(artifacts / "app_stimulus.png"), full_page=True)
 
@@ -154,7 +159,8 @@ def test_slider_latency_per_model(page, app_server, artifacts, model):
     page.goto(f"{app_server}?model={model}")
     readout = page.locator(".readout p").first
     expect(readout).to_contain_text("compute time", timeout=FIRST_RUN_S * 1000)
-    expect(page.locator(".stimulus-audio audio")).to_have_attribute("src", re.compile("^data:audio"), timeout=60000)
+    expect(page.locator(".stimulus-audio audio.audio-a")).to_have_attribute("src", re.compile("^data:audio"),
+                                                                              timeout=60000)
     steps = []
     for _ in range(3):
         text = readout.inner_text()
@@ -164,3 +170,79 @@ def test_slider_latency_per_model(page, app_server, artifacts, model):
     result = {"model": model, "slider_step_to_readout_s": [round(s, 3) for s in steps], "load": os.getloadavg()[0]}
     (artifacts / f"latency_{model}.json").write_text(json.dumps(result))
     print(result)
+
+
+# --------------------------------------------------------------------------- sound, downloads, phones
+def _served_audio(locator) -> tuple[np.ndarray, int]:
+    """Decode the WAV a player element serves (its data: URL): samples in full scale, rate."""
+    data = base64.b64decode(locator.get_attribute("src").split(",", 1)[1])
+    with wave.open(io.BytesIO(data)) as w:
+        pcm = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, w.getnchannels())
+        return pcm / 32767.0, w.getframerate()
+
+
+def _rms_db(samples: np.ndarray) -> float:
+    return float(20 * np.log10(np.sqrt(np.mean(samples ** 2))))
+
+
+def test_two_levels_play_at_two_levels_and_downloads_have_their_types(page, app_server, artifacts):
+    """A 60 dB SPL tone kept as B, then A at 50 dB SPL: the served audio differs by 10 dB and
+    sits at the stated calibration (rms 1 = 100 dB SPL); every download is a file of its type."""
+    page.goto(f"{app_server}?model={_model()}")
+    expect(page.locator(".readout p").first).to_contain_text("compute time", timeout=FIRST_RUN_S * 1000)
+    audio_a, audio_b = page.locator(".stimulus-audio audio.audio-a"), page.locator(".stimulus-audio audio.audio-b")
+    expect(audio_a).to_have_attribute("src", re.compile("^data:audio/wav"), timeout=60000)
+    expect(page.locator(".playback-note")).to_contain_text("rms of 1 (digital full scale) is 100 dB SPL")
+    expect(page.locator(".stimulus-audio .label-a")).to_contain_text("A: 1000 Hz tone, 60 dB SPL, 500 ms")
+    expect(page.locator(".stimulus-audio .time-a")).to_have_text("0.50 s")  # not the browser's "0:00"
+    page.locator(".keep-b button").click()
+    expect(audio_b).to_have_attribute("src", re.compile("^data:audio/wav"), timeout=60000)
+    _press(page, ".param-level_db_spl", "ArrowLeft", 10)  # A: 60 -> 50 dB SPL
+    expect(page.locator(".stimulus-audio .label-a")).to_contain_text("50 dB SPL", timeout=60000)
+    expect(page.locator(".stimulus-audio .label-b")).to_contain_text("B: 1000 Hz tone, 60 dB SPL")
+    expect(page.locator(".compare-readout p").first).to_contain_text("B", timeout=60000)
+    a, fs = _served_audio(audio_a)
+    b, _ = _served_audio(audio_b)
+    steady = slice(int(0.02 * fs), int(0.48 * fs))  # between the 10 ms ramps
+    level_a, level_b = _rms_db(a[steady]), _rms_db(b[steady])
+    assert abs((level_b - level_a) - 10.0) < 0.05, (level_a, level_b)
+    assert abs(level_b - (60.0 - 100.0)) < 0.05 and abs(level_a - (50.0 - 100.0)) < 0.05  # the stated mapping
+    expect(page.locator(".clip-warning")).to_be_hidden()
+    page.screenshot(path=str(artifacts / "app_compare_ab.png"), full_page=True)
+
+    magic = {"png": b"\x89PNG\r\n\x1a\n", "svg": b"<?xml", "npz": b"PK\x03\x04", "csv": b"# ", "wav": b"RIFF"}
+    for fmt, head in magic.items():
+        with page.expect_download(timeout=60000) as download:
+            page.locator(f".download-{fmt} button").click()
+        data = open(download.value.path(), "rb").read()
+        assert download.value.suggested_filename.endswith(f".{fmt}") and len(data) > 200, fmt
+        assert data.startswith(head), (fmt, data[:16])
+    npz = np.load(io.BytesIO(_download_bytes(page, "npz")))
+    assert "filterbank" in npz.files and "about" in npz.files and npz["filterbank"].ndim == 2
+
+    # a loud noise would clip at this calibration: the page says so
+    page.locator(".param-kind select").first.select_option(label="white noise")
+    _press(page, ".param-level_db_spl", "End", 1)
+    expect(page.locator(".clip-warning")).to_contain_text("Clipped", timeout=60000)
+
+
+def _download_bytes(page, fmt: str) -> bytes:
+    with page.expect_download(timeout=60000) as download:
+        page.locator(f".download-{fmt} button").click()
+    return open(download.value.path(), "rb").read()
+
+
+def test_phone_sized_viewport_stays_usable(browser, app_server, artifacts):
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                             has_touch=True)
+    try:
+        phone.goto(f"{app_server}?model={_model()}")
+        expect(phone.locator(".readout p").first).to_contain_text("compute time", timeout=FIRST_RUN_S * 1000)
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 392, f"the page scrolls sideways on a phone: {width} px wide"
+        for css in (".stimulus-controls", ".stage-plot canvas", ".readout", ".downloads"):
+            box = phone.locator(css).first.bounding_box()
+            assert box and box["x"] >= -1 and box["x"] + box["width"] <= 392, (css, box)
+        phone.screenshot(path=str(artifacts / "app_phone.png"), full_page=True)
+    finally:
+        phone.close()

@@ -32,6 +32,8 @@ def ipy_widget(p: ParamSpec):
         return W.IntSlider(value=p.default, min=int(p.low), max=int(p.high), step=int(p.step or 1),
                            continuous_update=False, **common)
     if p.kind == "choice":
+        if set(p.options) <= set(core.STIMULUS_LABELS):  # stimulus kinds: shown by their labels
+            return W.Dropdown(options=[(core.STIMULUS_LABELS[o], o) for o in p.options], value=p.default, **common)
         return W.Dropdown(options=list(p.options), value=p.default, **common)
     if p.kind == "bool":
         return W.Checkbox(value=p.default, **common)
@@ -43,6 +45,8 @@ class StageExplorerWidget:
 
     ``model``: a registered model name; ``stage``: the stage key shown first; further keyword
     arguments set the stimulus (``duration_s=0.3``) or the model's parameters (``flow=200``).
+    Settings the chosen stimulus kind does not use are disabled (and never recompute); the
+    player plays at the fixed calibration of the app (:data:`core.PLAYBACK_NOTE`) and says so.
     """
 
     def __init__(self, model: str = "Dau1997", stage: str | None = None, explorer: Explorer | None = None,
@@ -50,7 +54,9 @@ class StageExplorerWidget:
         self.spec = model_spec(model)
         self.explorer = explorer or Explorer()
         self.stimulus_widgets = {p.name: ipy_widget(p) for p in STIMULUS_CONTROLS}
-        self.stimulus_widgets["kind"].options = [k for k in core.STIMULUS_KINDS if k != "upload"]
+        self.stimulus_widgets["kind"].options = [(core.STIMULUS_LABELS[k], k) for k in core.STIMULUS_KINDS
+                                                 if k != "upload"]
+        self.stimulus_widgets["snr_db"].description_tooltip = core.SNR_DEFINITION
         self.param_widgets = {p.name: ipy_widget(p) for p in self.spec.params}
         for name, value in settings.items():
             group = self.stimulus_widgets if name in self.stimulus_widgets else self.param_widgets
@@ -67,17 +73,45 @@ class StageExplorerWidget:
         self.progress = W.HTML("<i>computing…</i>", layout=W.Layout(visibility="hidden"))
         self.error = W.HTML()
         self.audio = W.Audio(format="wav", autoplay=False, loop=False)
-        for w in [*self.stimulus_widgets.values(), *self.param_widgets.values(), self.stage]:
+        self.audio_label = W.HTML()
+        self.playback_note = W.HTML(f"<small>{html.escape(core.PLAYBACK_NOTE)}</small>",
+                                    layout=W.Layout(width="340px"))
+        self.about = W.HTML(f"<b>{self.spec.name}</b>: {html.escape(self.spec.about)}<br>"
+                            f"<small>{html.escape(self.spec.citation)}</small>")
+        for name, w in self.stimulus_widgets.items():
+            w.observe(lambda change, name=name: self._on_stimulus(name, change), names="value")
+        for w in [*self.param_widgets.values(), self.stage]:
             w.observe(self.update, names="value")
-        controls = W.VBox([W.HTML("<b>Stimulus</b>"), *self.stimulus_widgets.values(), self.audio,
-                           W.HTML(f"<b>{self.spec.name}</b>"), *self.param_widgets.values(), self.stage],
-                          layout=W.Layout(flex="0 0 360px", min_width="360px"))
-        self.widget = W.HBox([controls, W.VBox([self.progress, self.error, self.readout, self.plot])])
+        self._apply_kind()
+        controls = W.VBox([W.HTML("<b>Stimulus</b>"), *self.stimulus_widgets.values(), self.audio_label, self.audio,
+                           self.playback_note, W.HTML(f"<b>{self.spec.name}</b>"), *self.param_widgets.values(),
+                           self.stage], layout=W.Layout(flex="0 1 360px", min_width="300px"))
+        self.widget = W.HBox([controls, W.VBox([self.about, self.progress, self.error, self.readout, self.plot],
+                                               layout=W.Layout(flex="1 1 480px", min_width="300px"))],
+                             layout=W.Layout(flex_flow="row wrap"))
         self.result = None
         self.update()
 
     def stimulus_spec(self) -> StimulusSpec:
         return StimulusSpec(**{k: w.value for k, w in self.stimulus_widgets.items()})
+
+    def _apply_kind(self):
+        """Disable the settings the chosen stimulus kind (and a monaural model) does not use."""
+        used = set(StimulusSpec.applies(self.stimulus_widgets["kind"].value))
+        from workbench.dashboards.registry import model_class
+
+        if "E" not in getattr(model_class(self.spec.name), "input_axes", "BT"):
+            used.discard("ears")
+        for name, w in self.stimulus_widgets.items():
+            if name != "kind":
+                w.disabled = name not in used
+
+    def _on_stimulus(self, name, change):
+        if name == "kind":
+            self._apply_kind()
+        elif self.stimulus_widgets[name].disabled:  # an unused setting: nothing to recompute
+            return
+        self.update()
 
     def params(self) -> dict:
         return {k: w.value for k, w in self.param_widgets.items()}
@@ -92,7 +126,11 @@ class StageExplorerWidget:
             self.result = self.explorer.run(self.spec.name, stim, self.params())
             fig = figures.stage_figure(self.result, self.stage.value)
             x = self.explorer.stimulus(stim, self.result.fs)
-            self.audio.value = core.wav_bytes(x.numpy(), self.result.fs)
+            sound = core.playback(x.numpy(), self.result.fs)
+            self.audio.value = sound.wav
+            warning = f"<br><span style='color:#b26a00'>{html.escape(sound.warning())}</span>" if sound.clipped else ""
+            self.audio_label.value = (f"<b>Play</b>: {html.escape(stim.describe())} "
+                                      f"({sound.duration_s:.2f} s){warning}")
             values = core.readout(self.result, self.stage.value)
         except Exception as exc:  # keep the widget alive and say what went wrong
             self.error.value = f"<span style='color:#b00'>{html.escape(core.user_message(exc))}</span>"
@@ -100,7 +138,7 @@ class StageExplorerWidget:
         finally:
             self.progress.layout.visibility = "hidden"
         self.error.value = ""
-        about = self.result.info[self.stage.value].about
+        about = " ".join(self.result.info[k].about for k in core.view_keys(self.stage.value)[:1])
         self.readout.value = "<br>".join([f"<i>{about}</i>" if about else "",
                                           " · ".join(f"{k}: <b>{v:.4g}</b>" if isinstance(v, float) else
                                                      f"{k}: <b>{v}</b>" for k, v in values.items())])

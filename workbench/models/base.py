@@ -58,10 +58,15 @@ AXES = {"B": "batch", "E": "ear (left, right)", "C": "auditory channel", "M": "m
 class StageInfo:
     """Description of one stage (or of the output) of a model.
 
-    ``label``: what it is, for titles; ``unit`` of its values ('MU', 'Pa', 'dB SPL', ...);
-    ``axes``: one :data:`AXES` letter per tensor axis, batched (``'BCT'``); ``rate_hz``: the
-    sampling rate of its T or K axis (None without one); ``about``: one sentence for
-    students; ``freqs_key``: the stage holding the frequencies (Hz) of its F axis.
+    ``label``: what it is, for titles (a physical quantity where it is one: "stapes
+    velocity", not the name of the filter that made it); ``unit`` of its values ('MU', 'Pa',
+    'dB SPL', ...); ``axes``: one :data:`AXES` letter per tensor axis, batched (``'BCT'``);
+    ``rate_hz``: the sampling rate of its T or K axis (None without one); ``about``: one or
+    two sentences for students; ``freqs_key``: the stage holding the frequencies (Hz) of its
+    F axis; ``ear``: 'left' or 'right' for one ear's stage of a binaural model (its label
+    then ends in `` (left)``/`` (right)``, and the stage of the other ear with the same
+    :attr:`quantity` is its partner); ``start_s``: time (s) of the first sample of the T or
+    K axis re the stimulus onset (negative where a filter's delay is kept in the output).
     """
 
     label: str
@@ -70,6 +75,13 @@ class StageInfo:
     rate_hz: float | None = None
     about: str = ""
     freqs_key: str | None = None
+    ear: str | None = None
+    start_s: float = 0.0
+
+    @property
+    def quantity(self) -> str:
+        """The label without its ear (``'short-term loudness'`` for either ear's stage)."""
+        return self.label.removesuffix(f" ({self.ear})") if self.ear else self.label
 
 
 def amt_unit(dboffset: float) -> str:

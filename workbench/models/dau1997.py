@@ -139,10 +139,11 @@ class Dau1997(AuditoryModel):
     @property
     def stage_info(self) -> dict[str, StageInfo]:
         fs, unit = self.fs, amt_unit(self.dboffset)
-        return {"filterbank": StageInfo("gammatone filterbank", unit, "BCT", fs, self.filterbank.about),
-                "ihc": StageInfo("inner hair cell envelope", unit, "BCT", fs, self.ihc.about),
-                "adaptation": StageInfo("adaptation loops", "MU", "BCT", fs, self.adaptation.about),
-                "output": StageInfo("modulation filterbank", "MU", "BCMT", fs, self.modulation.about)}
+        return {"filterbank": StageInfo("gammatone filterbank output", unit, "BCT", fs, self.filterbank.about),
+                "ihc": StageInfo("inner-hair-cell envelope", unit, "BCT", fs, self.ihc.about),
+                "adaptation": StageInfo("adapted envelope (adaptation loops)", "MU", "BCT", fs,
+                                        self.adaptation.about + " MU: model units."),
+                "output": StageInfo("modulation filterbank output", "MU", "BCMT", fs, self.modulation.about)}
 
     def _run(self, x: torch.Tensor):
         stages = {"filterbank": self.filterbank(x.to(self.dtype))}

@@ -203,24 +203,29 @@ class Glasberg2002(LoudnessModel):
     @property
     def stage_info(self) -> dict[str, StageInfo]:
         rate = 32000.0 / self.multi_fft.hop
+        delay_s = -((self.ear_fir.numel() - 1) // 4) / 32000.0
         info = {
             "stl": StageInfo("short-term loudness", "sone", "BK", rate, "Attack/release smoothing of the "
                              "instantaneous loudness: what is heard moment to moment."),
             "specific_loudness": StageInfo("specific loudness (one ear)", "sone/Cam", "BKZ", rate,
-                                           "Loudness per band: a compressive function of the excitation."),
+                                           "Loudness per Cam band: a compressive function of the excitation; "
+                                           "summed over the bands it gives the instantaneous loudness."),
             "excitation": StageInfo("excitation pattern", "dB SPL", "BKZ", rate,
-                                    "Level-dependent spread of excitation along the cochlea (roex filters); "
-                                    "-inf dB in bands no component reaches (far below a tone)."),
+                                    "Level-dependent spread of excitation along the cochlea (roex filters), "
+                                    "in each 1 ms frame; -inf dB in bands no component reaches (far below a tone)."),
             "erb_excitation": StageInfo("input level per ERB", "dB SPL", "BKZ", rate,
-                                        "Power of the components within one ERB of each band centre; -inf dB "
-                                        "in bands without a component."),
+                                        "Power of the spectral components within one ERB of each band centre, "
+                                        "before the spread of excitation; -inf dB in bands without a component."),
             "psd": StageInfo("power spectral density", "Pa^2/Hz", "BKF", rate,
-                             "Multi-resolution spectrum per 1 ms frame (six window lengths).", "freqs"),
-            "freqs": StageInfo("component frequencies", "Hz", "F"),
+                             "Short-term spectrum per 1 ms frame, assembled from six window lengths (long "
+                             "windows at low frequencies, short ones at high frequencies).", "freqs"),
+            "freqs": StageInfo("component frequencies", "Hz", "F",
+                               about="Frequencies (Hz) of the power spectral density's components."),
             "instantaneous_loudness": StageInfo("instantaneous loudness", "sone", "BK", rate,
-                                                "Specific loudness summed over the bands."),
-            "filtered": StageInfo("outer + middle ear", "Pa", "BT", 32000.0,
-                                  "Free-field transfer to the cochlea (zero-phase FIR, 1024-sample delay)."),
+                                                "Specific loudness summed over the bands, 1 ms frame by frame."),
+            "filtered": StageInfo("sound after the outer and middle ear", "Pa", "BT", 32000.0,
+                                  "Free-field transfer to the cochlea as one zero-phase FIR; the output runs "
+                                  f"{-delay_s * 1e3:g} ms before and after the stimulus.", start_s=delay_s),
             "output": StageInfo("long-term loudness", "sone", "BK", rate,
                                 "Slower smoothing of the short-term loudness: the overall impression.")}
         if self.streaming:

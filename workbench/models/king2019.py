@@ -176,12 +176,13 @@ class King2019(AuditoryModel):
     @property
     def stage_info(self) -> dict[str, StageInfo]:
         fs, unit = self.fs, amt_unit(self.dboffset)
-        return {"gtone_response": StageInfo("gammatone filterbank", unit, "BCT", fs, self.filterbank.about),
-                "compressed_response": StageInfo("compression", unit, "BCT", fs, self.compression.about),
-                "ihc": StageInfo("inner hair cell envelope", unit, "BCT", fs, self.ihc.about),
-                "adapted_response": StageInfo("adaptation (high-pass)", unit, "BCT", fs,
+        return {"gtone_response": StageInfo("gammatone filterbank output", unit, "BCT", fs, self.filterbank.about),
+                "compressed_response": StageInfo("compressed filterbank output", unit, "BCT", fs,
+                                                 self.compression.about),
+                "ihc": StageInfo("inner-hair-cell envelope", unit, "BCT", fs, self.ihc.about),
+                "adapted_response": StageInfo("high-passed envelope (adaptation)", unit, "BCT", fs,
                                               self.adaptation_filter.about),
-                "output": StageInfo("modulation filterbank", unit, "BCMT", self.subfs or fs,
+                "output": StageInfo("modulation filterbank output", unit, "BCMT", self.subfs or fs,
                                     self.modulation_filterbank.about)}
 
     def _run(self, x: torch.Tensor):

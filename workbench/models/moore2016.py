@@ -162,27 +162,38 @@ class Moore2016(LoudnessModel):
     @property
     def stage_info(self) -> dict[str, StageInfo]:
         rate, info = 32000.0 / self.spectrum.hop, {}
+        delay_s = -((self.ear_fir.numel() - 1) // 4) / 32000.0
         for side in ("left", "right"):
+            ear = dict(ear=side)
             info.update({
-                f"filtered_{side}": StageInfo(f"outer + middle ear ({side})", "Pa", "BT", 32000.0,
-                                              "Free-field transfer to the cochlea (1024-sample delay)."),
-                f"freqs_{side}": StageInfo(f"component frequencies ({side})", "Hz", "BKF", rate),
+                f"filtered_{side}": StageInfo(
+                    f"sound after the outer and middle ear ({side})", "Pa", "BT", 32000.0,
+                    "Free-field transfer to the cochlea as one zero-phase FIR; the output runs "
+                    f"{-delay_s * 1e3:g} ms before and after the stimulus.", start_s=delay_s, **ear),
+                f"freqs_{side}": StageInfo(f"component frequencies ({side})", "Hz", "BKF", rate,
+                                           "Frequencies (Hz) of the spectral components, NaN where a component "
+                                           "is not relevant.", **ear),
                 f"levels_{side}": StageInfo(f"spectral components ({side})", "dB SPL", "BKF", rate,
-                                            "Components within 60 dB of the louder ear's maximum.",
-                                            f"freqs_{side}"),
+                                            "Short-term spectrum per 1 ms frame (six window lengths); only "
+                                            "components within 60 dB of the louder ear's maximum are kept.",
+                                            f"freqs_{side}", **ear),
                 f"excitation_{side}": StageInfo(f"excitation pattern ({side})", "dB SPL", "BKZ", rate,
-                                                "Level-dependent spread of excitation along the cochlea; -inf dB "
-                                                "in bands no component reaches (far below a tone, a silent ear)."),
+                                                "Level-dependent spread of excitation along the cochlea "
+                                                "(roex filters), in each 1 ms frame; -inf dB in bands no component "
+                                                "reaches (far below a tone, a silent ear).", **ear),
                 f"inst_spec_loud_{side}": StageInfo(f"instantaneous specific loudness ({side})", "sone/Cam",
-                                                    "BKZ", rate, "Loudness per band in each 1 ms frame."),
+                                                    "BKZ", rate, "Loudness per Cam band in each 1 ms frame: a "
+                                                    "compressive function of the excitation.", **ear),
                 f"stl_spec_loud_{side}": StageInfo(f"short-term specific loudness ({side})", "sone/Cam", "BKZ",
-                                                   rate, "Attack/release smoothed, before binaural inhibition."),
+                                                   rate, "Attack/release smoothing of the instantaneous specific "
+                                                   "loudness, before the binaural inhibition.", **ear),
                 f"stl_loud_{side}": StageInfo(f"short-term loudness ({side})", "sone", "BK", rate,
-                                              "After inhibition by the other ear, summed over bands."),
+                                              "Each ear's short-term specific loudness, inhibited by the other "
+                                              "ear's, summed over the bands.", **ear),
                 f"ltl_loud_{side}": StageInfo(f"long-term loudness ({side})", "sone", "BK", rate,
-                                              "Slower smoothing of the short-term loudness.")})
+                                              "Slower smoothing of this ear's short-term loudness.", **ear)})
         info["output"] = StageInfo("long-term loudness (both ears)", "sone", "BK", rate,
-                                   "Sum over the ears: the overall impression.")
+                                   "The two ears' long-term loudness summed: the overall impression.")
         return info
 
     def to_representation(self, output):

@@ -104,8 +104,9 @@ class Osses2021(Dau1997):
     @property
     def stage_info(self) -> dict[str, StageInfo]:
         unit = amt_unit(self.dboffset)
-        return {"headphone": StageInfo("headphone + outer ear", unit, "BT", self.fs, self.headphone.about),
-                "middleear": StageInfo("middle ear", unit, "BT", self.fs, self.middleear.about),
+        return {"headphone": StageInfo("sound at the eardrum (headphone + outer ear)", unit, "BT", self.fs,
+                                       self.headphone.about),
+                "middleear": StageInfo("middle-ear output", unit, "BT", self.fs, self.middleear.about),
                 **super().stage_info}
 
     def _run(self, x: torch.Tensor):

@@ -217,14 +217,27 @@ class Paulick2024(AuditoryModel):
         fs, fs4 = self.fs, self.fs_resampled
         ear = self.outer_middle_ear
         ihc_unit = "V (re pre-charge)" if self.model == "paulick2024" else "(m/s)^2 x 10^5"
-        return {"outerear": StageInfo("outer + middle ear", "m/s" if ear else "Pa", "BT", fs,
-                                      ear[1].about if ear else "No outer/middle ear: the input itself."),
-                "drnl": StageInfo("DRNL filterbank", "m/s", "BCT", fs, self.drnl.about),
-                "ihc": StageInfo("inner hair cell", ihc_unit, "BCT", fs, self.ihc.about),
-                "adaptation": StageInfo("adaptation loops", "MU", "BCT", fs, self.adaptation.about),
-                "resampled": StageInfo("adaptation, resampled", "MU", "BCT", fs4,
-                                       f"Downsampled by {RESAMPLE_FACTOR} before the modulation analysis."),
-                "output": StageInfo("modulation filterbank", "MU", "BCMT", fs4, self.modulation.about)}
+        if ear:
+            outer = StageInfo("stapes velocity", "m/s", "BT", fs,
+                              "Headphone/outer-ear and middle-ear filters: the sound pressure becomes the velocity "
+                              "of the stapes, which drives the cochlea.")
+        else:
+            outer = StageInfo("sound pressure (no outer/middle ear)", "Pa", "BT", fs,
+                              "The outer and middle ear are switched off: the input pressure goes straight to the "
+                              "cochlea.")
+        return {"outerear": outer,
+                "drnl": StageInfo("basilar-membrane velocity", "m/s", "BCT", fs,
+                                  "DRNL filterbank: each place on the basilar membrane is a linear and a compressive "
+                                  "band-pass path summed, so strong sounds are compressed near the place's own "
+                                  "frequency."),
+                "ihc": StageInfo("inner-hair-cell receptor potential", ihc_unit, "BCT", fs, self.ihc.about),
+                "adaptation": StageInfo("adapted envelope", "MU", "BCT", fs,
+                                        self.adaptation.about + " MU: model units."),
+                "resampled": StageInfo("adapted envelope, resampled", "MU", "BCT", fs4,
+                                       f"The adapted envelope downsampled by {RESAMPLE_FACTOR} (to {fs4:g} Hz) "
+                                       "before the modulation analysis."),
+                "output": StageInfo("modulation filterbank output", "MU", "BCMT", fs4,
+                                    self.modulation.about)}
 
     def _run(self, x: torch.Tensor):
         x = x.to(dtype=self.dtype, device=self.center_freqs_hz.device)
