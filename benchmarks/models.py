@@ -142,10 +142,18 @@ FIRST_CALL = textwrap.dedent("""
 
 def first_call(name: str, kwargs: dict, fs: int) -> dict:
     """Construction + first forward in a fresh interpreter (kernels loaded from numba's cache)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           "OMP_NUM_THREADS": "1"}
-    run = subprocess.run([sys.executable, "-c", FIRST_CALL, name, json.dumps(kwargs), str(fs)],
-                         capture_output=True, text=True, env=env, timeout=600)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        "OMP_NUM_THREADS": "1",
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", FIRST_CALL, name, json.dumps(kwargs), str(fs)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     if run.returncode:
         return {"error": run.stderr.strip().splitlines()[-1] if run.stderr.strip() else "failed"}
     return json.loads(run.stdout.strip().splitlines()[-1])
@@ -157,7 +165,8 @@ PEER = textwrap.dedent("""
     import torch
     torch.set_num_threads(1)
     models = importlib.import_module("torch_amt.models")
-    name, kwargs, fs, pascal, runs = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1", int(sys.argv[5])
+    name, kwargs, fs = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+    pascal, runs = sys.argv[4] == "1", int(sys.argv[5])
     n = fs
     t = torch.arange(n, dtype=torch.float64) / fs
     x = math.sqrt(2) * 20e-6 * 10 ** (60 / 20) * torch.sin(2 * math.pi * 1000 * t)
@@ -183,8 +192,22 @@ def bench_peer(python: str, name: str, kwargs: dict, fs: int) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("PYTHONPATH", None)
     try:
-        run = subprocess.run([python, "-c", PEER, name, json.dumps(kwargs), str(fs), str(int(getattr(workbench, name).input_unit == "pa")),
-                              str(runs)], capture_output=True, text=True, env=env, timeout=900)
+        run = subprocess.run(
+            [
+                python,
+                "-c",
+                PEER,
+                name,
+                json.dumps(kwargs),
+                str(fs),
+                str(int(getattr(workbench, name).input_unit == "pa")),
+                str(runs),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=900,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return {"error": f"{type(exc).__name__}"}
     if run.returncode:
@@ -203,14 +226,20 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(m[0] for m in MODELS))
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--peer-python", default=None,
-                        help="interpreter with torch_amt 0.2 (benchmarks/peer_env.sh); default /work/peer-venv if present")
+    parser.add_argument(
+        "--peer-python",
+        default=None,
+        help="interpreter with torch_amt 0.2 (benchmarks/peer_env.sh); default /work/peer-venv if present",
+    )
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--no-first-call", action="store_true")
     parser.add_argument("--retain-freed-memory", action="store_true")
-    parser.add_argument("--passive-omp", action="store_true",
-                        help="OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads (torch's and numba's runtimes) sleep "
-                             "instead of spinning, which matters for the two-thread figures")
+    parser.add_argument(
+        "--passive-omp",
+        action="store_true",
+        help="OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads (torch's and numba's runtimes) sleep "
+        "instead of spinning, which matters for the two-thread figures",
+    )
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
     wanted = set(args.models.split(","))
@@ -219,11 +248,15 @@ def main(argv=None) -> int:
 
         print(f"retain_freed_memory(): {retain_freed_memory()}")
     peer = None if args.no_peer else _peer_python(args.peer_python)
-    print(f"torch {torch.__version__}, numba {numba.__version__} (max {numba.config.NUMBA_NUM_THREADS} threads), "
-          f"1 s of a 60 dB SPL 1 kHz tone, float32, wall ms (best of {args.repeats}); "
-          f"peer: {peer or 'not available (bash benchmarks/peer_env.sh)'}")
-    head = (f"{'model':13s} {'fwd 1t':>7s} {'cpu':>6s} {'goal':>5s} {'f+b/f':>6s} {'b8 1t':>7s} {'b8 2t':>7s} "
-            f"{'2t/1t':>6s} {'import':>7s} {'first':>6s} {'peer':>9s} {'x':>6s}")
+    print(
+        f"torch {torch.__version__}, numba {numba.__version__} (max {numba.config.NUMBA_NUM_THREADS} threads), "
+        f"1 s of a 60 dB SPL 1 kHz tone, float32, wall ms (best of {args.repeats}); "
+        f"peer: {peer or 'not available (bash benchmarks/peer_env.sh)'}"
+    )
+    head = (
+        f"{'model':13s} {'fwd 1t':>7s} {'cpu':>6s} {'goal':>5s} {'f+b/f':>6s} {'b8 1t':>7s} {'b8 2t':>7s} "
+        f"{'2t/1t':>6s} {'import':>7s} {'first':>6s} {'peer':>9s} {'x':>6s}"
+    )
     rows, results = [], {}
     for name, kwargs, fs in MODELS:
         if name not in wanted:
@@ -238,10 +271,12 @@ def main(argv=None) -> int:
         peer_ms = r.get("peer_ms")
         peer_col = f"{peer_ms:9.0f}" if peer_ms else "        -"
         ratio_col = f"{peer_ms / r['fwd_ms']:6.0f}" if peer_ms else "     -"
-        line = (f"{name:13s} {r['fwd_ms']:7.1f} {r['fwd_cpu_ms']:6.1f} {goal:>5s} {r['fb_ms'] / r['fwd_ms']:6.2f} "
-                f"{r['b8_1t_ms']:7.0f} {r['b8_2t_ms']:7.0f} {r['b8_2t_ms'] / r['b8_1t_ms']:6.2f} "
-                f"{r.get('import_s', float('nan')):7.2f} {r.get('first_s', float('nan')):6.2f} "
-                f"{peer_col} {ratio_col}")
+        line = (
+            f"{name:13s} {r['fwd_ms']:7.1f} {r['fwd_cpu_ms']:6.1f} {goal:>5s} {r['fb_ms'] / r['fwd_ms']:6.2f} "
+            f"{r['b8_1t_ms']:7.0f} {r['b8_2t_ms']:7.0f} {r['b8_2t_ms'] / r['b8_1t_ms']:6.2f} "
+            f"{r.get('import_s', float('nan')):7.2f} {r.get('first_s', float('nan')):6.2f} "
+            f"{peer_col} {ratio_col}"
+        )
         rows.append(line)
         print(line if len(rows) > 1 else head + "\n" + line, flush=True)
         for key in ("error",):

@@ -72,8 +72,7 @@ def tile_stores(b: Body, pairs, indent: int = 2) -> None:
 
 
 def function(name: str, args: str, doc: str, body: Body) -> str:
-    head = ["@numba.njit(cache=True, fastmath=False, error_model='numpy')", f"def {name}({args}):",
-            f'    """{doc}"""']
+    head = ["@numba.njit(cache=True, fastmath=False, error_model='numpy')", f"def {name}({args}):", f'    """{doc}"""']
     return "\n".join(head + body.lines) + "\n"
 
 
@@ -94,8 +93,12 @@ def biquad_real() -> str:
     b.per_lane(2, "z1_{l} = b2_{l} * v_{l} - a2_{l} * o_{l}")
     tile_stores(b, [("o", "tile")])
     store_consts(b, ("z0", "z1"), "z")
-    return function("biquad_real", "tile, nt, c, z",
-                    "Real second-order section (transposed direct form II) over a tile, in place.", b)
+    return function(
+        "biquad_real",
+        "tile, nt, c, z",
+        "Real second-order section (transposed direct form II) over a tile, in place.",
+        b,
+    )
 
 
 def first_order_real() -> str:
@@ -108,21 +111,27 @@ def first_order_real() -> str:
     b.per_lane(2, "z0_{l} = b1_{l} * v_{l} - a1_{l} * o_{l}")
     tile_stores(b, [("o", "tile")])
     store_consts(b, ("z0",), "z")
-    return function("first_order_real", "tile, nt, c, z",
-                    "Real first-order section ``c = [b0 b1 a1]`` over a tile, in place.", b)
+    return function(
+        "first_order_real", "tile, nt, c, z", "Real first-order section ``c = [b0 b1 a1]`` over a tile, in place.", b
+    )
 
 
 def _cmul(res: str, a: str, v: str) -> list[str]:
     """numba's complex product (a * v): re = ar vr - ai vi, im = ar vi + ai vr."""
-    return [f"{res}r_{{l}} = {a}r_{{l}} * {v}r_{{l}} - {a}i_{{l}} * {v}i_{{l}}",
-            f"{res}i_{{l}} = {a}r_{{l}} * {v}i_{{l}} + {a}i_{{l}} * {v}r_{{l}}"]
+    return [
+        f"{res}r_{{l}} = {a}r_{{l}} * {v}r_{{l}} - {a}i_{{l}} * {v}i_{{l}}",
+        f"{res}i_{{l}} = {a}r_{{l}} * {v}i_{{l}} + {a}i_{{l}} * {v}r_{{l}}",
+    ]
 
 
 def complex_section(order: int) -> str:
     """Complex section; ``vi`` is read from ``tile_im`` (a real input passes zeros)."""
     b = Body()
-    names = ("b0r", "b0i", "b1r", "b1i", "b2r", "b2i", "a1r", "a1i", "a2r", "a2i") if order == 2 else \
-        ("b0r", "b0i", "b1r", "b1i", "a1r", "a1i")
+    names = (
+        ("b0r", "b0i", "b1r", "b1i", "b2r", "b2i", "a1r", "a1i", "a2r", "a2i")
+        if order == 2
+        else ("b0r", "b0i", "b1r", "b1i", "a1r", "a1i")
+    )
     load_consts(b, names, "c")
     load_consts(b, ("z0r", "z0i", "z1r", "z1i") if order == 2 else ("z0r", "z0i"), "z")
     loop(b)
@@ -148,8 +157,12 @@ def complex_section(order: int) -> str:
     store_consts(b, ("z0r", "z0i", "z1r", "z1i") if order == 2 else ("z0r", "z0i"), "z")
     kind = "second" if order == 2 else "first"
     layout = "[b0 b1 b2 a1 a2]" if order == 2 else "[b0 b1 a1]"
-    return function(f"{'biquad' if order == 2 else 'first_order'}_complex", "tile_re, tile_im, nt, c, z",
-                    f"Complex {kind}-order section ``c = {layout}`` as (re, im) pairs over a tile, in place.", b)
+    return function(
+        f"{'biquad' if order == 2 else 'first_order'}_complex",
+        "tile_re, tile_im, nt, c, z",
+        f"Complex {kind}-order section ``c = {layout}`` as (re, im) pairs over a tile, in place.",
+        b,
+    )
 
 
 # ----------------------------------------------------------------------- modulation band-pass
@@ -167,9 +180,13 @@ def modulation_pole() -> str:
     b.per_lane(2, "m_{l} = np.sqrt(re_{l} * re_{l} + im_{l} * im_{l})")
     tile_stores(b, [("re", "tile_re"), ("m", "tile_im")])
     store_consts(b, ("yr", "yi"), "z")
-    return function("modulation_pole", "tile_re, tile_im, nt, c, z",
-                    "Modulation band-pass ``c = [Re p, Im p, g]`` over a tile: real part into tile_re, "
-                    "magnitude into tile_im (input: tile_re).", b)
+    return function(
+        "modulation_pole",
+        "tile_re, tile_im, nt, c, z",
+        "Modulation band-pass ``c = [Re p, Im p, g]`` over a tile: real part into tile_re, "
+        "magnitude into tile_im (input: tile_re).",
+        b,
+    )
 
 
 def modulation_pole_ri() -> str:
@@ -189,8 +206,12 @@ def modulation_pole_ri() -> str:
     b.per_lane(2, "y_re[out + np.uint64({l})] = re_{l}")
     b.per_lane(2, "y_im[out + np.uint64({l})] = im_{l}")
     store_consts(b, ("yr", "yi"), "z")
-    return function("modulation_pole_ri", "tile_x, y_re, y_im, t0, nt, c, z",
-                    "Forward band-pass keeping y (rows t + 1 of y_re, y_im; row 0 stays 0).", b)
+    return function(
+        "modulation_pole_ri",
+        "tile_x, y_re, y_im, t0, nt, c, z",
+        "Forward band-pass keeping y (rows t + 1 of y_re, y_im; row 0 stays 0).",
+        b,
+    )
 
 
 def modulation_pole_adjoint() -> str:
@@ -224,8 +245,12 @@ def modulation_pole_adjoint() -> str:
     b.per_lane(2, "spi_{l} += ai_{l} * qr_{l} - ar_{l} * qi_{l}")
     tile_stores(b, [("gx", "tile_g")])
     store_consts(b, ("ar", "ai", "spr", "spi", "sg"), "z")
-    return function("modulation_pole_adjoint", "tile_g, tile_x, y_re, y_im, t0, nt, c, z",
-                    "Adjoint of the modulation band-pass over a tile, backwards in time (see the generator).", b)
+    return function(
+        "modulation_pole_adjoint",
+        "tile_g, tile_x, y_re, y_im, t0, nt, c, z",
+        "Adjoint of the modulation band-pass over a tile, backwards in time (see the generator).",
+        b,
+    )
 
 
 # ------------------------------------------------------------------------------- IHC membrane
@@ -237,8 +262,12 @@ def scan_forward() -> str:
     b.per_lane(2, "u_{l} = al_{l} * u_{l} + be_{l}")
     tile_stores(b, [("u", "tile_b")])
     store_consts(b, ("u",), "z")
-    return function("scan_forward", "tile_a, tile_b, nt, z",
-                    "u = alpha u + beta over a tile (alpha in tile_a, beta in tile_b; u into tile_b).", b)
+    return function(
+        "scan_forward",
+        "tile_a, tile_b, nt, z",
+        "u = alpha u + beta over a tile (alpha in tile_a, beta in tile_b; u into tile_b).",
+        b,
+    )
 
 
 def ihc_forward() -> str:
@@ -249,8 +278,12 @@ def ihc_forward() -> str:
     b.per_lane(2, "u_{l} = al_{l} * u_{l} + rest + dr_{l}")
     tile_stores(b, [("u", "tile_b")])
     store_consts(b, ("u",), "z")
-    return function("ihc_forward", "tile_a, tile_b, nt, rest, z",
-                    "u = (alpha u + rest) + drive over a tile (alpha in tile_a, drive in tile_b; u into tile_b).", b)
+    return function(
+        "ihc_forward",
+        "tile_a, tile_b, nt, rest, z",
+        "u = (alpha u + rest) + drive over a tile (alpha in tile_a, drive in tile_b; u into tile_b).",
+        b,
+    )
 
 
 def adaptation_loop(save: bool) -> str:
@@ -276,7 +309,7 @@ def adaptation_loop(save: bool) -> str:
     # lane needs it; its exp(-v) (v = 2 (q - 1) / m clamped to [0, 40], where exp(-40) no
     # longer changes 2m / (1 + e)) is exp(-floor v) from a table times a Taylor polynomial
     # of exp(-f), f in [0, 1): vectorisable and within ~3 ulp of libm's exp.
-    hit = " | ".join(f"(q_{l} > 1.0)" for l in range(LANES))
+    hit = " | ".join(f"(q_{lane} > 1.0)" for lane in range(LANES))
     b.add(2, f"if limiting and ({hit}):")
     b.per_lane(3, "ex_{l} = min(max(rm_{l} * (q_{l} - 1.0), 0.0), 40.0)")
     b.per_lane(3, "fl_{l} = np.floor(ex_{l})")
@@ -318,7 +351,7 @@ def adaptation_backward() -> str:
     b.per_lane(3, "q_{l} = w[o + np.uint64({l})] / states[sb + np.uint64({l})]")
     b.per_lane(3, "v[o + np.uint64({l})] = q_{l}")
     b.per_lane(3, "w[o1 + np.uint64({l})] = q_{l}")
-    hit = " | ".join(f"(q_{l} > 1.0)" for l in range(LANES))
+    hit = " | ".join(f"(q_{lane} > 1.0)" for lane in range(LANES))
     b.add(3, f"if limiting and ({hit}):")
     b.per_lane(4, "mm_{l} = m[o + np.uint64({l})]")
     b.per_lane(4, "ex_{l} = min(max(2.0 / mm_{l} * (q_{l} - 1.0), 0.0), 40.0)")
@@ -351,20 +384,44 @@ def adaptation_backward() -> str:
     b.per_lane(3, "g_{l} = t_{l} / s_{l}")
     b.per_lane(3, "gs[o + np.uint64({l})] = gj_{l} * a - t_{l} * w[o + np.uint64({l})] / (s_{l} * s_{l})")
     b.per_lane(2, "tile_g[base + np.uint64({l})] = g_{l} if x_{l} > lo_{l} else 0.0")
-    return function("adaptation_backward",
-                    "tile_x, tile_g, nt, n_loops, a1, limiting, m, fm, table, states, sbase, srow, w, v, ev, gs, ga",
-                    "Adjoint of the adaptation loops over a tile, backwards in time (see the generator).", b)
+    return function(
+        "adaptation_backward",
+        "tile_x, tile_g, nt, n_loops, a1, limiting, m, fm, table, states, sbase, srow, w, v, ev, gs, ga",
+        "Adjoint of the adaptation loops over a tile, backwards in time (see the generator).",
+        b,
+    )
 
 
 def main() -> None:
-    parts = ['"""Generated by ``scripts/gen_lane_kernels.py`` (do not edit): per-lane recursion bodies.\n\n'
-             f'{LANES} rows run side by side (see the generator\'s docstring). Every function is inlined\n'
-             'into the kernels of the families (``iir``, ``modfilter``, ``ihc``).\n"""',
-             "", "import math", "", "import numba", "import numpy as np", "", f"LANES = {LANES}",
-             "EXP_NEG_INT = np.array([math.exp(-j) for j in range(41)])  # exp(-j), j = 0..40", "", ""]
-    for src in (biquad_real(), first_order_real(), complex_section(2), complex_section(1), modulation_pole(), modulation_pole_ri(),
-                modulation_pole_adjoint(), scan_forward(), ihc_forward(), adaptation_loop(False), adaptation_loop(True),
-                adaptation_backward()):
+    parts = [
+        '"""Generated by ``scripts/gen_lane_kernels.py`` (do not edit): per-lane recursion bodies.\n\n'
+        f"{LANES} rows run side by side (see the generator's docstring). Every function is inlined\n"
+        'into the kernels of the families (``iir``, ``modfilter``, ``ihc``).\n"""',
+        "",
+        "import math",
+        "",
+        "import numba",
+        "import numpy as np",
+        "",
+        f"LANES = {LANES}",
+        "EXP_NEG_INT = np.array([math.exp(-j) for j in range(41)])  # exp(-j), j = 0..40",
+        "",
+        "",
+    ]
+    for src in (
+        biquad_real(),
+        first_order_real(),
+        complex_section(2),
+        complex_section(1),
+        modulation_pole(),
+        modulation_pole_ri(),
+        modulation_pole_adjoint(),
+        scan_forward(),
+        ihc_forward(),
+        adaptation_loop(False),
+        adaptation_loop(True),
+        adaptation_backward(),
+    ):
         parts.append(src)
         parts.append("")
     OUT.write_text("\n".join(parts).rstrip() + "\n")

@@ -38,14 +38,63 @@ class Hang(Exception):
     pass
 
 
-BAD_VALUES = [None, NAN, INF, -INF, -1, -1.0, 0, 0.0, 1e-300, 1e300, -1e300, 2 ** 70, True, False, "abc", "",
-              b"x", [], [NAN], [1, "a"], [[1.0, 2.0], [3.0, 4.0]], {}, {"a": 1}, object(), 1 + 2j,
-              np.float64(NAN), np.array([1.0, NAN]), np.array([[1.0, 2.0]]), np.int64(-5), torch.tensor(NAN),
-              torch.zeros(0), torch.tensor([INF]), torch.tensor([1, 2]), [1.0] * 1_000_000, 1e9, -1e9, 7.5]
-BAD_SIGNALS = [torch.zeros(0), torch.tensor([NAN, 1.0]), torch.tensor([INF, 1.0]), torch.ones(2, 2, 2, 2, 2, 2, 2, 2, 2),
-               np.array(["a", "b"]), "abc", None, torch.zeros(10, dtype=torch.int64), torch.zeros(10, dtype=torch.complex64),
-               torch.zeros(10, dtype=torch.bool), torch.zeros(10), [1, 2, 3], 5.0, object(), torch.tensor(1.0),
-               torch.full((10,), 1e38)]
+BAD_VALUES = [
+    None,
+    NAN,
+    INF,
+    -INF,
+    -1,
+    -1.0,
+    0,
+    0.0,
+    1e-300,
+    1e300,
+    -1e300,
+    2**70,
+    True,
+    False,
+    "abc",
+    "",
+    b"x",
+    [],
+    [NAN],
+    [1, "a"],
+    [[1.0, 2.0], [3.0, 4.0]],
+    {},
+    {"a": 1},
+    object(),
+    1 + 2j,
+    np.float64(NAN),
+    np.array([1.0, NAN]),
+    np.array([[1.0, 2.0]]),
+    np.int64(-5),
+    torch.tensor(NAN),
+    torch.zeros(0),
+    torch.tensor([INF]),
+    torch.tensor([1, 2]),
+    [1.0] * 1_000_000,
+    1e9,
+    -1e9,
+    7.5,
+]
+BAD_SIGNALS = [
+    torch.zeros(0),
+    torch.tensor([NAN, 1.0]),
+    torch.tensor([INF, 1.0]),
+    torch.ones(2, 2, 2, 2, 2, 2, 2, 2, 2),
+    np.array(["a", "b"]),
+    "abc",
+    None,
+    torch.zeros(10, dtype=torch.int64),
+    torch.zeros(10, dtype=torch.complex64),
+    torch.zeros(10, dtype=torch.bool),
+    torch.zeros(10),
+    [1, 2, 3],
+    5.0,
+    object(),
+    torch.tensor(1.0),
+    torch.full((10,), 1e38),
+]
 
 
 def _tone():
@@ -62,13 +111,33 @@ def _files(tmp):
     soundfile.write(str(tmp / "inf.wav"), np.array([0.1, INF, 0.2]), 8000, subtype="FLOAT")
     soundfile.write(str(tmp / "zero.wav"), np.zeros(0), 8000, subtype="FLOAT")
     (tmp / "folder.wav").mkdir()
-    return [tmp / "missing.wav", tmp / "folder.wav", tmp / "garbage.wav", tmp / "empty.wav", tmp / "nan.wav",
-            tmp / "inf.wav", tmp / "zero.wav", str(tmp / "no" / "dir.wav"), tmp / "x.txt", 123, None, b"bytes.wav"]
+    return [
+        tmp / "missing.wav",
+        tmp / "folder.wav",
+        tmp / "garbage.wav",
+        tmp / "empty.wav",
+        tmp / "nan.wav",
+        tmp / "inf.wav",
+        tmp / "zero.wav",
+        str(tmp / "no" / "dir.wav"),
+        tmp / "x.txt",
+        123,
+        None,
+        b"bytes.wav",
+    ]
 
 
 def _respond_bad():
-    return [lambda v: np.full(np.shape(v), NAN), lambda v: np.ones(3, bool), lambda v: None,
-            lambda v: np.array(["yes"] * np.size(v)), lambda v: np.full(np.shape(v), 2.0), 42, None, "respond"]
+    return [
+        lambda v: np.full(np.shape(v), NAN),
+        lambda v: np.ones(3, bool),
+        lambda v: None,
+        lambda v: np.array(["yes"] * np.size(v)),
+        lambda v: np.full(np.shape(v), 2.0),
+        42,
+        None,
+        "respond",
+    ]
 
 
 def _entries(tmp):
@@ -87,86 +156,305 @@ def _entries(tmp):
         ("set_level", S.set_level, dict(x=x, level_db_spl=60.0, calibration="pa", dboffset=100.0), sig, None),
         ("ramp_window", S.ramp_window, dict(n_samples=100, ramp_samples=10, shape="cos2"), {}, None),
         ("apply_ramp", S.apply_ramp, dict(x=x, fs=FS, ramp_s=0.005, ramp_shape="cos2"), sig, None),
-        ("tone", S.tone, dict(freq_hz=1000.0, duration_s=DUR, fs=FS, level_db_spl=60.0, phase_rad=0.0, **tone_kw),
-         {}, None),
-        ("complex_tone", S.complex_tone, dict(freqs_hz=[500.0, 1000.0], duration_s=DUR, fs=FS, level_db_spl=60.0,
-                                              component_levels_db=None, phases="sine", level_per="total", seed=None,
-                                              generator=None, **tone_kw), {}, None),
-        ("harmonic_complex", S.harmonic_complex, dict(f0_hz=200.0, duration_s=DUR, fs=FS, level_db_spl=60.0,
-                                                      harmonics=None, ramp_s=0.005), {}, None),
-        ("sam_tone", S.sam_tone, dict(carrier_hz=1000.0, mod_rate_hz=8.0, duration_s=DUR, fs=FS, level_db_spl=60.0,
-                                      depth=None, depth_db=None, mod_phase_rad=0.0, **tone_kw), {}, None),
-        ("fm_tone", S.fm_tone, dict(carrier_hz=1000.0, mod_rate_hz=8.0, freq_deviation_hz=50.0, duration_s=DUR,
-                                    fs=FS, level_db_spl=60.0, **tone_kw), {}, None),
-        ("noise", S.noise, dict(duration_s=DUR, fs=FS, level_db_spl=60.0, color="white", band_hz=None,
-                                low_noise=False, batch=None, seed=1, generator=None, **tone_kw), {}, None),
-        ("sam_noise", S.sam_noise, dict(mod_rate_hz=8.0, duration_s=DUR, fs=FS, level_db_spl=60.0, depth=None,
-                                        depth_db=None, mod_phase_rad=0.0, band_hz=None, seed=1, generator=None,
-                                        **tone_kw), {}, None),
-        ("tone_in_noise", S.tone_in_noise, dict(freq_hz=1000.0, duration_s=DUR, fs=FS, noise_level_db_spl=60.0,
-                                                snr_db=0.0, band_hz=None, return_components=False, seed=1,
-                                                generator=None, **tone_kw), {}, None),
-        ("clicks", S.clicks, dict(rate_hz=100.0, duration_s=DUR, fs=FS, level_db_spl=60.0, click_duration_s=None,
-                                  polarity="positive", calibration="pa", dboffset=100.0, dtype=None, device=None),
-         {}, None),
+        (
+            "tone",
+            S.tone,
+            dict(freq_hz=1000.0, duration_s=DUR, fs=FS, level_db_spl=60.0, phase_rad=0.0, **tone_kw),
+            {},
+            None,
+        ),
+        (
+            "complex_tone",
+            S.complex_tone,
+            dict(
+                freqs_hz=[500.0, 1000.0],
+                duration_s=DUR,
+                fs=FS,
+                level_db_spl=60.0,
+                component_levels_db=None,
+                phases="sine",
+                level_per="total",
+                seed=None,
+                generator=None,
+                **tone_kw,
+            ),
+            {},
+            None,
+        ),
+        (
+            "harmonic_complex",
+            S.harmonic_complex,
+            dict(f0_hz=200.0, duration_s=DUR, fs=FS, level_db_spl=60.0, harmonics=None, ramp_s=0.005),
+            {},
+            None,
+        ),
+        (
+            "sam_tone",
+            S.sam_tone,
+            dict(
+                carrier_hz=1000.0,
+                mod_rate_hz=8.0,
+                duration_s=DUR,
+                fs=FS,
+                level_db_spl=60.0,
+                depth=None,
+                depth_db=None,
+                mod_phase_rad=0.0,
+                **tone_kw,
+            ),
+            {},
+            None,
+        ),
+        (
+            "fm_tone",
+            S.fm_tone,
+            dict(
+                carrier_hz=1000.0,
+                mod_rate_hz=8.0,
+                freq_deviation_hz=50.0,
+                duration_s=DUR,
+                fs=FS,
+                level_db_spl=60.0,
+                **tone_kw,
+            ),
+            {},
+            None,
+        ),
+        (
+            "noise",
+            S.noise,
+            dict(
+                duration_s=DUR,
+                fs=FS,
+                level_db_spl=60.0,
+                color="white",
+                band_hz=None,
+                low_noise=False,
+                batch=None,
+                seed=1,
+                generator=None,
+                **tone_kw,
+            ),
+            {},
+            None,
+        ),
+        (
+            "sam_noise",
+            S.sam_noise,
+            dict(
+                mod_rate_hz=8.0,
+                duration_s=DUR,
+                fs=FS,
+                level_db_spl=60.0,
+                depth=None,
+                depth_db=None,
+                mod_phase_rad=0.0,
+                band_hz=None,
+                seed=1,
+                generator=None,
+                **tone_kw,
+            ),
+            {},
+            None,
+        ),
+        (
+            "tone_in_noise",
+            S.tone_in_noise,
+            dict(
+                freq_hz=1000.0,
+                duration_s=DUR,
+                fs=FS,
+                noise_level_db_spl=60.0,
+                snr_db=0.0,
+                band_hz=None,
+                return_components=False,
+                seed=1,
+                generator=None,
+                **tone_kw,
+            ),
+            {},
+            None,
+        ),
+        (
+            "clicks",
+            S.clicks,
+            dict(
+                rate_hz=100.0,
+                duration_s=DUR,
+                fs=FS,
+                level_db_spl=60.0,
+                click_duration_s=None,
+                polarity="positive",
+                calibration="pa",
+                dboffset=100.0,
+                dtype=None,
+                device=None,
+            ),
+            {},
+            None,
+        ),
         ("silence", S.silence, dict(duration_s=DUR, fs=FS, channels=None, dtype=None, device=None), {}, None),
-        ("sequence", S.sequence, dict(signals=[x, x], fs=FS, gap_s=0.01),
-         {"signals": [[x, torch.tensor([NAN])], [x, torch.ones(2, 5)], "abc", x, [None]]}, None),
-        ("nafc_intervals", S.nafc_intervals, dict(target=x, reference=x, n_intervals=3, target_interval=None, seed=1,
-                                                  generator=None),
-         {"target": BAD_SIGNALS, "reference": BAD_SIGNALS + [[x], [x, torch.ones(3)]]}, None),
+        (
+            "sequence",
+            S.sequence,
+            dict(signals=[x, x], fs=FS, gap_s=0.01),
+            {"signals": [[x, torch.tensor([NAN])], [x, torch.ones(2, 5)], "abc", x, [None]]},
+            None,
+        ),
+        (
+            "nafc_intervals",
+            S.nafc_intervals,
+            dict(target=x, reference=x, n_intervals=3, target_interval=None, seed=1, generator=None),
+            {"target": BAD_SIGNALS, "reference": BAD_SIGNALS + [[x], [x, torch.ones(3)]]},
+            None,
+        ),
         ("dichotic", S.dichotic, dict(x=x, fs=FS, itd_s=0.0005, ild_db=3.0), sig, None),
         ("diotic", S.diotic, dict(x=x), sig, None),
         ("stereo", S.stereo, dict(left=x, right=x), {"left": BAD_SIGNALS, "right": BAD_SIGNALS}, None),
-        ("load_wav", S.load_wav, dict(path=good_wav, calibration="pa", dboffset=100.0, dtype=None, device=None),
-         {"path": files}, None),
-        ("save_wav", S.save_wav, dict(path=tmp / "out.wav", x=x, fs=FS, calibration="pa", dboffset=100.0,
-                                      subtype="FLOAT"), {"path": files, **sig}, None),
+        (
+            "load_wav",
+            S.load_wav,
+            dict(path=good_wav, calibration="pa", dboffset=100.0, dtype=None, device=None),
+            {"path": files},
+            None,
+        ),
+        (
+            "save_wav",
+            S.save_wav,
+            dict(path=tmp / "out.wav", x=x, fs=FS, calibration="pa", dboffset=100.0, subtype="FLOAT"),
+            {"path": files, **sig},
+            None,
+        ),
     ]
     obs = P.PsychometricObserver(threshold=0.0, slope=1.0, seed=1)
-    stair = dict(start_value=5.0, n_down=2, n_up=1, step_sizes=(4.0, 2.0), reversals_per_step=2,
-                 n_final_reversals=4, n_threshold_reversals=None, statistic="mean", bounds=(-40.0, 40.0),
-                 max_bound_hits=3, max_trials=200)
+    stair = dict(
+        start_value=5.0,
+        n_down=2,
+        n_up=1,
+        step_sizes=(4.0, 2.0),
+        reversals_per_step=2,
+        n_final_reversals=4,
+        n_threshold_reversals=None,
+        statistic="mean",
+        bounds=(-40.0, 40.0),
+        max_bound_hits=3,
+        max_trials=200,
+    )
     e += [
-        ("psychometric", P.psychometric, dict(x=[0.0, 1.0], threshold=0.5, slope=2.0, shape="logistic", guess=0.5,
-                                              lapse=0.02), {}, None),
-        ("psychometric_inverse", P.psychometric_inverse, dict(p=0.75, threshold=0.5, slope=2.0, shape="logistic",
-                                                              guess=0.5, lapse=0.02), {}, None),
+        (
+            "psychometric",
+            P.psychometric,
+            dict(x=[0.0, 1.0], threshold=0.5, slope=2.0, shape="logistic", guess=0.5, lapse=0.02),
+            {},
+            None,
+        ),
+        (
+            "psychometric_inverse",
+            P.psychometric_inverse,
+            dict(p=0.75, threshold=0.5, slope=2.0, shape="logistic", guess=0.5, lapse=0.02),
+            {},
+            None,
+        ),
         ("levitt_target", P.levitt_target, dict(n_down=2, n_up=1), {}, None),
-        ("PsychometricObserver", lambda **k: P.PsychometricObserver(**k).respond([0.0, 1.0]),
-         dict(threshold=0.0, slope=1.0, shape="logistic", n_alternatives=2, lapse=0.0, seed=1), {}, None),
+        (
+            "PsychometricObserver",
+            lambda **k: P.PsychometricObserver(**k).respond([0.0, 1.0]),
+            dict(threshold=0.0, slope=1.0, shape="logistic", n_alternatives=2, lapse=0.0, seed=1),
+            {},
+            None,
+        ),
         ("afc_positions", P.afc_positions, dict(n_trials=10, n_intervals=3, seed=1), {}, None),
-        ("arrange_intervals", P.arrange_intervals, dict(target=torch.ones(4, 5), references=torch.zeros(4, 2, 5),
-                                                        positions=[0, 1, 2, 1]),
-         {"target": BAD_SIGNALS, "references": BAD_SIGNALS, "positions": [[0.5, 1, 2, 1], [0, 1, 2, 9]]}, None),
+        (
+            "arrange_intervals",
+            P.arrange_intervals,
+            dict(target=torch.ones(4, 5), references=torch.zeros(4, 2, 5), positions=[0, 1, 2, 1]),
+            {"target": BAD_SIGNALS, "references": BAD_SIGNALS, "positions": [[0.5, 1, 2, 1], [0, 1, 2, 9]]},
+            None,
+        ),
         ("Staircase", lambda **k: P.Staircase(**k).run(obs.respond, n_runs=2), stair, {}, "staircase"),
-        ("Staircase.from_amt", lambda **k: P.Staircase.from_amt(**k, max_trials=200).run(obs.respond, 2),
-         dict(rule=(2, 1), expvarstart=5.0, expvarstepstart=4.0, expvarsteprule=(0.5, 2), stepmin=(1.0, 4)),
-         {"stepmin": [(-1, 8), (0, 8), (1, -1), (1e-300, 8), (1,)], "expvarstepstart": [INF]}, "staircase"),
-        ("run_staircase", P.run_staircase, dict(procedure=P.Staircase(**stair), respond=obs.respond, n_runs=2),
-         {"respond": _respond_bad()}, "staircase"),
-        ("constant_stimuli", P.constant_stimuli, dict(values=[-2.0, 0.0, 2.0], n_trials=10, respond=obs.respond,
-                                                      seed=1, batch_size=None), {"respond": _respond_bad()}, None),
-        ("fit_psychometric", P.fit_psychometric, dict(values=[-2.0, 0.0, 2.0, 4.0], n_correct=[6, 12, 17, 19],
-                                                      n_trials=[20, 20, 20, 20], shape="logistic", n_alternatives=2,
-                                                      lapse="fit", max_lapse=0.06, n_bootstrap=3, ci=0.95, seed=1),
-         {"n_correct": [[NAN, 12, 17, 19], [6.5, 12, 17, 19], [30, 12, 17, 19]], "n_bootstrap": [10 ** 9]}, "fit"),
+        (
+            "Staircase.from_amt",
+            lambda **k: P.Staircase.from_amt(**k, max_trials=200).run(obs.respond, 2),
+            dict(rule=(2, 1), expvarstart=5.0, expvarstepstart=4.0, expvarsteprule=(0.5, 2), stepmin=(1.0, 4)),
+            {"stepmin": [(-1, 8), (0, 8), (1, -1), (1e-300, 8), (1,)], "expvarstepstart": [INF]},
+            "staircase",
+        ),
+        (
+            "run_staircase",
+            P.run_staircase,
+            dict(procedure=P.Staircase(**stair), respond=obs.respond, n_runs=2),
+            {"respond": _respond_bad()},
+            "staircase",
+        ),
+        (
+            "constant_stimuli",
+            P.constant_stimuli,
+            dict(values=[-2.0, 0.0, 2.0], n_trials=10, respond=obs.respond, seed=1, batch_size=None),
+            {"respond": _respond_bad()},
+            None,
+        ),
+        (
+            "fit_psychometric",
+            P.fit_psychometric,
+            dict(
+                values=[-2.0, 0.0, 2.0, 4.0],
+                n_correct=[6, 12, 17, 19],
+                n_trials=[20, 20, 20, 20],
+                shape="logistic",
+                n_alternatives=2,
+                lapse="fit",
+                max_lapse=0.06,
+                n_bootstrap=3,
+                ci=0.95,
+                seed=1,
+            ),
+            {"n_correct": [[NAN, 12, 17, 19], [6.5, 12, 17, 19], [30, 12, 17, 19]], "n_bootstrap": [10**9]},
+            "fit",
+        ),
     ]
     e += [
         ("grid", W.grid, dict(rate=[4, 8]), {}, None),
         ("condition_id", W.condition_id, dict(condition={"a": 1}), {}, None),
-        ("run_sweep", W.run_sweep, dict(task=lambda i: {"y": float(i)}, conditions=[{"i": 1}, {"i": 2}],
-                                        output=tmp / "fuzz.csv", config={"c": 1}, executor=None, max_workers=1,
-                                        progress=False),
-         {"task": [lambda i: object(), lambda i: [1, 2], lambda i: {"condition_id": 1}, lambda i: {"y": object()},
-                   lambda i: {"y": 2 ** 70}],
-          "conditions": [[{"i": 1}, {"i": 1}], [1, 2], [{1: 2}], "abc"],
-          "output": [tmp / "x.txt", tmp, files[2], files[3]]}, None),
-        ("ResultStore", lambda **k: W.ResultStore(**k).close(), dict(path=tmp / "store.sqlite", config={"c": 1}),
-         {"path": files}, None),
+        (
+            "run_sweep",
+            W.run_sweep,
+            dict(
+                task=lambda i: {"y": float(i)},
+                conditions=[{"i": 1}, {"i": 2}],
+                output=tmp / "fuzz.csv",
+                config={"c": 1},
+                executor=None,
+                max_workers=1,
+                progress=False,
+            ),
+            {
+                "task": [
+                    lambda i: object(),
+                    lambda i: [1, 2],
+                    lambda i: {"condition_id": 1},
+                    lambda i: {"y": object()},
+                    lambda i: {"y": 2**70},
+                ],
+                "conditions": [[{"i": 1}, {"i": 1}], [1, 2], [{1: 2}], "abc"],
+                "output": [tmp / "x.txt", tmp, files[2], files[3]],
+            },
+            None,
+        ),
+        (
+            "ResultStore",
+            lambda **k: W.ResultStore(**k).close(),
+            dict(path=tmp / "store.sqlite", config={"c": 1}),
+            {"path": files},
+            None,
+        ),
         ("load_results", W.load_results, dict(path=tmp / "fuzz.csv"), {"path": files}, None),
-        ("export", W.export, dict(store=tmp / "fuzz.csv", path=tmp / "export.csv"),
-         {"store": files, "path": [tmp / "e.txt", tmp / "no" / "e.csv"]}, None),
+        (
+            "export",
+            W.export,
+            dict(store=tmp / "fuzz.csv", path=tmp / "export.csv"),
+            {"store": files, "path": [tmp / "e.txt", tmp / "no" / "e.csv"]},
+            None,
+        ),
         ("store_paths", W.store_paths, dict(output=tmp / "a.csv"), {}, None),
     ]
     return e
@@ -211,7 +499,8 @@ def _try(fn, kwargs, args: tuple, check):
         if "<" in message and " at 0x" in message or "Traceback" in message:
             return f"internal detail in message: {message[:200]}"
         named = any(a in message or _alias(a, message) for a in args) or (
-            isinstance(kwargs.get(args[0]) if args else None, (str, os.PathLike)) and str(kwargs[args[0]]) in message)
+            isinstance(kwargs.get(args[0]) if args else None, (str, os.PathLike)) and str(kwargs[args[0]]) in message
+        )
         if args and not named:
             return f"message does not name {' or '.join(args)}: {type(exc).__name__}: {message[:200]}"
         return "rejected"
@@ -224,10 +513,18 @@ def _try(fn, kwargs, args: tuple, check):
     return "accepted"
 
 
-ALIASES = {"pressure_pa": ("pressure",), "level_db_spl": ("level",), "n_samples": ("samples",),
-           "store": ("store", "path"), "output": ("output", "store"), "conditions": ("condition",),
-           "task": ("task", "field", "store's own"), "expvarsteprule": ("expvarsteprule",), "signals": ("signals",),
-           "procedure": ("procedure",)}
+ALIASES = {
+    "pressure_pa": ("pressure",),
+    "level_db_spl": ("level",),
+    "n_samples": ("samples",),
+    "store": ("store", "path"),
+    "output": ("output", "store"),
+    "conditions": ("condition",),
+    "task": ("task", "field", "store's own"),
+    "expvarsteprule": ("expvarsteprule",),
+    "signals": ("signals",),
+    "procedure": ("procedure",),
+}
 
 
 def _alias(arg, message):
@@ -260,8 +557,10 @@ def test_every_entry_point_survives_bad_input(tmp_path, capsys):
         for name, c in counts.items():
             total.update(c)
             print(f"  {name:24s} {c['tried']:5d} / {c['rejected']:5d} / {c['accepted']:4d}   failed {c['FAILED']}")
-        print(f"  {'all':24s} {total['tried']:5d} / {total['rejected']:5d} / {total['accepted']:4d}   "
-              f"failed {total['FAILED']}")
+        print(
+            f"  {'all':24s} {total['tried']:5d} / {total['rejected']:5d} / {total['accepted']:4d}   "
+            f"failed {total['FAILED']}"
+        )
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures[:60])
 
 
@@ -273,7 +572,7 @@ def _short(value):
 # --------------------------------------------------------------------------- hypothesis
 bad_numbers = hs.one_of(
     hs.floats(allow_nan=True, allow_infinity=True),
-    hs.integers(min_value=-2 ** 80, max_value=2 ** 80),
+    hs.integers(min_value=-(2**80), max_value=2**80),
     hs.sampled_from([None, True, "1000", b"", [], {}, 1 + 1j]),
     hs.lists(hs.floats(allow_nan=True, allow_infinity=True), max_size=5),
 )
@@ -292,19 +591,30 @@ HYPOTHESIS_COUNTS = collections.Counter()
 
 
 @pytest.mark.timeout(900)
-@settings(max_examples=1500, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=1500, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 @given(data=hs.data())
 def test_hypothesis_bad_numbers(tmp_path_factory, data):
-    table = [e for e in _entry_table(tmp_path_factory) if e[0] not in ("run_sweep", "ResultStore", "export",
-                                                                         "load_results")]
+    table = [
+        e for e in _entry_table(tmp_path_factory) if e[0] not in ("run_sweep", "ResultStore", "export", "load_results")
+    ]
     name, fn, base, extra, check = data.draw(hs.sampled_from(table), label="entry")
     args = data.draw(hs.lists(hs.sampled_from(sorted(base)), min_size=1, max_size=2, unique=True), label="args")
     kwargs = dict(base)
     for arg in args:
         kwargs[arg] = data.draw(bad_numbers, label=arg)
-    if name in ("tone", "complex_tone", "sam_tone", "fm_tone", "noise", "sam_noise", "tone_in_noise", "clicks",
-                "silence", "harmonic_complex", "fit_psychometric") and _valid_but_slow(kwargs):
+    if name in (
+        "tone",
+        "complex_tone",
+        "sam_tone",
+        "fm_tone",
+        "noise",
+        "sam_noise",
+        "tone_in_noise",
+        "clicks",
+        "silence",
+        "harmonic_complex",
+        "fit_psychometric",
+    ) and _valid_but_slow(kwargs):
         return
     result = _try(fn, kwargs, tuple(args), check)
     HYPOTHESIS_COUNTS[name] += 1

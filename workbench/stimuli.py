@@ -42,7 +42,7 @@ LEVEL_RANGE_DB_SPL = (-200.0, 194.0)
 where sound in air stops being a small linear disturbance; both ends stay finite in float32."""
 DBOFFSET_RANGE_DB = (-100.0, 200.0)
 """Allowed ``dboffset`` (dB SPL of a full-scale rms of 1)."""
-MAX_SAMPLES = 2 ** 27
+MAX_SAMPLES = 2**27
 """Most samples one call generates (all batch items, channels and components together):
 134 million, e.g. 50 minutes at 44.1 kHz, 1 GB in float64."""
 MAX_COMPONENTS = 10_000
@@ -67,8 +67,12 @@ def _dtype(dtype) -> torch.dtype:
 
 def _fs(fs) -> float:
     """Sampling rate in Hz: a number in (0, MAX_FS_HZ]."""
-    if hasattr(fs, "item") and getattr(fs, "ndim", None) == 0 and not isinstance(fs, torch.Tensor) \
-            and not isinstance(fs, bool):
+    if (
+        hasattr(fs, "item")
+        and getattr(fs, "ndim", None) == 0
+        and not isinstance(fs, torch.Tensor)
+        and not isinstance(fs, bool)
+    ):
         fs = fs.item()  # numpy scalars
     fs = check_fs(fs)
     if fs > MAX_FS_HZ:
@@ -85,8 +89,11 @@ def _unit_rms(level_db_spl, calibration: str, dboffset: float) -> torch.Tensor:
         raise ValueError(f"level_db_spl must lie in [{lo:g}, {hi:g}] dB SPL, got {_show(level_db_spl)}")
     if calibration == "pa":
         return db_to_pa(level)
-    if isinstance(dboffset, bool) or not isinstance(dboffset, (int, float)) and not (
-            isinstance(dboffset, torch.Tensor) and dboffset.numel() == 1):
+    if (
+        isinstance(dboffset, bool)
+        or not isinstance(dboffset, (int, float))
+        and not (isinstance(dboffset, torch.Tensor) and dboffset.numel() == 1)
+    ):
         raise TypeError(f"dboffset must be a number (dB SPL of a full-scale rms of 1), got {type(dboffset).__name__}")
     dboffset = float(dboffset)
     lo, hi = DBOFFSET_RANGE_DB
@@ -141,8 +148,10 @@ def set_level(x, level_db_spl, calibration: str = "pa", dboffset: float = 100.0)
         shape = torch.broadcast_shapes(target.shape, x.shape)
         _check_size(math.prod(shape), "level_db_spl x the samples of x")
     except RuntimeError:
-        raise ValueError(f"level_db_spl (shape {tuple(target.shape[:-1])}) must broadcast against the leading "
-                         f"dims of x {tuple(x.shape[:-1])}") from None
+        raise ValueError(
+            f"level_db_spl (shape {tuple(target.shape[:-1])}) must broadcast against the leading "
+            f"dims of x {tuple(x.shape[:-1])}"
+        ) from None
     return x * target / current
 
 
@@ -161,8 +170,10 @@ def _n_samples(duration_s, fs: float, name: str = "duration_s") -> int:
 
 def _check_size(n_samples, name: str):
     if n_samples > MAX_SAMPLES:
-        raise ValueError(f"{name} asks for {n_samples:.4g} samples; one call makes at most {MAX_SAMPLES} "
-                         "(shorten the duration, lower fs or split the batch)")
+        raise ValueError(
+            f"{name} asks for {n_samples:.4g} samples; one call makes at most {MAX_SAMPLES} "
+            "(shorten the duration, lower fs or split the batch)"
+        )
 
 
 def _check_int(value, name: str, low: int, high: int) -> int:
@@ -185,7 +196,9 @@ def _device(device):
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"device must be None, 'cpu', 'cuda', 'cuda:N' or a torch.device, got {_show(device)}") from None
+        raise ValueError(
+            f"device must be None, 'cpu', 'cuda', 'cuda:N' or a torch.device, got {_show(device)}"
+        ) from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {_show(device)} is not available here (torch.cuda.is_available() is False)")
     if dev.type not in ("cpu", "cuda", "mps"):
@@ -193,8 +206,9 @@ def _device(device):
     return dev
 
 
-def _param(value, name: str, low: float = -math.inf, high: float = math.inf,
-           low_open: bool = False, high_open: bool = False) -> torch.Tensor:
+def _param(
+    value, name: str, low: float = -math.inf, high: float = math.inf, low_open: bool = False, high_open: bool = False
+) -> torch.Tensor:
     """Scalar or 1-D parameter as float64 tensor, checked against [low, high] (open ends)."""
     if isinstance(value, (bool, str, bytes)) or isinstance(value, torch.Tensor) and value.dtype == torch.bool:
         raise TypeError(f"{name} must be a number or a 1-D sequence of numbers, got {type(value).__name__}")
@@ -244,29 +258,44 @@ def _time(n: int, fs: float) -> torch.Tensor:
     return torch.arange(n, dtype=_F64) / fs
 
 
-def _finish(x: torch.Tensor, level_db_spl, batched: bool, fs: float, ramp_s, ramp_shape: str,
-            calibration: str, dboffset: float, dtype, device, names: str = "") -> torch.Tensor:
+def _finish(
+    x: torch.Tensor,
+    level_db_spl,
+    batched: bool,
+    fs: float,
+    ramp_s,
+    ramp_shape: str,
+    calibration: str,
+    dboffset: float,
+    dtype,
+    device,
+    names: str = "",
+) -> torch.Tensor:
     """Scale the un-ramped waveform to its level, ramp it, squeeze and cast."""
     dtype = _dtype(dtype)
     device = _device(device)
     _choice(ramp_shape, _RAMP_SHAPES, "ramp_shape")
     ramp_s = check_positive(ramp_s, "ramp_s", allow_zero=True)
     if 2 * ramp_s * fs > x.shape[-1] + 1 or 2 * round(ramp_s * fs) > x.shape[-1]:
-        raise ValueError(f"ramp_s = {ramp_s} s: two ramps are longer than the signal (duration_s = "
-                         f"{x.shape[-1] / fs:g} s)")
+        raise ValueError(
+            f"ramp_s = {ramp_s} s: two ramps are longer than the signal (duration_s = {x.shape[-1] / fs:g} s)"
+        )
     _unit_rms(level_db_spl, calibration, dboffset)  # level, calibration and dboffset checks first
     if bool((rms(x) == 0).any()):
-        raise ValueError(f"the waveform is silent: duration_s = {x.shape[-1] / fs:g} s ({x.shape[-1]} sample(s) at "
-                         f"fs = {fs:g} Hz) holds no non-zero sample of it; check duration_s"
-                         + (f" and {names}" if names else ""))
+        raise ValueError(
+            f"the waveform is silent: duration_s = {x.shape[-1] / fs:g} s ({x.shape[-1]} sample(s) at "
+            f"fs = {fs:g} Hz) holds no non-zero sample of it; check duration_s" + (f" and {names}" if names else "")
+        )
     x = set_level(x, torch.as_tensor(level_db_spl, dtype=_F64).reshape(-1), calibration, dboffset)
     x = apply_ramp(x, fs, ramp_s, ramp_shape)
     if not batched:
         x = x[0]
     x = x.to(dtype=dtype)
     if not bool(torch.isfinite(x).all()):  # e.g. a huge level in float32
-        raise ValueError(f"the stimulus overflows {dtype} at level_db_spl = {level_db_spl} (dboffset {dboffset}): "
-                         "lower the level or use dtype=torch.float64")
+        raise ValueError(
+            f"the stimulus overflows {dtype} at level_db_spl = {level_db_spl} (dboffset {dboffset}): "
+            "lower the level or use dtype=torch.float64"
+        )
     return x.to(device=device)
 
 
@@ -279,7 +308,7 @@ def _generator(seed, generator) -> torch.Generator | None:
         return generator
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise ValueError(f"seed must be an int in [0, 2**63), got {_show(seed)}")
     return torch.Generator().manual_seed(seed)
 
@@ -297,8 +326,9 @@ def ramp_window(n_samples: int, ramp_samples: int, shape: str = "cos2") -> torch
     _check_int(n_samples, "n_samples", 1, MAX_SAMPLES)
     _check_int(ramp_samples, "ramp_samples", 0, MAX_SAMPLES)
     if ramp_samples < 0 or 2 * ramp_samples > n_samples:
-        raise ValueError(f"two ramps of ramp_samples = {ramp_samples} samples each do not fit n_samples = "
-                         f"{n_samples} samples")
+        raise ValueError(
+            f"two ramps of ramp_samples = {ramp_samples} samples each do not fit n_samples = {n_samples} samples"
+        )
     w = torch.ones(n_samples, dtype=_F64)
     if ramp_samples == 0:
         return w
@@ -310,7 +340,7 @@ def ramp_window(n_samples: int, ramp_samples: int, shape: str = "cos2") -> torch
     else:
         up = k / ramp_samples
     w[:ramp_samples] = up
-    w[n_samples - ramp_samples:] = up.flip(0)
+    w[n_samples - ramp_samples :] = up.flip(0)
     return w
 
 
@@ -321,31 +351,67 @@ def apply_ramp(x, fs, ramp_s=0.01, ramp_shape: str = "cos2") -> torch.Tensor:
     x = check_signal(x, "x", min_samples=1, max_dims=8)
     n_ramp = round(ramp_s * fs) if 2 * ramp_s * fs <= x.shape[-1] + 1 else x.shape[-1]
     if 2 * n_ramp > x.shape[-1]:
-        raise ValueError(f"ramp_s = {ramp_s} s: two ramps are longer than the signal x ({x.shape[-1]} samples, "
-                         f"{x.shape[-1] / fs:g} s at fs = {fs:g} Hz)")
-    return x * ramp_window(x.shape[-1], n_ramp, ramp_shape).to(device=x.device, dtype=x.dtype if x.is_floating_point() else _F64)
+        raise ValueError(
+            f"ramp_s = {ramp_s} s: two ramps are longer than the signal x ({x.shape[-1]} samples, "
+            f"{x.shape[-1] / fs:g} s at fs = {fs:g} Hz)"
+        )
+    return x * ramp_window(x.shape[-1], n_ramp, ramp_shape).to(
+        device=x.device, dtype=x.dtype if x.is_floating_point() else _F64
+    )
 
 
 # --------------------------------------------------------------------------- deterministic tones
-def tone(freq_hz, duration_s, fs, level_db_spl=60.0, *, phase_rad=0.0, ramp_s=0.01, ramp_shape="cos2",
-         calibration="pa", dboffset=100.0, dtype=None, device=None) -> torch.Tensor:
+def tone(
+    freq_hz,
+    duration_s,
+    fs,
+    level_db_spl=60.0,
+    *,
+    phase_rad=0.0,
+    ramp_s=0.01,
+    ramp_shape="cos2",
+    calibration="pa",
+    dboffset=100.0,
+    dtype=None,
+    device=None,
+) -> torch.Tensor:
     """Pure tone ``sin(2 pi f t + phase)`` at ``level_db_spl`` (rms before ramps), t = n/fs.
 
     ``freq_hz``, ``level_db_spl`` and ``phase_rad`` may be 1-D to build a batch ``(B, T)``.
     """
     fs = _fs(fs)
     n = _n_samples(duration_s, fs)
-    (f, lev, ph), batched = _batched(_freq(freq_hz, fs, "freq_hz"), _param(level_db_spl, "level_db_spl"),
-                                     _finite(phase_rad, "phase_rad"), n_samples=n,
-                                     names="freq_hz, level_db_spl, phase_rad")
+    (f, lev, ph), batched = _batched(
+        _freq(freq_hz, fs, "freq_hz"),
+        _param(level_db_spl, "level_db_spl"),
+        _finite(phase_rad, "phase_rad"),
+        n_samples=n,
+        names="freq_hz, level_db_spl, phase_rad",
+    )
     x = torch.sin(2 * math.pi * f * _time(n, fs) + ph)
-    return _finish(x, lev, batched, fs, ramp_s, ramp_shape, calibration, dboffset, dtype, device,
-                   names="freq_hz, phase_rad")
+    return _finish(
+        x, lev, batched, fs, ramp_s, ramp_shape, calibration, dboffset, dtype, device, names="freq_hz, phase_rad"
+    )
 
 
-def complex_tone(freqs_hz: Sequence[float], duration_s, fs, level_db_spl=60.0, *, component_levels_db=None,
-                 phases="sine", level_per="total", seed=None, generator=None, ramp_s=0.01, ramp_shape="cos2",
-                 calibration="pa", dboffset=100.0, dtype=None, device=None) -> torch.Tensor:
+def complex_tone(
+    freqs_hz: Sequence[float],
+    duration_s,
+    fs,
+    level_db_spl=60.0,
+    *,
+    component_levels_db=None,
+    phases="sine",
+    level_per="total",
+    seed=None,
+    generator=None,
+    ramp_s=0.01,
+    ramp_shape="cos2",
+    calibration="pa",
+    dboffset=100.0,
+    dtype=None,
+    device=None,
+) -> torch.Tensor:
     """Sum of sinusoids at ``freqs_hz``; output ``(T,)``.
 
     ``component_levels_db``: relative levels (dB) of the components (default all 0).
@@ -360,15 +426,17 @@ def complex_tone(freqs_hz: Sequence[float], duration_s, fs, level_db_spl=60.0, *
     if f.shape[0] > MAX_COMPONENTS:
         raise ValueError(f"freqs_hz may hold at most {MAX_COMPONENTS} components, got {f.shape[0]}")
     _check_size(f.shape[0] * n, "freqs_hz x duration_s (components x samples)")
-    rel = torch.zeros_like(f) if component_levels_db is None else _param(
-        component_levels_db, "component_levels_db", -200.0, 200.0).reshape(-1, 1)
+    rel = (
+        torch.zeros_like(f)
+        if component_levels_db is None
+        else _param(component_levels_db, "component_levels_db", -200.0, 200.0).reshape(-1, 1)
+    )
     if rel.shape != f.shape:
         raise ValueError(f"component_levels_db needs {f.shape[0]} entries (one per frequency), got {rel.shape[0]}")
     k = torch.arange(f.shape[0], dtype=_F64).reshape(-1, 1)
     if isinstance(phases, str):
         _choice(phases, ("sine", "cosine", "schroeder", "random"), "phases")
-        ph = {"sine": 0 * k, "cosine": 0 * k + math.pi / 2,
-              "schroeder": math.pi * k * (k + 1) / f.shape[0]}.get(phases)
+        ph = {"sine": 0 * k, "cosine": 0 * k + math.pi / 2, "schroeder": math.pi * k * (k + 1) / f.shape[0]}.get(phases)
         if phases == "random":
             ph = 2 * math.pi * torch.rand(f.shape, generator=_generator(seed, generator), dtype=_F64)
     else:
@@ -380,8 +448,9 @@ def complex_tone(freqs_hz: Sequence[float], duration_s, fs, level_db_spl=60.0, *
     lev = _scalar(level_db_spl, "level_db_spl")
     if level_per == "component":  # rms of the loudest component alone = level
         lev = lev + float(pa_to_db(rms(x)) - pa_to_db(10 ** (rel.max() / 20) / math.sqrt(2)))
-    return _finish(x, lev, False, fs, ramp_s, ramp_shape, calibration, dboffset, dtype, device,
-                   names="freqs_hz, phases")
+    return _finish(
+        x, lev, False, fs, ramp_s, ramp_shape, calibration, dboffset, dtype, device, names="freqs_hz, phases"
+    )
 
 
 def harmonic_complex(f0_hz, duration_s, fs, level_db_spl=60.0, *, harmonics=None, **kwargs) -> torch.Tensor:
@@ -395,15 +464,23 @@ def harmonic_complex(f0_hz, duration_s, fs, level_db_spl=60.0, *, harmonics=None
         ratio = fs / 2 / f0
         count = math.ceil(ratio) - 1 if ratio <= MAX_COMPONENTS + 1 else math.inf
         if count > MAX_COMPONENTS:
-            raise ValueError(f"f0_hz = {f0:g} Hz has {ratio:.3g} harmonics below fs/2; at most {MAX_COMPONENTS} "
-                             "are allowed (raise f0_hz or pass harmonics)")
+            raise ValueError(
+                f"f0_hz = {f0:g} Hz has {ratio:.3g} harmonics below fs/2; at most {MAX_COMPONENTS} "
+                "are allowed (raise f0_hz or pass harmonics)"
+            )
         harmonics = range(1, count + 1)
     h = check_numbers(list(harmonics) if isinstance(harmonics, range) else harmonics, "harmonics")
-    if h.dim() != 1 or not 1 <= h.numel() <= MAX_COMPONENTS or not bool(((h >= 1) & (h == h.round()) & (h < 2 ** 31)).all()):
+    if (
+        h.dim() != 1
+        or not 1 <= h.numel() <= MAX_COMPONENTS
+        or not bool(((h >= 1) & (h == h.round()) & (h < 2**31)).all())
+    ):
         raise ValueError(f"harmonics must hold 1 to {MAX_COMPONENTS} positive integers, got {_show(harmonics)}")
     if float(h.max()) * f0 >= fs / 2:
-        raise ValueError(f"harmonics x f0_hz must stay below fs/2 = {fs / 2:g} Hz; harmonic {int(h.max())} of "
-                         f"{f0:g} Hz is {float(h.max()) * f0:g} Hz")
+        raise ValueError(
+            f"harmonics x f0_hz must stay below fs/2 = {fs / 2:g} Hz; harmonic {int(h.max())} of "
+            f"{f0:g} Hz is {float(h.max()) * f0:g} Hz"
+        )
     return complex_tone((h * f0).tolist(), duration_s, fs, level_db_spl, **kwargs)
 
 
@@ -416,9 +493,23 @@ def _depth(depth, depth_db) -> torch.Tensor:
     return _param(1.0 if depth is None else depth, "depth", 0.0, 1.0)
 
 
-def sam_tone(carrier_hz, mod_rate_hz, duration_s, fs, level_db_spl=60.0, *, depth=None, depth_db=None,
-             mod_phase_rad=0.0, ramp_s=0.01, ramp_shape="cos2", calibration="pa", dboffset=100.0,
-             dtype=None, device=None) -> torch.Tensor:
+def sam_tone(
+    carrier_hz,
+    mod_rate_hz,
+    duration_s,
+    fs,
+    level_db_spl=60.0,
+    *,
+    depth=None,
+    depth_db=None,
+    mod_phase_rad=0.0,
+    ramp_s=0.01,
+    ramp_shape="cos2",
+    calibration="pa",
+    dboffset=100.0,
+    dtype=None,
+    device=None,
+) -> torch.Tensor:
     """SAM tone ``(1 + m sin(2 pi fm t + phi)) sin(2 pi fc t)``.
 
     Depth as ``depth`` = m in [0, 1] (default 1) or ``depth_db`` = 20 log10 m <= 0.
@@ -428,19 +519,38 @@ def sam_tone(carrier_hz, mod_rate_hz, duration_s, fs, level_db_spl=60.0, *, dept
     fs = _fs(fs)
     n = _n_samples(duration_s, fs)
     (fc, fm, m, lev, ph), batched = _batched(
-        _freq(carrier_hz, fs, "carrier_hz"), _freq(mod_rate_hz, fs, "mod_rate_hz"), _depth(depth, depth_db),
-        _param(level_db_spl, "level_db_spl"), _finite(mod_phase_rad, "mod_phase_rad"), n_samples=n,
-        names="carrier_hz, mod_rate_hz, depth, level_db_spl, mod_phase_rad")
+        _freq(carrier_hz, fs, "carrier_hz"),
+        _freq(mod_rate_hz, fs, "mod_rate_hz"),
+        _depth(depth, depth_db),
+        _param(level_db_spl, "level_db_spl"),
+        _finite(mod_phase_rad, "mod_phase_rad"),
+        n_samples=n,
+        names="carrier_hz, mod_rate_hz, depth, level_db_spl, mod_phase_rad",
+    )
     t = _time(n, fs)
     if bool((fc + fm >= fs / 2).any()):
         raise ValueError(f"carrier_hz + mod_rate_hz must stay below fs/2 = {fs / 2:g} Hz (upper sideband)")
     x = (1 + m * torch.sin(2 * math.pi * fm * t + ph)) * torch.sin(2 * math.pi * fc * t)
-    return _finish(x, lev, batched, fs, ramp_s, ramp_shape, calibration, dboffset, dtype, device, names="carrier_hz, mod_rate_hz")
+    return _finish(
+        x, lev, batched, fs, ramp_s, ramp_shape, calibration, dboffset, dtype, device, names="carrier_hz, mod_rate_hz"
+    )
 
 
-def fm_tone(carrier_hz, mod_rate_hz, freq_deviation_hz, duration_s, fs, level_db_spl=60.0, *,
-            ramp_s=0.01, ramp_shape="cos2", calibration="pa", dboffset=100.0, dtype=None,
-            device=None) -> torch.Tensor:
+def fm_tone(
+    carrier_hz,
+    mod_rate_hz,
+    freq_deviation_hz,
+    duration_s,
+    fs,
+    level_db_spl=60.0,
+    *,
+    ramp_s=0.01,
+    ramp_shape="cos2",
+    calibration="pa",
+    dboffset=100.0,
+    dtype=None,
+    device=None,
+) -> torch.Tensor:
     """Sinusoidally frequency-modulated tone; instantaneous frequency fc + df sin(2 pi fm t).
 
     Phase ``2 pi fc t - (df/fm) cos(2 pi fm t)``; fc + df must stay below fs/2.
@@ -448,14 +558,20 @@ def fm_tone(carrier_hz, mod_rate_hz, freq_deviation_hz, duration_s, fs, level_db
     fs = _fs(fs)
     n = _n_samples(duration_s, fs)
     (fc, fm, df, lev), batched = _batched(
-        _freq(carrier_hz, fs, "carrier_hz"), _freq(mod_rate_hz, fs, "mod_rate_hz"),
-        _param(freq_deviation_hz, "freq_deviation_hz", 0.0), _param(level_db_spl, "level_db_spl"), n_samples=n,
-        names="carrier_hz, mod_rate_hz, freq_deviation_hz, level_db_spl")
+        _freq(carrier_hz, fs, "carrier_hz"),
+        _freq(mod_rate_hz, fs, "mod_rate_hz"),
+        _param(freq_deviation_hz, "freq_deviation_hz", 0.0),
+        _param(level_db_spl, "level_db_spl"),
+        n_samples=n,
+        names="carrier_hz, mod_rate_hz, freq_deviation_hz, level_db_spl",
+    )
     if bool((fc + df >= fs / 2).any()) or bool((df >= fc).any()):
         raise ValueError("freq_deviation_hz must keep carrier_hz +/- deviation inside (0, fs/2)")
     t = _time(n, fs)
     x = torch.sin(2 * math.pi * fc * t - (df / fm) * torch.cos(2 * math.pi * fm * t))
-    return _finish(x, lev, batched, fs, ramp_s, ramp_shape, calibration, dboffset, dtype, device, names="carrier_hz, mod_rate_hz")
+    return _finish(
+        x, lev, batched, fs, ramp_s, ramp_shape, calibration, dboffset, dtype, device, names="carrier_hz, mod_rate_hz"
+    )
 
 
 # --------------------------------------------------------------------------- noises
@@ -477,9 +593,24 @@ def _shape_spectrum(x: torch.Tensor, fs: float, color: str, band_hz) -> torch.Te
     return torch.fft.irfft(torch.fft.rfft(x) * gain, n=n)
 
 
-def noise(duration_s, fs, level_db_spl=60.0, *, color="white", band_hz=None, low_noise=False, batch=None,
-          seed=None, generator=None, ramp_s=0.01, ramp_shape="cos2", calibration="pa", dboffset=100.0,
-          dtype=None, device=None) -> torch.Tensor:
+def noise(
+    duration_s,
+    fs,
+    level_db_spl=60.0,
+    *,
+    color="white",
+    band_hz=None,
+    low_noise=False,
+    batch=None,
+    seed=None,
+    generator=None,
+    ramp_s=0.01,
+    ramp_shape="cos2",
+    calibration="pa",
+    dboffset=100.0,
+    dtype=None,
+    device=None,
+) -> torch.Tensor:
     """Gaussian noise: ``color`` 'white', 'pink' (-3 dB/oct) or 'brown' (-6 dB/oct).
 
     ``band_hz = (low, high)`` limits it to a pass band (FFT brick wall, 0 <= low < high < fs/2).
@@ -518,30 +649,79 @@ def noise(duration_s, fs, level_db_spl=60.0, *, color="white", band_hz=None, low
     if lev.numel() not in (1, x.shape[0]):
         raise ValueError(f"level_db_spl needs 1 or batch = {x.shape[0]} values, got {lev.numel()}")
     lev = lev.expand(x.shape[0])
-    return _finish(x, lev, batch is not None, fs, ramp_s, ramp_shape, calibration, dboffset, dtype, device, names="band_hz")
+    return _finish(
+        x, lev, batch is not None, fs, ramp_s, ramp_shape, calibration, dboffset, dtype, device, names="band_hz"
+    )
 
 
-def sam_noise(mod_rate_hz, duration_s, fs, level_db_spl=60.0, *, depth=None, depth_db=None, mod_phase_rad=0.0,
-              band_hz=None, seed=None, generator=None, ramp_s=0.01, ramp_shape="cos2", calibration="pa",
-              dboffset=100.0, dtype=None, device=None) -> torch.Tensor:
+def sam_noise(
+    mod_rate_hz,
+    duration_s,
+    fs,
+    level_db_spl=60.0,
+    *,
+    depth=None,
+    depth_db=None,
+    mod_phase_rad=0.0,
+    band_hz=None,
+    seed=None,
+    generator=None,
+    ramp_s=0.01,
+    ramp_shape="cos2",
+    calibration="pa",
+    dboffset=100.0,
+    dtype=None,
+    device=None,
+) -> torch.Tensor:
     """SAM noise ``(1 + m sin(2 pi fm t + phi)) n(t)``; level = rms of the modulated signal.
 
     Carrier: white (or ``band_hz`` band-limited) Gaussian noise from ``seed``/``generator``.
     """
     fs = _fs(fs)
-    carrier = noise(duration_s, fs, 0.0, band_hz=band_hz, seed=seed, generator=generator, ramp_s=0.0,
-                    calibration="fullscale", dboffset=0.0, dtype=_F64)
-    (fm, m, ph), batched = _batched(_freq(mod_rate_hz, fs, "mod_rate_hz"), _depth(depth, depth_db),
-                                    _finite(mod_phase_rad, "mod_phase_rad"), n_samples=carrier.shape[-1],
-                                    names="mod_rate_hz, depth, mod_phase_rad")
+    carrier = noise(
+        duration_s,
+        fs,
+        0.0,
+        band_hz=band_hz,
+        seed=seed,
+        generator=generator,
+        ramp_s=0.0,
+        calibration="fullscale",
+        dboffset=0.0,
+        dtype=_F64,
+    )
+    (fm, m, ph), batched = _batched(
+        _freq(mod_rate_hz, fs, "mod_rate_hz"),
+        _depth(depth, depth_db),
+        _finite(mod_phase_rad, "mod_phase_rad"),
+        n_samples=carrier.shape[-1],
+        names="mod_rate_hz, depth, mod_phase_rad",
+    )
     x = (1 + m * torch.sin(2 * math.pi * fm * _time(carrier.shape[-1], fs) + ph)) * carrier
     lev = _param(level_db_spl, "level_db_spl")
-    return _finish(x, lev, batched, fs, ramp_s, ramp_shape, calibration, dboffset, dtype, device, names="mod_rate_hz, band_hz")
+    return _finish(
+        x, lev, batched, fs, ramp_s, ramp_shape, calibration, dboffset, dtype, device, names="mod_rate_hz, band_hz"
+    )
 
 
-def tone_in_noise(freq_hz, duration_s, fs, noise_level_db_spl=60.0, snr_db=0.0, *, band_hz=None,
-                  return_components=False, seed=None, generator=None, ramp_s=0.01, ramp_shape="cos2",
-                  calibration="pa", dboffset=100.0, dtype=None, device=None):
+def tone_in_noise(
+    freq_hz,
+    duration_s,
+    fs,
+    noise_level_db_spl=60.0,
+    snr_db=0.0,
+    *,
+    band_hz=None,
+    return_components=False,
+    seed=None,
+    generator=None,
+    ramp_s=0.01,
+    ramp_shape="cos2",
+    calibration="pa",
+    dboffset=100.0,
+    dtype=None,
+    device=None,
+):
     """Tone in Gaussian noise; ``snr_db`` = tone level minus overall noise level (dB).
 
     Both start and stop together and share the ramps. With ``return_components=True``
@@ -553,17 +733,31 @@ def tone_in_noise(freq_hz, duration_s, fs, noise_level_db_spl=60.0, snr_db=0.0, 
     _check_bool(return_components, "return_components")
     noise_level = _scalar(_param(noise_level_db_spl, "noise_level_db_spl", *LEVEL_RANGE_DB_SPL), "noise_level_db_spl")
     if not LEVEL_RANGE_DB_SPL[0] <= noise_level + float(snr) <= LEVEL_RANGE_DB_SPL[1]:
-        raise ValueError(f"the tone level noise_level_db_spl + snr_db = {noise_level + float(snr):g} dB SPL must lie in "
-                         f"{list(LEVEL_RANGE_DB_SPL)}")
-    common = dict(ramp_s=ramp_s, ramp_shape=ramp_shape, calibration=calibration, dboffset=dboffset,
-                  dtype=dtype, device=device)
+        raise ValueError(
+            f"the tone level noise_level_db_spl + snr_db = {noise_level + float(snr):g} dB SPL must lie in "
+            f"{list(LEVEL_RANGE_DB_SPL)}"
+        )
+    common = dict(
+        ramp_s=ramp_s, ramp_shape=ramp_shape, calibration=calibration, dboffset=dboffset, dtype=dtype, device=device
+    )
     masker = noise(duration_s, fs, noise_level_db_spl, band_hz=band_hz, seed=seed, generator=generator, **common)
     signal = tone(freq_hz, duration_s, fs, noise_level + float(snr), **common)
     return (signal + masker, signal, masker) if return_components else signal + masker
 
 
-def clicks(rate_hz, duration_s, fs, level_db_spl=60.0, *, click_duration_s=None, polarity="positive",
-           calibration="pa", dboffset=100.0, dtype=None, device=None) -> torch.Tensor:
+def clicks(
+    rate_hz,
+    duration_s,
+    fs,
+    level_db_spl=60.0,
+    *,
+    click_duration_s=None,
+    polarity="positive",
+    calibration="pa",
+    dboffset=100.0,
+    dtype=None,
+    device=None,
+) -> torch.Tensor:
     """Periodic rectangular click train (first click at t = 0); one click: ``rate_hz`` <= 1/duration.
 
     ``level_db_spl`` is the peak-equivalent SPL: the clicks' peak equals that of a sinusoid at
@@ -616,16 +810,21 @@ def sequence(signals, fs, gap_s=0.0) -> torch.Tensor:
     signals = [check_signal(s, f"signals[{i}]", min_samples=1, max_dims=3) for i, s in enumerate(signals)]
     if not signals:
         raise ValueError("signals must hold at least one signal")
-    if isinstance(gap_s, (str, bytes)) or not isinstance(gap_s, (int, float)) and not (
-            isinstance(gap_s, (list, tuple)) or getattr(gap_s, "ndim", None) == 1):
+    if (
+        isinstance(gap_s, (str, bytes))
+        or not isinstance(gap_s, (int, float))
+        and not (isinstance(gap_s, (list, tuple)) or getattr(gap_s, "ndim", None) == 1)
+    ):
         raise TypeError(f"gap_s must be a number or a list of numbers (seconds), got {_show(gap_s)}")
     gaps = [gap_s] * (len(signals) - 1) if isinstance(gap_s, (int, float)) else list(gap_s)
     gaps = [g.item() if hasattr(g, "item") else g for g in gaps]
     if len(gaps) != len(signals) - 1:
         raise ValueError(f"gap_s needs {len(signals) - 1} entries, got {len(gaps)}")
     gaps = [check_positive(g, "gap_s", allow_zero=True) for g in gaps]
-    _check_size(sum(s.numel() for s in signals) + sum(g * fs for g in gaps) * signals[0][..., 0].numel(),
-                "signals and gap_s (samples)")
+    _check_size(
+        sum(s.numel() for s in signals) + sum(g * fs for g in gaps) * signals[0][..., 0].numel(),
+        "signals and gap_s (samples)",
+    )
     parts = [signals[0]]
     for g, s in zip(gaps, signals[1:]):
         n_gap = int(round(g * fs))
@@ -636,8 +835,9 @@ def sequence(signals, fs, gap_s=0.0) -> torch.Tensor:
         raise ValueError(f"signals must share their leading (channel/batch) shape: {exc}") from None
 
 
-def nafc_intervals(target, reference, n_intervals: int = 3, *, target_interval=None, seed=None,
-                   generator=None) -> tuple[torch.Tensor, int]:
+def nafc_intervals(
+    target, reference, n_intervals: int = 3, *, target_interval=None, seed=None, generator=None
+) -> tuple[torch.Tensor, int]:
     """Intervals of one n-AFC trial: ``(stack (n_intervals, ...), target_index)``.
 
     ``reference`` is one tensor (copied into every non-target interval) or a sequence of
@@ -754,7 +954,9 @@ def load_wav(path, *, calibration="pa", dboffset=100.0, dtype=None, device=None)
     x = x[0] if x.shape[0] == 1 else x
     x = x.to(dtype=dtype)
     if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"the samples of {str(path)!r} overflow {dtype} in {calibration} units: use dtype=torch.float64")
+        raise ValueError(
+            f"the samples of {str(path)!r} overflow {dtype} in {calibration} units: use dtype=torch.float64"
+        )
     return x.to(device=device), float(fs)
 
 
@@ -785,8 +987,9 @@ def save_wav(path, x, fs, *, calibration="pa", dboffset=100.0, subtype="FLOAT") 
         raise ValueError(f"x must be (T,) or (channels, T) with 1 to 256 channels, got shape {tuple(x.shape)}")
     data = (x * _fullscale_per_unit(calibration, dboffset)).numpy().T
     if subtype.startswith("PCM") and abs(data).max() > 1:
-        raise ValueError(f"x exceeds full scale ({abs(data).max():.3g}) for subtype {subtype}: "
-                         "raise dboffset or use subtype='FLOAT'")
+        raise ValueError(
+            f"x exceeds full scale ({abs(data).max():.3g}) for subtype {subtype}: raise dboffset or use subtype='FLOAT'"
+        )
     if subtype == "FLOAT" and not bool(torch.isfinite(x.float()).all()):
         raise ValueError("x overflows a 32-bit float file at this dboffset: use subtype='DOUBLE'")
     if not path.parent.is_dir():
@@ -799,7 +1002,30 @@ def save_wav(path, x, fs, *, calibration="pa", dboffset=100.0, subtype="FLOAT") 
         raise ValueError(f"could not write {str(path)!r} ({_sndfile_reason(exc)})") from None
 
 
-__all__ = ["P_REF_PA", "db_to_pa", "pa_to_db", "rms", "level_db_spl", "set_level", "ramp_window", "apply_ramp",
-           "tone", "complex_tone", "harmonic_complex", "sam_tone", "fm_tone", "noise", "sam_noise",
-           "tone_in_noise", "clicks", "silence", "sequence", "nafc_intervals", "dichotic", "diotic", "stereo",
-           "load_wav", "save_wav"]
+__all__ = [
+    "P_REF_PA",
+    "db_to_pa",
+    "pa_to_db",
+    "rms",
+    "level_db_spl",
+    "set_level",
+    "ramp_window",
+    "apply_ramp",
+    "tone",
+    "complex_tone",
+    "harmonic_complex",
+    "sam_tone",
+    "fm_tone",
+    "noise",
+    "sam_noise",
+    "tone_in_noise",
+    "clicks",
+    "silence",
+    "sequence",
+    "nafc_intervals",
+    "dichotic",
+    "diotic",
+    "stereo",
+    "load_wav",
+    "save_wav",
+]
