@@ -20,7 +20,6 @@ loudness, ~30 % fewer terms for noise). The device path: a chunked torch path ov
 
 from __future__ import annotations
 
-
 import math
 
 import numba

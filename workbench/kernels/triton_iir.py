@@ -6,9 +6,9 @@ time step, the state of every section held in registers. Real or complex coeffic
 signals (complex tensors are passed as their interleaved real view). Coefficients arrive
 as float64 tensors ``(rows, n_sections, 10)`` = ``[b0 b1 b2 a1 a2]`` as (re, im) pairs
 (``a0 == 1``); the arithmetic and the states are float64 for every signal dtype, like the
-numba kernel's (float32 rows are rounded once, on output). ``REVERSE`` runs the recursion backwards in time, which is how the
-adjoint (backward pass) of a filter is computed: filtering the reversed gradient by the
-conjugated sections.
+numba kernel's (float32 rows are rounded once, on output). ``REVERSE`` runs the recursion
+backwards in time, which is how the adjoint (backward pass) of a filter is computed:
+filtering the reversed gradient by the conjugated sections.
 
 This module imports triton; load it through
 :func:`workbench.kernels.backend.load_triton_kernels`.
