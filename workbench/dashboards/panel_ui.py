@@ -19,18 +19,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from concurrent.futures import ThreadPoolExecutor
 
 import panel as pn
 import param
 from panel.custom import JSComponent
 
-from workbench.dashboards import core
+from workbench.dashboards import compute, core
 from workbench.dashboards.core import STIMULUS_CONTROLS, Debouncer, Explorer, StimulusSpec
 from workbench.dashboards.registry import MODELS, ParamSpec, model_spec
 
-# Shared worker threads (only the threads are shared: every session has its own Explorer).
-EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="workbench-dash")
+# The process's slider threads (sized by `workbench serve --threads`); experiments never run
+# here (they have their own worker processes), so a slider move never waits behind one.
+EXECUTOR = compute.SERVICE.executor
 PNG_DPI = 96
 
 
