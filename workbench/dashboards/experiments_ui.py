@@ -68,8 +68,8 @@ STIMULUS_TEXT = {
                             "dB SPL in every interval and, {gap_s:g} s after it, a {probe_duration_s:g} s "
                             "{probe_hz:g} Hz tone probe in the target interval only",
     "masking_pattern": "a {masker_bandwidth_hz:g} Hz wide noise band around {masker_hz:g} Hz at "
-                       "{masker_level_db_spl:g} dB SPL in every interval, and a {probe_duration_s:g} s {probe_hz:g} Hz tone probe in the "
-                       "target interval only",
+                       "{masker_level_db_spl:g} dB SPL in every interval, and a {probe_duration_s:g} s "
+                       "{probe_hz:g} Hz tone probe in the target interval only",
     "am_detection": "a {bandwidth_hz:g} Hz wide noise band (0: a tone) at {carrier_hz:g} Hz, {level_db_spl:g} dB SPL, "
                     "{duration_s:g} s; in the target interval it is amplitude-modulated at {rate_hz:g} Hz, in the "
                     "others not",
