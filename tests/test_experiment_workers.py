@@ -93,7 +93,8 @@ def test_cancel_stops_the_run_before_the_next_model_batch():
 def test_progress_line_names_trials_reversals_and_time_left():
     text = progress.describe({"phase": "trials", "trials": 40, "n_runs": 2, "runs_done": 1, "reversals": [10, 6],
                               "reversals_needed": 10, "eta_s": 75.0})
-    assert "40 trials done" in text and "reversals 16 of the 20" in text and "1 of 2 runs finished" in text
+    assert "40 trials done" in text and "reversals 16 of 20 (2 runs × 10 to finish)" in text
+    assert "1 of 2 runs finished" in text
     assert "about 1 min 15 s left" in text
     assert "estimating" in progress.describe({"phase": "trials", "trials": 2, "n_runs": 1, "runs_done": 0,
                                               "reversals": [0], "reversals_needed": 10, "eta_s": float("nan")})

@@ -162,3 +162,17 @@ def test_outcome_is_plain_data():
     assert back.summary == o.summary or all(
         (a == b) or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
         for a, b in zip(back.summary.values(), o.summary.values()))
+
+
+def test_the_description_follows_the_condition_and_a_new_run_clears_the_old_result():
+    panel = ex.ExperimentPanel(pool=InlinePool(), procedure=QUICK, seed=3)
+    panel.view()
+    assert "at 60 dB SPL" in panel.description.object
+    panel.condition.value = 80.0
+    assert "at 80 dB SPL" in panel.description.object
+    panel.controls["observer"].value = "level"
+    run(panel._on_run())
+    assert panel.track.object is not None and panel.human_plot.object is not None
+    panel.controls["task"].value = "detection: amplitude modulation of noise"
+    panel._clear_results(keep_history_of=("tmtf", "level"))
+    assert panel.track.object is None and panel.summary.object == "" and panel.human_plot.object is None

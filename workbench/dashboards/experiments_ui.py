@@ -595,6 +595,8 @@ def human_figure(history: list, experiment: str, observer: str):
     table = pd.DataFrame([{**o.summary, x_name: x} for x, o in sorted(rows.items())])
     human = HUMAN_DATA.get(experiment)
     axes = getattr(experiments, "PLOT_AXES", {}).get(experiment)
+    if axes is not None and axes[1] != last.variable and "sd" in table:
+        table = table.drop(columns="sd")  # the runs' sd is in the tracked variable's unit, not the plotted one
     title = f"{observer} observer (this session's runs) vs human"
     if axes is not None and axes[1] in table:
         try:
@@ -634,8 +636,14 @@ def summary_text(r) -> str:
         parts.append(f"human: {h['human_value']:.2f} (model - human: {h['model_minus_human']:+.2f}; "
                      f"{h['citation'].split(',')[0]})")
     parts += [f"trials: {sum(run['n_trials'] for run in o.runs)}", f"seed: {o.seed}",
-              f"time: {o.elapsed_s:.1f} s"]
+              f"time: {_seconds(o.elapsed_s)}"]
     return " · ".join(parts)
+
+
+def _seconds(t: float) -> str:
+    from workbench.dashboards.progress import format_duration
+
+    return f"{t:.2g} s" if t < 10 else format_duration(t)
 
 
 def human_caption(o: TaskOutcome) -> str:
@@ -717,7 +725,21 @@ class ExperimentPanel:
         self._condition, self.extra_conditions = widgets[0], {w_spec.name: w for w_spec, w in
                                                               zip(info.conditions[1:], widgets[1:])}
         self.condition_box[:] = widgets
-        self.description.object = info.description
+        for w in widgets:
+            w.param.watch(self._describe, "value")
+        self._describe()
+
+    def _describe(self, *events):
+        """The task's paragraph with the numbers of the conditions set now."""
+        from workbench.psychophysics import experiments
+
+        info = self.tasks[self.controls["task"].value]
+        try:
+            values = {c.name: c.validate(w.value) for c, w in
+                      zip(info.conditions or (info.condition,), [self._condition, *self.extra_conditions.values()])}
+            self.description.object = describe_task(info.name, experiments.make_experiment(info.name, **values))
+        except (ValueError, TypeError):
+            self.description.object = info.description
 
     def _on_task(self, event):
         self._build_condition(event.new)
@@ -775,6 +797,7 @@ class ExperimentPanel:
             return
         self._subscription = sub
         self.message.visible = False
+        self._clear_results(keep_history_of=(spec["task"], spec["observer"]))
         self._running(True)
         self.progress_text.object = "Sent to the experiment worker…"
         try:
@@ -810,6 +833,15 @@ class ExperimentPanel:
                 self._subscription = None
             self._running(False)
 
+    def _clear_results(self, keep_history_of=None):
+        """A new run: the previous result goes (the human-data figure of the same experiment and
+        observer stays: it collects this session's conditions)."""
+        self.summary.object = self.notes.object = ""
+        self.track.object = self.curve.object = None
+        last = self.history[-1] if self.history else None
+        if last is None or (last.experiment, last.observer) != keep_history_of:
+            self.human_plot.object, self.human_text.object = None, ""
+
     def _on_cancel(self, event=None):
         sub = self._subscription
         if sub is not None:
@@ -844,7 +876,7 @@ class ExperimentPanel:
         self.summary.object = text
         self.notes.object = "\n".join(f"- {n}" for n in o.notes)
         self.progress_text.object = (f"Finished: {sum(r['n_trials'] for r in o.runs)} trials in "
-                                     f"{o.elapsed_s:.1f} s on {o.device}.")
+                                     f"{_seconds(o.elapsed_s)} on {o.device}.")
 
     # ------------------------------------------------------------------ layout
     def view(self):

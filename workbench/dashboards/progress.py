@@ -177,28 +177,27 @@ class StaircaseProgress:
         track = self.tracks[run]
         return int(len(reversal_indices(track))) if len(track) > 2 else 0
 
+    def _reversal_fraction(self) -> float:
+        per_run = [1.0 if run not in self.active else min(1.0, self.reversals(run) / self.needed)
+                   for run in range(self.n_runs)]
+        return float(np.mean(per_run))
+
     def fraction(self) -> float:
         """Estimated fraction of the work done (0..1): reversals towards the procedure's
         stopping rule, finished runs complete; at least the fraction of the trial limit."""
         if self.finished:
             return 1.0
-        per_run = []
-        for run in range(self.n_runs):
-            if run not in self.active:
-                per_run.append(1.0)
-            elif self.values_seen:
-                per_run.append(min(1.0, self.reversals(run) / self.needed))
-            else:
-                per_run.append(0.0)
         by_trials = self.trials / (self.n_runs * self.procedure.max_trials)
-        return float(min(1.0, max(np.mean(per_run), by_trials)))
+        by_reversals = self._reversal_fraction() if self.values_seen else 0.0
+        return float(min(1.0, max(by_reversals, by_trials)))
 
     def eta_s(self) -> float:
-        """Seconds left (NaN until there is something to extrapolate from)."""
-        f = self.fraction()
+        """Seconds left (NaN until there is something to extrapolate from: a few reversals, or
+        without visible values a share of the trial limit, then an upper bound)."""
         if self.finished:
             return 0.0
-        if self.first_step_at is None or f <= 0.02:
+        f = self._reversal_fraction() if self.values_seen else self.fraction()
+        if self.first_step_at is None or f < 0.05:
             return math.nan
         spent = self.clock() - self.first_step_at
         return spent * (1 - f) / f
@@ -222,7 +221,8 @@ def describe(snapshot: dict) -> str:
     if rev is not None:
         need = snapshot["reversals_needed"]
         done = sum(min(r, need) for r in rev)
-        parts.append(f"reversals {done} of the {need * len(rev)} the {len(rev)} runs need")
+        parts.append(f"reversals {done} of {need * len(rev)} ({len(rev)} run{'s' if len(rev) != 1 else ''} × "
+                     f"{need} to finish)")
     else:
         parts.append("reversals not visible for this observer")
     if snapshot["runs_done"]:
