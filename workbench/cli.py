@@ -66,7 +66,7 @@ def _check_int(value, name: str, low: int, high: int, allow_none: bool = False):
 def serve_command(port: int = 5006, address: str = "127.0.0.1", allow_websocket_origin=None,
                   show: bool = False, dry_run: bool = False, session_lifetime_s: float = 15.0,
                   num_procs: int = 1, threads: int | None = None, experiment_workers: int | None = None,
-                  cache_mb: float = 768.0, device: str = "auto", warm_up: str = "first",
+                  cache_mb: float = 512.0, device: str = "auto", warm_up: str = "first",
                   experiment_nice: int = 10):
     """Serve the Panel app (binds 127.0.0.1 unless told otherwise).
 
@@ -175,8 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--experiment-nice", type=int, default=10, metavar="0-19",
                          help="CPU priority of the experiment workers below the server (default 10): "
                               "slider work goes first")
-    p_serve.add_argument("--cache-mb", type=float, default=768.0, metavar="MB",
-                         help="memory for the cache of computations shared by all sessions (default 768)")
+    p_serve.add_argument("--cache-mb", type=float, default=512.0, metavar="MB",
+                         help="memory for the cache of computations shared by all sessions (default 512)")
     p_serve.add_argument("--device", default="auto", metavar="auto|cpu|cuda[:N]",
                          help="where models and experiments run (default auto: CUDA when torch sees a GPU)")
     p_serve.add_argument("--warm-up", default="first", choices=("none", "first", "all"),

@@ -36,7 +36,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 import numpy as np
 
 LOG = logging.getLogger("workbench.dashboards.compute")
-DEFAULT_CACHE_MB = 768.0
+DEFAULT_CACHE_MB = 512.0
 DEFAULT_THREADS = 2
 MAX_IDLE_MODELS = 24
 

@@ -93,6 +93,7 @@ STAND_IN_CUES = {"level": "the intervals' overall levels",
 STAND_IN_NAMES = {"level": "level stand-in", "envelope": "envelope stand-in"}
 DEFAULT_OBSERVER = "paulick2024"
 MAX_HISTORY = 40
+CPU_BATCH = 4  # intervals per model call on the CPU: a 1-s Paulick2024 interval holds ~80 MB of stages
 
 
 # --------------------------------------------------------------------------- the task list
@@ -320,7 +321,9 @@ def run_task(task: str, observer: str, condition_value: float, n_runs: int = 2, 
     if procedure:
         kwargs["procedure"] = dict(procedure)
     experiment = experiments.make_experiment(info.name, **kwargs)
-    obs = observers.make_observer(observer, experiment, seed=int(seed), device=device)
+    on_cpu = str(device or "cpu").startswith("cpu")
+    obs = observers.make_observer(observer, experiment, seed=int(seed), device=device,
+                                  batch_size=CPU_BATCH if on_cpu else None)
     run_kwargs = {}
     if device is not None and "device" in inspect.signature(experiment.run).parameters and hasattr(obs, "to"):
         run_kwargs["device"] = device
