@@ -125,7 +125,10 @@ class MemorySampler(threading.Thread):
                         pss += p.memory_full_info().pss / 1e6
                     except (psutil.Error, AttributeError):
                         pss = float("nan")
-                self.samples.append({"t": time.time(), "server_rss": rss.get(self.pid, 0.0),
+                workers = {c.pid for c in procs if "experiment-worker" in " ".join(c.cmdline()[-3:])
+                           or "multiprocessing" in " ".join(c.cmdline())}
+                self.samples.append({"t": time.time(),
+                                     "server_rss": sum(v for k, v in rss.items() if k not in workers),
                                      "total_rss": sum(rss.values()), "total_pss": pss, "n_procs": len(procs)})
             except psutil.Error:
                 return
@@ -370,7 +373,9 @@ def main(argv=None) -> int:
         t_ready = time.perf_counter()
         status0 = wait_ready(base, proc, 600.0)
         ready_s = time.perf_counter() - t_ready
-        sampler = MemorySampler(status0["pid"])
+        # the whole process tree of the server we started (all --num-procs processes and their
+        # experiment workers), or of the answering process of a server given by --url
+        sampler = MemorySampler(proc.pid if proc is not None else status0["pid"])
         sampler.start()
         time.sleep(2.0)
         baseline = sampler.samples[-1] if sampler.samples else {}
