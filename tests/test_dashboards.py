@@ -52,7 +52,10 @@ FAKE = ModelSpec("FakeModel", __name__, 8000, params=(ParamSpec("gain", "gain", 
 
 @pytest.fixture
 def fake(monkeypatch):
+    from workbench.dashboards import compute
+
     monkeypatch.setitem(MODELS, "FakeModel", FAKE)
+    compute.SERVICE.cache.clear()  # the shared cache outlives sessions: start each test empty
     FakeModel.calls = 0
     return FAKE
 
@@ -234,13 +237,20 @@ def test_readout_changes_with_the_stimulus(fake):
     assert "**1000 Hz**" in text and "compute time (ms)" in text
 
 
-def test_sessions_do_not_share_state(fake):
+def test_sessions_share_computations_by_content_but_not_state(fake):
     a, b = Explorer(), Explorer()
     a.set_upload(_wav(np.sin(np.arange(1600) / 3)))
     assert a.upload_digest and not b.upload_digest
-    a.run("FakeModel", StimulusSpec(duration_s=0.05))
+    first = a.run("FakeModel", StimulusSpec(duration_s=0.05))
+    assert not first.cached and FakeModel.calls == 1
     assert a.run("FakeModel", StimulusSpec(duration_s=0.05)).cached
-    assert not b.run("FakeModel", StimulusSpec(duration_s=0.05)).cached
+    # the same computation asked for by another session: a hit in the shared cache, same arrays
+    other = b.run("FakeModel", StimulusSpec(duration_s=0.05))
+    assert other.cached and FakeModel.calls == 1 and other.stages["ihc"] is first.stages["ihc"]
+    # but b never sees a's upload
+    a.run("FakeModel", StimulusSpec(kind="upload", duration_s=0.05, level_db_spl=50))
+    with pytest.raises(ValueError, match="no WAV file uploaded yet"):
+        b.run("FakeModel", StimulusSpec(kind="upload", duration_s=0.05, level_db_spl=50))
 
 
 def test_debouncer_keeps_only_the_last_call():
@@ -309,16 +319,13 @@ def test_panel_explorer_rejects_bad_upload(fake):
     assert view.explorer.upload_digest and view.stimulus_widgets["kind"].value == "upload"
 
 
-def test_explorer_close_frees_the_session():
+def test_explorer_close_frees_the_session(fake):
     e = Explorer()
     e.set_upload(_wav(np.sin(np.arange(1600) / 3)))
-    e._runs.get_or("k", lambda: np.zeros(10))
     e.close()
-    assert len(e._runs) == 0 and e._upload is None
-    e._runs.get_or("late", lambda: np.zeros(10))  # a computation that finished after the close
-    assert len(e._runs) == 0
+    assert e._upload is None and e.closed
     with pytest.raises(core.Superseded):
-        e.run("Dau1997", StimulusSpec())
+        e.run("FakeModel", StimulusSpec(duration_s=0.05))
 
 
 def test_stage_picker_follows_the_model_contract():
@@ -454,8 +461,9 @@ def test_experiment_task_runs_staircases_and_fits():
 
 def test_experiment_panel_runs_and_reports_errors():
     from workbench.dashboards.experiments_ui import ExperimentPanel
+    from workbench.dashboards.workers import InlinePool
 
-    view = ExperimentPanel()
+    view = ExperimentPanel(pool=InlinePool(), procedure=QUICK)
     view.view()
     view.controls["observer"].value = "level"
     view.controls["n_runs"].value = 1
@@ -463,16 +471,10 @@ def test_experiment_panel_runs_and_reports_errors():
     run(view._on_run())
     assert view.message.visible and "level_db_spl" in view.message.object
     view.condition.value = 60.0
-    import workbench.dashboards.experiments_ui as ex
-
-    original = ex.run_task
-    ex.run_task = lambda *a, **k: original(*a, procedure=QUICK, **k)
-    try:
-        run(view._on_run())
-    finally:
-        ex.run_task = original
+    run(view._on_run())
     assert not view.message.visible and "threshold" in view.summary.object
-    assert view.track.object[:4] == b"\x89PNG" and not view.run_button.disabled
+    assert view.track.object[:4] == b"\x89PNG" and not view.run_button.disabled and not view.cancel_button.visible
+    assert "Finished" in view.progress_text.object
 
 
 @pytest.mark.parametrize("name", list(registry.MODELS))

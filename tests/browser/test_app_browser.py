@@ -140,15 +140,55 @@ def test_stimulus_and_experiments_tabs(page, app_server, artifacts):
     page.screenshot(path=str(artifacts / "app_stimulus.png"), full_page=True)
 
     page.locator(".bk-tab", has_text="Experiments").first.click()
-    page.locator(".param-observer select").first.select_option(label="stand-in: level feature + noise (fast)")
-    page.locator(".param-n_runs .noUi-handle").first.focus()
+    # the stimulus designer does not apply here: hidden, and the tab says where the stimuli come from
+    expect(page.locator(".param-level_db_spl").first).to_be_hidden()
+    expect(page.locator(".experiment-description p").first).to_contain_text("Stimulus:")
+    expect(page.locator(".experiment-stimulus-note p").first).to_contain_text("makes its own stimuli")
+    observer = page.locator(".experiment-observer select").first
+    assert "Paulick2024" in observer.input_value()  # the default observer
+    observer.select_option(label="stand-in: level feature + noise (fast)")
+    page.locator(".experiment-n_runs .noUi-handle").first.focus()
     page.keyboard.press("ArrowLeft")  # 2 -> 1 run
     page.locator(".run-experiment button").first.click()
     summary = page.locator(".experiment-summary p").first
     expect(summary).to_contain_text("threshold", timeout=120000)
+    expect(summary).to_contain_text("seed:")
     expect(page.locator(".experiment-track img")).to_have_count(1)
     expect(page.locator(".experiment-curve img")).to_have_count(1)
+    expect(page.locator(".experiment-human img")).to_have_count(1)
+    expect(page.locator(".experiment-human-caption p").first).to_contain_text("Jesteadt")
+    expect(page.locator(".experiment-progress p").first).to_contain_text("Finished")
     page.screenshot(path=str(artifacts / "app_experiments.png"), full_page=True)
+    page.locator(".bk-tab", has_text="Models").first.click()
+    expect(page.locator(".param-level_db_spl").first).to_be_visible()
+
+
+def test_experiment_progress_and_cancel_while_sliders_stay_live(page, app_server, artifacts):
+    """A Paulick2024 run in the worker shows trials and reversals, the Models tab answers a slider
+    meanwhile, and Cancel stops it with a message in the page."""
+    page.goto(f"{app_server}?model=King2019")
+    readout = page.locator(".readout p").first
+    expect(readout).to_contain_text("compute time", timeout=FIRST_RUN_S * 1000)
+    page.locator(".bk-tab", has_text="Experiments").first.click()
+    page.locator(".experiment-task select").first.select_option(label="detection: amplitude modulation of noise")
+    page.locator(".run-experiment button").first.click()
+    progress = page.locator(".experiment-progress p").first
+    expect(progress).to_contain_text("trials done", timeout=240000)
+    expect(progress).to_contain_text("reversals")
+    expect(page.locator(".cancel-experiment button").first).to_be_visible()
+    page.screenshot(path=str(artifacts / "app_experiment_progress.png"), full_page=True)
+    page.locator(".bk-tab", has_text="Models").first.click()
+    expect(page.locator(".param-level_db_spl .noUi-handle").first).to_be_visible()
+    time.sleep(1.0)  # the sidebar is drawn again after the tab switch
+    text = readout.inner_text()
+    _press(page, ".param-level_db_spl", "ArrowRight", 1)
+    _, seconds = _wait_change(page, readout, text, 30)
+    page.locator(".bk-tab", has_text="Experiments").first.click()
+    page.locator(".cancel-experiment button").first.click()
+    message = page.locator(".experiments-message").first
+    expect(message).to_contain_text("cancelled", timeout=30000)
+    expect(page.locator(".run-experiment button").first).to_be_enabled()
+    (artifacts / "slider_during_experiment.json").write_text(json.dumps({"slider_step_s": round(seconds, 3)}))
 
 
 @pytest.mark.skipif(not os.environ.get("WORKBENCH_LATENCY_ALL"),

@@ -1,7 +1,9 @@
 """Front-end independent dashboard logic: stimulus specs, cached model runs, readouts, debounce.
 
 One :class:`Explorer` belongs to one user session (a notebook widget or one browser tab of
-the Panel app); nothing here is module-global state except read-only tables.
+the Panel app) and holds only that session's own state (its upload, its settings); the
+computations go through the process's shared, content-keyed cache and model pool
+(:mod:`workbench.dashboards.compute`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import logging
 import math
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -405,43 +406,37 @@ def stage_choices(info: dict[str, StageInfo]) -> dict[str, str]:
 
 
 def _numpy(value, axes: str = "") -> np.ndarray:
-    """A tensor as float64 numpy, batch item 0 when its axes start with B."""
-    a = value.detach().cpu().double().numpy()
+    """A tensor as numpy on the host, in its own dtype (the models compute in float32 by
+    default: a float64 copy would only double the memory), batch item 0 when its axes start
+    with B."""
+    a = value.detach().cpu().numpy()
     return a[0] if axes.startswith("B") else a
 
 
-class _LRU(OrderedDict):
-    def __init__(self, size: int):
-        super().__init__()
-        self.size = size
-        self.closed = False
-
-    def get_or(self, key, make):
-        if key in self:
-            self.move_to_end(key)
-            return self[key], True
-        value = make()
-        if self.closed:  # the session ended while this was computed: keep nothing
-            return value, False
-        self[key] = value
-        while len(self) > self.size:
-            self.popitem(last=False)
-        return value, False
-
-
 class Explorer:
-    """Per-session state: the uploaded sound and caches of stimuli, models and stage outputs.
+    """One session's view of the dashboards' computations: its upload and its settings.
 
-    Only what changed is recomputed: the stimulus is cached per (spec, fs), a model instance
-    per (name, parameters), and the whole stage dict per (model, parameters, stimulus), so
-    switching the displayed stage or going back to an earlier setting costs nothing.
+    The computations themselves go through a :class:`~workbench.dashboards.compute.ComputeService`
+    (by default the process's shared one): a stimulus is cached per (spec, fs, upload digest),
+    a model run per (model, parameters, stimulus), and for models with a stage ``chain`` every
+    intermediate stage per (stimulus, the parameters acting up to it), all by content, so a
+    run that any session did is a cache hit for every other one, and changing a late
+    parameter reuses the earlier stages. Models are borrowed from the service's pool.
+
+    ``device``: where the models run (default: the service's, 'cuda' when ``workbench serve``
+    found a GPU). ``cache_size``: give this explorer a private service with room for about
+    that many model runs instead of the shared one (isolated notebooks, tests).
     """
 
-    def __init__(self, cache_size: int = 8):
-        self._stimuli = _LRU(cache_size)
-        self._models = _LRU(cache_size)
-        self._runs = _LRU(cache_size)
-        self._stage_tensors = _LRU(4 * cache_size)
+    def __init__(self, cache_size: int | None = None, service=None, device=None):
+        from workbench.dashboards import compute
+
+        if service is None:
+            service = compute.SERVICE if cache_size is None else \
+                compute.ComputeService(cache_mb=max(16.0, 128.0 * cache_size), threads=1,
+                                       device=compute.SERVICE.device)
+        self.service = service
+        self._device = None if device is None else compute.resolve_device(device)
         self._upload: tuple[np.ndarray, float] | None = None
         self.upload_digest = ""
         self.upload_info: dict = {}  # name, duration_s, channels, fs of the accepted upload
@@ -450,13 +445,15 @@ class Explorer:
         self.last_elapsed_s: dict[str, float] = {}
         self._lock = threading.Lock()
 
+    @property
+    def device(self) -> str:
+        return self._device or self.service.device
+
     def close(self):
-        """Free everything this session holds (caches, models, the upload); later runs stop
-        with :class:`Superseded`. Called when the browser session ends."""
+        """Free what this session holds (its upload); its running computation stops at the next
+        stage unless another session waits for the same result (:class:`Superseded`). Shared
+        cache entries stay: they are bounded and other sessions may use them."""
         self.closed = True
-        for cache in (self._stimuli, self._models, self._runs, self._stage_tensors):
-            cache.closed = True
-            cache.clear()
         self._upload = None
         self.upload_info = {}
         self._kept_uploads = {}
@@ -483,17 +480,36 @@ class Explorer:
                             "channels": 1 if samples.ndim == 1 else samples.shape[0], "fs": fs}
         return self.upload_digest
 
-    def stimulus(self, spec: StimulusSpec, fs: float) -> torch.Tensor:
-        """The stimulus of ``spec`` at ``fs`` in pascals (cached; unused settings ignored)."""
-        spec = spec.canonical()
-        return self._stimuli.get_or((spec, fs), lambda: make_stimulus(spec, fs, self._upload_for(spec)))[0]
+    def _with_upload(self, spec: StimulusSpec, binaural: bool = True) -> StimulusSpec:
+        """``spec`` with its unused settings at their defaults (changing one is no recompute) and,
+        for an upload, the digest of the sound it means (a kept stimulus B names its own)."""
+        digest = (spec.upload_digest or self.upload_digest) if spec.kind == "upload" else ""
+        return replace(spec.canonical(binaural), upload_digest=digest)
 
-    def model(self, name: str, params: dict | None = None):
+    def stimulus(self, spec: StimulusSpec, fs: float) -> torch.Tensor:
+        """The stimulus in pascals (float64, ``(T,)``, on the CPU), from the shared cache."""
+        from workbench.dashboards.compute import content_key
+
+        spec = self._with_upload(spec)
+        upload = self._upload_for(spec)
+        if spec.kind == "upload" and upload is None:
+            raise ValueError("no WAV file uploaded yet: upload one or choose another stimulus type")
+        key = content_key("stimulus", spec, float(fs))
+        return self.service.cache.get_or_compute(key, lambda _: make_stimulus(spec, fs, upload))[0]
+
+    def _model_key(self, name: str, params: dict | None):
         spec = model_spec(name)
         kwargs = spec.constructor_kwargs(params)
         cls = model_class(name)
-        key = (name, repr(sorted(kwargs.items())))
-        return self._models.get_or(key, lambda: cls(**kwargs, return_stages=True).eval())[0]
+        device = self.device
+        return (name, repr(sorted(kwargs.items())), device), \
+            (lambda: cls(**kwargs, return_stages=True).to(device).eval())
+
+    def model(self, name: str, params: dict | None = None):
+        """A model instance with these parameters, for reading its contract (``stage_info``,
+        ``fs``); computations borrow their own instance from the pool."""
+        key, factory = self._model_key(name, params)
+        return self.service.models.peek(key, factory)
 
     def expected_slow(self, name: str) -> bool:
         """Whether the next run of ``name`` will probably exceed the progress threshold."""
@@ -503,71 +519,88 @@ class Explorer:
         """Run model ``name`` on the stimulus; every ``return_stages`` output is kept.
 
         ``is_stale()`` (optional) is polled between stages: when it turns true the run stops
-        with :class:`Superseded` (a slider moved on), keeping the stages done so far cached.
+        with :class:`Superseded` (a slider moved on), keeping the stages done so far cached,
+        unless another session waits for the same result.
         """
+        from workbench.dashboards.compute import content_key
+
         spec = model_spec(name)
         params = {**spec.defaults(), **(params or {})}
         binaural = "E" in getattr(model_class(name), "input_axes", "BT")
-        digest = (stimulus.upload_digest or self.upload_digest) if stimulus.kind == "upload" else ""
-        stimulus = replace(stimulus.canonical(binaural), upload_digest=digest)  # unused settings: no recompute
-        key = (name, repr(sorted(params.items())), stimulus)
+        stimulus = self._with_upload(stimulus, binaural)
+        key = content_key("run", name, params, stimulus, self.device)
+
+        def stale():
+            return self.closed or (is_stale is not None and is_stale())
+
         with self._lock:  # one computation at a time per session
-            if self.closed or (is_stale is not None and is_stale()):
+            if stale():
                 raise Superseded()
-            result, hit = self._runs.get_or(key, lambda: self._compute(spec, stimulus, params, is_stale))
+            result, hit = self.service.cache.get_or_compute(
+                key, lambda wanted: self._compute(spec, stimulus, params, lambda: not wanted()), shared_stale=stale)
         if hit:
             result = replace(result, cached=True)
+        else:
+            self.last_elapsed_s[spec.name] = result.elapsed_s
         return result
 
-    def _compute(self, spec: ModelSpec, stimulus: StimulusSpec, params: dict, is_stale=None) -> RunResult:
+    def _compute(self, spec: ModelSpec, stimulus: StimulusSpec, params: dict, is_stale) -> RunResult:
         t0 = time.perf_counter()
-        model = self.model(spec.name, params)
-        x_pa = self.stimulus(stimulus, model.fs)
-        if x_pa.dim() == 2:  # a stereo upload: both ears for a binaural model, their mean for the others
-            x = to_model_input(x_pa[None], model, ears=None) if "E" in model.input_axes else \
-                to_model_input(x_pa.mean(0)[None], model)
-        else:
-            x = to_model_input(x_pa[None], model, stimulus.ears)
-        x = x.to(model.dtype)
-        with torch.no_grad():
+        x_pa = self.stimulus(stimulus, spec.fs)
+        key, factory = self._model_key(spec.name, params)
+        with self.service.models.borrow(key, factory) as model, torch.no_grad():
+            if x_pa.dim() == 2:  # a stereo upload: both ears for a binaural model, their mean for the others
+                x = to_model_input(x_pa[None], model, ears=None) if "E" in model.input_axes else \
+                    to_model_input(x_pa.mean(0)[None], model)
+            else:
+                x = to_model_input(x_pa[None], model, stimulus.ears)
+            x = x.to(device=self.device, dtype=model.dtype)
             if spec.chain:
                 output, stages, recomputed = self._run_chain(spec, model, x, stimulus, params, is_stale)
             else:
                 output, stages = model(x)
                 recomputed = tuple(stages) + ("output",)
             stages["output"] = model.output_stage(output)
-        info = model.stage_info
-        stages = {k: _numpy(v, info[k].axes) for k, v in stages.items()}
+            info = model.stage_info
+            stages = {k: _numpy(v, info[k].axes) for k, v in stages.items()}
+            mfc = None if model.mfc is None else _numpy(torch.as_tensor(model.mfc)).astype(np.float64)
+            freqs = _numpy(torch.as_tensor(model.center_freqs_hz)).astype(np.float64)
+            fs = model.fs
         elapsed = time.perf_counter() - t0
-        self.last_elapsed_s[spec.name] = elapsed
-        mfc = None if model.mfc is None else _numpy(torch.as_tensor(model.mfc))
-        return RunResult(spec.name, dict(params), stimulus, model.fs, stages, info,
-                         _numpy(torch.as_tensor(model.center_freqs_hz)), mfc, elapsed,
+        return RunResult(spec.name, dict(params), stimulus, fs, stages, info, freqs, mfc, elapsed,
                          input_pa=x_pa.numpy(), recomputed=recomputed)
 
-    def _run_chain(self, spec: ModelSpec, model, x, stimulus: StimulusSpec, params: dict, is_stale=None):
+    def _run_chain(self, spec: ModelSpec, model, x, stimulus: StimulusSpec, params: dict, is_stale):
         """Run ``spec.chain`` stage by stage, reusing the longest cached prefix of stages.
 
         Stage i's cache key holds only the parameters that act at stage i or earlier, so
-        changing e.g. the adaptation limit reuses the filterbank and hair-cell outputs.
+        changing e.g. the adaptation limit reuses the filterbank and hair-cell outputs. The
+        last stage is not kept separately (the whole run is cached).
         """
+        from workbench.dashboards.compute import content_key
+
+        cache = self.service.cache
         keys = [key for key, _ in spec.chain]
         acts_at = {p.name: keys.index(p.stage) if p.stage else 0 for p in spec.params}
 
         def cache_key(i):
-            upstream = sorted((n, repr(v)) for n, v in params.items() if acts_at.get(n, 0) <= i)
-            return spec.name, stimulus, i, tuple(upstream)
+            upstream = {n: v for n, v in params.items() if acts_at.get(n, 0) <= i}
+            return content_key("stage", spec.name, stimulus, i, upstream, self.device)
 
-        start = 0
-        while start < len(keys) and cache_key(start) in self._stage_tensors:
-            start += 1
-        outputs = [self._stage_tensors.get_or(cache_key(i), None)[0] for i in range(start)]
+        outputs = []
+        for i in range(len(keys) - 1):
+            cached = cache.peek(cache_key(i))
+            if cached is None:
+                break
+            outputs.append(cached)
+        start = len(outputs)
         signal = outputs[-1] if outputs else x
         for i in range(start, len(keys)):
-            if is_stale is not None and is_stale():
+            if is_stale():
                 raise Superseded()
             signal = getattr(model, spec.chain[i][1])(signal)
-            self._stage_tensors.get_or(cache_key(i), lambda s=signal: s)
+            if i < len(keys) - 1:
+                cache.put(cache_key(i), signal)
             outputs.append(signal)
         stages = dict(zip(keys[:-1], outputs[:-1]))
         return outputs[-1], stages, tuple(keys[start:])

@@ -35,7 +35,6 @@ import functools
 import html
 import io
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -43,12 +42,13 @@ import panel as pn
 import param
 from panel.custom import JSComponent
 
-from workbench.dashboards import core
+from workbench.dashboards import compute, core
 from workbench.dashboards.core import STIMULUS_CONTROLS, Debouncer, Explorer, StimulusSpec
 from workbench.dashboards.registry import MODELS, ParamSpec, model_class, model_spec
 
-# Shared worker threads (only the threads are shared: every session has its own Explorer).
-EXECUTOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="workbench-dash")
+# The process's slider threads (sized by `workbench serve --threads`); experiments never run
+# here (they have their own worker processes), so a slider move never waits behind one.
+EXECUTOR = compute.SERVICE.executor
 PNG_DPI = 96
 PLOT_HEIGHT = 340
 COMPARE = {"nothing": "none", "stimulus B (same model and stage)": "stimulus",
