@@ -475,6 +475,15 @@ def test_experiment_panel_runs_and_reports_errors():
     assert not view.message.visible and "threshold" in view.summary.object
     assert view.track.object[:4] == b"\x89PNG" and not view.run_button.disabled and not view.cancel_button.visible
     assert "Finished" in view.progress_text.object
+    # the run's results download as CSV: every trial of every run, after the summary
+    assert view.download.visible
+    data = view._download_results().getvalue().decode()
+    lines = data.splitlines()
+    header = next(i for i, line in enumerate(lines) if not line.startswith("#"))
+    outcome = view.history[-1]
+    assert lines[header].startswith("run,trial,") and "observer: level" in data and "seed:" in data
+    assert len(lines) - header - 1 == sum(len(r["values"]) for r in outcome.runs) > 0
+    assert view.download.filename.endswith("_trials.csv")
 
 
 @pytest.mark.parametrize("name", list(registry.MODELS))

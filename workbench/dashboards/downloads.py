@@ -137,15 +137,26 @@ def stimulus_wav(x_pa, fs: float, spec=None) -> tuple[str, bytes]:
     return f"{safe_name(kind, level)}.wav", buf.getvalue()
 
 
-def experiment_csv(task_result) -> tuple[str, bytes]:
-    """Experiment results (a :class:`workbench.dashboards.experiments_ui.TaskResult`): one
-    row per trial (run, trial, tracked value, correct) after a commented summary."""
-    e, summary = task_result.experiment, task_result.summary
-    head = [f"experiment: {getattr(e, 'name', '')}; tracked: {getattr(e, 'variable', '')} "
-            f"({getattr(e, 'unit', '')})"]
-    head += [f"{k}: {v}" for k, v in summary.items()]
-    rows = [["run", "trial", f"{getattr(e, 'variable', 'value')} ({getattr(e, 'unit', '')})", "correct"]]
-    staircase = task_result.result.staircase
-    for run, (values, correct) in enumerate(zip(staircase.values, staircase.correct)):
-        rows += [[run, i + 1, f"{v:.6g}", int(c)] for i, (v, c) in enumerate(zip(values, correct))]
-    return f"{safe_name(getattr(e, 'name', 'experiment'), 'trials')}.csv", _csv(rows, head)
+def experiment_csv(result) -> tuple[str, bytes]:
+    """Experiment results as CSV: commented lines with the task, observer, seed, condition,
+    summary and the human comparison, then one row per trial (run, trial, tracked value,
+    correct). ``result``: a :class:`~workbench.dashboards.experiments_ui.TaskOutcome` (what
+    the Experiments tab shows) or a ``TaskResult`` of ``run_task``."""
+    if not hasattr(result, "runs"):
+        from workbench.dashboards.experiments_ui import outcome
+
+        result = outcome(result, figures=False)
+    o = result
+    condition = ", ".join(f"{k} = {v:g}" if isinstance(v, (int, float)) else f"{k} = {v}"
+                          for k, v in o.condition.items())
+    head = [f"experiment: {o.experiment} ({o.task}); observer: {o.observer}; seed: {o.seed}; runs: {o.n_runs}",
+            f"condition: {condition}", f"tracked: {o.variable} ({o.unit}); threshold: {o.threshold:.6g}"]
+    head += [f"{k}: {v}" for k, v in o.summary.items()]
+    h = o.human or {}
+    if h.get("available"):
+        head.append(f"human: {h.get('human_value')}; model - human: {h.get('model_minus_human')}; "
+                    f"source: {h.get('citation', '')}")
+    rows = [["run", "trial", f"{o.variable} ({o.unit})", "correct"]]
+    for run, r in enumerate(o.runs):
+        rows += [[run, i + 1, f"{v:.6g}", int(c)] for i, (v, c) in enumerate(zip(r["values"], r["correct"]))]
+    return f"{safe_name(o.experiment, o.observer, 'trials')}.csv", _csv(rows, head)

@@ -737,6 +737,9 @@ class ExperimentPanel:
         self.human_plot = pn.pane.PNG(None, css_classes=["experiment-human"], max_width=560)
         self.human_text = pn.pane.Markdown("", css_classes=["experiment-human-caption"])
         self.reference = pn.pane.PNG(None, css_classes=["experiment-reference"], max_width=560)
+        self.download = pn.widgets.FileDownload(label="Results (CSV)", callback=self._download_results,
+                                                filename="results.csv", css_classes=["download-experiment"],
+                                                color="light", width=170, visible=False)
         self._show_reference(self.controls["task"].value)
 
     # ------------------------------------------------------------------ state
@@ -875,9 +878,22 @@ class ExperimentPanel:
         observer stays: it collects this session's conditions)."""
         self.summary.object = self.notes.object = ""
         self.track.object = self.curve.object = None
+        self.download.visible = False
         last = self.history[-1] if self.history else None
         if last is None or (last.experiment, last.observer) != keep_history_of:
             self.human_plot.object, self.human_text.object = None, ""
+
+    def _download_results(self):
+        """The last finished run (trials and summary) as CSV."""
+        import io
+
+        from workbench.dashboards import downloads
+
+        if not self.history:
+            raise ValueError("nothing to download yet: run an experiment first")
+        name, data = downloads.experiment_csv(self.history[-1])
+        self.download.filename = name
+        return io.BytesIO(data)
 
     def _on_cancel(self, event=None):
         sub = self._subscription
@@ -911,6 +927,7 @@ class ExperimentPanel:
         if cached:
             text += " · (computed earlier with the same settings; taken from the server's cache)"
         self.summary.object = text
+        self.download.visible = True
         self.notes.object = "\n".join(f"- {n}" for n in o.notes)
         self.progress_text.object = (f"Finished: {sum(r['n_trials'] for r in o.runs)} trials in "
                                      f"{_seconds(o.elapsed_s)} on {o.device}.")
@@ -925,7 +942,8 @@ class ExperimentPanel:
         controls = pn.Column("### Experiment", self.controls["task"], self.description, self.condition_box,
                              self.controls["observer"], self.controls["n_runs"], self.controls["seed"],
                              pn.Row(self.run_button, self.cancel_button), note, width=360)
-        results = pn.Column(self.message, self.progress_bar, self.progress_text, self.summary, self.notes,
+        results = pn.Column(self.message, self.progress_bar, self.progress_text, self.summary, self.download,
+                            self.notes,
                             pn.Row(self.track, self.curve), self.human_plot, self.human_text,
                             self.reference,
                             sizing_mode="stretch_width")
