@@ -36,14 +36,16 @@ def bench(name: str, duration_s: float = 0.5) -> dict:
         figures.png_bytes(figures.stage_figure(result, stage))
 
     row = {"cold": _ms(lambda: update(StimulusSpec(duration_s=duration_s)))}
-    row["level"] = min(_ms(lambda lev=lev: update(StimulusSpec(duration_s=duration_s, level_db_spl=lev)))
-                       for lev in (61, 62))
+    row["level"] = min(
+        _ms(lambda lev=lev: update(StimulusSpec(duration_s=duration_s, level_db_spl=lev))) for lev in (61, 62)
+    )
     for p in spec.params:
         if p.kind in ("float", "int"):
             new = [p.default + p.step * k for k in (1, 2)]
             new = [v if v <= p.high else p.default - p.step * k for k, v in zip((1, 2), new)]
             row[f"param {p.name}"] = min(
-                _ms(lambda v=v, name=p.name: update(StimulusSpec(duration_s=duration_s), {name: v})) for v in new)
+                _ms(lambda v=v, name=p.name: update(StimulusSpec(duration_s=duration_s), {name: v})) for v in new
+            )
     row["stage"] = _ms(lambda: update(StimulusSpec(duration_s=duration_s), stage=stage1))
     return row
 
@@ -52,8 +54,10 @@ if __name__ == "__main__":
     threads = int(os.environ.get("TORCH_THREADS", "1"))  # 1: CPU time is not inflated by spinning workers
     torch.set_num_threads(threads)
     duration = float(sys.argv[1]) if len(sys.argv) > 1 else 0.5
-    print(f"dashboard latency, {duration:g} s stimulus, wall/CPU ms (torch threads {threads}), "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"dashboard latency, {duration:g} s stimulus, wall/CPU ms (torch threads {threads}), "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     for name in MODELS:
         row = bench(name, duration)
         print(f"{name:13s} " + "  ".join(f"{k} {w:.0f}/{c:.0f}" for k, (w, c) in row.items()), flush=True)

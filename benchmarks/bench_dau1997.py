@@ -34,8 +34,12 @@ def stage_times(device: str, repeats: int) -> dict[str, float]:
         fb = model.filterbank(x)
         ihc = model.ihc(fb)
         adapt = model.adaptation(ihc)
-        steps = {"filterbank": lambda: model.filterbank(x), "ihc": lambda: model.ihc(fb),
-                 "adaptation": lambda: model.adaptation(ihc), "modulation": lambda: model.modulation(adapt)}
+        steps = {
+            "filterbank": lambda: model.filterbank(x),
+            "ihc": lambda: model.ihc(fb),
+            "adaptation": lambda: model.adaptation(ihc),
+            "modulation": lambda: model.modulation(adapt),
+        }
         return {name: best_ms(fn, repeats) for name, fn in steps.items()}
 
 
@@ -63,8 +67,10 @@ def main(argv=None) -> int:
     for batch in (1, 8):
         c0 = time.process_time()
         r = results[batch] = bench_model("Dau1997", {"fs": FS}, batch, args.device, args.repeats)
-        print(f"{batch:5d} {r['fwd_ms']:8.1f} {r['fb_ms']:10.1f} {r['fb_ms'] / r['fwd_ms']:7.2f} "
-              f"{r['rtf']:7.1f} {r['peak_mib']:8.1f}   (CPU s for this row: {time.process_time() - c0:.1f})")
+        print(
+            f"{batch:5d} {r['fwd_ms']:8.1f} {r['fb_ms']:10.1f} {r['fb_ms'] / r['fwd_ms']:7.2f} "
+            f"{r['rtf']:7.1f} {r['peak_mib']:8.1f}   (CPU s for this row: {time.process_time() - c0:.1f})"
+        )
     stages = stage_times(args.device, args.repeats)
     print("per stage, batch 1 (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
     peer = bench_torch_amt(args.repeats)

@@ -52,12 +52,20 @@ def bench(name: str, model: torch.nn.Module, x: torch.Tensor, repeats: int = 3) 
 
     fb, _ = _time(fwd_bwd, 2)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak RSS so far (MB)
-    row = {"model": name, "batch": x.shape[0], "forward_ms": 1e3 * fwd, "forward_cpu_ms": 1e3 * fwd_cpu,
-           "fwd_bwd_ms": 1e3 * fb,
-           "rtf": x.shape[0] * 1.0 / fwd, "peak_rss_mb": peak}
-    print(f"{name:28s} batch {x.shape[0]}: forward {row['forward_ms']:7.0f} ms (CPU {row['forward_cpu_ms']:6.0f} ms), "
-          f"fwd+bwd {row['fwd_bwd_ms']:7.0f} ms, "
-          f"{row['rtf']:6.1f}x real time, peak RSS {peak:6.0f} MB")
+    row = {
+        "model": name,
+        "batch": x.shape[0],
+        "forward_ms": 1e3 * fwd,
+        "forward_cpu_ms": 1e3 * fwd_cpu,
+        "fwd_bwd_ms": 1e3 * fb,
+        "rtf": x.shape[0] * 1.0 / fwd,
+        "peak_rss_mb": peak,
+    }
+    print(
+        f"{name:28s} batch {x.shape[0]}: forward {row['forward_ms']:7.0f} ms (CPU {row['forward_cpu_ms']:6.0f} ms), "
+        f"fwd+bwd {row['fwd_bwd_ms']:7.0f} ms, "
+        f"{row['rtf']:6.1f}x real time, peak RSS {peak:6.0f} MB"
+    )
     return row
 
 

@@ -20,8 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.models import bench_model, cpu_ms, loss  # noqa: E402
 
-CONFIGS = [("Osses2021", {"fs": 44100}), ("King2019", {"fs": 44100, "basef": 1000.0}),
-           ("King2019", {"fs": 44100, "basef": 1000.0, "subfs": 16000})]
+CONFIGS = [
+    ("Osses2021", {"fs": 44100}),
+    ("King2019", {"fs": 44100, "basef": 1000.0}),
+    ("King2019", {"fs": 44100, "basef": 1000.0, "subfs": 16000}),
+]
 
 
 def bench_stages(device: str, repeats: int) -> None:
@@ -49,7 +52,6 @@ def bench_stages(device: str, repeats: int) -> None:
         print(f"  {name:34s} {best * 1e3:8.2f} ms")
 
 
-
 def bench_cpu_time(repeats: int) -> None:
     """Forward and forward+backward CPU time, 1 s of audio, batch 1 (set 1 thread first)."""
     import workbench
@@ -65,16 +67,19 @@ def bench_cpu_time(repeats: int) -> None:
         def forward_backward(model=model, x=x):
             loss(model(x.clone().requires_grad_(True))).backward()
 
-        print(f"  {name:10s} {str(kwargs)[1:-1]:50s} fwd {cpu_ms(forward, repeats):7.1f} ms CPU, "
-              f"fwd+bwd {cpu_ms(forward_backward, 1):7.1f} ms CPU")
+        print(
+            f"  {name:10s} {str(kwargs)[1:-1]:50s} fwd {cpu_ms(forward, repeats):7.1f} ms CPU, "
+            f"fwd+bwd {cpu_ms(forward_backward, 1):7.1f} ms CPU"
+        )
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--cpu-time", action="store_true",
-                        help="only single-thread CPU times (run with NUMBA_NUM_THREADS=1)")
+    parser.add_argument(
+        "--cpu-time", action="store_true", help="only single-thread CPU times (run with NUMBA_NUM_THREADS=1)"
+    )
     args = parser.parse_args(argv)
     if args.cpu_time:
         torch.set_num_threads(1)
@@ -87,8 +92,7 @@ def main(argv=None) -> int:
         for batch in (1, 8):
             r = bench_model(name, kwargs, batch, args.device, args.repeats)
             label = f"{name} {', '.join(f'{k}={v}' for k, v in kwargs.items() if k != 'fs')}"
-            print(f"{label:34s} {batch:5d} {r['fwd_ms']:9.1f} {r['fb_ms']:11.1f} {r['rtf']:8.1f} "
-                  f"{r['peak_mib']:9.1f}")
+            print(f"{label:34s} {batch:5d} {r['fwd_ms']:9.1f} {r['fb_ms']:11.1f} {r['rtf']:8.1f} {r['peak_mib']:9.1f}")
     print("stages (1 s, batch 1, forward):")
     bench_stages(args.device, args.repeats)
     return 0

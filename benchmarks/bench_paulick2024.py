@@ -21,7 +21,6 @@ from workbench.cli import demo_input  # noqa: E402
 FS = 44100
 
 
-
 def bench_stages(batch: int, device: str, repeats: int) -> dict:
     """Forward and forward+backward ms (wall) and forward CPU ms of the whole model, the DRNL
     filterbank and the IHC on 1 s of audio."""
@@ -34,6 +33,7 @@ def bench_stages(batch: int, device: str, repeats: int) -> dict:
     om, bm = stages["outerear"], stages["drnl"]
     result = {}
     for name, stage, inp in (("model", model, x), ("drnl", model.drnl, om), ("ihc", model.ihc, bm)):
+
         def forward(stage=stage, inp=inp):
             with torch.no_grad():
                 stage(inp)
@@ -44,8 +44,11 @@ def bench_stages(batch: int, device: str, repeats: int) -> dict:
             out = out[0] if isinstance(out, tuple) else out
             (sum(o.square().mean() for o in out) if isinstance(out, list) else out.square().mean()).backward()
 
-        result[name] = (best_ms(forward, repeats), best_ms(forward_backward, max(1, repeats - 1)),
-                        cpu_ms(forward, repeats))
+        result[name] = (
+            best_ms(forward, repeats),
+            best_ms(forward_backward, max(1, repeats - 1)),
+            cpu_ms(forward, repeats),
+        )
     return result
 
 
@@ -53,8 +56,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads (1 avoids spin-wait slowdowns on a loaded machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (1 avoids spin-wait slowdowns on a loaded machine)",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -63,8 +70,10 @@ def main(argv=None) -> int:
         r = bench_model("Paulick2024", {"fs": FS}, batch, args.device, args.repeats)
         s = bench_stages(batch, args.device, args.repeats)
         goal = f"  goal <= 250 ms: {'met' if r['fwd_ms'] <= 250 else 'MISSED'}" if batch == 1 else ""
-        print(f"batch {batch}: model fwd {r['fwd_ms']:.1f} ms, fwd+bwd {r['fb_ms']:.1f} ms, RTF {r['rtf']:.1f}, "
-              f"peak {r['peak_mib']:.1f} MiB{goal}")
+        print(
+            f"batch {batch}: model fwd {r['fwd_ms']:.1f} ms, fwd+bwd {r['fb_ms']:.1f} ms, RTF {r['rtf']:.1f}, "
+            f"peak {r['peak_mib']:.1f} MiB{goal}"
+        )
         for name, (fwd, fb, cpu) in s.items():
             print(f"         {name:5s} fwd {fwd:.1f} ms, fwd+bwd {fb:.1f} ms, fwd CPU time {cpu:.1f} ms")
     return 0

@@ -68,8 +68,14 @@ def start_server(port: int, extra: list[str], log_path: Path) -> subprocess.Pope
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     log = open(log_path, "w")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([sys.executable, "-m", "workbench.cli", "serve", "--port", str(port), *extra],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "serve", "--port", str(port), *extra],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def wait_ready(base: str, proc, deadline_s: float) -> dict:
@@ -125,11 +131,20 @@ class MemorySampler(threading.Thread):
                         pss += p.memory_full_info().pss / 1e6
                     except (psutil.Error, AttributeError):
                         pss = float("nan")
-                workers = {c.pid for c in procs if "experiment-worker" in " ".join(c.cmdline()[-3:])
-                           or "multiprocessing" in " ".join(c.cmdline())}
-                self.samples.append({"t": time.time(),
-                                     "server_rss": sum(v for k, v in rss.items() if k not in workers),
-                                     "total_rss": sum(rss.values()), "total_pss": pss, "n_procs": len(procs)})
+                workers = {
+                    c.pid
+                    for c in procs
+                    if "experiment-worker" in " ".join(c.cmdline()[-3:]) or "multiprocessing" in " ".join(c.cmdline())
+                }
+                self.samples.append(
+                    {
+                        "t": time.time(),
+                        "server_rss": sum(v for k, v in rss.items() if k not in workers),
+                        "total_rss": sum(rss.values()),
+                        "total_pss": pss,
+                        "n_procs": len(procs),
+                    }
+                )
             except psutil.Error:
                 return
 
@@ -152,8 +167,19 @@ def _one(doc, css: str):
 class Student(threading.Thread):
     """One session: its own thread and event loop, a Bokeh client session, a behaviour."""
 
-    def __init__(self, index: int, base: str, model: str, start_at: float, stop_at: float, think, rng_seed: int,
-                 experiment: dict | None = None, results: dict = None, lock=None):
+    def __init__(
+        self,
+        index: int,
+        base: str,
+        model: str,
+        start_at: float,
+        stop_at: float,
+        think,
+        rng_seed: int,
+        experiment: dict | None = None,
+        results: dict = None,
+        lock=None,
+    ):
         super().__init__(daemon=True, name=f"student-{index}")
         self.index, self.base, self.model = index, base, model
         self.start_at, self.stop_at, self.think = start_at, stop_at, think
@@ -251,11 +277,24 @@ class Student(threading.Thread):
         kinds, weights = zip(*SLIDERS)
         kind = self.rng.choices(kinds, weights)[0]
         if kind == "model":
-            sliders = [m for m in doc.models if any(c.startswith("param-") for c in (getattr(m, "css_classes", None)
-                                                                                     or []))
-                       and type(m).__name__ == "Slider" and not any(
-                           c in ("param-level_db_spl", "param-frequency_hz", "param-duration_s", "param-mod_rate_hz",
-                                 "param-mod_depth", "param-snr_db") for c in m.css_classes)]
+            sliders = [
+                m
+                for m in doc.models
+                if any(c.startswith("param-") for c in (getattr(m, "css_classes", None) or []))
+                and type(m).__name__ == "Slider"
+                and not any(
+                    c
+                    in (
+                        "param-level_db_spl",
+                        "param-frequency_hz",
+                        "param-duration_s",
+                        "param-mod_rate_hz",
+                        "param-mod_depth",
+                        "param-snr_db",
+                    )
+                    for c in m.css_classes
+                )
+            ]
             if not sliders:
                 kind = "param-level_db_spl"
             else:
@@ -280,8 +319,14 @@ class Student(threading.Thread):
         progress = _one(doc, "experiment-progress")
         summary = _one(doc, "experiment-summary")
         message = _one(doc, "experiments-message")
-        rec = self.exp_record = {"student": self.index, "state": "submitted", "progress_updates": 0,
-                                 "started_after_s": None, "eta_seen": False, "first_eta_s": None}
+        rec = self.exp_record = {
+            "student": self.index,
+            "state": "submitted",
+            "progress_updates": 0,
+            "started_after_s": None,
+            "eta_seen": False,
+            "first_eta_s": None,
+        }
         t0 = time.perf_counter()
         last = progress.text
         cancel_after = self.experiment.get("cancel_after_s")
@@ -330,22 +375,36 @@ def main(argv=None) -> int:
     server_args = []
     if "--" in argv:
         i = argv.index("--")
-        argv, server_args = argv[:i], argv[i + 1:]
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        argv, server_args = argv[:i], argv[i + 1 :]
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sessions", type=int, default=30, help="student sessions (1..60; default 30)")
     ap.add_argument("--experiments", type=int, default=5, help="of them, sessions that run an experiment (default 5)")
     ap.add_argument("--duration", type=float, default=300.0, help="seconds of measuring after the ramp (default 300)")
     ap.add_argument("--ramp", type=float, default=60.0, help="seconds over which sessions join (default 60)")
-    ap.add_argument("--think", type=float, nargs=2, default=(3.0, 8.0), metavar=("MIN", "MAX"),
-                    help="seconds between a student's slider moves (uniform; default 3 8)")
-    ap.add_argument("--models", default="Dau1997,Paulick2024,King2019",
-                    help="models the students open, round-robin (default Dau1997,Paulick2024,King2019)")
+    ap.add_argument(
+        "--think",
+        type=float,
+        nargs=2,
+        default=(3.0, 8.0),
+        metavar=("MIN", "MAX"),
+        help="seconds between a student's slider moves (uniform; default 3 8)",
+    )
+    ap.add_argument(
+        "--models",
+        default="Dau1997,Paulick2024,King2019",
+        help="models the students open, round-robin (default Dau1997,Paulick2024,King2019)",
+    )
     ap.add_argument("--experiment-task", default="tmtf", help="experiment registry name (default tmtf)")
     ap.add_argument("--experiment-observer", default="paulick2024", help="observer (default paulick2024)")
     ap.add_argument("--experiment-runs", type=int, default=2, help="staircase runs per experiment (default 2)")
-    ap.add_argument("--experiment-wait", type=float, default=600.0,
-                    help="seconds an experiment student waits for its result after the measuring (default 600)")
+    ap.add_argument(
+        "--experiment-wait",
+        type=float,
+        default=600.0,
+        help="seconds an experiment student waits for its result after the measuring (default 600)",
+    )
     ap.add_argument("--cancel-one", action="store_true", help="one experiment student cancels after 30 s")
     ap.add_argument("--url", default=None, help="drive a running server (http://127.0.0.1:PORT) instead")
     ap.add_argument("--max-wall", type=float, default=1800.0, help="hard limit on the whole run in seconds")
@@ -386,16 +445,32 @@ def main(argv=None) -> int:
         results, lock = {}, threading.Lock()
         students = []
         exp_every = max(1, args.sessions // max(1, args.experiments)) if args.experiments else 0
-        exp_indices = set(range(0, args.sessions, exp_every)[:args.experiments]) if args.experiments else set()
+        exp_indices = set(range(0, args.sessions, exp_every)[: args.experiments]) if args.experiments else set()
         for i in range(args.sessions):
             experiment = None
             if i in exp_indices:
-                experiment = {"task": args.experiment_task, "observer": args.experiment_observer,
-                              "n_runs": args.experiment_runs, "wait_s": args.experiment_wait,
-                              "cancel_after_s": 30.0 if args.cancel_one and i == min(exp_indices) else None}
+                experiment = {
+                    "task": args.experiment_task,
+                    "observer": args.experiment_observer,
+                    "n_runs": args.experiment_runs,
+                    "wait_s": args.experiment_wait,
+                    "cancel_after_s": 30.0 if args.cancel_one and i == min(exp_indices) else None,
+                }
             start_at = start_all + args.ramp * i / max(1, args.sessions)
-            students.append(Student(i, base, models[i % len(models)], start_at, stop_at, tuple(args.think),
-                                    args.seed * 1000 + i, experiment, results, lock))
+            students.append(
+                Student(
+                    i,
+                    base,
+                    models[i % len(models)],
+                    start_at,
+                    stop_at,
+                    tuple(args.think),
+                    args.seed * 1000 + i,
+                    experiment,
+                    results,
+                    lock,
+                )
+            )
         for s in students:
             s.start()
         for s in students:
@@ -425,43 +500,68 @@ def main(argv=None) -> int:
         by_model.setdefault(s.model, []).extend(s.moves)
     during_exp = [m for s in students if s.experiment for m in s.moves]
     figures = {
-        "sessions": args.sessions, "experiment_sessions": len(exp_indices), "duration_s": args.duration,
-        "ramp_s": args.ramp, "think_s": list(args.think), "models": models, "server_args": server_args,
-        "cpus": os.cpu_count(), "server_ready_s": round(ready_s, 1),
-        "slider_moves": len(moves), "slider_timeouts": sum(s.timeouts for s in students),
-        "slider_p50_s": round(percentile(moves, 50), 3), "slider_p95_s": round(percentile(moves, 95), 3),
-        "slider_p99_s": round(percentile(moves, 99), 3), "slider_max_s": round(max(moves, default=float("nan")), 3),
+        "sessions": args.sessions,
+        "experiment_sessions": len(exp_indices),
+        "duration_s": args.duration,
+        "ramp_s": args.ramp,
+        "think_s": list(args.think),
+        "models": models,
+        "server_args": server_args,
+        "cpus": os.cpu_count(),
+        "server_ready_s": round(ready_s, 1),
+        "slider_moves": len(moves),
+        "slider_timeouts": sum(s.timeouts for s in students),
+        "slider_p50_s": round(percentile(moves, 50), 3),
+        "slider_p95_s": round(percentile(moves, 95), 3),
+        "slider_p99_s": round(percentile(moves, 99), 3),
+        "slider_max_s": round(max(moves, default=float("nan")), 3),
         "slider_p95_by_model_s": {m: round(percentile(v, 95), 3) for m, v in by_model.items()},
         "slider_p95_experiment_students_s": round(percentile(during_exp, 95), 3),
         "first_view_p95_s": round(percentile([s.first_view_s for s in students if s.first_view_s], 95), 3),
         "experiments": [s.exp_record for s in students if s.exp_record],
-        "memory_mb": {"baseline_total_rss": round(baseline.get("total_rss", float("nan")), 1),
-                      "peak_server_rss": peak["server_rss"], "peak_total_rss": peak["total_rss"],
-                      "peak_total_pss": peak["total_pss"],
-                      "after_close_total_rss": round(after.get("total_rss", float("nan")), 1),
-                      "after_close_server_rss": round(after.get("server_rss", float("nan")), 1),
-                      "samples_during_sessions": peak_n},
-        "server_status_end": status_end, "load_average": os.getloadavg(),
+        "memory_mb": {
+            "baseline_total_rss": round(baseline.get("total_rss", float("nan")), 1),
+            "peak_server_rss": peak["server_rss"],
+            "peak_total_rss": peak["total_rss"],
+            "peak_total_pss": peak["total_pss"],
+            "after_close_total_rss": round(after.get("total_rss", float("nan")), 1),
+            "after_close_server_rss": round(after.get("server_rss", float("nan")), 1),
+            "samples_during_sessions": peak_n,
+        },
+        "server_status_end": status_end,
+        "load_average": os.getloadavg(),
         "errors": [f"student {s.index}: {e}" for s in students for e in s.errors][:20],
     }
-    print(f"classroom load: {args.sessions} sessions ({len(exp_indices)} with experiments), "
-          f"{args.duration:g} s measured after a {args.ramp:g} s ramp, models {', '.join(models)}")
-    print(f"  slider moves: {len(moves)} (timeouts > {MOVE_TIMEOUT_S:g} s: {figures['slider_timeouts']}); "
-          f"latency p50 {figures['slider_p50_s']} s, p95 {figures['slider_p95_s']} s, "
-          f"p99 {figures['slider_p99_s']} s, max {figures['slider_max_s']} s")
-    print(f"  p95 by model: {figures['slider_p95_by_model_s']}; p95 of the experiment students' moves: "
-          f"{figures['slider_p95_experiment_students_s']} s; first view p95 {figures['first_view_p95_s']} s")
+    print(
+        f"classroom load: {args.sessions} sessions ({len(exp_indices)} with experiments), "
+        f"{args.duration:g} s measured after a {args.ramp:g} s ramp, models {', '.join(models)}"
+    )
+    print(
+        f"  slider moves: {len(moves)} (timeouts > {MOVE_TIMEOUT_S:g} s: {figures['slider_timeouts']}); "
+        f"latency p50 {figures['slider_p50_s']} s, p95 {figures['slider_p95_s']} s, "
+        f"p99 {figures['slider_p99_s']} s, max {figures['slider_max_s']} s"
+    )
+    print(
+        f"  p95 by model: {figures['slider_p95_by_model_s']}; p95 of the experiment students' moves: "
+        f"{figures['slider_p95_experiment_students_s']} s; first view p95 {figures['first_view_p95_s']} s"
+    )
     for rec in figures["experiments"]:
-        print(f"  experiment (student {rec['student']}): {rec['state']}, {rec.get('duration_s')} s, "
-              f"{rec['progress_updates']} progress updates, time-left estimate after {rec.get('first_eta_s')} s"
-              + (f", cancel reached the page after {rec['cancel_to_page_s']} s" if "cancel_to_page_s" in rec else ""))
+        print(
+            f"  experiment (student {rec['student']}): {rec['state']}, {rec.get('duration_s')} s, "
+            f"{rec['progress_updates']} progress updates, time-left estimate after {rec.get('first_eta_s')} s"
+            + (f", cancel reached the page after {rec['cancel_to_page_s']} s" if "cancel_to_page_s" in rec else "")
+        )
     mem = figures["memory_mb"]
-    print(f"  memory (MB): server RSS peak {mem['peak_server_rss']}, server + workers RSS peak {mem['peak_total_rss']} "
-          f"(PSS {mem['peak_total_pss']}), baseline {mem['baseline_total_rss']}, after all sessions closed "
-          f"{mem['after_close_total_rss']} (server {mem['after_close_server_rss']})")
+    print(
+        f"  memory (MB): server RSS peak {mem['peak_server_rss']}, server + workers RSS peak {mem['peak_total_rss']} "
+        f"(PSS {mem['peak_total_pss']}), baseline {mem['baseline_total_rss']}, after all sessions closed "
+        f"{mem['after_close_total_rss']} (server {mem['after_close_server_rss']})"
+    )
     cache = status_end.get("compute", {})
-    print(f"  shared cache: {cache.get('hits')} hits, {cache.get('misses')} misses, {cache.get('mb')} MB; "
-          f"experiment pool: {status_end.get('experiments')}")
+    print(
+        f"  shared cache: {cache.get('hits')} hits, {cache.get('misses')} misses, {cache.get('mb')} MB; "
+        f"experiment pool: {status_end.get('experiments')}"
+    )
     if figures["errors"]:
         print("  errors:", *figures["errors"], sep="\n    ")
     if args.json:

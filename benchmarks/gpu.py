@@ -37,8 +37,14 @@ import time
 import traceback
 import warnings
 
-GOALS_MS = {"Dau1997": (30, 100), "Osses2021": (30, 100), "Paulick2024": (30, 100), "King2019": (15, None),
-            "Glasberg2002": (40, None), "Moore2016": (40, None)}
+GOALS_MS = {
+    "Dau1997": (30, 100),
+    "Osses2021": (30, 100),
+    "Paulick2024": (30, 100),
+    "King2019": (15, None),
+    "Glasberg2002": (40, None),
+    "Moore2016": (40, None),
+}
 
 
 def parse_args(argv=None):
@@ -110,8 +116,10 @@ def grouped_errors(ref, test) -> dict:
         num, den = float((a - b).pow(2).sum()), float(a.pow(2).sum())
         g = groups.setdefault(key, [0.0, 0.0, 0.0])
         g[0], g[1], g[2] = g[0] + num, g[1] + den, max(g[2], float(bad))
-    return {k: {"rel_error": math.sqrt(n / d) if d > 0 else math.sqrt(n), "nonfinite": bool(bad)}
-            for k, (n, d, bad) in groups.items()}
+    return {
+        k: {"rel_error": math.sqrt(n / d) if d > 0 else math.sqrt(n), "nonfinite": bool(bad)}
+        for k, (n, d, bad) in groups.items()
+    }
 
 
 def check_float64(name, device):
@@ -159,6 +167,7 @@ def timings(name, device):
     timer = Timer(device)
     result = {}
     with ctx:
+
         def forward():
             with torch.no_grad():
                 model(x)
@@ -176,7 +185,7 @@ def timings(name, device):
             torch.cuda.reset_peak_memory_stats()
         result["forward_backward_ms"] = timer(forward_backward, ARGS.repeats)
         if device.type == "cuda":
-            result["peak_memory_gb"] = torch.cuda.max_memory_allocated() / 2 ** 30
+            result["peak_memory_gb"] = torch.cuda.max_memory_allocated() / 2**30
             result.update(count_syncs(model, x))
     return result
 
@@ -210,8 +219,11 @@ def meta_run(name) -> dict:
 
 def run_model(name, device) -> dict:
     row = {"model": name}
-    for part, fn in (("check", lambda: check_float64(name, device)), ("timing", lambda: timings(name, device)),
-                     ("meta", lambda: meta_run(name) if device.type == "cpu" else {})):
+    for part, fn in (
+        ("check", lambda: check_float64(name, device)),
+        ("timing", lambda: timings(name, device)),
+        ("meta", lambda: meta_run(name) if device.type == "cpu" else {}),
+    ):
         try:
             value = fn()
             if part == "check":
@@ -235,19 +247,25 @@ def fmt(value, spec):
 
 
 def table(rows, device) -> str:
-    head = (f"{'model':13s} {'f64 max rel err':>15s} {'NaN':>4s} {'fwd ms':>9s} {'fwd+bwd ms':>11s} "
-            f"{'peak GB':>8s} {'syncs f/b':>9s} {'goal fwd/fwd+bwd ms':>20s}  errors")
+    head = (
+        f"{'model':13s} {'f64 max rel err':>15s} {'NaN':>4s} {'fwd ms':>9s} {'fwd+bwd ms':>11s} "
+        f"{'peak GB':>8s} {'syncs f/b':>9s} {'goal fwd/fwd+bwd ms':>20s}  errors"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         goal = GOALS_MS.get(r["model"], (None, None))
-        syncs = (f"{r['syncs_forward']}/{r['syncs_backward']}" if "syncs_forward" in r
-                 else r.get("meta_forward_backward", "-"))
+        syncs = (
+            f"{r['syncs_forward']}/{r['syncs_backward']}"
+            if "syncs_forward" in r
+            else r.get("meta_forward_backward", "-")
+        )
         nan = "yes" if r.get("nonfinite") else "no"
         lines.append(
             f"{r['model']:13s} {fmt(r.get('max_rel_error_f64'), '15.2e')} {nan:>4s} "
             f"{fmt(r.get('forward_ms'), '9.1f')} {fmt(r.get('forward_backward_ms'), '11.1f')} "
             f"{fmt(r.get('peak_memory_gb'), '8.2f')} {syncs:>9s} {str(goal[0]) + ' / ' + str(goal[1] or '-'):>20s}  "
-            f"{'; '.join(r.get('errors', []))}")
+            f"{'; '.join(r.get('errors', []))}"
+        )
     return "\n".join(lines)
 
 
@@ -257,9 +275,12 @@ def main() -> int:
         print("no CUDA device: nothing measured (use --device cpu for the smoke test)")
         return 2
     names = list(workbench._MODELS) if ARGS.models == "all" else [m.strip() for m in ARGS.models.split(",")]
-    info = {"device": torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor() or "cpu",
-            "torch": torch.__version__, "python": sys.version.split()[0],
-            "settings": {k: v for k, v in vars(ARGS).items() if k != "json"}}
+    info = {
+        "device": torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor() or "cpu",
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
+        "settings": {k: v for k, v in vars(ARGS).items() if k != "json"},
+    }
     try:
         import triton
 
@@ -274,9 +295,11 @@ def main() -> int:
     info["wall_s"] = time.perf_counter() - t0
     with open(ARGS.json, "w") as f:
         json.dump({"info": info, "models": rows}, f, indent=1)
-    print(f"\n{info['device']}, torch {info['torch']}, triton {info['triton']}; float32 batch {ARGS.batch} x "
-          f"{ARGS.seconds:g} s, median of {ARGS.repeats}; float64 check batch {ARGS.check_batch} x "
-          f"{ARGS.check_seconds:g} s; {info['wall_s']:.0f} s in all; JSON: {ARGS.json}")
+    print(
+        f"\n{info['device']}, torch {info['torch']}, triton {info['triton']}; float32 batch {ARGS.batch} x "
+        f"{ARGS.seconds:g} s, median of {ARGS.repeats}; float64 check batch {ARGS.check_batch} x "
+        f"{ARGS.check_seconds:g} s; {info['wall_s']:.0f} s in all; JSON: {ARGS.json}"
+    )
     print(table(rows, device))
     return 1 if any(r.get("errors") for r in rows) else 0
 

@@ -45,8 +45,16 @@ DICT_KEYS = {
         "filterbank_kwargs": ("order", "bandwidth_factor", "erb_scale", "basef", "n", "betamul"),
         "ihc_kwargs": ("method", "cutoff_hz", "filter_order"),
         "adaptation_kwargs": ("tau_s", "limit", "min_level", "min_spl_db", "preset", "backend", "tau", "minspl"),
-        "modulation_kwargs": ("Q", "max_mfc", "filter_type", "preset", "upper_limit", "lowpass_150_hz",
-                              "attenuation", "phase_insensitive"),
+        "modulation_kwargs": (
+            "Q",
+            "max_mfc",
+            "filter_type",
+            "preset",
+            "upper_limit",
+            "lowpass_150_hz",
+            "attenuation",
+            "phase_insensitive",
+        ),
     },
     "King2019": {
         "filterbank_kwargs": ("order", "bandwidth_factor", "n", "betamul"),
@@ -60,22 +68,51 @@ DICT_KEYS = {
         "drnl_kwargs": ("subject", "model"),
         "ihc_kwargs": (),
         "adaptation_kwargs": ("tau_s", "limit", "min_level", "min_spl_db", "preset", "backend", "tau", "minspl"),
-        "modulation_kwargs": ("Q", "max_mfc", "filter_type", "preset", "upper_limit", "lowpass_150_hz",
-                              "attenuation", "phase_insensitive"),
+        "modulation_kwargs": (
+            "Q",
+            "max_mfc",
+            "filter_type",
+            "preset",
+            "upper_limit",
+            "lowpass_150_hz",
+            "attenuation",
+            "phase_insensitive",
+        ),
     },
     "Glasberg2002": {
-        "multi_fft_kwargs": ("hop_length", "n_fft", "n_ffts", "band_edges_hz", "hann_correction_db", "range_db",
-                             "floor_db"),
+        "multi_fft_kwargs": (
+            "hop_length",
+            "n_fft",
+            "n_ffts",
+            "band_edges_hz",
+            "hann_correction_db",
+            "range_db",
+            "floor_db",
+        ),
         "erb_kwargs": ("erb_lower", "erb_upper", "erb_step", "f_min", "f_max", "bandwidth_scale"),
         "excitation_kwargs": ("level_slope", "pivot_level_db"),
         "specific_loudness_kwargs": ("C", "threshold_db_above_500"),
-        "loudness_integration_kwargs": ("stl_attack", "stl_release", "ltl_attack", "ltl_release", "tau_attack",
-                                        "tau_release"),
+        "loudness_integration_kwargs": (
+            "stl_attack",
+            "stl_release",
+            "ltl_attack",
+            "ltl_release",
+            "tau_attack",
+            "tau_release",
+        ),
     },
     "Moore2016": {
         "outer_middle_ear_kwargs": ("kind", "compensation_type", "field_type"),
-        "spectrum_kwargs": ("hop_length", "n_windows", "n_fft", "n_ffts", "band_edges_hz", "hann_correction_db",
-                            "range_db", "floor_db"),
+        "spectrum_kwargs": (
+            "hop_length",
+            "n_windows",
+            "n_fft",
+            "n_ffts",
+            "band_edges_hz",
+            "hann_correction_db",
+            "range_db",
+            "floor_db",
+        ),
         "excitation_kwargs": ("erb_lower", "erb_upper", "erb_step", "level_slope"),
         "specific_loudness_kwargs": ("C", "threshold_db_above_500"),
         "temporal_integration_kwargs": ("attack_alpha", "release_alpha"),
@@ -83,18 +120,49 @@ DICT_KEYS = {
         "ltl_agc_kwargs": ("attack_alpha", "release_alpha"),
     },
 }
-DICT_KEYS["Osses2021"] = {**DICT_KEYS["Dau1997"], "headphone_kwargs": ("order", "delay_compensation"),
-                          "middleear_kwargs": ("order", "filter_type", "normalize", "delay_compensation")}
+DICT_KEYS["Osses2021"] = {
+    **DICT_KEYS["Dau1997"],
+    "headphone_kwargs": ("order", "delay_compensation"),
+    "middleear_kwargs": ("order", "filter_type", "normalize", "delay_compensation"),
+}
 
 # Top-level arguments (besides the keyword dicts), fuzzed one at a time.
 SCALAR_ARGS = {
     "Dau1997": ("fs", "flow", "fhigh", "learnable", "return_stages", "dtype"),
     "Osses2021": ("fs", "flow", "fhigh", "phase_type", "learnable", "return_stages", "dtype"),
-    "King2019": ("fs", "flow", "fhigh", "basef", "compression_type", "compression_n", "compression_knee_db",
-                 "dboffset", "adt_hp_fc", "adt_hp_order", "mflow", "mfhigh", "modbank_nmod", "modbank_qfactor",
-                 "lp_150hz", "subfs", "learnable", "return_stages", "dtype"),
-    "Paulick2024": ("fs", "flow", "fhigh", "n_channels", "use_outerear", "learnable", "return_stages",
-                    "filter_type", "dtype", "model"),
+    "King2019": (
+        "fs",
+        "flow",
+        "fhigh",
+        "basef",
+        "compression_type",
+        "compression_n",
+        "compression_knee_db",
+        "dboffset",
+        "adt_hp_fc",
+        "adt_hp_order",
+        "mflow",
+        "mfhigh",
+        "modbank_nmod",
+        "modbank_qfactor",
+        "lp_150hz",
+        "subfs",
+        "learnable",
+        "return_stages",
+        "dtype",
+    ),
+    "Paulick2024": (
+        "fs",
+        "flow",
+        "fhigh",
+        "n_channels",
+        "use_outerear",
+        "learnable",
+        "return_stages",
+        "filter_type",
+        "dtype",
+        "model",
+    ),
     "Glasberg2002": ("fs", "learnable", "return_stages", "dtype", "presentation", "field", "streaming"),
     "Moore2016": ("fs", "learnable", "return_stages", "dtype"),
 }
@@ -107,9 +175,36 @@ class _Opaque:
 def bad_values() -> list:
     """Values every argument is tried with: wrong types, non-finite, extreme and edge numbers."""
     nan, inf = float("nan"), float("inf")
-    return [None, True, False, "no", "", 0, -1, 0.5, 3, 1e-300, 1e300, nan, inf, -inf, 10 ** 12, 1j,
-            [1.0, 2.0], [], (), {}, _Opaque(), np.float32(nan), np.int64(-3), np.float64(1e5),
-            torch.tensor([1.0, 2.0]), torch.tensor(nan), torch.tensor(2.0, device="meta"), torch.float16]
+    return [
+        None,
+        True,
+        False,
+        "no",
+        "",
+        0,
+        -1,
+        0.5,
+        3,
+        1e-300,
+        1e300,
+        nan,
+        inf,
+        -inf,
+        10**12,
+        1j,
+        [1.0, 2.0],
+        [],
+        (),
+        {},
+        _Opaque(),
+        np.float32(nan),
+        np.int64(-3),
+        np.float64(1e5),
+        torch.tensor([1.0, 2.0]),
+        torch.tensor(nan),
+        torch.tensor(2.0, device="meta"),
+        torch.float16,
+    ]
 
 
 def bad_inputs(model) -> list[tuple[str, object]]:
@@ -127,31 +222,62 @@ def bad_inputs(model) -> list[tuple[str, object]]:
     at_top = 20e-6 * 10 ** (top_db / 20) / unit  # largest allowed sample
     nan, inf = float("nan"), float("inf")
     cases = [
-        ("None", None), ("str", "abc"), ("object", _Opaque()), ("dict", {"x": 1}), ("list of str", ["a", "b"]),
-        ("ragged list", [[0.0, 1.0], [0.0]]), ("python float", 0.5), ("0-d tensor", torch.tensor(0.5)),
-        ("empty", torch.zeros(0)), ("empty batch", sig(0)), ("empty time", sig(n=0)),
-        ("1 sample", sig(n=1)), ("2 samples", sig(n=2)), ("3 samples", sig(n=3)), ("4 samples", sig(n=4)),
-        ("5 samples", sig(n=5)), ("too many dims", sig(1, 1, 1)), ("int16", sig(dtype=torch.int16)),
-        ("int64", sig(dtype=torch.int64)), ("bool", sig(dtype=torch.bool)), ("complex", sig(dtype=torch.complex64)),
-        ("float16", sig(dtype=torch.float16)), ("bfloat16", sig(dtype=torch.bfloat16)),
-        ("float64", sig(dtype=torch.float64)), ("numpy float64", sig().double().numpy()),
-        ("numpy int16", (sig() * 1000).to(torch.int16).numpy()), ("list of floats", sig().tolist()),
-        ("non-contiguous", sig(n=2 * t)[..., ::2]), ("requires grad", sig().requires_grad_()),
-        ("batch 3", sig(3)), ("NaN", sig(value=nan)), ("inf", sig(value=inf)), ("-inf", sig(value=-inf)),
-        ("one NaN", _poke(sig(), nan)), ("3e38 float32", sig(value=3e38)), ("1e30", sig(value=1e30)),
+        ("None", None),
+        ("str", "abc"),
+        ("object", _Opaque()),
+        ("dict", {"x": 1}),
+        ("list of str", ["a", "b"]),
+        ("ragged list", [[0.0, 1.0], [0.0]]),
+        ("python float", 0.5),
+        ("0-d tensor", torch.tensor(0.5)),
+        ("empty", torch.zeros(0)),
+        ("empty batch", sig(0)),
+        ("empty time", sig(n=0)),
+        ("1 sample", sig(n=1)),
+        ("2 samples", sig(n=2)),
+        ("3 samples", sig(n=3)),
+        ("4 samples", sig(n=4)),
+        ("5 samples", sig(n=5)),
+        ("too many dims", sig(1, 1, 1)),
+        ("int16", sig(dtype=torch.int16)),
+        ("int64", sig(dtype=torch.int64)),
+        ("bool", sig(dtype=torch.bool)),
+        ("complex", sig(dtype=torch.complex64)),
+        ("float16", sig(dtype=torch.float16)),
+        ("bfloat16", sig(dtype=torch.bfloat16)),
+        ("float64", sig(dtype=torch.float64)),
+        ("numpy float64", sig().double().numpy()),
+        ("numpy int16", (sig() * 1000).to(torch.int16).numpy()),
+        ("list of floats", sig().tolist()),
+        ("non-contiguous", sig(n=2 * t)[..., ::2]),
+        ("requires grad", sig().requires_grad_()),
+        ("batch 3", sig(3)),
+        ("NaN", sig(value=nan)),
+        ("inf", sig(value=inf)),
+        ("-inf", sig(value=-inf)),
+        ("one NaN", _poke(sig(), nan)),
+        ("3e38 float32", sig(value=3e38)),
+        ("1e30", sig(value=1e30)),
         ("1e300 float64", sig(dtype=torch.float64, value=1e300)),
         ("1e39 float64", sig(dtype=torch.float64, value=1e39)),
-        ("float32 max", sig(value=torch.finfo(torch.float32).max)), ("denormal", sig(value=1e-40)),
-        ("float64 denormal", sig(dtype=torch.float64, value=1e-310)), ("zeros", sig(value=0.0)),
+        ("float32 max", sig(value=torch.finfo(torch.float32).max)),
+        ("denormal", sig(value=1e-40)),
+        ("float64 denormal", sig(dtype=torch.float64, value=1e-310)),
+        ("zeros", sig(value=0.0)),
         ("DC at the top of the range", sig(value=at_top * (1 - 1e-6))),
-        ("DC 1 dB above the range", sig(value=at_top * 1.122)), ("-DC at the top", sig(value=-at_top * (1 - 1e-6))),
+        ("DC 1 dB above the range", sig(value=at_top * 1.122)),
+        ("-DC at the top", sig(value=-at_top * (1 - 1e-6))),
         ("alternating at the top", _alternate(sig(), at_top * (1 - 1e-6))),
         ("impulse at the top", _poke(sig(value=0.0), at_top * (1 - 1e-6))),
         ("meta input", sig().to("meta")),
     ]
     if stereo:
-        cases += [("mono", torch.zeros(t)), ("3 ears", torch.zeros(1, 3, t)), ("(T, 2)", torch.zeros(t, 2)),
-                  ("one ear NaN", _poke_ear(sig(), nan))]
+        cases += [
+            ("mono", torch.zeros(t)),
+            ("3 ears", torch.zeros(1, 3, t)),
+            ("(T, 2)", torch.zeros(t, 2)),
+            ("one ear NaN", _poke_ear(sig(), nan)),
+        ]
     else:
         cases += [("(1, T)", sig(1)), ("(T, 1)", sig().reshape(-1, 1))]
     return cases
@@ -176,10 +302,12 @@ def _alternate(x, value):
 
 
 # ---------------------------------------------------------------------------- classification
-_INTERNALS = re.compile(r"object at 0x|<[A-Za-z_.]+ object|Traceback|\bFile \"|0x[0-9a-f]{8,}|"
-                        # texts of torch/numpy exceptions that once leaked through
-                        r"Could not infer dtype|new\(\): |invalid data type|too many dimensions|expected sequence|"
-                        r"not supported between instances|argument must be|could not convert|invalid literal")
+_INTERNALS = re.compile(
+    r"object at 0x|<[A-Za-z_.]+ object|Traceback|\bFile \"|0x[0-9a-f]{8,}|"
+    # texts of torch/numpy exceptions that once leaked through
+    r"Could not infer dtype|new\(\): |invalid data type|too many dimensions|expected sequence|"
+    r"not supported between instances|argument must be|could not convert|invalid literal"
+)
 NAN_STAGES = re.compile(r"^(freqs|levels)_(left|right)$")  # Moore2016: NaN marks absent components
 DB_STAGES = re.compile(r"^(excitation|erb_excitation|levels_(left|right)|excitation_(left|right))$")
 
@@ -221,8 +349,11 @@ def non_finite(output) -> list[str]:
             continue
         t = t.detach()
         nan_ok, neg_inf_ok = bool(NAN_STAGES.match(key)), bool(DB_STAGES.match(key) or NAN_STAGES.match(key))
-        if (not nan_ok and bool(torch.isnan(t).any())) or bool(torch.isposinf(t).any()) or (
-                not neg_inf_ok and bool(torch.isneginf(t).any())):
+        if (
+            (not nan_ok and bool(torch.isnan(t).any()))
+            or bool(torch.isposinf(t).any())
+            or (not neg_inf_ok and bool(torch.isneginf(t).any()))
+        ):
             bad.append(key)
     return sorted(set(bad))
 
@@ -317,10 +448,13 @@ def _short(value) -> str:
 if __name__ == "__main__":
     for model_name in BASE:
         runs = [("__init__", run_constructor_trials)] + [
-            (e, lambda n, e=e: run_forward_trials(n, entry=e)) for e in ENTRY_POINTS[model_name]]
+            (e, lambda n, e=e: run_forward_trials(n, entry=e)) for e in ENTRY_POINTS[model_name]
+        ]
         for kind, run in runs:
             c, f = run(model_name)
-            print(f"{model_name}.{kind}: {sum(c.values()) + len(f)} tried, {c['rejected']} rejected, "
-                  f"{c['accepted']} accepted, {len(f)} failures")
+            print(
+                f"{model_name}.{kind}: {sum(c.values()) + len(f)} tried, {c['rejected']} rejected, "
+                f"{c['accepted']} accepted, {len(f)} failures"
+            )
             for line in f:
                 print("   ", line)

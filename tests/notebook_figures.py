@@ -78,8 +78,9 @@ def figure_problems(cell_label: str, draws: bool, outputs) -> list[str]:
     datas = [_data(o) for o in outputs]
     if draws and not any("image/png" in d for d in datas):
         kinds = sorted({k for d in datas for k in d}) or ["no display output"]
-        problems.append(f"{cell_label} calls a plotting function: {FAILURE_PHRASE} "
-                        f"(image/png); it produced {', '.join(kinds)}")
+        problems.append(
+            f"{cell_label} calls a plotting function: {FAILURE_PHRASE} (image/png); it produced {', '.join(kinds)}"
+        )
     for d in datas if not problems else ():  # (a figure shown as text is the usual cause)
         text = d.get("text/plain", "")
         text = "".join(text) if isinstance(text, list) else str(text)

@@ -22,11 +22,22 @@ def rows_for(i: int, big: bool = True) -> list[dict]:
     for k in range(3):
         n_text = rng.randrange(1, 100_000) if big else 8
         blob = hashlib.sha256(f"{i}-{k}".encode()).digest() * (rng.randrange(1, 1024) if big else 1)
-        rows.append({"run": k, "threshold_db": rng.gauss(-20.0, 5.0), "tiny": 5e-324 * (k + 1),
-                     "neg_zero": -0.0, "inf": math.inf if k else -math.inf, "nan": math.nan,
-                     "big_int": 2 ** 62 + i, "converged": bool(rng.getrandbits(1)), "missing": None,
-                     "text": (f"{i}:{k}|" * (n_text // 6 + 1))[:n_text], "blob": blob,
-                     "track": [rng.random() for _ in range(5)]})
+        rows.append(
+            {
+                "run": k,
+                "threshold_db": rng.gauss(-20.0, 5.0),
+                "tiny": 5e-324 * (k + 1),
+                "neg_zero": -0.0,
+                "inf": math.inf if k else -math.inf,
+                "nan": math.nan,
+                "big_int": 2**62 + i,
+                "converged": bool(rng.getrandbits(1)),
+                "missing": None,
+                "text": (f"{i}:{k}|" * (n_text // 6 + 1))[:n_text],
+                "blob": blob,
+                "track": [rng.random() for _ in range(5)],
+            }
+        )
     return rows
 
 

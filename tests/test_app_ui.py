@@ -106,8 +106,19 @@ def test_settings_a_kind_does_not_use_are_disabled_and_do_not_refresh(fake, monk
 def test_every_library_stimulus_kind_is_offered():
     from workbench.dashboards.panel_ui import panel_widget
 
-    kinds = {"tone", "sam_tone", "fm_tone", "harmonic_complex", "clicks", "noise", "band_noise", "notched_noise",
-             "sam_noise", "tone_in_noise", "upload"}
+    kinds = {
+        "tone",
+        "sam_tone",
+        "fm_tone",
+        "harmonic_complex",
+        "clicks",
+        "noise",
+        "band_noise",
+        "notched_noise",
+        "sam_noise",
+        "tone_in_noise",
+        "upload",
+    }
     assert set(core.STIMULUS_KINDS) == kinds
     select = panel_widget(core.STIMULUS_CONTROLS[0])
     assert select.options["notched noise"] == "notched_noise" and select.options["harmonic complex tone"]
@@ -128,13 +139,14 @@ def test_stereo_upload_stays_stereo_for_a_binaural_model(monkeypatch):
     x = e.stimulus(StimulusSpec(kind="upload", level_db_spl=60, upload_digest=digest), 32000)
     assert x.shape == (2, 16000)
     assert 20 * torch.log10(x[0].pow(2).mean().sqrt() / x[1].pow(2).mean().sqrt()) == pytest.approx(6.02, abs=0.05)
-    assert 10 * torch.log10(x.pow(2).mean() / 20e-6 ** 2) == pytest.approx(60.0, abs=0.01)  # both ears together
+    assert 10 * torch.log10(x.pow(2).mean() / 20e-6**2) == pytest.approx(60.0, abs=0.01)  # both ears together
     seen = {}
     from workbench.models.moore2016 import Moore2016
 
     original = Moore2016._run
-    monkeypatch.setattr(Moore2016, "_run", lambda self, audio: seen.setdefault("x", audio) is None or
-                        original(self, audio))
+    monkeypatch.setattr(
+        Moore2016, "_run", lambda self, audio: seen.setdefault("x", audio) is None or original(self, audio)
+    )
     result = e.run("Moore2016", StimulusSpec(kind="upload", level_db_spl=60, duration_s=0.1))
     assert seen["x"].shape == (1, 2, 16000) and not torch.equal(seen["x"][0, 0], seen["x"][0, 1])
     values = core.readout(result, "output")
@@ -161,17 +173,30 @@ def test_a_rejected_upload_keeps_the_previous_file_and_says_so(fake):
 
 # --------------------------------------------------------------------------- readout
 def _result(stages, info, **kw):
-    return core.RunResult("X", {}, StimulusSpec(), 32000.0, stages, info, np.array([500.0, 1000.0]), None, 0.01,
-                          input_pa=np.full(100, 0.02), **kw)
+    return core.RunResult(
+        "X",
+        {},
+        StimulusSpec(),
+        32000.0,
+        stages,
+        info,
+        np.array([500.0, 1000.0]),
+        None,
+        0.01,
+        input_pa=np.full(100, 0.02),
+        **kw,
+    )
 
 
 def test_readout_numbers_fit_the_unit_and_say_what_was_computed():
     from workbench.models.base import StageInfo
 
     excitation = np.array([[40.0, 57.85], [-90.0, 50.0]])  # dB: an rms of these is meaningless
-    info = {"excitation": StageInfo("excitation pattern", "dB SPL", "BKZ", 1000.0),
-            "stl": StageInfo("short-term loudness", "sone", "BK", 1000.0),
-            "output": StageInfo("long-term loudness", "sone", "BK", 1000.0)}
+    info = {
+        "excitation": StageInfo("excitation pattern", "dB SPL", "BKZ", 1000.0),
+        "stl": StageInfo("short-term loudness", "sone", "BK", 1000.0),
+        "output": StageInfo("long-term loudness", "sone", "BK", 1000.0),
+    }
     stages = {"excitation": excitation, "stl": np.array([1.0, 3.0]), "output": np.array([0.5, 1.0])}
     first = core.readout(_result(stages, info, recomputed=("excitation", "stl", "output")), "excitation")
     assert first["excitation pattern: max (dB SPL)"] == 57.85

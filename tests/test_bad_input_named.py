@@ -17,32 +17,42 @@ FS = 44100
 
 
 @pytest.mark.timeout(20)
-@pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(expvarstart=0, stepmin=(-1, 8)), ValueError, r"stepmin\[0\].*\(0, 8\]"),  # looped forever
-    (dict(expvarstart=0, expvarstepstart=math.inf), ValueError, r"expvarstepstart must be finite"),  # looped forever
-    (dict(expvarstart=0, expvarstepstart=8.0, stepmin=(1e-300, 8)), ValueError, r"more than 64 step sizes"),
-    (dict(expvarstart=0, expvarsteprule=(1.0, 2)), ValueError, r"expvarsteprule\[0\].*\(0, 1\)"),
-    (dict(expvarstart=0, stepmin=(1, 0)), ValueError, r"stepmin\[1\].*\[1, 1000\]"),
-    (dict(expvarstart=math.nan), ValueError, r"expvarstart must be finite"),
-    (dict(expvarstart=0, rule=(2,)), ValueError, r"rule must be a pair"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(expvarstart=0, stepmin=(-1, 8)), ValueError, r"stepmin\[0\].*\(0, 8\]"),  # looped forever
+        (
+            dict(expvarstart=0, expvarstepstart=math.inf),
+            ValueError,
+            r"expvarstepstart must be finite",
+        ),  # looped forever
+        (dict(expvarstart=0, expvarstepstart=8.0, stepmin=(1e-300, 8)), ValueError, r"more than 64 step sizes"),
+        (dict(expvarstart=0, expvarsteprule=(1.0, 2)), ValueError, r"expvarsteprule\[0\].*\(0, 1\)"),
+        (dict(expvarstart=0, stepmin=(1, 0)), ValueError, r"stepmin\[1\].*\[1, 1000\]"),
+        (dict(expvarstart=math.nan), ValueError, r"expvarstart must be finite"),
+        (dict(expvarstart=0, rule=(2,)), ValueError, r"rule must be a pair"),
+    ],
+)
 def test_from_amt_never_hangs(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         P.Staircase.from_amt(**kwargs)
 
 
-@pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(step_sizes=2.0), TypeError, r"step_sizes must be a sequence of finite steps > 0"),
-    (dict(step_sizes=(4.0, math.inf)), ValueError, r"step_sizes\[1\] must be finite, in \(0, inf\]"),
-    (dict(step_sizes=(4.0, 0.0)), ValueError, r"step_sizes\[1\]"),
-    (dict(step_sizes=(4.0, math.nan)), ValueError, r"step_sizes\[1\]"),
-    (dict(step_sizes=()), ValueError, r"step_sizes must hold 1 to 64 steps"),
-    (dict(bounds=(1, 2, 3)), ValueError, r"bounds must be \(lower, upper\)"),
-    (dict(bounds=(math.nan, 2)), ValueError, r"bounds\[0\] \(lower\)"),
-    (dict(max_trials=10 ** 9), ValueError, r"max_trials must be an integer in \[1, 100000\]"),
-    (dict(n_final_reversals=10 ** 6), ValueError, r"n_final_reversals must be an integer in \[1, 1000\]"),
-    (dict(start_value=math.inf), ValueError, r"start_value must be finite"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(step_sizes=2.0), TypeError, r"step_sizes must be a sequence of finite steps > 0"),
+        (dict(step_sizes=(4.0, math.inf)), ValueError, r"step_sizes\[1\] must be finite, in \(0, inf\]"),
+        (dict(step_sizes=(4.0, 0.0)), ValueError, r"step_sizes\[1\]"),
+        (dict(step_sizes=(4.0, math.nan)), ValueError, r"step_sizes\[1\]"),
+        (dict(step_sizes=()), ValueError, r"step_sizes must hold 1 to 64 steps"),
+        (dict(bounds=(1, 2, 3)), ValueError, r"bounds must be \(lower, upper\)"),
+        (dict(bounds=(math.nan, 2)), ValueError, r"bounds\[0\] \(lower\)"),
+        (dict(max_trials=10**9), ValueError, r"max_trials must be an integer in \[1, 100000\]"),
+        (dict(n_final_reversals=10**6), ValueError, r"n_final_reversals must be an integer in \[1, 1000\]"),
+        (dict(start_value=math.inf), ValueError, r"start_value must be finite"),
+    ],
+)
 def test_staircase_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         P.Staircase(**{"start_value": 1.5, **kwargs})
@@ -50,8 +60,9 @@ def test_staircase_arguments(kwargs, exc, match):
 
 def test_staircase_runs_are_bounded_in_trials():
     # a listener who is right half of the time at every level never converges: max_trials stops it
-    proc = P.Staircase(start_value=0.0, step_sizes=(1.0,), n_final_reversals=1000, n_threshold_reversals=None,
-                       max_trials=300)
+    proc = P.Staircase(
+        start_value=0.0, step_sizes=(1.0,), n_final_reversals=1000, n_threshold_reversals=None, max_trials=300
+    )
     rng = np.random.default_rng(0)
     with pytest.warns(RuntimeWarning, match="max_trials"):
         res = proc.run(lambda v: rng.random(v.shape) < 0.5, n_runs=3)
@@ -79,20 +90,24 @@ def test_psychometric_stays_a_probability():
     rng = np.random.default_rng(1)
     for guess in (0.0, 0.5, 0.99):
         for lapse in (0.0, (1 - guess) * 0.999):
-            p = P.psychometric(rng.normal(0, 1e3, 1000), rng.normal(), 10 ** rng.uniform(-3, 3),
-                               guess=guess, lapse=lapse)
+            p = P.psychometric(
+                rng.normal(0, 1e3, 1000), rng.normal(), 10 ** rng.uniform(-3, 3), guess=guess, lapse=lapse
+            )
             assert np.all((p >= 0) & (p <= 1))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(n_correct=[math.nan, 12, 17, 19]), r"n_correct must hold whole numbers.*no NaN"),
-    (dict(n_correct=[6.5, 12, 17, 19]), r"n_correct must hold whole numbers"),
-    (dict(n_trials=[20, 20, math.inf, 20]), r"n_trials must hold whole numbers in \[1, 1e9\]"),
-    (dict(lapse=1.5), r"lapse \(below 1 - 1/n_alternatives\) must be finite, in \[0, 0.5\)"),
-    (dict(max_lapse=2), r"max_lapse \(below 1 - 1/n_alternatives\) must be finite, in \(0, 0.5\)"),
-    (dict(values=[0.0, 1.0, math.nan, 2.0]), r"values must be finite"),
-    (dict(shape="weibull", values=[-1.0, 1.0, 2.0, 3.0]), r"values must be > 0 for a Weibull fit"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_correct=[math.nan, 12, 17, 19]), r"n_correct must hold whole numbers.*no NaN"),
+        (dict(n_correct=[6.5, 12, 17, 19]), r"n_correct must hold whole numbers"),
+        (dict(n_trials=[20, 20, math.inf, 20]), r"n_trials must hold whole numbers in \[1, 1e9\]"),
+        (dict(lapse=1.5), r"lapse \(below 1 - 1/n_alternatives\) must be finite, in \[0, 0.5\)"),
+        (dict(max_lapse=2), r"max_lapse \(below 1 - 1/n_alternatives\) must be finite, in \(0, 0.5\)"),
+        (dict(values=[0.0, 1.0, math.nan, 2.0]), r"values must be finite"),
+        (dict(shape="weibull", values=[-1.0, 1.0, 2.0, 3.0]), r"values must be > 0 for a Weibull fit"),
+    ],
+)
 def test_fit_rejects_bad_data(kwargs, match):
     base = dict(values=[-2.0, 0.0, 2.0, 4.0], n_correct=[6, 12, 17, 19], n_trials=[20, 20, 20, 20], n_bootstrap=0)
     with pytest.raises(ValueError, match=match):
@@ -117,23 +132,30 @@ def test_degenerate_fits_are_flagged_not_reported_as_results():
     assert fit.reliable and fit.issues == ()
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda: S.silence(0.1, FS, channels=-1), ValueError, r"channels must be an integer in \[1, 1024\], got -1"),
-    (lambda: S.silence(0.1, FS, channels=2.5), TypeError, r"channels must be an integer"),
-    (lambda: S.tone(1000, 1 / FS, FS), ValueError, r"ramp_s = 0.01 s: two ramps are longer than the signal"),
-    (lambda: S.tone(1000, 1 / FS, FS, ramp_s=0), ValueError, r"waveform is silent.*check duration_s and freq_hz"),
-    (lambda: S.tone(1000, 0.1, FS, 1000), ValueError, r"level_db_spl must lie in \[-200, 194\] dB SPL, got"),
-    (lambda: S.tone(1000, 0.1, FS, dboffset=math.nan, calibration="fullscale"), ValueError, r"dboffset must lie in"),
-    (lambda: S.rms(torch.zeros(0)), ValueError, r"x must hold at least one sample"),
-    (lambda: S.rms(torch.tensor([1.0, math.nan])), ValueError, r"x contains NaN"),
-    (lambda: S.db_to_pa(math.nan), ValueError, r"level_db_spl must not contain NaN"),
-    (lambda: S.tone(1000, 1e6, FS), ValueError, r"duration_s asks for .* samples; one call makes at most"),
-    (lambda: S.noise(0.1, FS, batch=10 ** 6), ValueError, r"batch x duration_s"),
-    (lambda: S.harmonic_complex(1e-6, 0.1, FS), ValueError, r"f0_hz = 1e-06 Hz has .* harmonics"),
-    (lambda: S.tone(1000, 0.1, FS, device="banana"), ValueError, r"device must be"),
-    (lambda: S.tone(1000, 0.1, 1e12), ValueError, r"fs must be at most"),
-    (lambda: S.dichotic(torch.ones(100), FS, itd_s=1e9), ValueError, r"itd_s must lie in \[-1, 1\]"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: S.silence(0.1, FS, channels=-1), ValueError, r"channels must be an integer in \[1, 1024\], got -1"),
+        (lambda: S.silence(0.1, FS, channels=2.5), TypeError, r"channels must be an integer"),
+        (lambda: S.tone(1000, 1 / FS, FS), ValueError, r"ramp_s = 0.01 s: two ramps are longer than the signal"),
+        (lambda: S.tone(1000, 1 / FS, FS, ramp_s=0), ValueError, r"waveform is silent.*check duration_s and freq_hz"),
+        (lambda: S.tone(1000, 0.1, FS, 1000), ValueError, r"level_db_spl must lie in \[-200, 194\] dB SPL, got"),
+        (
+            lambda: S.tone(1000, 0.1, FS, dboffset=math.nan, calibration="fullscale"),
+            ValueError,
+            r"dboffset must lie in",
+        ),
+        (lambda: S.rms(torch.zeros(0)), ValueError, r"x must hold at least one sample"),
+        (lambda: S.rms(torch.tensor([1.0, math.nan])), ValueError, r"x contains NaN"),
+        (lambda: S.db_to_pa(math.nan), ValueError, r"level_db_spl must not contain NaN"),
+        (lambda: S.tone(1000, 1e6, FS), ValueError, r"duration_s asks for .* samples; one call makes at most"),
+        (lambda: S.noise(0.1, FS, batch=10**6), ValueError, r"batch x duration_s"),
+        (lambda: S.harmonic_complex(1e-6, 0.1, FS), ValueError, r"f0_hz = 1e-06 Hz has .* harmonics"),
+        (lambda: S.tone(1000, 0.1, FS, device="banana"), ValueError, r"device must be"),
+        (lambda: S.tone(1000, 0.1, 1e12), ValueError, r"fs must be at most"),
+        (lambda: S.dichotic(torch.ones(100), FS, itd_s=1e9), ValueError, r"itd_s must lie in \[-1, 1\]"),
+    ],
+)
 def test_stimuli_arguments(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

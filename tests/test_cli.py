@@ -25,8 +25,9 @@ def test_version(capsys):
 
 
 def test_version_from_the_installed_entry_point():
-    out = subprocess.run([sys.executable, "-m", "workbench.cli", "--version"], capture_output=True, text=True,
-                         timeout=120, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "--version"], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
     assert out.split() == ["workbench", workbench.__version__]
 
 

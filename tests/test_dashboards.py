@@ -33,8 +33,11 @@ class FakeModel(AuditoryModel):
 
     @property
     def stage_info(self):
-        return {"filterbank": StageInfo("filterbank", "a.u.", "BCT", self.fs),
-                "ihc": StageInfo("ihc", "a.u.", "BCT", self.fs), "output": StageInfo("output", "a.u.", "BK", self.fs)}
+        return {
+            "filterbank": StageInfo("filterbank", "a.u.", "BCT", self.fs),
+            "ihc": StageInfo("ihc", "a.u.", "BCT", self.fs),
+            "output": StageInfo("output", "a.u.", "BK", self.fs),
+        }
 
     def _run(self, x):
         FakeModel.calls += 1
@@ -43,11 +46,12 @@ class FakeModel(AuditoryModel):
         if x.abs().max() < 1e-4:
             raise RuntimeError("an internal failure deep inside the model")
         fb = x[:, None, :] * self.gain * torch.tensor([0.5, 1.0, 0.25])[None, :, None]
-        return fb.sum(1), {"filterbank": fb, "ihc": fb ** 2}
+        return fb.sum(1), {"filterbank": fb, "ihc": fb**2}
 
 
-FAKE = ModelSpec("FakeModel", __name__, 8000, params=(ParamSpec("gain", "gain", "float", 1.0, 0.1, 10.0, 0.1),),
-                 about="test model")
+FAKE = ModelSpec(
+    "FakeModel", __name__, 8000, params=(ParamSpec("gain", "gain", "float", 1.0, 0.1, 10.0, 0.1),), about="test model"
+)
 
 
 @pytest.fixture
@@ -120,7 +124,7 @@ def test_stimulus_kinds_have_their_level(kind):
     level = 20 * torch.log10(steady.pow(2).mean().sqrt() / 20e-6)
     # tone in noise: the tone 20 dB above the noise spectrum level, i.e. 70 - 10 log10(9580 Hz) + 20 dB SPL
     tone_db = 70 - 10 * np.log10(9980 - 400) + 20
-    expected = 10 * np.log10(10 ** 7 + 10 ** (tone_db / 10)) if kind == "tone_in_noise" else 70.0
+    expected = 10 * np.log10(10**7 + 10 ** (tone_db / 10)) if kind == "tone_in_noise" else 70.0
     assert abs(float(level) - expected) < 1.0, (kind, float(level))
     assert spec.describe()
 
@@ -153,8 +157,14 @@ def test_unused_settings_do_not_recompute(fake):
         assert again.cached, name
     assert FakeModel.calls == 1 and first.stimulus == tone.canonical(binaural=False)
     assert not e.run("FakeModel", replace(tone, frequency_hz=2000.0)).cached
-    assert StimulusSpec.applies("tone_in_noise") == ("level_db_spl", "ears", "duration_s", "frequency_hz",
-                                                     "notch_width_hz", "snr_db")
+    assert StimulusSpec.applies("tone_in_noise") == (
+        "level_db_spl",
+        "ears",
+        "duration_s",
+        "frequency_hz",
+        "notch_width_hz",
+        "snr_db",
+    )
     assert "duration_s" not in StimulusSpec.applies("upload")
 
 
@@ -267,8 +277,11 @@ def test_debouncer_keeps_only_the_last_call():
 @pytest.mark.parametrize("work_s, shown", [(0.0, False), (0.5, True)])
 def test_progress_shown_only_for_slow_work(work_s, shown):
     events = []
-    result = run(core.run_with_progress(lambda: time.sleep(work_s) or 42, lambda: events.append("show"),
-                                                lambda: events.append("hide"), delay_s=0.25))
+    result = run(
+        core.run_with_progress(
+            lambda: time.sleep(work_s) or 42, lambda: events.append("show"), lambda: events.append("hide"), delay_s=0.25
+        )
+    )
     assert result == 42
     assert events == (["show", "hide"] if shown else [])
 
@@ -352,8 +365,9 @@ def test_serve_binds_localhost_by_default():
     settings = serve_command(port=5099, dry_run=True)
     assert settings["address"] == "127.0.0.1" and settings["port"] == 5099
     assert settings["allowed_hosts"] == ["127.0.0.1:5099", "localhost:5099"]
-    custom = serve_command(port=8000, address="0.0.0.0", allow_websocket_origin=["class.example.org", "10.0.0.5:9000"],
-                           dry_run=True)
+    custom = serve_command(
+        port=8000, address="0.0.0.0", allow_websocket_origin=["class.example.org", "10.0.0.5:9000"], dry_run=True
+    )
     assert custom["allowed_hosts"] == ["127.0.0.1:8000", "localhost:8000", "class.example.org:8000", "10.0.0.5:9000"]
     assert serve_command(port=8000, address="192.168.1.20", dry_run=True)["allowed_hosts"][-1] == "192.168.1.20:8000"
     with pytest.raises(SystemExit):
@@ -362,11 +376,23 @@ def test_serve_binds_localhost_by_default():
         serve_command(session_lifetime_s=float("nan"), dry_run=True)
 
 
-@pytest.mark.parametrize("host, ok", [
-    ("127.0.0.1:5099", True), ("localhost:5099", True), ("LOCALHOST:5099", True), ("class.example.org:5099", True),
-    ("evil.example:5099", False), ("127.0.0.1:5100", False), ("127.0.0.1", False), ("", False), (None, False),
-    ("127.0.0.1.evil.example:5099", False), ("[::1]:5099", False), ("localhost:5099@evil.example", False),
-])
+@pytest.mark.parametrize(
+    "host, ok",
+    [
+        ("127.0.0.1:5099", True),
+        ("localhost:5099", True),
+        ("LOCALHOST:5099", True),
+        ("class.example.org:5099", True),
+        ("evil.example:5099", False),
+        ("127.0.0.1:5100", False),
+        ("127.0.0.1", False),
+        ("", False),
+        (None, False),
+        ("127.0.0.1.evil.example:5099", False),
+        ("[::1]:5099", False),
+        ("localhost:5099@evil.example", False),
+    ],
+)
 def test_host_header_allowlist(host, ok):
     from workbench.app import allowed_hosts, host_allowed
 
@@ -437,7 +463,7 @@ def test_stage_chain_matches_forward_and_recomputes_only_downstream(name):
     for p in late:  # a late parameter reuses every stage before the one it acts at
         value = p.high if p.kind in ("float", "int") else p.options[-1]
         again = e.run(name, stim, {p.name: value})
-        assert again.recomputed == tuple(keys[keys.index(p.stage):])
+        assert again.recomputed == tuple(keys[keys.index(p.stage) :])
 
 
 # ------------------------------------------------------------------------------- experiments

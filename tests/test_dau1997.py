@@ -18,7 +18,7 @@ def _intrep(out: list[torch.Tensor], n_mod: int = 12) -> np.ndarray:
     """List of (1, M_i, T) -> AMT's (T, F, 12) layout, NaN where a channel has fewer filters."""
     full = np.full((out[0].shape[-1], len(out), n_mod), np.nan)
     for c, o in enumerate(out):
-        full[:, c, :o.shape[1]] = o[0].detach().numpy().T
+        full[:, c, : o.shape[1]] = o[0].detach().numpy().T
     return full
 
 
@@ -36,11 +36,12 @@ def test_matches_amt_float64_every_stage(amt_reference, model64, stimulus):
     results = {}
     for ours, key in (("filterbank", "bm"), ("ihc", "ihc"), ("adaptation", "adapt")):
         k = f"{stimulus}__{key}"
-        results[key] = (_time_major(stages[ours])[::ref.stride(k)], ref[k])
+        results[key] = (_time_major(stages[ours])[:: ref.stride(k)], ref[k])
     k = f"{stimulus}__intrep"
-    results["intrep"] = (_intrep(out)[::ref.stride(k)], ref[k])
-    errors = compare_stages(results, {"bm": 1e-5, "ihc": 1e-5, "adapt": 1e-4, "intrep": 1e-4},
-                            label=f"dau1997/{stimulus} float64")
+    results["intrep"] = (_intrep(out)[:: ref.stride(k)], ref[k])
+    errors = compare_stages(
+        results, {"bm": 1e-5, "ihc": 1e-5, "adapt": 1e-4, "intrep": 1e-4}, label=f"dau1997/{stimulus} float64"
+    )
     print(stimulus, errors)
 
 
@@ -51,8 +52,9 @@ def test_matches_amt_float32_final(amt_reference):
     for stimulus in ref.stimuli:
         out = model(torch.from_numpy(ref[f"{stimulus}__insig"]).float().unsqueeze(0))
         k = f"{stimulus}__intrep"
-        compare_stages({"intrep": (_intrep(out)[::ref.stride(k)], ref[k])}, {"intrep": 1e-3},
-                       label=f"dau1997/{stimulus} float32")
+        compare_stages(
+            {"intrep": (_intrep(out)[:: ref.stride(k)], ref[k])}, {"intrep": 1e-3}, label=f"dau1997/{stimulus} float32"
+        )
 
 
 @pytest.mark.reference
@@ -66,7 +68,7 @@ def test_frequencies_and_counts_equal_amt(amt_reference, model64):
         assert [len(m) for m in model64.mfc_per_channel] == counts.tolist()
         table = ref[f"{stimulus}__mfc"]
         for c, m in enumerate(model64.mfc_per_channel):
-            np.testing.assert_allclose(m.numpy(), table[c, :counts[c]], rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(m.numpy(), table[c, : counts[c]], rtol=1e-9, atol=1e-12)
 
 
 def test_shapes_mono_batch_and_stages():
@@ -86,9 +88,13 @@ def test_shapes_mono_batch_and_stages():
 
 
 def test_custom_kwargs_are_applied():
-    model = Dau1997(FS, filterbank_kwargs={"n": 3, "erb_scale": 2.0}, ihc_kwargs={"method": "breebaart2001"},
-                    adaptation_kwargs={"limit": 5.0, "tau": [0.01, 0.1, 0.2]},
-                    modulation_kwargs={"Q": 1.0, "max_mfc": 150.0, "filter_type": "butterworth"})
+    model = Dau1997(
+        FS,
+        filterbank_kwargs={"n": 3, "erb_scale": 2.0},
+        ihc_kwargs={"method": "breebaart2001"},
+        adaptation_kwargs={"limit": 5.0, "tau": [0.01, 0.1, 0.2]},
+        modulation_kwargs={"Q": 1.0, "max_mfc": 150.0, "filter_type": "butterworth"},
+    )
     assert model.filterbank.order == 3 and model.num_channels == 15
     assert model.ihc.filter_order == 5 and model.adaptation.limit == 5.0
     assert model.adaptation.tau_s.numel() == 3 and float(model.mfc.max()) <= 150.0
@@ -99,9 +105,16 @@ def test_custom_kwargs_are_applied():
 def test_learnable_parameters_all_receive_gradients():
     model = Dau1997(16000, flow=500, fhigh=2000, learnable=True, dtype=torch.float64)
     params = dict(model.named_parameters())
-    expected = {"filterbank.center_freqs_hz", "filterbank.bandwidth_factor", "ihc.cutoff_hz",
-                "adaptation.tau_s", "modulation.mfc_hz", "modulation.bandwidth_hz",
-                "modulation.lowpass_cutoff_hz", "modulation.prefilter_cutoff_hz"}
+    expected = {
+        "filterbank.center_freqs_hz",
+        "filterbank.bandwidth_factor",
+        "ihc.cutoff_hz",
+        "adaptation.tau_s",
+        "modulation.mfc_hz",
+        "modulation.bandwidth_hz",
+        "modulation.lowpass_cutoff_hz",
+        "modulation.prefilter_cutoff_hz",
+    }
     assert expected <= set(params)
     torch.manual_seed(0)
     x = torch.randn(2, 3200, dtype=torch.float64) * 0.05
@@ -127,30 +140,36 @@ def test_gradcheck_end_to_end_float64():
     assert torch.autograd.gradcheck(fn, (x, tau), eps=1e-7, atol=1e-5, rtol=1e-3, fast_mode=True)
 
 
-@pytest.mark.parametrize("bad,exc,match", [
-    (torch.tensor([0.0, float("nan"), 1.0] * 10), ValueError, "NaN"),
-    (torch.zeros(0), ValueError, "empty"),
-    (torch.zeros(1), ValueError, "too short"),
-    (torch.zeros(100, dtype=torch.int16), TypeError, "floating-point"),
-    (torch.zeros(1, 1, 100), ValueError, "dims"),
-])
+@pytest.mark.parametrize(
+    "bad,exc,match",
+    [
+        (torch.tensor([0.0, float("nan"), 1.0] * 10), ValueError, "NaN"),
+        (torch.zeros(0), ValueError, "empty"),
+        (torch.zeros(1), ValueError, "too short"),
+        (torch.zeros(100, dtype=torch.int16), TypeError, "floating-point"),
+        (torch.zeros(1, 1, 100), ValueError, "dims"),
+    ],
+)
 def test_bad_input_raises(bad, exc, match):
     model = Dau1997(16000, fhigh=4000)
     with pytest.raises(exc, match=match):
         model(bad)
 
 
-@pytest.mark.parametrize("kwargs,exc,match", [
-    (dict(fs=16000, fhigh=8000), ValueError, "fhigh"),
-    (dict(fs=44100, flow=9000, fhigh=8000), ValueError, "flow"),
-    (dict(fs=0), ValueError, "fs"),
-    (dict(fs=-44100), ValueError, "fs"),
-    (dict(fs=44100, filterbank_kwargs={"ordr": 4}), TypeError, "filterbank_kwargs"),
-    (dict(fs=44100, ihc_kwargs={"methd": "dau1996"}), TypeError, "ihc_kwargs"),
-    (dict(fs=44100, adaptation_kwargs={"limt": 5}), TypeError, "adaptation_kwargs"),
-    (dict(fs=44100, modulation_kwargs={"q": 2}), TypeError, "modulation_kwargs"),
-    (dict(fs=44100, dtype=torch.int32), TypeError, "dtype"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        (dict(fs=16000, fhigh=8000), ValueError, "fhigh"),
+        (dict(fs=44100, flow=9000, fhigh=8000), ValueError, "flow"),
+        (dict(fs=0), ValueError, "fs"),
+        (dict(fs=-44100), ValueError, "fs"),
+        (dict(fs=44100, filterbank_kwargs={"ordr": 4}), TypeError, "filterbank_kwargs"),
+        (dict(fs=44100, ihc_kwargs={"methd": "dau1996"}), TypeError, "ihc_kwargs"),
+        (dict(fs=44100, adaptation_kwargs={"limt": 5}), TypeError, "adaptation_kwargs"),
+        (dict(fs=44100, modulation_kwargs={"q": 2}), TypeError, "modulation_kwargs"),
+        (dict(fs=44100, dtype=torch.int32), TypeError, "dtype"),
+    ],
+)
 def test_bad_configuration_raises(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         Dau1997(**kwargs)

@@ -91,8 +91,15 @@ def test_device_path_matches_cpu_path(name, dtype):
         errors[key] = float(diff / scale) if scale > 0 else float(diff)
     tol = {k: TOL[dtype] for k in errors}
     if dtype == torch.float64 and name in ("Glasberg2002", "Moore2016"):
-        tol.update({k: SKIRT_TOL for k in errors if k != "stage.freqs" and not k.startswith("stage.freqs_")
-                    and k not in ("stage.filtered", "stage.psd", "stage.filtered_left", "stage.filtered_right")})
+        tol.update(
+            {
+                k: SKIRT_TOL
+                for k in errors
+                if k != "stage.freqs"
+                and not k.startswith("stage.freqs_")
+                and k not in ("stage.filtered", "stage.psd", "stage.filtered_left", "stage.filtered_right")
+            }
+        )
     bad = {k: f"{e:.2e} > {tol[k]:g}" for k, e in errors.items() if e > tol[k]}
     assert not bad, bad
 

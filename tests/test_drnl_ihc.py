@@ -27,9 +27,13 @@ def test_drnl_ihc_match_amt(amt_reference, dtype, tol_bm, tol_ihc):
         bm = drnl(om)
         ihc = paulick2024_ihc(bm, FS)
         errors = compare_stages(
-            {"drnl": (_time_major(bm, ref, f"{stim}__bm"), ref[f"{stim}__bm"]),
-             "ihc": (_time_major(ihc, ref, f"{stim}__ihc"), ref[f"{stim}__ihc"])},
-            {"drnl": tol_bm, "ihc": tol_ihc}, label=f"{stim} {dtype}")
+            {
+                "drnl": (_time_major(bm, ref, f"{stim}__bm"), ref[f"{stim}__bm"]),
+                "ihc": (_time_major(ihc, ref, f"{stim}__ihc"), ref[f"{stim}__ihc"]),
+            },
+            {"drnl": tol_bm, "ihc": tol_ihc},
+            label=f"{stim} {dtype}",
+        )
         print(stim, dtype, errors)
 
 
@@ -48,8 +52,10 @@ def test_drnl_level_growth_linear_compressive_linear():
     drnl = DRNLFilterbank(FS, [1000.0], dtype=torch.float64)
     t = torch.arange(int(0.1 * FS), dtype=torch.float64) / FS
     tone = np.sqrt(2) * torch.sin(2 * torch.pi * 1000 * t)[None] * 4.3e-4  # ~ middle-ear gain at 1 kHz
-    out_db = {lvl: 10 * np.log10(float(drnl(tone * 20e-6 * 10 ** (lvl / 20))[..., 1000:].pow(2).mean()))
-              for lvl in (0, 20, 50, 70, 100, 120)}
+    out_db = {
+        lvl: 10 * np.log10(float(drnl(tone * 20e-6 * 10 ** (lvl / 20))[..., 1000:].pow(2).mean()))
+        for lvl in (0, 20, 50, 70, 100, 120)
+    }
     assert out_db[20] - out_db[0] == pytest.approx(20.0, abs=0.01)
     assert out_db[70] - out_db[50] < 7.0
     assert out_db[120] - out_db[100] > 18.0

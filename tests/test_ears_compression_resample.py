@@ -29,8 +29,7 @@ def test_causal_outer_middle_ear_matches_paulick_om(amt_reference):
     """AMT 1.6 paulick2024: headphone then middle-ear FIR, causal, no delay compensation."""
     ref = amt_reference("paulick2024")
     hp = ears.HeadphoneFilter(44100, delay_compensation=False, dtype=torch.float64)
-    me = ears.MiddleEarFilter(44100, normalize=False, delay_compensation=False,
-                              dtype=torch.float64)
+    me = ears.MiddleEarFilter(44100, normalize=False, delay_compensation=False, dtype=torch.float64)
     for stim in ref.stimuli:
         out = me(hp(torch.as_tensor(ref[f"{stim}__insig"])))
         assert rel_error(out.numpy(), ref[f"{stim}__om"]) < 1e-6
@@ -42,7 +41,7 @@ def test_fir_filter_equals_convolution_with_drop():
     for drop in (0, 17, 32):
         ours = ears.fir_filter(torch.as_tensor(x), torch.as_tensor(b), drop).numpy()
         full = np.stack([np.convolve(row, b) for row in x])
-        np.testing.assert_allclose(ours, full[:, drop:drop + 200], atol=1e-12)
+        np.testing.assert_allclose(ours, full[:, drop : drop + 200], atol=1e-12)
     with pytest.raises(ValueError, match="drop"):
         ears.fir_filter(torch.as_tensor(x), torch.as_tensor(b), -1)
 
@@ -61,7 +60,7 @@ def test_fir2_and_minimum_phase_properties():
     np.testing.assert_allclose(lin, lin[::-1], atol=1e-12 * np.abs(lin).max())
     mn = ears.minimum_phase(lin)
     np.testing.assert_allclose(np.abs(np.fft.fft(mn)), np.abs(np.fft.fft(lin)), rtol=1e-9)
-    energy = lambda h: np.cumsum(h ** 2) / np.sum(h ** 2)  # noqa: E731
+    energy = lambda h: np.cumsum(h**2) / np.sum(h**2)  # noqa: E731
     assert np.all(energy(mn)[:256] >= energy(lin)[:256] - 1e-12)
 
 
@@ -105,7 +104,7 @@ def test_learnable_fir_gets_gradient():
 # ---------------------------------------------------------------- compression
 def test_broken_stick_values_and_continuity():
     knee = compression.knee_amplitude(30, 100)
-    assert knee == pytest.approx(10 ** -3.5)
+    assert knee == pytest.approx(10**-3.5)
     x = torch.tensor([-1.0, -knee, -knee / 2, 0.0, knee / 2, knee, 2 * knee, 1.0], dtype=torch.float64)
     y = compression.broken_stick(x, 0.3, knee)
     expected = torch.where(x.abs() > knee, x.sign() * knee * (x.abs() / knee) ** 0.3, x)
@@ -126,17 +125,21 @@ def test_compression_module_gradients_finite_and_per_channel():
             torch.testing.assert_close(y[0, 2], x[0, 2].detach())  # n = 1 is identity
     assert torch.autograd.gradcheck(
         lambda v: compression.broken_stick(v, 0.3, 1e-3),
-        torch.tensor([2e-3, -5e-3, 1e-4, -3e-4], dtype=torch.float64, requires_grad=True))
+        torch.tensor([2e-3, -5e-3, 1e-4, -3e-4], dtype=torch.float64, requires_grad=True),
+    )
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"compression_type": "log"}, "compression_type"),
-    ({"n": 0.0}, "compression_n"),
-    ({"n": -0.3}, "compression_n"),
-    ({"n": float("nan")}, "compression_n"),
-    ({"knee_db": float("inf")}, "knee_db"),
-    ({"dboffset": 0.0}, "dboffset"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"compression_type": "log"}, "compression_type"),
+        ({"n": 0.0}, "compression_n"),
+        ({"n": -0.3}, "compression_n"),
+        ({"n": float("nan")}, "compression_n"),
+        ({"knee_db": float("inf")}, "knee_db"),
+        ({"dboffset": 0.0}, "dboffset"),
+    ],
+)
 def test_compression_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         compression.Compression(**kwargs)
@@ -193,6 +196,5 @@ def test_resample_fft(n_in, n_out):
     # A band-limited periodic signal is reproduced exactly at the new rate.
     t_in, t_out = np.arange(n_in) / n_in, np.arange(n_out) / n_out
     tone = lambda t: np.cos(2 * np.pi * 5 * t) + 0.5 * np.sin(2 * np.pi * 11 * t)  # noqa: E731
-    np.testing.assert_allclose(resample_fft(torch.as_tensor(tone(t_in)), n_out).numpy(),
-                               tone(t_out), atol=1e-9)
+    np.testing.assert_allclose(resample_fft(torch.as_tensor(tone(t_in)), n_out).numpy(), tone(t_out), atol=1e-9)
     assert resampled_length(11025, 44100, 16000) == 4000

@@ -59,7 +59,7 @@ def test_the_trial_path_runs_on_meta_tensors_without_host_reads():
     observer.prepare(exp.make_target(np.array([exp.template_value]), gen), exp.make_reference(1, gen))
     shared = casp_model("paulick2024", FS, tuple(sorted(BAND.items())), None)
     observer.to("meta")
-    assert next(shared.buffers()).device.type == "cpu"        # the cached model was copied, not moved
+    assert next(shared.buffers()).device.type == "cpu"  # the cached model was copied, not moved
     assert observer.detector.template.is_meta and observer.detector.reference.is_meta
     audio = exp.make_target(np.array([-5.0, 0.0, 5.0]), gen)  # CPU stimuli, sent once
     dv = observer.score_on_device(audio)

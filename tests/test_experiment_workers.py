@@ -28,15 +28,18 @@ def events(sub, timeout=60.0):
 
 @pytest.fixture(scope="module")
 def pool():
-    p = ExperimentPool(1, runner="tests.pool_jobs:run", warm_up=None, cancel_grace_s=1.0, report_interval_s=0.0,
-                       max_queued=3)
+    p = ExperimentPool(
+        1, runner="tests.pool_jobs:run", warm_up=None, cancel_grace_s=1.0, report_interval_s=0.0, max_queued=3
+    )
     yield p
     p.shutdown()
 
 
 # ------------------------------------------------------------------------------- live progress
-@pytest.mark.parametrize("name, observer", [("intensity_tone", "level"), ("tmtf", "envelope"),
-                                            ("tone_in_noise", "level"), ("intensity_tone", "envelope")])
+@pytest.mark.parametrize(
+    "name, observer",
+    [("intensity_tone", "level"), ("tmtf", "envelope"), ("tone_in_noise", "level"), ("intensity_tone", "envelope")],
+)
 def test_tracked_runs_decide_as_the_engine_and_show_every_step(name, observer):
     for seed in range(3):
         e = experiments.make_experiment(name, procedure=QUICK)
@@ -50,8 +53,9 @@ def test_tracked_runs_decide_as_the_engine_and_show_every_step(name, observer):
                 if not p.finished:
                     live["tracks"] = [list(t) for t in p.tracks]
 
-            tracked, prog = progress.run_tracked(e, observers.make_observer(observer, e, seed=seed), n_runs=3,
-                                                 seed=seed, report=report)
+            tracked, prog = progress.run_tracked(
+                e, observers.make_observer(observer, e, seed=seed), n_runs=3, seed=seed, report=report
+            )
         st = tracked.staircase
         np.testing.assert_array_equal(np.nan_to_num(st.thresholds, nan=-999), np.nan_to_num(plain.thresholds, nan=-999))
         for a, b in zip(st.values, plain.staircase.values):
@@ -91,13 +95,31 @@ def test_cancel_stops_the_run_before_the_next_model_batch():
 
 
 def test_progress_line_names_trials_reversals_and_time_left():
-    text = progress.describe({"phase": "trials", "trials": 40, "n_runs": 2, "runs_done": 1, "reversals": [10, 6],
-                              "reversals_needed": 10, "eta_s": 75.0})
+    text = progress.describe(
+        {
+            "phase": "trials",
+            "trials": 40,
+            "n_runs": 2,
+            "runs_done": 1,
+            "reversals": [10, 6],
+            "reversals_needed": 10,
+            "eta_s": 75.0,
+        }
+    )
     assert "40 trials done" in text and "reversals 16 of 20 (2 runs × 10 to finish)" in text
     assert "1 of 2 runs finished" in text
     assert "about 1 min 15 s left" in text
-    assert "estimating" in progress.describe({"phase": "trials", "trials": 2, "n_runs": 1, "runs_done": 0,
-                                              "reversals": [0], "reversals_needed": 10, "eta_s": float("nan")})
+    assert "estimating" in progress.describe(
+        {
+            "phase": "trials",
+            "trials": 2,
+            "n_runs": 1,
+            "runs_done": 0,
+            "reversals": [0],
+            "reversals_needed": 10,
+            "eta_s": float("nan"),
+        }
+    )
     assert "template" in progress.describe({"phase": "template"})
 
 
@@ -175,8 +197,19 @@ def test_a_real_experiment_in_a_worker_process():
     """The default runner: a task from the registry, tracked, with figures, in a spawned worker."""
     p = ExperimentPool(1, warm_up=None, report_interval_s=0.0)
     try:
-        evs = events(p.submit({"task": "intensity_tone", "observer": "level", "condition": 60.0, "n_runs": 2,
-                               "seed": 3, "procedure": QUICK}), timeout=120)
+        evs = events(
+            p.submit(
+                {
+                    "task": "intensity_tone",
+                    "observer": "level",
+                    "condition": 60.0,
+                    "n_runs": 2,
+                    "seed": 3,
+                    "procedure": QUICK,
+                }
+            ),
+            timeout=120,
+        )
     finally:
         p.shutdown()
     assert evs[-1]["kind"] == "done", evs[-1]

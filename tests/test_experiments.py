@@ -61,7 +61,7 @@ def test_intensity_threshold_matches_ideal_observer_theory(fast):
     exp = intensity_discrimination(60.0, duration_s=0.05, ramp_s=0.005, total_s=0.05)
     obs = FeatureObserver("level", noise_sd=sigma, seed=3) if fast else Recorder(sigma, 3)
     res = exp.run(obs, n_runs=24, seed=1)
-    expected = sigma * math.sqrt(2) * norm.ppf(2 ** -0.5)
+    expected = sigma * math.sqrt(2) * norm.ppf(2**-0.5)
     dl = res.summary()["delta_l_db"]
     print(f"stand-in JND {dl:.3f} dB, theory {expected:.3f} dB")
     assert abs(dl - expected) < 0.2
@@ -77,8 +77,9 @@ def test_reference_pool_matches_fresh_references():
     exp = tmtf(8.0, duration_s=0.25, ramp_s=0.02)
     obs = FeatureObserver("envelope", noise_sd=0.5, seed=0)
     fresh = exp.run(obs, n_runs=8, seed=0).summary()["threshold_db"]
-    pooled = exp.run(FeatureObserver("envelope", noise_sd=0.5, seed=0), n_runs=8, seed=0,
-                     reference_pool=64).summary()["threshold_db"]
+    pooled = exp.run(FeatureObserver("envelope", noise_sd=0.5, seed=0), n_runs=8, seed=0, reference_pool=64).summary()[
+        "threshold_db"
+    ]
     assert abs(fresh - pooled) < 2.0
     again = exp.run(FeatureObserver("envelope", noise_sd=0.5, seed=0), n_runs=8, seed=0)
     assert again.summary()["threshold_db"] == fresh  # deterministic under seed
@@ -101,7 +102,7 @@ def test_tmtf_stimuli_levels_depth_and_bounds():
     env = torch.as_tensor(np.abs(hilbert(torch.cat([target, ref])[:, core].numpy(), axis=-1)))
     spec = torch.fft.rfft(env - env.mean(-1, keepdim=True)).abs()
     k = round(16 * env.shape[-1] / 44100)
-    ratio = spec[:, k - 1:k + 2].amax(-1) / spec[:, k + 5:k + 40].mean(-1)
+    ratio = spec[:, k - 1 : k + 2].amax(-1) / spec[:, k + 5 : k + 40].mean(-1)
     assert ratio[0] > 10 and ratio[0] > 5 * ratio[2]
     # the tracked variable cannot leave 20 log m <= 0: a deaf observer stops at the bound
     deaf = type("Deaf", (), {"choose": lambda self, x: torch.zeros(x.shape[0], dtype=torch.long)})()
@@ -130,11 +131,11 @@ def test_tone_in_noise_spectrum_level_and_notch():
 def test_forward_masking_probe_placement():
     exp = forward_masking(0.05, probe_duration_s=0.02)
     target = exp.make_target(np.array([80.0]), torch.Generator().manual_seed(5))
-    ref = exp.make_reference(1, torch.Generator().manual_seed(5))   # same noise token
+    ref = exp.make_reference(1, torch.Generator().manual_seed(5))  # same noise token
     probe = (target - ref)[0]
     on = torch.nonzero(probe.abs() > 1e-9).flatten()
     assert on[0] >= int(0.25 * 44100) - 1 and on[-1] <= int(0.27 * 44100) + 1
-    assert float(ref[0, int(0.21 * 44100):].abs().max()) == 0.0   # silence after the masker
+    assert float(ref[0, int(0.21 * 44100) :].abs().max()) == 0.0  # silence after the masker
     # masking decays with the gap for a level observer looking at the probe window
     thr = []
     for gap in (0.0, 0.05):
@@ -145,18 +146,21 @@ def test_forward_masking_probe_placement():
     assert thr[0] > thr[1] + 20
 
 
-@pytest.mark.parametrize("call,exc,match", [
-    (lambda: tmtf(8.0, procedure={"stepsize": 2}), TypeError, "stepsize"),
-    (lambda: tmtf(8.0, n_intervals=1), ValueError, "n_intervals"),
-    (lambda: tmtf(20000.0), ValueError, "rate_hz"),
-    (lambda: tmtf(8.0, procedure={"start_value": 6.0}), ValueError, "bounds"),  # m > 1
-    (lambda: intensity_discrimination(60.0, carrier="click"), ValueError, "carrier"),
-    (lambda: intensity_discrimination(200.0), ValueError, "level_db_spl"),
-    (lambda: make_experiment("pitch"), ValueError, "experiment"),
-    (lambda: tmtf(8.0).run(object()), TypeError, "choose"),
-    (lambda: FeatureObserver("loudness"), ValueError, "feature"),
-    (lambda: human_data("pitch"), ValueError, "experiment"),
-])
+@pytest.mark.parametrize(
+    "call,exc,match",
+    [
+        (lambda: tmtf(8.0, procedure={"stepsize": 2}), TypeError, "stepsize"),
+        (lambda: tmtf(8.0, n_intervals=1), ValueError, "n_intervals"),
+        (lambda: tmtf(20000.0), ValueError, "rate_hz"),
+        (lambda: tmtf(8.0, procedure={"start_value": 6.0}), ValueError, "bounds"),  # m > 1
+        (lambda: intensity_discrimination(60.0, carrier="click"), ValueError, "carrier"),
+        (lambda: intensity_discrimination(200.0), ValueError, "level_db_spl"),
+        (lambda: make_experiment("pitch"), ValueError, "experiment"),
+        (lambda: tmtf(8.0).run(object()), TypeError, "choose"),
+        (lambda: FeatureObserver("loudness"), ValueError, "feature"),
+        (lambda: human_data("pitch"), ValueError, "experiment"),
+    ],
+)
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
@@ -175,10 +179,18 @@ def test_human_data_tables():
 
 
 def test_run_condition_stand_in_rows():
-    rows = run_condition("intensity_tone", observer="level", n_runs=2, seed=4, noise_sd=1.0,
-                         level_db_spl=40.0, duration_s=0.05, ramp_s=0.005, total_s=0.1,
-                         procedure=dict(start_value=5.0, step_sizes=(4.0, 2.0), n_final_reversals=4,
-                                        n_threshold_reversals=None))
+    rows = run_condition(
+        "intensity_tone",
+        observer="level",
+        n_runs=2,
+        seed=4,
+        noise_sd=1.0,
+        level_db_spl=40.0,
+        duration_s=0.05,
+        ramp_s=0.005,
+        total_s=0.1,
+        procedure=dict(start_value=5.0, step_sizes=(4.0, 2.0), n_final_reversals=4, n_threshold_reversals=None),
+    )
     assert len(rows) == 2 and rows[0]["observer"] == "level" and rows[0]["level_db_spl"] == 40.0
     assert all(np.isfinite(r["delta_l_db"]) for r in rows)
 
@@ -196,8 +208,10 @@ def test_paulick_intensity_jnd_acceptance():
         exp = intensity_discrimination(level, procedure=SHORT)
         obs = make_observer("paulick2024", exp, seed=1)
         jnd[level] = exp.run(obs, n_runs=4, seed=int(level)).summary()["delta_l_db"]
-    print("Paulick2024 JND (dB) vs Jesteadt 1977:",
-          {k: (round(v, 2), round(float(HUMAN_DATA['intensity_tone'].at(k)), 2)) for k, v in jnd.items()})
+    print(
+        "Paulick2024 JND (dB) vs Jesteadt 1977:",
+        {k: (round(v, 2), round(float(HUMAN_DATA["intensity_tone"].at(k)), 2)) for k, v in jnd.items()},
+    )
     assert 0.4 <= jnd[60.0] <= 1.5
     assert jnd[80.0] < jnd[20.0]
 
@@ -212,17 +226,19 @@ def test_paulick_tmtf_acceptance():
         exp = tmtf(rate, fs=22050.0, procedure=dict(SHORT, start_value=-14.0))
         obs = make_observer("paulick2024", exp, seed=2)
         thr[rate] = exp.run(obs, n_runs=3, seed=int(rate), reference_pool=12).summary()["threshold_db"]
-    print("Paulick2024 TMTF (dB) vs Viemeister 1979:",
-          {k: (round(v, 1), round(float(HUMAN_DATA['tmtf'].at(k)), 1)) for k, v in thr.items()})
+    print(
+        "Paulick2024 TMTF (dB) vs Viemeister 1979:",
+        {k: (round(v, 1), round(float(HUMAN_DATA["tmtf"].at(k)), 1)) for k, v in thr.items()},
+    )
     assert -30.0 <= thr[8.0] <= -18.0
     assert thr[256.0] >= thr[8.0] + 4.0
 
 
 def test_sweep_of_experiment_conditions_resumes(tmp_path):
     from workbench.psychophysics.sweep import grid, run_sweep
+
     short = dict(start_value=5.0, step_sizes=(4.0, 2.0), n_final_reversals=4, n_threshold_reversals=None)
-    conds = grid(experiment=["intensity_tone"], observer=["level"], n_runs=[2], seed=[0, 1],
-                 level_db_spl=[40.0, 70.0])
+    conds = grid(experiment=["intensity_tone"], observer=["level"], n_runs=[2], seed=[0, 1], level_db_spl=[40.0, 70.0])
     task = lambda **c: run_condition(**c, duration_s=0.05, ramp_s=0.005, total_s=0.05, procedure=short)  # noqa: E731
     df = run_sweep(task, conds[:2], tmp_path / "jnd.csv", config={"experiment": "intensity_tone"}, progress=False)
     assert len(df) == 4  # 2 conditions x 2 runs
@@ -235,8 +251,10 @@ def test_plot_model_vs_human_overlay():
     import pandas as pd
 
     from workbench.psychophysics.experiments import plot_experiment
-    summary = pd.DataFrame({"rate_hz": [4.0, 16.0, 256.0], "threshold_db": [-24.0, -23.0, -12.0],
-                            "sd": [1.0, 1.5, 2.0]})
+
+    summary = pd.DataFrame(
+        {"rate_hz": [4.0, 16.0, 256.0], "threshold_db": [-24.0, -23.0, -12.0], "sd": [1.0, 1.5, 2.0]}
+    )
     fig = plot_experiment(summary, "tmtf")
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and ax.get_xlabel() == "Modulation rate (Hz)"
@@ -244,11 +262,11 @@ def test_plot_model_vs_human_overlay():
     assert labels[0].startswith("Viemeister (1979)") and labels[1] == "model"
     human_line = ax.get_lines()[-1]
     np.testing.assert_allclose(human_line.get_ydata(), HUMAN_DATA["tmtf"].y)
-    fig = plot_experiment(pd.DataFrame({"gap_s": [0.0, 0.05], "probe_level_db_spl": [60.0, 40.0]}),
-                          "forward_masking")
+    fig = plot_experiment(pd.DataFrame({"gap_s": [0.0, 0.05], "probe_level_db_spl": [60.0, 40.0]}), "forward_masking")
     assert len(fig.axes[0].get_lines()) >= 1  # model only: no human forward-masking data
     with pytest.raises(ValueError, match="same length"):
         from workbench.plots import plot_model_vs_human
+
         plot_model_vs_human([1, 2], [1.0])
 
 
@@ -279,8 +297,9 @@ def test_notched_noise_human_curve_is_the_roex_filter_by_hand():
     # (1 + p g / 2) exp(-p g) = 2.508 * 0.04901 -> -9.11 dB (noise edges at 20 Hz/10 kHz: negligible)
     assert glasberg_moore1990_erb_hz(1000.0) == pytest.approx(132.639, abs=1e-3)
     p = 4000 / 132.639
-    assert float(roex_notched_noise_db(200.0)) == pytest.approx(10 * math.log10((1 + p * 0.05) * math.exp(-p * 0.1)),
-                                                                abs=1e-6)
+    assert float(roex_notched_noise_db(200.0)) == pytest.approx(
+        10 * math.log10((1 + p * 0.05) * math.exp(-p * 0.1)), abs=1e-6
+    )
     h = HUMAN_DATA["notched_noise"]
     assert h.relative_to == 0.0 and h.y[0] == 0.0 and all(np.diff(h.y) < 0)
     # the comparison is relative to the model's own no-notch threshold
@@ -296,18 +315,23 @@ def test_forward_masking_tone_stimuli_and_human_conditions():
     exp = forward_masking_tone(70.0, masker_hz=2400.0, gap_s=0.005)
     assert exp.frozen and exp.condition == {"masker_level_db_spl": 70.0, "masker_hz": 2400.0, "gap_s": 0.005}
     target, ref = exp.make_target(np.array([50.0]), None), exp.make_reference(2, None)
-    assert torch.equal(ref[0], ref[1])                                  # frozen
-    probe = (target[0] - ref[0])
+    assert torch.equal(ref[0], ref[1])  # frozen
+    probe = target[0] - ref[0]
     on = torch.nonzero(probe.abs() > 1e-12).flatten()
     fs = exp.fs
     assert on[0] >= round(0.205 * fs) - 1 and on[-1] <= round(0.215 * fs) + 1  # 10 ms after a 5-ms gap
     assert float(stimuli.level_db_spl(ref[0, : round(0.2 * fs)])) == pytest.approx(70.0, abs=0.2)
-    f, spec = _spectrum_db(probe[None, on[0]:on[-1] + 1], fs)
+    f, spec = _spectrum_db(probe[None, on[0] : on[-1] + 1], fs)
     assert abs(float(f[torch.argmax(spec)]) - 4000.0) < 150.0
     # human data only for the on-frequency masker at 0 ms (Schairer et al. 2008, Table 4)
     h = HUMAN_DATA["forward_masking_tone"]
-    on_row = {"experiment": "forward_masking_tone", "masker_level_db_spl": 70.0, "masker_hz": 4000.0,
-              "gap_s": 0.0, "probe_level_db_spl": 50.0}
+    on_row = {
+        "experiment": "forward_masking_tone",
+        "masker_level_db_spl": 70.0,
+        "masker_hz": 4000.0,
+        "gap_s": 0.0,
+        "probe_level_db_spl": 50.0,
+    }
     assert compare_with_human(on_row)["model_minus_human"] == pytest.approx(50.0 - 44.13)
     assert compare_with_human({**on_row, "masker_hz": 2400.0})["human_source"] == "none"
     assert compare_with_human({**on_row, "masker_level_db_spl": 100.0})["human_source"] == "none"  # outside
@@ -320,7 +344,7 @@ def test_masking_pattern_and_am_detection_stimuli():
     ref = exp.make_reference(8, gen)
     f, spec = _spectrum_db(ref, exp.fs)
     inside, outside = spec[(f > 960) & (f < 1040)].mean(), spec[(f > 1300) & (f < 1700)].mean()
-    assert float(inside - outside) > 40                                  # a 100-Hz band at 1 kHz
+    assert float(inside - outside) > 40  # a 100-Hz band at 1 kHz
     assert float(stimuli.level_db_spl(ref).mean()) == pytest.approx(60.0 - 0.3, abs=0.5)  # ramps
     state = gen.get_state()
     target = exp.make_target(np.full(8, 50.0), gen)
@@ -332,11 +356,11 @@ def test_masking_pattern_and_am_detection_stimuli():
     x = am.make_target(np.array([0.0, -20.0]), torch.Generator().manual_seed(1))
     assert torch.allclose(stimuli.level_db_spl(x), torch.full((2,), 65.0, dtype=torch.float64), atol=0.6)
     f, spec = _spectrum_db(x, am.fs)
-    assert abs(float(f[torch.argmax(spec)]) - 5000.0) < 30.0              # narrowband carrier at 5 kHz
+    assert abs(float(f[torch.argmax(spec)]) - 5000.0) < 30.0  # narrowband carrier at 5 kHz
     env = torch.as_tensor(np.abs(hilbert(x.numpy(), axis=-1)))
     mod = torch.fft.rfft(env - env.mean(-1, keepdim=True)).abs()
     k = round(16 * x.shape[-1] / am.fs)
-    assert float(mod[0, k - 1:k + 2].amax()) > 3 * float(mod[1, k - 1:k + 2].amax())
+    assert float(mod[0, k - 1 : k + 2].amax()) > 3 * float(mod[1, k - 1 : k + 2].amax())
     tone_carrier = am_detection(16.0, bandwidth_hz=0.0, duration_s=0.5)
     assert tone_carrier.frozen
     with pytest.raises(ValueError, match="carrier"):
@@ -348,12 +372,17 @@ def test_masking_pattern_and_am_detection_stimuli():
 @pytest.mark.filterwarnings("ignore:.*did not converge")
 def test_every_registered_experiment_runs_with_a_stand_in_and_has_plot_axes():
     short = dict(start_value=10.0, step_sizes=(8.0, 4.0), n_final_reversals=2, n_threshold_reversals=None)
-    quick = {"tmtf": dict(duration_s=0.2, ramp_s=0.02), "am_detection": dict(duration_s=0.2, ramp_s=0.02),
-             "intensity_tone": dict(duration_s=0.05, total_s=0.06), "intensity_noise": dict(duration_s=0.05,
-                                                                                            total_s=0.06),
-             "tone_in_noise": dict(duration_s=0.1), "notched_noise": dict(duration_s=0.1),
-             "masking_pattern": dict(duration_s=0.1, probe_duration_s=0.05),
-             "forward_masking": dict(masker_duration_s=0.05), "forward_masking_tone": dict(masker_duration_s=0.05)}
+    quick = {
+        "tmtf": dict(duration_s=0.2, ramp_s=0.02),
+        "am_detection": dict(duration_s=0.2, ramp_s=0.02),
+        "intensity_tone": dict(duration_s=0.05, total_s=0.06),
+        "intensity_noise": dict(duration_s=0.05, total_s=0.06),
+        "tone_in_noise": dict(duration_s=0.1),
+        "notched_noise": dict(duration_s=0.1),
+        "masking_pattern": dict(duration_s=0.1, probe_duration_s=0.05),
+        "forward_masking": dict(masker_duration_s=0.05),
+        "forward_masking_tone": dict(masker_duration_s=0.05),
+    }
     assert set(quick) == set(EXPERIMENTS) == set(PLOT_AXES)
     for name, kw in quick.items():
         exp = make_experiment(name, **kw)
@@ -383,7 +412,7 @@ def test_shipped_full_runs_load_and_compare_with_their_human_data():
         x_name, y_name = PLOT_AXES[name]
         assert x_name in table
         h = HUMAN_DATA.get(name)
-        if h is not None and h.relative_to is None:   # the stored difference is model - human at that row
+        if h is not None and h.relative_to is None:  # the stored difference is model - human at that row
             rows = table[np.isfinite(table["human"])]
             np.testing.assert_allclose(rows[y_name] - rows["human"], rows["model_minus_human"], atol=1e-9)
             np.testing.assert_allclose(rows["human"], [float(h.at(x)) for x in rows[x_name]], atol=1e-9)

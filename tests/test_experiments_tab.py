@@ -161,7 +161,8 @@ def test_outcome_is_plain_data():
     back = pickle.loads(pickle.dumps(o))
     assert back.summary == o.summary or all(
         (a == b) or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
-        for a, b in zip(back.summary.values(), o.summary.values()))
+        for a, b in zip(back.summary.values(), o.summary.values())
+    )
 
 
 def test_the_description_follows_the_condition_and_a_new_run_clears_the_old_result():

@@ -26,20 +26,31 @@ def _single_thread():
 
 @pytest.fixture(scope="module")
 def model():
-    return Paulick2024(fs=FS, flow=800.0, fhigh=1250.0, n_channels=3, learnable=True, dtype=torch.float64,
-                       return_stages=True)
+    return Paulick2024(
+        fs=FS, flow=800.0, fhigh=1250.0, n_channels=3, learnable=True, dtype=torch.float64, return_stages=True
+    )
 
 
 def _forward_masking(gap_s):
-    return forward_masking_tone(60.0, masker_hz=1000.0, probe_hz=1000.0, gap_s=gap_s, masker_duration_s=0.1,
-                                probe_duration_s=0.01, tail_s=0.03, fs=FS)
+    return forward_masking_tone(
+        60.0,
+        masker_hz=1000.0,
+        probe_hz=1000.0,
+        gap_s=gap_s,
+        masker_duration_s=0.1,
+        probe_duration_s=0.01,
+        tail_s=0.03,
+        fs=FS,
+    )
 
 
 def _recovery_conditions():
     # probe levels spanning chance to ~99 % at two masker-probe gaps: the gap that matters for
     # the 32-ms adaptation loop (20 ms) separates its time constant from the noise variance
-    return [F.BinomialData(_forward_masking(0.0), np.arange(30.0, 61.0, 6.0), np.zeros(6), np.ones(6)),
-            F.BinomialData(_forward_masking(0.02), np.arange(20.0, 46.0, 5.0), np.zeros(6), np.ones(6))]
+    return [
+        F.BinomialData(_forward_masking(0.0), np.arange(30.0, 61.0, 6.0), np.zeros(6), np.ones(6)),
+        F.BinomialData(_forward_masking(0.02), np.arange(20.0, 46.0, 5.0), np.zeros(6), np.ones(6)),
+    ]
 
 
 PARAMS = [F.FitParameter("noise_variance", 5.0, 500.0), F.FitParameter("adaptation.tau_s", 0.005, 0.2, index=1)]
@@ -53,10 +64,17 @@ def test_gradients_match_finite_differences(model):
     check = F.gradient_check(problem, output="prediction")
     print("percent correct:", check)
     assert np.all(check["relative_error"] < 1e-5)
-    jnd = F.FitProblem(model, [F.ThresholdData(intensity_discrimination(60.0, duration_s=0.1, ramp_s=0.005,
-                                                                         total_s=0.15, fs=FS), -6.0,
-                                               search=(-20.0, 10.0))],
-                       [F.FitParameter("noise_variance", 1.0, 1000.0), F.FitParameter("drnl.c", 0.1, 0.6)])
+    jnd = F.FitProblem(
+        model,
+        [
+            F.ThresholdData(
+                intensity_discrimination(60.0, duration_s=0.1, ramp_s=0.005, total_s=0.15, fs=FS),
+                -6.0,
+                search=(-20.0, 10.0),
+            )
+        ],
+        [F.FitParameter("noise_variance", 1.0, 1000.0), F.FitParameter("drnl.c", 0.1, 0.6)],
+    )
     check = F.gradient_check(jnd, output="nll", relative_step=1e-5)
     print("threshold NLL:", check)
     assert np.all(check["relative_error"] < 1e-4)
@@ -68,15 +86,20 @@ def test_parameter_recovery(model):
     truth = torch.tensor([80.0, 1.5 * TAU1], dtype=torch.float64)
     # expected counts: the optimiser finds the truth itself
     with torch.no_grad():
-        expected = [F.BinomialData(c.experiment, c.values, p.numpy() * 1000, np.full(len(c.values), 1000.0))
-                    for c, p in zip(base.data, base.predict(truth))]
+        expected = [
+            F.BinomialData(c.experiment, c.values, p.numpy() * 1000, np.full(len(c.values), 1000.0))
+            for c, p in zip(base.data, base.predict(truth))
+        ]
     exact = F.fit(F.FitProblem(model, expected, PARAMS), uncertainty="none")
     np.testing.assert_allclose(list(exact.values.values()), truth.numpy(), rtol=1e-4)
     # sampled counts (4000 trials per level): within 10 % and within 4 standard errors
     data = F.simulate_counts(base, truth, n_trials=4000, seed=0)
     result = F.fit(F.FitProblem(model, data, PARAMS))
-    print(result.table(), f"\nNLL {result.nll_initial:.1f} -> {result.nll:.1f}, {result.n_evaluations} evaluations, "
-          f"{result.elapsed_s:.1f} s")
+    print(
+        result.table(),
+        f"\nNLL {result.nll_initial:.1f} -> {result.nll:.1f}, {result.n_evaluations} evaluations, "
+        f"{result.elapsed_s:.1f} s",
+    )
     fitted, std = np.array(list(result.values.values())), np.array(list(result.std.values()))
     assert np.all(np.abs(fitted / truth.numpy() - 1) < 0.10)
     assert np.all(np.abs(fitted - truth.numpy()) < 4 * std) and np.all(std < 0.1 * truth.numpy())
@@ -87,10 +110,17 @@ def test_fit_to_human_jnds_lowers_the_rms_error(model):
     # (b): Jesteadt et al. (1977) Weber fractions at 40/60/80 dB SPL; this small, short-tone
     # model starts far above them (its JND is too large), the fit lowers the error
     levels = (40.0, 60.0, 80.0)
-    data = [F.ThresholdData(intensity_discrimination(level, duration_s=0.1, ramp_s=0.005, total_s=0.15, fs=FS),
-                            float(w), search=(-20.0, 10.0)) for level, w in zip(levels, jesteadt1977_weber_db(levels))]
-    problem = F.FitProblem(model, data, [F.FitParameter("noise_variance", 1.0, 1000.0),
-                                         F.FitParameter("drnl.c", 0.1, 0.6)])
+    data = [
+        F.ThresholdData(
+            intensity_discrimination(level, duration_s=0.1, ramp_s=0.005, total_s=0.15, fs=FS),
+            float(w),
+            search=(-20.0, 10.0),
+        )
+        for level, w in zip(levels, jesteadt1977_weber_db(levels))
+    ]
+    problem = F.FitProblem(
+        model, data, [F.FitParameter("noise_variance", 1.0, 1000.0), F.FitParameter("drnl.c", 0.1, 0.6)]
+    )
     before = F.rms_error(problem, problem.initial())
     result = F.fit(problem)
     after = F.rms_error(problem, torch.tensor(list(result.values.values())))
@@ -125,5 +155,15 @@ def test_bad_input(model):
     with pytest.raises(ValueError, match="n_correct"):
         F.BinomialData(data[0].experiment, [1.0], [3], [2])
     with pytest.raises(ValueError, match="n_intervals"):
-        F.FitProblem(model, [F.BinomialData(_forward_masking(0.0).__class__(**{
-            **_forward_masking(0.0).__dict__, "n_intervals": 5}), [40.0], [1], [2])], PARAMS)
+        F.FitProblem(
+            model,
+            [
+                F.BinomialData(
+                    _forward_masking(0.0).__class__(**{**_forward_masking(0.0).__dict__, "n_intervals": 5}),
+                    [40.0],
+                    [1],
+                    [2],
+                )
+            ],
+            PARAMS,
+        )

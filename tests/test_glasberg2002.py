@@ -50,7 +50,7 @@ def test_no_state_leak_and_streaming():
     s = Glasberg2002(dtype=torch.float64, streaming=True)
     parts, start = [], 0
     for n in (1000, 4567, 123, 3, 9000, whole.shape[-1] - 14693):
-        parts.append(s(whole[:, start:start + n]))
+        parts.append(s(whole[:, start : start + n]))
         start += n
     parts.append(s.flush())
     torch.testing.assert_close(torch.cat(parts, -1), m(whole), rtol=1e-12, atol=1e-12)
@@ -61,8 +61,13 @@ def test_learnable_parameters():
     assert Glasberg2002().get_learnable_parameters() == {}
     m = Glasberg2002(learnable=True, dtype=torch.float64)
     params = m.get_learnable_parameters()
-    assert list(params) == ["multi_fft", "erb_integration", "excitation_pattern", "specific_loudness",
-                            "loudness_integration"]  # the spec's components
+    assert list(params) == [
+        "multi_fft",
+        "erb_integration",
+        "excitation_pattern",
+        "specific_loudness",
+        "loudness_integration",
+    ]  # the spec's components
     assert params["loudness_integration"]["stl_attack"] == pytest.approx(0.045)
     x = tone(60, 0.1).requires_grad_(True)
     m(x).sum().backward()
@@ -109,8 +114,9 @@ def test_amt_transfer_table_and_band_layout(amt_reference):
     ref = amt_reference("glasberg2002")
     t = ansi_tables()
     f = np.arange(20, 16001, dtype=np.float64)
-    ours = (PchipInterpolator(t["outer_ear_freqs_hz"], t["outer_ear_free_db"])(f)
-            + PchipInterpolator(t["middle_ear_freqs_hz"], t["middle_ear_1997_db"])(f))
+    ours = PchipInterpolator(t["outer_ear_freqs_hz"], t["outer_ear_free_db"])(f) + PchipInterpolator(
+        t["middle_ear_freqs_hz"], t["middle_ear_1997_db"]
+    )(f)
     np.testing.assert_allclose(ours, ref["tfOuterMiddle_dB"], atol=2e-5)
     m = Glasberg2002(dtype=torch.float64, erb_kwargs={"f_min": 50, "f_max": 15000})
     np.testing.assert_allclose(m.excitation_pattern.cams, ref["erbN"], atol=1e-6)

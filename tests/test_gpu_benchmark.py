@@ -20,9 +20,29 @@ def test_gpu_check_script_runs_on_cpu(tmp_path):
     out = tmp_path / "gpu.json"
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "gpu.py"), "--device", "cpu", "--models", "Dau1997,Glasberg2002",
-         "--batch", "1", "--seconds", "0.005", "--check-seconds", "0.005", "--repeats", "1", "--json", str(out)],
-        capture_output=True, text=True, env=env, timeout=600)
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "gpu.py"),
+            "--device",
+            "cpu",
+            "--models",
+            "Dau1997,Glasberg2002",
+            "--batch",
+            "1",
+            "--seconds",
+            "0.005",
+            "--check-seconds",
+            "0.005",
+            "--repeats",
+            "1",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     table = proc.stdout.splitlines()
     assert any(line.startswith("Dau1997") for line in table) and any(line.startswith("Glasberg2002") for line in table)

@@ -52,7 +52,7 @@ def run_both(fn, inputs, weights):
 
 def assert_twins(numba, triton, dtype, n_signal_grads=None):
     tol = TOL[dtype]
-    checked = numba if n_signal_grads is None else numba[:1 + n_signal_grads]
+    checked = numba if n_signal_grads is None else numba[: 1 + n_signal_grads]
     for k, (a, b) in enumerate(zip(checked, triton)):
         assert rel(b, a) <= tol, f"output/gradient {k}: {rel(b, a):.2e} > {tol}"
 
@@ -76,8 +76,9 @@ def test_complex_cascade_matches_numba(dtype):
     cdtype = torch.complex128 if dtype == torch.float64 else torch.complex64
     sos = torch.zeros(5, 4, 6, dtype=cdtype)
     sos[..., 0], sos[..., 3], sos[..., 4] = 0.03, 1, -pole[:, None]
-    numba, triton = run_both(lambda x, backend: sosfilt(sos, x, backend=backend), [x],
-                             torch.randn(3, 5, 400, generator=gen, dtype=dtype))
+    numba, triton = run_both(
+        lambda x, backend: sosfilt(sos, x, backend=backend), [x], torch.randn(3, 5, 400, generator=gen, dtype=dtype)
+    )
     assert triton[0].dtype == cdtype
     assert_twins(numba, triton, dtype)
 
@@ -85,11 +86,17 @@ def test_complex_cascade_matches_numba(dtype):
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_biquad_cascade_matches_numba(dtype):
     gen = torch.Generator().manual_seed(1)
-    sos = torch.tensor(np.stack([sps.butter(4, f, fs=44100, output="sos") for f in (300.0, 1000.0, 5000.0)]),
-                       dtype=dtype, requires_grad=True)
+    sos = torch.tensor(
+        np.stack([sps.butter(4, f, fs=44100, output="sos") for f in (300.0, 1000.0, 5000.0)]),
+        dtype=dtype,
+        requires_grad=True,
+    )
     x = torch.randn(2, 3, 500, generator=gen, dtype=dtype, requires_grad=True)
-    numba, triton = run_both(lambda s, x, backend: sosfilt(s, x, backend=backend), [sos, x],
-                             torch.randn(2, 3, 500, generator=gen, dtype=dtype))
+    numba, triton = run_both(
+        lambda s, x, backend: sosfilt(s, x, backend=backend),
+        [sos, x],
+        torch.randn(2, 3, 500, generator=gen, dtype=dtype),
+    )
     # float32 coefficient gradients are sums of ill-conditioned terms: checked in float64 only
     assert_twins(numba, triton, dtype, n_signal_grads=None if dtype == torch.float64 else 0)
     assert rel(triton[2], numba[2]) <= TOL[dtype]  # signal gradient
@@ -113,7 +120,7 @@ def test_lfilter_gradcheck_and_order_limit():
 def test_fft_method_refuses_huge_grids():
     """A 2 Hz pole at 44.1 kHz needs a 2^20-point grid per row: refused, with the size."""
     pole = np.exp(-2 * np.pi * 2.0 / 44100)
-    x = torch.zeros(int(2 * FFT_MAX_BYTES / 2 ** 23), 100)
+    x = torch.zeros(int(2 * FFT_MAX_BYTES / 2**23), 100)
     with pytest.raises(ValueError, match=r"point grid per row .* GiB"):
         lfilter(torch.tensor([1 - pole]), torch.tensor([1.0, -pole]), x, method="fft")
 
@@ -127,8 +134,11 @@ def test_adaptation_matches_numba(dtype, limit):
     x.requires_grad_()
     tau = torch.tensor([0.005, 0.05, 0.129, 0.253, 0.5], dtype=dtype, requires_grad=True)
     floor = torch.tensor([1e-5, 3e-5, 1e-4], dtype=dtype)
-    numba, triton = run_both(lambda x, t, backend: adaptation_loops(x, t, 44100.0, limit, floor, backend=backend),
-                             [x, tau], torch.randn(2, 3, 300, generator=gen, dtype=dtype))
+    numba, triton = run_both(
+        lambda x, t, backend: adaptation_loops(x, t, 44100.0, limit, floor, backend=backend),
+        [x, tau],
+        torch.randn(2, 3, 300, generator=gen, dtype=dtype),
+    )
     assert_twins(numba, triton, dtype)
 
 
@@ -137,7 +147,8 @@ def test_adaptation_gradcheck():
     tau = torch.tensor([0.005, 0.05], dtype=torch.float64, requires_grad=True)
     floor = torch.tensor(1e-5, dtype=torch.float64)
     assert torch.autograd.gradcheck(
-        lambda x, t: adaptation_loops(x, t, 1000.0, 10.0, floor, backend="triton"), (x, tau))
+        lambda x, t: adaptation_loops(x, t, 1000.0, 10.0, floor, backend="triton"), (x, tau)
+    )
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -147,8 +158,11 @@ def test_agc_matches_numba(dtype):
     initial = torch.rand(3, 4, generator=gen, dtype=dtype, requires_grad=True)
     attack = torch.tensor(0.045, dtype=dtype, requires_grad=True)
     release = torch.tensor(0.033, dtype=dtype, requires_grad=True)
-    numba, triton = run_both(lambda x, y0, a, r, backend: agc(x, a, r, y0, backend=backend),
-                             [x, initial, attack, release], torch.randn(3, 4, 300, generator=gen, dtype=dtype))
+    numba, triton = run_both(
+        lambda x, y0, a, r, backend: agc(x, a, r, y0, backend=backend),
+        [x, initial, attack, release],
+        torch.randn(3, 4, 300, generator=gen, dtype=dtype),
+    )
     assert_twins(numba, triton, dtype)
 
 
@@ -159,8 +173,11 @@ def test_ihc_membrane_matches_numba(dtype):
     velocity[0, 0, :10] = -1.0  # deep in the clamped region
     velocity.requires_grad_()
     constants = paulick2024_ihc_constants(44100.0)
-    numba, triton = run_both(lambda v, backend: ihc_membrane(v, constants, backend=backend), [velocity],
-                             torch.randn(2, 3, 400, generator=gen, dtype=dtype))
+    numba, triton = run_both(
+        lambda v, backend: ihc_membrane(v, constants, backend=backend),
+        [velocity],
+        torch.randn(2, 3, 400, generator=gen, dtype=dtype),
+    )
     assert_twins(numba, triton, dtype)
 
 
@@ -169,8 +186,11 @@ def test_membrane_scan_matches_numba(dtype):
     gen = torch.Generator().manual_seed(7)
     alpha = (0.6 + 0.35 * torch.rand(3, 500, generator=gen, dtype=dtype)).requires_grad_()
     beta = torch.randn(3, 500, generator=gen, dtype=dtype, requires_grad=True)
-    numba, triton = run_both(lambda a, b, backend: membrane_scan(a, b, backend=backend), [alpha, beta],
-                             torch.randn(3, 500, generator=gen, dtype=dtype))
+    numba, triton = run_both(
+        lambda a, b, backend: membrane_scan(a, b, backend=backend),
+        [alpha, beta],
+        torch.randn(3, 500, generator=gen, dtype=dtype),
+    )
     assert_twins(numba, triton, dtype)
 
 
@@ -192,17 +212,24 @@ def _bank_case(dtype, length=300):
     rho = torch.tensor([0.9, 0.95, 0.8], dtype=dtype, requires_grad=True)
     theta = torch.tensor([0.1, 0.3, 0.7], dtype=dtype, requires_grad=True)
     gain = (2 * (1 - rho)).detach().requires_grad_()
-    layout = dict(row_channel=np.array([0, 0, 1, 1, 1]), row_band=np.array([0, 2, 0, 1, 2]),
-                  out_row=np.array([1, 2, 4, 5, 6]), lp_row=np.array([0, 3]),
-                  factor=np.array([1.0, 1.0, 0.7]), mode=np.array([0, 1, 1]), n_out=7)
+    layout = dict(
+        row_channel=np.array([0, 0, 1, 1, 1]),
+        row_band=np.array([0, 2, 0, 1, 2]),
+        out_row=np.array([1, 2, 4, 5, 6]),
+        lp_row=np.array([0, 3]),
+        factor=np.array([1.0, 1.0, 0.7]),
+        mode=np.array([0, 1, 1]),
+        n_out=7,
+    )
     return [x, lowpassed, rho, theta, gain], layout, torch.randn(2, 7, length, generator=gen, dtype=dtype)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_modulation_bank_matches_numba(dtype):
     inputs, layout, weights = _bank_case(dtype)
-    numba, triton = run_both(lambda *a, backend: modulation_bandpass_bank(*a, **layout, backend=backend),
-                             inputs, weights)
+    numba, triton = run_both(
+        lambda *a, backend: modulation_bandpass_bank(*a, **layout, backend=backend), inputs, weights
+    )
     assert_twins(numba, triton, dtype)
 
 
@@ -218,7 +245,12 @@ def test_kernels_compile_for_h200():
     """Every kernel variant compiles to sm_90 machine code (no GPU needed)."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run([sys.executable, str(REPO / "tests" / "triton_compile_check.py"), "90"],
-                          capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "triton_compile_check.py"), "90"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert "compiled" in proc.stdout and "local stores 0" in proc.stdout

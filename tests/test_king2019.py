@@ -13,8 +13,9 @@ from workbench.stages.modulation import King2019ModulationFilterbank, king2019_m
 def test_mfc_spacing_matches_amt(amt_reference):
     ref = amt_reference("king2019")
     np.testing.assert_allclose(king2019_mfc().numpy(), ref["tone1k60__mfc"], rtol=1e-12)
-    np.testing.assert_allclose(king2019_mfc(2, 150, n_mod=4).numpy(),
-                               np.exp(np.linspace(np.log(2), np.log(150), 4)), rtol=1e-12)
+    np.testing.assert_allclose(
+        king2019_mfc(2, 150, n_mod=4).numpy(), np.exp(np.linspace(np.log(2), np.log(150), 4)), rtol=1e-12
+    )
 
 
 def test_bands_are_amt_butterworth_bandpasses():
@@ -23,8 +24,9 @@ def test_bands_are_amt_butterworth_bandpasses():
     for mfc, sos in zip(bank.mfc.numpy(), bank.sos.numpy()):
         centre = mfc * np.sqrt(5) / 2
         ref = ss.butter(2, [centre - mfc / 2, centre + mfc / 2], "bandpass", fs=44100.0, output="sos")
-        np.testing.assert_allclose(ss.sosfreqz(sos, worN=f, fs=44100.0)[1],
-                                   ss.sosfreqz(ref, worN=f, fs=44100.0)[1], atol=1e-7)
+        np.testing.assert_allclose(
+            ss.sosfreqz(sos, worN=f, fs=44100.0)[1], ss.sosfreqz(ref, worN=f, fs=44100.0)[1], atol=1e-7
+        )
 
 
 def test_float32_low_band_is_stable():
@@ -48,12 +50,13 @@ def test_envelope_above_cut_and_waveform_below():
     mfc = bank.mfc
     torch.testing.assert_close(out[:, :, mfc <= 10], raw[mfc <= 10].permute(1, 2, 0, 3))
     env = np.abs(ss.hilbert(raw[mfc > 10].numpy(), axis=-1))
-    rms = lambda v: np.sqrt(np.mean(v ** 2, -1, keepdims=True))  # noqa: E731
+    rms = lambda v: np.sqrt(np.mean(v**2, -1, keepdims=True))  # noqa: E731
     expected = env * rms(raw[mfc > 10].numpy()) / rms(env)
     np.testing.assert_allclose(out[:, :, mfc > 10].numpy(), expected.transpose(1, 2, 0, 3), rtol=1e-10)
     # Silent input: no NaN (AMT sets the scale to 1).
-    assert torch.equal(bank(torch.zeros(1, 1, 100, dtype=torch.float64)),
-                       torch.zeros(1, 1, 5, 100, dtype=torch.float64))
+    assert torch.equal(
+        bank(torch.zeros(1, 1, 100, dtype=torch.float64)), torch.zeros(1, 1, 5, 100, dtype=torch.float64)
+    )
     cosine = torch.tensor([1.0, 0, -1, 0] * 4, dtype=torch.float64)
     np.testing.assert_allclose(hilbert_envelope(cosine).numpy(), np.ones(16), atol=1e-12)
     for n in (1001, 1000):
@@ -69,14 +72,17 @@ def test_modulation_bank_gradients():
     assert bank.log_mfc.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"mflow": 150.0, "mfhigh": 2.0}, "mflow"),
-    ({"mflow": 0.0}, "mflow"),
-    ({"mfhigh": -1.0}, "mfhigh"),
-    ({"n_mod": 0}, "modbank_nmod"),
-    ({"q_factor": 0.0}, "modbank_qfactor"),
-    ({"mfhigh": 3900.0, "n_mod": 3}, "fs/2"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"mflow": 150.0, "mfhigh": 2.0}, "mflow"),
+        ({"mflow": 0.0}, "mflow"),
+        ({"mfhigh": -1.0}, "mfhigh"),
+        ({"n_mod": 0}, "modbank_nmod"),
+        ({"q_factor": 0.0}, "modbank_qfactor"),
+        ({"mfhigh": 3900.0, "n_mod": 3}, "fs/2"),
+    ],
+)
 def test_modulation_bank_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         King2019ModulationFilterbank(8000.0, **kwargs)
@@ -85,6 +91,7 @@ def test_modulation_bank_bad_arguments(kwargs, match):
 # ---------------------------------------------------------------- model vs AMT 1.4
 def _model(ref, stim, **kw):
     from workbench.models.king2019 import King2019
+
     return King2019(44100, basef=float(ref[f"{stim}__basef"]), **kw)
 
 
@@ -94,8 +101,7 @@ def test_king2019_matches_amt_float64(amt_reference, stim):
     from workbench.stages.modulation import king2019_modfilterbank
 
     ref = amt_reference("king2019")
-    model = _model(ref, stim, subfs=float(ref[f"{stim}__subfs"]), return_stages=True,
-                   dtype=torch.float64)
+    model = _model(ref, stim, subfs=float(ref[f"{stim}__subfs"]), return_stages=True, dtype=torch.float64)
     np.testing.assert_allclose(model.fc.numpy(), ref[f"{stim}__fc"], rtol=1e-12)
     np.testing.assert_allclose(model.mfc.numpy(), ref[f"{stim}__mfc"], rtol=1e-12)
     out, stages = model(torch.as_tensor(ref[f"{stim}__insig"])[None])
@@ -105,18 +111,31 @@ def test_king2019_matches_amt_float64(amt_reference, stim):
     e_mod = king2019_modfilterbank(stages["adapted_response"], bank.sos, bank.mfc, None)
     low = (model.mfc <= 10).numpy()
     tm = lambda t, s: t[0].movedim(-1, 0).numpy()[::s]  # noqa: E731 - time-major, strided
-    pairs = {key: (tm(stages[key], 4), ref[f"{stim}__{amt}"]) for key, amt in
-             [("gtone_response", "gtone"), ("compressed_response", "compressed"),
-              ("ihc", "ihc"), ("adapted_response", "adapted")]}
+    pairs = {
+        key: (tm(stages[key], 4), ref[f"{stim}__{amt}"])
+        for key, amt in [
+            ("gtone_response", "gtone"),
+            ("compressed_response", "compressed"),
+            ("ihc", "ihc"),
+            ("adapted_response", "adapted"),
+        ]
+    }
     e_ours, e_ref = tm(e_mod, 16).transpose(0, 1, 2), ref[f"{stim}__E_mod"]
     pairs["E_mod <= 10 Hz"] = (e_ours[..., low], e_ref[..., low])
     pairs["E_mod > 10 Hz"] = (e_ours[..., ~low], e_ref[..., ~low])
     o_ours, o_ref = out[0].numpy()[::2], ref[f"{stim}__intrep"]
     pairs["intrep <= 10 Hz"] = (o_ours[..., low], o_ref[..., low])
     pairs["intrep > 10 Hz"] = (o_ours[..., ~low], o_ref[..., ~low])
-    tol = {"gtone_response": 1e-4, "compressed_response": 1e-3, "ihc": 1e-3,
-           "adapted_response": 1e-3, "E_mod <= 10 Hz": 1e-1, "E_mod > 10 Hz": 1e-3,
-           "intrep <= 10 Hz": 1e-1, "intrep > 10 Hz": 1e-3}
+    tol = {
+        "gtone_response": 1e-4,
+        "compressed_response": 1e-3,
+        "ihc": 1e-3,
+        "adapted_response": 1e-3,
+        "E_mod <= 10 Hz": 1e-1,
+        "E_mod > 10 Hz": 1e-3,
+        "intrep <= 10 Hz": 1e-1,
+        "intrep > 10 Hz": 1e-3,
+    }
     compare_stages(pairs, tol, label=f"king2019 {stim}")
 
 
@@ -134,8 +153,15 @@ def test_king2019_float32_output(amt_reference):
 def test_king2019_api_shapes_and_gradients():
     from workbench.models.king2019 import King2019
 
-    model = King2019(16000, basef=1000.0, compression_type="power", modbank_nmod=4,
-                     lp_150hz=True, return_stages=True, dtype=torch.float64)
+    model = King2019(
+        16000,
+        basef=1000.0,
+        compression_type="power",
+        modbank_nmod=4,
+        lp_150hz=True,
+        return_stages=True,
+        dtype=torch.float64,
+    )
     assert model.num_channels == model.fc.numel() == 5 and model.mfc.numel() == 4
     x = (torch.randn(2, 1600, dtype=torch.float64) * 0.01).requires_grad_(True)
     out, stages = model(x)
@@ -151,8 +177,12 @@ def test_king2019_api_shapes_and_gradients():
     learn = King2019(16000, basef=1000.0, learnable=True, dtype=torch.float64)
     learn(torch.randn(800, dtype=torch.float64) * 0.01).pow(2).mean().backward()
     named = dict(learn.named_parameters())
-    for name in ("adaptation_filter.cutoff_hz", "compression.n", "modulation_filterbank.log_mfc",
-                 "filterbank.center_freqs_hz"):
+    for name in (
+        "adaptation_filter.cutoff_hz",
+        "compression.n",
+        "modulation_filterbank.log_mfc",
+        "filterbank.center_freqs_hz",
+    ):
         assert named[name].grad is not None and torch.isfinite(named[name].grad).all(), name
 
 
@@ -169,25 +199,28 @@ def test_king2019_silent_input_has_finite_gradients(compression_type):
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
 
 
-@pytest.mark.parametrize("kwargs, err, match", [
-    ({"compression_type": "log"}, ValueError, "compression_type"),
-    ({"compression_n": 0.0}, ValueError, "compression_n"),
-    ({"compression_n": -1.0}, ValueError, "compression_n"),
-    ({"mflow": 150.0, "mfhigh": 2.0}, ValueError, "mflow"),
-    ({"subfs": 32000}, ValueError, "subfs"),
-    ({"subfs": 0}, ValueError, "subfs"),
-    ({"basef": 0.0}, ValueError, "basef"),
-    ({"basef": 9000.0}, ValueError, "basef"),
-    ({"basef": -5.0}, ValueError, "basef"),
-    ({"fs": -1}, ValueError, "fs"),
-    ({"flow": 5000.0, "fhigh": 100.0}, ValueError, "flow"),
-    ({"adt_hp_order": 0}, ValueError, "adt_hp_order"),
-    ({"adt_hp_fc": 9000.0}, ValueError, "cutoff"),
-    ({"adaptation_kwargs": {"order": 0}}, ValueError, "order"),
-    ({"filterbank_kwargs": {"nonsense": 1}}, TypeError, "filterbank_kwargs"),
-    ({"modulation_kwargs": {"q": 1}}, TypeError, "modulation_kwargs"),
-    ({"dtype": torch.int32}, TypeError, "dtype"),
-])
+@pytest.mark.parametrize(
+    "kwargs, err, match",
+    [
+        ({"compression_type": "log"}, ValueError, "compression_type"),
+        ({"compression_n": 0.0}, ValueError, "compression_n"),
+        ({"compression_n": -1.0}, ValueError, "compression_n"),
+        ({"mflow": 150.0, "mfhigh": 2.0}, ValueError, "mflow"),
+        ({"subfs": 32000}, ValueError, "subfs"),
+        ({"subfs": 0}, ValueError, "subfs"),
+        ({"basef": 0.0}, ValueError, "basef"),
+        ({"basef": 9000.0}, ValueError, "basef"),
+        ({"basef": -5.0}, ValueError, "basef"),
+        ({"fs": -1}, ValueError, "fs"),
+        ({"flow": 5000.0, "fhigh": 100.0}, ValueError, "flow"),
+        ({"adt_hp_order": 0}, ValueError, "adt_hp_order"),
+        ({"adt_hp_fc": 9000.0}, ValueError, "cutoff"),
+        ({"adaptation_kwargs": {"order": 0}}, ValueError, "order"),
+        ({"filterbank_kwargs": {"nonsense": 1}}, TypeError, "filterbank_kwargs"),
+        ({"modulation_kwargs": {"q": 1}}, TypeError, "modulation_kwargs"),
+        ({"dtype": torch.int32}, TypeError, "dtype"),
+    ],
+)
 def test_king2019_bad_arguments(kwargs, err, match):
     from workbench.models.king2019 import King2019
 
@@ -200,7 +233,11 @@ def test_king2019_bad_input():
     from workbench.models.king2019 import King2019
 
     model = King2019(16000, basef=1000.0)
-    for bad, err in [(torch.zeros(2, 3, 100), ValueError), (torch.tensor([1, 2, 3]), TypeError),
-                     (torch.tensor([0.0, float("nan"), 0.0]), ValueError), (torch.zeros(0), ValueError)]:
+    for bad, err in [
+        (torch.zeros(2, 3, 100), ValueError),
+        (torch.tensor([1, 2, 3]), TypeError),
+        (torch.tensor([0.0, float("nan"), 0.0]), ValueError),
+        (torch.zeros(0), ValueError),
+    ]:
         with pytest.raises(err, match="x"):
             model(bad)

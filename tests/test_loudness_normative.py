@@ -9,8 +9,8 @@ from workbench.models.moore2016 import Moore2016, diotic, monaural
 
 FS = 32000
 LEVELS = [20, 40, 60, 80]
-ISO_532_3_C1 = [0.14, 1.00, 4.1, 15.4]   # Moore2016, binaural (diotic) free field, sone
-ISO_532_2_B1 = [0.14, 1.0, 4.1, 15.8]    # Glasberg2002, binaural (diotic) free field, sone
+ISO_532_3_C1 = [0.14, 1.00, 4.1, 15.4]  # Moore2016, binaural (diotic) free field, sone
+ISO_532_2_B1 = [0.14, 1.0, 4.1, 15.8]  # Glasberg2002, binaural (diotic) free field, sone
 ANSI_TABLE7 = {40.0: 0.997, 60.0: 4.166, 80.0: 15.98}
 
 

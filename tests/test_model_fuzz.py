@@ -21,9 +21,13 @@ from tests import model_fuzz as fuzz
 from workbench.units import to_model_input
 
 MODELS = list(fuzz.BASE)
-FUZZ_SETTINGS = settings(max_examples=int(os.environ.get("WORKBENCH_FUZZ_EXAMPLES", "200")), deadline=None,
-                         derandomize=os.environ.get("WORKBENCH_FUZZ_RANDOM") is None, database=None,
-                         suppress_health_check=list(HealthCheck))
+FUZZ_SETTINGS = settings(
+    max_examples=int(os.environ.get("WORKBENCH_FUZZ_EXAMPLES", "200")),
+    deadline=None,
+    derandomize=os.environ.get("WORKBENCH_FUZZ_RANDOM") is None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -35,8 +39,10 @@ def _compiled():
 
 
 def _report(name, kind, counts, failures):
-    print(f"\n{name}.{kind}: {sum(counts.values()) + len(failures)} bad inputs tried, {counts['rejected']} "
-          f"rejected, {counts['accepted']} accepted (finite output), {len(failures)} failures")
+    print(
+        f"\n{name}.{kind}: {sum(counts.values()) + len(failures)} bad inputs tried, {counts['rejected']} "
+        f"rejected, {counts['accepted']} accepted (finite output), {len(failures)} failures"
+    )
     assert not failures, "\n".join(failures[:40])
 
 
@@ -55,9 +61,15 @@ def test_forward_rejects_bad_input_clearly(name, entry):
 
 
 def _numbers():
-    return st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10 ** 15, 10 ** 15),
-                     st.floats(-1e4, 1e4), st.none(), st.booleans(), st.text(max_size=3),
-                     st.lists(st.floats(-1e3, 1e3), max_size=3))
+    return st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(-(10**15), 10**15),
+        st.floats(-1e4, 1e4),
+        st.none(),
+        st.booleans(),
+        st.text(max_size=3),
+        st.lists(st.floats(-1e3, 1e3), max_size=3),
+    )
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -114,8 +126,9 @@ def test_forward_hypothesis(name):
         if outcome == "accepted" and fuzz.non_finite(result):
             outcome, result = "FAIL", f"non-finite {fuzz.non_finite(result)}"
         if outcome == "FAIL":
-            failures.append(f"{name} forward({x.dtype}, shape {x.shape}, max |x| {np.nanmax(np.abs(x), initial=0)}): "
-                            f"{result}")
+            failures.append(
+                f"{name} forward({x.dtype}, shape {x.shape}, max |x| {np.nanmax(np.abs(x), initial=0)}): {result}"
+            )
         else:
             counts[outcome] += 1
 

@@ -87,9 +87,11 @@ def test_loudness_rises_with_level_up_to_the_top_and_excitation_has_no_nan(name)
     gen = torch.Generator().manual_seed(0)
     noise = torch.randn(3200, generator=gen, dtype=torch.float64)
     noise = (noise / noise.abs().max()).float()  # peak 1 Pa: 94 dB SPL peak
-    kinds = {"1 kHz": lambda db: stimuli.tone(1000.0, 0.1, 32000, db),
-             "3 kHz": lambda db: stimuli.tone(3000.0, 0.1, 32000, db),
-             "noise": lambda db: noise * 10 ** ((db + 3.0103 - 93.9794) / 20)}  # same peak as the tones
+    kinds = {
+        "1 kHz": lambda db: stimuli.tone(1000.0, 0.1, 32000, db),
+        "3 kHz": lambda db: stimuli.tone(3000.0, 0.1, 32000, db),
+        "noise": lambda db: noise * 10 ** ((db + 3.0103 - 93.9794) / 20),
+    }  # same peak as the tones
     for kind, make_signal in kinds.items():
         previous = -1.0
         for level_db in range(60, 141, 4):
@@ -120,9 +122,18 @@ def test_above_the_range_the_device_path_still_gives_finite_rising_loudness(name
 
 
 # ------------------------------------------------------------------ relevance range, dB stages
-@pytest.mark.parametrize("value, error", [(-10.0, ValueError), (0.0, ValueError), (float("nan"), ValueError),
-                                          (float("inf"), ValueError), (1000.0, ValueError), ("60", TypeError),
-                                          (None, TypeError)])
+@pytest.mark.parametrize(
+    "value, error",
+    [
+        (-10.0, ValueError),
+        (0.0, ValueError),
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),
+        (1000.0, ValueError),
+        ("60", TypeError),
+        (None, TypeError),
+    ],
+)
 @pytest.mark.parametrize("name, key", [("Glasberg2002", "multi_fft_kwargs"), ("Moore2016", "spectrum_kwargs")])
 def test_range_db_is_validated(name, key, value, error):
     """range_db=-10 (Glasberg2002) and nan (Moore2016) used to give 0 sone silently."""
@@ -153,10 +164,14 @@ def test_db_stages_are_minus_inf_only_where_no_power_and_say_so(name):
 
 
 # ------------------------------------------------------------------ argument types
-BOOL_ARGS = {"Dau1997": ("learnable", "return_stages"), "Osses2021": ("learnable", "return_stages"),
-             "King2019": ("learnable", "return_stages", "lp_150hz"),
-             "Paulick2024": ("learnable", "return_stages", "use_outerear"),
-             "Glasberg2002": ("learnable", "return_stages", "streaming"), "Moore2016": ("learnable", "return_stages")}
+BOOL_ARGS = {
+    "Dau1997": ("learnable", "return_stages"),
+    "Osses2021": ("learnable", "return_stages"),
+    "King2019": ("learnable", "return_stages", "lp_150hz"),
+    "Paulick2024": ("learnable", "return_stages", "use_outerear"),
+    "Glasberg2002": ("learnable", "return_stages", "streaming"),
+    "Moore2016": ("learnable", "return_stages"),
+}
 
 
 @pytest.mark.parametrize("value", ["no", "False", 1, 0, None, 1.0])
@@ -179,11 +194,18 @@ def test_fs_as_numpy_number_or_0d_tensor(name):
         model = make(name, fs=value)
         assert float(model.fs) == fs and isinstance(model.fs, (int, float))
         got = model(x)
-        for a, b in zip(got if isinstance(got, (list, tuple)) else [got],
-                        expected if isinstance(expected, (list, tuple)) else [expected]):
+        for a, b in zip(
+            got if isinstance(got, (list, tuple)) else [got],
+            expected if isinstance(expected, (list, tuple)) else [expected],
+        ):
             torch.testing.assert_close(a, b)
-    for bad, error in ((torch.tensor([fs, fs]), TypeError), (np.float32("nan"), ValueError), (True, TypeError),
-                       ("16000", TypeError), (torch.tensor(float(fs), device="meta"), TypeError)):
+    for bad, error in (
+        (torch.tensor([fs, fs]), TypeError),
+        (np.float32("nan"), ValueError),
+        (True, TypeError),
+        ("16000", TypeError),
+        (torch.tensor(float(fs), device="meta"), TypeError),
+    ):
         with pytest.raises(error, match="fs"):
             make(name, fs=bad)
 
@@ -210,8 +232,11 @@ def test_paulick2024_too_short_input(n):
 
 
 def test_king2019_highpass_cutoff_named_as_given():
-    with pytest.raises(ValueError, match=r"^adt_hp_fc \(high-pass cutoff\) must lie in \(0, fs/2 = 8000\) Hz, got "
-                                         r"30000"):
+    with pytest.raises(
+        ValueError,
+        match=r"^adt_hp_fc \(high-pass cutoff\) must lie in \(0, fs/2 = 8000\) Hz, got "
+        r"30000",
+    ):
         workbench.King2019(16000, adt_hp_fc=30000)
     with pytest.raises(ValueError, match=r"^adaptation_kwargs\['cutoff_hz'\] .*\(0, fs/2 = 8000\) Hz"):
         workbench.King2019(16000, adaptation_kwargs={"cutoff_hz": 30000})
@@ -233,8 +258,11 @@ def test_paulick2024_defaults_follow_fs():
     assert workbench.Paulick2024(fs=8000, fhigh=3600).fhigh == 3600.0  # used to fail naming max_mfc
     with pytest.raises(ValueError, match=r"fhigh must be below the Nyquist frequency fs/2 = 4000 Hz"):
         workbench.Paulick2024(fs=8000, fhigh=4000)
-    with pytest.raises(ValueError, match=r"modulation_kwargs\['max_mfc'\] must lie in \(0, 1000\) Hz: the "
-                                         r"modulation stage runs at fs / 4 = 2000 Hz"):
+    with pytest.raises(
+        ValueError,
+        match=r"modulation_kwargs\['max_mfc'\] must lie in \(0, 1000\) Hz: the "
+        r"modulation stage runs at fs / 4 = 2000 Hz",
+    ):
         workbench.Paulick2024(fs=8000, modulation_kwargs={"max_mfc": 1000.0})
     with pytest.raises(ValueError, match=r"fhigh defaults to min\(8000 Hz, 0.4 fs\) = 200 Hz at fs = 500 Hz"):
         workbench.Paulick2024(fs=500)

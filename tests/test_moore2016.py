@@ -12,14 +12,29 @@ from workbench.models.moore2016 import Moore2016, diotic, monaural
 from workbench.stages.resample import resample
 
 STIMULI = ["tone1k40", "tone1k60", "sam4k16", "noise65", "diotic1k60", "dichotic1k60_50"]
-STAGES = ["cochlea", "instSpecLoudL", "instSpecLoudR", "stSpecLoudL", "stSpecLoudR", "stLoudL", "stLoudR",
-          "ltLoudL", "ltLoudR", "shorttermloudness", "longtermloudness", "monauralSTL", "loudness"]
+STAGES = [
+    "cochlea",
+    "instSpecLoudL",
+    "instSpecLoudR",
+    "stSpecLoudL",
+    "stSpecLoudR",
+    "stLoudL",
+    "stLoudR",
+    "ltLoudL",
+    "ltLoudR",
+    "shorttermloudness",
+    "longtermloudness",
+    "monauralSTL",
+    "loudness",
+]
 
 
 @pytest.fixture(scope="module")
 def models():
-    return {torch.float64: Moore2016(dtype=torch.float64, return_stages=True),
-            torch.float32: Moore2016(dtype=torch.float32, return_stages=True)}
+    return {
+        torch.float64: Moore2016(dtype=torch.float64, return_stages=True),
+        torch.float32: Moore2016(dtype=torch.float32, return_stages=True),
+    }
 
 
 def stereo_pa(ref, stim):
@@ -31,12 +46,21 @@ def ours_vs_amt(model, ref, stim):
     (s_loud, l_loud, m_loud), st = model(stereo_pa(ref, stim))
     f = lambda t: t.detach().double().numpy()  # noqa: E731
     cochlea = np.stack([f(st["filtered_left"]), f(st["filtered_right"])], 1) / (2 * np.sqrt(2))  # Pa -> AMT units
-    ours = {"cochlea": cochlea, "instSpecLoudL": f(st["inst_spec_loud_left"]),
-            "instSpecLoudR": f(st["inst_spec_loud_right"]), "stSpecLoudL": f(st["stl_spec_loud_left"]),
-            "stSpecLoudR": f(st["stl_spec_loud_right"]), "stLoudL": f(st["stl_loud_left"]),
-            "stLoudR": f(st["stl_loud_right"]), "ltLoudL": f(st["ltl_loud_left"]), "ltLoudR": f(st["ltl_loud_right"]),
-            "shorttermloudness": f(s_loud), "longtermloudness": f(l_loud), "monauralSTL": f(s_loud),
-            "loudness": f(m_loud)}
+    ours = {
+        "cochlea": cochlea,
+        "instSpecLoudL": f(st["inst_spec_loud_left"]),
+        "instSpecLoudR": f(st["inst_spec_loud_right"]),
+        "stSpecLoudL": f(st["stl_spec_loud_left"]),
+        "stSpecLoudR": f(st["stl_spec_loud_right"]),
+        "stLoudL": f(st["stl_loud_left"]),
+        "stLoudR": f(st["stl_loud_right"]),
+        "ltLoudL": f(st["ltl_loud_left"]),
+        "ltLoudR": f(st["ltl_loud_right"]),
+        "shorttermloudness": f(s_loud),
+        "longtermloudness": f(l_loud),
+        "monauralSTL": f(s_loud),
+        "loudness": f(m_loud),
+    }
     return {k: (ours[k], ref[f"{stim}__{k}"]) for k in STAGES}
 
 
@@ -140,8 +164,9 @@ def test_excitation_kernel_gradcheck_and_fallback():
         out = roex_lower(inten, slope, freqs, p_c, p_c / fc, fc, backend=backend)
         out.sum().backward()
         assert float(inten.grad[:, 1].abs().max()) == 0.0  # absent: no gradient
-    torch.testing.assert_close(fn(values, slope),
-                               roex_lower(spread(values), slope, freqs, p_c, p_c / fc, fc, backend="torch"))
+    torch.testing.assert_close(
+        fn(values, slope), roex_lower(spread(values), slope, freqs, p_c, p_c / fc, fc, backend="torch")
+    )
 
 
 def test_model_gradient_flows():

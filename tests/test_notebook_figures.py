@@ -34,9 +34,12 @@ def _execute(path: Path):
         nb = nbformat.read(path, as_version=4)
         first = next(c for c in nb.cells if c.cell_type == "code")
         client = nbclient.NotebookClient(
-            nb, timeout_func=lambda cell, first=first: FIRST_CELL_TIMEOUT_S if cell is first else CELL_TIMEOUT_S,
-            startup_timeout=START_TIMEOUT_S, kernel_name="python3",
-            resources={"metadata": {"path": str(path.parent)}})
+            nb,
+            timeout_func=lambda cell, first=first: FIRST_CELL_TIMEOUT_S if cell is first else CELL_TIMEOUT_S,
+            startup_timeout=START_TIMEOUT_S,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        )
         try:
             return client.execute()
         except nbclient.exceptions.CellTimeoutError:
@@ -59,8 +62,14 @@ def test_every_plotting_cell_shows_an_image(notebook_path):
 
 def test_rules_catch_a_figure_shown_as_text():
     """The rules themselves, on hand-made outputs (no kernel)."""
-    sources = ["from workbench import plots", "plots.plot_waveform(x, fs)",
-               "def show(k):\n    return figures.stage_figure(r, k)", "show('ihc')", "print(1)", "fig"]
+    sources = [
+        "from workbench import plots",
+        "plots.plot_waveform(x, fs)",
+        "def show(k):\n    return figures.stage_figure(r, k)",
+        "show('ihc')",
+        "print(1)",
+        "fig",
+    ]
     assert plotting_cells(sources) == [False, True, False, True, False, False]
     out = nbformat.v4.new_output
     text_only = [out("execute_result", {"text/plain": "<Figure size 600x280 with 1 Axes>"}, execution_count=1)]

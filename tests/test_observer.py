@@ -32,7 +32,7 @@ def test_analytic_percent_correct_equals_amt(n_afc, model, variance):
     for mue, expected in zip(mues, amt):
         assert abs(percent_correct_analytic(float(mue), n_afc, variance) - expected) < 1e-12
         detected, prob = amt_decision(float(mue), n_afc, (1, 2), model)
-        assert detected == (expected > 1 / 2 ** 0.5) and abs(prob - expected) < 1e-12
+        assert detected == (expected > 1 / 2**0.5) and abs(prob - expected) < 1e-12
 
 
 class ToyModel(AuditoryModel):
@@ -72,8 +72,9 @@ def test_defaults_are_paulick2024s_and_the_variant_is_chosen_by_name():
 def test_simulated_2afc_matches_analytic():
     detector, target = _fitted_detector(6.0)
     gen = torch.Generator().manual_seed(0)
-    pc = detector.percent_correct(target, torch.zeros(1, target.numel(), dtype=torch.float64),
-                                  n_afc=2, n_trials=20000, generator=gen)
+    pc = detector.percent_correct(
+        target, torch.zeros(1, target.numel(), dtype=torch.float64), n_afc=2, n_trials=20000, generator=gen
+    )
     expected = ndtr(6.0 / math.sqrt(2 * 40.0))  # two intervals, each with noise variance 40
     assert abs(pc - expected) < 0.015
     assert abs(percent_correct_analytic(6.0, 2, 40.0) - expected) < 1e-3
@@ -88,7 +89,7 @@ def test_literal_noise_has_the_projected_variance():
 
 
 def test_roi_channels_brackets_the_strongest_channel():
-    fc = torch.tensor([250.0 * 1.2 ** k for k in range(20)], dtype=torch.float64)
+    fc = torch.tensor([250.0 * 1.2**k for k in range(20)], dtype=torch.float64)
     diff = torch.zeros(20, 2000, dtype=torch.float64)
     diff[10] = 1.0
     diff[9] = diff[11] = 0.6
@@ -161,8 +162,8 @@ def test_amt_trial_decision_equals_amt_formula_by_hand():
     np.testing.assert_allclose(percent_correct_analytic(mue, 3, 40.0).numpy(), by_hand, rtol=0, atol=1e-14)
     detector, _ = _fitted_detector(1.0)
     observer = TemplateObserver(detector, decision="amt")
-    ok = observer.judge(target, refs, 2 ** -0.5)   # 3-AFC, 1-up-2-down: 70.7 %
-    assert ok.tolist() == [p > 2 ** -0.5 for p in by_hand] == [False, False, False, True]
+    ok = observer.judge(target, refs, 2**-0.5)  # 3-AFC, 1-up-2-down: 70.7 %
+    assert ok.tolist() == [p > 2**-0.5 for p in by_hand] == [False, False, False, True]
     assert observer.judge(target, refs, 0.5).tolist() == [p > 0.5 for p in by_hand]
     with pytest.raises(ValueError, match="2-4 intervals"):
         observer.judge(target, torch.zeros(4, 4, dtype=torch.float64), 0.7)
@@ -174,8 +175,8 @@ def test_inverse_of_the_analytic_rule():
     from workbench.psychophysics.observer import mue_at_percent_correct
 
     for n_afc in (2, 3, 4):
-        mue = mue_at_percent_correct(2 ** -0.5, n_afc, "paulick2024")
-        assert percent_correct_analytic(mue, n_afc, 40.0) == pytest.approx(2 ** -0.5, abs=1e-9)
+        mue = mue_at_percent_correct(2**-0.5, n_afc, "paulick2024")
+        assert percent_correct_analytic(mue, n_afc, 40.0) == pytest.approx(2**-0.5, abs=1e-9)
 
 
 class StagedToy(ToyModel):
@@ -189,8 +190,10 @@ class StagedToy(ToyModel):
 
     @property
     def stage_info(self):
-        return {"adaptation": StageInfo("channels", "MU", "BCT", 1000.0),
-                "output": StageInfo("audio", "Pa", "BCMT", 1000.0)}
+        return {
+            "adaptation": StageInfo("channels", "MU", "BCT", 1000.0),
+            "output": StageInfo("audio", "Pa", "BCMT", 1000.0),
+        }
 
     def forward(self, x):
         out, stages = self._run(x)
@@ -198,9 +201,11 @@ class StagedToy(ToyModel):
 
     def _run(self, x):
         gains = torch.tensor([0.0, 0.1, 1.0, 0.3, 0.05, 0.0], dtype=x.dtype)[:, None]
-        chans = x[:, None, :] * gains                      # (B, C, T)
-        bands = [chans[:, c:c + 1].expand(-1, min(3, c + 1), -1) * torch.arange(1.0, min(3, c + 1) + 1)[:, None]
-                 for c in range(6)]
+        chans = x[:, None, :] * gains  # (B, C, T)
+        bands = [
+            chans[:, c : c + 1].expand(-1, min(3, c + 1), -1) * torch.arange(1.0, min(3, c + 1) + 1)[:, None]
+            for c in range(6)
+        ]
         return bands, {"adaptation": chans}
 
 
@@ -242,5 +247,5 @@ def test_roi_of_a_tone_in_noise_picks_the_channels_around_the_tone():
     low, high = int(detector.channels[0]), int(detector.channels[-1])
     print("ROI", float(fc[low]), "-", float(fc[high]), "Hz")
     assert low == nearest(1000.0 / math.sqrt(2))
-    assert nearest(2000.0) <= high <= nearest(2000.0) + 1   # 2 fc (the tone's upward spread: one more)
+    assert nearest(2000.0) <= high <= nearest(2000.0) + 1  # 2 fc (the tone's upward spread: one more)
     assert detector.channels.tolist() == list(range(low, high + 1)) and len(detector.channels) < 20

@@ -19,7 +19,7 @@ def _intrep(out, n_time, stride):
     """List of (M_i, T) -> time-major (T/stride, F, max M) with NaN padding, as AMT stores it."""
     full = np.full((n_time, len(out), max(o.shape[0] for o in out)), np.nan)
     for i, o in enumerate(out):
-        full[:, i, :o.shape[0]] = o.detach().numpy().T[::stride]
+        full[:, i, : o.shape[0]] = o.detach().numpy().T[::stride]
     return full
 
 
@@ -32,8 +32,10 @@ def test_osses2021_matches_amt_float64(amt_reference, model64, stim):
     x = torch.as_tensor(ref[f"{stim}__insig"])
     out, stages = model64(x)
     assert stages["middleear"].shape == x.shape  # output length = input length
-    pairs = {key: (stages[key].numpy().T[::ref.stride(f"{stim}__{amt}")], ref[f"{stim}__{amt}"])
-             for key, amt in [("filterbank", "bm"), ("ihc", "ihc"), ("adaptation", "adapt")]}
+    pairs = {
+        key: (stages[key].numpy().T[:: ref.stride(f"{stim}__{amt}")], ref[f"{stim}__{amt}"])
+        for key, amt in [("filterbank", "bm"), ("ihc", "ihc"), ("adaptation", "adapt")]
+    }
     intrep = ref[f"{stim}__intrep"]
     pairs["intrep"] = (_intrep(out, intrep.shape[0], ref.stride(f"{stim}__intrep")), intrep)
     compare_stages(pairs, TOL, label=f"osses2021 {stim}")
@@ -57,16 +59,15 @@ def test_ear_front_end_is_amt_delay_compensated_fir(model64):
     x = np.random.default_rng(3).standard_normal(3000) * 0.01
     _, stages = model64(torch.as_tensor(x))
     hp, me = headphone_fir(44100), middle_ear_fir(44100)
-    expect_hp = np.convolve(np.concatenate([x, np.zeros(257)]), hp)[257:257 + x.size]
-    expect_me = np.convolve(np.concatenate([expect_hp, np.zeros(257)]), me)[257:257 + x.size]
+    expect_hp = np.convolve(np.concatenate([x, np.zeros(257)]), hp)[257 : 257 + x.size]
+    expect_me = np.convolve(np.concatenate([expect_hp, np.zeros(257)]), me)[257 : 257 + x.size]
     expect_me *= 10 ** (-peak_gain_db(me) / 20)
     np.testing.assert_allclose(stages["headphone"].numpy(), expect_hp, atol=1e-12)
     np.testing.assert_allclose(stages["middleear"].numpy(), expect_me, atol=1e-10)
 
 
 def test_osses2021_api_shapes_phase_and_gradients():
-    model = Osses2021(16000, flow=200, fhigh=4000, phase_type="zero", return_stages=True,
-                      dtype=torch.float64)
+    model = Osses2021(16000, flow=200, fhigh=4000, phase_type="zero", return_stages=True, dtype=torch.float64)
     x = (torch.randn(2, 1600, dtype=torch.float64) * 0.01).requires_grad_(True)
     out, stages = model(x)
     assert list(stages) == ["headphone", "middleear", "filterbank", "ihc", "adaptation"]
@@ -91,18 +92,21 @@ def test_osses2021_api_shapes_phase_and_gradients():
     assert learn.headphone.taps.grad.abs().sum() > 0 and learn.middleear.taps.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("kwargs, err, match", [
-    ({"phase_type": "linear"}, ValueError, "phase_type"),
-    ({"phase_type": None}, ValueError, "phase_type"),
-    ({"headphone_kwargs": {"filter_type": "x"}}, TypeError, "headphone_kwargs"),
-    ({"middleear_kwargs": {"gain": 2}}, TypeError, "middleear_kwargs"),
-    ({"middleear_kwargs": {"filter_type": "goode"}}, ValueError, "filter_type"),
-    ({"ihc_kwargs": 5}, TypeError, "ihc_kwargs"),
-    ({"adaptation_kwargs": {"limt": 5}}, TypeError, "adaptation_kwargs"),
-    ({"fs": 0}, ValueError, "fs"),
-    ({"flow": 5000.0, "fhigh": 100.0}, ValueError, "flow"),
-    ({"dtype": torch.float16}, TypeError, "dtype"),
-])
+@pytest.mark.parametrize(
+    "kwargs, err, match",
+    [
+        ({"phase_type": "linear"}, ValueError, "phase_type"),
+        ({"phase_type": None}, ValueError, "phase_type"),
+        ({"headphone_kwargs": {"filter_type": "x"}}, TypeError, "headphone_kwargs"),
+        ({"middleear_kwargs": {"gain": 2}}, TypeError, "middleear_kwargs"),
+        ({"middleear_kwargs": {"filter_type": "goode"}}, ValueError, "filter_type"),
+        ({"ihc_kwargs": 5}, TypeError, "ihc_kwargs"),
+        ({"adaptation_kwargs": {"limt": 5}}, TypeError, "adaptation_kwargs"),
+        ({"fs": 0}, ValueError, "fs"),
+        ({"flow": 5000.0, "fhigh": 100.0}, ValueError, "flow"),
+        ({"dtype": torch.float16}, TypeError, "dtype"),
+    ],
+)
 def test_osses2021_bad_arguments(kwargs, err, match):
     kwargs = {"fs": 16000, "fhigh": 4000.0, **kwargs}
     with pytest.raises(err, match=match):
@@ -111,7 +115,11 @@ def test_osses2021_bad_arguments(kwargs, err, match):
 
 def test_osses2021_bad_input():
     model = Osses2021(16000, flow=200, fhigh=4000)
-    for bad, err in [(torch.zeros(2, 3, 100), ValueError), (np.arange(10), TypeError),
-                     (torch.tensor([0.0, float("inf")]), ValueError), (torch.zeros(1), ValueError)]:
+    for bad, err in [
+        (torch.zeros(2, 3, 100), ValueError),
+        (np.arange(10), TypeError),
+        (torch.tensor([0.0, float("inf")]), ValueError),
+        (torch.zeros(1), ValueError),
+    ]:
         with pytest.raises(err, match="x"):
             model(bad)

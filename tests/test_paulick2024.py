@@ -71,8 +71,13 @@ def test_final_output_float32(amt_reference):
     stim = "sam4k16"
     out = model(torch.from_numpy(ref[f"{stim}__insig"]).float())
     final = _final_time_major(out, len(ref["mfc"]))
-    print(compare_stages({"final": (final[:: ref.stride(f"{stim}__intrep")], ref[f"{stim}__intrep"])},
-                         {"final": 1e-2}, label="float32"))
+    print(
+        compare_stages(
+            {"final": (final[:: ref.stride(f"{stim}__intrep")], ref[f"{stim}__intrep"])},
+            {"final": 1e-2},
+            label="float32",
+        )
+    )
 
 
 def test_api_shapes_and_attributes():
@@ -94,9 +99,16 @@ def test_options_and_stage_kwargs():
     x = _tone(60, dur=0.05, dtype=torch.float32)
     butter = Paulick2024(fs=FS, n_channels=3, filter_type="butterworth")
     assert butter.modulation.filter_type == "butterworth" and len(butter(x)) == 3
-    model = Paulick2024(fs=FS, n_channels=3, use_outerear=False, return_stages=True,
-                        outerear_kwargs={"phase_type": "zero"}, drnl_kwargs={"subject": "HIx"},
-                        adaptation_kwargs={"limit": 5.0}, modulation_kwargs={"max_mfc": 150.0})
+    model = Paulick2024(
+        fs=FS,
+        n_channels=3,
+        use_outerear=False,
+        return_stages=True,
+        outerear_kwargs={"phase_type": "zero"},
+        drnl_kwargs={"subject": "HIx"},
+        adaptation_kwargs={"limit": 5.0},
+        modulation_kwargs={"max_mfc": 150.0},
+    )
     _, stages = model(x)
     assert torch.equal(stages["outerear"], x) and model.adaptation.limit == 5.0
     assert float(model.drnl.a.abs().max()) == 0 and float(model.mfc.max()) <= 150.0
@@ -108,8 +120,9 @@ def test_discrimination_picks_louder_tone_every_time():
     loud = torch.stack([_tone(66, dur=0.2, phase=p, dtype=torch.float32) for p in (0.4, 1.1, 5.0)])
     assert bool(model.discrimination_task(loud, soft).all())
     # torch_amt's documented criterion= example, with the 'less' rule: stimulus1 (soft) is chosen
-    chose_soft, delta = model.discrimination_task(soft, loud, decision_rule="less", criterion="rms",
-                                                  return_decision_var=True)
+    chose_soft, delta = model.discrimination_task(
+        soft, loud, decision_rule="less", criterion="rms", return_decision_var=True
+    )
     assert bool(chose_soft.all()) and bool((delta < 0).all())
 
 
@@ -147,8 +160,12 @@ def test_optimal_detector_3afc_tone_in_noise_rises_with_level():
     detector.fit(noise + _tone(70, dtype=torch.float32), noise)
     gen = torch.Generator().manual_seed(11)
     levels = (25, 30, 35, 40, 45, 50)
-    pcs = [detector.percent_correct(noise + _tone(lvl, dtype=torch.float32), noise[None], n_afc=3,
-                                    n_trials=200, generator=gen) for lvl in levels]
+    pcs = [
+        detector.percent_correct(
+            noise + _tone(lvl, dtype=torch.float32), noise[None], n_afc=3, n_trials=200, generator=gen
+        )
+        for lvl in levels
+    ]
     print(dict(zip(levels, pcs)))
     assert all(b >= a for a, b in zip(pcs, pcs[1:])), pcs
     assert pcs[0] < 0.6 and pcs[-1] > 0.95
@@ -161,8 +178,9 @@ def test_decision_layer_methods_on_model_output():
     assert len(roi) == 4 and roi[0].shape == (2, 3, int(0.2 * FS / 4) - int(0.05 * FS / 4))
     corr = model.template_correlation(rep, [r[:1] for r in rep])
     assert float(corr[0]) == pytest.approx(1.0, abs=1e-5) and float(corr[1]) < 1.0
-    dv = model.compute_decision_variable(rep, "rms", channel_weights=torch.ones(8),
-                                         modulation_weights=torch.ones(max(r.shape[1] for r in rep)))
+    dv = model.compute_decision_variable(
+        rep, "rms", channel_weights=torch.ones(8), modulation_weights=torch.ones(max(r.shape[1] for r in rep))
+    )
     assert dv.shape == (2,) and float(dv[0]) > float(dv[1])
     assert model.make_decision(dv, float(dv.mean())).tolist() == [True, False]
 

@@ -82,10 +82,16 @@ def test_figures_render_as_png_for_ipython():
     from workbench.dashboards import figures
 
     x = st.tone(TONE_HZ, 0.05, 8000, 60)
-    made = [plots.plot_waveform(x, 8000), plots.plot_spectrum(x, 8000), plots.new_figure(),
-            plots.plot_cochleagram(torch.rand(4, 100), 8000), figures.stimulus_figure(x, 8000),
-            plots.plot_stage(torch.rand(1, 3, 65), StageInfo("power spectrum", "Pa^2", "BKF", 1000.0),
-                             freqs=np.linspace(0, 4000, 65))]
+    made = [
+        plots.plot_waveform(x, 8000),
+        plots.plot_spectrum(x, 8000),
+        plots.new_figure(),
+        plots.plot_cochleagram(torch.rand(4, 100), 8000),
+        figures.stimulus_figure(x, 8000),
+        plots.plot_stage(
+            torch.rand(1, 3, 65), StageInfo("power spectrum", "Pa^2", "BKF", 1000.0), freqs=np.linspace(0, 4000, 65)
+        ),
+    ]
     for fig in made:
         assert isinstance(fig, plots.NotebookFigure)
         png = PNGFormatter()(fig)  # what Jupyter puts in the cell's image/png output
@@ -123,8 +129,9 @@ def test_real_modulation_is_kept():
     depth = 0.5
     sam = (1 + depth * np.sin(2 * np.pi * 16 * t)) * np.sin(2 * np.pi * 4000 * t)
     shown, centers = image_of(plots.plot_cochleagram(sam[None], FS, [4000.0]).axes[0])
-    swing = 20 * np.log10(shown[0, (centers > 0.05) & (centers < 0.45)].max()
-                          / shown[0, (centers > 0.05) & (centers < 0.45)].min())
+    swing = 20 * np.log10(
+        shown[0, (centers > 0.05) & (centers < 0.45)].max() / shown[0, (centers > 0.05) & (centers < 0.45)].min()
+    )
     assert abs(swing - 20 * np.log10((1 + depth) / (1 - depth))) < 0.5
 
 
@@ -137,8 +144,9 @@ def test_steady_tone_looks_steady_in_stage_plots(name, duration_s):
     fig = plots.plot_stages(model, stages, output)
     for key in STEADY_STAGES[name]:
         grid = variation_db(panel(fig, model, key), row, duration_s)
-        alone = variation_db(plots.plot_cochleagram(stages[key], FS * stages[key].shape[-1] / n, fc).axes[0],
-                             row, duration_s)
+        alone = variation_db(
+            plots.plot_cochleagram(stages[key], FS * stages[key].shape[-1] / n, fc).axes[0], row, duration_s
+        )
         assert grid < 1.0 and alone < 1.0, f"{name} '{key}': {grid:.2f} dB (plot_stages), {alone:.2f} dB"
 
 

@@ -207,20 +207,28 @@ class FakeModel(AuditoryModel):
     @property
     def stage_info(self):
         fs, rate = self.fs, 100.0
-        return {"outer": StageInfo("outer ear", "Pa", "BT", fs), "ihc": StageInfo("inner hair cell", "V", "BCT", fs),
-                "bands": StageInfo("excitation", "dB SPL", "BKZ", rate),
-                "psd": StageInfo("spectrum", "Pa^2/Hz", "BKF", rate, freqs_key="freqs"),
-                "freqs": StageInfo("component frequencies", "Hz", "F"),
-                "stl": StageInfo("short-term loudness", "sone", "BK", rate),
-                "ltl": StageInfo("long-term loudness", "sone", "BK", rate),
-                "output": StageInfo("modulation filterbank", "MU", "BCMT", fs)}
+        return {
+            "outer": StageInfo("outer ear", "Pa", "BT", fs),
+            "ihc": StageInfo("inner hair cell", "V", "BCT", fs),
+            "bands": StageInfo("excitation", "dB SPL", "BKZ", rate),
+            "psd": StageInfo("spectrum", "Pa^2/Hz", "BKF", rate, freqs_key="freqs"),
+            "freqs": StageInfo("component frequencies", "Hz", "F"),
+            "stl": StageInfo("short-term loudness", "sone", "BK", rate),
+            "ltl": StageInfo("long-term loudness", "sone", "BK", rate),
+            "output": StageInfo("modulation filterbank", "MU", "BCMT", fs),
+        }
 
 
 def _fake_stages(b=2, c=8, t=900, k=50):
-    return {"outer": torch.randn(b, t, generator=G), "ihc": torch.rand(b, c, t, generator=G),
-            "bands": 60 * torch.rand(b, k, c, generator=G), "psd": torch.rand(b, k, 129, generator=G),
-            "freqs": torch.linspace(0, FS / 2, 129), "stl": torch.rand(b, k, generator=G),
-            "ltl": torch.rand(b, k, generator=G)}
+    return {
+        "outer": torch.randn(b, t, generator=G),
+        "ihc": torch.rand(b, c, t, generator=G),
+        "bands": 60 * torch.rand(b, k, c, generator=G),
+        "psd": torch.rand(b, k, 129, generator=G),
+        "freqs": torch.linspace(0, FS / 2, 129),
+        "stl": torch.rand(b, k, generator=G),
+        "ltl": torch.rand(b, k, generator=G),
+    }
 
 
 def test_plot_stages_from_the_contract():
@@ -261,8 +269,12 @@ def test_plot_stages_rejects_bad_input():
 
 # --------------------------------------------------------------------------- real models (as they land)
 REAL = {
-    "Dau1997": dict(fs=44100), "Osses2021": dict(fs=44100), "King2019": dict(fs=44100),
-    "Paulick2024": dict(fs=44100), "Glasberg2002": dict(fs=32000), "Moore2016": dict(fs=32000),
+    "Dau1997": dict(fs=44100),
+    "Osses2021": dict(fs=44100),
+    "King2019": dict(fs=44100),
+    "Paulick2024": dict(fs=44100),
+    "Glasberg2002": dict(fs=32000),
+    "Moore2016": dict(fs=32000),
 }
 
 
@@ -295,7 +307,7 @@ def test_plot_stages_real_models(name):
         render(plots.plot_modulation_channel(rep, model.num_channels // 2, fs, model.mfc))
     if callable(getattr(model, "filterbank", None)) and fc is not None:
         ax = render(plots.plot_filter_responses(model.filterbank, fs, fc, n_fft=8192)).axes[0]
-        peaks = np.array([ln.get_xdata()[np.argmax(ln.get_ydata())] for ln in ax.lines[:len(fc)]])
+        peaks = np.array([ln.get_xdata()[np.argmax(ln.get_ydata())] for ln in ax.lines[: len(fc)]])
         assert np.allclose(peaks, np.asarray(fc), rtol=0.1, atol=15)  # each filter peaks at its centre
     if "excitation" in stages:
         fig = render(plots.plot_excitation_pattern(stages["excitation"], fc, stages["specific_loudness"]))

@@ -47,8 +47,14 @@ def test_staircase_rules_and_steps():
     # pattern C C W: down, up, down...; every move after the first is a reversal; the step
     # shrinks after 2 reversals (applied to the reversing move itself)
     pattern = iter([True, True, False] * 200)
-    proc = Staircase(start_value=0.0, n_down=2, step_sizes=(4, 2, 1), reversals_per_step=2,
-                     n_final_reversals=4, n_threshold_reversals=None)
+    proc = Staircase(
+        start_value=0.0,
+        n_down=2,
+        step_sizes=(4, 2, 1),
+        reversals_per_step=2,
+        n_final_reversals=4,
+        n_threshold_reversals=None,
+    )
     res = proc.run(lambda v: np.array([next(pattern)]), n_runs=1)
     assert res.status == ["converged"]
     np.testing.assert_allclose(res.values[0][:9], [0, 0, -4, 0, 0, -2, 0, 0, -1])
@@ -65,22 +71,24 @@ def test_staircase_upper_bound_stops_with_message():
 
 
 def test_from_amt_maps_emuexp_parameters():
-    proc = Staircase.from_amt(rule=[3, 1], expvarstart=-6, expvarstepstart=8,
-                              expvarsteprule=[0.5, 2], stepmin=[1, 8])
+    proc = Staircase.from_amt(rule=[3, 1], expvarstart=-6, expvarstepstart=8, expvarsteprule=[0.5, 2], stepmin=[1, 8])
     assert proc.step_sizes == (8, 4, 2, 1) and proc.n_down == 3 and proc.n_up == 1
     assert proc.reversals_per_step == 2 and proc.n_final_reversals == 8
     assert proc.statistic == "median" and proc.start_value == -6
 
 
-@pytest.mark.parametrize("kwargs,exc,match", [
-    (dict(n_down=0), ValueError, "n_down"),
-    (dict(step_sizes=(4, -1)), ValueError, "step_sizes"),
-    (dict(statistic="mode"), ValueError, "statistic"),
-    (dict(bounds=(0, 10)), ValueError, "bounds"),
-    (dict(n_threshold_reversals=20), ValueError, "n_threshold_reversals"),
-    (dict(n_down=2.5), TypeError, "n_down"),
-    (dict(stepsize=2), TypeError, "stepsize"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        (dict(n_down=0), ValueError, "n_down"),
+        (dict(step_sizes=(4, -1)), ValueError, "step_sizes"),
+        (dict(statistic="mode"), ValueError, "statistic"),
+        (dict(bounds=(0, 10)), ValueError, "bounds"),
+        (dict(n_threshold_reversals=20), ValueError, "n_threshold_reversals"),
+        (dict(n_down=2.5), TypeError, "n_down"),
+        (dict(stepsize=2), TypeError, "stepsize"),
+    ],
+)
 def test_staircase_bad_parameters(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         Staircase(start_value=-5.0, **kwargs)
@@ -106,8 +114,7 @@ def test_afc_positions_and_arrangement():
 def test_psychometric_inverse_roundtrip():
     for shape, x in (("logistic", -3.0), ("weibull", 0.2)):
         p = psychometric(x, 0.5 if shape == "weibull" else 1.0, 1.5, shape=shape, guess=1 / 3, lapse=0.02)
-        back = psychometric_inverse(p, 0.5 if shape == "weibull" else 1.0, 1.5, shape=shape,
-                                    guess=1 / 3, lapse=0.02)
+        back = psychometric_inverse(p, 0.5 if shape == "weibull" else 1.0, 1.5, shape=shape, guess=1 / 3, lapse=0.02)
         assert back == pytest.approx(x, rel=1e-9)
     with pytest.raises(ValueError, match="x must be > 0"):
         psychometric([-1.0], 0.1, 2.0, shape="weibull")
@@ -123,28 +130,33 @@ def test_constant_stimuli_and_fit_recover_known_function():
     lo, hi = fit.threshold_ci
     assert lo < fit.threshold < hi and hi - lo < 3.0
     assert abs(fit.threshold - 2.0) < hi - lo  # truth within ~2 standard errors
-    assert fit.value_at(0.75) == pytest.approx(psychometric_inverse(0.75, fit.threshold, fit.slope,
-                                                                    lapse=fit.lapse), rel=1e-9)
+    assert fit.value_at(0.75) == pytest.approx(
+        psychometric_inverse(0.75, fit.threshold, fit.slope, lapse=fit.lapse), rel=1e-9
+    )
 
 
 def test_weibull_fit_three_afc():
     m = np.array([0.03, 0.06, 0.1, 0.15, 0.25, 0.4])
     obs = PsychometricObserver(threshold=0.12, slope=2.5, shape="weibull", n_alternatives=3, seed=9)
     data = constant_stimuli(m, 200, obs.respond, seed=2)
-    fit = fit_psychometric(m, data["n_correct"], data["n_trials"], shape="weibull", n_alternatives=3,
-                           lapse=0.0, n_bootstrap=0)
+    fit = fit_psychometric(
+        m, data["n_correct"], data["n_trials"], shape="weibull", n_alternatives=3, lapse=0.0, n_bootstrap=0
+    )
     assert fit.guess == pytest.approx(1 / 3)
     assert fit.threshold == pytest.approx(0.12, rel=0.15)
     assert math.isnan(fit.threshold_ci[0])
 
 
-@pytest.mark.parametrize("kwargs,exc", [
-    (dict(n_alternatives=1), ValueError),
-    (dict(shape="probit"), ValueError),
-    (dict(lapse="estimate"), ValueError),
-    (dict(ci=1.5), ValueError),
-    (dict(n_bootstrap=-1), ValueError),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc",
+    [
+        (dict(n_alternatives=1), ValueError),
+        (dict(shape="probit"), ValueError),
+        (dict(lapse="estimate"), ValueError),
+        (dict(ci=1.5), ValueError),
+        (dict(n_bootstrap=-1), ValueError),
+    ],
+)
 def test_fit_bad_input(kwargs, exc):
     with pytest.raises(exc):
         fit_psychometric([0, 1, 2], [5, 7, 9], [10, 10, 10], **kwargs)

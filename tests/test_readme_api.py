@@ -9,7 +9,7 @@ import torch
 import workbench
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-API = README[README.index("## The models' API"):README.index("## Gallery")]
+API = README[README.index("## The models' API") : README.index("## Gallery")]
 FS = {"Glasberg2002": 32000, "Moore2016": 32000}
 
 

@@ -45,9 +45,18 @@ def test_erbspacebw_matches_amt_dau1997_grid():
 
 
 # ------------------------------------------------------------------------------- filters
-@pytest.mark.parametrize("order,cutoff,btype", [(1, 1000.0, "low"), (2, 2.5, "low"), (5, 3000.0, "low"),
-                                                (2, 3.0, "high"), (3, 500.0, "high"),
-                                                (1, (100.0, 200.0), "bandpass"), (2, (10.0, 300.0), "bandpass")])
+@pytest.mark.parametrize(
+    "order,cutoff,btype",
+    [
+        (1, 1000.0, "low"),
+        (2, 2.5, "low"),
+        (5, 3000.0, "low"),
+        (2, 3.0, "high"),
+        (3, 500.0, "high"),
+        (1, (100.0, 200.0), "bandpass"),
+        (2, (10.0, 300.0), "bandpass"),
+    ],
+)
 def test_butter_matches_scipy(order, cutoff, btype):
     ours = butter(order, cutoff, FS, btype).numpy()
     ref = sps.butter(order, cutoff, btype, fs=FS, output="sos")
@@ -113,8 +122,8 @@ def _adaptloop_loop(x, fs, limit, minlvl, tau):
     b0 = 1 - a1
     n = len(tau)
     state = minlvl ** (1 / 2.0 ** np.arange(1, n + 1))
-    corr = minlvl ** (1 / 2.0 ** n)
-    maxv = (1 - state ** 2) * limit - 1
+    corr = minlvl ** (1 / 2.0**n)
+    maxv = (1 - state**2) * limit - 1
     out = np.empty_like(x)
     for i, v in enumerate(np.maximum(x, minlvl)):
         for j in range(n):
@@ -139,8 +148,14 @@ def test_adaptation_matches_plain_recursion_per_channel_floor(limit):
             ref = _adaptloop_loop(x[bi, c], FS, limit, floors[c], tau)
             assert np.abs(ours[bi, c] - ref).max() <= 1e-9 * np.abs(ref).max()
     # torch fallback (used on CUDA) gives the same numbers
-    fb = adaptation_loops(torch.from_numpy(x), torch.tensor(tau, dtype=torch.float64), FS, limit,
-                          torch.from_numpy(floors).expand(2, 3), backend="torch")
+    fb = adaptation_loops(
+        torch.from_numpy(x),
+        torch.tensor(tau, dtype=torch.float64),
+        FS,
+        limit,
+        torch.from_numpy(floors).expand(2, 3),
+        backend="torch",
+    )
     assert np.abs(fb.numpy() - ours).max() <= 1e-9 * np.abs(ours).max()
 
 
@@ -230,9 +245,15 @@ def _bank_case(dtype=torch.float64, batch=2, length=120):
     rho = torch.tensor([0.9, 0.95, 0.8], dtype=dtype)
     theta = torch.tensor([0.1, 0.3, 0.7], dtype=dtype)
     gain = 2 * (1 - rho)
-    layout = dict(row_channel=np.array([0, 0, 1, 1, 1]), row_band=np.array([0, 2, 0, 1, 2]),
-                  out_row=np.array([1, 2, 4, 5, 6]), lp_row=np.array([0, 3]),
-                  factor=np.array([1.0, 1.0, 0.7]), mode=np.array([0, 1, 1]), n_out=7)
+    layout = dict(
+        row_channel=np.array([0, 0, 1, 1, 1]),
+        row_band=np.array([0, 2, 0, 1, 2]),
+        out_row=np.array([1, 2, 4, 5, 6]),
+        lp_row=np.array([0, 3]),
+        factor=np.array([1.0, 1.0, 0.7]),
+        mode=np.array([0, 1, 1]),
+        n_out=7,
+    )
     return x, lowpassed, rho, theta, gain, layout
 
 
@@ -258,8 +279,10 @@ def test_butterworth_bank_learnable_gradients_and_plain_outputs():
 
 
 # ------------------------------------------------------------------ filter design on any device
-@pytest.mark.parametrize("btype, cutoffs", [("low", (2.5, 150.0, 3000.0)), ("high", (3.0, 300.0)),
-                                            ("bandpass", ((2.0, 9.0), (100.0, 300.0)))])
+@pytest.mark.parametrize(
+    "btype, cutoffs",
+    [("low", (2.5, 150.0, 3000.0)), ("high", (3.0, 300.0)), ("bandpass", ((2.0, 9.0), (100.0, 300.0)))],
+)
 @pytest.mark.parametrize("order", [1, 2, 3, 4])
 def test_butter_matches_scipy_batched(btype, cutoffs, order):
     """The index-paired design (no host reads) has scipy's transfer function, and a batch of
@@ -278,8 +301,11 @@ def test_butter_matches_scipy_batched(btype, cutoffs, order):
 def test_butter_follows_the_cutoff_device():
     """Regression: the design multiplied CPU prototype tensors with on-device cutoffs (the
     models' modulation banks raised on CUDA). Meta tensors stand in for a GPU here."""
-    for btype, cutoff in (("low", torch.tensor(2.5)), ("high", torch.tensor(3.0)),
-                          ("bandpass", torch.tensor([2.0, 9.0]))):
+    for btype, cutoff in (
+        ("low", torch.tensor(2.5)),
+        ("high", torch.tensor(3.0)),
+        ("bandpass", torch.tensor([2.0, 9.0])),
+    ):
         sos = butter(2, cutoff.to("meta", torch.float64), FS, btype)
         assert sos.is_meta and sos.shape[-1] == 6
     bank = ModulationFilterbank(FS, [1000.0, 4000.0], learnable=True, dtype=torch.float64).to("meta")

@@ -41,7 +41,7 @@ def test_tone_level_pa_and_fullscale(level):
 
 def test_level_is_unramped_rms_and_conversions():
     x = st.tone(500, 0.2, FS, 70, ramp_s=0.02, **F64)
-    plateau = x[int(0.02 * FS):-int(0.02 * FS)]
+    plateau = x[int(0.02 * FS) : -int(0.02 * FS)]
     assert abs(float(st.level_db_spl(plateau)) - 70) < 0.01
     assert float(st.level_db_spl(x)) < 70 - 0.3  # the ramps lower the overall rms
     assert abs(float(st.pa_to_db(st.db_to_pa(42.0))) - 42.0) < 1e-12
@@ -122,7 +122,7 @@ def test_fm_instantaneous_frequency_and_band_noise_spectrum():
     assert p[:990].sum() < 1e-20 * p.sum() and p[2010:].sum() < 1e-20 * p.sum()
     pink = st.noise(4.0, FS, 60, color="pink", seed=2, ramp_s=0, **F64).numpy()
     pp = np.abs(np.fft.rfft(pink)) ** 2
-    octave = lambda lo: pp[int(lo * 4):int(2 * lo * 4)].sum()  # 0.25 Hz bins  # noqa: E731
+    octave = lambda lo: pp[int(lo * 4) : int(2 * lo * 4)].sum()  # 0.25 Hz bins  # noqa: E731
     assert abs(10 * np.log10(octave(2000) / octave(250))) < 1.0  # equal power per octave
 
 
@@ -155,8 +155,10 @@ def test_determinism_under_seed_and_generator():
     assert torch.equal(a, b) and not torch.equal(a, c)
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     assert torch.equal(st.sam_noise(8, 0.1, FS, generator=g1), st.sam_noise(8, 0.1, FS, generator=g2))
-    assert torch.equal(st.complex_tone([100, 300], 0.1, FS, phases="random", seed=1),
-                       st.complex_tone([100, 300], 0.1, FS, phases="random", seed=1))
+    assert torch.equal(
+        st.complex_tone([100, 300], 0.1, FS, phases="random", seed=1),
+        st.complex_tone([100, 300], 0.1, FS, phases="random", seed=1),
+    )
     t1, i1 = st.nafc_intervals(a, [c, c], 3, seed=11)
     t2, i2 = st.nafc_intervals(a, [c, c], 3, seed=11)
     assert i1 == i2 and torch.equal(t1, t2) and torch.equal(t1[i1], a)
@@ -169,7 +171,7 @@ def test_sequence_nafc_and_silence():
     a = st.tone(1000, 0.1, FS, 60)
     s = st.sequence([a, a, a], FS, gap_s=0.05)
     assert s.shape[-1] == 3 * 4410 + 2 * 2205
-    assert torch.all(s[4410:4410 + 2205] == 0)
+    assert torch.all(s[4410 : 4410 + 2205] == 0)
     assert st.silence(0.2, FS, channels=2).shape == (2, 8820)
     ints, idx = st.nafc_intervals(a, a * 0.5, n_intervals=2, target_interval=1)
     assert ints.shape == (2, 4410) and idx == 1 and torch.equal(ints[1], a)
@@ -204,32 +206,35 @@ def test_wav_roundtrip_with_calibration(tmp_path):
 
 
 # --------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("call, name", [
-    (lambda: st.tone(1000, -0.1, FS), "duration_s"),
-    (lambda: st.tone(1000, 0.1, 0), "fs"),
-    (lambda: st.tone(1000, 0.1, -8000), "fs"),
-    (lambda: st.tone(22050, 0.1, FS), "freq_hz"),
-    (lambda: st.tone(-5, 0.1, FS), "freq_hz"),
-    (lambda: st.tone(1000, 0.1, FS, float("nan")), "level_db_spl"),
-    (lambda: st.tone(1000, 0.1, FS, calibration="volts"), "calibration"),
-    (lambda: st.tone(1000, 0.1, FS, ramp_s=0.06), "ramp_s"),
-    (lambda: st.tone(1000, 0.1, FS, ramp_shape="gauss"), "ramp_shape"),
-    (lambda: st.sam_tone(1000, 8, 0.1, FS, depth=1.5), "depth"),
-    (lambda: st.sam_tone(1000, 8, 0.1, FS, depth=-0.1), "depth"),
-    (lambda: st.sam_tone(1000, 8, 0.1, FS, depth_db=3), "depth_db"),
-    (lambda: st.sam_tone(22000, 100, 0.1, FS), "mod_rate_hz"),
-    (lambda: st.tone_in_noise(1000, 0.1, FS, 60, float("nan")), "snr_db"),
-    (lambda: st.noise(0.1, FS, color="blue"), "color"),
-    (lambda: st.noise(0.1, FS, band_hz=(3000, 1000)), "band_hz"),
-    (lambda: st.noise(0.1, FS, band_hz=(100, 30000)), "band_hz"),
-    (lambda: st.noise(0.1, FS, seed=-1), "seed"),
-    (lambda: st.fm_tone(1000, 4, 1500, 0.1, FS), "freq_deviation_hz"),
-    (lambda: st.nafc_intervals(torch.ones(10), torch.ones(10), 1), "n_intervals"),
-    (lambda: st.sequence([torch.ones(10), torch.ones(10)], FS, gap_s=-1), "gap_s"),
-    (lambda: st.set_level(torch.zeros(10), 60), "silent"),
-    (lambda: st.tone([500, 1000], 0.1, FS, [40, 50, 60]), "share one length"),
-    (lambda: st.dichotic(torch.ones(10), FS, itd_s=float("nan")), "itd_s"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: st.tone(1000, -0.1, FS), "duration_s"),
+        (lambda: st.tone(1000, 0.1, 0), "fs"),
+        (lambda: st.tone(1000, 0.1, -8000), "fs"),
+        (lambda: st.tone(22050, 0.1, FS), "freq_hz"),
+        (lambda: st.tone(-5, 0.1, FS), "freq_hz"),
+        (lambda: st.tone(1000, 0.1, FS, float("nan")), "level_db_spl"),
+        (lambda: st.tone(1000, 0.1, FS, calibration="volts"), "calibration"),
+        (lambda: st.tone(1000, 0.1, FS, ramp_s=0.06), "ramp_s"),
+        (lambda: st.tone(1000, 0.1, FS, ramp_shape="gauss"), "ramp_shape"),
+        (lambda: st.sam_tone(1000, 8, 0.1, FS, depth=1.5), "depth"),
+        (lambda: st.sam_tone(1000, 8, 0.1, FS, depth=-0.1), "depth"),
+        (lambda: st.sam_tone(1000, 8, 0.1, FS, depth_db=3), "depth_db"),
+        (lambda: st.sam_tone(22000, 100, 0.1, FS), "mod_rate_hz"),
+        (lambda: st.tone_in_noise(1000, 0.1, FS, 60, float("nan")), "snr_db"),
+        (lambda: st.noise(0.1, FS, color="blue"), "color"),
+        (lambda: st.noise(0.1, FS, band_hz=(3000, 1000)), "band_hz"),
+        (lambda: st.noise(0.1, FS, band_hz=(100, 30000)), "band_hz"),
+        (lambda: st.noise(0.1, FS, seed=-1), "seed"),
+        (lambda: st.fm_tone(1000, 4, 1500, 0.1, FS), "freq_deviation_hz"),
+        (lambda: st.nafc_intervals(torch.ones(10), torch.ones(10), 1), "n_intervals"),
+        (lambda: st.sequence([torch.ones(10), torch.ones(10)], FS, gap_s=-1), "gap_s"),
+        (lambda: st.set_level(torch.zeros(10), 60), "silent"),
+        (lambda: st.tone([500, 1000], 0.1, FS, [40, 50, 60]), "share one length"),
+        (lambda: st.dichotic(torch.ones(10), FS, itd_s=float("nan")), "itd_s"),
+    ],
+)
 def test_rejects_bad_input(call, name):
     with pytest.raises((ValueError, TypeError), match=name):
         call()

@@ -61,8 +61,12 @@ def test_config_mismatch_refused(tmp_path):
 
 
 def test_multi_row_tasks_and_bad_input(tmp_path):
-    df = run_sweep(lambda level: [{"run": i, "jnd_db": level / 100 + i} for i in range(3)],
-                   grid(level=[20, 80]), tmp_path / "m.csv", progress=False)
+    df = run_sweep(
+        lambda level: [{"run": i, "jnd_db": level / 100 + i} for i in range(3)],
+        grid(level=[20, 80]),
+        tmp_path / "m.csv",
+        progress=False,
+    )
     assert len(df) == 6
     with pytest.raises(TypeError, match="task"):
         run_sweep(None, [], tmp_path / "x.csv")
@@ -73,9 +77,10 @@ def test_multi_row_tasks_and_bad_input(tmp_path):
 @pytest.mark.slow
 def test_dask_local_cluster(tmp_path):
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        df = run_sweep(square, grid(rate=[4, 8, 16], seed=[0, 1]), tmp_path / "d.csv",
-                       executor=client, progress=False)
+    with (
+        distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        df = run_sweep(square, grid(rate=[4, 8, 16], seed=[0, 1]), tmp_path / "d.csv", executor=client, progress=False)
     assert len(df) == 6
     assert df.set_index(["rate", "seed"]).loc[(16, 0), "threshold_db"] == pytest.approx(-1.6)

@@ -61,11 +61,17 @@ def _check_store_consistent(path: Path) -> int:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "conditions" not in tables:
             return 0
-        counts = db.execute('SELECT c.condition_id, c.n_rows, count(r."__row") FROM conditions c LEFT JOIN '
-                            'results r ON r.condition_id = c.condition_id GROUP BY c.condition_id').fetchall()
+        counts = db.execute(
+            'SELECT c.condition_id, c.n_rows, count(r."__row") FROM conditions c LEFT JOIN '
+            "results r ON r.condition_id = c.condition_id GROUP BY c.condition_id"
+        ).fetchall()
         assert all(n == m == 3 for _, n, m in counts), counts
-        assert db.execute("SELECT count(*) FROM results WHERE condition_id NOT IN "
-                          "(SELECT condition_id FROM conditions)").fetchone()[0] == 0
+        assert (
+            db.execute(
+                "SELECT count(*) FROM results WHERE condition_id NOT IN (SELECT condition_id FROM conditions)"
+            ).fetchone()[0]
+            == 0
+        )
         return len(counts)
     finally:
         db.close()
@@ -79,8 +85,9 @@ def test_sigkill_at_random_points_then_resume_is_exact(tmp_path):
     sweep, once finished, must hold each condition exactly once with rows bit-identical to an
     uninterrupted run, and the same CSV export."""
     t_start = time.perf_counter()
-    reference = run_sweep(task, conditions(N_CONDITIONS), tmp_path / "reference.sqlite",
-                          config={"test": "kill"}, progress=False)
+    reference = run_sweep(
+        task, conditions(N_CONDITIONS), tmp_path / "reference.sqlite", config={"test": "kill"}, progress=False
+    )
     export(tmp_path / "reference.sqlite", tmp_path / "reference.csv")
     ids = [condition_id(c) for c in conditions(N_CONDITIONS)]
     rng = random.Random(20261127)
@@ -93,10 +100,16 @@ def test_sigkill_at_random_points_then_resume_is_exact(tmp_path):
             runs += 1
             aim = kills < N_KILLS and progress[-1:] != [N_CONDITIONS]  # a finished store: let it end
             pause_at = rng.randrange(1, 6) if aim and kills % 2 == 0 else 0
-            child = [sys.executable, str(REPO / "tests" / "sweep_child.py"), str(store), str(N_CONDITIONS),
-                     str(pause_at)]
-            proc = subprocess.Popen(child, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                    env=_child_env(), cwd=REPO)
+            child = [
+                sys.executable,
+                str(REPO / "tests" / "sweep_child.py"),
+                str(store),
+                str(N_CONDITIONS),
+                str(pause_at),
+            ]
+            proc = subprocess.Popen(
+                child, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_child_env(), cwd=REPO
+            )
             assert proc.stdout.readline().strip() == "ready"
             seen = []
             if pause_at:  # inside a transaction, some of the condition's rows inserted
@@ -128,16 +141,22 @@ def test_sigkill_at_random_points_then_resume_is_exact(tmp_path):
         print(f"cycle {cycles}: conditions committed after each run {progress}")
     assert not list(tmp_path.glob(".*.tmp"))
     elapsed = time.perf_counter() - t_start
-    print(f"{kills} SIGKILLs in {runs} runs over {cycles} sweeps ({in_commit} killed inside a commit), "
-          f"{N_CONDITIONS} conditions x 3 rows each: all present exactly once, bit-identical; {elapsed:.1f} s")
+    print(
+        f"{kills} SIGKILLs in {runs} runs over {cycles} sweeps ({in_commit} killed inside a commit), "
+        f"{N_CONDITIONS} conditions x 3 rows each: all present exactly once, bit-identical; {elapsed:.1f} s"
+    )
     assert kills >= 20 and in_commit >= N_KILLS // 2
 
 
 def test_huge_fields_round_trip(tmp_path):
     text = "x" * 10_000_000 + "é"  # far beyond csv's 131,072-character field limit
     blob = bytes(range(256)) * 40_000  # 10 MB of binary
-    df = run_sweep(lambda i: {"text": text * (i + 1), "blob": blob, "vector": list(range(100_000))},
-                   grid(i=[0, 1]), tmp_path / "huge.csv", progress=False)
+    df = run_sweep(
+        lambda i: {"text": text * (i + 1), "blob": blob, "vector": list(range(100_000))},
+        grid(i=[0, 1]),
+        tmp_path / "huge.csv",
+        progress=False,
+    )
     assert df.text[1] == text * 2 and df.blob[0] == blob and df.vector[0][-1] == 99_999
     again = run_sweep(lambda i: 1 / 0, grid(i=[0, 1]), tmp_path / "huge.csv", progress=False)  # resume: nothing to do
     assert again.text[0] == text and len(again) == 2
@@ -147,7 +166,7 @@ def test_huge_fields_round_trip(tmp_path):
 def test_types_survive_exactly(tmp_path):
     rows = rows_for(7)
     df = run_sweep(lambda i: rows, grid(i=[7]), tmp_path / "t.sqlite", progress=False)
-    assert df.converged.dtype == bool and df.big_int.tolist() == [2 ** 62 + 7] * 3
+    assert df.converged.dtype == bool and df.big_int.tolist() == [2**62 + 7] * 3
     assert [math.copysign(1, v) for v in df.neg_zero] == [-1.0] * 3 and df.tiny[0] == 5e-324
     assert df["inf"].tolist() == [-math.inf, math.inf, math.inf] and df.nan.isna().all()
     assert df.blob.tolist() == [r["blob"] for r in rows] and df.track[2] == rows[2]["track"]

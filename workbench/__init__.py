@@ -8,8 +8,10 @@ stays fast: ``workbench.Dau1997`` imports :mod:`workbench.models.dau1997` on fir
 
 __version__ = "0.1.0"
 
-MODEL_MODULES = {name: f"workbench.models.{name.lower()}" for name in
-                 ("Dau1997", "Osses2021", "King2019", "Paulick2024", "Glasberg2002", "Moore2016")}
+MODEL_MODULES = {
+    name: f"workbench.models.{name.lower()}"
+    for name in ("Dau1997", "Osses2021", "King2019", "Paulick2024", "Glasberg2002", "Moore2016")
+}
 
 __all__ = list(MODEL_MODULES) + ["__version__"]
 

@@ -37,8 +37,7 @@ def describe(value) -> str:
 def _real(value, name: str, what: str) -> float:
     """``value`` as float: Python and numpy real numbers and 0-d real tensors; bools rejected."""
     if isinstance(value, torch.Tensor):
-        if (value.dim() == 0 and value.dtype != torch.bool and not value.is_complex()
-                and value.device.type != "meta"):
+        if value.dim() == 0 and value.dtype != torch.bool and not value.is_complex() and value.device.type != "meta":
             return float(value)
         raise TypeError(f"{name} must be {what} (a number or a 0-d real tensor), got {describe(value)}")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
@@ -107,8 +106,9 @@ def check_bool(value, name: str) -> bool:
     return bool(value)
 
 
-def check_frequency_range(flow: float, fhigh: float, fs: float,
-                          names: tuple[str, str] = ("flow", "fhigh")) -> tuple[float, float]:
+def check_frequency_range(
+    flow: float, fhigh: float, fs: float, names: tuple[str, str] = ("flow", "fhigh")
+) -> tuple[float, float]:
     """Require ``0 < flow < fhigh < fs/2``."""
     lo, hi = names
     flow = check_positive(flow, lo)
@@ -131,8 +131,9 @@ def check_int(value, name: str, minimum: int, maximum: int | None = None) -> int
     return int(value)
 
 
-def check_kwargs(kwargs: Mapping | None, allowed: Iterable[str], name: str,
-                 aliases: Mapping[str, str] | None = None) -> dict:
+def check_kwargs(
+    kwargs: Mapping | None, allowed: Iterable[str], name: str, aliases: Mapping[str, str] | None = None
+) -> dict:
     """Return a copy of ``kwargs`` with ``aliases`` (e.g. the spec's spellings) renamed to the
     stage's own names; unknown keys (typos) and a setting given twice raise ``TypeError``."""
     if kwargs is None:
@@ -162,8 +163,9 @@ def check_choice(value, allowed: Iterable, name: str):
     return value
 
 
-def check_signal(x, name: str = "x", *, min_samples: int = 2, max_dims: int = 2,
-                 dtype: torch.dtype | None = None, device=None) -> torch.Tensor:
+def check_signal(
+    x, name: str = "x", *, min_samples: int = 2, max_dims: int = 2, dtype: torch.dtype | None = None, device=None
+) -> torch.Tensor:
     """Validate an audio signal and return it as a floating-point tensor.
 
     Accepts tensors or array-likes with 1..``max_dims`` dims, time last. Rejects integer and
@@ -180,8 +182,10 @@ def check_signal(x, name: str = "x", *, min_samples: int = 2, max_dims: int = 2,
             kind = "a ragged or non-numeric sequence" if isinstance(x, (list, tuple)) else describe(x)
             raise TypeError(f"{name} must be a torch.Tensor or array-like of floats, got {kind}") from None
     if x.dtype == torch.bool or not (x.is_floating_point() or x.is_complex()):
-        raise TypeError(f"{name} must have a floating-point dtype (float32/float64), got {x.dtype}; "
-                        "convert integer PCM with stimuli.load_wav or x.float() / full scale")
+        raise TypeError(
+            f"{name} must have a floating-point dtype (float32/float64), got {x.dtype}; "
+            "convert integer PCM with stimuli.load_wav or x.float() / full scale"
+        )
     if x.is_complex():
         raise TypeError(f"{name} must be real-valued, got {x.dtype}")
     if x.dim() == 0 or x.dim() > max_dims:
@@ -199,8 +203,10 @@ def check_signal(x, name: str = "x", *, min_samples: int = 2, max_dims: int = 2,
 
 def check_dtype(dtype) -> torch.dtype:
     if not isinstance(dtype, torch.dtype) or dtype not in FLOAT_DTYPES:
-        raise TypeError(f"dtype must be torch.float32 or torch.float64, got "
-                        f"{dtype if isinstance(dtype, torch.dtype) else describe(dtype)}")
+        raise TypeError(
+            f"dtype must be torch.float32 or torch.float64, got "
+            f"{dtype if isinstance(dtype, torch.dtype) else describe(dtype)}"
+        )
     return dtype
 
 

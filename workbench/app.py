@@ -65,8 +65,13 @@ def create_app(model: str | None = None, pool=None) -> pn.viewable.Viewable:
     model = model or default_model()
     explorer = StageExplorer(model=model)
     experiments = ExperimentPanel(pool=pool)
-    tabs = pn.Tabs(("Stimulus", explorer.stimulus_view()), ("Models", explorer.model_view()),
-                   ("Experiments", experiments.view()), dynamic=False, sizing_mode="stretch_width")
+    tabs = pn.Tabs(
+        ("Stimulus", explorer.stimulus_view()),
+        ("Models", explorer.model_view()),
+        ("Experiments", experiments.view()),
+        dynamic=False,
+        sizing_mode="stretch_width",
+    )
     tabs.active = 1
     tabs.styles = {"flex": "1 1 560px"}
     sidebar = explorer.stimulus_controls()
@@ -75,8 +80,7 @@ def create_app(model: str | None = None, pool=None) -> pn.viewable.Viewable:
         sidebar.visible = event.new != EXPERIMENTS_TAB
 
     tabs.param.watch(follow_tab, "active")
-    app = pn.Column(f"# {TITLE}", explorer.error, responsive_row(sidebar, tabs),
-                    sizing_mode="stretch_width")
+    app = pn.Column(f"# {TITLE}", explorer.error, responsive_row(sidebar, tabs), sizing_mode="stretch_width")
     start(explorer)
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         _track_session(explorer, experiments)
@@ -193,8 +197,10 @@ def install_host_check(server, allowed: list[str]):
             LOG.warning("refused a request for Host %r (allowed: %s)", self.request.host[:100], ", ".join(allowed))
             self.set_status(403)
             self.set_header("Content-Type", "text/plain; charset=utf-8")
-            self.finish("403 Forbidden: this workbench server answers only to its allowed addresses "
-                        f"({', '.join(allowed)}). The teacher can allow more with --allow-websocket-origin.\n")
+            self.finish(
+                "403 Forbidden: this workbench server answers only to its allowed addresses "
+                f"({', '.join(allowed)}). The teacher can allow more with --allow-websocket-origin.\n"
+            )
 
     app.default_router.rules.insert(0, Rule(ForeignHost(), Forbidden))
 
@@ -221,10 +227,16 @@ def status() -> dict:
     pids = pool.worker_pids() if pool is not None else []
     with _SESSIONS_LOCK:
         open_sessions = _SESSIONS["open"]
-    return {"pid": os.getpid(), "sessions_open": open_sessions, "rss_mb": round(_rss_mb(os.getpid()), 1),
-            "worker_pids": pids, "workers_rss_mb": [round(_rss_mb(p), 1) for p in pids],
-            "compute": compute.SERVICE.stats(), "experiments": pool.stats() if pool is not None else None,
-            "warm_up": dict(_WARM_UP)}
+    return {
+        "pid": os.getpid(),
+        "sessions_open": open_sessions,
+        "rss_mb": round(_rss_mb(os.getpid()), 1),
+        "worker_pids": pids,
+        "workers_rss_mb": [round(_rss_mb(p), 1) for p in pids],
+        "compute": compute.SERVICE.stats(),
+        "experiments": pool.stats() if pool is not None else None,
+        "warm_up": dict(_WARM_UP),
+    }
 
 
 def _status_handler():
@@ -265,10 +277,20 @@ def warm_up(models) -> threading.Thread:
     return thread
 
 
-def serve(port: int = 5006, address: str = "127.0.0.1", allow_websocket_origin=(), show: bool = False,
-          session_lifetime_s: float = 15.0, num_procs: int = 1, threads: int | None = None,
-          experiment_workers: int | None = None, cache_mb: float = compute.DEFAULT_CACHE_MB,
-          device: str = "auto", warm_up_models: str = "first", experiment_nice: int = 10):
+def serve(
+    port: int = 5006,
+    address: str = "127.0.0.1",
+    allow_websocket_origin=(),
+    show: bool = False,
+    session_lifetime_s: float = 15.0,
+    num_procs: int = 1,
+    threads: int | None = None,
+    experiment_workers: int | None = None,
+    cache_mb: float = compute.DEFAULT_CACHE_MB,
+    device: str = "auto",
+    warm_up_models: str = "first",
+    experiment_nice: int = 10,
+):
     """Serve the app at ``http://ADDRESS:PORT/app`` until interrupted.
 
     ``allow_websocket_origin``: further ``host[:port]`` names students use to reach this
@@ -292,12 +314,20 @@ def serve(port: int = 5006, address: str = "127.0.0.1", allow_websocket_origin=(
     compute.configure(cache_mb=cache_mb, threads=threads, device=device)
     pn.extension(sizing_mode="stretch_width", notifications=False)
     lifetime_ms = max(100, int(session_lifetime_s * 1000))
-    server = get_server({"app": _session_app}, port=port, address=address, websocket_origin=allowed, show=False,
-                        start=False, title=TITLE, num_procs=num_procs,
-                        websocket_max_message_size=WEBSOCKET_MAX_MESSAGE_BYTES,
-                        unused_session_lifetime_milliseconds=lifetime_ms,
-                        check_unused_sessions_milliseconds=max(100, lifetime_ms // 2),
-                        extra_patterns=[("/workbench-status", _status_handler())])
+    server = get_server(
+        {"app": _session_app},
+        port=port,
+        address=address,
+        websocket_origin=allowed,
+        show=False,
+        start=False,
+        title=TITLE,
+        num_procs=num_procs,
+        websocket_max_message_size=WEBSOCKET_MAX_MESSAGE_BYTES,
+        unused_session_lifetime_milliseconds=lifetime_ms,
+        check_unused_sessions_milliseconds=max(100, lifetime_ms // 2),
+        extra_patterns=[("/workbench-status", _status_handler())],
+    )
     # from here on we may be one of num_procs forked processes: start threads and workers now
     install_host_check(server, allowed)
     import torch
@@ -309,12 +339,23 @@ def serve(port: int = 5006, address: str = "127.0.0.1", allow_websocket_origin=(
     if names:
         warm_up(names)
     if address in ("0.0.0.0", "::") and len(allowed) == 2:
-        LOG.warning("listening on all interfaces, but only 127.0.0.1 and localhost are allowed: students need "
-                    "--allow-websocket-origin THIS_MACHINE:%d (its name or IP address)", port)
+        LOG.warning(
+            "listening on all interfaces, but only 127.0.0.1 and localhost are allowed: students need "
+            "--allow-websocket-origin THIS_MACHINE:%d (its name or IP address)",
+            port,
+        )
     LOG.info("answering to Host %s", ", ".join(allowed))
-    LOG.info("process %d: %d slider threads, torch %d threads, shared cache %.0f MB, %d experiment workers "
-             "(nice %d), device %s", os.getpid(), threads, torch.get_num_threads(), cache_mb, pool.n_workers,
-             experiment_nice, device)
+    LOG.info(
+        "process %d: %d slider threads, torch %d threads, shared cache %.0f MB, %d experiment workers "
+        "(nice %d), device %s",
+        os.getpid(),
+        threads,
+        torch.get_num_threads(),
+        cache_mb,
+        pool.n_workers,
+        experiment_nice,
+        device,
+    )
     print(f"workbench app on http://{address}:{port}/app  (Ctrl+C stops it)", flush=True)
     server.start()
     if show:

@@ -63,11 +63,21 @@ def _check_int(value, name: str, low: int, high: int, allow_none: bool = False):
     return value
 
 
-def serve_command(port: int = 5006, address: str = "127.0.0.1", allow_websocket_origin=None,
-                  show: bool = False, dry_run: bool = False, session_lifetime_s: float = 15.0,
-                  num_procs: int = 1, threads: int | None = None, experiment_workers: int | None = None,
-                  cache_mb: float = 512.0, device: str = "auto", warm_up: str = "first",
-                  experiment_nice: int = 10):
+def serve_command(
+    port: int = 5006,
+    address: str = "127.0.0.1",
+    allow_websocket_origin=None,
+    show: bool = False,
+    dry_run: bool = False,
+    session_lifetime_s: float = 15.0,
+    num_procs: int = 1,
+    threads: int | None = None,
+    experiment_workers: int | None = None,
+    cache_mb: float = 512.0,
+    device: str = "auto",
+    warm_up: str = "first",
+    experiment_nice: int = 10,
+):
     """Serve the Panel app (binds 127.0.0.1 unless told otherwise).
 
     Requests whose Host header is not 127.0.0.1, localhost, ``address`` or one of
@@ -77,8 +87,11 @@ def serve_command(port: int = 5006, address: str = "127.0.0.1", allow_websocket_
     import math
 
     _check_int(port, "--port", 1, 65535)
-    if not (isinstance(session_lifetime_s, (int, float)) and math.isfinite(session_lifetime_s)
-            and 0.1 <= session_lifetime_s <= 86400):
+    if not (
+        isinstance(session_lifetime_s, (int, float))
+        and math.isfinite(session_lifetime_s)
+        and 0.1 <= session_lifetime_s <= 86400
+    ):
         raise SystemExit(f"--session-lifetime must be in 0.1..86400 seconds, got {session_lifetime_s}")
     _check_int(num_procs, "--num-procs", 1, 64)
     _check_int(threads, "--threads", 1, 64, allow_none=True)
@@ -88,16 +101,27 @@ def serve_command(port: int = 5006, address: str = "127.0.0.1", allow_websocket_
         raise SystemExit(f"--cache-mb must be in 16..65536 MB, got {cache_mb}")
     if warm_up not in ("none", "first", "all"):
         raise SystemExit(f"--warm-up must be none, first or all, got {warm_up!r}")
-    if device not in ("auto", "cpu") and not (device == "cuda" or (device.startswith("cuda:")
-                                                                   and device[5:].isdigit())):
+    if device not in ("auto", "cpu") and not (
+        device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())
+    ):
         raise SystemExit(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
     from workbench.app import allowed_hosts
 
-    settings = dict(port=port, address=address, allow_websocket_origin=list(allow_websocket_origin or ()),
-                    show=show, session_lifetime_s=float(session_lifetime_s), num_procs=num_procs,
-                    threads=threads, experiment_workers=experiment_workers, cache_mb=float(cache_mb),
-                    device=device, warm_up_models=warm_up, experiment_nice=experiment_nice,
-                    allowed_hosts=allowed_hosts(port, address, allow_websocket_origin or ()))
+    settings = dict(
+        port=port,
+        address=address,
+        allow_websocket_origin=list(allow_websocket_origin or ()),
+        show=show,
+        session_lifetime_s=float(session_lifetime_s),
+        num_procs=num_procs,
+        threads=threads,
+        experiment_workers=experiment_workers,
+        cache_mb=float(cache_mb),
+        device=device,
+        warm_up_models=warm_up,
+        experiment_nice=experiment_nice,
+        allowed_hosts=allowed_hosts(port, address, allow_websocket_origin or ()),
+    )
     if dry_run:
         return settings
     from workbench.app import serve
@@ -143,44 +167,95 @@ def _model_names() -> str:
 def build_parser() -> argparse.ArgumentParser:
     from workbench import __version__
 
-    parser = argparse.ArgumentParser(prog="workbench", description="Psychoacoustics workbench: run the models "
-                                     "(demo) or serve the Panel app to a class (serve).")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
-                        help="print the workbench version and exit")
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Psychoacoustics workbench: run the models (demo) or serve the Panel app to a class (serve).",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help="print the workbench version and exit"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,serve}")
-    p_demo = sub.add_parser("demo", help="run every model on a calibrated 1 kHz tone",
-                            description="Run every model on a 1 kHz, 60 dB SPL tone: stage shapes and "
-                                        "milliseconds of compute per second of audio.")
-    p_demo.add_argument("--duration", type=float, default=1.0, metavar="SECONDS",
-                        help="seconds of audio (default 1)")
-    p_serve = sub.add_parser("serve", help="serve the Panel app at http://127.0.0.1:5006/app",
-                             description=SERVE_DESCRIPTION, epilog=SERVE_EPILOG.format(models=_model_names()),
-                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    p_demo = sub.add_parser(
+        "demo",
+        help="run every model on a calibrated 1 kHz tone",
+        description="Run every model on a 1 kHz, 60 dB SPL tone: stage shapes and "
+        "milliseconds of compute per second of audio.",
+    )
+    p_demo.add_argument("--duration", type=float, default=1.0, metavar="SECONDS", help="seconds of audio (default 1)")
+    p_serve = sub.add_parser(
+        "serve",
+        help="serve the Panel app at http://127.0.0.1:5006/app",
+        description=SERVE_DESCRIPTION,
+        epilog=SERVE_EPILOG.format(models=_model_names()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p_serve.add_argument("--port", type=int, default=5006, help="TCP port (1..65535; default 5006)")
-    p_serve.add_argument("--address", default="127.0.0.1",
-                         help="interface to bind (default 127.0.0.1: this machine only; 0.0.0.0: all)")
-    p_serve.add_argument("--allow-websocket-origin", action="append", metavar="HOST[:PORT]",
-                         help="a further host (and port) the students' browsers use to reach this machine "
-                              "(repeatable; without a port: --port); requests for any other Host get 403")
-    p_serve.add_argument("--session-lifetime", type=float, default=15.0, metavar="SECONDS",
-                         help="free a closed tab's session this long after it closed (default 15)")
-    p_serve.add_argument("--num-procs", type=int, default=1, metavar="N",
-                         help="server processes sharing the port, each with its own cache and experiment "
-                              "workers (default 1; more helps only with more CPUs than students' slider work needs)")
-    p_serve.add_argument("--threads", type=int, default=None, metavar="N",
-                         help="slider threads per server process (default: CPUs per process, at least 2)")
-    p_serve.add_argument("--experiment-workers", type=int, default=None, metavar="N",
-                         help="experiment worker processes per server process (default: 1 with up to 2 CPUs, "
-                              "else CPUs - 1, at most 4); further experiments wait in a queue")
-    p_serve.add_argument("--experiment-nice", type=int, default=10, metavar="0-19",
-                         help="CPU priority of the experiment workers below the server (default 10): "
-                              "slider work goes first")
-    p_serve.add_argument("--cache-mb", type=float, default=512.0, metavar="MB",
-                         help="memory for the cache of computations shared by all sessions (default 512)")
-    p_serve.add_argument("--device", default="auto", metavar="auto|cpu|cuda[:N]",
-                         help="where models and experiments run (default auto: CUDA when torch sees a GPU)")
-    p_serve.add_argument("--warm-up", default="first", choices=("none", "first", "all"),
-                         help="models to compile and cache at start (default first: the one the app opens with)")
+    p_serve.add_argument(
+        "--address", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only; 0.0.0.0: all)"
+    )
+    p_serve.add_argument(
+        "--allow-websocket-origin",
+        action="append",
+        metavar="HOST[:PORT]",
+        help="a further host (and port) the students' browsers use to reach this machine "
+        "(repeatable; without a port: --port); requests for any other Host get 403",
+    )
+    p_serve.add_argument(
+        "--session-lifetime",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="free a closed tab's session this long after it closed (default 15)",
+    )
+    p_serve.add_argument(
+        "--num-procs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="server processes sharing the port, each with its own cache and experiment "
+        "workers (default 1; more helps only with more CPUs than students' slider work needs)",
+    )
+    p_serve.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="slider threads per server process (default: CPUs per process, at least 2)",
+    )
+    p_serve.add_argument(
+        "--experiment-workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="experiment worker processes per server process (default: 1 with up to 2 CPUs, "
+        "else CPUs - 1, at most 4); further experiments wait in a queue",
+    )
+    p_serve.add_argument(
+        "--experiment-nice",
+        type=int,
+        default=10,
+        metavar="0-19",
+        help="CPU priority of the experiment workers below the server (default 10): slider work goes first",
+    )
+    p_serve.add_argument(
+        "--cache-mb",
+        type=float,
+        default=512.0,
+        metavar="MB",
+        help="memory for the cache of computations shared by all sessions (default 512)",
+    )
+    p_serve.add_argument(
+        "--device",
+        default="auto",
+        metavar="auto|cpu|cuda[:N]",
+        help="where models and experiments run (default auto: CUDA when torch sees a GPU)",
+    )
+    p_serve.add_argument(
+        "--warm-up",
+        default="first",
+        choices=("none", "first", "all"),
+        help="models to compile and cache at start (default first: the one the app opens with)",
+    )
     p_serve.add_argument("--show", action="store_true", help="also open the app in a browser on this machine")
     return parser
 
@@ -190,11 +265,20 @@ def main(argv=None) -> int:
     if args.command == "demo":
         return demo(args.duration)
     if args.command == "serve":
-        return serve_command(args.port, args.address, args.allow_websocket_origin, args.show,
-                             session_lifetime_s=args.session_lifetime, num_procs=args.num_procs,
-                             threads=args.threads, experiment_workers=args.experiment_workers,
-                             cache_mb=args.cache_mb, device=args.device, warm_up=args.warm_up,
-                             experiment_nice=args.experiment_nice)
+        return serve_command(
+            args.port,
+            args.address,
+            args.allow_websocket_origin,
+            args.show,
+            session_lifetime_s=args.session_lifetime,
+            num_procs=args.num_procs,
+            threads=args.threads,
+            experiment_workers=args.experiment_workers,
+            cache_mb=args.cache_mb,
+            device=args.device,
+            warm_up=args.warm_up,
+            experiment_nice=args.experiment_nice,
+        )
     return 2
 
 

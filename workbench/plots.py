@@ -29,9 +29,18 @@ from matplotlib.figure import Figure
 from workbench.units import P_REF_PA, cam_to_hz, db_to_amt, hz_to_cam
 
 STYLE = {
-    "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "axes.grid": True, "grid.alpha": 0.3,
-    "axes.spines.top": False, "axes.spines.right": False, "image.cmap": "viridis", "lines.linewidth": 1.2,
-    "legend.fontsize": 8, "legend.frameon": False, "figure.dpi": 100,
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "image.cmap": "viridis",
+    "lines.linewidth": 1.2,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "figure.dpi": 100,
 }
 _MAX_COLUMNS = 1200  # time columns drawn per image; longer stages are smoothed and resampled
 DISPLAY_PERIODS = 3  # display smoothing window: at least this many periods of a channel's CF
@@ -67,6 +76,7 @@ def _styled(fn):
     def wrapper(*args, **kwargs):
         with matplotlib.rc_context(STYLE):
             return fn(*args, **kwargs)
+
     return wrapper
 
 
@@ -167,7 +177,7 @@ def _display_envelope(data: np.ndarray, fs: float, center_freqs_hz=None, max_col
         lengths = np.maximum(lengths, np.ceil(periods).astype(int))
     lengths = np.minimum(lengths, n)
     finite = np.isfinite(data)
-    values = np.where(finite, data ** 2 if signed else data, 0.0)
+    values = np.where(finite, data**2 if signed else data, 0.0)
     shown = np.empty((data.shape[0], centers.size))
     step = max(1, 4_000_000 // (n + 2 * int(lengths.max()) + 4))  # rows per chunk: bounded temporaries
     for i in range(0, data.shape[0], step):
@@ -268,9 +278,20 @@ def _hz_name(f: float) -> str:
     return f"{f:.0f} Hz" if f >= 100 else f"{f:.3g} Hz"
 
 
-def image_view(data, x_edges, rows_hz=None, *, title: str, value_label: str, value_unit: str, xlabel: str,
-               x_unit: str = "s", db_range: float | None = None, row_label: str = "Channel number",
-               row_names=None) -> PlotView:
+def image_view(
+    data,
+    x_edges,
+    rows_hz=None,
+    *,
+    title: str,
+    value_label: str,
+    value_unit: str,
+    xlabel: str,
+    x_unit: str = "s",
+    db_range: float | None = None,
+    row_label: str = "Channel number",
+    row_names=None,
+) -> PlotView:
     """Image of ``data`` (rows, columns); rows at frequencies ``rows_hz`` (drawn on the Cam
     scale, Hz ticks) or numbered; dB data are floored ``db_range`` below their maximum (the
     log of zero power is -inf); colours saturate at the 99.5th percentile."""
@@ -292,46 +313,96 @@ def image_view(data, x_edges, rows_hz=None, *, title: str, value_label: str, val
         y_edges = np.arange(data.shape[0] + 1) + 0.5
         ticks, y_scale, y_unit, ylabel = (), "linear", "", row_label
         names = tuple(str(i) for i in range(1, data.shape[0] + 1)) if row_names is None else tuple(row_names)
-    return PlotView("image", title, xlabel, ylabel, np.asarray(x_edges, dtype=float), image=data, y_edges=y_edges,
-                    row_names=names, value_label=value_label, value_unit=value_unit, x_unit=x_unit, y_unit=y_unit,
-                    vmin=min(vmin, vmax), vmax=vmax, extend="max" if top > vmax else "neither", y_ticks=ticks,
-                    y_scale=y_scale)
+    return PlotView(
+        "image",
+        title,
+        xlabel,
+        ylabel,
+        np.asarray(x_edges, dtype=float),
+        image=data,
+        y_edges=y_edges,
+        row_names=names,
+        value_label=value_label,
+        value_unit=value_unit,
+        x_unit=x_unit,
+        y_unit=y_unit,
+        vmin=min(vmin, vmax),
+        vmax=vmax,
+        extend="max" if top > vmax else "neither",
+        y_ticks=ticks,
+        y_scale=y_scale,
+    )
 
 
-def cochleagram_view(data, fs: float, center_freqs_hz=None, *, quantity: str = "output", unit: str = "",
-                     title: str = "", start_s: float = 0.0) -> PlotView:
+def cochleagram_view(
+    data,
+    fs: float,
+    center_freqs_hz=None,
+    *,
+    quantity: str = "output",
+    unit: str = "",
+    title: str = "",
+    start_s: float = 0.0,
+) -> PlotView:
     """Channels x time, each channel drawn as its envelope (see :func:`_display_envelope`)."""
     data = np.asarray(data, dtype=float)
     erb = center_freqs_hz is not None and len(center_freqs_hz) == data.shape[0]
     shown, edges, how = _display_envelope(data, fs, center_freqs_hz if erb else None)
     label = unit or quantity
-    return image_view(shown, start_s + edges / fs, _np(center_freqs_hz) if erb else None, title=title,
-                      value_label=f"{label}, {how}" if how else label, value_unit=unit, xlabel="Time (s)")
+    return image_view(
+        shown,
+        start_s + edges / fs,
+        _np(center_freqs_hz) if erb else None,
+        title=title,
+        value_label=f"{label}, {how}" if how else label,
+        value_unit=unit,
+        xlabel="Time (s)",
+    )
 
 
-def frames_view(frames, frame_rate_hz: float, band_freqs_hz, *, unit: str, title: str = "",
-                start_s: float = 0.0) -> PlotView:
+def frames_view(
+    frames, frame_rate_hz: float, band_freqs_hz, *, unit: str, title: str = "", start_s: float = 0.0
+) -> PlotView:
     """(K, Z) frames x bands over time, bands on the ERB-rate axis."""
     frames = np.asarray(frames, dtype=float)
     t_edges = start_s + np.arange(frames.shape[0] + 1) / frame_rate_hz
     db = unit.startswith("dB")
-    return image_view(frames.T, t_edges, _np(band_freqs_hz) if band_freqs_hz is not None else None, title=title,
-                      value_label=unit, value_unit=unit, xlabel="Time (s)", db_range=100.0 if db else None,
-                      row_label="Band number")
+    return image_view(
+        frames.T,
+        t_edges,
+        _np(band_freqs_hz) if band_freqs_hz is not None else None,
+        title=title,
+        value_label=unit,
+        value_unit=unit,
+        xlabel="Time (s)",
+        db_range=100.0 if db else None,
+        row_label="Band number",
+    )
 
 
-def lines_view(curves: dict, x, *, ylabel: str, unit: str, title: str = "", xlabel: str = "Time (s)",
-               x_unit: str = "s", note: str = "") -> PlotView:
+def lines_view(
+    curves: dict,
+    x,
+    *,
+    ylabel: str,
+    unit: str,
+    title: str = "",
+    xlabel: str = "Time (s)",
+    x_unit: str = "s",
+    note: str = "",
+) -> PlotView:
     """Curves (name -> y) against a shared ``x``."""
     x = np.asarray(x, dtype=float)
     lines = {name: np.ravel(_np(y)).astype(float) for name, y in curves.items()}
     xlim = (float(x[0]), float(x[-1]) if x.size > 1 else float(x[0]) + 1e-3)
-    return PlotView("lines", title, xlabel, ylabel, x, lines=lines, value_unit=unit, x_unit=x_unit, xlim=xlim,
-                    note=note)
+    return PlotView(
+        "lines", title, xlabel, ylabel, x, lines=lines, value_unit=unit, x_unit=x_unit, xlim=xlim, note=note
+    )
 
 
-def modulation_view(rep, center_freqs_hz=None, mfc=None, *, title: str = "", unit: str = "MU",
-                    batch_index: int = 0) -> PlotView:
+def modulation_view(
+    rep, center_freqs_hz=None, mfc=None, *, title: str = "", unit: str = "MU", batch_index: int = 0
+) -> PlotView:
     """RMS over time of every auditory x modulation channel of a ``(C, M, T)`` (or batched)
     representation, in dB re the largest (stated in the colour-bar label); blank = absent."""
     energy = _mod_energy(rep, batch_index)
@@ -340,9 +411,18 @@ def modulation_view(rep, center_freqs_hz=None, mfc=None, *, title: str = "", uni
     db[~np.isfinite(energy)] = np.nan
     n = energy.shape[1]
     erb = center_freqs_hz is not None and len(center_freqs_hz) == energy.shape[0]
-    view = image_view(db, np.arange(n + 1) - 0.5, _np(center_freqs_hz) if erb else None, title=title,
-                      value_label=f"RMS over time, dB re the largest ({top:.4g} {unit})", value_unit="dB",
-                      xlabel="", x_unit="", db_range=60.0, row_label="Auditory channel number")
+    view = image_view(
+        db,
+        np.arange(n + 1) - 0.5,
+        _np(center_freqs_hz) if erb else None,
+        title=title,
+        value_label=f"RMS over time, dB re the largest ({top:.4g} {unit})",
+        value_unit="dB",
+        xlabel="",
+        x_unit="",
+        db_range=60.0,
+        row_label="Auditory channel number",
+    )
     if mfc is not None:
         m = np.ravel(_np(mfc))[:n]
         names = tuple(f"{f:.3g}" for f in m)
@@ -356,8 +436,7 @@ def modulation_view(rep, center_freqs_hz=None, mfc=None, *, title: str = "", uni
     return view
 
 
-def components_view(freqs, levels, *, unit: str, title: str, frame_rate_hz: float | None,
-                    names=("",)) -> PlotView:
+def components_view(freqs, levels, *, unit: str, title: str, frame_rate_hz: float | None, names=("",)) -> PlotView:
     """Spectral components (dots) of the middle frame of ``(K, F)`` frequencies/levels (or of
     several such pairs, one per name), on a log frequency axis; NaN components are absent."""
     pairs = list(zip(freqs, levels)) if isinstance(freqs, (list, tuple)) else [(freqs, levels)]
@@ -369,8 +448,16 @@ def components_view(freqs, levels, *, unit: str, title: str, frame_rate_hz: floa
         xs.append(f[mid][keep])
         lines[name] = (f[mid][keep], lev[mid][keep])
     when = f" at t = {(pairs[0][0].shape[0] // 2) / frame_rate_hz:.3g} s" if frame_rate_hz else ", middle frame"
-    view = PlotView("points", f"{title}{when}" if title else f"Components{when}", "Frequency (Hz)",
-                    axis_label("level", unit), np.array([]), value_unit=unit, x_unit="Hz", log_x=True)
+    view = PlotView(
+        "points",
+        f"{title}{when}" if title else f"Components{when}",
+        "Frequency (Hz)",
+        axis_label("level", unit),
+        np.array([]),
+        value_unit=unit,
+        x_unit="Hz",
+        log_x=True,
+    )
     view.lines = lines  # name -> (x, y): components differ per ear
     return view
 
@@ -381,12 +468,20 @@ def spectrum_frames_view(data, freqs, rate_hz: float, *, unit: str, title: str, 
     data, f = np.asarray(data, dtype=float), np.ravel(_np(freqs))
     if "Pa^2" in unit:
         per = unit.split("Pa^2", 1)[1]
-        data = 10 * np.log10(np.maximum(data, 1e-30) / P_REF_PA ** 2)
+        data = 10 * np.log10(np.maximum(data, 1e-30) / P_REF_PA**2)
         unit = f"dB re (20 µPa)²{per}"
     keep = f > 0
     t_edges = start_s + np.arange(data.shape[0] + 1) / rate_hz
-    return image_view(data[:, keep].T, t_edges, f[keep], title=title, value_label=unit, value_unit=unit,
-                      xlabel="Time (s)", db_range=100.0 if unit.startswith("dB") else None)
+    return image_view(
+        data[:, keep].T,
+        t_edges,
+        f[keep],
+        title=title,
+        value_label=unit,
+        value_unit=unit,
+        xlabel="Time (s)",
+        db_range=100.0 if unit.startswith("dB") else None,
+    )
 
 
 def _wrapped(label: str, width: int = 34) -> str:
@@ -395,22 +490,29 @@ def _wrapped(label: str, width: int = 34) -> str:
         return label
     cut = label.rfind(", ", 0, len(label) - 8)
     cut = cut if cut > 8 else label.rfind(" ", 0, width)
-    return label if cut <= 0 else label[:cut + 1].rstrip() + "\n" + label[cut + 1:].lstrip()
+    return label if cut <= 0 else label[: cut + 1].rstrip() + "\n" + label[cut + 1 :].lstrip()
 
 
 def paint_view(ax, view: PlotView):
     """Draw a :class:`PlotView` into matplotlib axes ``ax``; returns the artist (mesh or lines)."""
     artist = None
     if view.kind == "image":
-        artist = ax.pcolormesh(view.x, view.y_edges, np.ma.masked_invalid(view.image), shading="flat",
-                               rasterized=True, vmin=view.vmin, vmax=view.vmax)
+        artist = ax.pcolormesh(
+            view.x,
+            view.y_edges,
+            np.ma.masked_invalid(view.image),
+            shading="flat",
+            rasterized=True,
+            vmin=view.vmin,
+            vmax=view.vmax,
+        )
         ax.figure.colorbar(artist, ax=ax, label=_wrapped(view.value_label), pad=0.01, extend=view.extend)
         ax.set_ylim(view.y_edges[0], view.y_edges[-1])
         ax.grid(False)
     elif view.kind == "lines":
         many = len(view.lines) > 1
         for name, y in view.lines.items():
-            artist = ax.plot(view.x[:len(y)], y, label=name or None, alpha=0.9 if many else 1.0)
+            artist = ax.plot(view.x[: len(y)], y, label=name or None, alpha=0.9 if many else 1.0)
         if many or any(view.lines):
             if len(view.lines) > 3:
                 ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
@@ -428,8 +530,9 @@ def paint_view(ax, view: PlotView):
         xs = [np.asarray(v[0] if view.kind == "points" else view.x, dtype=float) for v in view.lines.values()]
         xs = np.concatenate([x[np.isfinite(x) & (x > 0)] for x in xs]) if xs else np.array([])
         narrow = xs.size and xs.max() < 10 * xs.min()  # under a decade: more labelled ticks
-        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(
-            subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if narrow else (1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_locator(
+            matplotlib.ticker.LogLocator(subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0) if narrow else (1.0, 2.0, 5.0))
+        )
         ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     if view.y_ticks:
@@ -441,18 +544,43 @@ def paint_view(ax, view: PlotView):
     if view.ylim is not None:
         ax.set_ylim(*view.ylim)
     if view.note:
-        ax.text(0.99, 0.97, view.note, transform=ax.transAxes, ha="right", va="top",
-                bbox=dict(boxstyle="round", fc="white", alpha=0.8))
+        ax.text(
+            0.99,
+            0.97,
+            view.note,
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            bbox=dict(boxstyle="round", fc="white", alpha=0.8),
+        )
     ax.set_xlabel(view.xlabel)
     ax.set_ylabel(view.ylabel)
     ax.set_title(view.title)
     return artist
 
 
-def _draw_image(ax, data, x_edges, y_centers, *, erb_y: bool, value_label: str, xlabel: str, title: str = "",
-                db_range: float | None = None):
-    view = image_view(data, x_edges, y_centers if erb_y else None, title=title, value_label=value_label,
-                      value_unit="", xlabel=xlabel, db_range=db_range)
+def _draw_image(
+    ax,
+    data,
+    x_edges,
+    y_centers,
+    *,
+    erb_y: bool,
+    value_label: str,
+    xlabel: str,
+    title: str = "",
+    db_range: float | None = None,
+):
+    view = image_view(
+        data,
+        x_edges,
+        y_centers if erb_y else None,
+        title=title,
+        value_label=value_label,
+        value_unit="",
+        xlabel=xlabel,
+        db_range=db_range,
+    )
     if not erb_y:
         view.y_edges = _edges(np.asarray(y_centers, dtype=float))
         view.ylabel = ""
@@ -481,7 +609,7 @@ def _mod_rows(rep, channel: int, batch_index: int) -> np.ndarray:
 def _mod_energy(rep, batch_index: int) -> np.ndarray:
     """(C, M) rms over time per auditory x modulation channel, NaN where absent."""
     x = _pick(rep, batch_index, 3)
-    return np.sqrt(np.mean(x ** 2, -1))
+    return np.sqrt(np.mean(x**2, -1))
 
 
 def _draw_mod_spectrum(ax, rep, center_freqs_hz, mfc, batch_index=0, title=""):
@@ -507,19 +635,27 @@ def waveform_view(x, fs, *, calibration="pa", dboffset=100.0, labels=None, title
     data = np.atleast_2d(_np(x))
     ref = _ref_rms(calibration, dboffset)
     with np.errstate(divide="ignore"):
-        levels = 20 * np.log10(np.sqrt(np.mean(data ** 2, -1)) / ref)
+        levels = 20 * np.log10(np.sqrt(np.mean(data**2, -1)) / ref)
     if labels is None and data.shape[0] == 2:
         labels = ["left", "right"]
     names = list(labels) if labels else ([""] if len(data) == 1 else [str(i + 1) for i in range(len(data))])
-    note = "rms level\n" + "\n".join(f"{labels[i] + ': ' if labels else ''}{lev:.2f} dB SPL"
-                                      for i, lev in enumerate(levels))
+    note = "rms level\n" + "\n".join(
+        f"{labels[i] + ': ' if labels else ''}{lev:.2f} dB SPL" for i, lev in enumerate(levels)
+    )
     unit = "Pa" if calibration == "pa" else f"full scale, rms 1 = {dboffset:g} dB SPL"
-    return lines_view(dict(zip(names, data)), np.arange(data.shape[-1]) / float(fs),
-                      ylabel=_unit_label(calibration, dboffset), unit=unit, title=title, note=note)
+    return lines_view(
+        dict(zip(names, data)),
+        np.arange(data.shape[-1]) / float(fs),
+        ylabel=_unit_label(calibration, dboffset),
+        unit=unit,
+        title=title,
+        note=note,
+    )
 
 
-def spectrum_view(x, fs, *, calibration="pa", dboffset=100.0, labels=None, log_freq=True, floor_db=100.0,
-                  title="Spectrum") -> PlotView:
+def spectrum_view(
+    x, fs, *, calibration="pa", dboffset=100.0, labels=None, log_freq=True, floor_db=100.0, title="Spectrum"
+) -> PlotView:
     """:class:`PlotView` of the Hann-windowed amplitude spectrum in dB SPL per bin (a sinusoid
     reads at its level)."""
     data = np.atleast_2d(_np(x))
@@ -533,8 +669,15 @@ def spectrum_view(x, fs, *, calibration="pa", dboffset=100.0, labels=None, log_f
         labels = ["left", "right"]
     names = list(labels) if labels else ([""] if len(data) == 1 else [str(i + 1) for i in range(len(data))])
     top = float(level.max())
-    view = lines_view(dict(zip(names, level[:, 1:])), freqs[1:], ylabel=f"Level per {fs / n:.3g}-Hz bin (dB SPL)",
-                      unit="dB SPL", title=title, xlabel="Frequency (Hz)", x_unit="Hz")
+    view = lines_view(
+        dict(zip(names, level[:, 1:])),
+        freqs[1:],
+        ylabel=f"Level per {fs / n:.3g}-Hz bin (dB SPL)",
+        unit="dB SPL",
+        title=title,
+        xlabel="Frequency (Hz)",
+        x_unit="Hz",
+    )
     view.log_x = bool(log_freq)
     view.xlim = (max(freqs[1], 10.0) if log_freq else 0.0, fs / 2)
     view.ylim = (top - floor_db, top + 5)
@@ -553,19 +696,32 @@ def plot_waveform(x, fs, *, calibration="pa", dboffset=100.0, labels=None, title
 
 
 @_styled
-def plot_spectrum(x, fs, *, calibration="pa", dboffset=100.0, labels=None, log_freq=True, floor_db=100.0,
-                  title="Spectrum", ax=None) -> Figure:
+def plot_spectrum(
+    x, fs, *, calibration="pa", dboffset=100.0, labels=None, log_freq=True, floor_db=100.0, title="Spectrum", ax=None
+) -> Figure:
     """Hann-windowed amplitude spectrum in dB SPL per bin: a sinusoid reads at its level."""
     fig, ax = _one_axes(ax)
-    paint_view(ax, spectrum_view(x, fs, calibration=calibration, dboffset=dboffset, labels=labels,
-                                 log_freq=log_freq, floor_db=floor_db, title=title))
+    paint_view(
+        ax,
+        spectrum_view(
+            x,
+            fs,
+            calibration=calibration,
+            dboffset=dboffset,
+            labels=labels,
+            log_freq=log_freq,
+            floor_db=floor_db,
+            title=title,
+        ),
+    )
     return fig
 
 
 # --------------------------------------------------------------------------- public: stages
 @_styled
-def plot_cochleagram(stage, fs, center_freqs_hz=None, *, value_label="Output (model units)", batch_index=0,
-                     title="", ax=None) -> Figure:
+def plot_cochleagram(
+    stage, fs, center_freqs_hz=None, *, value_label="Output (model units)", batch_index=0, title="", ax=None
+) -> Figure:
     """Filterbank/IHC/adaptation output ``(B, F, T)`` or ``(F, T)`` as channels x time.
 
     With ``center_freqs_hz`` each channel is drawn as its envelope: rms (signed data) or mean
@@ -580,8 +736,9 @@ def plot_cochleagram(stage, fs, center_freqs_hz=None, *, value_label="Output (mo
 
 
 @_styled
-def plot_modulation_channel(rep, channel, fs, mfc=None, *, center_freq_hz=None, batch_index=0, unit="MU",
-                            ax=None) -> Figure:
+def plot_modulation_channel(
+    rep, channel, fs, mfc=None, *, center_freq_hz=None, batch_index=0, unit="MU", ax=None
+) -> Figure:
     """Modulation-filter outputs (modulation channels x time) of one auditory channel of a
     ``(B, C, M, T)`` representation (``model.output_stage(output)``; NaN = absent filter);
     ``unit``: the unit of the representation (``model.stage_info['output'].unit``)."""
@@ -591,7 +748,7 @@ def plot_modulation_channel(rep, channel, fs, mfc=None, *, center_freq_hz=None, 
     _draw_image(ax, shown, t_edges, np.arange(data.shape[0]), erb_y=False, value_label=label, xlabel="Time (s)")
     ax.set_yticks(np.arange(data.shape[0]))
     if mfc is not None:
-        mfc = np.ravel(_np(mfc))[:data.shape[0]]
+        mfc = np.ravel(_np(mfc))[: data.shape[0]]
         ax.set_yticks(np.arange(mfc.size), [f"{f:.3g}" for f in mfc])
         ax.set_ylabel("Modulation filter fc (Hz)")
     else:
@@ -621,8 +778,16 @@ def impulse_responses(filterbank, n_samples: int, dtype=torch.float64) -> torch.
 
 
 @_styled
-def plot_filter_responses(impulse_response, fs, center_freqs_hz=None, *, n_fft=None, range_db=60.0,
-                          title="Filter frequency responses", ax=None) -> Figure:
+def plot_filter_responses(
+    impulse_response,
+    fs,
+    center_freqs_hz=None,
+    *,
+    n_fft=None,
+    range_db=60.0,
+    title="Filter frequency responses",
+    ax=None,
+) -> Figure:
     """Magnitude responses (dB) of a filterbank from its impulse responses ``(F, T)``.
 
     ``impulse_response`` may also be a callable filterbank (see :func:`impulse_responses`).
@@ -663,8 +828,9 @@ def _mean_frames(x: np.ndarray, frame, db: bool) -> np.ndarray:
 
 
 @_styled
-def plot_excitation_pattern(excitation_db, band_freqs_hz=None, specific_loudness=None, *, frame=None,
-                            batch_index=0, labels=None) -> Figure:
+def plot_excitation_pattern(
+    excitation_db, band_freqs_hz=None, specific_loudness=None, *, frame=None, batch_index=0, labels=None
+) -> Figure:
     """Excitation pattern (dB SPL) and specific loudness (sone/Cam) against the Cam scale.
 
     Inputs ``(B, K, Z)``, ``(K, Z)`` or ``(Z,)``; ``band_freqs_hz`` the band centres
@@ -672,8 +838,11 @@ def plot_excitation_pattern(excitation_db, band_freqs_hz=None, specific_loudness
     (power mean for the excitation). Lists of inputs overlay (e.g. left/right) with ``labels``.
     """
     exc = excitation_db if isinstance(excitation_db, (list, tuple)) else [excitation_db]
-    sl = specific_loudness if isinstance(specific_loudness, (list, tuple)) or specific_loudness is None \
+    sl = (
+        specific_loudness
+        if isinstance(specific_loudness, (list, tuple)) or specific_loudness is None
         else [specific_loudness]
+    )
     fig, axes = _figure(1 if sl is None else 2, 2 if sl is not None else 1, (5.0, 3.0))
     panels = [(axes[0], exc, True, "Excitation level (dB SPL)")]
     if sl is not None:
@@ -702,8 +871,9 @@ def plot_excitation_pattern(excitation_db, band_freqs_hz=None, specific_loudness
 
 
 @_styled
-def plot_loudness_over_time(stl, ltl=None, *, frame_rate_hz=1000.0, batch_index=0, labels=("STL", "LTL"),
-                            ax=None) -> Figure:
+def plot_loudness_over_time(
+    stl, ltl=None, *, frame_rate_hz=1000.0, batch_index=0, labels=("STL", "LTL"), ax=None
+) -> Figure:
     """Short-term (and long-term) loudness in sone against time."""
     curves = {labels[0]: _pick(stl, batch_index, 1)}
     if ltl is not None:
@@ -731,16 +901,29 @@ def plot_binaural_loudness(stages, *, frame_rate_hz=1000.0, band_freqs_hz=None, 
     axes[0].set_title("Mean short-term specific loudness")
     axes[0].legend()
     for ax, kind, name in ((axes[1], "stl", "Short-term"), (axes[2], "ltl", "Long-term")):
-        curves = {side: _pick(stages[f"{kind}_loud_{side}"], batch_index, 1)
-                  for side in ("left", "right") if f"{kind}_loud_{side}" in stages}
+        curves = {
+            side: _pick(stages[f"{kind}_loud_{side}"], batch_index, 1)
+            for side in ("left", "right")
+            if f"{kind}_loud_{side}" in stages
+        }
         _draw_curves(ax, curves, float(frame_rate_hz), "Loudness (sone)", f"{name} loudness per ear")
     return fig
 
 
 # --------------------------------------------------------------------------- public: psychophysics
 @_styled
-def plot_psychometric(x, proportion_correct, *, n_trials=None, fit=None, threshold=None, n_afc=None,
-                      xlabel="Level (dB)", label="data", ax=None) -> Figure:
+def plot_psychometric(
+    x,
+    proportion_correct,
+    *,
+    n_trials=None,
+    fit=None,
+    threshold=None,
+    n_afc=None,
+    xlabel="Level (dB)",
+    label="data",
+    ax=None,
+) -> Figure:
     """Proportion correct against the tracked variable, with an optional fitted curve.
 
     ``fit``: callable ``p(x)`` or a pair ``(x_fit, p_fit)``; ``threshold``: x of the
@@ -777,8 +960,9 @@ def reversal_indices(levels) -> np.ndarray:
 
 
 @_styled
-def plot_staircase(levels, correct=None, *, reversals="auto", threshold=None, run=0, ylabel="Level (dB)",
-                   ax=None) -> Figure:
+def plot_staircase(
+    levels, correct=None, *, reversals="auto", threshold=None, run=0, ylabel="Level (dB)", ax=None
+) -> Figure:
     """Adaptive track: level per trial, filled = correct, x = wrong, circles = reversals.
 
     ``levels`` is a sequence of levels, or a staircase result with ``values``, ``correct``
@@ -869,9 +1053,15 @@ def ears_view(items, center_freqs_hz=None, batch_index=0, title=None) -> PlotVie
     if axes == "KZ" and center_freqs_hz is not None:
         db = unit.startswith("dB")
         cam = hz_to_cam(np.ravel(_np(center_freqs_hz)))
-        view = lines_view({n: _mean_frames(d, None, db) for n, d in zip(names, data)}, cam,
-                          ylabel=axis_label(info.quantity, unit), unit=unit, xlabel=FREQ_AXIS_LABEL, x_unit="Hz",
-                          title=f"{title}, {'power ' if db else ''}mean over time")
+        view = lines_view(
+            {n: _mean_frames(d, None, db) for n, d in zip(names, data)},
+            cam,
+            ylabel=axis_label(info.quantity, unit),
+            unit=unit,
+            xlabel=FREQ_AXIS_LABEL,
+            x_unit="Hz",
+            title=f"{title}, {'power ' if db else ''}mean over time",
+        )
         view.x_scale, view.x_ticks = "cam", _erb_tick_list(cam.min(), cam.max())
         if db:
             finite = np.concatenate([y[np.isfinite(y)] for y in view.lines.values()])
@@ -879,8 +1069,14 @@ def ears_view(items, center_freqs_hz=None, batch_index=0, title=None) -> PlotVie
                 view.ylim = (finite.max() - 100, finite.max() + 5)
         return view
     if axes == "KF" and all(f is not None and np.ndim(_np(f)) >= 2 for _, _, f in items):
-        return components_view([_pick(f, batch_index, 2) for _, _, f in items], data, unit=unit, title=title,
-                               frame_rate_hz=info.rate_hz, names=names)
+        return components_view(
+            [_pick(f, batch_index, 2) for _, _, f in items],
+            data,
+            unit=unit,
+            title=title,
+            frame_rate_hz=info.rate_hz,
+            names=names,
+        )
     raise ValueError(f"no both-ears display for a stage of axes {info.axes!r} ({info.label})")
 
 
@@ -890,8 +1086,9 @@ def _draw_stage(ax, value, info, center_freqs_hz=None, mfc=None, freqs=None, bat
 
 
 @_styled
-def plot_stage(value, info, *, center_freqs_hz=None, mfc=None, freqs=None, batch_index=0, title=None,
-               ax=None) -> Figure:
+def plot_stage(
+    value, info, *, center_freqs_hz=None, mfc=None, freqs=None, batch_index=0, title=None, ax=None
+) -> Figure:
     """One stage of a model as its ``StageInfo`` describes it (:mod:`workbench.models.base`):
     a waveform (axes T), a cochleagram (C, T), bands over frames (K, Z), a curve (K), a
     spectrum per frame (K, F; ``freqs`` from the stage ``info.freqs_key``) or a modulation
@@ -929,8 +1126,9 @@ def plot_stages(model, stages: dict, output=None, *, batch_index=0, ncols=2, tit
     if not isinstance(stages, dict) or not stages:
         raise ValueError("stages must be the non-empty dict returned with return_stages=True")
     if not hasattr(model, "stage_info"):
-        raise TypeError(f"model must follow the model contract (stage_info, center_freqs_hz), got "
-                        f"{type(model).__name__}")
+        raise TypeError(
+            f"model must follow the model contract (stage_info, center_freqs_hz), got {type(model).__name__}"
+        )
     info, values = model.stage_info, dict(stages)
     if output is not None:
         values["output"] = model.output_stage(output)
@@ -938,8 +1136,10 @@ def plot_stages(model, stages: dict, output=None, *, batch_index=0, ncols=2, tit
     panels: list[list[str]] = []
     for key in (k for k in info if k in values and k not in coords):
         curve = info[key].axes.lstrip("B") == "K"
-        group = next((p for p in panels if curve and info[p[0]].axes.lstrip("B") == "K"
-                      and info[p[0]].unit == info[key].unit), None)
+        group = next(
+            (p for p in panels if curve and info[p[0]].axes.lstrip("B") == "K" and info[p[0]].unit == info[key].unit),
+            None,
+        )
         group.append(key) if group else panels.append([key])
     fig, axes = _figure(len(panels), min(ncols, len(panels)), (5.2, 2.6))
     fc, mfc = model.center_freqs_hz, model.mfc
@@ -949,20 +1149,32 @@ def plot_stages(model, stages: dict, output=None, *, batch_index=0, ncols=2, tit
             curves = {info[k].label: _pick(values[k], batch_index, 1) for k in keys}
             n = max(np.size(c) for c in curves.values())
             heading = _joined([info[k].label for k in keys]) if len(keys) == 2 else f"{len(keys)} curves in {i.unit}"
-            view = lines_view(curves, i.start_s + np.arange(n) / i.rate_hz, ylabel=i.unit, unit=i.unit,
-                              title=heading)
+            view = lines_view(curves, i.start_s + np.arange(n) / i.rate_hz, ylabel=i.unit, unit=i.unit, title=heading)
             paint_view(ax, view)
         else:
-            _draw_stage(ax, values[keys[0]], i, None if fc is None else _np(fc), mfc,
-                        values.get(i.freqs_key), batch_index)
+            _draw_stage(
+                ax, values[keys[0]], i, None if fc is None else _np(fc), mfc, values.get(i.freqs_key), batch_index
+            )
     fig.suptitle(title or type(model).__name__)
     return fig
 
 
 @_styled
-def plot_model_vs_human(x_model, y_model, x_human=None, y_human=None, *, sd_model=None,
-                        model_label="model", human_label="human", xlabel="Condition",
-                        ylabel="Threshold", log_x=False, title="Model vs human", ax=None) -> Figure:
+def plot_model_vs_human(
+    x_model,
+    y_model,
+    x_human=None,
+    y_human=None,
+    *,
+    sd_model=None,
+    model_label="model",
+    human_label="human",
+    xlabel="Condition",
+    ylabel="Threshold",
+    log_x=False,
+    title="Model vs human",
+    ax=None,
+) -> Figure:
     """Model thresholds (line, error bars = ``sd_model``) over human thresholds (squares)."""
     xm, ym = np.ravel(_np(x_model)).astype(float), np.ravel(_np(y_model)).astype(float)
     if xm.shape != ym.shape:
@@ -971,8 +1183,9 @@ def plot_model_vs_human(x_model, y_model, x_human=None, y_human=None, *, sd_mode
     sd = None if sd_model is None else np.ravel(_np(sd_model)).astype(float)
     ax.errorbar(xm, ym, yerr=sd, fmt="o-", color="C0", capsize=3, label=model_label)
     if x_human is not None and y_human is not None:
-        ax.plot(np.ravel(_np(x_human)), np.ravel(_np(y_human)), "s--", color="C3", mfc="none",
-                label=human_label or "human")
+        ax.plot(
+            np.ravel(_np(x_human)), np.ravel(_np(y_human)), "s--", color="C3", mfc="none", label=human_label or "human"
+        )
     if log_x:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
@@ -982,12 +1195,19 @@ def plot_model_vs_human(x_model, y_model, x_human=None, y_human=None, *, sd_mode
     return fig
 
 
-_LABELS = {"rate_hz": "Modulation rate (Hz)", "level_db_spl": "Level (dB SPL)",
-           "notch_width_hz": "Notch width (Hz)", "gap_s": "Masker-probe gap (s)",
-           "threshold_db": "AM threshold, 20 log m (dB)", "delta_l_db": "JND, dL (dB)",
-           "threshold_db_re_n0": "Tone threshold re N0 (dB)", "probe_level_db_spl": "Probe threshold (dB SPL)",
-           "threshold_re_no_notch_db": "Threshold re no notch (dB)", "masker_level_db_spl": "Masker level (dB SPL)",
-           "probe_hz": "Probe frequency (Hz)"}
+_LABELS = {
+    "rate_hz": "Modulation rate (Hz)",
+    "level_db_spl": "Level (dB SPL)",
+    "notch_width_hz": "Notch width (Hz)",
+    "gap_s": "Masker-probe gap (s)",
+    "threshold_db": "AM threshold, 20 log m (dB)",
+    "delta_l_db": "JND, dL (dB)",
+    "threshold_db_re_n0": "Tone threshold re N0 (dB)",
+    "probe_level_db_spl": "Probe threshold (dB SPL)",
+    "threshold_re_no_notch_db": "Threshold re no notch (dB)",
+    "masker_level_db_spl": "Masker level (dB SPL)",
+    "probe_hz": "Probe frequency (Hz)",
+}
 
 
 def plot_experiment(summary, x_name: str, y_name: str, human=None, *, log_x=False, title="", ax=None) -> Figure:
@@ -999,15 +1219,48 @@ def plot_experiment(summary, x_name: str, y_name: str, human=None, *, log_x=Fals
     if human is not None:
         x_h, y_h = (human.x, human.y) if human.x_name == x_name else ([0.0], human.y)
     sd = summary["sd"] if "sd" in summary else None
-    return plot_model_vs_human(summary[x_name], summary[y_name], x_h, y_h, sd_model=sd,
-                               human_label=human.citation.split(",")[0] + f" ({human.kind})" if human else None,
-                               xlabel=_LABELS.get(x_name, x_name), ylabel=_LABELS.get(y_name, y_name),
-                               log_x=log_x, title=title, ax=ax)
+    return plot_model_vs_human(
+        summary[x_name],
+        summary[y_name],
+        x_h,
+        y_h,
+        sd_model=sd,
+        human_label=human.citation.split(",")[0] + f" ({human.kind})" if human else None,
+        xlabel=_LABELS.get(x_name, x_name),
+        ylabel=_LABELS.get(y_name, y_name),
+        log_x=log_x,
+        title=title,
+        ax=ax,
+    )
 
 
-__all__ = ["STYLE", "NotebookFigure", "new_figure", "plot_waveform", "plot_spectrum", "plot_cochleagram",
-           "plot_modulation_channel",
-           "plot_modulation_spectrum", "impulse_responses", "plot_filter_responses", "plot_excitation_pattern",
-           "plot_loudness_over_time", "plot_binaural_loudness", "plot_psychometric", "reversal_indices",
-           "plot_staircase", "plot_stage", "plot_ears", "plot_stages", "plot_model_vs_human", "plot_experiment",
-           "PlotView", "paint_view", "stage_view", "ears_view", "waveform_view", "spectrum_view", "axis_label"]
+__all__ = [
+    "STYLE",
+    "NotebookFigure",
+    "new_figure",
+    "plot_waveform",
+    "plot_spectrum",
+    "plot_cochleagram",
+    "plot_modulation_channel",
+    "plot_modulation_spectrum",
+    "impulse_responses",
+    "plot_filter_responses",
+    "plot_excitation_pattern",
+    "plot_loudness_over_time",
+    "plot_binaural_loudness",
+    "plot_psychometric",
+    "reversal_indices",
+    "plot_staircase",
+    "plot_stage",
+    "plot_ears",
+    "plot_stages",
+    "plot_model_vs_human",
+    "plot_experiment",
+    "PlotView",
+    "paint_view",
+    "stage_view",
+    "ears_view",
+    "waveform_view",
+    "spectrum_view",
+    "axis_label",
+]

@@ -41,14 +41,13 @@ ATMOSPHERE_PEAK_DB_SPL = 194.09
 largest undistorted sound in air, the default top of a model's input range."""
 
 
-
-
 def db_to_pa(level_db_spl) -> torch.Tensor:
     """RMS sound pressure (Pa, float64) of a level in dB SPL: ``20e-6 * 10**(L/20)``."""
     out = P_REF_PA * 10.0 ** (check_numbers(level_db_spl, "level_db_spl") / 20.0)
     if out.device.type == "cpu" and bool(torch.isinf(out).any()):
-        raise ValueError(f"level_db_spl must be below about 6400 dB (the pressure overflows float64), got "
-                         f"{show(level_db_spl)}")
+        raise ValueError(
+            f"level_db_spl must be below about 6400 dB (the pressure overflows float64), got {show(level_db_spl)}"
+        )
     return out
 
 

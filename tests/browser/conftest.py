@@ -18,10 +18,19 @@ import pytest
 pytest.importorskip("playwright")
 
 CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic", "--autoplay-policy=no-user-gesture-required"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--autoplay-policy=no-user-gesture-required",
+]
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
+
 
 def require_chromium():
     if not os.path.exists(CHROMIUM):
@@ -30,29 +39,35 @@ def require_chromium():
             pytest.fail(message)
         pytest.skip(message)
 
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     require_chromium()
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "headless": True, "args": CHROMIUM_ARGS}
 
+
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1400, "height": 1000}}
+
 
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+
 def child_env() -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
+
 
 def wait_http(url: str, proc: subprocess.Popen, deadline_s: float, log: Path):
     deadline = time.monotonic() + deadline_s
@@ -67,6 +82,7 @@ def wait_http(url: str, proc: subprocess.Popen, deadline_s: float, log: Path):
             time.sleep(0.5)
     raise RuntimeError(f"{url} not ready after {deadline_s} s:\n{log.read_text()[-3000:]}")
 
+
 def stop(proc: subprocess.Popen):
     """Stop the process group this fixture started (the CLI and its panel server)."""
     if proc.poll() is None:
@@ -77,6 +93,7 @@ def stop(proc: subprocess.Popen):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
 
+
 @pytest.fixture(scope="session")
 def app_server(artifacts):
     """``workbench serve`` on a free 127.0.0.1 port; yields the app URL."""
@@ -84,8 +101,14 @@ def app_server(artifacts):
     port = free_port()
     log = artifacts / "serve.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "serve", "--port", str(port)], cwd=REPO,
-                                env=child_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "workbench.cli", "serve", "--port", str(port)],
+            cwd=REPO,
+            env=child_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_http(f"http://127.0.0.1:{port}/app", proc, 90, log)
         yield f"http://127.0.0.1:{port}/app"

@@ -52,8 +52,9 @@ def test_slider_and_select_update_stage_plot_and_readout(page, app_server, artif
     text0, caption0 = readout.inner_text(), _caption(page).inner_text()
 
     # the page is settled once the stimulus media (plot, audio) follow the stage plot
-    expect(page.locator(".stimulus-audio audio.audio-a")).to_have_attribute("src", re.compile("^data:audio"),
-                                                                              timeout=60000)
+    expect(page.locator(".stimulus-audio audio.audio-a")).to_have_attribute(
+        "src", re.compile("^data:audio"), timeout=60000
+    )
     # slider: stimulus level 60 -> 59 -> 58 dB SPL with the keyboard (one step per press): latency
     steps_s = []
     for expected in ("58.", "57."):
@@ -103,10 +104,14 @@ def test_slider_and_select_update_stage_plot_and_readout(page, app_server, artif
     expect(error).to_be_hidden(timeout=60000)
     expect(readout).to_contain_text("compute time")
 
-    latency = {"model": model, "slider_step_to_readout_s": round(slider_s, 3),
-               "slider_steps_s": [round(x, 3) for x in steps_s],
-               "param_step_to_readout_s": param_s and round(param_s, 3),
-               "slider_burst_of_8_s": round(burst_s, 3), "select_to_readout_s": round(select_s, 3)}
+    latency = {
+        "model": model,
+        "slider_step_to_readout_s": round(slider_s, 3),
+        "slider_steps_s": [round(x, 3) for x in steps_s],
+        "param_step_to_readout_s": param_s and round(param_s, 3),
+        "slider_burst_of_8_s": round(burst_s, 3),
+        "select_to_readout_s": round(select_s, 3),
+    }
     (artifacts / f"latency_{model}.json").write_text(json.dumps(latency))
     print(latency)
 
@@ -191,16 +196,18 @@ def test_experiment_progress_and_cancel_while_sliders_stay_live(page, app_server
     (artifacts / "slider_during_experiment.json").write_text(json.dumps({"slider_step_s": round(seconds, 3)}))
 
 
-@pytest.mark.skipif(not os.environ.get("WORKBENCH_LATENCY_ALL"),
-                    reason="set WORKBENCH_LATENCY_ALL=1 to time every model")
+@pytest.mark.skipif(
+    not os.environ.get("WORKBENCH_LATENCY_ALL"), reason="set WORKBENCH_LATENCY_ALL=1 to time every model"
+)
 @pytest.mark.parametrize("model", list(MODELS))
 def test_slider_latency_per_model(page, app_server, artifacts, model):
     """Slider step -> new readout in the browser, per model (0.5 s stimulus); writes JSON."""
     page.goto(f"{app_server}?model={model}")
     readout = page.locator(".readout p").first
     expect(readout).to_contain_text("compute time", timeout=FIRST_RUN_S * 1000)
-    expect(page.locator(".stimulus-audio audio.audio-a")).to_have_attribute("src", re.compile("^data:audio"),
-                                                                              timeout=60000)
+    expect(page.locator(".stimulus-audio audio.audio-a")).to_have_attribute(
+        "src", re.compile("^data:audio"), timeout=60000
+    )
     steps = []
     for _ in range(3):
         text = readout.inner_text()
@@ -222,7 +229,7 @@ def _served_audio(locator) -> tuple[np.ndarray, int]:
 
 
 def _rms_db(samples: np.ndarray) -> float:
-    return float(20 * np.log10(np.sqrt(np.mean(samples ** 2))))
+    return float(20 * np.log10(np.sqrt(np.mean(samples**2))))
 
 
 def test_two_levels_play_at_two_levels_and_downloads_have_their_types(page, app_server, artifacts):
@@ -273,8 +280,9 @@ def _download_bytes(page, fmt: str) -> bytes:
 
 
 def test_phone_sized_viewport_stays_usable(browser, app_server, artifacts):
-    phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-                             has_touch=True)
+    phone = browser.new_page(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
     try:
         phone.goto(f"{app_server}?model={_model()}")
         expect(phone.locator(".readout p").first).to_contain_text("compute time", timeout=FIRST_RUN_S * 1000)

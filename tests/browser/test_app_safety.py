@@ -34,8 +34,17 @@ from workbench.dashboards.registry import MODELS  # noqa: E402
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 FIRST_RUN_S = 120
 SHARED_BUDGET_MB = 64  # allocator slack, matplotlib's and numba's caches: what may stay after sessions end
-ROUTES = ["/", "/app", "/app/", "/app/autoload.js", "/static/js/bokeh.min.js", "/favicon.ico",
-          "/static/extensions/panel/panel.min.js", "/no/such/path", "/app/ws"]
+ROUTES = [
+    "/",
+    "/app",
+    "/app/",
+    "/app/autoload.js",
+    "/static/js/bokeh.min.js",
+    "/favicon.ico",
+    "/static/extensions/panel/panel.min.js",
+    "/no/such/path",
+    "/app/ws",
+]
 
 
 def _model():
@@ -50,8 +59,12 @@ def _request(port, path, host, origin=None, websocket=False):
     if origin:
         conn.putheader("Origin", origin)
     if websocket:
-        for k, v in (("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Version", "13"),
-                     ("Sec-WebSocket-Key", base64.b64encode(os.urandom(16)).decode())):
+        for k, v in (
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", base64.b64encode(os.urandom(16)).decode()),
+        ):
             conn.putheader(k, v)
     conn.endheaders()
     r = conn.getresponse()
@@ -65,8 +78,15 @@ def test_foreign_host_headers_get_403_on_every_route(app_server):
     good = f"127.0.0.1:{port}"
     for path in ROUTES:
         ws = path.endswith("/ws")
-        for bad in (f"evil.example:{port}", "evil.example", f"127.0.0.1.evil.example:{port}", f"127.0.0.1:{port + 1}",
-                    f"localhost:{port}.evil.example", None, ""):
+        for bad in (
+            f"evil.example:{port}",
+            "evil.example",
+            f"127.0.0.1.evil.example:{port}",
+            f"127.0.0.1:{port + 1}",
+            f"localhost:{port}.evil.example",
+            None,
+            "",
+        ):
             status, body = _request(port, path, bad, origin=f"http://{bad}" if ws and bad else None, websocket=ws)
             # no Host header at all: Tornado itself answers 400 (HTTP/1.1 requires one)
             assert status == (400 if bad is None else 403), (path, bad, status)
@@ -76,8 +96,10 @@ def test_foreign_host_headers_get_403_on_every_route(app_server):
         assert _request(port, "/app", host)[0] == 200
         assert _request(port, "/static/js/bokeh.min.js", host)[0] == 200
     # the attack of the issue: the websocket with Origin = Host = evil.example was accepted
-    assert _request(port, "/app/ws", f"evil.example:{port}", origin=f"http://evil.example:{port}",
-                    websocket=True)[0] == 403
+    assert (
+        _request(port, "/app/ws", f"evil.example:{port}", origin=f"http://evil.example:{port}", websocket=True)[0]
+        == 403
+    )
     # a right Host but another site's page (Origin) is refused by the websocket origin check
     assert _request(port, "/app/ws", good, origin=f"http://evil.example:{port}", websocket=True)[0] == 403
 
@@ -85,8 +107,11 @@ def test_foreign_host_headers_get_403_on_every_route(app_server):
 def test_dns_rebinding_in_a_real_browser(browser_type, app_server, artifacts):
     """chromium resolves evil.example to 127.0.0.1, as a rebinding attacker would arrange."""
     port = int(app_server.rsplit(":", 1)[1].split("/")[0])
-    browser = browser_type.launch(executable_path=CHROMIUM, headless=True,
-                                  args=CHROMIUM_ARGS + ["--host-resolver-rules=MAP evil.example 127.0.0.1"])
+    browser = browser_type.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_ARGS + ["--host-resolver-rules=MAP evil.example 127.0.0.1"],
+    )
     try:
         page = browser.new_page()
         response = page.goto(f"http://evil.example:{port}/app")
@@ -171,9 +196,14 @@ def short_lived_server(artifacts):
     port = free_port()
     log = artifacts / "serve_sessions.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "serve", "--port", str(port),
-                                 "--session-lifetime", "1"], cwd=REPO, env=child_env(), stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "workbench.cli", "serve", "--port", str(port), "--session-lifetime", "1"],
+            cwd=REPO,
+            env=child_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_http(f"http://127.0.0.1:{port}/app", proc, 90, log)
         yield f"http://127.0.0.1:{port}/app", proc, log
@@ -222,9 +252,11 @@ def test_closed_sessions_free_their_memory(browser, short_lived_server, artifact
     rss_after = _settled_rss(proc, log)
     growth = rss_after - rss_warm
     opened = len(re.findall(r"session opened", log.read_text()))
-    figures = (f"server RSS: {rss_warm:.0f} MB after warm-up, {rss_open:.0f} MB with one session open, "
-               f"{rss_after:.0f} MB after 20 more sessions opened and closed ({growth:+.0f} MB; "
-               f"{opened} sessions in all, {time.perf_counter() - t0:.0f} s)")
+    figures = (
+        f"server RSS: {rss_warm:.0f} MB after warm-up, {rss_open:.0f} MB with one session open, "
+        f"{rss_after:.0f} MB after 20 more sessions opened and closed ({growth:+.0f} MB; "
+        f"{opened} sessions in all, {time.perf_counter() - t0:.0f} s)"
+    )
     (artifacts / "session_rss.txt").write_text(figures + "\n")
     print(figures)
     # one open session holds ~(rss_open - rss_warm); a leak of its state would add ~20 times that

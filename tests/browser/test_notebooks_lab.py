@@ -24,12 +24,16 @@ def lab(tmp_path_factory, artifacts):
     require_chromium()
     model = "Dau1997"
     root = tmp_path_factory.mktemp("lab")
-    book = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                                             "language": "python"}})
-    book.cells = [nbformat.v4.new_code_cell("from workbench.dashboards.notebook import StageExplorerWidget"),
-                  nbformat.v4.new_code_cell(f'w = StageExplorerWidget("{model}", duration_s=0.2)\nw'),
-                  nbformat.v4.new_code_cell("from workbench import plots, stimuli\n"
-                                            "plots.plot_waveform(stimuli.tone(1000, 0.05, 44100, 60), 44100)")]
+    book = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}}
+    )
+    book.cells = [
+        nbformat.v4.new_code_cell("from workbench.dashboards.notebook import StageExplorerWidget"),
+        nbformat.v4.new_code_cell(f'w = StageExplorerWidget("{model}", duration_s=0.2)\nw'),
+        nbformat.v4.new_code_cell(
+            "from workbench import plots, stimuli\nplots.plot_waveform(stimuli.tone(1000, 0.05, 44100, 60), 44100)"
+        ),
+    ]
     nbformat.write(book, root / "dashboard.ipynb")
     token, port = secrets.token_hex(16), free_port()
     env = child_env()
@@ -37,10 +41,27 @@ def lab(tmp_path_factory, artifacts):
     log = artifacts / "jupyterlab.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", "--ip", "127.0.0.1",
-             "--port", str(port), f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
-             f"--LabApp.workspaces_dir={root / 'ws'}", f"--LabApp.user_settings_dir={root / 'settings'}"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "jupyter",
+                "lab",
+                "--allow-root",
+                "--no-browser",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                f"--ServerApp.token={token}",
+                f"--ServerApp.root_dir={root}",
+                f"--LabApp.workspaces_dir={root / 'ws'}",
+                f"--LabApp.user_settings_dir={root / 'settings'}",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_http(f"http://127.0.0.1:{port}/api/status?token={token}", proc, 120, log)
         yield f"http://127.0.0.1:{port}/lab/tree/dashboard.ipynb?reset&token={token}"

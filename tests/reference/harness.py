@@ -62,8 +62,10 @@ def load_reference(model: str) -> Reference:
     path = reference_dir() / f"{model}.npz"
     if not path.exists():
         where = "$WORKBENCH_AMT_REFERENCE" if os.environ.get("WORKBENCH_AMT_REFERENCE") else "the repository"
-        pytest.fail(f"AMT reference file missing: {path} (folder from {where}; the repository ships "
-                    f"{SHIPPED.relative_to(REPO)})")
+        pytest.fail(
+            f"AMT reference file missing: {path} (folder from {where}; the repository ships "
+            f"{SHIPPED.relative_to(REPO)})"
+        )
     return Reference(path)
 
 
@@ -79,8 +81,9 @@ def rel_error(ours, ref) -> float:
     return float(num / den) if den > 0 else float(num)
 
 
-def compare_stages(results: dict[str, tuple[np.ndarray, np.ndarray]], tolerances: dict[str, float],
-                   label: str = "") -> dict[str, float]:
+def compare_stages(
+    results: dict[str, tuple[np.ndarray, np.ndarray]], tolerances: dict[str, float], label: str = ""
+) -> dict[str, float]:
     """Compare {stage: (ours, amt)} and assert each error <= its tolerance.
 
     On failure the message lists the relative error of every stage, so one run shows where a

@@ -59,8 +59,9 @@ def _axis_hover(view: PlotView, axis: str):
     if axis == "x" and view.column_names:
         return CustomJSHover(code=_COLUMN_NAME, args={"names": list(view.column_names)})
     if axis == "y" and view.kind == "image" and view.row_names:
-        return CustomJSHover(code=_ROW_NAME, args={"edges": [float(e) for e in view.y_edges],
-                                                   "names": list(view.row_names)})
+        return CustomJSHover(
+            code=_ROW_NAME, args={"edges": [float(e) for e in view.y_edges], "names": list(view.row_names)}
+        )
     if scale == "cam":
         return CustomJSHover(code=_CAM_TO_HZ)
     return _hover_number(view.x_unit if axis == "x" else view.y_unit)
@@ -106,8 +107,16 @@ def _fewer_columns(image: np.ndarray, max_columns: int) -> np.ndarray:
         return np.nanmean(padded.reshape(image.shape[0], -1, block), axis=-1)
 
 
-def bokeh_figure(view: PlotView, *, height: int = 340, x_range=None, max_columns: int = MAX_COLUMNS,
-                 max_rows: int = MAX_ROWS, max_points: int = MAX_POINTS, css_class: str | None = None):
+def bokeh_figure(
+    view: PlotView,
+    *,
+    height: int = 340,
+    x_range=None,
+    max_columns: int = MAX_COLUMNS,
+    max_rows: int = MAX_ROWS,
+    max_points: int = MAX_POINTS,
+    css_class: str | None = None,
+):
     """A Bokeh figure of ``view`` with zoom/pan/reset tools and hover readouts in units.
 
     ``x_range``: a Bokeh range to share (two plots side by side zoom together in time).
@@ -116,9 +125,16 @@ def bokeh_figure(view: PlotView, *, height: int = 340, x_range=None, max_columns
     from bokeh.palettes import Viridis256
     from bokeh.plotting import figure
 
-    kwargs = dict(height=height, sizing_mode="stretch_width", toolbar_location="above",
-                  tools="pan,box_zoom,wheel_zoom,reset", x_axis_label=view.xlabel,
-                  y_axis_label=view.ylabel.replace("\n", " "), title=view.title, min_border_left=50)
+    kwargs = dict(
+        height=height,
+        sizing_mode="stretch_width",
+        toolbar_location="above",
+        tools="pan,box_zoom,wheel_zoom,reset",
+        x_axis_label=view.xlabel,
+        y_axis_label=view.ylabel.replace("\n", " "),
+        title=view.title,
+        min_border_left=50,
+    )
     if view.log_x:
         kwargs["x_axis_type"] = "log"
     if css_class:
@@ -144,16 +160,27 @@ def bokeh_figure(view: PlotView, *, height: int = 340, x_range=None, max_columns
         image = _fewer_columns(np.asarray(view.image, dtype=float), max_columns)
         image, y0, dh = _uniform_rows(image, np.asarray(view.y_edges, dtype=float), max_rows)
         x0, dw = float(view.x[0]), float(view.x[-1] - view.x[0])
-        mapper = LinearColorMapper(palette=Viridis256, low=view.vmin, high=view.vmax, nan_color=(0, 0, 0, 0),
-                                   high_color=Viridis256[-1])
+        mapper = LinearColorMapper(
+            palette=Viridis256, low=view.vmin, high=view.vmax, nan_color=(0, 0, 0, 0), high_color=Viridis256[-1]
+        )
         source = ColumnDataSource({"image": [image.astype(np.float32)]})
         p.image(image="image", x=x0, y=y0, dw=dw, dh=dh, color_mapper=mapper, source=source)
-        bar = ColorBar(color_mapper=mapper, title=view.value_label, orientation="horizontal", height=10,
-                       location=(0, 0), title_text_font_size="9pt", title_text_font_style="normal")
+        bar = ColorBar(
+            color_mapper=mapper,
+            title=view.value_label,
+            orientation="horizontal",
+            height=10,
+            location=(0, 0),
+            title_text_font_size="9pt",
+            title_text_font_style="normal",
+        )
         p.add_layout(bar, "below")
-        p.add_tools(HoverTool(tooltips=[(x_name, "$x{custom}"), (y_name, "$y{custom}"),
-                                        ("value", "@image{custom}")],
-                              formatters={"$x": x_fmt, "$y": y_fmt, "@image": _hover_number(view.value_unit)}))
+        p.add_tools(
+            HoverTool(
+                tooltips=[(x_name, "$x{custom}"), (y_name, "$y{custom}"), ("value", "@image{custom}")],
+                formatters={"$x": x_fmt, "$y": y_fmt, "@image": _hover_number(view.value_unit)},
+            )
+        )
         p.grid.visible = False
     else:
         renderers = []
@@ -162,7 +189,7 @@ def bokeh_figure(view: PlotView, *, height: int = 340, x_range=None, max_columns
                 x, y = (np.asarray(a, dtype=float) for a in data)
             else:
                 y = np.asarray(data, dtype=float)
-                x = np.asarray(view.x[:y.size], dtype=float)
+                x = np.asarray(view.x[: y.size], dtype=float)
                 x, y = _minmax_decimate(x, y, max_points, view.log_x)
             source = ColumnDataSource({"x": x, "y": y, "series": [name or y_name] * x.size})
             color = PALETTE[i % len(PALETTE)]
@@ -170,11 +197,25 @@ def bokeh_figure(view: PlotView, *, height: int = 340, x_range=None, max_columns
             if view.kind == "points":
                 renderers.append(p.scatter("x", "y", source=source, size=5, color=color, **legend))
             else:
-                renderers.append(p.line("x", "y", source=source, color=color, line_width=1.3,
-                                        line_alpha=0.75 if len(view.lines) > 1 else 1.0, **legend))
-        p.add_tools(HoverTool(renderers=renderers, mode="mouse" if view.kind == "points" else "vline",
-                              tooltips=[("", "@series"), (x_name, "@x{custom}"), ("value", "@y{custom}")],
-                              formatters={"@x": x_fmt, "@y": _hover_number(view.value_unit)}))
+                renderers.append(
+                    p.line(
+                        "x",
+                        "y",
+                        source=source,
+                        color=color,
+                        line_width=1.3,
+                        line_alpha=0.75 if len(view.lines) > 1 else 1.0,
+                        **legend,
+                    )
+                )
+        p.add_tools(
+            HoverTool(
+                renderers=renderers,
+                mode="mouse" if view.kind == "points" else "vline",
+                tooltips=[("", "@series"), (x_name, "@x{custom}"), ("value", "@y{custom}")],
+                formatters={"@x": x_fmt, "@y": _hover_number(view.value_unit)},
+            )
+        )
         if any(view.lines) and len(view.lines) > 0 and p.legend:
             p.legend.click_policy = "hide"
             p.legend.location = "top_left"
@@ -188,6 +229,12 @@ def bokeh_figure(view: PlotView, *, height: int = 340, x_range=None, max_columns
         p.yaxis.ticker = FixedTicker(ticks=list(view.y_ticks[0]))
         p.yaxis.major_label_overrides = {float(k): v for k, v in zip(*view.y_ticks)}
     if view.note:
-        p.add_layout(Title(text=view.note.replace("\n", ": ", 1).replace("\n", ", "), text_font_size="9pt",
-                           text_font_style="normal"), "above")
+        p.add_layout(
+            Title(
+                text=view.note.replace("\n", ": ", 1).replace("\n", ", "),
+                text_font_size="9pt",
+                text_font_style="normal",
+            ),
+            "above",
+        )
     return p

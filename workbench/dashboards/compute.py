@@ -53,7 +53,7 @@ def _canonical(value) -> str:
         return "[" + ",".join(_canonical(v) for v in value) + "]"
     if isinstance(value, bool):
         return repr(value)
-    if isinstance(value, (int, float)) and abs(value) < 2 ** 53:
+    if isinstance(value, (int, float)) and abs(value) < 2**53:
         return repr(float(value))  # 60 and 60.0 are the same setting (a slider may send either)
     if isinstance(value, (int, float, str, bytes, type(None))):
         return repr(value)
@@ -208,9 +208,15 @@ class ContentCache:
 
     def stats(self) -> dict:
         with self._lock:
-            return {"entries": len(self._entries), "mb": round(self.bytes / 1e6, 1),
-                    "budget_mb": round(self.max_bytes / 1e6, 1), "hits": self.hits, "misses": self.misses,
-                    "evictions": self.evictions, "in_flight": len(self._flights)}
+            return {
+                "entries": len(self._entries),
+                "mb": round(self.bytes / 1e6, 1),
+                "budget_mb": round(self.max_bytes / 1e6, 1),
+                "hits": self.hits,
+                "misses": self.misses,
+                "evictions": self.evictions,
+                "in_flight": len(self._flights),
+            }
 
 
 # --------------------------------------------------------------------------- model pool
@@ -346,8 +352,7 @@ class ComputeService:
         return self
 
     def stats(self) -> dict:
-        return {"device": self.device, "threads": self.executor.threads, **self.cache.stats(),
-                **self.models.stats()}
+        return {"device": self.device, "threads": self.executor.threads, **self.cache.stats(), **self.models.stats()}
 
 
 SERVICE = ComputeService()

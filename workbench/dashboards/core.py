@@ -27,10 +27,17 @@ from workbench.units import AMT_DBOFFSET, P_REF_PA, pa_per_amt_unit, to_model_in
 
 # value -> what the page calls it; every kind is made by workbench.stimuli
 STIMULUS_LABELS = {
-    "tone": "pure tone", "sam_tone": "AM tone (sinusoidal AM)", "fm_tone": "FM tone (sinusoidal FM)",
-    "harmonic_complex": "harmonic complex tone", "clicks": "click train", "noise": "white noise",
-    "band_noise": "band-limited noise", "notched_noise": "notched noise", "sam_noise": "AM noise (sinusoidal AM)",
-    "tone_in_noise": "tone in noise", "upload": "uploaded WAV file",
+    "tone": "pure tone",
+    "sam_tone": "AM tone (sinusoidal AM)",
+    "fm_tone": "FM tone (sinusoidal FM)",
+    "harmonic_complex": "harmonic complex tone",
+    "clicks": "click train",
+    "noise": "white noise",
+    "band_noise": "band-limited noise",
+    "notched_noise": "notched noise",
+    "sam_noise": "AM noise (sinusoidal AM)",
+    "tone_in_noise": "tone in noise",
+    "upload": "uploaded WAV file",
 }
 STIMULUS_KINDS = tuple(STIMULUS_LABELS)
 EARS = ("diotic", "left", "right")
@@ -57,20 +64,30 @@ STIMULUS_CONTROLS = (
 )
 # the stimulus parameters each kind uses (level and ears: every kind; duration: all but uploads)
 APPLIES = {
-    "tone": ("frequency_hz",), "sam_tone": ("frequency_hz", "mod_rate_hz", "mod_depth"),
-    "fm_tone": ("frequency_hz", "mod_rate_hz", "fm_deviation_hz"), "harmonic_complex": ("f0_hz", "n_harmonics"),
-    "clicks": ("click_rate_hz",), "noise": (), "band_noise": ("frequency_hz", "bandwidth_hz"),
-    "notched_noise": ("frequency_hz", "notch_width_hz"), "sam_noise": ("mod_rate_hz", "mod_depth"),
-    "tone_in_noise": ("frequency_hz", "notch_width_hz", "snr_db"), "upload": (),
+    "tone": ("frequency_hz",),
+    "sam_tone": ("frequency_hz", "mod_rate_hz", "mod_depth"),
+    "fm_tone": ("frequency_hz", "mod_rate_hz", "fm_deviation_hz"),
+    "harmonic_complex": ("f0_hz", "n_harmonics"),
+    "clicks": ("click_rate_hz",),
+    "noise": (),
+    "band_noise": ("frequency_hz", "bandwidth_hz"),
+    "notched_noise": ("frequency_hz", "notch_width_hz"),
+    "sam_noise": ("mod_rate_hz", "mod_depth"),
+    "tone_in_noise": ("frequency_hz", "notch_width_hz", "snr_db"),
+    "upload": (),
 }
-SNR_DEFINITION = ("tone level re the noise spectrum level N0 (dB): the tone's level in dB SPL minus the "
-                  "noise's level in one 1-Hz band, as the Experiments tab tracks it (the critical ratio at "
-                  "threshold)")
+SNR_DEFINITION = (
+    "tone level re the noise spectrum level N0 (dB): the tone's level in dB SPL minus the "
+    "noise's level in one 1-Hz band, as the Experiments tab tracks it (the critical ratio at "
+    "threshold)"
+)
 PLAYBACK_DBOFFSET = AMT_DBOFFSET
-PLAYBACK_NOTE = (f"Fixed playback calibration: a sample rms of 1 (digital full scale) is {PLAYBACK_DBOFFSET:g} "
-                 f"dB SPL, as in the workbench's WAV files, so a sine reaches full scale at "
-                 f"{PLAYBACK_DBOFFSET - 20 * math.log10(math.sqrt(2)):.0f} dB SPL. Set your volume once with the "
-                 "sounds of a lesson; then every level you choose plays at its place relative to the others.")
+PLAYBACK_NOTE = (
+    f"Fixed playback calibration: a sample rms of 1 (digital full scale) is {PLAYBACK_DBOFFSET:g} "
+    f"dB SPL, as in the workbench's WAV files, so a sine reaches full scale at "
+    f"{PLAYBACK_DBOFFSET - 20 * math.log10(math.sqrt(2)):.0f} dB SPL. Set your volume once with the "
+    "sounds of a lesson; then every level you choose plays at its place relative to the others."
+)
 
 
 class Superseded(Exception):
@@ -128,11 +145,20 @@ class StimulusSpec:
             raise ValueError(f"kind must be one of {STIMULUS_KINDS}, got {self.kind!r}")
         if self.ears not in EARS:
             raise ValueError(f"ears must be one of {EARS}, got {self.ears!r}")
-        for name, lo, hi in (("frequency_hz", 20.0, 16000.0), ("level_db_spl", -10.0, 110.0),
-                             ("duration_s", 0.02, 5.0), ("mod_rate_hz", 0.5, 500.0),
-                             ("mod_depth", 0.0, 1.0), ("snr_db", -40.0, 80.0), ("fm_deviation_hz", 0.0, 4000.0),
-                             ("f0_hz", 20.0, 2000.0), ("n_harmonics", 1, 60), ("click_rate_hz", 0.5, 1000.0),
-                             ("bandwidth_hz", 1.0, 16000.0), ("notch_width_hz", 0.0, 8000.0)):
+        for name, lo, hi in (
+            ("frequency_hz", 20.0, 16000.0),
+            ("level_db_spl", -10.0, 110.0),
+            ("duration_s", 0.02, 5.0),
+            ("mod_rate_hz", 0.5, 500.0),
+            ("mod_depth", 0.0, 1.0),
+            ("snr_db", -40.0, 80.0),
+            ("fm_deviation_hz", 0.0, 4000.0),
+            ("f0_hz", 20.0, 2000.0),
+            ("n_harmonics", 1, 60),
+            ("click_rate_hz", 0.5, 1000.0),
+            ("bandwidth_hz", 1.0, 16000.0),
+            ("notch_width_hz", 0.0, 8000.0),
+        ):
             value = float(getattr(self, name))
             if not (lo <= value <= hi):
                 raise ValueError(f"{name} must be in [{lo}, {hi}], got {value}")
@@ -164,19 +190,23 @@ class StimulusSpec:
             width = _masker_bandwidth_hz(f, self.notch_width_hz)
             n0 = lev - 10 * math.log10(width)
             notch = f", notch {self.notch_width_hz:g} Hz wide at {f:g} Hz" if self.notch_width_hz else ""
-            noise = (f"noise {lo:g} Hz to {hi / 1000:g} kHz{notch}, {lev:g} dB SPL "
-                     f"(spectrum level N0 {n0:.1f} dB SPL per Hz)")
+            noise = (
+                f"noise {lo:g} Hz to {hi / 1000:g} kHz{notch}, {lev:g} dB SPL "
+                f"(spectrum level N0 {n0:.1f} dB SPL per Hz)"
+            )
             if self.kind == "notched_noise":
                 return f"{noise}, {d}"
-            return (f"{f:g} Hz tone at {n0 + self.snr_db:.1f} dB SPL ({self.snr_db:g} dB re N0) in {noise}, {d}")
-        what = {"tone": f"{f:g} Hz tone",
-                "sam_tone": f"{f:g} Hz tone, {self.mod_rate_hz:g} Hz AM (m = {self.mod_depth:g})",
-                "fm_tone": f"{f:g} Hz tone, {self.mod_rate_hz:g} Hz FM (deviation {self.fm_deviation_hz:g} Hz)",
-                "harmonic_complex": f"harmonic complex, f0 {self.f0_hz:g} Hz, harmonics 1-{self.n_harmonics}",
-                "clicks": f"clicks at {self.click_rate_hz:g} Hz",
-                "noise": "white noise",
-                "band_noise": f"noise band {f - self.bandwidth_hz / 2:g}-{f + self.bandwidth_hz / 2:g} Hz",
-                "sam_noise": f"white noise, {self.mod_rate_hz:g} Hz AM (m = {self.mod_depth:g})"}[self.kind]
+            return f"{f:g} Hz tone at {n0 + self.snr_db:.1f} dB SPL ({self.snr_db:g} dB re N0) in {noise}, {d}"
+        what = {
+            "tone": f"{f:g} Hz tone",
+            "sam_tone": f"{f:g} Hz tone, {self.mod_rate_hz:g} Hz AM (m = {self.mod_depth:g})",
+            "fm_tone": f"{f:g} Hz tone, {self.mod_rate_hz:g} Hz FM (deviation {self.fm_deviation_hz:g} Hz)",
+            "harmonic_complex": f"harmonic complex, f0 {self.f0_hz:g} Hz, harmonics 1-{self.n_harmonics}",
+            "clicks": f"clicks at {self.click_rate_hz:g} Hz",
+            "noise": "white noise",
+            "band_noise": f"noise band {f - self.bandwidth_hz / 2:g}-{f + self.bandwidth_hz / 2:g} Hz",
+            "sam_noise": f"white noise, {self.mod_rate_hz:g} Hz AM (m = {self.mod_depth:g})",
+        }[self.kind]
         level = f"{lev:g} dB peak-equivalent SPL" if self.kind == "clicks" else f"{lev:g} dB SPL"
         return f"{what}, {level}, {d}"
 
@@ -193,8 +223,10 @@ def _masker_bands(center_hz: float, notch_hz: float, fs: float) -> list[tuple[fl
     if not notch_hz:
         return [(lo, hi)]
     if not (lo < center_hz - notch_hz / 2 and center_hz + notch_hz / 2 < hi):
-        raise ValueError(f"notch_width_hz = {notch_hz:g} around frequency_hz = {center_hz:g} must leave noise on "
-                         f"both sides inside {lo:g}-{hi:g} Hz (at most {2 * min(center_hz - lo, hi - center_hz):g} Hz)")
+        raise ValueError(
+            f"notch_width_hz = {notch_hz:g} around frequency_hz = {center_hz:g} must leave noise on "
+            f"both sides inside {lo:g}-{hi:g} Hz (at most {2 * min(center_hz - lo, hi - center_hz):g} Hz)"
+        )
     return [(lo, center_hz - notch_hz / 2), (center_hz + notch_hz / 2, hi)]
 
 
@@ -205,8 +237,12 @@ def _masker(spec: StimulusSpec, fs: float) -> torch.Tensor:
 
     n0 = spec.level_db_spl - 10 * math.log10(_masker_bandwidth_hz(spec.frequency_hz, spec.notch_width_hz))
     bands = _masker_bands(spec.frequency_hz, spec.notch_width_hz, fs)
-    return sum(stimuli.noise(spec.duration_s, fs, n0 + 10 * math.log10(b[1] - b[0]), band_hz=b, seed=spec.seed + i,
-                             dtype=torch.float64) for i, b in enumerate(bands))
+    return sum(
+        stimuli.noise(
+            spec.duration_s, fs, n0 + 10 * math.log10(b[1] - b[0]), band_hz=b, seed=spec.seed + i, dtype=torch.float64
+        )
+        for i, b in enumerate(bands)
+    )
 
 
 def make_stimulus(spec: StimulusSpec, fs: float, upload: tuple[np.ndarray, float] | None = None) -> torch.Tensor:
@@ -230,8 +266,10 @@ def make_stimulus(spec: StimulusSpec, fs: float, upload: tuple[np.ndarray, float
     if spec.kind == "harmonic_complex":
         top = spec.n_harmonics * spec.f0_hz
         if top >= fs / 2:
-            raise ValueError(f"n_harmonics x f0_hz = {top:g} Hz must stay below fs/2 = {fs / 2:g} Hz: at most "
-                             f"{math.ceil(fs / 2 / spec.f0_hz) - 1} harmonics of {spec.f0_hz:g} Hz")
+            raise ValueError(
+                f"n_harmonics x f0_hz = {top:g} Hz must stay below fs/2 = {fs / 2:g} Hz: at most "
+                f"{math.ceil(fs / 2 / spec.f0_hz) - 1} harmonics of {spec.f0_hz:g} Hz"
+            )
         return stimuli.harmonic_complex(spec.f0_hz, d, fs, lev, harmonics=range(1, spec.n_harmonics + 1), **common)
     if spec.kind == "clicks":
         if spec.click_rate_hz > fs / 2:
@@ -242,8 +280,10 @@ def make_stimulus(spec: StimulusSpec, fs: float, upload: tuple[np.ndarray, float
     if spec.kind == "band_noise":
         lo, hi = f - spec.bandwidth_hz / 2, f + spec.bandwidth_hz / 2
         if lo <= 0 or hi >= fs / 2:
-            raise ValueError(f"bandwidth_hz = {spec.bandwidth_hz:g} around frequency_hz = {f:g} must keep the band "
-                             f"inside (0, {fs / 2:g}) Hz: at most {2 * min(f, fs / 2 - f):g} Hz")
+            raise ValueError(
+                f"bandwidth_hz = {spec.bandwidth_hz:g} around frequency_hz = {f:g} must keep the band "
+                f"inside (0, {fs / 2:g}) Hz: at most {2 * min(f, fs / 2 - f):g} Hz"
+            )
         return stimuli.noise(d, fs, lev, band_hz=(lo, hi), seed=spec.seed, **common)
     if spec.kind == "notched_noise":
         return _masker(spec, fs)
@@ -314,9 +354,11 @@ class Playback:
         """What the page says when the sound clipped ('' when it did not)."""
         if not self.clipped:
             return ""
-        return (f"Clipped: at this level the peaks reach {self.peak_db_fs:+.1f} dB re digital full scale, so the "
-                f"sound plays distorted (and quieter than its level). It plays cleanly up to about "
-                f"{self.clean_up_to_db_spl:.0f} dB SPL.")
+        return (
+            f"Clipped: at this level the peaks reach {self.peak_db_fs:+.1f} dB re digital full scale, so the "
+            f"sound plays distorted (and quieter than its level). It plays cleanly up to about "
+            f"{self.clean_up_to_db_spl:.0f} dB SPL."
+        )
 
 
 def playback(x_pa, fs: float) -> Playback:
@@ -329,7 +371,7 @@ def playback(x_pa, fs: float) -> Playback:
 
     a = np.atleast_2d(np.asarray(x_pa, dtype=np.float64)) / pa_per_amt_unit(PLAYBACK_DBOFFSET)
     peak = float(np.abs(a).max()) if a.size else 0.0
-    rms = float(np.sqrt(np.mean(a ** 2))) if a.size else 0.0
+    rms = float(np.sqrt(np.mean(a**2))) if a.size else 0.0
     full = 32767.0
     pcm = np.clip(np.round(a * full), -32768, 32767).astype("<i2")
     buf = io.BytesIO()
@@ -432,9 +474,13 @@ class Explorer:
         from workbench.dashboards import compute
 
         if service is None:
-            service = compute.SERVICE if cache_size is None else \
-                compute.ComputeService(cache_mb=max(16.0, 128.0 * cache_size), threads=1,
-                                       device=compute.SERVICE.device)
+            service = (
+                compute.SERVICE
+                if cache_size is None
+                else compute.ComputeService(
+                    cache_mb=max(16.0, 128.0 * cache_size), threads=1, device=compute.SERVICE.device
+                )
+            )
         self.service = service
         self._device = None if device is None else compute.resolve_device(device)
         self._upload: tuple[np.ndarray, float] | None = None
@@ -476,8 +522,12 @@ class Explorer:
         samples, fs = decode_wav(data)
         self._upload = samples, fs
         self.upload_digest = hashlib.sha256(bytes(data)).hexdigest()[:16]
-        self.upload_info = {"name": str(name)[:120], "duration_s": samples.shape[-1] / fs,
-                            "channels": 1 if samples.ndim == 1 else samples.shape[0], "fs": fs}
+        self.upload_info = {
+            "name": str(name)[:120],
+            "duration_s": samples.shape[-1] / fs,
+            "channels": 1 if samples.ndim == 1 else samples.shape[0],
+            "fs": fs,
+        }
         return self.upload_digest
 
     def _with_upload(self, spec: StimulusSpec, binaural: bool = True) -> StimulusSpec:
@@ -502,8 +552,9 @@ class Explorer:
         kwargs = spec.constructor_kwargs(params)
         cls = model_class(name)
         device = self.device
-        return (name, repr(sorted(kwargs.items())), device), \
-            (lambda: cls(**kwargs, return_stages=True).to(device).eval())
+        return (name, repr(sorted(kwargs.items())), device), (
+            lambda: cls(**kwargs, return_stages=True).to(device).eval()
+        )
 
     def model(self, name: str, params: dict | None = None):
         """A model instance with these parameters, for reading its contract (``stage_info``,
@@ -537,7 +588,8 @@ class Explorer:
             if stale():
                 raise Superseded()
             result, hit = self.service.cache.get_or_compute(
-                key, lambda wanted: self._compute(spec, stimulus, params, lambda: not wanted()), shared_stale=stale)
+                key, lambda wanted: self._compute(spec, stimulus, params, lambda: not wanted()), shared_stale=stale
+            )
         if hit:
             result = replace(result, cached=True)
         else:
@@ -550,8 +602,11 @@ class Explorer:
         key, factory = self._model_key(spec.name, params)
         with self.service.models.borrow(key, factory) as model, torch.no_grad():
             if x_pa.dim() == 2:  # a stereo upload: both ears for a binaural model, their mean for the others
-                x = to_model_input(x_pa[None], model, ears=None) if "E" in model.input_axes else \
-                    to_model_input(x_pa.mean(0)[None], model)
+                x = (
+                    to_model_input(x_pa[None], model, ears=None)
+                    if "E" in model.input_axes
+                    else to_model_input(x_pa.mean(0)[None], model)
+                )
             else:
                 x = to_model_input(x_pa[None], model, stimulus.ears)
             x = x.to(device=self.device, dtype=model.dtype)
@@ -567,8 +622,19 @@ class Explorer:
             freqs = _numpy(torch.as_tensor(model.center_freqs_hz)).astype(np.float64)
             fs = model.fs
         elapsed = time.perf_counter() - t0
-        return RunResult(spec.name, dict(params), stimulus, fs, stages, info, freqs, mfc, elapsed,
-                         input_pa=x_pa.numpy(), recomputed=recomputed)
+        return RunResult(
+            spec.name,
+            dict(params),
+            stimulus,
+            fs,
+            stages,
+            info,
+            freqs,
+            mfc,
+            elapsed,
+            input_pa=x_pa.numpy(),
+            recomputed=recomputed,
+        )
 
     def _run_chain(self, spec: ModelSpec, model, x, stimulus: StimulusSpec, params: dict, is_stale):
         """Run ``spec.chain`` stage by stage, reusing the longest cached prefix of stages.
@@ -621,7 +687,7 @@ def value_statistics(a: np.ndarray, unit: str) -> dict[str, float]:
     elif unit.startswith("sone") or "^2" in unit:
         out["mean"] = float(finite.mean())
     else:
-        out["rms"] = float(np.sqrt(np.mean(finite ** 2)))
+        out["rms"] = float(np.sqrt(np.mean(finite**2)))
     return out
 
 
@@ -631,7 +697,7 @@ def _stage_readout(result: RunResult, key: str) -> dict:
     fc = result.freqs_hz
     axes = info.axes.lstrip("B")
     if axes == "CT" and a.ndim == 2:
-        ch = int(np.argmax(np.nanmean(a ** 2, axis=1)))
+        ch = int(np.argmax(np.nanmean(a**2, axis=1)))
         out["most active channel"] = f"{fc[ch]:.0f} Hz" if len(fc) == a.shape[0] else str(ch + 1)
     elif axes == "KZ" and a.ndim == 2 and len(fc) == a.shape[1] and np.isfinite(a).any():
         band = int(np.nanargmax(np.nanmax(a, axis=0)))
@@ -647,8 +713,8 @@ def readout(result: RunResult, stage_key: str) -> dict:
     if missing:
         raise ValueError(f"{result.model} returned no stage {missing[0]!r}; it has {sorted(result.stages)}")
     x = np.atleast_2d(result.input_pa)
-    levels = 20 * np.log10(np.sqrt(np.mean(x ** 2, axis=-1)) / P_REF_PA + 1e-30)
-    out = {"stimulus level (dB SPL)": float(20 * np.log10(np.sqrt(np.mean(x ** 2)) / P_REF_PA + 1e-30))}
+    levels = 20 * np.log10(np.sqrt(np.mean(x**2, axis=-1)) / P_REF_PA + 1e-30)
+    out = {"stimulus level (dB SPL)": float(20 * np.log10(np.sqrt(np.mean(x**2)) / P_REF_PA + 1e-30))}
     if len(levels) == 2:
         out["left / right ear (dB SPL)"] = f"{levels[0]:.1f} / {levels[1]:.1f}"
     for key in keys:

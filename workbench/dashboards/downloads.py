@@ -24,8 +24,7 @@ from workbench.dashboards import core, figures
 from workbench.dashboards.core import PLAYBACK_DBOFFSET, RunResult
 from workbench.units import pa_per_amt_unit
 
-MIME = {"png": "image/png", "svg": "image/svg+xml", "npz": "application/zip", "csv": "text/csv",
-        "wav": "audio/wav"}
+MIME = {"png": "image/png", "svg": "image/svg+xml", "npz": "application/zip", "csv": "text/csv", "wav": "audio/wav"}
 
 
 def safe_name(*parts: str) -> str:
@@ -54,8 +53,16 @@ def stage_npz(result: RunResult, view_key: str) -> tuple[str, bytes]:
     (``<key>__time_s``) where it has one, ``center_freqs_hz``, ``mod_freqs_hz`` and
     ``about``: JSON with the model, its parameters, the stimulus and each stage's label,
     unit, axes (batch dropped), rate and start time."""
-    arrays, meta = {}, {"model": result.model, "parameters": result.params,
-                        "stimulus": result.stimulus.describe(), "fs_hz": result.fs, "stages": {}}
+    arrays, meta = (
+        {},
+        {
+            "model": result.model,
+            "parameters": result.params,
+            "stimulus": result.stimulus.describe(),
+            "fs_hz": result.fs,
+            "stages": {},
+        },
+    )
     for key in core.view_keys(view_key):
         info = result.info[key]
         a = np.asarray(result.stages[key])
@@ -66,8 +73,14 @@ def stage_npz(result: RunResult, view_key: str) -> tuple[str, bytes]:
             arrays[f"{key}__time_s"] = info.start_s + np.arange(n) / info.rate_hz
         if info.freqs_key and info.freqs_key in result.stages:
             arrays[info.freqs_key] = np.asarray(result.stages[info.freqs_key])
-        meta["stages"][key] = {"label": info.label, "unit": info.unit, "axes": axes, "rate_hz": info.rate_hz,
-                               "start_s": info.start_s, "freqs_key": info.freqs_key}
+        meta["stages"][key] = {
+            "label": info.label,
+            "unit": info.unit,
+            "axes": axes,
+            "rate_hz": info.rate_hz,
+            "start_s": info.start_s,
+            "freqs_key": info.freqs_key,
+        }
     arrays["center_freqs_hz"] = np.asarray(result.freqs_hz)
     if result.mod_freqs_hz is not None:
         arrays["mod_freqs_hz"] = np.asarray(result.mod_freqs_hz)
@@ -97,8 +110,7 @@ def view_csv(view, header_lines=()) -> bytes:
     x_name = _named(view.xlabel.split(" (")[0] or "x", view.x_unit)
     if view.kind == "lines":
         names = list(view.lines)
-        rows = [[x_name] + [_named(n or view.ylabel.split(chr(10))[0].split(" (")[0], view.value_unit)
-                            for n in names]]
+        rows = [[x_name] + [_named(n or view.ylabel.split(chr(10))[0].split(" (")[0], view.value_unit) for n in names]]
         n = len(view.x)
         cols = [np.asarray(view.lines[k], dtype=float) for k in names]
         for i in range(n):
@@ -147,15 +159,21 @@ def experiment_csv(result) -> tuple[str, bytes]:
 
         result = outcome(result, figures=False)
     o = result
-    condition = ", ".join(f"{k} = {v:g}" if isinstance(v, (int, float)) else f"{k} = {v}"
-                          for k, v in o.condition.items())
-    head = [f"experiment: {o.experiment} ({o.task}); observer: {o.observer}; seed: {o.seed}; runs: {o.n_runs}",
-            f"condition: {condition}", f"tracked: {o.variable} ({o.unit}); threshold: {o.threshold:.6g}"]
+    condition = ", ".join(
+        f"{k} = {v:g}" if isinstance(v, (int, float)) else f"{k} = {v}" for k, v in o.condition.items()
+    )
+    head = [
+        f"experiment: {o.experiment} ({o.task}); observer: {o.observer}; seed: {o.seed}; runs: {o.n_runs}",
+        f"condition: {condition}",
+        f"tracked: {o.variable} ({o.unit}); threshold: {o.threshold:.6g}",
+    ]
     head += [f"{k}: {v}" for k, v in o.summary.items()]
     h = o.human or {}
     if h.get("available"):
-        head.append(f"human: {h.get('human_value')}; model - human: {h.get('model_minus_human')}; "
-                    f"source: {h.get('citation', '')}")
+        head.append(
+            f"human: {h.get('human_value')}; model - human: {h.get('model_minus_human')}; "
+            f"source: {h.get('citation', '')}"
+        )
     rows = [["run", "trial", f"{o.variable} ({o.unit})", "correct"]]
     for run, r in enumerate(o.runs):
         rows += [[run, i + 1, f"{v:.6g}", int(c)] for i, (v, c) in enumerate(zip(r["values"], r["correct"]))]

@@ -49,48 +49,64 @@ DEFAULT_TASK = "intensity_tone"
 # to the factory's docstring, so a changed experiment never shows stale numbers)
 STIMULUS_TEXT = {
     "tmtf": "broadband noise ({band_hz[0]:g}-{band_hz[1]:g} Hz) at {level_db_spl:g} dB SPL for {duration_s:g} s; "
-            "in the target interval it is amplitude-modulated at {rate_hz:g} Hz, in the others not (all "
-            "intervals at the same level, fresh noise in each)",
+    "in the target interval it is amplitude-modulated at {rate_hz:g} Hz, in the others not (all "
+    "intervals at the same level, fresh noise in each)",
     "intensity_tone": "a {freq_hz:g} Hz tone of {duration_s:g} s (then silence up to {total_s:g} s): the reference "
-                      "at {level_db_spl:g} dB SPL, the target louder by the tracked increment",
+    "at {level_db_spl:g} dB SPL, the target louder by the tracked increment",
     "intensity_noise": "broadband noise ({band_hz[0]:g}-{band_hz[1]:g} Hz) of {duration_s:g} s: the reference at "
-                       "{level_db_spl:g} dB SPL, the target louder by the tracked increment (fresh noise each time)",
+    "{level_db_spl:g} dB SPL, the target louder by the tracked increment (fresh noise each time)",
     "tone_in_noise": "a {tone_hz:g} Hz tone of {duration_s:g} s in noise of {noise_spectrum_level_db:g} dB spectrum "
-                     "level ({band_hz[0]:g}-{band_hz[1]:g} Hz, notch of {notch_width_hz:g} Hz around the tone); "
-                     "the other intervals hold the noise alone",
+    "level ({band_hz[0]:g}-{band_hz[1]:g} Hz, notch of {notch_width_hz:g} Hz around the tone); "
+    "the other intervals hold the noise alone",
     "forward_masking": "a {masker_duration_s:g} s broadband-noise masker at {masker_level_db_spl:g} dB SPL in every "
-                       "interval, and {gap_s:g} s after it a {probe_duration_s:g} s {probe_hz:g} Hz tone probe in "
-                       "the target interval only",
+    "interval, and {gap_s:g} s after it a {probe_duration_s:g} s {probe_hz:g} Hz tone probe in "
+    "the target interval only",
     # experiments of the science branch (used once they are in the registry)
     "notched_noise": "a {tone_hz:g} Hz tone of {duration_s:g} s in noise of {noise_spectrum_level_db:g} dB spectrum "
-                     "level ({band_hz[0]:g}-{band_hz[1]:g} Hz) with a notch of {notch_width_hz:g} Hz centred on the "
-                     "tone; the other intervals hold the noise alone",
+    "level ({band_hz[0]:g}-{band_hz[1]:g} Hz) with a notch of {notch_width_hz:g} Hz centred on the "
+    "tone; the other intervals hold the noise alone",
     "forward_masking_tone": "a {masker_duration_s:g} s {masker_hz:g} Hz tone masker at {masker_level_db_spl:g} "
-                            "dB SPL in every interval and, {gap_s:g} s after it, a {probe_duration_s:g} s "
-                            "{probe_hz:g} Hz tone probe in the target interval only",
+    "dB SPL in every interval and, {gap_s:g} s after it, a {probe_duration_s:g} s "
+    "{probe_hz:g} Hz tone probe in the target interval only",
     "masking_pattern": "a {masker_bandwidth_hz:g} Hz wide noise band around {masker_hz:g} Hz at "
-                       "{masker_level_db_spl:g} dB SPL in every interval, and a {probe_duration_s:g} s "
-                       "{probe_hz:g} Hz tone probe in the target interval only",
+    "{masker_level_db_spl:g} dB SPL in every interval, and a {probe_duration_s:g} s "
+    "{probe_hz:g} Hz tone probe in the target interval only",
     "am_detection": "a {bandwidth_hz:g} Hz wide noise band (0: a tone) at {carrier_hz:g} Hz, {level_db_spl:g} dB SPL, "
-                    "{duration_s:g} s; in the target interval it is amplitude-modulated at {rate_hz:g} Hz, in the "
-                    "others not",
+    "{duration_s:g} s; in the target interval it is amplitude-modulated at {rate_hz:g} Hz, in the "
+    "others not",
 }
 # condition sliders: (low, high, step) and label of known condition parameters
-CONDITION_RANGES = {"level_db_spl": (20.0, 90.0, 5.0), "rate_hz": (2.0, 128.0, 2.0),
-                    "notch_width_hz": (0.0, 800.0, 100.0), "gap_s": (0.0, 0.15, 0.005),
-                    "masker_level_db_spl": (40.0, 90.0, 10.0), "probe_hz": (500.0, 4000.0, 50.0),
-                    "masker_hz": (500.0, 8000.0, 100.0), "bandwidth_hz": (0.0, 400.0, 1.0)}
-CONDITION_LABELS = {"level_db_spl": "level (dB SPL)", "rate_hz": "modulation rate (Hz)",
-                    "notch_width_hz": "notch width (Hz)", "gap_s": "masker-probe gap (s)",
-                    "masker_level_db_spl": "masker level (dB SPL)", "probe_hz": "probe frequency (Hz)",
-                    "masker_hz": "masker frequency (Hz)", "bandwidth_hz": "noise bandwidth (Hz; 0: a tone)"}
-OBSERVER_LABELS = {"paulick2024": "Paulick2024 (CASP optimal detector)",
-                   "jepsen2008": "Jepsen et al. 2008 (CASP model, optimal detector)",
-                   "dau1997": "Dau1997 (optimal detector)",
-                   "level": "stand-in: level feature + noise (fast)",
-                   "envelope": "stand-in: envelope feature + noise (fast)"}
-STAND_IN_CUES = {"level": "the intervals' overall levels",
-                 "envelope": "how strongly each interval's envelope fluctuates"}
+CONDITION_RANGES = {
+    "level_db_spl": (20.0, 90.0, 5.0),
+    "rate_hz": (2.0, 128.0, 2.0),
+    "notch_width_hz": (0.0, 800.0, 100.0),
+    "gap_s": (0.0, 0.15, 0.005),
+    "masker_level_db_spl": (40.0, 90.0, 10.0),
+    "probe_hz": (500.0, 4000.0, 50.0),
+    "masker_hz": (500.0, 8000.0, 100.0),
+    "bandwidth_hz": (0.0, 400.0, 1.0),
+}
+CONDITION_LABELS = {
+    "level_db_spl": "level (dB SPL)",
+    "rate_hz": "modulation rate (Hz)",
+    "notch_width_hz": "notch width (Hz)",
+    "gap_s": "masker-probe gap (s)",
+    "masker_level_db_spl": "masker level (dB SPL)",
+    "probe_hz": "probe frequency (Hz)",
+    "masker_hz": "masker frequency (Hz)",
+    "bandwidth_hz": "noise bandwidth (Hz; 0: a tone)",
+}
+OBSERVER_LABELS = {
+    "paulick2024": "Paulick2024 (CASP optimal detector)",
+    "jepsen2008": "Jepsen et al. 2008 (CASP model, optimal detector)",
+    "dau1997": "Dau1997 (optimal detector)",
+    "level": "stand-in: level feature + noise (fast)",
+    "envelope": "stand-in: envelope feature + noise (fast)",
+}
+STAND_IN_CUES = {
+    "level": "the intervals' overall levels",
+    "envelope": "how strongly each interval's envelope fluctuates",
+}
 STAND_IN_NAMES = {"level": "level stand-in", "envelope": "envelope stand-in"}
 DEFAULT_OBSERVER = "paulick2024"
 MAX_HISTORY = 40
@@ -141,8 +157,11 @@ def condition_spec(name: str, value: float) -> ParamSpec:
     """Slider for condition parameter ``name`` whose default is ``value``: a known range, or one
     derived from the parameter's unit around the default."""
     unit = _unit_of(name)
-    label = CONDITION_LABELS.get(name, name.replace("_", " ").removesuffix(" db spl").removesuffix(" hz")
-                                 .removesuffix(" s") + (f" ({unit})" if unit else ""))
+    label = CONDITION_LABELS.get(
+        name,
+        name.replace("_", " ").removesuffix(" db spl").removesuffix(" hz").removesuffix(" s")
+        + (f" ({unit})" if unit else ""),
+    )
     if name in CONDITION_RANGES:
         low, high, step = CONDITION_RANGES[name]
     elif unit == "dB SPL":
@@ -217,14 +236,16 @@ def describe_task(name: str, experiment) -> str:
     p = experiment.procedure
     k = p.n_threshold_reversals or p.n_final_reversals
     steps = ", ".join(f"{s:g}" for s in p.step_sizes)
-    return (f"**Stimulus:** {stimulus}. "
-            f"**Procedure:** {experiment.n_intervals}-interval forced choice; the target interval is random and "
-            f"the observer picks one. A {p.n_down}-down {p.n_up}-up staircase (converges on "
-            f"{100 * p.target_p:.1f} % correct) starts at {p.start_value:.3g} and moves in steps of {steps} "
-            f"(smaller after every {p.reversals_per_step} reversals); a run stops after {p.n_final_reversals} "
-            f"reversals at the smallest step (or at {p.max_trials} trials, or when it is stuck at a limit of "
-            f"[{p.bounds[0]:g}, {p.bounds[1]:g}]). **Tracked:** {experiment.variable} in {experiment.unit} "
-            f"(lower is harder); a run's threshold is the {p.statistic} of its last {k} reversals.")
+    return (
+        f"**Stimulus:** {stimulus}. "
+        f"**Procedure:** {experiment.n_intervals}-interval forced choice; the target interval is random and "
+        f"the observer picks one. A {p.n_down}-down {p.n_up}-up staircase (converges on "
+        f"{100 * p.target_p:.1f} % correct) starts at {p.start_value:.3g} and moves in steps of {steps} "
+        f"(smaller after every {p.reversals_per_step} reversals); a run stops after {p.n_final_reversals} "
+        f"reversals at the smallest step (or at {p.max_trials} trials, or when it is stuck at a limit of "
+        f"[{p.bounds[0]:g}, {p.bounds[1]:g}]). **Tracked:** {experiment.variable} in {experiment.unit} "
+        f"(lower is harder); a run's threshold is the {p.statistic} of its last {k} reversals."
+    )
 
 
 def task_list() -> dict[str, TaskInfo]:
@@ -243,8 +264,15 @@ def task_list() -> dict[str, TaskInfo]:
             continue
         conditions = tuple(condition_spec(k, float(v)) for k, v in experiment.condition.items())
         label = TASK_LABELS.get(name) or f"{name.replace('_', ' ')}: {_factory_doc(experiments.EXPERIMENTS[name])}"
-        out[label] = TaskInfo(name, label, conditions[0], describe_task(name, experiment),
-                              experiment.variable, experiment.unit, conditions)
+        out[label] = TaskInfo(
+            name,
+            label,
+            conditions[0],
+            describe_task(name, experiment),
+            experiment.variable,
+            experiment.unit,
+            conditions,
+        )
     return out
 
 
@@ -265,7 +293,7 @@ CONTROLS = (
     ParamSpec("task", "task", "choice", next(iter(TASKS)), options=tuple(TASKS)),
     ParamSpec("observer", "observer", "choice", next(iter(OBSERVERS)), options=tuple(OBSERVERS)),
     ParamSpec("n_runs", "staircase runs", "int", 2, 1, 8, 1),
-    ParamSpec("seed", "random seed", "int", 0, 0, 2 ** 31 - 1, 1),
+    ParamSpec("seed", "random seed", "int", 0, 0, 2**31 - 1, 1),
 )
 
 
@@ -291,9 +319,19 @@ class TaskResult:
     device: str = "cpu"
 
 
-def run_task(task: str, observer: str, condition_value: float, n_runs: int = 2, seed: int = 0,
-             procedure: dict | None = None, *, conditions: dict | None = None, device=None, report=None,
-             should_stop=None) -> TaskResult:
+def run_task(
+    task: str,
+    observer: str,
+    condition_value: float,
+    n_runs: int = 2,
+    seed: int = 0,
+    procedure: dict | None = None,
+    *,
+    conditions: dict | None = None,
+    device=None,
+    report=None,
+    should_stop=None,
+) -> TaskResult:
     """Run one task's staircases and fit a psychometric function to all their trials.
 
     ``task``: a label of :func:`task_list` or an experiment name; ``condition_value`` sets its
@@ -309,29 +347,32 @@ def run_task(task: str, observer: str, condition_value: float, n_runs: int = 2, 
     info = _task(task)
     if observer not in observers.OBSERVERS:
         raise ValueError(f"observer must be one of {list(observers.OBSERVERS)}, got {observer!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 31:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**31:
         raise ValueError(f"seed must be an integer in [0, 2147483647], got {seed!r}")
     kwargs = {info.condition.name: info.condition.validate(condition_value)}
     extra = dict(conditions or {})
     known = {c.name: c for c in info.conditions[1:]}
     unknown = set(extra) - set(known)
     if unknown:
-        raise ValueError(f"conditions of {info.name} are {sorted(known) or 'none besides the first'}, "
-                         f"got {sorted(unknown)}")
+        raise ValueError(
+            f"conditions of {info.name} are {sorted(known) or 'none besides the first'}, got {sorted(unknown)}"
+        )
     kwargs.update({n: known[n].validate(v) for n, v in extra.items()})
     if procedure:
         kwargs["procedure"] = dict(procedure)
     experiment = experiments.make_experiment(info.name, **kwargs)
     on_cpu = str(device or "cpu").startswith("cpu")
-    obs = observers.make_observer(observer, experiment, seed=int(seed), device=device,
-                                  batch_size=CPU_BATCH if on_cpu else None)
+    obs = observers.make_observer(
+        observer, experiment, seed=int(seed), device=device, batch_size=CPU_BATCH if on_cpu else None
+    )
     run_kwargs = {}
     if device is not None and "device" in inspect.signature(experiment.run).parameters and hasattr(obs, "to"):
         run_kwargs["device"] = device
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # non-converged runs are explained in the page
-        result, prog = tracking.run_tracked(experiment, obs, n_runs=int(n_runs), seed=int(seed),
-                                            should_stop=should_stop, report=report, **run_kwargs)
+        result, prog = tracking.run_tracked(
+            experiment, obs, n_runs=int(n_runs), seed=int(seed), should_stop=should_stop, report=report, **run_kwargs
+        )
     values = np.concatenate([np.asarray(v, float) for v in result.staircase.values])
     correct = np.concatenate([np.asarray(c, float) for c in result.staircase.correct])
     levels, inverse = np.unique(np.round(values, 6), return_inverse=True)
@@ -339,22 +380,37 @@ def run_task(task: str, observer: str, condition_value: float, n_runs: int = 2, 
     n = np.bincount(inverse).astype(float)
     fit, fit_note = None, ""
     if levels.size < 3:
-        fit_note = (f"No psychometric function was fitted: the trials used only {levels.size} distinct "
-                    f"value{'s' if levels.size != 1 else ''} of {experiment.variable} (at least 3 are needed).")
+        fit_note = (
+            f"No psychometric function was fitted: the trials used only {levels.size} distinct "
+            f"value{'s' if levels.size != 1 else ''} of {experiment.variable} (at least 3 are needed)."
+        )
     else:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                fit = procedures.fit_psychometric(levels, k, n, n_alternatives=experiment.n_intervals,
-                                                  n_bootstrap=0, seed=int(seed))
+                fit = procedures.fit_psychometric(
+                    levels, k, n, n_alternatives=experiment.n_intervals, n_bootstrap=0, seed=int(seed)
+                )
         except (ValueError, RuntimeError, FloatingPointError) as exc:
             fit_note = f"No psychometric function was fitted: {exc}"
         else:
             issues = getattr(fit, "issues", ())
             if issues:
                 fit_note = "The fitted psychometric function is unreliable: " + "; ".join(issues) + "."
-    return TaskResult(experiment, result, result.summary(), fit, levels, k / n, n, observer, info.label,
-                      fit_note, prog.snapshot(), str(device or "cpu"))
+    return TaskResult(
+        experiment,
+        result,
+        result.summary(),
+        fit,
+        levels,
+        k / n,
+        n,
+        observer,
+        info.label,
+        fit_note,
+        prog.snapshot(),
+        str(device or "cpu"),
+    )
 
 
 # --------------------------------------------------------------------------- plain results
@@ -398,18 +454,33 @@ def _human(name: str, summary: dict, history=()) -> dict:
 
     h = HUMAN_DATA.get(name)
     if h is None:
-        return {"available": False, "reason": f"The library holds no human thresholds for this experiment "
-                                              f"({name}), so none are drawn or compared."}
-    data = {"available": True, "citation": h.citation, "kind": getattr(h, "kind", ""), "note": getattr(h, "note", ""),
-            "x_name": h.x_name, "x_unit": getattr(h, "x_unit", ""), "x": list(map(float, h.x)),
-            "y_name": h.y_name, "y_unit": getattr(h, "y_unit", ""), "y": list(map(float, h.y))}
+        return {
+            "available": False,
+            "reason": f"The library holds no human thresholds for this experiment "
+            f"({name}), so none are drawn or compared.",
+        }
+    data = {
+        "available": True,
+        "citation": h.citation,
+        "kind": getattr(h, "kind", ""),
+        "note": getattr(h, "note", ""),
+        "x_name": h.x_name,
+        "x_unit": getattr(h, "x_unit", ""),
+        "x": list(map(float, h.x)),
+        "y_name": h.y_name,
+        "y_unit": getattr(h, "y_unit", ""),
+        "y": list(map(float, h.y)),
+    }
     compare = experiments.compare_with_human
     kwargs = {}
     relative_to = getattr(h, "relative_to", None)
     if relative_to is not None and "baseline" in inspect.signature(compare).parameters:
         cond = next(iter(k for k in summary if k == h.x_name), None)
-        base = [o.summary.get(o.variable) for o in history
-                if cond and np.isclose(o.condition.get(cond, math.nan), relative_to)]
+        base = [
+            o.summary.get(o.variable)
+            for o in history
+            if cond and np.isclose(o.condition.get(cond, math.nan), relative_to)
+        ]
         if base and np.isfinite(base[-1]):
             kwargs["baseline"] = base[-1]
     try:
@@ -421,12 +492,16 @@ def _human(name: str, summary: dict, history=()) -> dict:
     if "model_relative" in c:
         data["model_relative"] = float(c["model_relative"])
     if not np.isfinite(data["human_value"]):
-        data["reason"] = (f"The human data ({h.citation.split(',')[0]}) were measured along "
-                          f"{h.x_name.replace('_', ' ')} at other conditions than this one, so there is no "
-                          "human threshold to compare here; they are drawn where they apply.")
+        data["reason"] = (
+            f"The human data ({h.citation.split(',')[0]}) were measured along "
+            f"{h.x_name.replace('_', ' ')} at other conditions than this one, so there is no "
+            "human threshold to compare here; they are drawn where they apply."
+        )
     elif relative_to is not None and not np.isfinite(data["model_minus_human"]):
-        data["reason"] = (f"The human data are thresholds relative to the condition {h.x_name} = {relative_to:g}: "
-                          "run that condition too (same observer) to compare.")
+        data["reason"] = (
+            f"The human data are thresholds relative to the condition {h.x_name} = {relative_to:g}: "
+            "run that condition too (same observer) to compare."
+        )
     return data
 
 
@@ -439,20 +514,28 @@ def explanations(o: TaskOutcome) -> list[str]:
     for i, run in enumerate(o.runs):
         status = run["status"]
         if status == "upper_bound":
-            notes.append(f"Run {i + 1} has no threshold: it was stuck at the easiest allowed value, {o.variable} = "
-                         f"{hi:g} {o.unit}, for {o.procedure['max_bound_hits']} steps in a row; the observer "
-                         "could not do the task even there.")
+            notes.append(
+                f"Run {i + 1} has no threshold: it was stuck at the easiest allowed value, {o.variable} = "
+                f"{hi:g} {o.unit}, for {o.procedure['max_bound_hits']} steps in a row; the observer "
+                "could not do the task even there."
+            )
         elif status == "lower_bound":
-            notes.append(f"Run {i + 1} has no threshold: it was stuck at the hardest allowed value, {o.variable} = "
-                         f"{lo:g} {o.unit}; the observer still did the task there, so its threshold lies below "
-                         "the range this experiment tracks.")
+            notes.append(
+                f"Run {i + 1} has no threshold: it was stuck at the hardest allowed value, {o.variable} = "
+                f"{lo:g} {o.unit}; the observer still did the task there, so its threshold lies below "
+                "the range this experiment tracks."
+            )
         elif status == "max_trials":
-            notes.append(f"Run {i + 1} stopped after the limit of {o.procedure['max_trials']} trials before enough "
-                         "reversals: its threshold is the mean of the reversals so far, less reliable.")
+            notes.append(
+                f"Run {i + 1} stopped after the limit of {o.procedure['max_trials']} trials before enough "
+                "reversals: its threshold is the mean of the reversals so far, less reliable."
+            )
     if stand_in and any(r["status"] == "upper_bound" for r in o.runs):
-        notes.append(f"The {STAND_IN_NAMES.get(o.observer, o.observer)} observer compares only "
-                     f"{STAND_IN_CUES[o.observer]}; when the target differs from the references in another way, it "
-                     "has no cue. The Paulick2024 observer listens through the whole auditory model.")
+        notes.append(
+            f"The {STAND_IN_NAMES.get(o.observer, o.observer)} observer compares only "
+            f"{STAND_IN_CUES[o.observer]}; when the target differs from the references in another way, it "
+            "has no cue. The Paulick2024 observer listens through the whole auditory model."
+        )
     converged = sum(np.isfinite(r["threshold"]) for r in o.runs)
     if converged == 0:
         notes.insert(0, f"No threshold: none of the {o.n_runs} runs ended with one (the reasons are below).")
@@ -470,22 +553,57 @@ def explanations(o: TaskOutcome) -> list[str]:
 def outcome(r: TaskResult, figures: bool = True, history=()) -> TaskOutcome:
     """Plain-data view of a :class:`TaskResult` (with the track and psychometric PNGs)."""
     e, st = r.experiment, r.result.staircase
-    runs = [{"values": list(map(float, v)), "correct": list(map(bool, c)), "reversals": list(map(float, rv)),
-             "threshold": float(t), "status": s, "n_trials": int(len(v))}
-            for v, c, rv, t, s in zip(st.values, st.correct, st.reversals, st.thresholds, st.status)]
-    summary = {k: (float(v) if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)
-                   else v) for k, v in r.summary.items()}
+    runs = [
+        {
+            "values": list(map(float, v)),
+            "correct": list(map(bool, c)),
+            "reversals": list(map(float, rv)),
+            "threshold": float(t),
+            "status": s,
+            "n_trials": int(len(v)),
+        }
+        for v, c, rv, t, s in zip(st.values, st.correct, st.reversals, st.thresholds, st.status)
+    ]
+    summary = {
+        k: (float(v) if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool) else v)
+        for k, v in r.summary.items()
+    }
     fit = None
     if r.fit is not None:
-        fit = {"threshold": float(r.fit.threshold), "slope": float(r.fit.slope), "lapse": float(r.fit.lapse),
-               "guess": float(r.fit.guess), "shape": r.fit.shape, "reliable": bool(getattr(r.fit, "reliable", True))}
+        fit = {
+            "threshold": float(r.fit.threshold),
+            "slope": float(r.fit.slope),
+            "lapse": float(r.fit.lapse),
+            "guess": float(r.fit.guess),
+            "shape": r.fit.shape,
+            "reliable": bool(getattr(r.fit, "reliable", True)),
+        }
     cond_name = next(iter(e.condition))
     info_label = condition_spec(cond_name, float(e.condition[cond_name])).label
-    o = TaskOutcome(r.task, e.name, {k: float(v) for k, v in e.condition.items()}, info_label, r.observer,
-                    len(runs), int(r.result.seed), e.variable, e.unit, e.n_intervals, summary, runs,
-                    e.procedure.to_dict(), list(map(float, r.levels)), list(map(float, r.proportion_correct)),
-                    list(map(float, r.n_trials)), fit, r.fit_note, _human(e.name, summary, history), [],
-                    float(r.result.elapsed_s), r.device)
+    o = TaskOutcome(
+        r.task,
+        e.name,
+        {k: float(v) for k, v in e.condition.items()},
+        info_label,
+        r.observer,
+        len(runs),
+        int(r.result.seed),
+        e.variable,
+        e.unit,
+        e.n_intervals,
+        summary,
+        runs,
+        e.procedure.to_dict(),
+        list(map(float, r.levels)),
+        list(map(float, r.proportion_correct)),
+        list(map(float, r.n_trials)),
+        fit,
+        r.fit_note,
+        _human(e.name, summary, history),
+        [],
+        float(r.result.elapsed_s),
+        r.device,
+    )
     o.notes = explanations(o)
     if figures:
         from workbench.dashboards.figures import png_bytes
@@ -498,13 +616,23 @@ def outcome(r: TaskResult, figures: bool = True, history=()) -> TaskOutcome:
 def run_job(spec: dict, *, device="cpu", report=None, should_stop=None) -> TaskOutcome:
     """What an experiment worker runs (:mod:`workbench.dashboards.workers`): ``spec`` holds
     task, observer, condition, n_runs, seed and optionally procedure."""
+
     def progress(p):
         if report is not None:
             report(p.snapshot(), force=p.finished)
 
-    r = run_task(spec["task"], spec["observer"], spec["condition"], spec.get("n_runs", 2), spec.get("seed", 0),
-                 spec.get("procedure"), conditions=spec.get("conditions"), device=device, report=progress,
-                 should_stop=should_stop)
+    r = run_task(
+        spec["task"],
+        spec["observer"],
+        spec["condition"],
+        spec.get("n_runs", 2),
+        spec.get("seed", 0),
+        spec.get("procedure"),
+        conditions=spec.get("conditions"),
+        device=device,
+        report=progress,
+        should_stop=should_stop,
+    )
     return outcome(r)
 
 
@@ -537,8 +665,9 @@ def track_figure(o: TaskOutcome):
         trials = np.arange(1, levels.size + 1)
         color = f"C{i % 10}"
         thr = run["threshold"]
-        label = (f"run {i + 1}: {thr:.2f}" if np.isfinite(thr) else f"run {i + 1}: no threshold") + \
-            f" ({run['status'].replace('_', ' ')})"
+        label = (
+            f"run {i + 1}: {thr:.2f}" if np.isfinite(thr) else f"run {i + 1}: no threshold"
+        ) + f" ({run['status'].replace('_', ' ')})"
         ax.plot(trials, levels, drawstyle="steps-mid", color=color, lw=1.2, label=label)
         ok = np.asarray(run["correct"], bool)
         ax.plot(trials[~ok], levels[~ok], "x", color=color, ms=4)
@@ -547,8 +676,13 @@ def track_figure(o: TaskOutcome):
     mean = o.threshold
     n_ok = int(o.summary.get("n_converged", 0))
     if np.isfinite(mean):
-        ax.axhline(mean, color="k", ls="--", lw=1.2,
-                   label=f"threshold (mean of {n_ok} run{'s' if n_ok != 1 else ''}): {mean:.2f}")
+        ax.axhline(
+            mean,
+            color="k",
+            ls="--",
+            lw=1.2,
+            label=f"threshold (mean of {n_ok} run{'s' if n_ok != 1 else ''}): {mean:.2f}",
+        )
     ax.set_xlabel("Trial")
     ax.set_ylabel(f"{o.variable} ({o.unit})")
     ax.set_title("Adaptive tracks (x: wrong answer, o: reversal)")
@@ -565,12 +699,23 @@ def psychometric_figure(o: TaskOutcome):
     if o.fit is not None and levels.size:
         x = np.linspace(levels.min(), levels.max(), 200)
         f = o.fit
-        curve = (x, procedures.psychometric(x, f["threshold"], f["slope"], shape=f["shape"], guess=f["guess"],
-                                            lapse=f["lapse"]))
+        curve = (
+            x,
+            procedures.psychometric(
+                x, f["threshold"], f["slope"], shape=f["shape"], guess=f["guess"], lapse=f["lapse"]
+            ),
+        )
     threshold = o.threshold if np.isfinite(o.threshold) else None
-    return plots.plot_psychometric(levels, np.asarray(o.proportion_correct), n_trials=np.asarray(o.n_trials),
-                                   fit=curve, threshold=threshold, n_afc=o.n_intervals,
-                                   xlabel=f"{o.variable} ({o.unit})", label="all trials")
+    return plots.plot_psychometric(
+        levels,
+        np.asarray(o.proportion_correct),
+        n_trials=np.asarray(o.n_trials),
+        fit=curve,
+        threshold=threshold,
+        n_afc=o.n_intervals,
+        xlabel=f"{o.variable} ({o.unit})",
+        label="all trials",
+    )
 
 
 @functools.cache
@@ -635,8 +780,9 @@ def human_figure(history: list, experiment: str, observer: str):
         if fig is not None:
             fig.axes[0].set_title(title, fontsize=9)
             return fig
-    return plots.plot_experiment(table, x_name, last.variable, human if human is not None and
-                                 human.x_name in (x_name,) else None, title=title)
+    return plots.plot_experiment(
+        table, x_name, last.variable, human if human is not None and human.x_name in (x_name,) else None, title=title
+    )
 
 
 # --------------------------------------------------------------------------- summary text
@@ -648,7 +794,7 @@ def summary_text(r) -> str:
     thresholds = [run["threshold"] for run in o.runs]
     ok = [t for t in thresholds if np.isfinite(t)]
     if ok:
-        head = (f"threshold ({o.variable}, mean of {len(ok)} of {o.n_runs} runs): **{o.threshold:.2f} {o.unit}**")
+        head = f"threshold ({o.variable}, mean of {len(ok)} of {o.n_runs} runs): **{o.threshold:.2f} {o.unit}**"
         if len(o.runs) > 1:
             head += " (runs: " + ", ".join(f"{t:.2f}" if np.isfinite(t) else "none" for t in thresholds) + ")"
     else:
@@ -660,12 +806,16 @@ def summary_text(r) -> str:
         if np.isfinite(s.get(key, math.nan)):
             parts.append(f"{key}: **{s[key]:.2f} dB**")
     h = o.human
-    if h.get("available") and np.isfinite(h.get("human_value", math.nan)) and np.isfinite(h.get("model_minus_human",
-                                                                                                   math.nan)):
-        parts.append(f"human: {h['human_value']:.2f} (model - human: {h['model_minus_human']:+.2f}; "
-                     f"{h['citation'].split(',')[0]})")
-    parts += [f"trials: {sum(run['n_trials'] for run in o.runs)}", f"seed: {o.seed}",
-              f"time: {_seconds(o.elapsed_s)}"]
+    if (
+        h.get("available")
+        and np.isfinite(h.get("human_value", math.nan))
+        and np.isfinite(h.get("model_minus_human", math.nan))
+    ):
+        parts.append(
+            f"human: {h['human_value']:.2f} (model - human: {h['model_minus_human']:+.2f}; "
+            f"{h['citation'].split(',')[0]})"
+        )
+    parts += [f"trials: {sum(run['n_trials'] for run in o.runs)}", f"seed: {o.seed}", f"time: {_seconds(o.elapsed_s)}"]
     return " · ".join(parts)
 
 
@@ -679,8 +829,10 @@ def human_caption(o: TaskOutcome) -> str:
     h = o.human
     if not h.get("available"):
         return h.get("reason", "")
-    kind = {"formula": "evaluated from the paper's fit equation",
-            "descriptive": "rebuilt from the paper's description (approximate)"}.get(h.get("kind"), h.get("kind", ""))
+    kind = {
+        "formula": "evaluated from the paper's fit equation",
+        "descriptive": "rebuilt from the paper's description (approximate)",
+    }.get(h.get("kind"), h.get("kind", ""))
     return f"Human data: {h['citation']} ({kind}). {h.get('note', '')}".strip()
 
 
@@ -707,9 +859,13 @@ class ExperimentPanel:
             if p.name == "task":
                 widget = pn.widgets.Select(label=p.label, options=list(self.tasks), value=next(iter(self.tasks)))
             elif p.name == "seed":
-                widget = pn.widgets.IntInput(label="random seed (this session's; set it to repeat a run)",
-                                             value=session_seed() if seed is None else int(seed),
-                                             start=0, end=2 ** 31 - 1, step=1)
+                widget = pn.widgets.IntInput(
+                    label="random seed (this session's; set it to repeat a run)",
+                    value=session_seed() if seed is None else int(seed),
+                    start=0,
+                    end=2**31 - 1,
+                    step=1,
+                )
             else:
                 widget = panel_widget(p)
             widget.css_classes = [f"experiment-{p.name}"]
@@ -720,15 +876,23 @@ class ExperimentPanel:
         self.condition_box = pn.Column()
         self._build_condition(self.controls["task"].value)
         self.controls["task"].param.watch(self._on_task, "value")
-        self.run_button = pn.widgets.Button(label="Run staircases", button_type="primary",
-                                            css_classes=["run-experiment"])
+        self.run_button = pn.widgets.Button(
+            label="Run staircases", button_type="primary", css_classes=["run-experiment"]
+        )
         self.run_button.on_click(self._on_run)
-        self.cancel_button = pn.widgets.Button(label="Cancel", button_type="warning", visible=False,
-                                               css_classes=["cancel-experiment"])
+        self.cancel_button = pn.widgets.Button(
+            label="Cancel", button_type="warning", visible=False, css_classes=["cancel-experiment"]
+        )
         self.cancel_button.on_click(self._on_cancel)
         self.message = pn.pane.Alert("", alert_type="info", visible=False, css_classes=["experiments-message"])
-        self.progress_bar = pn.indicators.Progress(value=0, max=1000, visible=False, bar_color="primary",
-                                                   css_classes=["experiment-progress-bar"], sizing_mode="stretch_width")
+        self.progress_bar = pn.indicators.Progress(
+            value=0,
+            max=1000,
+            visible=False,
+            bar_color="primary",
+            css_classes=["experiment-progress-bar"],
+            sizing_mode="stretch_width",
+        )
         self.progress_text = pn.pane.Markdown("", css_classes=["experiment-progress"])
         self.summary = pn.pane.Markdown("", css_classes=["experiment-summary"])
         self.notes = pn.pane.Markdown("", css_classes=["experiment-notes"])
@@ -737,9 +901,15 @@ class ExperimentPanel:
         self.human_plot = pn.pane.PNG(None, css_classes=["experiment-human"], max_width=560)
         self.human_text = pn.pane.Markdown("", css_classes=["experiment-human-caption"])
         self.reference = pn.pane.PNG(None, css_classes=["experiment-reference"], max_width=560)
-        self.download = pn.widgets.FileDownload(label="Results (CSV)", callback=self._download_results,
-                                                filename="results.csv", css_classes=["download-experiment"],
-                                                color="light", width=170, visible=False)
+        self.download = pn.widgets.FileDownload(
+            label="Results (CSV)",
+            callback=self._download_results,
+            filename="results.csv",
+            css_classes=["download-experiment"],
+            color="light",
+            width=170,
+            visible=False,
+        )
         self._show_reference(self.controls["task"].value)
 
     # ------------------------------------------------------------------ state
@@ -756,8 +926,10 @@ class ExperimentPanel:
             w = panel_widget(spec)
             w.css_classes = [f"experiment-param-{spec.name}", "experiment-condition"]
             widgets.append(w)
-        self._condition, self.extra_conditions = widgets[0], {w_spec.name: w for w_spec, w in
-                                                              zip(info.conditions[1:], widgets[1:])}
+        self._condition, self.extra_conditions = (
+            widgets[0],
+            {w_spec.name: w for w_spec, w in zip(info.conditions[1:], widgets[1:])},
+        )
         self.condition_box[:] = widgets
         for w in widgets:
             w.param.watch(self._describe, "value")
@@ -775,8 +947,12 @@ class ExperimentPanel:
 
         info = self.tasks[self.controls["task"].value]
         try:
-            values = {c.name: c.validate(w.value) for c, w in
-                      zip(info.conditions or (info.condition,), [self._condition, *self.extra_conditions.values()])}
+            values = {
+                c.name: c.validate(w.value)
+                for c, w in zip(
+                    info.conditions or (info.condition,), [self._condition, *self.extra_conditions.values()]
+                )
+            }
             self.description.object = describe_task(info.name, experiments.make_experiment(info.name, **values))
         except (ValueError, TypeError):
             self.description.object = info.description
@@ -786,9 +962,13 @@ class ExperimentPanel:
 
     def spec(self) -> dict:
         info = self.tasks[self.controls["task"].value]
-        spec = {"task": info.name, "observer": self.controls["observer"].value,
-                "condition": float(info.condition.validate(self.condition.value)),
-                "n_runs": int(self.controls["n_runs"].value), "seed": int(self.controls["seed"].value)}
+        spec = {
+            "task": info.name,
+            "observer": self.controls["observer"].value,
+            "condition": float(info.condition.validate(self.condition.value)),
+            "n_runs": int(self.controls["n_runs"].value),
+            "seed": int(self.controls["seed"].value),
+        }
         if self.extra_conditions:
             extra = {c.name: c for c in info.conditions[1:]}
             spec["conditions"] = {n: float(extra[n].validate(w.value)) for n, w in self.extra_conditions.items()}
@@ -846,12 +1026,18 @@ class ExperimentPanel:
                 kind = ev["kind"]
                 if kind == "queued":
                     ahead = ev["ahead"]
-                    self.progress_text.object = ("Waiting for a free experiment worker: "
-                                                 f"{ahead} experiment{'s' if ahead != 1 else ''} before yours." if ahead
-                                                 else "Starting on the experiment worker…")
+                    self.progress_text.object = (
+                        "Waiting for a free experiment worker: "
+                        f"{ahead} experiment{'s' if ahead != 1 else ''} before yours."
+                        if ahead
+                        else "Starting on the experiment worker…"
+                    )
                 elif kind == "started":
-                    self.progress_text.object = ("Running (the same experiment another session started: joined it)…"
-                                                 if ev.get("joined") else "Running on the experiment worker…")
+                    self.progress_text.object = (
+                        "Running (the same experiment another session started: joined it)…"
+                        if ev.get("joined")
+                        else "Running on the experiment worker…"
+                    )
                 elif kind == "progress":
                     snap = ev["progress"]
                     self.progress_bar.value = int(1000 * snap.get("fraction", 0.0))
@@ -864,8 +1050,9 @@ class ExperimentPanel:
                     self.progress_text.object = ""
                     break
                 elif kind == "cancelled":
-                    self._show_message(f"The experiment was cancelled ({ev.get('reason', 'cancelled')}); "
-                                       "nothing was kept.", "warning")
+                    self._show_message(
+                        f"The experiment was cancelled ({ev.get('reason', 'cancelled')}); nothing was kept.", "warning"
+                    )
                     self.progress_text.object = ""
                     break
         finally:
@@ -929,22 +1116,42 @@ class ExperimentPanel:
         self.summary.object = text
         self.download.visible = True
         self.notes.object = "\n".join(f"- {n}" for n in o.notes)
-        self.progress_text.object = (f"Finished: {sum(r['n_trials'] for r in o.runs)} trials in "
-                                     f"{_seconds(o.elapsed_s)} on {o.device}.")
+        self.progress_text.object = (
+            f"Finished: {sum(r['n_trials'] for r in o.runs)} trials in {_seconds(o.elapsed_s)} on {o.device}."
+        )
 
     # ------------------------------------------------------------------ layout
     def view(self):
         import panel as pn
 
-        note = pn.pane.Markdown("*This tab makes its own stimuli (described under the task); the stimulus "
-                                "designer belongs to the Stimulus and Models tabs.*",
-                                css_classes=["experiment-stimulus-note"])
-        controls = pn.Column("### Experiment", self.controls["task"], self.description, self.condition_box,
-                             self.controls["observer"], self.controls["n_runs"], self.controls["seed"],
-                             pn.Row(self.run_button, self.cancel_button), note, width=360)
-        results = pn.Column(self.message, self.progress_bar, self.progress_text, self.summary, self.download,
-                            self.notes,
-                            pn.Row(self.track, self.curve), self.human_plot, self.human_text,
-                            self.reference,
-                            sizing_mode="stretch_width")
+        note = pn.pane.Markdown(
+            "*This tab makes its own stimuli (described under the task); the stimulus "
+            "designer belongs to the Stimulus and Models tabs.*",
+            css_classes=["experiment-stimulus-note"],
+        )
+        controls = pn.Column(
+            "### Experiment",
+            self.controls["task"],
+            self.description,
+            self.condition_box,
+            self.controls["observer"],
+            self.controls["n_runs"],
+            self.controls["seed"],
+            pn.Row(self.run_button, self.cancel_button),
+            note,
+            width=360,
+        )
+        results = pn.Column(
+            self.message,
+            self.progress_bar,
+            self.progress_text,
+            self.summary,
+            self.download,
+            self.notes,
+            pn.Row(self.track, self.curve),
+            self.human_plot,
+            self.human_text,
+            self.reference,
+            sizing_mode="stretch_width",
+        )
         return pn.Row(controls, results, sizing_mode="stretch_width")

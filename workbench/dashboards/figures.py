@@ -27,8 +27,13 @@ def stage_view(result: RunResult, view_key: str) -> plots.PlotView:
         raise ValueError(f"{result.model} has no stage {missing[0]!r}; it has {sorted(result.stages)}")
     if len(keys) == 1:
         info = result.info[keys[0]]
-        return plots.stage_view(result.stages[keys[0]], info, center_freqs_hz=result.freqs_hz,
-                                mfc=result.mod_freqs_hz, freqs=result.stages.get(info.freqs_key))
+        return plots.stage_view(
+            result.stages[keys[0]],
+            info,
+            center_freqs_hz=result.freqs_hz,
+            mfc=result.mod_freqs_hz,
+            freqs=result.stages.get(info.freqs_key),
+        )
     items = [(result.stages[k], result.info[k], result.stages.get(result.info[k].freqs_key)) for k in keys]
     return plots.ears_view(items, center_freqs_hz=result.freqs_hz)
 
@@ -51,8 +56,7 @@ def stage_figure(result: RunResult, view_key: str) -> Figure:
 
 def stimulus_views(x_pa, fs: float) -> tuple[plots.PlotView, plots.PlotView]:
     """Waveform and spectrum views of a stimulus in pascals ``(T,)`` or ``(2, T)``."""
-    return (plots.waveform_view(x_pa, fs, title="Waveform"),
-            plots.spectrum_view(x_pa, fs, title="Spectrum"))
+    return (plots.waveform_view(x_pa, fs, title="Waveform"), plots.spectrum_view(x_pa, fs, title="Spectrum"))
 
 
 def stimulus_figure(x_pa, fs: float) -> Figure:

@@ -29,8 +29,9 @@ def ipy_widget(p: ParamSpec):
     if p.kind == "float":
         return W.FloatSlider(value=p.default, min=p.low, max=p.high, step=p.step, continuous_update=False, **common)
     if p.kind == "int":
-        return W.IntSlider(value=p.default, min=int(p.low), max=int(p.high), step=int(p.step or 1),
-                           continuous_update=False, **common)
+        return W.IntSlider(
+            value=p.default, min=int(p.low), max=int(p.high), step=int(p.step or 1), continuous_update=False, **common
+        )
     if p.kind == "choice":
         if set(p.options) <= set(core.STIMULUS_LABELS):  # stimulus kinds: shown by their labels
             return W.Dropdown(options=[(core.STIMULUS_LABELS[o], o) for o in p.options], value=p.default, **common)
@@ -49,13 +50,13 @@ class StageExplorerWidget:
     player plays at the fixed calibration of the app (:data:`core.PLAYBACK_NOTE`) and says so.
     """
 
-    def __init__(self, model: str = "Dau1997", stage: str | None = None, explorer: Explorer | None = None,
-                 **settings):
+    def __init__(self, model: str = "Dau1997", stage: str | None = None, explorer: Explorer | None = None, **settings):
         self.spec = model_spec(model)
         self.explorer = explorer or Explorer()
         self.stimulus_widgets = {p.name: ipy_widget(p) for p in STIMULUS_CONTROLS}
-        self.stimulus_widgets["kind"].options = [(core.STIMULUS_LABELS[k], k) for k in core.STIMULUS_KINDS
-                                                 if k != "upload"]
+        self.stimulus_widgets["kind"].options = [
+            (core.STIMULUS_LABELS[k], k) for k in core.STIMULUS_KINDS if k != "upload"
+        ]
         self.stimulus_widgets["snr_db"].description_tooltip = core.SNR_DEFINITION
         self.param_widgets = {p.name: ipy_widget(p) for p in self.spec.params}
         for name, value in settings.items():
@@ -65,30 +66,52 @@ class StageExplorerWidget:
                 raise ValueError(f"unknown setting {name!r}; allowed {allowed}")
             group[name].value = value
         choices = core.stage_choices(self.explorer.model(model, self.params()).stage_info)
-        self.stage = W.Dropdown(options=list(choices.items()), value=stage or next(iter(choices.values())),
-                                description="stage",
-                                style={"description_width": "initial"}, layout=W.Layout(width="340px"))
+        self.stage = W.Dropdown(
+            options=list(choices.items()),
+            value=stage or next(iter(choices.values())),
+            description="stage",
+            style={"description_width": "initial"},
+            layout=W.Layout(width="340px"),
+        )
         self.plot = W.Output(layout=W.Layout(min_height="320px"))
         self.readout = W.HTML()
         self.progress = W.HTML("<i>computing…</i>", layout=W.Layout(visibility="hidden"))
         self.error = W.HTML()
         self.audio = W.Audio(format="wav", autoplay=False, loop=False)
         self.audio_label = W.HTML()
-        self.playback_note = W.HTML(f"<small>{html.escape(core.PLAYBACK_NOTE)}</small>",
-                                    layout=W.Layout(width="340px"))
-        self.about = W.HTML(f"<b>{self.spec.name}</b>: {html.escape(self.spec.about)}<br>"
-                            f"<small>{html.escape(self.spec.citation)}</small>")
+        self.playback_note = W.HTML(f"<small>{html.escape(core.PLAYBACK_NOTE)}</small>", layout=W.Layout(width="340px"))
+        self.about = W.HTML(
+            f"<b>{self.spec.name}</b>: {html.escape(self.spec.about)}<br>"
+            f"<small>{html.escape(self.spec.citation)}</small>"
+        )
         for name, w in self.stimulus_widgets.items():
             w.observe(lambda change, name=name: self._on_stimulus(name, change), names="value")
         for w in [*self.param_widgets.values(), self.stage]:
             w.observe(self.update, names="value")
         self._apply_kind()
-        controls = W.VBox([W.HTML("<b>Stimulus</b>"), *self.stimulus_widgets.values(), self.audio_label, self.audio,
-                           self.playback_note, W.HTML(f"<b>{self.spec.name}</b>"), *self.param_widgets.values(),
-                           self.stage], layout=W.Layout(flex="0 1 360px", min_width="300px"))
-        self.widget = W.HBox([controls, W.VBox([self.about, self.progress, self.error, self.readout, self.plot],
-                                               layout=W.Layout(flex="1 1 480px", min_width="300px"))],
-                             layout=W.Layout(flex_flow="row wrap"))
+        controls = W.VBox(
+            [
+                W.HTML("<b>Stimulus</b>"),
+                *self.stimulus_widgets.values(),
+                self.audio_label,
+                self.audio,
+                self.playback_note,
+                W.HTML(f"<b>{self.spec.name}</b>"),
+                *self.param_widgets.values(),
+                self.stage,
+            ],
+            layout=W.Layout(flex="0 1 360px", min_width="300px"),
+        )
+        self.widget = W.HBox(
+            [
+                controls,
+                W.VBox(
+                    [self.about, self.progress, self.error, self.readout, self.plot],
+                    layout=W.Layout(flex="1 1 480px", min_width="300px"),
+                ),
+            ],
+            layout=W.Layout(flex_flow="row wrap"),
+        )
         self.result = None
         self.update()
 
@@ -129,8 +152,7 @@ class StageExplorerWidget:
             sound = core.playback(x.numpy(), self.result.fs)
             self.audio.value = sound.wav
             warning = f"<br><span style='color:#b26a00'>{html.escape(sound.warning())}</span>" if sound.clipped else ""
-            self.audio_label.value = (f"<b>Play</b>: {html.escape(stim.describe())} "
-                                      f"({sound.duration_s:.2f} s){warning}")
+            self.audio_label.value = f"<b>Play</b>: {html.escape(stim.describe())} ({sound.duration_s:.2f} s){warning}"
             values = core.readout(self.result, self.stage.value)
         except Exception as exc:  # keep the widget alive and say what went wrong
             self.error.value = f"<span style='color:#b00'>{html.escape(core.user_message(exc))}</span>"
@@ -139,9 +161,14 @@ class StageExplorerWidget:
             self.progress.layout.visibility = "hidden"
         self.error.value = ""
         about = " ".join(self.result.info[k].about for k in core.view_keys(self.stage.value)[:1])
-        self.readout.value = "<br>".join([f"<i>{about}</i>" if about else "",
-                                          " · ".join(f"{k}: <b>{v:.4g}</b>" if isinstance(v, float) else
-                                                     f"{k}: <b>{v}</b>" for k, v in values.items())])
+        self.readout.value = "<br>".join(
+            [
+                f"<i>{about}</i>" if about else "",
+                " · ".join(
+                    f"{k}: <b>{v:.4g}</b>" if isinstance(v, float) else f"{k}: <b>{v}</b>" for k, v in values.items()
+                ),
+            ]
+        )
         with self.plot:
             self.plot.clear_output(wait=True)
             display(Image(figures.png_bytes(fig)))
@@ -168,8 +195,10 @@ class ExperimentWidget:
         self.status = W.HTML()
         self.plots = W.Output()
         self.result = None
-        controls = W.VBox([*self.controls.values(), self.condition_box, self.button],
-                          layout=W.Layout(flex="0 0 360px", min_width="360px"))
+        controls = W.VBox(
+            [*self.controls.values(), self.condition_box, self.button],
+            layout=W.Layout(flex="0 0 360px", min_width="360px"),
+        )
         self.widget = W.HBox([controls, W.VBox([self.status, self.plots])])
 
     def _on_task(self, change):
@@ -182,9 +211,14 @@ class ExperimentWidget:
         self.status.value = "<i>running staircases…</i>"
         self.button.disabled = True
         try:
-            self.result = self.ex.run_task(self.controls["task"].value, self.controls["observer"].value,
-                                           self.condition.value, self.controls["n_runs"].value,
-                                           self.controls["seed"].value, procedure=self.procedure)
+            self.result = self.ex.run_task(
+                self.controls["task"].value,
+                self.controls["observer"].value,
+                self.condition.value,
+                self.controls["n_runs"].value,
+                self.controls["seed"].value,
+                procedure=self.procedure,
+            )
             track, psy = self.ex.task_figures(self.result)
         except Exception as exc:  # keep the widget usable and say what went wrong
             self.status.value = f"<span style='color:#b00'>{html.escape(core.user_message(exc))}</span>"
@@ -194,8 +228,14 @@ class ExperimentWidget:
         self.status.value = self.ex.summary_text(self.result).replace("**", "")
         with self.plots:
             self.plots.clear_output(wait=True)
-            display(W.HBox([W.Image(value=figures.png_bytes(track), format="png"),
-                            W.Image(value=figures.png_bytes(psy), format="png")]))
+            display(
+                W.HBox(
+                    [
+                        W.Image(value=figures.png_bytes(track), format="png"),
+                        W.Image(value=figures.png_bytes(psy), format="png"),
+                    ]
+                )
+            )
 
     def _ipython_display_(self):
         display(self.widget)

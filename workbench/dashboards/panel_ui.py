@@ -51,8 +51,11 @@ from workbench.dashboards.registry import MODELS, ParamSpec, model_class, model_
 EXECUTOR = compute.SERVICE.executor
 PNG_DPI = 96
 PLOT_HEIGHT = 340
-COMPARE = {"nothing": "none", "stimulus B (same model and stage)": "stimulus",
-           "another model (same stimulus A)": "model"}
+COMPARE = {
+    "nothing": "none",
+    "stimulus B (same model and stage)": "stimulus",
+    "another model (same stimulus A)": "model",
+}
 
 
 class WavUpload(JSComponent):
@@ -115,8 +118,10 @@ export function render({ model, el }) {
   el.append(input, note);
 }
 """
-    _stylesheets = [".upload-note { font-size: 0.9em; margin-top: 4px; } "
-                    ".upload-refused { color: #b00020; font-weight: 600; } .upload-accepted { color: #1b5e20; }"]
+    _stylesheets = [
+        ".upload-note { font-size: 0.9em; margin-top: 4px; } "
+        ".upload-refused { color: #b00020; font-weight: 600; } .upload-accepted { color: #1b5e20; }"
+    ]
 
 
 class ABPlayer(JSComponent):
@@ -217,10 +222,12 @@ export function render({ model, el }) {
   el.append(a.row, b.row, both);
 }
 """
-    _stylesheets = [".player-row { display: flex; align-items: center; gap: 6px; margin: 3px 0; flex-wrap: wrap; } "
-                    ".player-row button, .play-ab { min-width: 48px; padding: 3px 8px; } "
-                    ".player-label { font-size: 0.9em; flex: 1 1 150px; } "
-                    ".player-time { font-size: 0.85em; color: #555; font-variant-numeric: tabular-nums; }"]
+    _stylesheets = [
+        ".player-row { display: flex; align-items: center; gap: 6px; margin: 3px 0; flex-wrap: wrap; } "
+        ".player-row button, .play-ab { min-width: 48px; padding: 3px 8px; } "
+        ".player-label { font-size: 0.9em; flex: 1 1 150px; } "
+        ".player-time { font-size: 0.85em; color: #555; font-variant-numeric: tabular-nums; }"
+    ]
 
 
 def panel_widget(p: ParamSpec):
@@ -249,8 +256,10 @@ def describe_upload(info: dict) -> str:
     if not info:
         return "no file loaded"
     channels = "stereo" if info.get("channels") == 2 else "mono"
-    return (f"{_plain(info.get('name') or 'uploaded file')}: {info['duration_s']:.2f} s, {channels}, "
-            f"{info['fs'] / 1000:g} kHz")
+    return (
+        f"{_plain(info.get('name') or 'uploaded file')}: {info['duration_s']:.2f} s, {channels}, "
+        f"{info['fs'] / 1000:g} kHz"
+    )
 
 
 def _merge_ab(a, b):
@@ -304,60 +313,111 @@ class StageExplorer:
         self.stimulus_widgets = {p.name: panel_widget(p) for p in STIMULUS_CONTROLS}
         self.stimulus_widgets["snr_db"].description = core.SNR_DEFINITION
         self._used_box = pn.Column(sizing_mode="stretch_width", margin=0)
-        self._unused_card = pn.Card(collapsed=True, sizing_mode="stretch_width", css_classes=["unused-settings"],
-                                    header_color="#666", margin=(5, 5))
+        self._unused_card = pn.Card(
+            collapsed=True,
+            sizing_mode="stretch_width",
+            css_classes=["unused-settings"],
+            header_color="#666",
+            margin=(5, 5),
+        )
         self.upload = WavUpload(css_classes=["wav-upload"])
-        self.model_select = pn.widgets.Select(label="model", options=list(MODELS), value=model,
-                                              css_classes=["model-select"])
+        self.model_select = pn.widgets.Select(
+            label="model", options=list(MODELS), value=model, css_classes=["model-select"]
+        )
         self.param_widgets: dict = {}
         self._stimulus_key = None
         self.param_box = pn.Column(sizing_mode="stretch_width")
         self.stage_select = pn.widgets.Select(label="stage", css_classes=["stage-select"])
         self.model_about = pn.pane.Markdown("", css_classes=["model-about"], sizing_mode="stretch_width")
         self.about = pn.pane.Markdown("", css_classes=["stage-about"], sizing_mode="stretch_width")
-        self.plot = pn.pane.Bokeh(None, css_classes=["stage-plot"], sizing_mode="stretch_width", min_width=300,
-                                  styles={"flex": "1 1 420px"})
-        self.compare_plot = pn.pane.Bokeh(None, css_classes=["compare-plot"], sizing_mode="stretch_width",
-                                          min_width=300, visible=False, styles={"flex": "1 1 420px"})
-        self.waveform_plot = pn.pane.Bokeh(None, css_classes=["waveform-plot"], sizing_mode="stretch_width",
-                                           min_width=300, styles={"flex": "1 1 420px"})
-        self.spectrum_plot = pn.pane.Bokeh(None, css_classes=["spectrum-plot"], sizing_mode="stretch_width",
-                                           min_width=300, styles={"flex": "1 1 420px"})
+        self.plot = pn.pane.Bokeh(
+            None, css_classes=["stage-plot"], sizing_mode="stretch_width", min_width=300, styles={"flex": "1 1 420px"}
+        )
+        self.compare_plot = pn.pane.Bokeh(
+            None,
+            css_classes=["compare-plot"],
+            sizing_mode="stretch_width",
+            min_width=300,
+            visible=False,
+            styles={"flex": "1 1 420px"},
+        )
+        self.waveform_plot = pn.pane.Bokeh(
+            None,
+            css_classes=["waveform-plot"],
+            sizing_mode="stretch_width",
+            min_width=300,
+            styles={"flex": "1 1 420px"},
+        )
+        self.spectrum_plot = pn.pane.Bokeh(
+            None,
+            css_classes=["spectrum-plot"],
+            sizing_mode="stretch_width",
+            min_width=300,
+            styles={"flex": "1 1 420px"},
+        )
         self.stimulus_plot = self.waveform_plot  # the stimulus views (waveform first)
         self.plot_box = responsive_row(self.plot, self.compare_plot, css_classes=["plots"])
         self.readout = pn.pane.Markdown("", css_classes=["readout"], sizing_mode="stretch_width")
         # what the (canvas-drawn) plot shows, in words: for screen readers and for tests
-        self.plot_caption = pn.pane.Markdown("", css_classes=["plot-caption"], sizing_mode="stretch_width",
-                                             styles={"font-size": "0.85em", "color": "#444"})
-        self.compare_readout = pn.pane.Markdown("", css_classes=["compare-readout"], sizing_mode="stretch_width",
-                                                visible=False)
+        self.plot_caption = pn.pane.Markdown(
+            "",
+            css_classes=["plot-caption"],
+            sizing_mode="stretch_width",
+            styles={"font-size": "0.85em", "color": "#444"},
+        )
+        self.compare_readout = pn.pane.Markdown(
+            "", css_classes=["compare-readout"], sizing_mode="stretch_width", visible=False
+        )
         self.stimulus_readout = pn.pane.Markdown("", css_classes=["stimulus-readout"], sizing_mode="stretch_width")
         self.error = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["error-message"])
         self.spinner = pn.indicators.LoadingSpinner(value=True, visible=False, size=28)
         # players: A (the controls), B (kept with the button), A then B
         self.player = ABPlayer(css_classes=["stimulus-audio"], sizing_mode="stretch_width")
         self.audio = self.player  # (name kept for callers of the single player)
-        self.playback_note = pn.pane.Markdown(f"<small>{core.PLAYBACK_NOTE}</small>", css_classes=["playback-note"],
-                                              sizing_mode="stretch_width")
+        self.playback_note = pn.pane.Markdown(
+            f"<small>{core.PLAYBACK_NOTE}</small>", css_classes=["playback-note"], sizing_mode="stretch_width"
+        )
         self.clip_warning = pn.pane.Alert("", alert_type="warning", visible=False, css_classes=["clip-warning"])
-        self.keep_b = pn.widgets.Button(label="Keep A as B", css_classes=["keep-b"], color="primary", width=150,
-                                        description="Store the current stimulus as B, to play and plot next to A")
+        self.keep_b = pn.widgets.Button(
+            label="Keep A as B",
+            css_classes=["keep-b"],
+            color="primary",
+            width=150,
+            description="Store the current stimulus as B, to play and plot next to A",
+        )
         self.spec_b: StimulusSpec | None = None
         self.upload_status = pn.pane.Markdown("", css_classes=["upload-status"])
         # comparison
-        self.compare_select = pn.widgets.Select(label="compare with", options=COMPARE, value="none",
-                                                css_classes=["compare-select"])
-        self.compare_model = pn.widgets.Select(label="second model", options=list(MODELS),
-                                               value=[m for m in MODELS if m != model][0],
-                                               css_classes=["compare-model"], visible=False)
+        self.compare_select = pn.widgets.Select(
+            label="compare with", options=COMPARE, value="none", css_classes=["compare-select"]
+        )
+        self.compare_model = pn.widgets.Select(
+            label="second model",
+            options=list(MODELS),
+            value=[m for m in MODELS if m != model][0],
+            css_classes=["compare-model"],
+            visible=False,
+        )
         self.compare_stage = pn.widgets.Select(label="its stage", css_classes=["compare-stage"], visible=False)
         # downloads (made on click, in a worker thread)
-        labels = {"png": "Figure (PNG)", "svg": "Figure (SVG)", "npz": "Data (NPZ)", "csv": "Data as plotted (CSV)",
-                  "wav": "Stimulus A (WAV)"}
-        self.downloads = {fmt: pn.widgets.FileDownload(label=label, callback=self._download(fmt),
-                                                       filename=f"file.{fmt}", css_classes=[f"download-{fmt}"],
-                                                       color="light", width=170)
-                          for fmt, label in labels.items()}
+        labels = {
+            "png": "Figure (PNG)",
+            "svg": "Figure (SVG)",
+            "npz": "Data (NPZ)",
+            "csv": "Data as plotted (CSV)",
+            "wav": "Stimulus A (WAV)",
+        }
+        self.downloads = {
+            fmt: pn.widgets.FileDownload(
+                label=label,
+                callback=self._download(fmt),
+                filename=f"file.{fmt}",
+                css_classes=[f"download-{fmt}"],
+                color="light",
+                width=170,
+            )
+            for fmt, label in labels.items()
+        }
         self.result = None  # the last run shown (stimulus A)
         self.stage_key = None
         for name, w in self.stimulus_widgets.items():
@@ -418,8 +478,11 @@ class StageExplorer:
             options = core.stage_choices(self.explorer.model(name, self.params()).stage_info)
             self.stage_select.options = options
             self.stage_select.value = next(iter(options.values()))
-            self.model_about.object = (f"**{name}**: {spec.about}<br><small>{spec.citation}</small>"
-                                       if spec.citation else f"**{name}**: {spec.about}")
+            self.model_about.object = (
+                f"**{name}**: {spec.about}<br><small>{spec.citation}</small>"
+                if spec.citation
+                else f"**{name}**: {spec.about}"
+            )
         finally:
             self._quiet = quiet
 
@@ -531,8 +594,10 @@ class StageExplorer:
 
     def _on_refused(self, event):
         size = self.upload.rejected_bytes
-        self._show_error(f"Upload rejected in the browser, nothing was sent: the file is {size / 1e6:.1f} MB; "
-                         f"the limit is {core.MAX_UPLOAD_BYTES / 1e6:g} MB (about 10 s of audio)")
+        self._show_error(
+            f"Upload rejected in the browser, nothing was sent: the file is {size / 1e6:.1f} MB; "
+            f"the limit is {core.MAX_UPLOAD_BYTES / 1e6:g} MB (about 10 s of audio)"
+        )
 
     def close(self):
         """The session ended: stop pending work and free the caches (models, stage outputs)."""
@@ -549,7 +614,7 @@ class StageExplorer:
         mode = self.compare_select.value
         if mode == "stimulus":
             if self.spec_b is None:
-                return "Keep a stimulus as B first (\"Keep A as B\"), then change A."
+                return 'Keep a stimulus as B first ("Keep A as B"), then change A.'
             return self.model_select.value, self.spec_b, params, self.stage_select.value
         if mode == "model":
             return self.compare_model.value, stim, None, self.compare_stage.value
@@ -566,8 +631,9 @@ class StageExplorer:
             stim, params = self.stimulus_spec(), self.params()
             compare = self._compare_request(stim, params)
             work = lambda: self.compute(name, stim, params, stage_key, generation, compare)  # noqa: E731
-            result, (stage_fig, caption), other = await core.run_with_progress(work, self._busy, self._idle,
-                                                                           executor=EXECUTOR)
+            result, (stage_fig, caption), other = await core.run_with_progress(
+                work, self._busy, self._idle, executor=EXECUTOR
+            )
         except core.Superseded:
             return
         except Exception as exc:  # shown in the page; the session keeps working
@@ -587,8 +653,11 @@ class StageExplorer:
         self.readout.object = core.format_readout(core.readout(result, stage_key))
         self._show_compare(other)
         self._update_download_names()
-        self.stimulus_readout.object = (f"**A**: {stim.describe()}" + (f" · **B**: {self.spec_b.describe()}"
-                                        if self.spec_b else "") + f" · model input at {result.fs:g} Hz")
+        self.stimulus_readout.object = (
+            f"**A**: {stim.describe()}"
+            + (f" · **B**: {self.spec_b.describe()}" if self.spec_b else "")
+            + f" · model input at {result.fs:g} Hz"
+        )
         media_key = (stim.canonical(), self.spec_b, result.fs)
         if self._stimulus_key != media_key:  # the stimulus views follow after the stage plot
             loop = asyncio.get_running_loop()
@@ -610,22 +679,33 @@ class StageExplorer:
         self.compare_plot.object = fig_b
         which = "B" if self.compare_select.value == "stimulus" else result_b.model
         self.compare_readout.object = f"**{which}**: " + core.format_readout(
-            {k: v for k, v in core.readout(result_b, key_b).items() if k not in ("compute time (ms)",
-                                                                                 "stages computed")})
+            {
+                k: v
+                for k, v in core.readout(result_b, key_b).items()
+                if k not in ("compute time (ms)", "stages computed")
+            }
+        )
 
     def _show_media(self, stim, media):
         (wave_fig, spec_fig), play_a, play_b = media
         self.waveform_plot.object, self.spectrum_plot.object = wave_fig, spec_fig
-        update = dict(a_src="data:audio/wav;base64," + base64.b64encode(play_a.wav).decode("ascii"),
-                      a_label=f"A: {stim.describe()}", a_duration_s=play_a.duration_s)
+        update = dict(
+            a_src="data:audio/wav;base64," + base64.b64encode(play_a.wav).decode("ascii"),
+            a_label=f"A: {stim.describe()}",
+            a_duration_s=play_a.duration_s,
+        )
         if play_b is not None:
-            update.update(b_src="data:audio/wav;base64," + base64.b64encode(play_b.wav).decode("ascii"),
-                          b_label=f"B: {self.spec_b.describe()}", b_duration_s=play_b.duration_s)
+            update.update(
+                b_src="data:audio/wav;base64," + base64.b64encode(play_b.wav).decode("ascii"),
+                b_label=f"B: {self.spec_b.describe()}",
+                b_duration_s=play_b.duration_s,
+            )
         else:
             update.update(b_src="", b_label="", b_duration_s=0.0)
         self.player.param.update(**update)
-        warnings = [f"{name}: {p.warning()}" for name, p in (("A", play_a), ("B", play_b)) if p is not None and
-                    p.clipped]
+        warnings = [
+            f"{name}: {p.warning()}" for name, p in (("A", play_a), ("B", play_b)) if p is not None and p.clipped
+        ]
         self.clip_warning.object = " ".join(warnings)
         self.clip_warning.visible = bool(warnings)
 
@@ -651,9 +731,10 @@ class StageExplorer:
                 view.title = f"{view.title} (A)"
             _share_scales(view, view_b)
         fig = bokeh_plots.bokeh_figure(view, height=PLOT_HEIGHT)
-        caption = (f"Plot: {view.title} of {name} for {stim.describe()}; x: {view.xlabel}; "
-                   f"y: {view.ylabel.replace(chr(10), ' ')}" + (f"; colour: {view.value_label}" if view.value_label
-                                                                else ""))
+        caption = (
+            f"Plot: {view.title} of {name} for {stim.describe()}; x: {view.xlabel}; "
+            f"y: {view.ylabel.replace(chr(10), ' ')}" + (f"; colour: {view.value_label}" if view.value_label else "")
+        )
         if view_b is not None:
             same_x = view_b.xlabel == view.xlabel and view_b.log_x == view.log_x
             fig_b = bokeh_plots.bokeh_figure(view_b, height=PLOT_HEIGHT, x_range=fig.x_range if same_x else None)
@@ -687,8 +768,10 @@ class StageExplorer:
                 raise ValueError("nothing to download yet: wait for the first plot")
             if fmt == "wav":
                 stim = result.stimulus
-                job = lambda: downloads.stimulus_wav(self.explorer.stimulus(stim, result.fs).numpy(),  # noqa: E731
-                                                     result.fs, stim)
+
+                def job():
+                    return downloads.stimulus_wav(self.explorer.stimulus(stim, result.fs).numpy(), result.fs, stim)
+
             elif fmt in ("png", "svg"):
                 job = lambda: downloads.figure_file(result, key, fmt)  # noqa: E731
             elif fmt == "npz":
@@ -698,6 +781,7 @@ class StageExplorer:
             filename, data = await asyncio.get_running_loop().run_in_executor(EXECUTOR, job)
             self.downloads[fmt].filename = filename
             return io.BytesIO(data)
+
         return make
 
     def _update_download_names(self):
@@ -705,8 +789,12 @@ class StageExplorer:
 
         stem = downloads._stem(self.result, self.stage_key)
         for fmt, w in self.downloads.items():
-            w.filename = f"{stem}.{fmt}" if fmt != "wav" else downloads.safe_name(
-                self.result.stimulus.kind, f"{self.result.stimulus.level_db_spl:g}dBSPL") + ".wav"
+            w.filename = (
+                f"{stem}.{fmt}"
+                if fmt != "wav"
+                else downloads.safe_name(self.result.stimulus.kind, f"{self.result.stimulus.level_db_spl:g}dBSPL")
+                + ".wav"
+            )
 
     def _busy(self):  # (a Bokeh pane's own ``loading`` edits its figure outside the document lock)
         self.spinner.visible = True
@@ -720,29 +808,62 @@ class StageExplorer:
     def stimulus_controls(self):
         """The stimulus column: kind and settings of A, the players, B, and the upload."""
         return pn.Column(
-            "### Stimulus A", self.stimulus_widgets["kind"], self._used_box, self._unused_card,
+            "### Stimulus A",
+            self.stimulus_widgets["kind"],
+            self._used_box,
+            self._unused_card,
             pn.pane.Markdown("or upload a WAV (≤ 5 MB, ≤ 10 s; stereo stays stereo for binaural models):"),
-            self.upload, self.upload_status,
-            "### Listen", self.player, self.keep_b, self.clip_warning, self.playback_note,
-            sizing_mode="stretch_width", max_width=340, min_width=280, styles={"flex": "0 1 320px"},
-            css_classes=["stimulus-controls"])
+            self.upload,
+            self.upload_status,
+            "### Listen",
+            self.player,
+            self.keep_b,
+            self.clip_warning,
+            self.playback_note,
+            sizing_mode="stretch_width",
+            max_width=340,
+            min_width=280,
+            styles={"flex": "0 1 320px"},
+            css_classes=["stimulus-controls"],
+        )
 
     def stimulus_view(self):
-        return pn.Column(self.stimulus_readout, responsive_row(self.waveform_plot, self.spectrum_plot),
-                         sizing_mode="stretch_width")
+        return pn.Column(
+            self.stimulus_readout, responsive_row(self.waveform_plot, self.spectrum_plot), sizing_mode="stretch_width"
+        )
 
     def download_row(self):
-        return responsive_row(pn.pane.Markdown("**Download:**", margin=(12, 5, 5, 10)), *self.downloads.values(),
-                              css_classes=["downloads"])
+        return responsive_row(
+            pn.pane.Markdown("**Download:**", margin=(12, 5, 5, 10)),
+            *self.downloads.values(),
+            css_classes=["downloads"],
+        )
 
     def model_view(self):
-        controls = pn.Column(self.model_select, self.param_box, self.stage_select, self.compare_select,
-                             self.compare_model, self.compare_stage, sizing_mode="stretch_width", max_width=320,
-                             min_width=260, styles={"flex": "0 1 300px"})
-        main = pn.Column(self.model_about, pn.Row(self.spinner, self.about, sizing_mode="stretch_width"),
-                         self.readout, self.plot_box, self.plot_caption, self.compare_readout,
-                         self.download_row(), sizing_mode="stretch_width", min_width=300,
-                         styles={"flex": "1 1 480px"})
+        controls = pn.Column(
+            self.model_select,
+            self.param_box,
+            self.stage_select,
+            self.compare_select,
+            self.compare_model,
+            self.compare_stage,
+            sizing_mode="stretch_width",
+            max_width=320,
+            min_width=260,
+            styles={"flex": "0 1 300px"},
+        )
+        main = pn.Column(
+            self.model_about,
+            pn.Row(self.spinner, self.about, sizing_mode="stretch_width"),
+            self.readout,
+            self.plot_box,
+            self.plot_caption,
+            self.compare_readout,
+            self.download_row(),
+            sizing_mode="stretch_width",
+            min_width=300,
+            styles={"flex": "1 1 480px"},
+        )
         return responsive_row(controls, main)
 
 
@@ -769,9 +890,11 @@ def warm_up_in_background(models=None, duration_s: float = 0.05):
     EXECUTOR.submit(warm)
 
 
-_PHONE_TEMPLATE = ('{% extends base %}\n{% block preamble %}'
-                   '<meta name="viewport" content="width=device-width, initial-scale=1">'
-                   '{{ super() }}{% endblock %}')
+_PHONE_TEMPLATE = (
+    "{% extends base %}\n{% block preamble %}"
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    "{{ super() }}{% endblock %}"
+)
 
 
 def use_device_width(doc) -> None:
@@ -792,5 +915,4 @@ def start(explorer_view: StageExplorer):
         pn.state.execute(lambda: explorer_view.refresh(debounce=False))
 
 
-__all__ = ["ABPlayer", "WavUpload", "StageExplorer", "panel_widget", "responsive_row", "start",
-           "warm_up_in_background"]
+__all__ = ["ABPlayer", "WavUpload", "StageExplorer", "panel_widget", "responsive_row", "start", "warm_up_in_background"]

@@ -178,8 +178,9 @@ class StaircaseProgress:
         return int(len(reversal_indices(track))) if len(track) > 2 else 0
 
     def _reversal_fraction(self) -> float:
-        per_run = [1.0 if run not in self.active else min(1.0, self.reversals(run) / self.needed)
-                   for run in range(self.n_runs)]
+        per_run = [
+            1.0 if run not in self.active else min(1.0, self.reversals(run) / self.needed) for run in range(self.n_runs)
+        ]
         return float(np.mean(per_run))
 
     def fraction(self) -> float:
@@ -205,11 +206,19 @@ class StaircaseProgress:
     def snapshot(self) -> dict:
         """Plain numbers for the page (sent from the worker process)."""
         seen = self.values_seen
-        return {"phase": self.phase, "trials": self.trials, "steps": self.steps, "n_runs": self.n_runs,
-                "runs_active": len(self.active), "runs_done": self.n_runs - len(self.active),
-                "reversals": [self.reversals(r) for r in range(self.n_runs)] if seen else None,
-                "reversals_needed": self.needed, "fraction": round(self.fraction(), 4),
-                "elapsed_s": round(self.clock() - self.started, 2), "eta_s": self.eta_s()}
+        return {
+            "phase": self.phase,
+            "trials": self.trials,
+            "steps": self.steps,
+            "n_runs": self.n_runs,
+            "runs_active": len(self.active),
+            "runs_done": self.n_runs - len(self.active),
+            "reversals": [self.reversals(r) for r in range(self.n_runs)] if seen else None,
+            "reversals_needed": self.needed,
+            "fraction": round(self.fraction(), 4),
+            "elapsed_s": round(self.clock() - self.started, 2),
+            "eta_s": self.eta_s(),
+        }
 
 
 def describe(snapshot: dict) -> str:
@@ -221,15 +230,17 @@ def describe(snapshot: dict) -> str:
     if rev is not None:
         need = snapshot["reversals_needed"]
         done = sum(min(r, need) for r in rev)
-        parts.append(f"reversals {done} of {need * len(rev)} ({len(rev)} run{'s' if len(rev) != 1 else ''} × "
-                     f"{need} to finish)")
+        parts.append(
+            f"reversals {done} of {need * len(rev)} ({len(rev)} run{'s' if len(rev) != 1 else ''} × {need} to finish)"
+        )
     else:
         parts.append("reversals not visible for this observer")
     if snapshot["runs_done"]:
         parts.append(f"{snapshot['runs_done']} of {snapshot['n_runs']} runs finished")
     eta = snapshot.get("eta_s")
-    parts.append("estimating the time left…" if eta is None or not math.isfinite(eta)
-                 else f"about {format_duration(eta)} left")
+    parts.append(
+        "estimating the time left…" if eta is None or not math.isfinite(eta) else f"about {format_duration(eta)} left"
+    )
     return " · ".join(parts)
 
 
@@ -265,8 +276,15 @@ class TrackedObserver:
     distinct target value once (frozen stimuli).
     """
 
-    def __init__(self, observer, progress: StaircaseProgress, recorder: _Recorder, should_stop=None,
-                 report=None, frozen_cache: bool = False):
+    def __init__(
+        self,
+        observer,
+        progress: StaircaseProgress,
+        recorder: _Recorder,
+        should_stop=None,
+        report=None,
+        frozen_cache: bool = False,
+    ):
         self._observer = observer
         self._progress = progress
         self._recorder = recorder
@@ -277,19 +295,23 @@ class TrackedObserver:
     def __getattr__(self, name):
         attr = getattr(self._observer, name)
         if name in STEP_CALLS and callable(attr):
+
             def step(first, *args, **kwargs):
                 self._check()
                 self._count(len(first))
                 return attr(first, *args, **kwargs)
+
             return step
         if name == "score" and callable(attr):
             return self._score
         if name == "prepare" and callable(attr):
+
             def prepare(*args, **kwargs):
                 self._check()
                 out = attr(*args, **kwargs)
                 self._recorder.values = None
                 return out
+
             return prepare
         return attr
 

@@ -48,8 +48,7 @@ from workbench.dashboards.compute import content_key, cpu_count
 LOG = logging.getLogger("workbench.dashboards.workers")
 RUNNER = "workbench.dashboards.experiments_ui:run_job"
 WARM_UP = "workbench.dashboards.experiments_ui:warm_up_worker"
-GENERIC_FAILURE = ("The experiment failed unexpectedly (the details are in the server's log). "
-                   "Try other settings.")
+GENERIC_FAILURE = "The experiment failed unexpectedly (the details are in the server's log). Try other settings."
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 TERMINAL = ("done", "error", "cancelled")
 _ENV_LOCK = threading.Lock()
@@ -74,8 +73,9 @@ def _trim():
 
 
 # --------------------------------------------------------------------------- worker process
-def _worker_main(conn, cancel, runner_path: str, warm_up_path: str | None, device: str, nice: int,
-                 report_interval_s: float):
+def _worker_main(
+    conn, cancel, runner_path: str, warm_up_path: str | None, device: str, nice: int, report_interval_s: float
+):
     """Body of a worker process: warm up, then run jobs sent over ``conn`` until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the server's to handle
     if nice:
@@ -201,10 +201,22 @@ class ExperimentPool:
     ``warm_up(device)``). ``device``: where the workers compute ('cpu', 'cuda').
     """
 
-    def __init__(self, n_workers: int | None = None, *, device: str = "cpu", nice: int = 10,
-                 runner: str = RUNNER, warm_up: str | None = WARM_UP, max_queued: int = 64,
-                 cache_entries: int = 128, job_timeout_s: float = 1800.0, cancel_grace_s: float = 10.0,
-                 max_jobs_per_worker: int = 50, report_interval_s: float = 0.5, start: bool = True):
+    def __init__(
+        self,
+        n_workers: int | None = None,
+        *,
+        device: str = "cpu",
+        nice: int = 10,
+        runner: str = RUNNER,
+        warm_up: str | None = WARM_UP,
+        max_queued: int = 64,
+        cache_entries: int = 128,
+        job_timeout_s: float = 1800.0,
+        cancel_grace_s: float = 10.0,
+        max_jobs_per_worker: int = 50,
+        report_interval_s: float = 0.5,
+        start: bool = True,
+    ):
         n_workers = default_workers() if n_workers is None else n_workers
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or not 1 <= n_workers <= 64:
             raise ValueError(f"n_workers must be an integer in [1, 64], got {n_workers!r}")
@@ -235,8 +247,9 @@ class ExperimentPool:
                 return
             self._started = True
         for slot in self._slots:
-            slot.thread = threading.Thread(target=self._slot_loop, args=(slot,), daemon=True,
-                                           name=f"workbench-experiments-{slot.index}")
+            slot.thread = threading.Thread(
+                target=self._slot_loop, args=(slot,), daemon=True, name=f"workbench-experiments-{slot.index}"
+            )
             slot.thread.start()
 
     def shutdown(self, timeout_s: float = 5.0):
@@ -261,9 +274,12 @@ class ExperimentPool:
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
         cancel = ctx.Event()
-        process = ctx.Process(target=_worker_main, name=f"workbench-experiment-worker-{slot.index}",
-                              args=(child, cancel, self.runner, self.warm_up, self.device, self.nice,
-                                    self.report_interval_s), daemon=True)
+        process = ctx.Process(
+            target=_worker_main,
+            name=f"workbench-experiment-worker-{slot.index}",
+            args=(child, cancel, self.runner, self.warm_up, self.device, self.nice, self.report_interval_s),
+            daemon=True,
+        )
         with _ENV_LOCK:  # one compute thread per worker: they share the machine with the server
             saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
             os.environ.update({k: "1" for k in THREAD_VARIABLES})
@@ -278,8 +294,9 @@ class ExperimentPool:
         child.close()
         slot.process, slot.conn, slot.cancel, slot.jobs_done, slot.ready = process, parent, cancel, 0, False
         self.stats_counts["workers_started"] += 1
-        LOG.info("experiment worker %d started (pid %d, device %s, nice %d)", slot.index, process.pid,
-                 self.device, self.nice)
+        LOG.info(
+            "experiment worker %d started (pid %d, device %s, nice %d)", slot.index, process.pid, self.device, self.nice
+        )
 
     def _await_ready(self, slot: _Slot, deadline_s: float = 300.0) -> bool:
         end = time.monotonic() + deadline_s
@@ -347,8 +364,10 @@ class ExperimentPool:
                     sub.deliver({"kind": "queued", "ahead": self._ahead(job)})
                 return sub
             if len(self._pending) >= self.max_queued:
-                raise ValueError(f"{len(self._pending)} experiments are already waiting (the most the server queues); "
-                                 "try again when some have finished")
+                raise ValueError(
+                    f"{len(self._pending)} experiments are already waiting (the most the server queues); "
+                    "try again when some have finished"
+                )
             job = _Job(next(self._ids), key, dict(spec))
             job.subscribers.append(sub)
             sub.job = job
@@ -456,12 +475,19 @@ class ExperimentPool:
                 cancel.set()
                 cancel_sent_at = now
             if cancel_sent_at is not None and now - cancel_sent_at > self.cancel_grace_s:
-                LOG.warning("experiment worker %d did not stop within %.0f s of the cancel; killing it",
-                            slot.index, self.cancel_grace_s)
+                LOG.warning(
+                    "experiment worker %d did not stop within %.0f s of the cancel; killing it",
+                    slot.index,
+                    self.cancel_grace_s,
+                )
                 self.stats_counts["workers_killed"] += 1
                 self._stop_worker(slot, kill=True)
-                self._finish(job, {"kind": "error", "message": self._timeout_text()} if timed_out
-                             else {"kind": "cancelled", "reason": "cancelled"})
+                self._finish(
+                    job,
+                    {"kind": "error", "message": self._timeout_text()}
+                    if timed_out
+                    else {"kind": "cancelled", "reason": "cancelled"},
+                )
                 return
             if now - started > self.job_timeout_s and not timed_out:
                 timed_out, job.cancel_requested = True, True
@@ -492,8 +518,12 @@ class ExperimentPool:
                 self._finish(job, {"kind": "error", "message": message[2]})
                 return
             elif kind == "cancelled" and message[1] == job.id:
-                self._finish(job, {"kind": "error", "message": self._timeout_text()} if timed_out
-                             else {"kind": "cancelled", "reason": "cancelled"})
+                self._finish(
+                    job,
+                    {"kind": "error", "message": self._timeout_text()}
+                    if timed_out
+                    else {"kind": "cancelled", "reason": "cancelled"},
+                )
                 return
             elif kind == "died":
                 if self._closed:
@@ -503,13 +533,21 @@ class ExperimentPool:
                 LOG.error("experiment worker %d died (exit code %s) during job %d", slot.index, code, job.id)
                 self.stats_counts["workers_died"] += 1
                 self._stop_worker(slot, kill=True)
-                self._finish(job, {"kind": "error", "message": "The experiment worker stopped unexpectedly "
-                                   "(it may have run out of memory); try again, or with fewer runs."})
+                self._finish(
+                    job,
+                    {
+                        "kind": "error",
+                        "message": "The experiment worker stopped unexpectedly "
+                        "(it may have run out of memory); try again, or with fewer runs.",
+                    },
+                )
                 return
 
     def _timeout_text(self) -> str:
-        return (f"The experiment was stopped after {self.job_timeout_s / 60:.0f} minutes (the server's limit "
-                "for one experiment); try fewer runs or the faster stand-in observer.")
+        return (
+            f"The experiment was stopped after {self.job_timeout_s / 60:.0f} minutes (the server's limit "
+            "for one experiment); try fewer runs or the faster stand-in observer."
+        )
 
     def _finish(self, job: _Job, event: dict):
         job.state = event["kind"]
@@ -518,12 +556,16 @@ class ExperimentPool:
     # ------------------------------------------------------------------ reading
     def stats(self) -> dict:
         with self._cond:
-            return {"workers": self.n_workers, "device": self.device,
-                    "alive": sum(1 for s in self._slots if s.process is not None and s.process.is_alive()),
-                    "ready": sum(1 for s in self._slots if s.ready),
-                    "queued": len(self._pending),
-                    "running": sum(1 for j in self._active.values() if j.state == "running"),
-                    "cached_results": len(self._results), **self.stats_counts}
+            return {
+                "workers": self.n_workers,
+                "device": self.device,
+                "alive": sum(1 for s in self._slots if s.process is not None and s.process.is_alive()),
+                "ready": sum(1 for s in self._slots if s.ready),
+                "queued": len(self._pending),
+                "running": sum(1 for j in self._active.values() if j.state == "running"),
+                "cached_results": len(self._results),
+                **self.stats_counts,
+            }
 
     def worker_pids(self) -> list[int]:
         return [s.process.pid for s in self._slots if s.process is not None and s.process.is_alive()]
@@ -546,9 +588,12 @@ class InlinePool:
         def work():
             sub.deliver({"kind": "started"})
             try:
-                result = runner(dict(spec), device=self.device,
-                                report=lambda snap, force=False: sub.deliver({"kind": "progress", "progress": snap}),
-                                should_stop=sub.stop.is_set)
+                result = runner(
+                    dict(spec),
+                    device=self.device,
+                    report=lambda snap, force=False: sub.deliver({"kind": "progress", "progress": snap}),
+                    should_stop=sub.stop.is_set,
+                )
                 sub.deliver({"kind": "done", "result": result, "cached": False})
             except Cancelled:
                 sub.deliver({"kind": "cancelled", "reason": "cancelled"})

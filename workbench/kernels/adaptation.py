@@ -39,7 +39,7 @@ def _constants(min_level, limit, n_loops):
     s0 = np.empty((n_loops, n_rows))
     for j in range(n_loops):
         s0[j] = min_level ** (1.0 / 2.0 ** (j + 1))
-    corr = min_level ** (1.0 / 2.0 ** n_loops)
+    corr = min_level ** (1.0 / 2.0**n_loops)
     maxvalue = (1.0 - s0 * s0) * limit - 1.0
     return s0, corr, 100.0 / (1.0 - corr), maxvalue
 
@@ -52,6 +52,7 @@ TILE = 256
 # operations of the former kernel, bitwise). The backward kernel steps through time with the
 # rows innermost. Signals are read in their (rows, time) layout and dtype; arithmetic is
 # float64.
+
 
 @numba.njit(cache=True, fastmath=False, parallel=True)
 def _forward_kernel(x, a1, min_level, limit, table, y, states, save):
@@ -86,8 +87,18 @@ def _forward_kernel(x, a1, min_level, limit, table, y, states, save):
                     tile[np.uint64(n * LANES + lane)] = max(x[row, np.uint64(t0 + n)], floor[lane])
             for j in range(n_loops):
                 if save:
-                    adaptation_loop_save(tile, nt, a1[j], limiting, c[j], z[j], table, flat,
-                                         (t0 * n_loops + j) * states.shape[2] + r0, stride)
+                    adaptation_loop_save(
+                        tile,
+                        nt,
+                        a1[j],
+                        limiting,
+                        c[j],
+                        z[j],
+                        table,
+                        flat,
+                        (t0 * n_loops + j) * states.shape[2] + r0,
+                        stride,
+                    )
                 else:
                     adaptation_loop(tile, nt, a1[j], limiting, c[j], z[j], table)
             for lane in range(n_lanes):
@@ -134,8 +145,25 @@ def _backward_kernel(gy, x, a1, min_level, limit, table, states, gx, ga):
             for i in range(nt * LANES):  # padding lanes: a harmless input (never stored)
                 if i % LANES >= n_lanes:
                     tile_x[i] = 1.0
-            adaptation_backward(tile_x, tile_g, nt, n_loops, a1, limiting, m, fm, table, flat,
-                                t0 * n_loops * srow + r0, srow, w, v, ev, gs, gacc)
+            adaptation_backward(
+                tile_x,
+                tile_g,
+                nt,
+                n_loops,
+                a1,
+                limiting,
+                m,
+                fm,
+                table,
+                flat,
+                t0 * n_loops * srow + r0,
+                srow,
+                w,
+                v,
+                ev,
+                gs,
+                gacc,
+            )
             tiles.store(tile_g, gx, r0, n_lanes, t0, nt, n_t, 1, 0, False)
         for lane in range(n_lanes):
             for j in range(n_loops):
@@ -198,7 +226,8 @@ class _AdaptLoopDevice(torch.autograd.Function):
     def backward(ctx, grad_y):
         x, a1, min_level, ckpt = ctx.saved_tensors
         gx, ga = load_triton_kernels("adaptation").backward(
-            grad_y.to(x.dtype), x.contiguous(), a1.detach(), min_level, ctx.limit, ckpt)
+            grad_y.to(x.dtype), x.contiguous(), a1.detach(), min_level, ctx.limit, ckpt
+        )
         grad_a = ga.sum(0).to(a1.dtype) if ctx.needs_input_grad[1] else None
         return (gx if ctx.needs_input_grad[0] else None), grad_a, None, None
 
@@ -206,10 +235,10 @@ class _AdaptLoopDevice(torch.autograd.Function):
 def _adaptation_torch(x, a1, min_level, limit):
     """Device-resident reference recursion (autograd differentiates it); rows x time."""
     n_loops = a1.shape[0]
-    m = min_level.unsqueeze(-1)                                        # (R, 1)
+    m = min_level.unsqueeze(-1)  # (R, 1)
     powers = 2.0 ** -torch.arange(1, n_loops + 1, dtype=x.dtype, device=x.device)
-    s0 = m ** powers                                                   # (R, L)
-    corr = min_level ** (2.0 ** -n_loops)
+    s0 = m**powers  # (R, L)
+    corr = min_level ** (2.0**-n_loops)
     mult = 100.0 / (1.0 - corr)
     maxv = (1.0 - s0 * s0) * limit - 1.0
     state = list(s0.unbind(-1))
@@ -227,8 +256,9 @@ def _adaptation_torch(x, a1, min_level, limit):
     return (torch.stack(out, -1) - corr.unsqueeze(-1)) * mult.unsqueeze(-1)
 
 
-def adaptation_loops(x: torch.Tensor, tau_s: torch.Tensor, fs: float, limit: float,
-                     min_level: torch.Tensor, backend: str = "auto") -> torch.Tensor:
+def adaptation_loops(
+    x: torch.Tensor, tau_s: torch.Tensor, fs: float, limit: float, min_level: torch.Tensor, backend: str = "auto"
+) -> torch.Tensor:
     """Run the adaptation loops along the last axis.
 
     x : ``(..., T)`` non-negative envelope (AMT units, dboffset 100).

@@ -113,8 +113,9 @@ class _AGCDevice(torch.autograd.Function):
     def backward(ctx, grad_out):
         rows, y, y0r, up, coef, attack, release = ctx.saved_tensors
         shape, y0_shape = ctx.shapes
-        gx, gy0, gcoef = load_triton_kernels("agc").backward(grad_out.reshape(rows.shape).to(rows.dtype),
-                                                             rows, y, y0r, up, coef)
+        gx, gy0, gcoef = load_triton_kernels("agc").backward(
+            grad_out.reshape(rows.shape).to(rows.dtype), rows, y, y0r, up, coef
+        )
         total = gcoef.sum(0)
         grad_y0 = gy0.reshape(y0_shape) if ctx.needs_input_grad[1] else None
         grad_a = total[0].to(attack.dtype) if ctx.needs_input_grad[2] else None
@@ -134,8 +135,7 @@ def _agc_torch(x, y0, attack, release):
     return torch.stack(out, dim=-1)
 
 
-def agc(x: torch.Tensor, attack, release, initial: torch.Tensor | None = None,
-        backend: str = "auto") -> torch.Tensor:
+def agc(x: torch.Tensor, attack, release, initial: torch.Tensor | None = None, backend: str = "auto") -> torch.Tensor:
     """Attack/release smoothing along the last dim of ``x`` (frames); see the module docstring.
 
     ``initial``: state before the first frame, shape ``x.shape[:-1]`` (default zeros).

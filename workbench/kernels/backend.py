@@ -40,8 +40,18 @@ import os
 import numpy as np
 import torch
 
-__all__ = ["BACKENDS", "resolve_backend", "use_backend", "uses_device_path", "load_triton_kernels",
-           "triton_available", "interpreting", "rows_per_program", "device_constant", "shape_only"]
+__all__ = [
+    "BACKENDS",
+    "resolve_backend",
+    "use_backend",
+    "uses_device_path",
+    "load_triton_kernels",
+    "triton_available",
+    "interpreting",
+    "rows_per_program",
+    "device_constant",
+    "shape_only",
+]
 
 BACKENDS = ("auto", "numba", "triton", "torch")
 _override: contextvars.ContextVar[str | None] = contextvars.ContextVar("workbench_backend", default=None)
@@ -120,8 +130,10 @@ def resolve_backend(x: torch.Tensor, backend: str = "auto") -> str:
         if not triton_available():
             raise ValueError("backend='triton' needs the triton package (pip install triton)")
         if x.device.type == "cpu" and not interpreting():
-            raise ValueError("backend='triton' on CPU tensors needs TRITON_INTERPRET=1 in the environment "
-                             "before workbench loads its kernels")
+            raise ValueError(
+                "backend='triton' on CPU tensors needs TRITON_INTERPRET=1 in the environment "
+                "before workbench loads its kernels"
+            )
         if x.device.type not in ("cpu", "cuda", "meta"):
             raise ValueError(f"backend='triton' runs on CUDA tensors, got a tensor on {x.device.type}")
     return backend

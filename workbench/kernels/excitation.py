@@ -37,9 +37,34 @@ def _exp_neg(v):
     arithmetic, so the band loop vectorises (numba has no SIMD exp here). Relative error
     < 1e-13 for |v| <= 40; beyond that the weights are < 1e-17 and their error irrelevant."""
     r = v * (-1.0 / 256.0)
-    p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (
-        1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 + r * (
-            1.0 / 3628800 + r * (1.0 / 39916800)))))))))))
+    p = 1.0 + r * (
+        1.0
+        + r
+        * (
+            1.0 / 2
+            + r
+            * (
+                1.0 / 6
+                + r
+                * (
+                    1.0 / 24
+                    + r
+                    * (
+                        1.0 / 120
+                        + r
+                        * (
+                            1.0 / 720
+                            + r
+                            * (
+                                1.0 / 5040
+                                + r * (1.0 / 40320 + r * (1.0 / 362880 + r * (1.0 / 3628800 + r * (1.0 / 39916800))))
+                            )
+                        )
+                    )
+                )
+            )
+        )
+    )
     p = p * p
     p = p * p
     p = p * p
@@ -150,7 +175,7 @@ class _RoexLower(torch.autograd.Function):
         return torch.from_numpy(gi), torch.from_numpy(gs), None, None, None, None
 
 
-def _roex_lower_torch(inten, slope, freqs, p_c, q_c, fc, pairs=None, chunk_elems=2 ** 22):
+def _roex_lower_torch(inten, slope, freqs, p_c, q_c, fc, pairs=None, chunk_elems=2**22):
     """All pairs ``f_j < fc_c`` as torch ops (any device), in row chunks of bounded memory."""
     if pairs is None:
         comp, band = torch.nonzero(freqs[:, None] < fc[None, :], as_tuple=True)
@@ -160,8 +185,8 @@ def _roex_lower_torch(inten, slope, freqs, p_c, q_c, fc, pairs=None, chunk_elems
     step = max(1, chunk_elems // max(u.numel(), 1))
     parts = []
     for r0 in range(0, inten.shape[0], step):
-        v = u * slope[r0:r0 + step, comp]
-        i_c = inten[r0:r0 + step, comp]
+        v = u * slope[r0 : r0 + step, comp]
+        i_c = inten[r0 : r0 + step, comp]
         w = (1 + v) * torch.exp(-v) * torch.where(i_c != 0, i_c, torch.zeros_like(i_c))  # I == 0: absent
         out = torch.zeros(w.shape[0], fc.numel(), dtype=w.dtype, device=w.device)
         parts.append(out.index_add(1, band, w))
@@ -175,8 +200,16 @@ def lower_pairs(freqs: torch.Tensor, fc: torch.Tensor) -> tuple[torch.Tensor, to
     return comp.to(freqs.device), band.to(freqs.device)
 
 
-def roex_lower(inten: torch.Tensor, slope: torch.Tensor, freqs: torch.Tensor, p_c: torch.Tensor,
-               q_c: torch.Tensor, fc: torch.Tensor, pairs=None, backend: str = "auto") -> torch.Tensor:
+def roex_lower(
+    inten: torch.Tensor,
+    slope: torch.Tensor,
+    freqs: torch.Tensor,
+    p_c: torch.Tensor,
+    q_c: torch.Tensor,
+    fc: torch.Tensor,
+    pairs=None,
+    backend: str = "auto",
+) -> torch.Tensor:
     """Lower-skirt excitation ``(..., n_bands)`` from ``inten``/``slope`` ``(..., K)``.
 
     ``pairs``: :func:`lower_pairs` of ``freqs`` and ``fc`` (computed here when None; the

@@ -103,6 +103,7 @@ TILE = 256
 # LANES rows side by side in time-major tiles (see _lanes.py): the conductance terms of a
 # tile are computed elementwise (vectorised), then the membrane recursion runs per lane.
 
+
 @numba.njit(cache=True, fastmath=False, error_model="numpy", parallel=True)
 def _ihc_forward_kernel(velocity, c, table, out):
     """c[8:] = (alpha_rest, beta_rest, step, step * (E_P - V_pre))."""
@@ -154,8 +155,8 @@ def _ihc_backward_kernel(velocity, c, table, out, grad_out, grad_velocity):
                 tile_v[i] = c[8] - c[10] * g_change  # alpha
             # alpha[n + 1] in reversed order: the previous position, the carry at the first
             tile_a[:LANES] = carry
-            tile_a[LANES:nt * LANES] = tile_v[:(nt - 1) * LANES]
-            carry[:] = tile_v[(nt - 1) * LANES:nt * LANES]
+            tile_a[LANES : nt * LANES] = tile_v[: (nt - 1) * LANES]
+            carry[:] = tile_v[(nt - 1) * LANES : nt * LANES]
             scan_forward(tile_a, tile_g, nt, lam)  # tile_g <- lam
             for i in range(nt * LANES):
                 tile_g[i] = tile_g[i] * (c[11] - c[10] * tile_p[i]) * tile_s[i]
@@ -306,6 +307,8 @@ def membrane_scan(alpha: torch.Tensor, beta: torch.Tensor, backend: str = "auto"
     tensor([[1.0000, 1.5000, 1.7500]])
     """
     if alpha.shape != beta.shape or alpha.dtype != beta.dtype:
-        raise ValueError(f"alpha and beta must share shape and dtype, got {tuple(alpha.shape)} "
-                         f"{alpha.dtype} and {tuple(beta.shape)} {beta.dtype}")
+        raise ValueError(
+            f"alpha and beta must share shape and dtype, got {tuple(alpha.shape)} "
+            f"{alpha.dtype} and {tuple(beta.shape)} {beta.dtype}"
+        )
     return _MembraneScan.apply(alpha, beta, resolve_backend(beta, backend))

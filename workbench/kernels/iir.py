@@ -56,7 +56,7 @@ from workbench.kernels.backend import load_triton_kernels, resolve_backend
 __all__ = ["lfilter", "sosfilt", "section", "FFT_MAX_BYTES"]
 
 # Largest FFT working set (bytes) ``method='fft'`` allocates; beyond it the call is refused.
-FFT_MAX_BYTES = 2 ** 32
+FFT_MAX_BYTES = 2**32
 
 
 # --------------------------------------------------------------------------- numba kernels
@@ -212,8 +212,14 @@ def _pack_coefficients(sos: torch.Tensor) -> tuple[np.ndarray, bool, bool]:
     return taps.contiguous().numpy(), first_order, False
 
 
-def _run_cascade(sos: torch.Tensor, x: torch.Tensor, dtype: torch.dtype, reverse: bool = False,
-                 x_index: np.ndarray | None = None, out_dtype: torch.dtype | None = None) -> torch.Tensor:
+def _run_cascade(
+    sos: torch.Tensor,
+    x: torch.Tensor,
+    dtype: torch.dtype,
+    reverse: bool = False,
+    x_index: np.ndarray | None = None,
+    out_dtype: torch.dtype | None = None,
+) -> torch.Tensor:
     """``y (R, T)`` from normalised rows ``sos (R, K, 6)`` of ``dtype`` and input rows ``x``
     (row ``x_index[r]`` feeds output row r; default: the same row). The recursion runs in
     float64 (complex: pairs of float64); ``y`` has ``out_dtype`` (default ``dtype``)."""
@@ -224,9 +230,17 @@ def _run_cascade(sos: torch.Tensor, x: torch.Tensor, dtype: torch.dtype, reverse
     if x_index is None:
         x_index = np.arange(rows)
     if rows and x.shape[-1]:
-        _cascade(coef, first_order, complex_coef, _real_view(x), x_index, x.is_complex(),
-                 torch.view_as_real(y).reshape(rows, -1).numpy() if out_dtype.is_complex else y.numpy(),
-                 out_dtype.is_complex, reverse)
+        _cascade(
+            coef,
+            first_order,
+            complex_coef,
+            _real_view(x),
+            x_index,
+            x.is_complex(),
+            torch.view_as_real(y).reshape(rows, -1).numpy() if out_dtype.is_complex else y.numpy(),
+            out_dtype.is_complex,
+            reverse,
+        )
     return y
 
 
@@ -354,9 +368,11 @@ def _lfilter_fft(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor) -> torch.Ten
     complex_bytes = 2 * torch.empty((), dtype=x.real.dtype if x.is_complex() else x.dtype).element_size()
     need = 4 * rows * n_fft * complex_bytes  # spectra of x, b, a and the product
     if need > FFT_MAX_BYTES:
-        raise ValueError(f"method='fft' needs a {n_fft}-point grid per row (pole radius {radius:.6f}): "
-                         f"about {need / 2 ** 30:.1f} GiB for {rows} rows, above FFT_MAX_BYTES = "
-                         f"{FFT_MAX_BYTES / 2 ** 30:.1f} GiB; use the recursive method (the default)")
+        raise ValueError(
+            f"method='fft' needs a {n_fft}-point grid per row (pole radius {radius:.6f}): "
+            f"about {need / 2**30:.1f} GiB for {rows} rows, above FFT_MAX_BYTES = "
+            f"{FFT_MAX_BYTES / 2**30:.1f} GiB; use the recursive method (the default)"
+        )
     spec = torch.fft.fft(x, n=n_fft) * torch.fft.fft(b, n=n_fft) / torch.fft.fft(a, n=n_fft)
     y = torch.fft.ifft(spec)[..., :n_samples]
     return y if (x.is_complex() or a.is_complex() or b.is_complex()) else y.real
@@ -417,8 +433,9 @@ class _SectionDevice(torch.autograd.Function):
         kernels = load_triton_kernels("iir")
         b, a, x, y = ctx.saved_tensors
         g = grad_y.to(y.dtype)
-        all_pole = kernels.pack_sections(torch.nn.functional.pad(torch.ones_like(a[:, :1]), (0, 2))[:, None],
-                                         a.conj()[:, None])
+        all_pole = kernels.pack_sections(
+            torch.nn.functional.pad(torch.ones_like(a[:, :1]), (0, 2))[:, None], a.conj()[:, None]
+        )
         u = kernels.cascade(all_pole, g, y.dtype, reverse=True)
         grad_b = grad_a = grad_x = None
         if ctx.needs_input_grad[0]:
@@ -427,7 +444,7 @@ class _SectionDevice(torch.autograd.Function):
             grad_a = torch.stack([torch.zeros_like(u[:, 0])] + [-_lagged_sum(u, y, k) for k in (1, 2)], -1)
             grad_a = grad_a.to(a.dtype)
         if ctx.needs_input_grad[2]:
-            grad_x = sum(b[:, k:k + 1].conj() * _shift_left(u, k) for k in range(3))
+            grad_x = sum(b[:, k : k + 1].conj() * _shift_left(u, k) for k in range(3))
             if not x.is_complex() and grad_x.is_complex():
                 grad_x = grad_x.real
             grad_x = grad_x.to(x.dtype)
@@ -464,7 +481,7 @@ def _promote(coeff_dtype: torch.dtype, x: torch.Tensor) -> tuple[torch.dtype, to
 
 def _rows(t: torch.Tensor, lead: torch.Size, n_tail: int) -> torch.Tensor:
     """Broadcast ``t`` to ``lead`` plus its last ``n_tail`` dims, leading dims flattened to rows."""
-    tail = t.shape[t.dim() - n_tail:]
+    tail = t.shape[t.dim() - n_tail :]
     return t.expand(*lead, *tail).reshape(-1, *tail)
 
 
@@ -473,8 +490,9 @@ def _check_method(method: str) -> None:
         raise ValueError(f"method must be 'auto', 'recursive' or 'fft', got {method!r}")
 
 
-def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, method: str = "auto",
-            backend: str = "auto") -> torch.Tensor:
+def lfilter(
+    b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, method: str = "auto", backend: str = "auto"
+) -> torch.Tensor:
     """Filter ``x`` along its last axis with the rational filter ``b / a`` (zero initial state).
 
     Args:
@@ -515,8 +533,10 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, method: str = "au
         y = _LFilterCPU.apply(rows_b, rows_a, rows_x)
     elif kind == "triton":
         if max(b.shape[-1], a.shape[-1]) > 3:
-            raise ValueError("the Triton lfilter runs filters of order <= 2; split higher orders into "
-                             "second-order sections (sosfilt) or pass method='fft'")
+            raise ValueError(
+                "the Triton lfilter runs filters of order <= 2; split higher orders into "
+                "second-order sections (sosfilt) or pass method='fft'"
+            )
         pad = lambda c: torch.nn.functional.pad(c, (0, 3 - c.shape[-1]))  # noqa: E731
         y = _SectionDevice.apply(pad(rows_b), pad(rows_a), rows_x)
     else:
@@ -524,8 +544,13 @@ def lfilter(b: torch.Tensor, a: torch.Tensor, x: torch.Tensor, method: str = "au
     return y.reshape(*lead, n_samples)
 
 
-def sosfilt(sos: torch.Tensor, x: torch.Tensor, method: str = "auto", backend: str = "auto",
-            out_dtype: torch.dtype | None = None) -> torch.Tensor:
+def sosfilt(
+    sos: torch.Tensor,
+    x: torch.Tensor,
+    method: str = "auto",
+    backend: str = "auto",
+    out_dtype: torch.dtype | None = None,
+) -> torch.Tensor:
     """Cascade of second-order sections ``sos`` ``(..., n_sections, 6)`` = ``[b0 b1 b2 a0 a1 a2]``.
 
     Leading dims of ``sos`` (without the section axis) broadcast against those of ``x``.
@@ -608,5 +633,5 @@ def section(b: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     dtype = torch.promote_types(b.dtype, a.dtype)
     row = torch.zeros(*lead, 6, dtype=dtype, device=b.device)
     row[..., : b.shape[-1]] = b
-    row[..., 3: 3 + a.shape[-1]] = a
+    row[..., 3 : 3 + a.shape[-1]] = a
     return row

@@ -22,14 +22,14 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
 
-def retain_freed_memory(max_block_bytes: int = 2 ** 30) -> bool:
+def retain_freed_memory(max_block_bytes: int = 2**30) -> bool:
     """Serve blocks up to ``max_block_bytes`` (default 1 GiB) from the heap and never trim it.
 
     Returns True when glibc accepted the settings, False elsewhere (other platforms or C
     libraries: nothing changes)."""
     if not sys.platform.startswith("linux"):
         return False
-    if not 0 < int(max_block_bytes) <= 2 ** 31 - 1:
+    if not 0 < int(max_block_bytes) <= 2**31 - 1:
         raise ValueError(f"max_block_bytes must lie in (0, 2**31 - 1], got {max_block_bytes!r}")
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
@@ -38,4 +38,4 @@ def retain_freed_memory(max_block_bytes: int = 2 ** 30) -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     ok = mallopt(_M_MMAP_THRESHOLD, int(max_block_bytes)) == 1
-    return ok and mallopt(_M_TRIM_THRESHOLD, 2 ** 31 - 1) == 1
+    return ok and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) == 1

@@ -37,6 +37,7 @@ from workbench.kernels.backend import (
 # Backward kernel: one task per (batch, channel); the channel's bands run side by side in the
 # inner loop. The forward kernel runs LANES band rows side by side (see _bank_kernel).
 
+
 @numba.njit(cache=True, fastmath=False)
 def _channel_poles(row_band, r0, nb, rho, theta, gain):
     """Pole (real, imaginary part) and gain of the ``nb`` bands of the channel at row ``r0``."""
@@ -98,8 +99,9 @@ _bank = compiled(_bank_kernel)
 
 
 @numba.njit(cache=True, fastmath=False, error_model="numpy", parallel=True)
-def _bank_backward_kernel(gv, xv, src, dst, band, rho, theta, gain, factor, mode, n_batch, n_chan,
-                          gx, g_rho, g_theta, g_gain):
+def _bank_backward_kernel(
+    gv, xv, src, dst, band, rho, theta, gain, factor, mode, n_batch, n_chan, gx, g_rho, g_theta, g_gain
+):
     """Adjoint of :func:`_bank_kernel`, LANES band rows side by side: forward recursion into
     full-length time-major buffers, then the adjoint backwards over reversed tiles. ``gx``
     (float64, zeroed) accumulates every channel's band terms in band order and ``g_rho``,
@@ -129,7 +131,7 @@ def _bank_backward_kernel(gv, xv, src, dst, band, rho, theta, gain, factor, mode
             for t0 in range(0, n_t, TILE):
                 nt = min(TILE, n_t - t0)
                 tiles.load_mapped(xv, src, i0, n_lanes, t0, nt, tile_x)
-                modulation_pole_ri(tile_x, y_re, y_im, t0, nt, c[:3 * LANES], z[:2 * LANES])
+                modulation_pole_ri(tile_x, y_re, y_im, t0, nt, c[: 3 * LANES], z[: 2 * LANES])
             z[:] = 0.0
             tile_g[:] = 0.0
             for t_end in range(n_t, 0, -TILE):
@@ -156,8 +158,7 @@ _bank_backward = compiled(_bank_backward_kernel)
 
 
 @numba.njit(cache=True, fastmath=False, parallel=True)
-def _backward_kernel(gout, x, row_start, row_band, rho, theta, gain, factor, mode, out_row,
-                     gx, g_rho, g_theta, g_gain):
+def _backward_kernel(gout, x, row_start, row_band, rho, theta, gain, factor, mode, out_row, gx, g_rho, g_theta, g_gain):
     n_batch, n_chan, n_t = x.shape
     for bc in numba.prange(n_batch * n_chan):
         b, c = bc // n_chan, bc % n_chan
@@ -237,8 +238,19 @@ class _ModFilterFunction(torch.autograd.Function):
         offsets = np.arange(n_batch)[:, None]
         src = (offsets * n_chan + row_channel).reshape(-1)
         dst = (offsets * n_out + out_row[None, :]).reshape(-1)
-        _bank(_np(x).reshape(n_batch * n_chan, n_t), out.numpy().reshape(n_batch * n_out, n_t), src, dst,
-              np.tile(row_band, n_batch), _np64(rho), _np64(theta), _np64(gain), factor, mode, n_batch)
+        _bank(
+            _np(x).reshape(n_batch * n_chan, n_t),
+            out.numpy().reshape(n_batch * n_out, n_t),
+            src,
+            dst,
+            np.tile(row_band, n_batch),
+            _np64(rho),
+            _np64(theta),
+            _np64(gain),
+            factor,
+            mode,
+            n_batch,
+        )
         ctx.save_for_backward(x, rho, theta, gain)
         ctx.layout = layout
         return out
@@ -256,13 +268,34 @@ class _ModFilterFunction(torch.autograd.Function):
         offsets = np.arange(n_batch)[:, None]
         src = (offsets * n_chan + row_channel).reshape(-1)
         dst = (offsets * n_out + out_row[None, :]).reshape(-1)
-        _bank_backward(_np(gout).reshape(n_batch * n_out, n_t), _np(x).reshape(n_batch * n_chan, n_t), src, dst,
-                       np.tile(row_band, n_batch), _np64(rho), _np64(theta), _np64(gain), factor, mode, n_batch,
-                       n_chan, gx, g_rho, g_theta, g_gain)
+        _bank_backward(
+            _np(gout).reshape(n_batch * n_out, n_t),
+            _np(x).reshape(n_batch * n_chan, n_t),
+            src,
+            dst,
+            np.tile(row_band, n_batch),
+            _np64(rho),
+            _np64(theta),
+            _np64(gain),
+            factor,
+            mode,
+            n_batch,
+            n_chan,
+            gx,
+            g_rho,
+            g_theta,
+            g_gain,
+        )
         as_t = lambda a, ref: torch.from_numpy(a).to(ref.dtype)  # noqa: E731
         g_lowpassed = gout.index_select(1, torch.from_numpy(lp_row))
-        return (as_t(gx.reshape(x.shape), x), g_lowpassed, as_t(g_rho.sum(0), rho), as_t(g_theta.sum(0), theta),
-                as_t(g_gain.sum(0), gain), None)
+        return (
+            as_t(gx.reshape(x.shape), x),
+            g_lowpassed,
+            as_t(g_rho.sum(0), rho),
+            as_t(g_theta.sum(0), theta),
+            as_t(g_gain.sum(0), gain),
+            None,
+        )
 
 
 class _ModFilterDevice(torch.autograd.Function):
@@ -286,8 +319,9 @@ class _ModFilterDevice(torch.autograd.Function):
     def backward(ctx, gout):
         x, pole_re, pole_im, gain = ctx.saved_tensors
         band_of, orow_of, lp_row, factor, envelope, mb, _ = ctx.tables
-        gx, acc = load_triton_kernels("modfilter").backward(gout, x, band_of, orow_of, pole_re, pole_im, gain,
-                                                            factor, envelope, mb)
+        gx, acc = load_triton_kernels("modfilter").backward(
+            gout, x, band_of, orow_of, pole_re, pole_im, gain, factor, envelope, mb
+        )
         # per-lane sums -> per band, deterministically (a one-hot product instead of atomics)
         bands = torch.arange(pole_re.shape[0], device=band_of.device)
         one_hot = (band_of[:, None] == bands).to(acc.dtype)  # padding lanes (-1) match no band
@@ -306,15 +340,32 @@ def _device_tables(row_channel, row_band, out_row, lp_row, factor, mode, n_out, 
         band_of[c, r - starts[c]] = row_band[r]
         orow_of[c, r - starts[c]] = out_row[r]
     as_int = lambda a: device_constant(a.reshape(-1), device).to(torch.int32)  # noqa: E731
-    return (as_int(band_of), as_int(orow_of), device_constant(lp_row, device).long(),
-            device_constant(factor, device), as_int(np.asarray(mode)), mb, int(n_out))
+    return (
+        as_int(band_of),
+        as_int(orow_of),
+        device_constant(lp_row, device).long(),
+        device_constant(factor, device),
+        as_int(np.asarray(mode)),
+        mb,
+        int(n_out),
+    )
 
 
-def modulation_bandpass_bank(x: torch.Tensor, lowpassed: torch.Tensor, rho: torch.Tensor,
-                             theta: torch.Tensor, gain: torch.Tensor, row_channel: np.ndarray,
-                             row_band: np.ndarray, out_row: np.ndarray, lp_row: np.ndarray,
-                             factor: np.ndarray, mode: np.ndarray, n_out: int,
-                             backend: str = "auto") -> torch.Tensor:
+def modulation_bandpass_bank(
+    x: torch.Tensor,
+    lowpassed: torch.Tensor,
+    rho: torch.Tensor,
+    theta: torch.Tensor,
+    gain: torch.Tensor,
+    row_channel: np.ndarray,
+    row_band: np.ndarray,
+    out_row: np.ndarray,
+    lp_row: np.ndarray,
+    factor: np.ndarray,
+    mode: np.ndarray,
+    n_out: int,
+    backend: str = "auto",
+) -> torch.Tensor:
     """Assemble the ``(B, n_out, T)`` modulation-bank output from ``x`` ``(B, F, T)``.
 
     Output row ``lp_row[c]`` is ``lowpassed[:, c]``. Band row r filters channel
@@ -326,16 +377,32 @@ def modulation_bandpass_bank(x: torch.Tensor, lowpassed: torch.Tensor, rho: torc
     kind = resolve_backend(x, backend)
     if kind == "numba":
         row_start = np.searchsorted(row_channel, np.arange(x.shape[1] + 1)).astype(np.int64)
-        layout = (row_start, row_band.astype(np.int64), out_row.astype(np.int64), lp_row.astype(np.int64),
-                  factor.astype(np.float64), mode.astype(np.int64), int(n_out))
+        layout = (
+            row_start,
+            row_band.astype(np.int64),
+            out_row.astype(np.int64),
+            lp_row.astype(np.int64),
+            factor.astype(np.float64),
+            mode.astype(np.int64),
+            int(n_out),
+        )
         return _ModFilterFunction.apply(x, lowpassed, rho, theta, gain, layout)
     if kind == "triton":
-        tables = _device_tables(np.asarray(row_channel), np.asarray(row_band), np.asarray(out_row),
-                                np.asarray(lp_row), np.asarray(factor, dtype=np.float64), np.asarray(mode),
-                                n_out, x.shape[1], x.device)
+        tables = _device_tables(
+            np.asarray(row_channel),
+            np.asarray(row_band),
+            np.asarray(out_row),
+            np.asarray(lp_row),
+            np.asarray(factor, dtype=np.float64),
+            np.asarray(mode),
+            n_out,
+            x.shape[1],
+            x.device,
+        )
         rho64, theta64 = rho.to(torch.float64), theta.to(torch.float64)
-        return _ModFilterDevice.apply(x, lowpassed, rho64 * torch.cos(theta64), rho64 * torch.sin(theta64),
-                                      gain.to(torch.float64), tables)
+        return _ModFilterDevice.apply(
+            x, lowpassed, rho64 * torch.cos(theta64), rho64 * torch.sin(theta64), gain.to(torch.float64), tables
+        )
     from workbench.kernels.iir import lfilter
 
     pole = torch.polar(rho.to(torch.float64), theta.to(torch.float64))

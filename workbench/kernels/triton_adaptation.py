@@ -25,9 +25,25 @@ CHUNK = 256  # samples between checkpoints on a GPU (one chunk of the whole sign
 
 
 @triton.jit
-def _forward_kernel(x_ptr, y_ptr, ckpt_ptr, a1_ptr, s0_ptr, maxv_ptr, floor_ptr, corr_ptr, mult_ptr,
-                    n_rows, n_t, n_chunks, NL: tl.constexpr, CH: tl.constexpr, LIMITING: tl.constexpr,
-                    SAVE: tl.constexpr, BLOCK: tl.constexpr):
+def _forward_kernel(
+    x_ptr,
+    y_ptr,
+    ckpt_ptr,
+    a1_ptr,
+    s0_ptr,
+    maxv_ptr,
+    floor_ptr,
+    corr_ptr,
+    mult_ptr,
+    n_rows,
+    n_t,
+    n_chunks,
+    NL: tl.constexpr,
+    CH: tl.constexpr,
+    LIMITING: tl.constexpr,
+    SAVE: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
     rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     live = rows < n_rows
     rows = rows.to(tl.int64)
@@ -64,9 +80,25 @@ def _forward_kernel(x_ptr, y_ptr, ckpt_ptr, a1_ptr, s0_ptr, maxv_ptr, floor_ptr,
 
 
 @triton.jit
-def _backward_kernel(gy_ptr, x_ptr, gx_ptr, ga_ptr, ckpt_ptr, scratch_ptr, a1_ptr, maxv_ptr, floor_ptr,
-                     mult_ptr, n_rows, n_t, n_chunks, NL: tl.constexpr, CH: tl.constexpr,
-                     LIMITING: tl.constexpr, BLOCK: tl.constexpr):
+def _backward_kernel(
+    gy_ptr,
+    x_ptr,
+    gx_ptr,
+    ga_ptr,
+    ckpt_ptr,
+    scratch_ptr,
+    a1_ptr,
+    maxv_ptr,
+    floor_ptr,
+    mult_ptr,
+    n_rows,
+    n_t,
+    n_chunks,
+    NL: tl.constexpr,
+    CH: tl.constexpr,
+    LIMITING: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
     rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     live = rows < n_rows
     rows = rows.to(tl.int64)
@@ -112,7 +144,7 @@ def _backward_kernel(gy_ptr, x_ptr, gx_ptr, ga_ptr, ckpt_ptr, scratch_ptr, a1_pt
             x_t = tl.load(x_row + t, mask=ok, other=0.0).to(tl.float64)
             st = ()
             w = (tl.maximum(x_t, floor),)  # w[j]: input of loop j; w[NL]: output
-            quot = ()                      # quotient of loop j before limiting
+            quot = ()  # quotient of loop j before limiting
             for j in tl.static_range(NL):
                 st = st + (tl.load(scratch_row + i * NL + j, mask=live, other=1.0),)
                 q = w[j] / st[j]
@@ -155,7 +187,7 @@ def _constants(min_level: torch.Tensor, limit: float, n_loops: int):
     m = min_level.to(torch.float64)
     powers = 1.0 / 2.0 ** torch.arange(1, n_loops + 1, dtype=torch.float64, device=m.device)
     s0 = m[:, None] ** powers
-    corr = m ** (1.0 / 2.0 ** n_loops)
+    corr = m ** (1.0 / 2.0**n_loops)
     return s0.contiguous(), ((1.0 - s0 * s0) * limit - 1.0).contiguous(), corr, 100.0 / (1.0 - corr)
 
 
@@ -172,14 +204,31 @@ def forward(x: torch.Tensor, a1: torch.Tensor, min_level: torch.Tensor, limit: f
         return y, (ckpt if save else None)
     block = rows_per_program(n_rows)
     _forward_kernel[(triton.cdiv(n_rows, block),)](
-        x, y, ckpt, a1.contiguous(), s0, maxv, min_level.to(torch.float64).contiguous(), corr, mult,
-        n_rows, n_t, n_chunks, NL=n_loops, CH=chunk, LIMITING=limit > 1.0, SAVE=save, BLOCK=block,
-        num_warps=1)
+        x,
+        y,
+        ckpt,
+        a1.contiguous(),
+        s0,
+        maxv,
+        min_level.to(torch.float64).contiguous(),
+        corr,
+        mult,
+        n_rows,
+        n_t,
+        n_chunks,
+        NL=n_loops,
+        CH=chunk,
+        LIMITING=limit > 1.0,
+        SAVE=save,
+        BLOCK=block,
+        num_warps=1,
+    )
     return y, (ckpt if save else None)
 
 
-def backward(grad_y: torch.Tensor, x: torch.Tensor, a1: torch.Tensor, min_level: torch.Tensor, limit: float,
-             ckpt: torch.Tensor):
+def backward(
+    grad_y: torch.Tensor, x: torch.Tensor, a1: torch.Tensor, min_level: torch.Tensor, limit: float, ckpt: torch.Tensor
+):
     """Adjoint: gradient of the rows ``x`` and per-row gradients of ``a1`` ``(R, L)``."""
     n_rows, n_t = x.shape
     n_loops = a1.shape[0]
@@ -192,7 +241,23 @@ def backward(grad_y: torch.Tensor, x: torch.Tensor, a1: torch.Tensor, min_level:
         return gx, ga
     block = rows_per_program(n_rows)
     _backward_kernel[(triton.cdiv(n_rows, block),)](
-        grad_y.contiguous(), x, gx, ga, ckpt, scratch, a1.contiguous(), maxv,
-        min_level.to(torch.float64).contiguous(), mult, n_rows, n_t, ckpt.shape[1], NL=n_loops, CH=chunk,
-        LIMITING=limit > 1.0, BLOCK=block, num_warps=1)
+        grad_y.contiguous(),
+        x,
+        gx,
+        ga,
+        ckpt,
+        scratch,
+        a1.contiguous(),
+        maxv,
+        min_level.to(torch.float64).contiguous(),
+        mult,
+        n_rows,
+        n_t,
+        ckpt.shape[1],
+        NL=n_loops,
+        CH=chunk,
+        LIMITING=limit > 1.0,
+        BLOCK=block,
+        num_warps=1,
+    )
     return gx, ga

@@ -32,8 +32,9 @@ def _forward_kernel(x_ptr, y0_ptr, coef_ptr, y_ptr, up_ptr, n_rows, n_t, BLOCK: 
 
 
 @triton.jit
-def _backward_kernel(g_ptr, x_ptr, y_ptr, y0_ptr, up_ptr, coef_ptr, gx_ptr, gy0_ptr, gcoef_ptr, n_rows, n_t,
-                     BLOCK: tl.constexpr):
+def _backward_kernel(
+    g_ptr, x_ptr, y_ptr, y0_ptr, up_ptr, coef_ptr, gx_ptr, gy0_ptr, gcoef_ptr, n_rows, n_t, BLOCK: tl.constexpr
+):
     rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     live = rows < n_rows
     rows = rows.to(tl.int64)
@@ -81,6 +82,7 @@ def backward(g, x, y, y0, up, coef):
     if shape_only(x, g):
         return gx, gy0, gcoef
     block = rows_per_program(n_rows)
-    _backward_kernel[(triton.cdiv(n_rows, block),)](g.contiguous(), x, y, y0, up, coef, gx, gy0, gcoef,
-                                                   n_rows, n_t, BLOCK=block, num_warps=1)
+    _backward_kernel[(triton.cdiv(n_rows, block),)](
+        g.contiguous(), x, y, y0, up, coef, gx, gy0, gcoef, n_rows, n_t, BLOCK=block, num_warps=1
+    )
     return gx, gy0, gcoef

@@ -27,13 +27,13 @@ def _conductance(velocity, c0, c1, c2, c3, c4, c5, c6, c7):
     x0 = -d * c7
     u0 = tl.exp(x0)
     l0 = tl.log(u0)
-    e0 = tl.where(tl.abs(x0) < 0.5, tl.where(u0 == 1.0, x0, (u0 - 1.0) * x0 / tl.where(l0 == 0.0, 1.0, l0)),
-                  u0 - 1.0)
+    e0 = tl.where(tl.abs(x0) < 0.5, tl.where(u0 == 1.0, x0, (u0 - 1.0) * x0 / tl.where(l0 == 0.0, 1.0, l0)), u0 - 1.0)
     x01 = -d * (c6 + c7)
     u01 = tl.exp(x01)
     l01 = tl.log(u01)
-    e01 = tl.where(tl.abs(x01) < 0.5,
-                   tl.where(u01 == 1.0, x01, (u01 - 1.0) * x01 / tl.where(l01 == 0.0, 1.0, l01)), u01 - 1.0)
+    e01 = tl.where(
+        tl.abs(x01) < 0.5, tl.where(u01 == 1.0, x01, (u01 - 1.0) * x01 / tl.where(l01 == 0.0, 1.0, l01)), u01 - 1.0
+    )
     d_change = c2 * e0 + c2 * c3 * e01
     denom = c4 + d_change
     g_change = -c5 * d_change / (denom * c4)
@@ -44,8 +44,7 @@ def _conductance(velocity, c0, c1, c2, c3, c4, c5, c6, c7):
 
 
 @triton.jit
-def _ihc_kernel(v_ptr, out_ptr, gout_ptr, gv_ptr, c_ptr, n_rows, n_t, BACKWARD: tl.constexpr,
-                BLOCK: tl.constexpr):
+def _ihc_kernel(v_ptr, out_ptr, gout_ptr, gv_ptr, c_ptr, n_rows, n_t, BACKWARD: tl.constexpr, BLOCK: tl.constexpr):
     rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     live = rows < n_rows
     rows = rows.to(tl.int64)
@@ -71,8 +70,9 @@ def _ihc_kernel(v_ptr, out_ptr, gout_ptr, gv_ptr, c_ptr, n_rows, n_t, BACKWARD: 
             u = tl.load(gout_ptr + rows * n_t + t, mask=live, other=0.0).to(tl.float64) + alpha_next * u
             first = rows * 0 + t == 0
             previous = tl.load(out_ptr + rows * n_t + t - 1, mask=live & (~first), other=0.0).to(tl.float64)
-            tl.store(gv_ptr + rows * n_t + t, (u * (c11 - c10 * previous) * slope).to(gv_ptr.dtype.element_ty),
-                     mask=live)
+            tl.store(
+                gv_ptr + rows * n_t + t, (u * (c11 - c10 * previous) * slope).to(gv_ptr.dtype.element_ty), mask=live
+            )
             alpha_next = c8 - c10 * g_change
         else:
             u = (c8 - c10 * g_change) * u + c9 + c11 * g_change
@@ -109,8 +109,18 @@ def ihc_forward(velocity: torch.Tensor, constants: torch.Tensor) -> torch.Tensor
     if shape_only(velocity):
         return out
     grid, block = _grid(velocity.shape[0])
-    _ihc_kernel[grid](velocity, out, velocity, out, constants, velocity.shape[0], velocity.shape[1],
-                      BACKWARD=False, BLOCK=block, num_warps=1)
+    _ihc_kernel[grid](
+        velocity,
+        out,
+        velocity,
+        out,
+        constants,
+        velocity.shape[0],
+        velocity.shape[1],
+        BACKWARD=False,
+        BLOCK=block,
+        num_warps=1,
+    )
     return out
 
 
@@ -120,8 +130,18 @@ def ihc_backward(velocity: torch.Tensor, constants: torch.Tensor, out: torch.Ten
     if shape_only(velocity, grad_out):
         return grad
     grid, block = _grid(velocity.shape[0])
-    _ihc_kernel[grid](velocity, out, grad_out.contiguous(), grad, constants, velocity.shape[0],
-                      velocity.shape[1], BACKWARD=True, BLOCK=block, num_warps=1)
+    _ihc_kernel[grid](
+        velocity,
+        out,
+        grad_out.contiguous(),
+        grad,
+        constants,
+        velocity.shape[0],
+        velocity.shape[1],
+        BACKWARD=True,
+        BLOCK=block,
+        num_warps=1,
+    )
     return grad
 
 
@@ -131,6 +151,14 @@ def scan(alpha: torch.Tensor, beta: torch.Tensor, adjoint: bool = False) -> torc
     if shape_only(alpha, beta):
         return out
     grid, block = _grid(beta.shape[0])
-    _scan_kernel[grid](alpha.contiguous(), beta.contiguous(), out, beta.shape[0], beta.shape[1],
-                       ADJOINT=adjoint, BLOCK=block, num_warps=1)
+    _scan_kernel[grid](
+        alpha.contiguous(),
+        beta.contiguous(),
+        out,
+        beta.shape[0],
+        beta.shape[1],
+        ADJOINT=adjoint,
+        BLOCK=block,
+        num_warps=1,
+    )
     return out

@@ -26,9 +26,21 @@ MAX_SECTIONS = 8  # sections fused per launch; longer cascades take several laun
 
 
 @triton.jit
-def _cascade_kernel(x_ptr, y_ptr, coef_ptr, n_rows, n_t, x_row_stride, y_row_stride,
-                    NS: tl.constexpr, X_COMPLEX: tl.constexpr, COMPLEX: tl.constexpr,
-                    F64: tl.constexpr, REVERSE: tl.constexpr, BLOCK: tl.constexpr):
+def _cascade_kernel(
+    x_ptr,
+    y_ptr,
+    coef_ptr,
+    n_rows,
+    n_t,
+    x_row_stride,
+    y_row_stride,
+    NS: tl.constexpr,
+    X_COMPLEX: tl.constexpr,
+    COMPLEX: tl.constexpr,
+    F64: tl.constexpr,
+    REVERSE: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
     rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     live = rows < n_rows
     rows = rows.to(tl.int64)
@@ -109,11 +121,13 @@ def _cascade_kernel(x_ptr, y_ptr, coef_ptr, n_rows, n_t, x_row_stride, y_row_str
 
 def pack_sections(b: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """Monic sections ``b (R, S, 3)``, ``a (R, S, 3)`` -> float64 ``(R, S, 10)`` kernel layout."""
+
     def pairs(c):
         c = c.detach()
         if c.is_complex():
             return torch.view_as_real(c.to(torch.complex128).resolve_conj())
         return torch.stack([c.to(torch.float64), torch.zeros_like(c, dtype=torch.float64)], -1)
+
     bp, ap = pairs(b), pairs(a)
     return torch.cat([bp.flatten(-2), ap[..., 1:, :].flatten(-2)], -1).contiguous()
 
@@ -135,14 +149,26 @@ def cascade(coef: torch.Tensor, x: torch.Tensor, out_dtype: torch.dtype, reverse
     f64 = True  # float64 states and arithmetic for every signal dtype, as the numba twin
     y = x
     for start in range(0, coef.shape[1], MAX_SECTIONS):
-        part = coef[:, start:start + MAX_SECTIONS].contiguous()
+        part = coef[:, start : start + MAX_SECTIONS].contiguous()
         src, src_stride = _real_view(y)
         out = torch.empty((n_rows, n_t), dtype=out_dtype, device=x.device)
         dst, dst_stride = _real_view(out)
         block = rows_per_program(n_rows)
         _cascade_kernel[(triton.cdiv(n_rows, block),)](
-            src, dst, part, n_rows, n_t, src_stride, dst_stride,
-            NS=part.shape[1], X_COMPLEX=y.is_complex(), COMPLEX=out_dtype.is_complex, F64=f64,
-            REVERSE=reverse, BLOCK=block, num_warps=1)
+            src,
+            dst,
+            part,
+            n_rows,
+            n_t,
+            src_stride,
+            dst_stride,
+            NS=part.shape[1],
+            X_COMPLEX=y.is_complex(),
+            COMPLEX=out_dtype.is_complex,
+            F64=f64,
+            REVERSE=reverse,
+            BLOCK=block,
+            num_warps=1,
+        )
         y = out
     return y

@@ -22,8 +22,22 @@ CHUNK = 256  # samples between checkpoints on a GPU (one chunk of the whole sign
 
 
 @triton.jit
-def _forward_kernel(x_ptr, out_ptr, band_ptr, orow_ptr, pr_ptr, pi_ptr, g_ptr, fac_ptr, env_ptr,
-                    n_chan, n_t, n_out, MB: tl.constexpr, BC: tl.constexpr):
+def _forward_kernel(
+    x_ptr,
+    out_ptr,
+    band_ptr,
+    orow_ptr,
+    pr_ptr,
+    pi_ptr,
+    g_ptr,
+    fac_ptr,
+    env_ptr,
+    n_chan,
+    n_t,
+    n_out,
+    MB: tl.constexpr,
+    BC: tl.constexpr,
+):
     b = tl.program_id(0).to(tl.int64)
     chan = tl.program_id(1) * BC + tl.arange(0, BC)[:, None]
     slot = chan * MB + tl.arange(0, MB)[None, :]
@@ -51,9 +65,28 @@ def _forward_kernel(x_ptr, out_ptr, band_ptr, orow_ptr, pr_ptr, pi_ptr, g_ptr, f
 
 
 @triton.jit
-def _backward_kernel(gout_ptr, x_ptr, gx_ptr, acc_ptr, ckpt_ptr, scratch_ptr, band_ptr, orow_ptr, pr_ptr,
-                     pi_ptr, g_ptr, fac_ptr, env_ptr, n_chan, n_t, n_out, n_chunks, MB: tl.constexpr,
-                     BC: tl.constexpr, CH: tl.constexpr):
+def _backward_kernel(
+    gout_ptr,
+    x_ptr,
+    gx_ptr,
+    acc_ptr,
+    ckpt_ptr,
+    scratch_ptr,
+    band_ptr,
+    orow_ptr,
+    pr_ptr,
+    pi_ptr,
+    g_ptr,
+    fac_ptr,
+    env_ptr,
+    n_chan,
+    n_t,
+    n_out,
+    n_chunks,
+    MB: tl.constexpr,
+    BC: tl.constexpr,
+    CH: tl.constexpr,
+):
     b = tl.program_id(0).to(tl.int64)
     chan = tl.program_id(1) * BC + tl.arange(0, BC)[:, None]
     slot = chan * MB + tl.arange(0, MB)[None, :]
@@ -150,7 +183,8 @@ def forward(x, out, band_of, orow_of, pr, pi, g, fac, env, mb: int):
         return
     bc = _tiles(n_chan, mb)
     _forward_kernel[(n_batch, triton.cdiv(n_chan, bc))](
-        x, out, band_of, orow_of, pr, pi, g, fac, env, n_chan, n_t, out.shape[1], MB=mb, BC=bc, num_warps=1)
+        x, out, band_of, orow_of, pr, pi, g, fac, env, n_chan, n_t, out.shape[1], MB=mb, BC=bc, num_warps=1
+    )
 
 
 def backward(gout, x, band_of, orow_of, pr, pi, g, fac, env, mb: int):
@@ -167,6 +201,26 @@ def backward(gout, x, band_of, orow_of, pr, pi, g, fac, env, mb: int):
         return gx, acc
     bc = _tiles(n_chan, mb)
     _backward_kernel[(n_batch, triton.cdiv(n_chan, bc))](
-        gout.contiguous(), x, gx, acc, ckpt, scratch, band_of, orow_of, pr, pi, g, fac, env, n_chan, n_t,
-        gout.shape[1], n_chunks, MB=mb, BC=bc, CH=chunk, num_warps=1)
+        gout.contiguous(),
+        x,
+        gx,
+        acc,
+        ckpt,
+        scratch,
+        band_of,
+        orow_of,
+        pr,
+        pi,
+        g,
+        fac,
+        env,
+        n_chan,
+        n_t,
+        gout.shape[1],
+        n_chunks,
+        MB=mb,
+        BC=bc,
+        CH=chunk,
+        num_warps=1,
+    )
     return gx, acc

@@ -50,8 +50,16 @@ from workbench.stages.decision import stack_representation
 from workbench.stages.loudness import loudness_level_table
 from workbench.units import ATMOSPHERE_PEAK_DB_SPL, P_REF_PA, pa_per_amt_unit
 
-AXES = {"B": "batch", "E": "ear (left, right)", "C": "auditory channel", "M": "modulation filter",
-        "T": "time sample", "K": "frame", "Z": "band on the Cam scale", "F": "spectral component"}
+AXES = {
+    "B": "batch",
+    "E": "ear (left, right)",
+    "C": "auditory channel",
+    "M": "modulation filter",
+    "T": "time sample",
+    "K": "frame",
+    "Z": "band on the Cam scale",
+    "F": "spectral component",
+}
 
 
 @dataclass(frozen=True)
@@ -148,9 +156,11 @@ class AuditoryModel(nn.Module):
         name = name or self.input_name
         x = self._check_input(x, name, len(self.input_axes))
         if "E" in self.input_axes and (x.dim() < 2 or x.shape[-2] != 2):
-            raise ValueError(f"{name} must be stereo (B, 2, T) or (2, T) [left, right], got shape "
-                             f"{tuple(x.shape)}; for mono input use workbench.units.to_model_input(x, "
-                             "model, ears='diotic') (or ears='left' / 'right')")
+            raise ValueError(
+                f"{name} must be stereo (B, 2, T) or (2, T) [left, right], got shape "
+                f"{tuple(x.shape)}; for mono input use workbench.units.to_model_input(x, "
+                "model, ears='diotic') (or ears='left' / 'right')"
+            )
         unbatched = x.dim() < len(self.input_axes)
         return (x.unsqueeze(0) if unbatched else x), unbatched
 
@@ -163,8 +173,10 @@ class AuditoryModel(nn.Module):
         device = next(itertools.chain(self.parameters(), self.buffers()), x).device
         if x.device != device:
             if x.is_meta:
-                raise ValueError(f"{name} is a meta tensor (shapes only, no data) but the model is on "
-                                 f"'{device}': move the model too, model.to('meta'), or give real samples")
+                raise ValueError(
+                    f"{name} is a meta tensor (shapes only, no data) but the model is on "
+                    f"'{device}': move the model too, model.to('meta'), or give real samples"
+                )
             x = x.to(device)
         return x
 
@@ -178,9 +190,11 @@ class AuditoryModel(nn.Module):
         level = 20 * math.log10(pa / P_REF_PA)
         low, high = self.input_range_db_spl
         if not low <= level <= high:
-            raise ValueError(f"{name} reaches a peak level of {level:.1f} dB SPL (largest |sample| {peak:.3g}, "
-                             f"input in {unit}); {type(self).__name__} takes peak levels in "
-                             f"input_range_db_spl = ({low:g}, {high:.1f}) dB SPL (top: {self.input_range_about})")
+            raise ValueError(
+                f"{name} reaches a peak level of {level:.1f} dB SPL (largest |sample| {peak:.3g}, "
+                f"input in {unit}); {type(self).__name__} takes peak levels in "
+                f"input_range_db_spl = ({low:g}, {high:.1f}) dB SPL (top: {self.input_range_about})"
+            )
 
     def _finish(self, out, stages: dict, unbatched: bool):
         if unbatched:

@@ -95,18 +95,31 @@ class Dau1997(AuditoryModel):
 
     input_unit, dboffset = "amt", 100.0
 
-    def __init__(self, fs: float, flow: float = 80.0, fhigh: float = 8000.0, learnable: bool = False,
-                 return_stages: bool = False, dtype: torch.dtype = torch.float32,
-                 filterbank_kwargs: dict | None = None, ihc_kwargs: dict | None = None,
-                 adaptation_kwargs: dict | None = None, modulation_kwargs: dict | None = None):
+    def __init__(
+        self,
+        fs: float,
+        flow: float = 80.0,
+        fhigh: float = 8000.0,
+        learnable: bool = False,
+        return_stages: bool = False,
+        dtype: torch.dtype = torch.float32,
+        filterbank_kwargs: dict | None = None,
+        ihc_kwargs: dict | None = None,
+        adaptation_kwargs: dict | None = None,
+        modulation_kwargs: dict | None = None,
+    ):
         super().__init__()
         self.fs = check_fs(fs, maximum=MAX_MODEL_FS_HZ)
         self.flow, self.fhigh = check_frequency_range(flow, fhigh, self.fs)
         self.dtype = check_dtype(dtype)
         self.learnable = check_bool(learnable, "learnable")
         self.return_stages = check_bool(return_stages, "return_stages")
-        fb = check_kwargs(filterbank_kwargs, ("order", "bandwidth_factor", "erb_scale", "basef"),
-                          "filterbank_kwargs", GAMMATONE_ALIASES)
+        fb = check_kwargs(
+            filterbank_kwargs,
+            ("order", "bandwidth_factor", "erb_scale", "basef"),
+            "filterbank_kwargs",
+            GAMMATONE_ALIASES,
+        )
         ihc = check_kwargs(ihc_kwargs, ("method", "cutoff_hz", "filter_order"), "ihc_kwargs")
         adt = check_kwargs(adaptation_kwargs, AdaptLoop.KWARGS, "adaptation_kwargs", AdaptLoop.ALIASES)
         mfb = check_kwargs(modulation_kwargs, ModulationFilterbank.KWARGS, "modulation_kwargs")
@@ -119,8 +132,9 @@ class Dau1997(AuditoryModel):
         spacing = check_positive(fb.get("erb_scale", 1.0), "filterbank_kwargs['erb_scale']")
         fc = erbspacebw(self.flow, self.fhigh, spacing, basef, bw_name="filterbank_kwargs['erb_scale']")
         common = dict(learnable=learnable, dtype=dtype)
-        self.filterbank = GammatoneFilterbank(self.fs, fc, order=fb.get("order", 4),
-                                              bandwidth_factor=fb.get("bandwidth_factor"), **common)
+        self.filterbank = GammatoneFilterbank(
+            self.fs, fc, order=fb.get("order", 4), bandwidth_factor=fb.get("bandwidth_factor"), **common
+        )
         self.ihc = IHCEnvelope(self.fs, **ihc, **common)
         self.adaptation = AdaptLoop(self.fs, **adt, **common)
         self.modulation = ModulationFilterbank(self.fs, fc, **mfb, **common)
@@ -139,11 +153,14 @@ class Dau1997(AuditoryModel):
     @property
     def stage_info(self) -> dict[str, StageInfo]:
         fs, unit = self.fs, amt_unit(self.dboffset)
-        return {"filterbank": StageInfo("gammatone filterbank output", unit, "BCT", fs, self.filterbank.about),
-                "ihc": StageInfo("inner-hair-cell envelope", unit, "BCT", fs, self.ihc.about),
-                "adaptation": StageInfo("adapted envelope (adaptation loops)", "MU", "BCT", fs,
-                                        self.adaptation.about + " MU: model units."),
-                "output": StageInfo("modulation filterbank output", "MU", "BCMT", fs, self.modulation.about)}
+        return {
+            "filterbank": StageInfo("gammatone filterbank output", unit, "BCT", fs, self.filterbank.about),
+            "ihc": StageInfo("inner-hair-cell envelope", unit, "BCT", fs, self.ihc.about),
+            "adaptation": StageInfo(
+                "adapted envelope (adaptation loops)", "MU", "BCT", fs, self.adaptation.about + " MU: model units."
+            ),
+            "output": StageInfo("modulation filterbank output", "MU", "BCMT", fs, self.modulation.about),
+        }
 
     def _run(self, x: torch.Tensor):
         stages = {"filterbank": self.filterbank(x.to(self.dtype))}
@@ -156,5 +173,7 @@ class Dau1997(AuditoryModel):
         shared tensor, so autograd already accumulates the gradients of all channels using it."""
 
     def extra_repr(self) -> str:
-        return (f"fs={self.fs:g}, flow={self.flow:g}, fhigh={self.fhigh:g}, "
-                f"num_channels={self.num_channels}, learnable={self.learnable}")
+        return (
+            f"fs={self.fs:g}, flow={self.flow:g}, fhigh={self.fhigh:g}, "
+            f"num_channels={self.num_channels}, learnable={self.learnable}"
+        )

@@ -65,11 +65,15 @@ MIN_FS_HZ = 1000.0
 
 # Keys the spec (torch_amt) documents that have no counterpart here: why, and what to use.
 _SPEC_ONLY_KEYS = {
-    "excitation_kwargs": (("upper_slope_base", "lower_slope_base", "upper_slope_per_db", "lower_slope_per_db"),
-                          "the roex excitation of the paper has no dB/ERB spreading slopes; its level "
-                          "dependence is set by level_slope (0.35) and pivot_level_db (51)"),
-    "specific_loudness_kwargs": (("f_min", "f_max", "erb_step"),
-                                 "the band grid is shared by all stages: set it with erb_kwargs"),
+    "excitation_kwargs": (
+        ("upper_slope_base", "lower_slope_base", "upper_slope_per_db", "lower_slope_per_db"),
+        "the roex excitation of the paper has no dB/ERB spreading slopes; its level "
+        "dependence is set by level_slope (0.35) and pivot_level_db (51)",
+    ),
+    "specific_loudness_kwargs": (
+        ("f_min", "f_max", "erb_step"),
+        "the band grid is shared by all stages: set it with erb_kwargs",
+    ),
 }
 
 
@@ -132,38 +136,62 @@ class Glasberg2002(LoudnessModel):
 
     input_name = "audio"
 
-    def __init__(self, fs: float = 32000, learnable: bool = False, return_stages: bool = False,
-                 multi_fft_kwargs=None, erb_kwargs=None, excitation_kwargs=None, specific_loudness_kwargs=None,
-                 loudness_integration_kwargs=None, *, dtype: torch.dtype = torch.float32,
-                 presentation: str = "diotic", field: str = "free", streaming: bool = False):
+    def __init__(
+        self,
+        fs: float = 32000,
+        learnable: bool = False,
+        return_stages: bool = False,
+        multi_fft_kwargs=None,
+        erb_kwargs=None,
+        excitation_kwargs=None,
+        specific_loudness_kwargs=None,
+        loudness_integration_kwargs=None,
+        *,
+        dtype: torch.dtype = torch.float32,
+        presentation: str = "diotic",
+        field: str = "free",
+        streaming: bool = False,
+    ):
         super().__init__()
         fs = check_fs(fs, maximum=MAX_MODEL_FS_HZ)
         if fs < MIN_FS_HZ:  # resampled to 32 kHz: a ratio above 32 would need a huge filter
-            raise ValueError(f"fs must lie in [{MIN_FS_HZ:g}, {MAX_MODEL_FS_HZ:g}] Hz (resampled to 32 kHz), "
-                             f"got {fs:g}")
+            raise ValueError(
+                f"fs must lie in [{MIN_FS_HZ:g}, {MAX_MODEL_FS_HZ:g}] Hz (resampled to 32 kHz), got {fs:g}"
+            )
         self.fs = int(fs) if fs.is_integer() else fs
         self.learnable = check_bool(learnable, "learnable")
         self.return_stages = check_bool(return_stages, "return_stages")
         self.dtype, self.streaming = check_dtype(dtype), check_bool(streaming, "streaming")
         if self.streaming and self.fs != 32000:
-            raise ValueError(f"streaming=True needs fs = 32000 Hz (got {self.fs:g}): resample the stream first "
-                             "with workbench.stages.resample.resample(x, fs, 32000)")
+            raise ValueError(
+                f"streaming=True needs fs = 32000 Hz (got {self.fs:g}): resample the stream first "
+                "with workbench.stages.resample.resample(x, fs, 32000)"
+            )
         self.presentation = check_choice(presentation, ("diotic", "monaural"), "presentation")
         self.binaural_factor = 2.0 if presentation == "diotic" else 1.0  # ANSI binaural summation
         check_choice(field, ("free", "diffuse"), "field")
-        mf = check_kwargs(multi_fft_kwargs, ("hop_length", "n_fft", "n_ffts", "band_edges_hz", "hann_correction_db",
-                                             "range_db", "floor_db"), "multi_fft_kwargs")
-        ek = check_kwargs(erb_kwargs, ("erb_lower", "erb_upper", "erb_step", "f_min", "f_max", "bandwidth_scale"),
-                          "erb_kwargs")
-        for name, given in (("excitation_kwargs", excitation_kwargs),
-                            ("specific_loudness_kwargs", specific_loudness_kwargs)):
+        mf = check_kwargs(
+            multi_fft_kwargs,
+            ("hop_length", "n_fft", "n_ffts", "band_edges_hz", "hann_correction_db", "range_db", "floor_db"),
+            "multi_fft_kwargs",
+        )
+        ek = check_kwargs(
+            erb_kwargs, ("erb_lower", "erb_upper", "erb_step", "f_min", "f_max", "bandwidth_scale"), "erb_kwargs"
+        )
+        for name, given in (
+            ("excitation_kwargs", excitation_kwargs),
+            ("specific_loudness_kwargs", specific_loudness_kwargs),
+        ):
             keys, why = _SPEC_ONLY_KEYS[name]
             if isinstance(given, dict) and set(given) & set(keys):
                 raise TypeError(f"{name}: {sorted(set(given) & set(keys))} not supported: {why}")
         xk = check_kwargs(excitation_kwargs, ("level_slope", "pivot_level_db"), "excitation_kwargs")
         sk = check_kwargs(specific_loudness_kwargs, ("C", "threshold_db_above_500"), "specific_loudness_kwargs")
-        lk = check_kwargs(loudness_integration_kwargs, ("stl_attack", "stl_release", "ltl_attack", "ltl_release",
-                                                        "tau_attack", "tau_release"), "loudness_integration_kwargs")
+        lk = check_kwargs(
+            loudness_integration_kwargs,
+            ("stl_attack", "stl_release", "ltl_attack", "ltl_release", "tau_attack", "tau_release"),
+            "loudness_integration_kwargs",
+        )
         for tau, coef in (("tau_attack", "ltl_attack"), ("tau_release", "ltl_release")):
             if tau in lk:
                 if coef in lk:
@@ -181,14 +209,30 @@ class Glasberg2002(LoudnessModel):
         freqs = self.multi_fft.freqs_hz.double().numpy()
         self.erb_integration = L.ERBIntegration(freqs, cams, ek.get("bandwidth_scale", 1.0), dtype=dtype)
         self.excitation_pattern = L.RoexExcitation(freqs, cams, dtype=dtype, **xk)
-        self.specific_loudness = L.SpecificLoudness(self.excitation_pattern.center_freqs_hz.double().numpy(),
-                                                    **{"C": 0.04733, "threshold_db_above_500": 3.73, **sk},
-                                                    learnable=learnable, dtype=dtype)
-        self.loudness_integration = nn.ModuleDict({
-            "stl": L.AttackRelease(lk.get("stl_attack", 0.045), lk.get("stl_release", 0.02), learnable, dtype,
-                                   names=("stl_attack", "stl_release")),
-            "ltl": L.AttackRelease(lk.get("ltl_attack", 0.01), lk.get("ltl_release", 0.0005), learnable, dtype,
-                                   names=("ltl_attack", "ltl_release"))})
+        self.specific_loudness = L.SpecificLoudness(
+            self.excitation_pattern.center_freqs_hz.double().numpy(),
+            **{"C": 0.04733, "threshold_db_above_500": 3.73, **sk},
+            learnable=learnable,
+            dtype=dtype,
+        )
+        self.loudness_integration = nn.ModuleDict(
+            {
+                "stl": L.AttackRelease(
+                    lk.get("stl_attack", 0.045),
+                    lk.get("stl_release", 0.02),
+                    learnable,
+                    dtype,
+                    names=("stl_attack", "stl_release"),
+                ),
+                "ltl": L.AttackRelease(
+                    lk.get("ltl_attack", 0.01),
+                    lk.get("ltl_release", 0.0005),
+                    learnable,
+                    dtype,
+                    names=("ltl_attack", "ltl_release"),
+                ),
+            }
+        )
         self._state = None
 
     @property
@@ -205,29 +249,73 @@ class Glasberg2002(LoudnessModel):
         rate = 32000.0 / self.multi_fft.hop
         delay_s = -((self.ear_fir.numel() - 1) // 4) / 32000.0
         info = {
-            "stl": StageInfo("short-term loudness", "sone", "BK", rate, "Attack/release smoothing of the "
-                             "instantaneous loudness: what is heard moment to moment."),
-            "specific_loudness": StageInfo("specific loudness (one ear)", "sone/Cam", "BKZ", rate,
-                                           "Loudness per Cam band: a compressive function of the excitation; "
-                                           "summed over the bands it gives the instantaneous loudness."),
-            "excitation": StageInfo("excitation pattern", "dB SPL", "BKZ", rate,
-                                    "Level-dependent spread of excitation along the cochlea (roex filters), "
-                                    "in each 1 ms frame; -inf dB in bands no component reaches (far below a tone)."),
-            "erb_excitation": StageInfo("input level per ERB", "dB SPL", "BKZ", rate,
-                                        "Power of the spectral components within one ERB of each band centre, "
-                                        "before the spread of excitation; -inf dB in bands without a component."),
-            "psd": StageInfo("power spectral density", "Pa^2/Hz", "BKF", rate,
-                             "Short-term spectrum per 1 ms frame, assembled from six window lengths (long "
-                             "windows at low frequencies, short ones at high frequencies).", "freqs"),
-            "freqs": StageInfo("component frequencies", "Hz", "F",
-                               about="Frequencies (Hz) of the power spectral density's components."),
-            "instantaneous_loudness": StageInfo("instantaneous loudness", "sone", "BK", rate,
-                                                "Specific loudness summed over the bands, 1 ms frame by frame."),
-            "filtered": StageInfo("sound after the outer and middle ear", "Pa", "BT", 32000.0,
-                                  "Free-field transfer to the cochlea as one zero-phase FIR; the output runs "
-                                  f"{-delay_s * 1e3:g} ms before and after the stimulus.", start_s=delay_s),
-            "output": StageInfo("long-term loudness", "sone", "BK", rate,
-                                "Slower smoothing of the short-term loudness: the overall impression.")}
+            "stl": StageInfo(
+                "short-term loudness",
+                "sone",
+                "BK",
+                rate,
+                "Attack/release smoothing of the instantaneous loudness: what is heard moment to moment.",
+            ),
+            "specific_loudness": StageInfo(
+                "specific loudness (one ear)",
+                "sone/Cam",
+                "BKZ",
+                rate,
+                "Loudness per Cam band: a compressive function of the excitation; "
+                "summed over the bands it gives the instantaneous loudness.",
+            ),
+            "excitation": StageInfo(
+                "excitation pattern",
+                "dB SPL",
+                "BKZ",
+                rate,
+                "Level-dependent spread of excitation along the cochlea (roex filters), "
+                "in each 1 ms frame; -inf dB in bands no component reaches (far below a tone).",
+            ),
+            "erb_excitation": StageInfo(
+                "input level per ERB",
+                "dB SPL",
+                "BKZ",
+                rate,
+                "Power of the spectral components within one ERB of each band centre, "
+                "before the spread of excitation; -inf dB in bands without a component.",
+            ),
+            "psd": StageInfo(
+                "power spectral density",
+                "Pa^2/Hz",
+                "BKF",
+                rate,
+                "Short-term spectrum per 1 ms frame, assembled from six window lengths (long "
+                "windows at low frequencies, short ones at high frequencies).",
+                "freqs",
+            ),
+            "freqs": StageInfo(
+                "component frequencies", "Hz", "F", about="Frequencies (Hz) of the power spectral density's components."
+            ),
+            "instantaneous_loudness": StageInfo(
+                "instantaneous loudness",
+                "sone",
+                "BK",
+                rate,
+                "Specific loudness summed over the bands, 1 ms frame by frame.",
+            ),
+            "filtered": StageInfo(
+                "sound after the outer and middle ear",
+                "Pa",
+                "BT",
+                32000.0,
+                "Free-field transfer to the cochlea as one zero-phase FIR; the output runs "
+                f"{-delay_s * 1e3:g} ms before and after the stimulus.",
+                start_s=delay_s,
+            ),
+            "output": StageInfo(
+                "long-term loudness",
+                "sone",
+                "BK",
+                rate,
+                "Slower smoothing of the short-term loudness: the overall impression.",
+            ),
+        }
         if self.streaming:
             del info["filtered"]
         return info
@@ -241,18 +329,25 @@ class Glasberg2002(LoudnessModel):
             return {}
         li = self.loudness_integration
         agc = {f"{k}_{e}": float(getattr(li[k], e).detach()) for k in ("stl", "ltl") for e in ("attack", "release")}
-        agc.update(tau_attack=-1e-3 / math.log1p(-agc["ltl_attack"]),
-                   tau_release=-1e-3 / math.log1p(-agc["ltl_release"]))
-        return {"multi_fft": {"hop_length": self.multi_fft.hop, "n_fft": self.multi_fft.n_fft},
-                "erb_integration": {"erb_step": self.cam_step, "bandwidth_scale": self.erb_integration.bandwidth_scale},
-                "excitation_pattern": {"level_slope": self.excitation_pattern.level_slope_per_db,
-                                       "pivot_level_db": self.excitation_pattern.pivot_level_db},
-                "specific_loudness": {"C": float(self.specific_loudness.C.detach())},
-                "loudness_integration": agc}
+        agc.update(
+            tau_attack=-1e-3 / math.log1p(-agc["ltl_attack"]), tau_release=-1e-3 / math.log1p(-agc["ltl_release"])
+        )
+        return {
+            "multi_fft": {"hop_length": self.multi_fft.hop, "n_fft": self.multi_fft.n_fft},
+            "erb_integration": {"erb_step": self.cam_step, "bandwidth_scale": self.erb_integration.bandwidth_scale},
+            "excitation_pattern": {
+                "level_slope": self.excitation_pattern.level_slope_per_db,
+                "pivot_level_db": self.excitation_pattern.pivot_level_db,
+            },
+            "specific_loudness": {"C": float(self.specific_loudness.C.detach())},
+            "loudness_integration": agc,
+        }
 
     def extra_repr(self) -> str:
-        return (f"fs={self.fs:g}, bands={self.excitation_pattern.center_freqs_hz.numel()}, "
-                f"presentation={self.presentation!r}, streaming={self.streaming}, learnable={self.learnable}")
+        return (
+            f"fs={self.fs:g}, bands={self.excitation_pattern.center_freqs_hz.numel()}, "
+            f"presentation={self.presentation!r}, streaming={self.streaming}, learnable={self.learnable}"
+        )
 
     # ------------------------------------------------------------------ forward
     def _lookahead(self) -> int:
@@ -276,7 +371,7 @@ class Glasberg2002(LoudnessModel):
         st, hop, look = self._state, self.multi_fft.hop, self._lookahead()
         st["next"] += n_frames
         keep_from = max(st["start"], (st["next"] * hop - look) // hop * hop)
-        st["history"] = buf[:, keep_from - st["start"]:].detach()
+        st["history"] = buf[:, keep_from - st["start"] :].detach()
         st["start"] = keep_from
         if n_frames:
             st["agc"] = (stl[:, -1].detach(), ltl[:, -1].detach())
@@ -307,11 +402,11 @@ class Glasberg2002(LoudnessModel):
         else:
             frames, agc_state = slice(None), (None, None)
 
-        filtered = self.outer_middle_ear(x)                                   # (B, T + 2048)
-        intensity = self.multi_fft(filtered)[:, frames]                       # (B, K, F)
+        filtered = self.outer_middle_ear(x)  # (B, T + 2048)
+        intensity = self.multi_fft(filtered)[:, frames]  # (B, K, F)
         relevant = L.relevance_mask(intensity, None, *self.relevance)
         intensity = torch.where(relevant, intensity, torch.zeros((), dtype=intensity.dtype, device=x.device))
-        excitation = self.excitation_pattern(intensity)                     # (B, K, Z)
+        excitation = self.excitation_pattern(intensity)  # (B, K, Z)
         specific = self.specific_loudness(excitation)
         inst = specific.sum(-1) * (self.cam_step * self.binaural_factor)
         stl = self.loudness_integration.stl(inst, initial=agc_state[0])
@@ -321,9 +416,15 @@ class Glasberg2002(LoudnessModel):
         if not self.return_stages:
             return ltl, {}
         df = 32000.0 / self.multi_fft.n_fft
-        stages = {"stl": stl, "specific_loudness": specific, "excitation": 10 * torch.log10(excitation),
-                  "erb_excitation": self.erb_integration(intensity), "psd": intensity * (P_REF_PA ** 2 / df),
-                  "freqs": self.multi_fft.freqs_hz.clone(), "instantaneous_loudness": inst}
+        stages = {
+            "stl": stl,
+            "specific_loudness": specific,
+            "excitation": 10 * torch.log10(excitation),
+            "erb_excitation": self.erb_integration(intensity),
+            "psd": intensity * (P_REF_PA**2 / df),
+            "freqs": self.multi_fft.freqs_hz.clone(),
+            "instantaneous_loudness": inst,
+        }
         if not self.streaming:
             stages["filtered"] = filtered
         return ltl, stages

@@ -102,12 +102,33 @@ class King2019(AuditoryModel):
 
     input_unit = "amt"
 
-    def __init__(self, fs, flow=80.0, fhigh=8000.0, basef=None, compression_type="brokenstick",
-                 compression_n=0.3, compression_knee_db=30.0, dboffset=100.0, adt_hp_fc=3.0,
-                 adt_hp_order=1, mflow=2.0, mfhigh=150.0, modbank_nmod=None, modbank_qfactor=1.0,
-                 lp_150hz=False, subfs=None, learnable=False, return_stages=False,
-                 dtype=torch.float32, filterbank_kwargs=None, compression_kwargs=None,
-                 ihc_kwargs=None, adaptation_kwargs=None, modulation_kwargs=None):
+    def __init__(
+        self,
+        fs,
+        flow=80.0,
+        fhigh=8000.0,
+        basef=None,
+        compression_type="brokenstick",
+        compression_n=0.3,
+        compression_knee_db=30.0,
+        dboffset=100.0,
+        adt_hp_fc=3.0,
+        adt_hp_order=1,
+        mflow=2.0,
+        mfhigh=150.0,
+        modbank_nmod=None,
+        modbank_qfactor=1.0,
+        lp_150hz=False,
+        subfs=None,
+        learnable=False,
+        return_stages=False,
+        dtype=torch.float32,
+        filterbank_kwargs=None,
+        compression_kwargs=None,
+        ihc_kwargs=None,
+        adaptation_kwargs=None,
+        modulation_kwargs=None,
+    ):
         super().__init__()
         self.fs = fs = check_fs(fs, maximum=MAX_MODEL_FS_HZ)
         dtype = check_dtype(dtype)
@@ -118,15 +139,16 @@ class King2019(AuditoryModel):
                 raise ValueError(f"basef must lie in (0, fs/2 = {fs / 2:g}) Hz, got {basef:g}")
             flow, fhigh = basef_range(basef)
             if flow < 1:
-                raise ValueError(f"basef must be at least {float(erb_number_to_hz(2.0)) + 1:.0f} Hz: the analysis "
-                                 f"range starts 2 ERB below it (basef - 2 ERB = {flow:g} Hz), got {basef:g}")
+                raise ValueError(
+                    f"basef must be at least {float(erb_number_to_hz(2.0)) + 1:.0f} Hz: the analysis "
+                    f"range starts 2 ERB below it (basef - 2 ERB = {flow:g} Hz), got {basef:g}"
+                )
             # not in AMT: keep basef + 2 ERB 0.1 % below Nyquist, where the gammatone
             # filterbank needs every centre frequency (fc < fs/2)
             fhigh = min(fhigh, fs / 2 * 0.999)
         flow, fhigh = check_positive(flow, "flow"), check_positive(fhigh, "fhigh")
         if not flow < fhigh <= fs / 2:
-            raise ValueError(f"need 0 < flow < fhigh <= fs/2 = {fs / 2:g} Hz, got flow={flow:g}, "
-                             f"fhigh={fhigh:g}")
+            raise ValueError(f"need 0 < flow < fhigh <= fs/2 = {fs / 2:g} Hz, got flow={flow:g}, fhigh={fhigh:g}")
         if subfs is not None:
             subfs = check_positive(subfs, "subfs")
             if subfs > fs:
@@ -143,27 +165,36 @@ class King2019(AuditoryModel):
         fb_kw = check_kwargs(filterbank_kwargs, ("order", "bandwidth_factor"), "filterbank_kwargs", GAMMATONE_ALIASES)
         fc = erbspacebw(flow, fhigh, 1.0, basef)
         self.filterbank = GammatoneFilterbank(fs, fc, **{**common, **fb_kw})
-        comp_kw = {"n": compression_n, "knee_db": compression_knee_db,
-                   **check_kwargs(compression_kwargs, ("n", "knee_db"), "compression_kwargs")}
+        comp_kw = {
+            "n": compression_n,
+            "knee_db": compression_knee_db,
+            **check_kwargs(compression_kwargs, ("n", "knee_db"), "compression_kwargs"),
+        }
         self.compression = Compression(compression_type, dboffset=dboffset, **comp_kw, **common)
         if self.compression.n.numel() not in (1, self.filterbank.num_channels):
-            raise ValueError(f"compression_n must be one number or one per channel ({self.filterbank.num_channels} "
-                             f"channels), got {self.compression.n.numel()} values")
+            raise ValueError(
+                f"compression_n must be one number or one per channel ({self.filterbank.num_channels} "
+                f"channels), got {self.compression.n.numel()} values"
+            )
         ihc_kw = check_kwargs(ihc_kwargs, ("cutoff_hz", "filter_order"), "ihc_kwargs")
         self.ihc = IHCEnvelope(fs, "king2019", **{**common, **ihc_kw})
-        given = check_kwargs(adaptation_kwargs, HighpassAdaptation.KWARGS, "adaptation_kwargs",
-                             HighpassAdaptation.ALIASES)
+        given = check_kwargs(
+            adaptation_kwargs, HighpassAdaptation.KWARGS, "adaptation_kwargs", HighpassAdaptation.ALIASES
+        )
         adt_kw = {"cutoff_hz": adt_hp_fc, "order": adt_hp_order, **given}
         name = lambda key, arg: f"adaptation_kwargs['{key}']" if key in given else arg  # noqa: E731
         cutoff = check_positive(adt_kw["cutoff_hz"], name("cutoff_hz", "adt_hp_fc"))
         if cutoff >= fs / 2:
-            raise ValueError(f"{name('cutoff_hz', 'adt_hp_fc')} (high-pass cutoff) must lie in (0, fs/2 = "
-                             f"{fs / 2:g}) Hz, got {cutoff:g}")
+            raise ValueError(
+                f"{name('cutoff_hz', 'adt_hp_fc')} (high-pass cutoff) must lie in (0, fs/2 = "
+                f"{fs / 2:g}) Hz, got {cutoff:g}"
+            )
         adt_kw["order"] = check_int(adt_kw["order"], name("order", "adt_hp_order"), 1, MAX_FILTER_ORDER)
         self.adaptation_filter = HighpassAdaptation(fs, **adt_kw, learnable=learnable)
         mod_kw = check_kwargs(modulation_kwargs, ("phase_insens_cut",), "modulation_kwargs")
         self.modulation_filterbank = King2019ModulationFilterbank(
-            fs, mflow, mfhigh, modbank_nmod, modbank_qfactor, lp_150hz, **mod_kw, **common)
+            fs, mflow, mfhigh, modbank_nmod, modbank_qfactor, lp_150hz, **mod_kw, **common
+        )
 
     @property
     def center_freqs_hz(self) -> torch.Tensor:
@@ -176,14 +207,17 @@ class King2019(AuditoryModel):
     @property
     def stage_info(self) -> dict[str, StageInfo]:
         fs, unit = self.fs, amt_unit(self.dboffset)
-        return {"gtone_response": StageInfo("gammatone filterbank output", unit, "BCT", fs, self.filterbank.about),
-                "compressed_response": StageInfo("compressed filterbank output", unit, "BCT", fs,
-                                                 self.compression.about),
-                "ihc": StageInfo("inner-hair-cell envelope", unit, "BCT", fs, self.ihc.about),
-                "adapted_response": StageInfo("high-passed envelope (adaptation)", unit, "BCT", fs,
-                                              self.adaptation_filter.about),
-                "output": StageInfo("modulation filterbank output", unit, "BCMT", self.subfs or fs,
-                                    self.modulation_filterbank.about)}
+        return {
+            "gtone_response": StageInfo("gammatone filterbank output", unit, "BCT", fs, self.filterbank.about),
+            "compressed_response": StageInfo("compressed filterbank output", unit, "BCT", fs, self.compression.about),
+            "ihc": StageInfo("inner-hair-cell envelope", unit, "BCT", fs, self.ihc.about),
+            "adapted_response": StageInfo(
+                "high-passed envelope (adaptation)", unit, "BCT", fs, self.adaptation_filter.about
+            ),
+            "output": StageInfo(
+                "modulation filterbank output", unit, "BCMT", self.subfs or fs, self.modulation_filterbank.about
+            ),
+        }
 
     def _run(self, x: torch.Tensor):
         stages = {"gtone_response": self.filterbank(x.to(self.dtype))}
@@ -199,6 +233,8 @@ class King2019(AuditoryModel):
         return super().to_representation(output.permute(0, 2, 3, 1))  # (B, T, C, M) -> (B, C, M, T)
 
     def extra_repr(self) -> str:
-        return (f"fs={self.fs:g}, channels={self.num_channels} ({float(self.fc[0]):.0f}-"
-                f"{float(self.fc[-1]):.0f} Hz), compression={self.compression_type}, "
-                f"n_mod={self.mfc.numel()}, subfs={self.subfs}")
+        return (
+            f"fs={self.fs:g}, channels={self.num_channels} ({float(self.fc[0]):.0f}-"
+            f"{float(self.fc[-1]):.0f} Hz), compression={self.compression_type}, "
+            f"n_mod={self.mfc.numel()}, subfs={self.subfs}"
+        )

@@ -104,54 +104,94 @@ class Moore2016(LoudnessModel):
 
     input_axes, input_name = "BET", "audio"
 
-    def __init__(self, fs: float = 32000, learnable: bool = False, return_stages: bool = False,
-                 dtype: torch.dtype = torch.float32, outer_middle_ear_kwargs=None, spectrum_kwargs=None,
-                 excitation_kwargs=None, specific_loudness_kwargs=None, temporal_integration_kwargs=None,
-                 binaural_loudness_kwargs=None, ltl_agc_kwargs=None):
+    def __init__(
+        self,
+        fs: float = 32000,
+        learnable: bool = False,
+        return_stages: bool = False,
+        dtype: torch.dtype = torch.float32,
+        outer_middle_ear_kwargs=None,
+        spectrum_kwargs=None,
+        excitation_kwargs=None,
+        specific_loudness_kwargs=None,
+        temporal_integration_kwargs=None,
+        binaural_loudness_kwargs=None,
+        ltl_agc_kwargs=None,
+    ):
         super().__init__()
         fs = check_fs(fs, maximum=MAX_MODEL_FS_HZ)
         if fs != 32000:
-            raise ValueError(f"Moore2016 runs at fs = 32000 Hz only, got fs = {fs:g}; resample first with "
-                             "workbench.stages.resample.resample(audio, fs, 32000)")
+            raise ValueError(
+                f"Moore2016 runs at fs = 32000 Hz only, got fs = {fs:g}; resample first with "
+                "workbench.stages.resample.resample(audio, fs, 32000)"
+            )
         self.fs = 32000
         self.learnable = check_bool(learnable, "learnable")
         self.return_stages = check_bool(return_stages, "return_stages")
         self.dtype = check_dtype(dtype)
-        ear = check_kwargs(outer_middle_ear_kwargs, ("kind", "compensation_type", "field_type"),
-                           "outer_middle_ear_kwargs")
-        spec = check_kwargs(spectrum_kwargs, ("hop_length", "n_windows", "n_fft", "n_ffts", "band_edges_hz",
-                                              "hann_correction_db", "range_db", "floor_db"), "spectrum_kwargs")
-        exc = check_kwargs(excitation_kwargs, ("erb_lower", "erb_upper", "erb_step", "level_slope"),
-                           "excitation_kwargs")
+        ear = check_kwargs(
+            outer_middle_ear_kwargs, ("kind", "compensation_type", "field_type"), "outer_middle_ear_kwargs"
+        )
+        spec = check_kwargs(
+            spectrum_kwargs,
+            (
+                "hop_length",
+                "n_windows",
+                "n_fft",
+                "n_ffts",
+                "band_edges_hz",
+                "hann_correction_db",
+                "range_db",
+                "floor_db",
+            ),
+            "spectrum_kwargs",
+        )
+        exc = check_kwargs(
+            excitation_kwargs, ("erb_lower", "erb_upper", "erb_step", "level_slope"), "excitation_kwargs"
+        )
         sl = check_kwargs(specific_loudness_kwargs, ("C", "threshold_db_above_500"), "specific_loudness_kwargs")
-        st = check_kwargs(temporal_integration_kwargs, ("attack_alpha", "release_alpha"),
-                          "temporal_integration_kwargs")
+        st = check_kwargs(temporal_integration_kwargs, ("attack_alpha", "release_alpha"), "temporal_integration_kwargs")
         bi = check_kwargs(binaural_loudness_kwargs, ("sigma", "p"), "binaural_loudness_kwargs")
         lt = check_kwargs(ltl_agc_kwargs, ("attack_alpha", "release_alpha"), "ltl_agc_kwargs")
 
-        check_choice(ear.get("compensation_type", "tfOuterMiddle2007"), ("tfOuterMiddle2007",),
-                     "outer_middle_ear_kwargs['compensation_type']")
-        field = check_choice(ear.get("field_type", "free"), ("free", "diffuse"),
-                             "outer_middle_ear_kwargs['field_type']")
-        self.ear_kind = check_choice(ear.get("kind", {"free": "moore2016_free", "diffuse": "ansi2007_diffuse"}[field]),
-                                     ("moore2016_free", "ansi2007_free", "ansi2007_diffuse", "ansi1997_free"),
-                                     "outer_middle_ear_kwargs['kind']")
+        check_choice(
+            ear.get("compensation_type", "tfOuterMiddle2007"),
+            ("tfOuterMiddle2007",),
+            "outer_middle_ear_kwargs['compensation_type']",
+        )
+        field = check_choice(
+            ear.get("field_type", "free"), ("free", "diffuse"), "outer_middle_ear_kwargs['field_type']"
+        )
+        self.ear_kind = check_choice(
+            ear.get("kind", {"free": "moore2016_free", "diffuse": "ansi2007_diffuse"}[field]),
+            ("moore2016_free", "ansi2007_free", "ansi2007_diffuse", "ansi1997_free"),
+            "outer_middle_ear_kwargs['kind']",
+        )
         self.outer_middle_ear = L.OuterMiddleEarFIR(self.ear_kind, dtype=dtype)
         self.relevance = L.check_relevance(spec.pop("range_db", 60.0), spec.pop("floor_db", 30.0), "spectrum_kwargs")
         self.spectrum = L.MultiResolutionSpectrum(32000.0, dtype=dtype, **spec)
         self.cam_step = check_positive(exc.get("erb_step", 0.25), "excitation_kwargs['erb_step']")
         cams = L.cam_grid(exc.get("erb_lower", 1.75), exc.get("erb_upper", 39.0), self.cam_step)
-        self.excitation = L.RoexExcitation(self.spectrum.freqs_hz.double().numpy(), cams,
-                                           level_slope=exc.get("level_slope", 0.35), dtype=dtype)
-        self.specific_loudness = L.SpecificLoudness(self.excitation.center_freqs_hz.double().numpy(),
-                                                    **{"C": 0.0631, "threshold_db_above_500": 3.63, **sl},
-                                                    learnable=learnable, dtype=dtype)
+        self.excitation = L.RoexExcitation(
+            self.spectrum.freqs_hz.double().numpy(), cams, level_slope=exc.get("level_slope", 0.35), dtype=dtype
+        )
+        self.specific_loudness = L.SpecificLoudness(
+            self.excitation.center_freqs_hz.double().numpy(),
+            **{"C": 0.0631, "threshold_db_above_500": 3.63, **sl},
+            learnable=learnable,
+            dtype=dtype,
+        )
         agc = lambda kw, a, r, name: L.AttackRelease(  # noqa: E731
-            kw.get("attack_alpha", a), kw.get("release_alpha", r), learnable, dtype,
-            names=(f"{name}['attack_alpha']", f"{name}['release_alpha']"))
+            kw.get("attack_alpha", a),
+            kw.get("release_alpha", r),
+            learnable,
+            dtype,
+            names=(f"{name}['attack_alpha']", f"{name}['release_alpha']"),
+        )
         self.temporal_integration = agc(st, 0.045, 0.033, "temporal_integration_kwargs")
-        self.binaural_loudness = L.BinauralInhibition(bi.get("p", 1.5978), bi.get("sigma", 0.08), self.cam_step,
-                                                      learnable, dtype)
+        self.binaural_loudness = L.BinauralInhibition(
+            bi.get("p", 1.5978), bi.get("sigma", 0.08), self.cam_step, learnable, dtype
+        )
         self.ltl_agc_left = agc(lt, 0.01, 0.00133, "ltl_agc_kwargs")
         self.ltl_agc_right = agc(lt, 0.01, 0.00133, "ltl_agc_kwargs")
 
@@ -165,35 +205,88 @@ class Moore2016(LoudnessModel):
         delay_s = -((self.ear_fir.numel() - 1) // 4) / 32000.0
         for side in ("left", "right"):
             ear = dict(ear=side)
-            info.update({
-                f"filtered_{side}": StageInfo(
-                    f"sound after the outer and middle ear ({side})", "Pa", "BT", 32000.0,
-                    "Free-field transfer to the cochlea as one zero-phase FIR; the output runs "
-                    f"{-delay_s * 1e3:g} ms before and after the stimulus.", start_s=delay_s, **ear),
-                f"freqs_{side}": StageInfo(f"component frequencies ({side})", "Hz", "BKF", rate,
-                                           "Frequencies (Hz) of the spectral components, NaN where a component "
-                                           "is not relevant.", **ear),
-                f"levels_{side}": StageInfo(f"spectral components ({side})", "dB SPL", "BKF", rate,
-                                            "Short-term spectrum per 1 ms frame (six window lengths); only "
-                                            "components within 60 dB of the louder ear's maximum are kept.",
-                                            f"freqs_{side}", **ear),
-                f"excitation_{side}": StageInfo(f"excitation pattern ({side})", "dB SPL", "BKZ", rate,
-                                                "Level-dependent spread of excitation along the cochlea "
-                                                "(roex filters), in each 1 ms frame; -inf dB in bands no component "
-                                                "reaches (far below a tone, a silent ear).", **ear),
-                f"inst_spec_loud_{side}": StageInfo(f"instantaneous specific loudness ({side})", "sone/Cam",
-                                                    "BKZ", rate, "Loudness per Cam band in each 1 ms frame: a "
-                                                    "compressive function of the excitation.", **ear),
-                f"stl_spec_loud_{side}": StageInfo(f"short-term specific loudness ({side})", "sone/Cam", "BKZ",
-                                                   rate, "Attack/release smoothing of the instantaneous specific "
-                                                   "loudness, before the binaural inhibition.", **ear),
-                f"stl_loud_{side}": StageInfo(f"short-term loudness ({side})", "sone", "BK", rate,
-                                              "Each ear's short-term specific loudness, inhibited by the other "
-                                              "ear's, summed over the bands.", **ear),
-                f"ltl_loud_{side}": StageInfo(f"long-term loudness ({side})", "sone", "BK", rate,
-                                              "Slower smoothing of this ear's short-term loudness.", **ear)})
-        info["output"] = StageInfo("long-term loudness (both ears)", "sone", "BK", rate,
-                                   "The two ears' long-term loudness summed: the overall impression.")
+            info.update(
+                {
+                    f"filtered_{side}": StageInfo(
+                        f"sound after the outer and middle ear ({side})",
+                        "Pa",
+                        "BT",
+                        32000.0,
+                        "Free-field transfer to the cochlea as one zero-phase FIR; the output runs "
+                        f"{-delay_s * 1e3:g} ms before and after the stimulus.",
+                        start_s=delay_s,
+                        **ear,
+                    ),
+                    f"freqs_{side}": StageInfo(
+                        f"component frequencies ({side})",
+                        "Hz",
+                        "BKF",
+                        rate,
+                        "Frequencies (Hz) of the spectral components, NaN where a component is not relevant.",
+                        **ear,
+                    ),
+                    f"levels_{side}": StageInfo(
+                        f"spectral components ({side})",
+                        "dB SPL",
+                        "BKF",
+                        rate,
+                        "Short-term spectrum per 1 ms frame (six window lengths); only "
+                        "components within 60 dB of the louder ear's maximum are kept.",
+                        f"freqs_{side}",
+                        **ear,
+                    ),
+                    f"excitation_{side}": StageInfo(
+                        f"excitation pattern ({side})",
+                        "dB SPL",
+                        "BKZ",
+                        rate,
+                        "Level-dependent spread of excitation along the cochlea "
+                        "(roex filters), in each 1 ms frame; -inf dB in bands no component "
+                        "reaches (far below a tone, a silent ear).",
+                        **ear,
+                    ),
+                    f"inst_spec_loud_{side}": StageInfo(
+                        f"instantaneous specific loudness ({side})",
+                        "sone/Cam",
+                        "BKZ",
+                        rate,
+                        "Loudness per Cam band in each 1 ms frame: a compressive function of the excitation.",
+                        **ear,
+                    ),
+                    f"stl_spec_loud_{side}": StageInfo(
+                        f"short-term specific loudness ({side})",
+                        "sone/Cam",
+                        "BKZ",
+                        rate,
+                        "Attack/release smoothing of the instantaneous specific "
+                        "loudness, before the binaural inhibition.",
+                        **ear,
+                    ),
+                    f"stl_loud_{side}": StageInfo(
+                        f"short-term loudness ({side})",
+                        "sone",
+                        "BK",
+                        rate,
+                        "Each ear's short-term specific loudness, inhibited by the other ear's, summed over the bands.",
+                        **ear,
+                    ),
+                    f"ltl_loud_{side}": StageInfo(
+                        f"long-term loudness ({side})",
+                        "sone",
+                        "BK",
+                        rate,
+                        "Slower smoothing of this ear's short-term loudness.",
+                        **ear,
+                    ),
+                }
+            )
+        info["output"] = StageInfo(
+            "long-term loudness (both ears)",
+            "sone",
+            "BK",
+            rate,
+            "The two ears' long-term loudness summed: the overall impression.",
+        )
         return info
 
     def to_representation(self, output):
@@ -201,8 +294,13 @@ class Moore2016(LoudnessModel):
 
     def get_parameters(self) -> dict:
         """Model settings: fs (Hz), learnable, return_stages, dtype and the ear-filter kind."""
-        return {"fs": self.fs, "learnable": self.learnable, "return_stages": self.return_stages,
-                "dtype": self.dtype, "ear_filter": self.ear_kind}
+        return {
+            "fs": self.fs,
+            "learnable": self.learnable,
+            "return_stages": self.return_stages,
+            "dtype": self.dtype,
+            "ear_filter": self.ear_kind,
+        }
 
     def extra_repr(self) -> str:
         return f"fs={self.fs}, bands={self.excitation.center_freqs_hz.numel()}, learnable={self.learnable}"
@@ -213,11 +311,10 @@ class Moore2016(LoudnessModel):
     def _run(self, x: torch.Tensor):
         x = x.to(dtype=self.ear_fir.dtype, device=self.ear_fir.device)  # follows .to()/.double()
 
-        filtered = self.outer_middle_ear(x)                             # (B, 2, T + 2048)
-        intensity = self.spectrum(filtered)                             # (B, 2, K, F)
-        relevant = L.relevance_mask(intensity, joint_dim=1, range_db=self.relevance[0],
-                                    floor_db=self.relevance[1])
-        excitation = self.excitation(intensity, relevant)               # (B, 2, K, Z)
+        filtered = self.outer_middle_ear(x)  # (B, 2, T + 2048)
+        intensity = self.spectrum(filtered)  # (B, 2, K, F)
+        relevant = L.relevance_mask(intensity, joint_dim=1, range_db=self.relevance[0], floor_db=self.relevance[1])
+        excitation = self.excitation(intensity, relevant)  # (B, 2, K, Z)
         inst = self.specific_loudness(excitation)
         stl_spec = self.temporal_integration(inst.transpose(-1, -2)).transpose(-1, -2)
         inhibited = self.binaural_loudness(stl_spec[:, 0], stl_spec[:, 1])
@@ -229,8 +326,14 @@ class Moore2016(LoudnessModel):
             return out, {}
         nan = torch.full((), float("nan"), dtype=intensity.dtype, device=intensity.device)
         freqs = self.spectrum.freqs_hz.expand_as(intensity)
-        per_ear = {"filtered": filtered, "freqs": torch.where(relevant, freqs, nan),
-                   "levels": torch.where(relevant, 10 * torch.log10(intensity.clamp_min(1e-300)), nan),
-                   "excitation": 10 * torch.log10(excitation), "inst_spec_loud": inst, "stl_spec_loud": stl_spec,
-                   "stl_loud": stl_ears, "ltl_loud": ltl_ears}
+        per_ear = {
+            "filtered": filtered,
+            "freqs": torch.where(relevant, freqs, nan),
+            "levels": torch.where(relevant, 10 * torch.log10(intensity.clamp_min(1e-300)), nan),
+            "excitation": 10 * torch.log10(excitation),
+            "inst_spec_loud": inst,
+            "stl_spec_loud": stl_spec,
+            "stl_loud": stl_ears,
+            "ltl_loud": ltl_ears,
+        }
         return out, {f"{k}_{side}": v[:, e] for e, side in enumerate(("left", "right")) for k, v in per_ear.items()}

@@ -78,24 +78,39 @@ class Osses2021(Dau1997):
     (['headphone', 'middleear'], torch.Size([4, 1600]))
     """
 
-    def __init__(self, fs: float, flow: float = 80.0, fhigh: float = 8000.0,
-                 phase_type: str = "minimum", learnable: bool = False, return_stages: bool = False,
-                 dtype: torch.dtype = torch.float32, headphone_kwargs: dict | None = None,
-                 middleear_kwargs: dict | None = None, filterbank_kwargs: dict | None = None,
-                 ihc_kwargs: dict | None = None, adaptation_kwargs: dict | None = None,
-                 modulation_kwargs: dict | None = None):
+    def __init__(
+        self,
+        fs: float,
+        flow: float = 80.0,
+        fhigh: float = 8000.0,
+        phase_type: str = "minimum",
+        learnable: bool = False,
+        return_stages: bool = False,
+        dtype: torch.dtype = torch.float32,
+        headphone_kwargs: dict | None = None,
+        middleear_kwargs: dict | None = None,
+        filterbank_kwargs: dict | None = None,
+        ihc_kwargs: dict | None = None,
+        adaptation_kwargs: dict | None = None,
+        modulation_kwargs: dict | None = None,
+    ):
         check_choice(phase_type, ("minimum", "zero"), "phase_type")
         hp = check_kwargs(headphone_kwargs, ("order", "delay_compensation"), "headphone_kwargs")
-        me = check_kwargs(middleear_kwargs,
-                          ("order", "filter_type", "normalize", "delay_compensation"),
-                          "middleear_kwargs")
+        me = check_kwargs(
+            middleear_kwargs, ("order", "filter_type", "normalize", "delay_compensation"), "middleear_kwargs"
+        )
         super().__init__(
-            fs, flow, fhigh, learnable=learnable, return_stages=return_stages, dtype=dtype,
+            fs,
+            flow,
+            fhigh,
+            learnable=learnable,
+            return_stages=return_stages,
+            dtype=dtype,
             filterbank_kwargs=_with_defaults(filterbank_kwargs, "filterbank_kwargs", basef=None),
             ihc_kwargs=_with_defaults(ihc_kwargs, "ihc_kwargs", method="breebaart2001"),
-            adaptation_kwargs=_with_defaults(adaptation_kwargs, "adaptation_kwargs",
-                                             preset="osses2021"),
-            modulation_kwargs=modulation_kwargs)
+            adaptation_kwargs=_with_defaults(adaptation_kwargs, "adaptation_kwargs", preset="osses2021"),
+            modulation_kwargs=modulation_kwargs,
+        )
         self.phase_type = phase_type
         common = dict(learnable=learnable, dtype=self.dtype)
         self.headphone = HeadphoneFilter(self.fs, **hp, **common)
@@ -104,10 +119,13 @@ class Osses2021(Dau1997):
     @property
     def stage_info(self) -> dict[str, StageInfo]:
         unit = amt_unit(self.dboffset)
-        return {"headphone": StageInfo("sound at the eardrum (headphone + outer ear)", unit, "BT", self.fs,
-                                       self.headphone.about),
-                "middleear": StageInfo("middle-ear output", unit, "BT", self.fs, self.middleear.about),
-                **super().stage_info}
+        return {
+            "headphone": StageInfo(
+                "sound at the eardrum (headphone + outer ear)", unit, "BT", self.fs, self.headphone.about
+            ),
+            "middleear": StageInfo("middle-ear output", unit, "BT", self.fs, self.middleear.about),
+            **super().stage_info,
+        }
 
     def _run(self, x: torch.Tensor):
         headphone = self.headphone(x.to(self.dtype))

@@ -148,23 +148,39 @@ class Paulick2024(AuditoryModel):
 
     min_input_samples = RESAMPLE_FACTOR  # one output sample after resampling by 4
 
-    def __init__(self, fs: float = 44100, flow: float = DEFAULT_FLOW_HZ, fhigh: float = FHIGH_FOLLOWS_FS,
-                 n_channels: int = DEFAULT_CHANNELS, use_outerear: bool = True, learnable: bool = False,
-                 return_stages: bool = False, filter_type: str = "efilt",
-                 dtype: torch.dtype = torch.float32, outerear_kwargs=None, drnl_kwargs=None,
-                 ihc_kwargs=None, adaptation_kwargs=None, modulation_kwargs=None,
-                 model: str = "paulick2024"):
+    def __init__(
+        self,
+        fs: float = 44100,
+        flow: float = DEFAULT_FLOW_HZ,
+        fhigh: float = FHIGH_FOLLOWS_FS,
+        n_channels: int = DEFAULT_CHANNELS,
+        use_outerear: bool = True,
+        learnable: bool = False,
+        return_stages: bool = False,
+        filter_type: str = "efilt",
+        dtype: torch.dtype = torch.float32,
+        outerear_kwargs=None,
+        drnl_kwargs=None,
+        ihc_kwargs=None,
+        adaptation_kwargs=None,
+        modulation_kwargs=None,
+        model: str = "paulick2024",
+    ):
         super().__init__()
         self.fs = check_fs(fs, maximum=MAX_MODEL_FS_HZ)
         if isinstance(fhigh, _FollowsFs):
             fhigh = default_fhigh(self.fs)
             if check_positive(flow, "flow") >= fhigh:
-                raise ValueError(f"flow must be below fhigh; fhigh defaults to min(8000 Hz, 0.4 fs) = {fhigh:g} Hz "
-                                 f"at fs = {self.fs:g} Hz, got flow = {flow:g}: give a lower flow (or a higher fs)")
+                raise ValueError(
+                    f"flow must be below fhigh; fhigh defaults to min(8000 Hz, 0.4 fs) = {fhigh:g} Hz "
+                    f"at fs = {self.fs:g} Hz, got flow = {flow:g}: give a lower flow (or a higher fs)"
+                )
         self.flow, self.fhigh = check_frequency_range(flow, fhigh, self.fs)
         if self.flow < 20.0:
-            raise ValueError(f"flow must be >= 20 Hz (the lower limit of hearing; the DRNL parameters are "
-                             f"regressions fitted from 250 Hz up), got {self.flow:g}")
+            raise ValueError(
+                f"flow must be >= 20 Hz (the lower limit of hearing; the DRNL parameters are "
+                f"regressions fitted from 250 Hz up), got {self.flow:g}"
+            )
         self.n_channels = check_int(n_channels, "n_channels", 1, MAX_CHANNELS)
         self.dtype = check_dtype(dtype)
         self.filter_type = check_choice(filter_type, ("efilt", "butterworth"), "filter_type")
@@ -182,9 +198,11 @@ class Paulick2024(AuditoryModel):
         if "max_mfc" in mod_kw:
             top = check_positive(mod_kw["max_mfc"], "modulation_kwargs['max_mfc']")
             if top >= self.fs_resampled / 2:
-                raise ValueError(f"modulation_kwargs['max_mfc'] must lie in (0, {self.fs_resampled / 2:g}) Hz: the "
-                                 f"modulation stage runs at fs / {RESAMPLE_FACTOR} = {self.fs_resampled:g} Hz, "
-                                 f"got {top:g}")
+                raise ValueError(
+                    f"modulation_kwargs['max_mfc'] must lie in (0, {self.fs_resampled / 2:g}) Hz: the "
+                    f"modulation stage runs at fs / {RESAMPLE_FACTOR} = {self.fs_resampled:g} Hz, "
+                    f"got {top:g}"
+                )
         else:
             mod_kw["max_mfc"] = default_max_mfc(self.fs)
 
@@ -195,8 +213,15 @@ class Paulick2024(AuditoryModel):
             order = outer.get("order", 512)
             self.outer_middle_ear = nn.Sequential(
                 HeadphoneFilter(self.fs, order, delay_compensation=False, **common),
-                MiddleEarFilter(self.fs, order, outer.get("phase_type", "minimum"), normalize=False,
-                                delay_compensation=False, **common))
+                MiddleEarFilter(
+                    self.fs,
+                    order,
+                    outer.get("phase_type", "minimum"),
+                    normalize=False,
+                    delay_compensation=False,
+                    **common,
+                ),
+            )
         else:
             self.outer_middle_ear = None
         self.drnl = DRNLFilterbank(self.fs, fc, model=drnl_kw.pop("model", model), **drnl_kw, **common)
@@ -218,26 +243,45 @@ class Paulick2024(AuditoryModel):
         ear = self.outer_middle_ear
         ihc_unit = "V (re pre-charge)" if self.model == "paulick2024" else "(m/s)^2 x 10^5"
         if ear:
-            outer = StageInfo("stapes velocity", "m/s", "BT", fs,
-                              "Headphone/outer-ear and middle-ear filters: the sound pressure becomes the velocity "
-                              "of the stapes, which drives the cochlea.")
+            outer = StageInfo(
+                "stapes velocity",
+                "m/s",
+                "BT",
+                fs,
+                "Headphone/outer-ear and middle-ear filters: the sound pressure becomes the velocity "
+                "of the stapes, which drives the cochlea.",
+            )
         else:
-            outer = StageInfo("sound pressure (no outer/middle ear)", "Pa", "BT", fs,
-                              "The outer and middle ear are switched off: the input pressure goes straight to the "
-                              "cochlea.")
-        return {"outerear": outer,
-                "drnl": StageInfo("basilar-membrane velocity", "m/s", "BCT", fs,
-                                  "DRNL filterbank: each place on the basilar membrane is a linear and a compressive "
-                                  "band-pass path summed, so strong sounds are compressed near the place's own "
-                                  "frequency."),
-                "ihc": StageInfo("inner-hair-cell receptor potential", ihc_unit, "BCT", fs, self.ihc.about),
-                "adaptation": StageInfo("adapted envelope", "MU", "BCT", fs,
-                                        self.adaptation.about + " MU: model units."),
-                "resampled": StageInfo("adapted envelope, resampled", "MU", "BCT", fs4,
-                                       f"The adapted envelope downsampled by {RESAMPLE_FACTOR} (to {fs4:g} Hz) "
-                                       "before the modulation analysis."),
-                "output": StageInfo("modulation filterbank output", "MU", "BCMT", fs4,
-                                    self.modulation.about)}
+            outer = StageInfo(
+                "sound pressure (no outer/middle ear)",
+                "Pa",
+                "BT",
+                fs,
+                "The outer and middle ear are switched off: the input pressure goes straight to the cochlea.",
+            )
+        return {
+            "outerear": outer,
+            "drnl": StageInfo(
+                "basilar-membrane velocity",
+                "m/s",
+                "BCT",
+                fs,
+                "DRNL filterbank: each place on the basilar membrane is a linear and a compressive "
+                "band-pass path summed, so strong sounds are compressed near the place's own "
+                "frequency.",
+            ),
+            "ihc": StageInfo("inner-hair-cell receptor potential", ihc_unit, "BCT", fs, self.ihc.about),
+            "adaptation": StageInfo("adapted envelope", "MU", "BCT", fs, self.adaptation.about + " MU: model units."),
+            "resampled": StageInfo(
+                "adapted envelope, resampled",
+                "MU",
+                "BCT",
+                fs4,
+                f"The adapted envelope downsampled by {RESAMPLE_FACTOR} (to {fs4:g} Hz) "
+                "before the modulation analysis.",
+            ),
+            "output": StageInfo("modulation filterbank output", "MU", "BCMT", fs4, self.modulation.about),
+        }
 
     def _run(self, x: torch.Tensor):
         x = x.to(dtype=self.dtype, device=self.center_freqs_hz.device)
@@ -262,8 +306,9 @@ class Paulick2024(AuditoryModel):
         """Pearson (``normalize``) or plain inner product with a template, shape ``(B,)``."""
         return decision.template_correlation(internal_repr, template, normalize)
 
-    def compute_decision_variable(self, internal_repr, metric: str = "rms", channel_weights=None,
-                                  modulation_weights=None) -> torch.Tensor:
+    def compute_decision_variable(
+        self, internal_repr, metric: str = "rms", channel_weights=None, modulation_weights=None
+    ) -> torch.Tensor:
         """'rms', 'mean', 'max' or 'l2' over the representation with optional weights, ``(B,)``."""
         return decision.decision_variable(internal_repr, metric, channel_weights, modulation_weights)
 
@@ -271,8 +316,9 @@ class Paulick2024(AuditoryModel):
         """Bool ``(B,)``: DV > threshold ('greater') or DV < threshold ('less')."""
         return decision.make_decision(decision_var, threshold, criterion)
 
-    def detection_task(self, signal_audio, noise_audio=None, metric: str = "rms", threshold=None,
-                       return_decision_var: bool = False):
+    def detection_task(
+        self, signal_audio, noise_audio=None, metric: str = "rms", threshold=None, return_decision_var: bool = False
+    ):
         """Decision variable of the signal's representation (minus the noise-alone
         representation when ``noise_audio`` is given; batch 1 or B). With ``threshold``:
         bool ``(B,)`` detections (DV > threshold), optionally with the DV."""
@@ -288,8 +334,15 @@ class Paulick2024(AuditoryModel):
         decisions = self.make_decision(dv, threshold, "greater")
         return (decisions, dv) if return_decision_var else decisions
 
-    def discrimination_task(self, stimulus1, stimulus2, metric: str = "rms", decision_rule: str = "greater",
-                            return_decision_var: bool = False, criterion: str | None = None):
+    def discrimination_task(
+        self,
+        stimulus1,
+        stimulus2,
+        metric: str = "rms",
+        decision_rule: str = "greater",
+        return_decision_var: bool = False,
+        criterion: str | None = None,
+    ):
         """True where stimulus1 is chosen: DV1 > DV2 ('greater') or DV1 < DV2 ('less').
 
         ``criterion`` is accepted as another name for ``metric`` (the torch_amt example).
@@ -299,8 +352,9 @@ class Paulick2024(AuditoryModel):
         check_choice(decision_rule, decision.CRITERIA, "decision_rule")
         s1, s2 = self._check_input(stimulus1, "stimulus1", 2), self._check_input(stimulus2, "stimulus2", 2)
         if s1.shape[-1] != s2.shape[-1]:
-            raise ValueError(f"stimulus1 and stimulus2 must have the same length, got {s1.shape[-1]} and "
-                             f"{s2.shape[-1]}")
+            raise ValueError(
+                f"stimulus1 and stimulus2 must have the same length, got {s1.shape[-1]} and {s2.shape[-1]}"
+            )
         both = torch.cat([s1.reshape(-1, s1.shape[-1]), s2.reshape(-1, s2.shape[-1])])
         dv = self.compute_decision_variable(self._representation(both, "stimuli"), metric)
         n1 = s1.reshape(-1, s1.shape[-1]).shape[0]
@@ -309,5 +363,7 @@ class Paulick2024(AuditoryModel):
         return (decisions, delta) if return_decision_var else decisions
 
     def extra_repr(self) -> str:
-        return (f"fs={self.fs:g}, flow={self.flow:g}, fhigh={self.fhigh:g}, n_channels={self.n_channels}, "
-                f"use_outerear={self.use_outerear}, filter_type={self.filter_type!r}, model={self.model!r}")
+        return (
+            f"fs={self.fs:g}, flow={self.flow:g}, fhigh={self.fhigh:g}, n_channels={self.n_channels}, "
+            f"use_outerear={self.use_outerear}, filter_type={self.filter_type!r}, model={self.model!r}"
+        )

@@ -65,20 +65,34 @@ class ExperimentResult:
     def rows(self) -> list[dict]:
         """One tidy row per run: condition parameters, threshold, reported quantity, status."""
         e = self.experiment
-        return [{"experiment": e.name, **e.condition, "run": i, "seed": self.seed,
-                 e.variable: float(t), **e.report(float(t)), "status": s,
-                 "n_trials": int(len(v)), "elapsed_s": round(self.elapsed_s, 3)}
-                for i, (t, s, v) in enumerate(zip(self.thresholds, self.staircase.status,
-                                                  self.staircase.values))]
+        return [
+            {
+                "experiment": e.name,
+                **e.condition,
+                "run": i,
+                "seed": self.seed,
+                e.variable: float(t),
+                **e.report(float(t)),
+                "status": s,
+                "n_trials": int(len(v)),
+                "elapsed_s": round(self.elapsed_s, 3),
+            }
+            for i, (t, s, v) in enumerate(zip(self.thresholds, self.staircase.status, self.staircase.values))
+        ]
 
     def summary(self) -> dict:
         ok = self.thresholds[np.isfinite(self.thresholds)]
         mean = float(ok.mean()) if ok.size else math.nan
-        return {"experiment": self.experiment.name, **self.experiment.condition,
-                self.experiment.variable: mean, **self.experiment.report(mean),
-                "sd": float(ok.std(ddof=1)) if ok.size > 1 else math.nan,
-                "n_converged": int(ok.size), "n_runs": len(self.thresholds),
-                "elapsed_s": self.elapsed_s}
+        return {
+            "experiment": self.experiment.name,
+            **self.experiment.condition,
+            self.experiment.variable: mean,
+            **self.experiment.report(mean),
+            "sd": float(ok.std(ddof=1)) if ok.size > 1 else math.nan,
+            "n_converged": int(ok.size),
+            "n_runs": len(self.thresholds),
+            "elapsed_s": self.elapsed_s,
+        }
 
 
 @dataclass
@@ -113,9 +127,17 @@ class Experiment:
         check_int(self.n_intervals, "n_intervals", 2)
 
     def config(self) -> dict:
-        return {"experiment": self.name, "variable": self.variable, "unit": self.unit,
-                "n_intervals": self.n_intervals, "template_value": self.template_value, "fs": self.fs,
-                **self.condition, **self.params, "procedure": self.procedure.to_dict()}
+        return {
+            "experiment": self.name,
+            "variable": self.variable,
+            "unit": self.unit,
+            "n_intervals": self.n_intervals,
+            "template_value": self.template_value,
+            "fs": self.fs,
+            **self.condition,
+            **self.params,
+            "procedure": self.procedure.to_dict(),
+        }
 
     def trial_intervals(self, values, generator, rng):
         """Build one trial per value: ``(intervals (n, n_intervals, T), target positions (n,))``."""
@@ -126,8 +148,15 @@ class Experiment:
         pos = afc_positions(n, self.n_intervals, rng)
         return arrange_intervals(target, refs, pos), pos
 
-    def run(self, observer, n_runs: int = 4, seed: int = 0, n_template: int = 16,
-            reference_pool: int | None = None, device=None) -> ExperimentResult:
+    def run(
+        self,
+        observer,
+        n_runs: int = 4,
+        seed: int = 0,
+        n_template: int = 16,
+        reference_pool: int | None = None,
+        device=None,
+    ) -> ExperimentResult:
         """Run ``n_runs`` staircases with ``observer`` (see the module's observer protocol).
 
         ``n_template`` supra-threshold target and reference tokens go to ``observer.prepare``
@@ -191,8 +220,7 @@ class Experiment:
                 intervals, pos = self.trial_intervals(values, gen, rng)
                 return np.asarray(torch.as_tensor(observer.choose(intervals)).cpu()).reshape(-1) == pos
             if pool is None:  # targets and fresh references through the model in one batch
-                audio = torch.cat([self.make_target(np.asarray(values, float), gen),
-                                   self.make_reference(n * k, gen)])
+                audio = torch.cat([self.make_target(np.asarray(values, float), gen), self.make_reference(n * k, gen)])
                 scores = observer.score(audio)
                 t, refs = scores[:n], scores[n:].reshape(n, k)
             else:
@@ -218,14 +246,32 @@ def _ramped(x, fs, ramp_s):
 
 def _white(n, duration_s, fs, band_hz, gen):
     """``n`` independent Gaussian noise tokens, band-limited, unit rms (float64)."""
-    return stimuli.noise(duration_s, fs, 0.0, band_hz=band_hz, batch=n, generator=gen, ramp_s=0.0,
-                         calibration="fullscale", dboffset=0.0, dtype=torch.float64)
+    return stimuli.noise(
+        duration_s,
+        fs,
+        0.0,
+        band_hz=band_hz,
+        batch=n,
+        generator=gen,
+        ramp_s=0.0,
+        calibration="fullscale",
+        dboffset=0.0,
+        dtype=torch.float64,
+    )
 
 
 # --------------------------------------------------------------------------- experiments
-def tmtf(rate_hz: float = 8.0, *, level_db_spl: float = 77.0, duration_s: float = 1.0,
-         band_hz=(20.0, 10000.0), ramp_s: float = 0.05, fs: float = 44100.0, n_intervals: int = 3,
-         procedure=None) -> Experiment:
+def tmtf(
+    rate_hz: float = 8.0,
+    *,
+    level_db_spl: float = 77.0,
+    duration_s: float = 1.0,
+    band_hz=(20.0, 10000.0),
+    ramp_s: float = 0.05,
+    fs: float = 44100.0,
+    n_intervals: int = 3,
+    procedure=None,
+) -> Experiment:
     """Amplitude-modulation detection on a broadband noise carrier (TMTF point).
 
     Target: (1 + m sin(2 pi f_m t)) n(t), reference: n(t), fresh noise in every interval;
@@ -250,17 +296,34 @@ def tmtf(rate_hz: float = 8.0, *, level_db_spl: float = 77.0, duration_s: float 
             carrier = carrier * (1 + m * torch.sin(2 * math.pi * rate * t))
         return _ramped(stimuli.set_level(carrier, level_db_spl), fs, ramp_s)
 
-    return Experiment("tmtf", "threshold_db", "dB (20 log m)", make,
-                      lambda n, gen: make(np.zeros(n), gen, modulated=False), proc, -6.0, fs,
-                      n_intervals, {"rate_hz": rate},
-                      dict(level_db_spl=level_db_spl, duration_s=duration_s, band_hz=list(band_hz),
-                           ramp_s=ramp_s))
+    return Experiment(
+        "tmtf",
+        "threshold_db",
+        "dB (20 log m)",
+        make,
+        lambda n, gen: make(np.zeros(n), gen, modulated=False),
+        proc,
+        -6.0,
+        fs,
+        n_intervals,
+        {"rate_hz": rate},
+        dict(level_db_spl=level_db_spl, duration_s=duration_s, band_hz=list(band_hz), ramp_s=ramp_s),
+    )
 
 
-def intensity_discrimination(level_db_spl: float = 60.0, *, carrier: str = "tone",
-                             freq_hz: float = 1000.0, duration_s: float = 0.5, ramp_s: float = 0.005,
-                             total_s: float = 0.6, band_hz=(20.0, 10000.0), fs: float = 44100.0,
-                             n_intervals: int = 2, procedure=None) -> Experiment:
+def intensity_discrimination(
+    level_db_spl: float = 60.0,
+    *,
+    carrier: str = "tone",
+    freq_hz: float = 1000.0,
+    duration_s: float = 0.5,
+    ramp_s: float = 0.005,
+    total_s: float = 0.6,
+    band_hz=(20.0, 10000.0),
+    fs: float = 44100.0,
+    n_intervals: int = 2,
+    procedure=None,
+) -> Experiment:
     """Level discrimination of a 1-kHz tone (or broadband noise) at ``level_db_spl``.
 
     Reference at L, target at L + dL; ``duration_s`` of signal (``ramp_s`` ramps) followed by
@@ -276,7 +339,7 @@ def intensity_discrimination(level_db_spl: float = 60.0, *, carrier: str = "tone
         raise ValueError(f"level_db_spl must lie in [-20, 120] dB SPL, got {level_db_spl}")
     if total_s < duration_s:
         raise ValueError(f"total_s ({total_s}) must be >= duration_s ({duration_s})")
-    supra = 10 * math.log10(10 ** 0.5 - 1)  # Weber fraction (dB) of dL = 5 dB
+    supra = 10 * math.log10(10**0.5 - 1)  # Weber fraction (dB) of dL = 5 dB
     proc = _procedure(procedure, dict(start_value=supra, step_sizes=(4.0, 2.0, 1.0), bounds=(-40.0, 20.0)))
     n_pad = int(round(total_s * fs)) - int(round(duration_s * fs))
 
@@ -290,17 +353,43 @@ def intensity_discrimination(level_db_spl: float = 60.0, *, carrier: str = "tone
 
     name = "intensity_" + carrier
     report = lambda w: {"delta_l_db": float(weber_db_to_delta_l(w)) if np.isfinite(w) else math.nan}  # noqa: E731
-    return Experiment(name, "weber_db", "dB (10 log dI/I)", make,
-                      lambda n, gen: make(np.full(n, -np.inf), gen), proc, supra, fs, n_intervals,
-                      {"level_db_spl": float(level_db_spl)},
-                      dict(carrier=carrier, freq_hz=freq_hz, duration_s=duration_s, ramp_s=ramp_s,
-                           total_s=total_s, band_hz=list(band_hz)), report, frozen=carrier == "tone")
+    return Experiment(
+        name,
+        "weber_db",
+        "dB (10 log dI/I)",
+        make,
+        lambda n, gen: make(np.full(n, -np.inf), gen),
+        proc,
+        supra,
+        fs,
+        n_intervals,
+        {"level_db_spl": float(level_db_spl)},
+        dict(
+            carrier=carrier,
+            freq_hz=freq_hz,
+            duration_s=duration_s,
+            ramp_s=ramp_s,
+            total_s=total_s,
+            band_hz=list(band_hz),
+        ),
+        report,
+        frozen=carrier == "tone",
+    )
 
 
-def tone_in_noise(notch_width_hz: float = 0.0, *, tone_hz: float = 1000.0,
-                  noise_spectrum_level_db: float = 30.0, band_hz=(20.0, 10000.0),
-                  duration_s: float = 0.3, ramp_s: float = 0.02, fs: float = 44100.0,
-                  n_intervals: int = 3, frozen_noise: bool = False, procedure=None) -> Experiment:
+def tone_in_noise(
+    notch_width_hz: float = 0.0,
+    *,
+    tone_hz: float = 1000.0,
+    noise_spectrum_level_db: float = 30.0,
+    band_hz=(20.0, 10000.0),
+    duration_s: float = 0.3,
+    ramp_s: float = 0.02,
+    fs: float = 44100.0,
+    n_intervals: int = 3,
+    frozen_noise: bool = False,
+    procedure=None,
+) -> Experiment:
     """Detection of a tone in broadband (``notch_width_hz=0``) or notched noise.
 
     Noise: spectrum level ``noise_spectrum_level_db`` (dB/Hz) over ``band_hz``, with a
@@ -321,31 +410,63 @@ def tone_in_noise(notch_width_hz: float = 0.0, *, tone_hz: float = 1000.0,
     def masker(n, gen):
         if frozen_noise:  # one token, the same in every interval
             token = torch.Generator().manual_seed(20240)
-            parts = [stimuli.set_level(_white(1, duration_s, fs, b, token),
-                                       noise_spectrum_level_db + 10 * math.log10(b[1] - b[0])) for b in bands]
+            parts = [
+                stimuli.set_level(
+                    _white(1, duration_s, fs, b, token), noise_spectrum_level_db + 10 * math.log10(b[1] - b[0])
+                )
+                for b in bands
+            ]
             return sum(parts).expand(n, -1).clone()
-        parts = [stimuli.set_level(_white(n, duration_s, fs, b, gen),
-                                   noise_spectrum_level_db + 10 * math.log10(b[1] - b[0])) for b in bands]
+        parts = [
+            stimuli.set_level(_white(n, duration_s, fs, b, gen), noise_spectrum_level_db + 10 * math.log10(b[1] - b[0]))
+            for b in bands
+        ]
         return sum(parts)
 
     def make(re_n0, gen):
-        tone = stimuli.tone(tone_hz, duration_s, fs, torch.as_tensor(noise_spectrum_level_db + re_n0),
-                            ramp_s=0.0, dtype=torch.float64)
+        tone = stimuli.tone(
+            tone_hz, duration_s, fs, torch.as_tensor(noise_spectrum_level_db + re_n0), ramp_s=0.0, dtype=torch.float64
+        )
         return _ramped(masker(len(re_n0), gen) + tone, fs, ramp_s)
 
-    return Experiment("tone_in_noise", "threshold_db_re_n0", "dB re noise spectrum level", make,
-                      lambda n, gen: _ramped(masker(n, gen), fs, ramp_s), proc, 30.0, fs, n_intervals,
-                      {"notch_width_hz": notch},
-                      dict(tone_hz=tone_hz, noise_spectrum_level_db=noise_spectrum_level_db,
-                           band_hz=list(band_hz), duration_s=duration_s, ramp_s=ramp_s, frozen_noise=frozen_noise),
-                      lambda t: {"tone_level_db_spl": noise_spectrum_level_db + t}, frozen=bool(frozen_noise))
+    return Experiment(
+        "tone_in_noise",
+        "threshold_db_re_n0",
+        "dB re noise spectrum level",
+        make,
+        lambda n, gen: _ramped(masker(n, gen), fs, ramp_s),
+        proc,
+        30.0,
+        fs,
+        n_intervals,
+        {"notch_width_hz": notch},
+        dict(
+            tone_hz=tone_hz,
+            noise_spectrum_level_db=noise_spectrum_level_db,
+            band_hz=list(band_hz),
+            duration_s=duration_s,
+            ramp_s=ramp_s,
+            frozen_noise=frozen_noise,
+        ),
+        lambda t: {"tone_level_db_spl": noise_spectrum_level_db + t},
+        frozen=bool(frozen_noise),
+    )
 
 
-def forward_masking(gap_s: float = 0.01, *, masker_level_db_spl: float = 70.0,
-                    masker_duration_s: float = 0.2, masker_band_hz=(20.0, 10000.0),
-                    probe_hz: float = 1000.0, probe_duration_s: float = 0.02,
-                    masker_ramp_s: float = 0.002, tail_s: float = 0.05, fs: float = 44100.0,
-                    n_intervals: int = 3, procedure=None) -> Experiment:
+def forward_masking(
+    gap_s: float = 0.01,
+    *,
+    masker_level_db_spl: float = 70.0,
+    masker_duration_s: float = 0.2,
+    masker_band_hz=(20.0, 10000.0),
+    probe_hz: float = 1000.0,
+    probe_duration_s: float = 0.02,
+    masker_ramp_s: float = 0.002,
+    tail_s: float = 0.05,
+    fs: float = 44100.0,
+    n_intervals: int = 3,
+    procedure=None,
+) -> Experiment:
     """Forward masking: threshold of a short tone probe after a broadband-noise masker.
 
     ``gap_s``: silence between masker offset and probe onset. The probe is Hann-shaped
@@ -354,30 +475,49 @@ def forward_masking(gap_s: float = 0.01, *, masker_level_db_spl: float = 70.0,
     """
     fs = check_fs(fs)
     gap = check_positive(gap_s, "gap_s", allow_zero=True)
-    proc = _procedure(procedure, dict(start_value=70.0, step_sizes=(8.0, 4.0, 2.0, 1.0),
-                                      bounds=(-30.0, 110.0)))
+    proc = _procedure(procedure, dict(start_value=70.0, step_sizes=(8.0, 4.0, 2.0, 1.0), bounds=(-30.0, 110.0)))
     n_total = int(round((masker_duration_s + gap + probe_duration_s + tail_s) * fs))
     n_mask, n_gap, n_probe = (int(round(d * fs)) for d in (masker_duration_s, gap, probe_duration_s))
     window = torch.hann_window(n_probe, periodic=False, dtype=torch.float64)
 
     def masker(n, gen):
-        m = _ramped(stimuli.set_level(_white(n, masker_duration_s, fs, masker_band_hz, gen),
-                                      masker_level_db_spl), fs, masker_ramp_s)
+        m = _ramped(
+            stimuli.set_level(_white(n, masker_duration_s, fs, masker_band_hz, gen), masker_level_db_spl),
+            fs,
+            masker_ramp_s,
+        )
         return torch.nn.functional.pad(m, (0, n_total - n_mask))
 
     def make(probe_db, gen):
-        probe = stimuli.tone(probe_hz, n_probe / fs, fs, torch.as_tensor(probe_db), ramp_s=0.0,
-                             dtype=torch.float64) * window
+        probe = (
+            stimuli.tone(probe_hz, n_probe / fs, fs, torch.as_tensor(probe_db), ramp_s=0.0, dtype=torch.float64)
+            * window
+        )
         x = masker(len(probe_db), gen)
-        x[:, n_mask + n_gap:n_mask + n_gap + n_probe] += probe
+        x[:, n_mask + n_gap : n_mask + n_gap + n_probe] += probe
         return x
 
-    return Experiment("forward_masking", "probe_level_db_spl", "dB SPL", make, masker, proc, 80.0,
-                      fs, n_intervals, {"gap_s": gap},
-                      dict(masker_level_db_spl=masker_level_db_spl, masker_duration_s=masker_duration_s,
-                           masker_band_hz=list(masker_band_hz), probe_hz=probe_hz,
-                           probe_duration_s=probe_duration_s, masker_ramp_s=masker_ramp_s,
-                           tail_s=tail_s))
+    return Experiment(
+        "forward_masking",
+        "probe_level_db_spl",
+        "dB SPL",
+        make,
+        masker,
+        proc,
+        80.0,
+        fs,
+        n_intervals,
+        {"gap_s": gap},
+        dict(
+            masker_level_db_spl=masker_level_db_spl,
+            masker_duration_s=masker_duration_s,
+            masker_band_hz=list(masker_band_hz),
+            probe_hz=probe_hz,
+            probe_duration_s=probe_duration_s,
+            masker_ramp_s=masker_ramp_s,
+            tail_s=tail_s,
+        ),
+    )
 
 
 def notched_noise(notch_width_hz: float = 0.0, **kwargs) -> Experiment:
@@ -389,11 +529,21 @@ def notched_noise(notch_width_hz: float = 0.0, **kwargs) -> Experiment:
     return exp
 
 
-def forward_masking_tone(masker_level_db_spl: float = 70.0, *, masker_hz: float = 4000.0,
-                         probe_hz: float = 4000.0, gap_s: float = 0.0, masker_duration_s: float = 0.2,
-                         probe_duration_s: float = 0.01, masker_ramp_s: float = 0.005,
-                         probe_ramp_s: float = 0.005, tail_s: float = 0.05, fs: float = 44100.0,
-                         n_intervals: int = 3, procedure=None) -> Experiment:
+def forward_masking_tone(
+    masker_level_db_spl: float = 70.0,
+    *,
+    masker_hz: float = 4000.0,
+    probe_hz: float = 4000.0,
+    gap_s: float = 0.0,
+    masker_duration_s: float = 0.2,
+    probe_duration_s: float = 0.01,
+    masker_ramp_s: float = 0.005,
+    probe_ramp_s: float = 0.005,
+    tail_s: float = 0.05,
+    fs: float = 44100.0,
+    n_intervals: int = 3,
+    procedure=None,
+) -> Experiment:
     """Forward masking by a tone: threshold of a brief tone probe after a tone masker.
 
     On-frequency (``masker_hz == probe_hz``) or off-frequency masker; swept over
@@ -410,8 +560,9 @@ def forward_masking_tone(masker_level_db_spl: float = 70.0, *, masker_hz: float 
     masker_db = float(masker_level_db_spl)
     if not -20.0 <= masker_db <= 120.0:
         raise ValueError(f"masker_level_db_spl must lie in [-20, 120] dB SPL, got {masker_level_db_spl}")
-    proc = _procedure(procedure, dict(start_value=min(masker_db, 100.0), step_sizes=(8.0, 4.0, 2.0, 1.0),
-                                      bounds=(-30.0, 110.0)))
+    proc = _procedure(
+        procedure, dict(start_value=min(masker_db, 100.0), step_sizes=(8.0, 4.0, 2.0, 1.0), bounds=(-30.0, 110.0))
+    )
     n_mask, n_gap, n_probe = (int(round(d * fs)) for d in (masker_duration_s, gap, probe_duration_s))
     n_total = n_mask + n_gap + n_probe + int(round(tail_s * fs))
     masker_wave = stimuli.tone(masker_hz, n_mask / fs, fs, masker_db, ramp_s=masker_ramp_s, dtype=torch.float64)
@@ -420,24 +571,49 @@ def forward_masking_tone(masker_level_db_spl: float = 70.0, *, masker_hz: float 
         return torch.nn.functional.pad(masker_wave, (0, n_total - n_mask)).expand(n, -1).clone()
 
     def make(probe_db, gen):
-        probe = stimuli.tone(probe_hz, n_probe / fs, fs, torch.as_tensor(probe_db), ramp_s=probe_ramp_s,
-                             dtype=torch.float64)
+        probe = stimuli.tone(
+            probe_hz, n_probe / fs, fs, torch.as_tensor(probe_db), ramp_s=probe_ramp_s, dtype=torch.float64
+        )
         x = masker(len(probe_db))
-        x[:, n_mask + n_gap:n_mask + n_gap + n_probe] += probe
+        x[:, n_mask + n_gap : n_mask + n_gap + n_probe] += probe
         return x
 
-    return Experiment("forward_masking_tone", "probe_level_db_spl", "dB SPL", make, masker, proc,
-                      min(masker_db + 10.0, 105.0), fs, n_intervals,
-                      {"masker_level_db_spl": masker_db, "masker_hz": float(masker_hz), "gap_s": gap},
-                      dict(probe_hz=probe_hz, masker_duration_s=masker_duration_s,
-                           probe_duration_s=probe_duration_s, masker_ramp_s=masker_ramp_s,
-                           probe_ramp_s=probe_ramp_s, tail_s=tail_s), frozen=True)
+    return Experiment(
+        "forward_masking_tone",
+        "probe_level_db_spl",
+        "dB SPL",
+        make,
+        masker,
+        proc,
+        min(masker_db + 10.0, 105.0),
+        fs,
+        n_intervals,
+        {"masker_level_db_spl": masker_db, "masker_hz": float(masker_hz), "gap_s": gap},
+        dict(
+            probe_hz=probe_hz,
+            masker_duration_s=masker_duration_s,
+            probe_duration_s=probe_duration_s,
+            masker_ramp_s=masker_ramp_s,
+            probe_ramp_s=probe_ramp_s,
+            tail_s=tail_s,
+        ),
+        frozen=True,
+    )
 
 
-def masking_pattern(probe_hz: float = 1000.0, *, masker_hz: float = 1000.0, masker_bandwidth_hz: float = 80.0,
-                    masker_level_db_spl: float = 60.0, duration_s: float = 0.3, probe_duration_s: float = 0.2,
-                    ramp_s: float = 0.01, fs: float = 44100.0, n_intervals: int = 3,
-                    procedure=None) -> Experiment:
+def masking_pattern(
+    probe_hz: float = 1000.0,
+    *,
+    masker_hz: float = 1000.0,
+    masker_bandwidth_hz: float = 80.0,
+    masker_level_db_spl: float = 60.0,
+    duration_s: float = 0.3,
+    probe_duration_s: float = 0.2,
+    ramp_s: float = 0.01,
+    fs: float = 44100.0,
+    n_intervals: int = 3,
+    procedure=None,
+) -> Experiment:
     """Spectral masking pattern: threshold of a tone probe at ``probe_hz`` in a narrowband
     noise masker (``masker_bandwidth_hz`` around ``masker_hz``, overall ``masker_level_db_spl``,
     fresh noise each interval), the paradigm of Egan & Hake (1950); swept over ``probe_hz``.
@@ -453,8 +629,9 @@ def masking_pattern(probe_hz: float = 1000.0, *, masker_hz: float = 1000.0, mask
         raise ValueError(f"masker band {band} Hz must lie inside (0, fs/2)")
     if probe_duration_s > duration_s:
         raise ValueError(f"probe_duration_s ({probe_duration_s}) must be <= duration_s ({duration_s})")
-    proc = _procedure(procedure, dict(start_value=masker_level_db_spl, step_sizes=(8.0, 4.0, 2.0, 1.0),
-                                      bounds=(-30.0, 110.0)))
+    proc = _procedure(
+        procedure, dict(start_value=masker_level_db_spl, step_sizes=(8.0, 4.0, 2.0, 1.0), bounds=(-30.0, 110.0))
+    )
     n_total, n_probe = int(round(duration_s * fs)), int(round(probe_duration_s * fs))
     start = (n_total - n_probe) // 2
 
@@ -463,19 +640,45 @@ def masking_pattern(probe_hz: float = 1000.0, *, masker_hz: float = 1000.0, mask
 
     def make(probe_db, gen):
         x = masker(len(probe_db), gen)
-        x[:, start:start + n_probe] += stimuli.tone(probe, n_probe / fs, fs, torch.as_tensor(probe_db),
-                                                     ramp_s=ramp_s, dtype=torch.float64)
+        x[:, start : start + n_probe] += stimuli.tone(
+            probe, n_probe / fs, fs, torch.as_tensor(probe_db), ramp_s=ramp_s, dtype=torch.float64
+        )
         return x
 
-    return Experiment("masking_pattern", "probe_level_db_spl", "dB SPL", make, masker, proc,
-                      masker_level_db_spl + 10.0, fs, n_intervals, {"probe_hz": probe},
-                      dict(masker_hz=masker_hz, masker_bandwidth_hz=bw, masker_level_db_spl=masker_level_db_spl,
-                           duration_s=duration_s, probe_duration_s=probe_duration_s, ramp_s=ramp_s))
+    return Experiment(
+        "masking_pattern",
+        "probe_level_db_spl",
+        "dB SPL",
+        make,
+        masker,
+        proc,
+        masker_level_db_spl + 10.0,
+        fs,
+        n_intervals,
+        {"probe_hz": probe},
+        dict(
+            masker_hz=masker_hz,
+            masker_bandwidth_hz=bw,
+            masker_level_db_spl=masker_level_db_spl,
+            duration_s=duration_s,
+            probe_duration_s=probe_duration_s,
+            ramp_s=ramp_s,
+        ),
+    )
 
 
-def am_detection(rate_hz: float = 16.0, *, carrier_hz: float = 5000.0, bandwidth_hz: float = 31.0,
-                 level_db_spl: float = 65.0, duration_s: float = 1.0, ramp_s: float = 0.05,
-                 fs: float = 44100.0, n_intervals: int = 3, procedure=None) -> Experiment:
+def am_detection(
+    rate_hz: float = 16.0,
+    *,
+    carrier_hz: float = 5000.0,
+    bandwidth_hz: float = 31.0,
+    level_db_spl: float = 65.0,
+    duration_s: float = 1.0,
+    ramp_s: float = 0.05,
+    fs: float = 44100.0,
+    n_intervals: int = 3,
+    procedure=None,
+) -> Experiment:
     """Amplitude-modulation detection with a narrowband carrier (Dau, Kollmeier & Kohlrausch
     1997a: Gaussian noise bands of 3, 31, 314 Hz at 5 kHz; ``bandwidth_hz=0`` gives a
     sinusoidal carrier as in Kohlrausch, Fassel & Dau 2000).
@@ -504,18 +707,33 @@ def am_detection(rate_hz: float = 16.0, *, carrier_hz: float = 5000.0, bandwidth
             c = c * (1 + m * torch.sin(2 * math.pi * rate * t))
         return _ramped(stimuli.set_level(c, level_db_spl), fs, ramp_s)
 
-    return Experiment("am_detection", "threshold_db", "dB (20 log m)", make,
-                      lambda n, gen: make(np.zeros(n), gen, modulated=False), proc, -6.0, fs, n_intervals,
-                      {"rate_hz": rate, "bandwidth_hz": bw},
-                      dict(carrier_hz=carrier_hz, level_db_spl=level_db_spl, duration_s=duration_s,
-                           ramp_s=ramp_s), frozen=bw == 0)
+    return Experiment(
+        "am_detection",
+        "threshold_db",
+        "dB (20 log m)",
+        make,
+        lambda n, gen: make(np.zeros(n), gen, modulated=False),
+        proc,
+        -6.0,
+        fs,
+        n_intervals,
+        {"rate_hz": rate, "bandwidth_hz": bw},
+        dict(carrier_hz=carrier_hz, level_db_spl=level_db_spl, duration_s=duration_s, ramp_s=ramp_s),
+        frozen=bw == 0,
+    )
 
 
-EXPERIMENTS = {"tmtf": tmtf, "intensity_tone": intensity_discrimination,
-               "intensity_noise": lambda *a, **k: intensity_discrimination(*a, carrier="noise", **k),
-               "tone_in_noise": tone_in_noise, "notched_noise": notched_noise,
-               "forward_masking": forward_masking, "forward_masking_tone": forward_masking_tone,
-               "masking_pattern": masking_pattern, "am_detection": am_detection}
+EXPERIMENTS = {
+    "tmtf": tmtf,
+    "intensity_tone": intensity_discrimination,
+    "intensity_noise": lambda *a, **k: intensity_discrimination(*a, carrier="noise", **k),
+    "tone_in_noise": tone_in_noise,
+    "notched_noise": notched_noise,
+    "forward_masking": forward_masking,
+    "forward_masking_tone": forward_masking_tone,
+    "masking_pattern": masking_pattern,
+    "am_detection": am_detection,
+}
 """Experiment factories by name (:func:`make_experiment`)."""
 
 
@@ -540,38 +758,58 @@ def compare_with_human(summary: dict, baseline: float | None = None) -> dict:
     if not np.isfinite(human):
         return none
     if h.relative_to is not None:
-        exp_var = next((k for k in ("threshold_db_re_n0", "probe_level_db_spl", "threshold_db") if k in summary),
-                       None)
+        exp_var = next((k for k in ("threshold_db_re_n0", "probe_level_db_spl", "threshold_db") if k in summary), None)
         value = summary.get(exp_var, math.nan) - (math.nan if baseline is None else baseline)
-        return {"human": human, "model_relative": value, "model_minus_human": value - human,
-                "human_source": h.citation}
-    return {"human": human, "model_minus_human": summary.get(h.y_name, math.nan) - human,
-            "human_source": h.citation}
+        return {"human": human, "model_relative": value, "model_minus_human": value - human, "human_source": h.citation}
+    return {"human": human, "model_minus_human": summary.get(h.y_name, math.nan) - human, "human_source": h.citation}
 
 
-def run_condition(experiment: str, observer: str = "paulick2024", n_runs: int = 4, seed: int = 0,
-                  device=None, flow: float | None = None, fhigh: float | None = None,
-                  noise_sd: float = 1.0, reference_pool: int | None = None, roi: bool = True,
-                  decision: str = "amt", n_template: int = 16, **params) -> list[dict]:
+def run_condition(
+    experiment: str,
+    observer: str = "paulick2024",
+    n_runs: int = 4,
+    seed: int = 0,
+    device=None,
+    flow: float | None = None,
+    fhigh: float | None = None,
+    noise_sd: float = 1.0,
+    reference_pool: int | None = None,
+    roi: bool = True,
+    decision: str = "amt",
+    n_template: int = 16,
+    **params,
+) -> list[dict]:
     """One sweep condition: build the experiment and observer by name, run, return tidy rows
     (importable, so Dask workers can run it). ``device``: where the observer's model runs
     ('cuda' when present); ``roi``/``decision``: the CASP observer's procedure
     (:func:`~workbench.psychophysics.observer.make_observer`)."""
     exp = make_experiment(experiment, **params)
-    obs = make_observer(observer, exp, seed=seed, device=device, flow=flow, fhigh=fhigh,
-                        noise_sd=noise_sd, roi=roi, decision=decision)
-    rows = exp.run(obs, n_runs=n_runs, seed=seed, reference_pool=reference_pool, n_template=n_template,
-                   device=device if hasattr(obs, "to") else None).rows()
+    obs = make_observer(
+        observer, exp, seed=seed, device=device, flow=flow, fhigh=fhigh, noise_sd=noise_sd, roi=roi, decision=decision
+    )
+    rows = exp.run(
+        obs,
+        n_runs=n_runs,
+        seed=seed,
+        reference_pool=reference_pool,
+        n_template=n_template,
+        device=device if hasattr(obs, "to") else None,
+    ).rows()
     return [{**row, "observer": observer} for row in rows]
 
 
 # experiment: (swept variable, reported threshold) of its model-vs-human figure
-PLOT_AXES = {"tmtf": ("rate_hz", "threshold_db"), "tone_in_noise": ("notch_width_hz", "threshold_db_re_n0"),
-             "notched_noise": ("notch_width_hz", "threshold_re_no_notch_db"),
-             "intensity_tone": ("level_db_spl", "delta_l_db"), "intensity_noise": ("level_db_spl", "delta_l_db"),
-             "forward_masking": ("gap_s", "probe_level_db_spl"),
-             "forward_masking_tone": ("masker_level_db_spl", "probe_level_db_spl"),
-             "masking_pattern": ("probe_hz", "probe_level_db_spl"), "am_detection": ("rate_hz", "threshold_db")}
+PLOT_AXES = {
+    "tmtf": ("rate_hz", "threshold_db"),
+    "tone_in_noise": ("notch_width_hz", "threshold_db_re_n0"),
+    "notched_noise": ("notch_width_hz", "threshold_re_no_notch_db"),
+    "intensity_tone": ("level_db_spl", "delta_l_db"),
+    "intensity_noise": ("level_db_spl", "delta_l_db"),
+    "forward_masking": ("gap_s", "probe_level_db_spl"),
+    "forward_masking_tone": ("masker_level_db_spl", "probe_level_db_spl"),
+    "masking_pattern": ("probe_hz", "probe_level_db_spl"),
+    "am_detection": ("rate_hz", "threshold_db"),
+}
 
 
 def plot_experiment(summary, experiment: str, *, ax=None):
@@ -589,8 +827,15 @@ def plot_experiment(summary, experiment: str, *, ax=None):
         variable = make_experiment(experiment).variable
         base = table.loc[np.isclose(table[x_name], human.relative_to), variable]
         table[y_name] = table[variable] - (float(base.iloc[0]) if len(base) else math.nan)
-    return plots.plot_experiment(table, x_name, y_name, human, log_x=experiment in ("tmtf", "am_detection"),
-                                 title=experiment.replace("_", " "), ax=ax)
+    return plots.plot_experiment(
+        table,
+        x_name,
+        y_name,
+        human,
+        log_x=experiment in ("tmtf", "am_detection"),
+        title=experiment.replace("_", " "),
+        ax=ax,
+    )
 
 
 def reference_results(experiment: str):

@@ -154,9 +154,15 @@ class FitResult:
 
     def table(self):
         import pandas as pd
-        return pd.DataFrame({"parameter": list(self.values), "initial": [self.initial[k] for k in self.values],
-                             "fitted": list(self.values.values()),
-                             "std": [self.std.get(k, math.nan) for k in self.values]})
+
+        return pd.DataFrame(
+            {
+                "parameter": list(self.values),
+                "initial": [self.initial[k] for k in self.values],
+                "fitted": list(self.values.values()),
+                "std": [self.std.get(k, math.nan) for k in self.values],
+            }
+        )
 
 
 # --------------------------------------------------------------------------- the problem
@@ -174,14 +180,18 @@ class _Condition:
         state = gen.get_state()
         self.supra = exp.make_target(np.full(self.n_tokens, float(exp.template_value)), gen)
         gen.set_state(state)
-        self.reference = exp.make_reference(self.n_tokens, gen)   # paired with the supra tokens
+        self.reference = exp.make_reference(self.n_tokens, gen)  # paired with the supra tokens
         k = self.n_afc - 1
         self.masker = None if exp.frozen else exp.make_reference(self.n_tokens * k, gen)
         self.gen_state = gen.get_state()
         self.target_p = exp.procedure.target_p
         # ROI and the fc > 4 fm rule at the starting parameters, by the observer's own code
-        detector = OptimalDetector(problem.model, noise_variance=40.0, center_per_band=problem.center_per_band,
-                                   roi=problem.roi and problem.model.return_stages)
+        detector = OptimalDetector(
+            problem.model,
+            noise_variance=40.0,
+            center_per_band=problem.center_per_band,
+            roi=problem.roi and problem.model.return_stages,
+        )
         with torch.no_grad():
             detector.fit(self._pa(self.supra, problem), self._pa(self.reference, problem))
         self.channels, self.mask, self.n_bands = detector.channels.cpu(), detector.mask.cpu(), detector._n_bands
@@ -217,8 +227,19 @@ class FitProblem:
     search's first bracket.
     """
 
-    def __init__(self, model, data, parameters, *, noise_variance="paulick2024", center_per_band: bool = True,
-                 roi: bool = True, n_tokens: int = 8, seed: int = 0, grid: int = 9):
+    def __init__(
+        self,
+        model,
+        data,
+        parameters,
+        *,
+        noise_variance="paulick2024",
+        center_per_band: bool = True,
+        roi: bool = True,
+        n_tokens: int = 8,
+        seed: int = 0,
+        grid: int = 9,
+    ):
         self.model = model.eval()
         self.data = list(data)
         if not self.data:
@@ -249,12 +270,15 @@ class FitProblem:
                 value = float(tensor.flatten()[p.index] if p.index is not None else tensor.mean())
                 self.defaults[p.name] = tensor.clone()
             else:
-                raise ValueError(f"unknown parameter {p.name!r}: use 'noise_variance' or one of "
-                                 f"{sorted(named)} (build the model with learnable=True)")
+                raise ValueError(
+                    f"unknown parameter {p.name!r}: use 'noise_variance' or one of "
+                    f"{sorted(named)} (build the model with learnable=True)"
+                )
             init = value if p.init is None else float(p.init)
             if not p.lower < init < p.upper:
-                raise ValueError(f"{p.label}: initial value {init:g} must lie strictly inside "
-                                 f"({p.lower:g}, {p.upper:g})")
+                raise ValueError(
+                    f"{p.label}: initial value {init:g} must lie strictly inside ({p.lower:g}, {p.upper:g})"
+                )
         self.conditions = [_Condition(self, d, i) for i, d in enumerate(self.data)]
         self.n_evaluations = 0
 
@@ -328,7 +352,7 @@ class FitProblem:
             mue = amt_mue(dv, torch.zeros_like(dv))
         else:  # token k: its target interval against its n_afc - 1 reference intervals
             dv_t = dv[: n_val * cond.n_tokens].reshape(n_val, cond.n_tokens)
-            dv_m = dv[n_val * cond.n_tokens:].reshape(cond.n_tokens, cond.n_afc - 1).amax(1)
+            dv_m = dv[n_val * cond.n_tokens :].reshape(cond.n_tokens, cond.n_afc - 1).amax(1)
             mue = (dv_t - dv_m.clamp_min(0)).clamp_min(0)
         p = percent_correct_analytic(mue.to(torch.float64), cond.n_afc, variance)
         return p if cond.masker is None else p.mean(1)
@@ -421,10 +445,12 @@ class FitProblem:
 
     def _bounds(self):
         log = torch.tensor([p.logarithmic for p in self.parameters])
-        lo = torch.tensor([math.log(p.lower) if p.logarithmic else p.lower for p in self.parameters],
-                          dtype=torch.float64)
-        hi = torch.tensor([math.log(p.upper) if p.logarithmic else p.upper for p in self.parameters],
-                          dtype=torch.float64)
+        lo = torch.tensor(
+            [math.log(p.lower) if p.logarithmic else p.lower for p in self.parameters], dtype=torch.float64
+        )
+        hi = torch.tensor(
+            [math.log(p.upper) if p.logarithmic else p.upper for p in self.parameters], dtype=torch.float64
+        )
         return lo, hi, log
 
 
@@ -443,7 +469,7 @@ def fisher_information(problem: FitProblem, theta: torch.Tensor) -> np.ndarray:
                 p = pred[j].clamp(1e-9, 1 - 1e-9)
                 outputs.append((pred[j], float(d.n_trials[j]) / float((p * (1 - p)).detach())))
         else:
-            outputs.append((pred, 1.0 / d.sd ** 2))
+            outputs.append((pred, 1.0 / d.sd**2))
     for i, (out, weight) in enumerate(outputs):
         (g,) = torch.autograd.grad(out, theta, retain_graph=i < len(outputs) - 1, allow_unused=True)
         g = torch.zeros_like(theta) if g is None else g
@@ -451,8 +477,16 @@ def fisher_information(problem: FitProblem, theta: torch.Tensor) -> np.ndarray:
     return info.detach().numpy()
 
 
-def fit(problem: FitProblem, *, max_iter: int = 40, tolerance: float = 1e-7, uncertainty: str = "fisher",
-        n_bootstrap: int = 20, seed: int = 0, verbose: bool = False) -> FitResult:
+def fit(
+    problem: FitProblem,
+    *,
+    max_iter: int = 40,
+    tolerance: float = 1e-7,
+    uncertainty: str = "fisher",
+    n_bootstrap: int = 20,
+    seed: int = 0,
+    verbose: bool = False,
+) -> FitResult:
     """Maximum-likelihood fit of ``problem``'s parameters with ``torch.optim.LBFGS`` (strong
     Wolfe line search) in the unbounded space; ``uncertainty``: 'fisher' (standard errors
     from the expected information, inverted), 'bootstrap' (parametric: ``n_bootstrap``
@@ -461,8 +495,14 @@ def fit(problem: FitProblem, *, max_iter: int = 40, tolerance: float = 1e-7, unc
     start = time.perf_counter()
     theta0 = problem.initial()
     u = problem.to_unbounded(theta0).clone().requires_grad_(True)
-    opt = torch.optim.LBFGS([u], lr=1.0, max_iter=max_iter, tolerance_grad=tolerance,
-                            tolerance_change=tolerance * 1e-2, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [u],
+        lr=1.0,
+        max_iter=max_iter,
+        tolerance_grad=tolerance,
+        tolerance_change=tolerance * 1e-2,
+        line_search_fn="strong_wolfe",
+    )
     history = []
 
     def closure():
@@ -493,8 +533,18 @@ def fit(problem: FitProblem, *, max_iter: int = 40, tolerance: float = 1e-7, unc
     elif uncertainty == "bootstrap":
         boot = _bootstrap(problem, theta, n_bootstrap, seed, max_iter, tolerance)
         std = dict(zip(labels, boot.std(0, ddof=1).tolist()))
-    return FitResult(values, std, dict(zip(labels, theta0.numpy().tolist())), nll1, nll0,
-                     problem.n_evaluations, time.perf_counter() - start, history, cov, boot)
+    return FitResult(
+        values,
+        std,
+        dict(zip(labels, theta0.numpy().tolist())),
+        nll1,
+        nll0,
+        problem.n_evaluations,
+        time.perf_counter() - start,
+        history,
+        cov,
+        boot,
+    )
 
 
 def _bootstrap(problem, theta, n_bootstrap, seed, max_iter, tolerance):
@@ -516,8 +566,7 @@ def _bootstrap(problem, theta, n_bootstrap, seed, max_iter, tolerance):
     return np.asarray(fits)
 
 
-def gradient_check(problem: FitProblem, theta=None, *, relative_step: float = 1e-5,
-                   output: str = "nll") -> dict:
+def gradient_check(problem: FitProblem, theta=None, *, relative_step: float = 1e-5, output: str = "nll") -> dict:
     """Autograd vs central finite differences of the NLL (``output='nll'``) or of the summed
     predictions (``'prediction'``) at ``theta`` (default: the start), in parameter space.
     Returns ``{'autograd', 'finite_difference', 'relative_error'}`` (numpy arrays)."""
@@ -562,15 +611,25 @@ def rms_error(problem: FitProblem, theta) -> float:
     """RMS of model-minus-human thresholds over the ThresholdData conditions at ``theta``."""
     with torch.no_grad():
         preds = problem.predict(torch.as_tensor(theta, dtype=torch.float64))
-    diffs = [float(p) - c.datum.threshold for c, p in zip(problem.conditions, preds)
-             if isinstance(c.datum, ThresholdData)]
+    diffs = [
+        float(p) - c.datum.threshold for c, p in zip(problem.conditions, preds) if isinstance(c.datum, ThresholdData)
+    ]
     if not diffs:
         raise ValueError("rms_error needs ThresholdData conditions")
     return float(np.sqrt(np.mean(np.square(diffs))))
 
 
-def analytic_threshold(model, experiment, *, noise_variance="paulick2024", center_per_band: bool = True,
-                       roi: bool = True, n_tokens: int = 8, seed: int = 0, search=None) -> float:
+def analytic_threshold(
+    model,
+    experiment,
+    *,
+    noise_variance="paulick2024",
+    center_per_band: bool = True,
+    roi: bool = True,
+    n_tokens: int = 8,
+    seed: int = 0,
+    search=None,
+) -> float:
     """The threshold AMT's deterministic procedure converges on, without a staircase: the
     value of ``experiment``'s tracked variable where the analytic percent correct reaches
     the procedure's convergence point (for a frozen experiment the staircase with
@@ -585,8 +644,15 @@ def analytic_threshold(model, experiment, *, noise_variance="paulick2024", cente
     1.1
     """
     datum = ThresholdData(experiment, 0.0, search=search)
-    problem = FitProblem(model, [datum], [FitParameter("noise_variance", 1e-6, 1e9)],
-                         noise_variance=noise_variance, center_per_band=center_per_band, roi=roi,
-                         n_tokens=n_tokens, seed=seed)
+    problem = FitProblem(
+        model,
+        [datum],
+        [FitParameter("noise_variance", 1e-6, 1e9)],
+        noise_variance=noise_variance,
+        center_per_band=center_per_band,
+        roi=roi,
+        n_tokens=n_tokens,
+        seed=seed,
+    )
     with torch.no_grad():
         return float(problem.predict(problem.initial())[0])

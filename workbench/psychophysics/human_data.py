@@ -43,7 +43,7 @@ class HumanData:
     x: tuple
     y: tuple
     citation: str
-    kind: str          # 'formula' | 'table' | 'descriptive'
+    kind: str  # 'formula' | 'table' | 'descriptive'
     note: str
     source: str = ""
     procedure: str = ""
@@ -51,10 +51,11 @@ class HumanData:
     unverified: str = ""
     sd: tuple | None = None
     relative_to: float | None = None
-    condition: dict = field(default_factory=dict)   # fixed parameters the data hold for
+    condition: dict = field(default_factory=dict)  # fixed parameters the data hold for
 
     def to_frame(self):
         import pandas as pd
+
         frame = pd.DataFrame({self.x_name: self.x, self.y_name: self.y, "source": self.citation})
         if self.sd is not None:
             frame.insert(2, "sd", self.sd)
@@ -73,8 +74,10 @@ class HumanData:
 
     def matches(self, condition: dict) -> bool:
         """Whether a model condition (its parameters) is one these data were measured in."""
-        return all(math.isclose(float(condition.get(k, v)), float(v), rel_tol=1e-6, abs_tol=1e-9)
-                   for k, v in self.condition.items())
+        return all(
+            math.isclose(float(condition.get(k, v)), float(v), rel_tol=1e-6, abs_tol=1e-9)
+            for k, v in self.condition.items()
+        )
 
 
 def jesteadt1977_weber_db(level_db_sl) -> np.ndarray:
@@ -123,7 +126,12 @@ _NOTCHES = (0.0, 100.0, 200.0, 300.0, 400.0, 500.0, 600.0)
 
 HUMAN_DATA = {
     "intensity_tone": HumanData(
-        "intensity_tone", "level_db_spl", "dB SPL", "delta_l_db", "dB", _LEVELS,
+        "intensity_tone",
+        "level_db_spl",
+        "dB SPL",
+        "delta_l_db",
+        "dB",
+        _LEVELS,
         tuple(np.round(weber_db_to_delta_l(jesteadt1977_weber_db(_LEVELS)), 3)),
         "Jesteadt, Wier & Green (1977), J. Acoust. Soc. Am. 61, 169-177",
         "formula",
@@ -133,9 +141,15 @@ HUMAN_DATA = {
         procedure="2IFC with feedback, adaptive 2-down 1-up (70.7 % correct)",
         stimulus=dict(freq_hz=1000.0, duration_s=0.5, ramp_s=0.005, n_intervals=2, rule="1-up-2-down"),
         unverified="tone duration (500 ms) and ramps (5 ms) as reported for this series of studies "
-                   "(Wier, Jesteadt & Green 1977 used 500-ms tones); the paper's methods text is not held here"),
+        "(Wier, Jesteadt & Green 1977 used 500-ms tones); the paper's methods text is not held here",
+    ),
     "intensity_noise": HumanData(
-        "intensity_noise", "level_db_spl", "dB SPL", "delta_l_db", "dB", (40.0, 60.0, 80.0),
+        "intensity_noise",
+        "level_db_spl",
+        "dB SPL",
+        "delta_l_db",
+        "dB",
+        (40.0, 60.0, 80.0),
         (0.41, 0.41, 0.41),
         "Miller (1947), J. Acoust. Soc. Am. 19, 609-619",
         "descriptive",
@@ -143,9 +157,15 @@ HUMAN_DATA = {
         "larger near threshold. Approximate constant.",
         source="the paper's summary of the Weber fraction above ~30 dB SL",
         procedure="not held here (Miller's own method, not an adaptive n-AFC track)",
-        unverified="procedure, durations and the noise band; our 2IFC 500-ms run is a stand-in"),
+        unverified="procedure, durations and the noise band; our 2IFC 500-ms run is a stand-in",
+    ),
     "tmtf": HumanData(
-        "tmtf", "rate_hz", "Hz", "threshold_db", "dB (20 log m)", _RATES,
+        "tmtf",
+        "rate_hz",
+        "Hz",
+        "threshold_db",
+        "dB (20 log m)",
+        _RATES,
         tuple(np.round(viemeister1979_tmtf_db(_RATES), 2)),
         "Viemeister (1979), J. Acoust. Soc. Am. 66, 1364-1380",
         "descriptive",
@@ -156,10 +176,16 @@ HUMAN_DATA = {
         procedure="adaptive forced choice (Levitt 2-down 1-up)",
         stimulus=dict(carrier="broadband noise"),
         unverified="carrier bandwidth, level, duration and interval count are not held here; ours: "
-                   "20 Hz-10 kHz, 77 dB SPL, 1 s, 3 intervals"),
+        "20 Hz-10 kHz, 77 dB SPL, 1 s, 3 intervals",
+    ),
     "tone_in_noise": HumanData(
-        "tone_in_noise", "notch_width_hz", "Hz", "threshold_db_re_n0", "dB re noise spectrum level",
-        (0.0,), (18.0,),
+        "tone_in_noise",
+        "notch_width_hz",
+        "Hz",
+        "threshold_db_re_n0",
+        "dB re noise spectrum level",
+        (0.0,),
+        (18.0,),
         "Hawkins & Stevens (1950), J. Acoust. Soc. Am. 22, 6-13",
         "descriptive",
         "Critical ratio (tone level at masked threshold minus noise spectrum level) for a "
@@ -168,10 +194,16 @@ HUMAN_DATA = {
         procedure="not an n-AFC track (threshold of audibility in continuous noise)",
         stimulus=dict(tone_hz=1000.0, noise="continuous broadband white noise"),
         unverified="tone duration and criterion; ours: 300 ms gated with the noise, 3 intervals",
-        condition={"notch_width_hz": 0.0}),
+        condition={"notch_width_hz": 0.0},
+    ),
     "notched_noise": HumanData(
-        "notched_noise", "notch_width_hz", "Hz", "threshold_re_no_notch_db", "dB re the no-notch threshold",
-        _NOTCHES, tuple(np.round(roex_notched_noise_db(_NOTCHES), 2)),
+        "notched_noise",
+        "notch_width_hz",
+        "Hz",
+        "threshold_re_no_notch_db",
+        "dB re the no-notch threshold",
+        _NOTCHES,
+        tuple(np.round(roex_notched_noise_db(_NOTCHES), 2)),
         "Glasberg & Moore (1990), Hear. Res. 47, 103-138 (roex(p) filter, ERB = 24.7 (4.37 F + 1))",
         "formula",
         "The power-spectrum model with the symmetric roex(p) filter whose ERB is Glasberg & Moore's "
@@ -180,12 +212,18 @@ HUMAN_DATA = {
         "up to notches of 0.6 fc only: wider notches meet the roex(p,r) floor and absolute threshold.",
         source="eq. 3 (ERB) and the roex(p) shape of Patterson's method",
         procedure="power-spectrum model of masking (threshold proportional to the noise power through "
-                  "the filter); notched-noise thresholds relative to the no-notch threshold",
+        "the filter); notched-noise thresholds relative to the no-notch threshold",
         stimulus=dict(tone_hz=1000.0, band_hz=[20.0, 10000.0]),
-        relative_to=0.0),
+        relative_to=0.0,
+    ),
     "forward_masking_tone": HumanData(
-        "forward_masking_tone", "masker_level_db_spl", "dB SPL", "probe_level_db_spl", "dB SPL",
-        (50.0, 70.0, 90.0), (36.56, 44.13, 51.56),
+        "forward_masking_tone",
+        "masker_level_db_spl",
+        "dB SPL",
+        "probe_level_db_spl",
+        "dB SPL",
+        (50.0, 70.0, 90.0),
+        (36.56, 44.13, 51.56),
         "Schairer, Messersmith & Jesteadt (2008), J. Acoust. Soc. Am. 124, 2196-2215, Table 4",
         "table",
         "Mean forward-masked threshold of 4 listeners with normal hearing (SD 2.82, 4.09, 6.16 dB), "
@@ -196,9 +234,10 @@ HUMAN_DATA = {
         procedure="thresholds from psychometric functions reconstructed from adaptive tracks",
         stimulus=dict(probe_hz=4000.0, masker_hz=4000.0, masker_duration_s=0.2, probe_duration_s=0.01, gap_s=0.0),
         unverified="timing from the companion study's abstract (Schairer et al. 2003: 10-ms 4-kHz signal, "
-                   "200-ms tone masker); 0-ms delay inferred from the table's separate '90 dB, 5 ms delay' row",
+        "200-ms tone masker); 0-ms delay inferred from the table's separate '90 dB, 5 ms delay' row",
         sd=(2.82, 4.09, 6.16),
-        condition={"masker_hz": 4000.0, "gap_s": 0.0}),
+        condition={"masker_hz": 4000.0, "gap_s": 0.0},
+    ),
 }
 
 

@@ -162,8 +162,9 @@ def fourth_rule(center_freqs_hz, mfc, n_bands: int) -> torch.Tensor | None:
     return fc[:, None] > 4 * fm[None, :]
 
 
-def casp_template(target_mean: torch.Tensor, reference_mean: torch.Tensor, mask: torch.Tensor,
-                  fs: float) -> torch.Tensor:
+def casp_template(
+    target_mean: torch.Tensor, reference_mean: torch.Tensor, mask: torch.Tensor, fs: float
+) -> torch.Tensor:
     """AMT's template ``(C, M, T)``: the representation difference (absent entries zero)
     scaled to ``sum(T^2) / fs = 1``. Differentiable."""
     diff = (target_mean - reference_mean) * mask[..., None].to(target_mean.dtype)
@@ -207,9 +208,17 @@ class OptimalDetector:
         run through it instead of through all channels (same numbers, faster).
     """
 
-    def __init__(self, model, noise_variance="paulick2024", fs_representation=None,
-                 center_per_band: bool = True, channels=None, roi: bool = False,
-                 roi_stage: str = "adaptation", channel_model=None):
+    def __init__(
+        self,
+        model,
+        noise_variance="paulick2024",
+        fs_representation=None,
+        center_per_band: bool = True,
+        channels=None,
+        roi: bool = False,
+        roi_stage: str = "adaptation",
+        channel_model=None,
+    ):
         self.model = model
         self.noise_variance = _noise_variance(noise_variance)
         self.fs = check_fs(fs_representation or model.stage_info["output"].rate_hz, "fs_representation")
@@ -219,11 +228,15 @@ class OptimalDetector:
         if self.roi and self.fixed_channels is None:
             info = model.stage_info.get(roi_stage)
             if info is None or info.axes != "BCT" or info.rate_hz is None:
-                raise ValueError(f"roi_stage must name a (batch, channel, time) stage of the model with a rate; "
-                                 f"got {roi_stage!r} (stages: {[k for k in model.stage_info if k != 'output']})")
+                raise ValueError(
+                    f"roi_stage must name a (batch, channel, time) stage of the model with a rate; "
+                    f"got {roi_stage!r} (stages: {[k for k in model.stage_info if k != 'output']})"
+                )
             if not getattr(model, "return_stages", False):
-                raise ValueError("roi=True needs the model's stages: build the model with return_stages=True "
-                                 "(or pass channels=... / roi=False)")
+                raise ValueError(
+                    "roi=True needs the model's stages: build the model with return_stages=True "
+                    "(or pass channels=... / roi=False)"
+                )
         self.roi_stage = roi_stage
         self.channel_model = channel_model
         self.channels = self.template = self.reference = self.mask = self.template_full = None
@@ -275,15 +288,16 @@ class OptimalDetector:
             size = batch_size or audio.shape[0]
             total_rep = total_stage = mask = None
             for s in range(0, audio.shape[0], size):
-                part = self._full(audio[s:s + size], with_stage=need_stage)
+                part = self._full(audio[s : s + size], with_stage=need_stage)
                 rep = part[0].double().sum(0)
                 total_rep = rep if total_rep is None else total_rep + rep
                 mask = part[1]
                 if need_stage:
                     st = part[2].double().sum(0)
                     total_stage = st if total_stage is None else total_stage + st
-            sums.append((total_rep / audio.shape[0], mask,
-                         None if total_stage is None else total_stage / audio.shape[0]))
+            sums.append(
+                (total_rep / audio.shape[0], mask, None if total_stage is None else total_stage / audio.shape[0])
+            )
         (target, mask, stage_t), (ref, _, stage_r) = sums
         if not bool(((target - ref) * mask[..., None]).abs().max() > 0):
             raise ValueError("supra_target and reference give identical representations: no template")
@@ -330,8 +344,10 @@ class OptimalDetector:
         if self.template is None:
             raise RuntimeError("call fit(supra_target, reference) first")
         if representation.shape[1:] != self.template.shape:
-            raise ValueError(f"representation layout {tuple(representation.shape[1:])} does not match the "
-                             f"template's {tuple(self.template.shape)}")
+            raise ValueError(
+                f"representation layout {tuple(representation.shape[1:])} does not match the "
+                f"template's {tuple(self.template.shape)}"
+            )
         t = self._centered_template().to(representation.device, representation.dtype)
         ref = self.reference.to(representation.device, representation.dtype)
         return ((representation - ref) * t).sum((1, 2, 3)) / self.fs
@@ -353,8 +369,9 @@ class OptimalDetector:
         """AMT's analytic percent correct of trials with these decision variables."""
         return percent_correct_analytic(amt_mue(target_dv, reference_dv), n_afc, self.noise_variance)
 
-    def percent_correct(self, target, maskers, n_afc: int = 3, n_trials: int = 200,
-                        generator: torch.Generator | None = None) -> float:
+    def percent_correct(
+        self, target, maskers, n_afc: int = 3, n_trials: int = 200, generator: torch.Generator | None = None
+    ) -> float:
         """Simulated n-AFC run: per trial the target interval and ``n_afc - 1`` masker intervals,
         each with fresh internal noise; returns the fraction of trials choosing the target.
 
@@ -420,12 +437,19 @@ class FeatureObserver(_ScoringObserver):
     interval whose noisy feature lies furthest in that direction.
     """
 
-    def __init__(self, feature="level", noise_sd: float = 0.5, fs: float | None = None,
-                 window_s=None, floor_db_spl: float = 0.0, seed=None):
+    def __init__(
+        self,
+        feature="level",
+        noise_sd: float = 0.5,
+        fs: float | None = None,
+        window_s=None,
+        floor_db_spl: float = 0.0,
+        seed=None,
+    ):
         if not callable(feature):
             check_choice(feature, ("level", "envelope"), "feature")
         self.feature, self.noise_sd = feature, check_positive(noise_sd, "noise_sd", allow_zero=True)
-        self.fs, self.window_s, self.floor = fs, window_s, P_REF_PA ** 2 * 10 ** (floor_db_spl / 10)
+        self.fs, self.window_s, self.floor = fs, window_s, P_REF_PA**2 * 10 ** (floor_db_spl / 10)
         if window_s is not None and fs is None:
             raise ValueError("window_s needs fs")
         self.generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
@@ -434,11 +458,11 @@ class FeatureObserver(_ScoringObserver):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.as_tensor(x, dtype=torch.float64)
         if self.window_s is not None:
-            x = x[..., int(self.window_s[0] * self.fs):int(self.window_s[1] * self.fs)]
+            x = x[..., int(self.window_s[0] * self.fs) : int(self.window_s[1] * self.fs)]
         if callable(self.feature):
             return torch.as_tensor(self.feature(x), dtype=torch.float64)
         if self.feature == "level":
-            return 10 * torch.log10((x.pow(2).mean(-1) + self.floor) / P_REF_PA ** 2)
+            return 10 * torch.log10((x.pow(2).mean(-1) + self.floor) / P_REF_PA**2)
         env = hilbert_envelope(x)
         return 20 * torch.log10(env.std(-1) / env.mean(-1))
 
@@ -462,8 +486,15 @@ class TemplateObserver(_ScoringObserver):
     ``batch_size`` caps how many intervals go through the model at once (memory).
     """
 
-    def __init__(self, detector, seed=None, device=None, dtype=torch.float32,
-                 batch_size: int | None = None, decision: str = "sampled"):
+    def __init__(
+        self,
+        detector,
+        seed=None,
+        device=None,
+        dtype=torch.float32,
+        batch_size: int | None = None,
+        decision: str = "sampled",
+    ):
         for attr in ("fit", "representation", "decision_variables", "noise_std"):
             if not hasattr(detector, attr):
                 raise TypeError(f"detector lacks {attr}(); expected an OptimalDetector-like object")
@@ -488,8 +519,9 @@ class TemplateObserver(_ScoringObserver):
         return torch.as_tensor(x).to(device=self.device, dtype=self.dtype)
 
     def prepare(self, target, reference):
-        kwargs = {"batch_size": self.batch_size} if "batch_size" in inspect.signature(self.detector.fit).parameters \
-            else {}
+        kwargs = (
+            {"batch_size": self.batch_size} if "batch_size" in inspect.signature(self.detector.fit).parameters else {}
+        )
         self.detector.fit(self._audio(target), self._audio(reference), **kwargs)
         self.noise_sd = self.detector.noise_std()
 
@@ -497,8 +529,12 @@ class TemplateObserver(_ScoringObserver):
         """Decision variables ``(n,)`` on the model's device (no host transfer)."""
         flat = self._audio(audio)
         size = self.batch_size or flat.shape[0]
-        return torch.cat([self.detector.decision_variables(self.detector.representation(flat[s:s + size])[0])
-                          for s in range(0, flat.shape[0], size)])
+        return torch.cat(
+            [
+                self.detector.decision_variables(self.detector.representation(flat[s : s + size])[0])
+                for s in range(0, flat.shape[0], size)
+            ]
+        )
 
     def score(self, audio) -> torch.Tensor:
         return self.score_on_device(audio).cpu().double()
@@ -509,18 +545,24 @@ class TemplateObserver(_ScoringObserver):
         reference_scores = torch.as_tensor(reference_scores, dtype=torch.float64)
         n_afc = reference_scores.shape[1] + 1
         if n_afc not in _AFC_FIT:
-            raise ValueError(f"decision='amt' has AMT's analytic rule for 2-4 intervals only, got {n_afc}; "
-                             "use decision='sampled'")
-        prob = percent_correct_analytic(amt_mue(torch.as_tensor(target_scores, dtype=torch.float64),
-                                                reference_scores), n_afc, self.detector.noise_variance)
+            raise ValueError(
+                f"decision='amt' has AMT's analytic rule for 2-4 intervals only, got {n_afc}; use decision='sampled'"
+            )
+        prob = percent_correct_analytic(
+            amt_mue(torch.as_tensor(target_scores, dtype=torch.float64), reference_scores),
+            n_afc,
+            self.detector.noise_variance,
+        )
         return (prob > target_p).numpy()
 
 
 # CASP observer: (model, its constructor keywords, internal noise variance, centre per band),
 # AMT paulick2024_decision (40 / 130); the detector also runs on Dau1997 (40, no centring)
-CASP_OBSERVERS = {"paulick2024": ("Paulick2024", {"model": "paulick2024"}, 40.0, True),
-                  "jepsen2008": ("Paulick2024", {"model": "jepsen2008"}, 130.0, False),
-                  "dau1997": ("Dau1997", {}, 40.0, False)}
+CASP_OBSERVERS = {
+    "paulick2024": ("Paulick2024", {"model": "paulick2024"}, 40.0, True),
+    "jepsen2008": ("Paulick2024", {"model": "jepsen2008"}, 130.0, False),
+    "dau1997": ("Dau1997", {}, 40.0, False),
+}
 OBSERVERS = (*CASP_OBSERVERS, "level", "envelope")
 
 
@@ -558,9 +600,19 @@ def _channel_model(name: str, fs: float, device, center_freqs_hz, indices):
     return casp_model(name, fs, tuple(sorted(band.items())), device)
 
 
-def make_observer(name: str, experiment, *, seed: int = 0, device=None, flow: float | None = None,
-                  fhigh: float | None = None, noise_sd: float = 1.0, batch_size: int | None = None,
-                  roi: bool = True, decision: str = "amt"):
+def make_observer(
+    name: str,
+    experiment,
+    *,
+    seed: int = 0,
+    device=None,
+    flow: float | None = None,
+    fhigh: float | None = None,
+    noise_sd: float = 1.0,
+    batch_size: int | None = None,
+    roi: bool = True,
+    decision: str = "amt",
+):
     """Observer by name for ``experiment`` (read for its ``fs``).
 
     A :data:`CASP_OBSERVERS` name: the CASP optimal detector on that model, as AMT runs it:
@@ -579,6 +631,7 @@ def make_observer(name: str, experiment, *, seed: int = 0, device=None, flow: fl
     model = casp_model(name, float(experiment.fs), band, dev)
     _, _, variance, centre = CASP_OBSERVERS[name]
     sub = functools.partial(_channel_model, name, float(experiment.fs), dev, model.center_freqs_hz)
-    detector = OptimalDetector(model, noise_variance=variance, center_per_band=centre, roi=roi,
-                               channel_model=lambda idx: sub(idx))
+    detector = OptimalDetector(
+        model, noise_variance=variance, center_per_band=centre, roi=roi, channel_model=lambda idx: sub(idx)
+    )
     return TemplateObserver(detector, seed=seed, device=device, batch_size=batch_size, decision=decision)

@@ -51,15 +51,27 @@ def _check_int(value, name: str, minimum: int, maximum: int | None = None) -> in
     return int(value)
 
 
-def _check_real(value, name: str, *, low: float = -math.inf, high: float = math.inf,
-                low_open: bool = False, high_open: bool = False, allow_inf: bool = False) -> float:
+def _check_real(
+    value,
+    name: str,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+    allow_inf: bool = False,
+) -> float:
     """A real number (Python or numpy scalar) in [low, high] (open ends as flagged)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value)
     lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
-    if math.isnan(value) or (math.isinf(value) and not allow_inf) or \
-            (value <= low if low_open else value < low) or (value >= high if high_open else value > high):
+    if (
+        math.isnan(value)
+        or (math.isinf(value) and not allow_inf)
+        or (value <= low if low_open else value < low)
+        or (value >= high if high_open else value > high)
+    ):
         finite = "" if allow_inf else "finite, "
         raise ValueError(f"{name} must be {finite}in {lo}{low:g}, {high:g}{hi}, got {value}")
     return value
@@ -71,8 +83,11 @@ def _array(values, name: str) -> np.ndarray:
         a = np.asarray(values)
     except Exception:  # noqa: BLE001 - re-raised naming the argument
         raise TypeError(f"{name} must be a sequence of numbers") from None
-    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) \
-            or np.issubdtype(a.dtype, np.complexfloating):
+    if (
+        a.dtype == object
+        or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool)
+        or np.issubdtype(a.dtype, np.complexfloating)
+    ):
         raise TypeError(f"{name} must be a sequence of real numbers, got dtype {a.dtype}")
     return a.astype(float).reshape(-1)
 
@@ -81,10 +96,8 @@ def _responses(result, n: int) -> np.ndarray:
     """``respond``'s answer as a bool array of length ``n`` (True/1 = correct, False/0 = wrong)."""
     r = np.asarray(result)
     if r.dtype != bool:
-        if r.dtype == object or not np.issubdtype(r.dtype, np.number) or r.size and \
-                not np.all((r == 0) | (r == 1)):
-            raise TypeError("respond must return booleans (True = correct), one per value; got "
-                            f"dtype {r.dtype}")
+        if r.dtype == object or not np.issubdtype(r.dtype, np.number) or r.size and not np.all((r == 0) | (r == 1)):
+            raise TypeError(f"respond must return booleans (True = correct), one per value; got dtype {r.dtype}")
         r = r.astype(bool)
     r = r.reshape(-1)
     if r.shape != (n,):
@@ -109,8 +122,9 @@ def _sequence(value, name: str, what: str) -> tuple:
 
 
 # --------------------------------------------------------------------------- psychometric fn
-def psychometric(x, threshold: float, slope: float, *, shape: str = "logistic",
-                 guess: float = 0.5, lapse: float = 0.0) -> np.ndarray:
+def psychometric(
+    x, threshold: float, slope: float, *, shape: str = "logistic", guess: float = 0.5, lapse: float = 0.0
+) -> np.ndarray:
     """Probability correct ``guess + (1 - guess - lapse) * F(x)``.
 
     ``logistic``: F = 1 / (1 + exp(-slope (x - threshold))), x in any unit (often dB), F = 0.5
@@ -129,8 +143,9 @@ def psychometric(x, threshold: float, slope: float, *, shape: str = "logistic",
 def _check_function(shape, threshold, slope, guess, lapse):
     """Parameters of a psychometric function: p stays in [guess, 1 - lapse] within [0, 1]."""
     check_choice(shape, SHAPES, "shape")
-    threshold = _check_real(threshold, "threshold", low=0.0 if shape == "weibull" else -math.inf,
-                            low_open=shape == "weibull")
+    threshold = _check_real(
+        threshold, "threshold", low=0.0 if shape == "weibull" else -math.inf, low_open=shape == "weibull"
+    )
     slope = _check_real(slope, "slope", low=0.0, low_open=True)
     guess = _check_real(guess, "guess", low=0.0, high=1.0, high_open=True)
     lapse = _check_real(lapse, "lapse (below 1 - guess)", low=0.0, high=1.0 - guess, high_open=True)
@@ -143,12 +158,13 @@ def _psychometric(x, threshold, slope, shape, guess, lapse):
         core = special.expit(slope * (x - threshold))
     else:
         with np.errstate(over="ignore"):
-            core = -np.expm1(-(x / threshold) ** slope)
+            core = -np.expm1(-((x / threshold) ** slope))
     return np.clip(guess + (1.0 - guess - lapse) * core, 0.0, 1.0)
 
 
-def psychometric_inverse(p, threshold: float, slope: float, *, shape: str = "logistic",
-                         guess: float = 0.5, lapse: float = 0.0) -> np.ndarray:
+def psychometric_inverse(
+    p, threshold: float, slope: float, *, shape: str = "logistic", guess: float = 0.5, lapse: float = 0.0
+) -> np.ndarray:
     """Value of the variable at which :func:`psychometric` equals ``p`` (guess < p < 1-lapse)."""
     threshold, slope, guess, lapse = _check_function(shape, threshold, slope, guess, lapse)
     p = _array(p, "p").reshape(np.shape(p))
@@ -177,8 +193,16 @@ class PsychometricObserver:
     :func:`psychometric` (guess = 1 / n_alternatives).
     """
 
-    def __init__(self, threshold: float, slope: float, *, shape: str = "logistic",
-                 n_alternatives: int = 2, lapse: float = 0.0, seed=None):
+    def __init__(
+        self,
+        threshold: float,
+        slope: float,
+        *,
+        shape: str = "logistic",
+        n_alternatives: int = 2,
+        lapse: float = 0.0,
+        seed=None,
+    ):
         self.n_alternatives = _check_int(n_alternatives, "n_alternatives", 2, 100)
         self.shape = check_choice(shape, SHAPES, "shape")
         thr, slope, guess, lapse = _check_function(shape, threshold, slope, 1.0 / self.n_alternatives, lapse)
@@ -216,24 +240,38 @@ def arrange_intervals(target, references, positions):
 
     target = check_signal(target, "target", min_samples=1, max_dims=2)
     references = check_signal(references, "references", min_samples=1, max_dims=3).to(
-        dtype=target.dtype, device=target.device)
-    if references.dim() != 3 or target.dim() != 2 or references.shape[0] != target.shape[0] \
-            or references.shape[2] != target.shape[1]:
-        raise ValueError("target must be (n_trials, T) and references (n_trials, n_intervals-1, T); "
-                         f"got {tuple(target.shape)} and {tuple(references.shape)}")
+        dtype=target.dtype, device=target.device
+    )
+    if (
+        references.dim() != 3
+        or target.dim() != 2
+        or references.shape[0] != target.shape[0]
+        or references.shape[2] != target.shape[1]
+    ):
+        raise ValueError(
+            "target must be (n_trials, T) and references (n_trials, n_intervals-1, T); "
+            f"got {tuple(target.shape)} and {tuple(references.shape)}"
+        )
     n_trials, n_ref, _ = references.shape
     positions = np.asarray(positions)
-    if positions.shape != (n_trials,) or not np.issubdtype(positions.dtype, np.integer) \
-            or (positions.size and ((positions < 0) | (positions > n_ref)).any()):
-        raise ValueError(f"positions must be ({n_trials},) integers in [0, {n_ref}], got "
-                         f"shape {positions.shape}, dtype {positions.dtype}")
+    if (
+        positions.shape != (n_trials,)
+        or not np.issubdtype(positions.dtype, np.integer)
+        or (positions.size and ((positions < 0) | (positions > n_ref)).any())
+    ):
+        raise ValueError(
+            f"positions must be ({n_trials},) integers in [0, {n_ref}], got "
+            f"shape {positions.shape}, dtype {positions.dtype}"
+        )
     pos = torch.as_tensor(positions, device=target.device).long()
     out = torch.empty((n_trials, n_ref + 1, target.shape[1]), dtype=target.dtype, device=target.device)
     slot = torch.arange(n_ref + 1, device=target.device)[None, :]
     is_target = slot == pos[:, None]
     # reference k goes to slot k when k < position, else to slot k + 1
-    ref_slot = torch.arange(n_ref, device=target.device)[None, :] + (
-        torch.arange(n_ref, device=target.device)[None, :] >= pos[:, None]).long()
+    ref_slot = (
+        torch.arange(n_ref, device=target.device)[None, :]
+        + (torch.arange(n_ref, device=target.device)[None, :] >= pos[:, None]).long()
+    )
     out[is_target] = target
     rows = torch.arange(n_trials, device=target.device)[:, None].expand(-1, n_ref)
     out[rows, ref_slot] = references
@@ -284,8 +322,9 @@ class Staircase:
         object.__setattr__(self, "start_value", start)
         _check_int(self.n_down, "n_down", 1, 100)
         _check_int(self.n_up, "n_up", 1, 100)
-        steps = _sequence(self.step_sizes, "step_sizes",
-                          "a sequence of finite steps > 0, e.g. (4.0, 2.0, 1.0) or (2.0,)")
+        steps = _sequence(
+            self.step_sizes, "step_sizes", "a sequence of finite steps > 0, e.g. (4.0, 2.0, 1.0) or (2.0,)"
+        )
         if not 1 <= len(steps) <= MAX_STEPS:
             raise ValueError(f"step_sizes must hold 1 to {MAX_STEPS} steps, got {len(steps)}")
         steps = tuple(_check_real(v, f"step_sizes[{i}]", low=0.0, low_open=True) for i, v in enumerate(steps))
@@ -295,8 +334,7 @@ class Staircase:
         if self.n_threshold_reversals is not None:
             k = _check_int(self.n_threshold_reversals, "n_threshold_reversals", 1, MAX_REVERSALS)
             if k > self.n_final_reversals:
-                raise ValueError(f"n_threshold_reversals ({k}) must be <= n_final_reversals "
-                                 f"({self.n_final_reversals})")
+                raise ValueError(f"n_threshold_reversals ({k}) must be <= n_final_reversals ({self.n_final_reversals})")
         check_choice(self.statistic, ("mean", "median"), "statistic")
         bounds = _sequence(self.bounds, "bounds", "(lower, upper), two numbers (inf allowed)")
         if len(bounds) != 2:
@@ -304,8 +342,9 @@ class Staircase:
         lo = _check_real(bounds[0], "bounds[0] (lower)", allow_inf=True)
         hi = _check_real(bounds[1], "bounds[1] (upper)", allow_inf=True)
         if not lo < hi or not lo <= start <= hi:
-            raise ValueError(f"bounds must satisfy lower < upper with start_value inside, got "
-                             f"bounds={(lo, hi)}, start_value={start}")
+            raise ValueError(
+                f"bounds must satisfy lower < upper with start_value inside, got bounds={(lo, hi)}, start_value={start}"
+            )
         object.__setattr__(self, "bounds", (lo, hi))
         _check_int(self.max_trials, "max_trials", 1, MAX_TRIALS)
         _check_int(self.max_bound_hits, "max_bound_hits", 1, MAX_TRIALS)
@@ -315,8 +354,9 @@ class Staircase:
         return levitt_target(self.n_down, self.n_up)
 
     @classmethod
-    def from_amt(cls, *, rule=(2, 1), expvarstart, expvarstepstart=8.0, expvarsteprule=(0.5, 2),
-                 stepmin=(1.0, 8), **kwargs) -> Staircase:
+    def from_amt(
+        cls, *, rule=(2, 1), expvarstart, expvarstepstart=8.0, expvarsteprule=(0.5, 2), stepmin=(1.0, 8), **kwargs
+    ) -> Staircase:
         """Build from AMT ``emuexp`` 'expinit' values (intnum belongs to the experiment).
 
         rule: (n_down, n_up); expvarstart: start value; expvarstepstart: first step (> 0);
@@ -331,27 +371,30 @@ class Staircase:
             if len(pairs[name]) != 2:
                 raise ValueError(f"{name} must be a pair of numbers, got {_show(pair)}")
         rule, expvarsteprule, stepmin = pairs["rule"], pairs["expvarsteprule"], pairs["stepmin"]
-        factor = _check_real(expvarsteprule[0], "expvarsteprule[0]", low=0.0, high=1.0,
-                             low_open=True, high_open=True)
+        factor = _check_real(expvarsteprule[0], "expvarsteprule[0]", low=0.0, high=1.0, low_open=True, high_open=True)
         first = _check_real(expvarstepstart, "expvarstepstart", low=0.0, low_open=True)
-        smallest = _check_real(stepmin[0], "stepmin[0] (at most expvarstepstart)", low=0.0, high=first,
-                               low_open=True)
+        smallest = _check_real(stepmin[0], "stepmin[0] (at most expvarstepstart)", low=0.0, high=first, low_open=True)
         steps, step = [], first
         while step > smallest * (1 + 1e-9) and len(steps) < MAX_STEPS:
             steps.append(step)
             step *= factor
         steps.append(smallest)
         if len(steps) > MAX_STEPS:
-            raise ValueError(f"expvarstepstart={first:g} shrinking by {factor:g} down to stepmin[0]={smallest:g} "
-                             f"makes more than {MAX_STEPS} step sizes (the most allowed)")
-        return cls(start_value=_check_real(expvarstart, "expvarstart"),
-                   n_down=_check_int(rule[0], "rule[0] (n_down)", 1, 100),
-                   n_up=_check_int(rule[1], "rule[1] (n_up)", 1, 100),
-                   step_sizes=tuple(steps),
-                   reversals_per_step=_check_int(expvarsteprule[1], "expvarsteprule[1]", 1, MAX_REVERSALS),
-                   n_final_reversals=_check_int(stepmin[1], "stepmin[1]", 1, MAX_REVERSALS),
-                   statistic=kwargs.pop("statistic", "median"),
-                   n_threshold_reversals=kwargs.pop("n_threshold_reversals", None), **kwargs)
+            raise ValueError(
+                f"expvarstepstart={first:g} shrinking by {factor:g} down to stepmin[0]={smallest:g} "
+                f"makes more than {MAX_STEPS} step sizes (the most allowed)"
+            )
+        return cls(
+            start_value=_check_real(expvarstart, "expvarstart"),
+            n_down=_check_int(rule[0], "rule[0] (n_down)", 1, 100),
+            n_up=_check_int(rule[1], "rule[1] (n_up)", 1, 100),
+            step_sizes=tuple(steps),
+            reversals_per_step=_check_int(expvarsteprule[1], "expvarsteprule[1]", 1, MAX_REVERSALS),
+            n_final_reversals=_check_int(stepmin[1], "stepmin[1]", 1, MAX_REVERSALS),
+            statistic=kwargs.pop("statistic", "median"),
+            n_threshold_reversals=kwargs.pop("n_threshold_reversals", None),
+            **kwargs,
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -380,10 +423,13 @@ class StaircaseResult:
     def summary(self) -> dict:
         ok = np.isfinite(self.thresholds)
         t = self.thresholds[ok]
-        return dict(threshold_mean=float(t.mean()) if t.size else math.nan,
-                    threshold_sd=float(t.std(ddof=1)) if t.size > 1 else math.nan,
-                    n_runs=len(self.thresholds), n_converged=int(ok.sum()),
-                    mean_trials=float(self.n_trials.mean()))
+        return dict(
+            threshold_mean=float(t.mean()) if t.size else math.nan,
+            threshold_sd=float(t.std(ddof=1)) if t.size > 1 else math.nan,
+            n_runs=len(self.thresholds),
+            n_converged=int(ok.sum()),
+            mean_trials=float(self.n_trials.mean()),
+        )
 
 
 def run_staircase(procedure: Staircase, respond, n_runs: int = 1) -> StaircaseResult:
@@ -400,7 +446,7 @@ def run_staircase(procedure: Staircase, respond, n_runs: int = 1) -> StaircaseRe
     value = np.full(n, float(p.start_value))
     n_right = np.zeros(n, int)
     n_wrong = np.zeros(n, int)
-    direction = np.zeros(n, int)          # last move: -1 down, +1 up, 0 none yet
+    direction = np.zeros(n, int)  # last move: -1 down, +1 up, 0 none yet
     step_idx = np.zeros(n, int)
     rev_since_step = np.zeros(n, int)
     bound_hits = np.zeros(n, int)
@@ -451,19 +497,28 @@ def run_staircase(procedure: Staircase, respond, n_runs: int = 1) -> StaircaseRe
 
     stat = np.mean if p.statistic == "mean" else np.median
     k = p.n_threshold_reversals or p.n_final_reversals
-    thresholds = np.array([stat(r[-k:]) if s in ("converged", "max_trials") and r else math.nan
-                           for r, s in zip(final_revs, status)])
+    thresholds = np.array(
+        [stat(r[-k:]) if s in ("converged", "max_trials") and r else math.nan for r, s in zip(final_revs, status)]
+    )
     bad = [s for s in status if s != "converged"]
     if bad:
         kinds = {s: bad.count(s) for s in set(bad)}
-        warnings.warn(f"{len(bad)} of {n} staircase runs did not converge: {kinds}. 'upper_bound': "
-                      f"the observer failed at the largest allowed value {hi:g} (threshold NaN); "
-                      f"'lower_bound': perfect at the smallest allowed value {lo:g} (threshold NaN); "
-                      f"'max_trials': stopped after {p.max_trials} trials.", RuntimeWarning,
-                      stacklevel=2)
-    return StaircaseResult(thresholds, status, [np.asarray(x) for x in values],
-                           [np.asarray(x) for x in correct_hist],
-                           [np.asarray(x) for x in reversals], p)
+        warnings.warn(
+            f"{len(bad)} of {n} staircase runs did not converge: {kinds}. 'upper_bound': "
+            f"the observer failed at the largest allowed value {hi:g} (threshold NaN); "
+            f"'lower_bound': perfect at the smallest allowed value {lo:g} (threshold NaN); "
+            f"'max_trials': stopped after {p.max_trials} trials.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return StaircaseResult(
+        thresholds,
+        status,
+        [np.asarray(x) for x in values],
+        [np.asarray(x) for x in correct_hist],
+        [np.asarray(x) for x in reversals],
+        p,
+    )
 
 
 # --------------------------------------------------------------------------- constant stimuli
@@ -484,8 +539,9 @@ def constant_stimuli(values, n_trials: int, respond, *, seed=None, batch_size: i
     size = None if batch_size is None else _check_int(batch_size, "batch_size", 1)
     order = _rng(seed).permutation(np.repeat(np.arange(values.size), n_trials))
     size = order.size if size is None else size
-    correct = np.concatenate([_responses(respond(values[order[s:s + size]]), order[s:s + size].size)
-                              for s in range(0, order.size, size)])
+    correct = np.concatenate(
+        [_responses(respond(values[order[s : s + size]]), order[s : s + size].size) for s in range(0, order.size, size)]
+    )
     n_correct = np.bincount(order, weights=correct, minlength=values.size).astype(int)
     return dict(values=values, n_correct=n_correct, n_trials=np.full(values.size, n_trials))
 
@@ -515,13 +571,13 @@ class PsychometricFit:
     issues: tuple = ()
 
     def __call__(self, x) -> np.ndarray:
-        return psychometric(x, self.threshold, self.slope, shape=self.shape, guess=self.guess,
-                            lapse=self.lapse)
+        return psychometric(x, self.threshold, self.slope, shape=self.shape, guess=self.guess, lapse=self.lapse)
 
     def value_at(self, p: float) -> float:
         """Value of the variable at which the fitted function gives ``p`` correct."""
-        return float(psychometric_inverse(p, self.threshold, self.slope, shape=self.shape,
-                                          guess=self.guess, lapse=self.lapse))
+        return float(
+            psychometric_inverse(p, self.threshold, self.slope, shape=self.shape, guess=self.guess, lapse=self.lapse)
+        )
 
 
 def _ml_fit(x, k, n, shape, guess, lapse_max, fit_lapse, start, log_slopes, log_slope_center=0.0):
@@ -546,17 +602,26 @@ def _ml_fit(x, k, n, shape, guess, lapse_max, fit_lapse, start, log_slopes, log_
     best = None
     for log_slope in log_slopes:
         theta0 = [thr0, log_slope] + ([-2.0] if fit_lapse else [])
-        res = optimize.minimize(nll, theta0, method="Nelder-Mead",
-                                options=dict(xatol=1e-5, fatol=1e-7, maxiter=2000))
+        res = optimize.minimize(nll, theta0, method="Nelder-Mead", options=dict(xatol=1e-5, fatol=1e-7, maxiter=2000))
         if best is None or res.fun < best.fun:
             best = res
     thr, slope, lapse = unpack(best.x)
     return thr, slope, lapse, -best.fun
 
 
-def fit_psychometric(values, n_correct, n_trials, *, shape: str = "logistic",
-                     n_alternatives: int = 2, lapse: float | str = "fit", max_lapse: float = 0.06,
-                     n_bootstrap: int = 200, ci: float = 0.95, seed=None) -> PsychometricFit:
+def fit_psychometric(
+    values,
+    n_correct,
+    n_trials,
+    *,
+    shape: str = "logistic",
+    n_alternatives: int = 2,
+    lapse: float | str = "fit",
+    max_lapse: float = 0.06,
+    n_bootstrap: int = 200,
+    ci: float = 0.95,
+    seed=None,
+) -> PsychometricFit:
     """Maximum-likelihood fit of :func:`psychometric` to binomial data.
 
     values, n_correct, n_trials: one entry per stimulus value (e.g. from
@@ -568,8 +633,9 @@ def fit_psychometric(values, n_correct, n_trials, *, shape: str = "logistic",
     k = _array(n_correct, "n_correct")
     n = _array(n_trials, "n_trials")
     if not (x.size == k.size == n.size) or x.size < 2:
-        raise ValueError("values, n_correct and n_trials must have the same length >= 2, got "
-                         f"{x.size}, {k.size}, {n.size}")
+        raise ValueError(
+            f"values, n_correct and n_trials must have the same length >= 2, got {x.size}, {k.size}, {n.size}"
+        )
     if not np.all(np.isfinite(x)):
         raise ValueError("values must be finite numbers")
     if not np.all(np.isfinite(n)) or np.any(n < 1) or np.any(n != np.round(n)) or np.any(n > 1e9):
@@ -583,11 +649,16 @@ def fit_psychometric(values, n_correct, n_trials, *, shape: str = "logistic",
     fit_lapse = isinstance(lapse, str)
     if fit_lapse:
         check_choice(lapse, ("fit",), "lapse")
-        lapse_val = _check_real(max_lapse, "max_lapse (below 1 - 1/n_alternatives)", low=0.0, high=1.0 - guess,
-                                low_open=True, high_open=True)
+        lapse_val = _check_real(
+            max_lapse,
+            "max_lapse (below 1 - 1/n_alternatives)",
+            low=0.0,
+            high=1.0 - guess,
+            low_open=True,
+            high_open=True,
+        )
     else:
-        lapse_val = _check_real(lapse, "lapse (below 1 - 1/n_alternatives)", low=0.0, high=1.0 - guess,
-                                high_open=True)
+        lapse_val = _check_real(lapse, "lapse (below 1 - 1/n_alternatives)", low=0.0, high=1.0 - guess, high_open=True)
     ci = _check_real(ci, "ci", low=0.0, high=1.0, low_open=True, high_open=True)
     n_bootstrap = _check_int(n_bootstrap, "n_bootstrap", 0, 10_000)
     # start: value closest to halfway between guess and 1, slope spanning the tested range
@@ -596,18 +667,35 @@ def fit_psychometric(values, n_correct, n_trials, *, shape: str = "logistic",
     span = np.ptp(x) or 1.0
     log_slope = math.log(4.0 / span if shape == "logistic" else 2.0)
     # two starting slopes: the likelihood is not convex
-    thr, slope, lap, ll = _ml_fit(x, k, n, shape, guess, lapse_val, fit_lapse, start_thr,
-                                  (log_slope - 1.0, log_slope + 1.0), log_slope)
+    thr, slope, lap, ll = _ml_fit(
+        x, k, n, shape, guess, lapse_val, fit_lapse, start_thr, (log_slope - 1.0, log_slope + 1.0), log_slope
+    )
     if not all(math.isfinite(v) for v in (thr, slope, lap, ll)):
-        raise ValueError(f"values spanning [{x.min():.4g}, {x.max():.4g}] with these counts cannot be fitted; "
-                         "check the values' units and range")
+        raise ValueError(
+            f"values spanning [{x.min():.4g}, {x.max():.4g}] with these counts cannot be fitted; "
+            "check the values' units and range"
+        )
     fit = PsychometricFit(float(thr), float(slope), float(lap), guess, shape, float(ll))
     if n_bootstrap:
         rng = _rng(seed)
         p_fit = _psychometric(x, thr, slope, shape, guess, lap)
-        boot = np.array([_ml_fit(x, rng.binomial(n.astype(np.int64), p_fit).astype(float), n, shape, guess,
-                                 lapse_val, fit_lapse, thr, (math.log(slope),), log_slope)[:2]
-                         for _ in range(n_bootstrap)])
+        boot = np.array(
+            [
+                _ml_fit(
+                    x,
+                    rng.binomial(n.astype(np.int64), p_fit).astype(float),
+                    n,
+                    shape,
+                    guess,
+                    lapse_val,
+                    fit_lapse,
+                    thr,
+                    (math.log(slope),),
+                    log_slope,
+                )[:2]
+                for _ in range(n_bootstrap)
+            ]
+        )
         q = [(1 - ci) / 2 * 100, (1 + ci) / 2 * 100]
         fit.threshold_ci = tuple(float(v) for v in np.percentile(boot[:, 0], q))
         fit.slope_ci = tuple(float(v) for v in np.percentile(boot[:, 1], q))
@@ -626,8 +714,13 @@ def _fit_issues(fit: PsychometricFit, x, k, n) -> tuple:
     p_flat = np.clip(k.sum() / n.sum(), 1e-12, 1 - 1e-12)
     ll_flat = float(np.sum(k * np.log(p_flat) + (n - k) * np.log1p(-p_flat)))
     if 2 * (fit.log_likelihood - ll_flat) < 3.84:
-        what = ("all trials correct" if np.all(k == n) else "proportion correct does not rise with the value"
-                if np.all(k / n <= fit.guess + 1e-12) else "a constant proportion correct fits as well")
+        what = (
+            "all trials correct"
+            if np.all(k == n)
+            else "proportion correct does not rise with the value"
+            if np.all(k / n <= fit.guess + 1e-12)
+            else "a constant proportion correct fits as well"
+        )
         issues.append(f"no psychometric transition in the data ({what})")
     lo, hi = float(x.min()), float(x.max())
     if not lo <= fit.threshold <= hi:

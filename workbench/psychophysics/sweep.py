@@ -66,14 +66,14 @@ def grid(**axes) -> list[dict]:
     """
     values_of = {}
     for name, values in axes.items():
-        if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__") or \
-                getattr(values, "ndim", 1) != 1:
+        if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__") or getattr(values, "ndim", 1) != 1:
             raise TypeError(f"grid axis {name!r} must be a list of values, got {show(values)}")
         values = [v.item() if hasattr(v, "item") and getattr(v, "ndim", None) == 0 else v for v in values]
         for v in values:
             if not isinstance(v, (int, float, str, bool, type(None))):
-                raise TypeError(f"grid axis {name!r} holds {show(v)}; a condition value is a number, a string, "
-                                "a bool or None")
+                raise TypeError(
+                    f"grid axis {name!r} holds {show(v)}; a condition value is a number, a string, a bool or None"
+                )
             if isinstance(v, float) and not math.isfinite(v):
                 raise ValueError(f"grid axis {name!r} holds {v}; condition values must be finite")
         values_of[name] = values
@@ -117,15 +117,20 @@ def _sql_value(value, name: str, where: str):
     """One field as ``(SQLite value, kind)``; kind says how to read it back."""
     if value is None:
         return None, "none"
-    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0 or \
-            type(value).__module__ == "torch" and getattr(value, "ndim", None) == 0:
+    if (
+        type(value).__module__ == "numpy"
+        and getattr(value, "ndim", None) == 0
+        or type(value).__module__ == "torch"
+        and getattr(value, "ndim", None) == 0
+    ):
         value = value.item()  # numpy / torch scalars
     if isinstance(value, bool):
         return int(value), "bool"
     if isinstance(value, int):
-        if not -2 ** 63 <= value < 2 ** 63:
-            raise ValueError(f"field {name!r} of {where} is an integer outside the 64-bit range: store it "
-                             "as a float or a string")
+        if not -(2**63) <= value < 2**63:
+            raise ValueError(
+                f"field {name!r} of {where} is an integer outside the 64-bit range: store it as a float or a string"
+            )
         return int(value), "int"
     if isinstance(value, float):
         return float(value), "float"
@@ -138,8 +143,10 @@ def _sql_value(value, name: str, where: str):
             return json.dumps(value, default=_json_default), "json"
         except (TypeError, ValueError):
             pass
-    raise TypeError(f"field {name!r} of {where} has type {type(value).__name__}; a sweep stores numbers, "
-                    "strings, bytes, None, and lists/dicts/arrays of numbers and strings")
+    raise TypeError(
+        f"field {name!r} of {where} has type {type(value).__name__}; a sweep stores numbers, "
+        "strings, bytes, None, and lists/dicts/arrays of numbers and strings"
+    )
 
 
 def _read_value(value, kind: str):
@@ -163,14 +170,17 @@ def store_paths(output) -> tuple[Path, Path | None]:
         return output.with_suffix(".sqlite"), output
     if suffix in STORE_SUFFIXES:
         return output, None
-    raise ValueError(f"output must end in .csv (store beside it, CSV export) or one of {STORE_SUFFIXES} "
-                     f"(the store itself), got {str(output)!r}")
+    raise ValueError(
+        f"output must end in .csv (store beside it, CSV export) or one of {STORE_SUFFIXES} "
+        f"(the store itself), got {str(output)!r}"
+    )
 
 
 def _damaged(path: Path, exc: Exception) -> SweepStoreError:
     return SweepStoreError(
         f"{path} is not a readable sweep results store ({exc}). It may be damaged or not a workbench "
-        "store: move it away to start the sweep afresh, or restore it from a backup.")
+        "store: move it away to start the sweep afresh, or restore it from a backup."
+    )
 
 
 class ResultStore:
@@ -200,8 +210,7 @@ class ResultStore:
             raise FileNotFoundError(f"no sweep results store at {self.path}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=60.0,
-                                       check_same_thread=False)
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=60.0, check_same_thread=False)
         except sqlite3.Error as exc:
             raise _damaged(self.path, exc) from None
         try:
@@ -223,26 +232,35 @@ class ResultStore:
                 raise SweepStoreError(f"{self.path} holds no sweep results")
             self._create(config)
         elif not {"meta", "conditions", "fields", "results"} <= tables:
-            raise SweepStoreError(f"{self.path} is an SQLite file but not a workbench sweep store "
-                                  f"(tables {sorted(tables)}); choose another output path")
+            raise SweepStoreError(
+                f"{self.path} is an SQLite file but not a workbench sweep store "
+                f"(tables {sorted(tables)}); choose another output path"
+            )
         check = db.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":
             raise sqlite3.DatabaseError(f"integrity check: {check}")
         meta = dict(db.execute("SELECT key, value FROM meta"))
         if meta.get("format") != FORMAT:
-            raise SweepStoreError(f"{self.path} has store format {meta.get('format')!r}; this workbench "
-                                  f"reads {FORMAT!r}")
+            raise SweepStoreError(
+                f"{self.path} has store format {meta.get('format')!r}; this workbench reads {FORMAT!r}"
+            )
         try:
             self.meta = json.loads(meta["record"])
             stored = self.meta["config"]
         except (KeyError, TypeError, ValueError):
-            raise SweepStoreError(f"the configuration stored in {self.path} is damaged (not valid JSON); "
-                                  "move the store away to start afresh") from None
+            raise SweepStoreError(
+                f"the configuration stored in {self.path} is damaged (not valid JSON); "
+                "move the store away to start afresh"
+            ) from None
         if config is not None and _canonical(stored) != _canonical(config):
-            raise SweepStoreError(f"{self.path} holds a different configuration than this sweep; use another "
-                                  "output path (or delete the old results) instead of mixing them")
-        self._fields = {name: (column, kind) for name, column, kind in
-                        db.execute("SELECT name, column, kind FROM fields ORDER BY position")}
+            raise SweepStoreError(
+                f"{self.path} holds a different configuration than this sweep; use another "
+                "output path (or delete the old results) instead of mixing them"
+            )
+        self._fields = {
+            name: (column, kind)
+            for name, column, kind in db.execute("SELECT name, column, kind FROM fields ORDER BY position")
+        }
         self._drop_incomplete(readonly)
         if not readonly:
             db.execute("PRAGMA journal_mode = WAL")
@@ -251,8 +269,12 @@ class ResultStore:
     def _create(self, config):
         import workbench
 
-        record = dict(config=_plain(config or {}), created=time.strftime("%Y-%m-%dT%H:%M:%S"),
-                      python=platform.python_version(), workbench=workbench.__version__)
+        record = dict(
+            config=_plain(config or {}),
+            created=time.strftime("%Y-%m-%dT%H:%M:%S"),
+            python=platform.python_version(),
+            workbench=workbench.__version__,
+        )
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -260,36 +282,54 @@ class ResultStore:
                 db.execute("ROLLBACK")  # another process created it meanwhile
                 return
             db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            db.execute("CREATE TABLE conditions (condition_id TEXT PRIMARY KEY, position INTEGER NOT NULL, "
-                       "condition TEXT NOT NULL, n_rows INTEGER NOT NULL, elapsed_s REAL, finished TEXT)")
-            db.execute("CREATE TABLE fields (name TEXT PRIMARY KEY, position INTEGER NOT NULL, "
-                       "column TEXT NOT NULL UNIQUE, kind TEXT NOT NULL)")
-            db.execute(f'CREATE TABLE results ("{ID}" TEXT NOT NULL, "{_ROW}" INTEGER NOT NULL, '
-                       f'PRIMARY KEY ("{ID}", "{_ROW}"))')
-            db.executemany("INSERT INTO meta VALUES (?, ?)",
-                           [("format", FORMAT), ("record", json.dumps(record, sort_keys=True))])
+            db.execute(
+                "CREATE TABLE conditions (condition_id TEXT PRIMARY KEY, position INTEGER NOT NULL, "
+                "condition TEXT NOT NULL, n_rows INTEGER NOT NULL, elapsed_s REAL, finished TEXT)"
+            )
+            db.execute(
+                "CREATE TABLE fields (name TEXT PRIMARY KEY, position INTEGER NOT NULL, "
+                "column TEXT NOT NULL UNIQUE, kind TEXT NOT NULL)"
+            )
+            db.execute(
+                f'CREATE TABLE results ("{ID}" TEXT NOT NULL, "{_ROW}" INTEGER NOT NULL, '
+                f'PRIMARY KEY ("{ID}", "{_ROW}"))'
+            )
+            db.executemany(
+                "INSERT INTO meta VALUES (?, ?)", [("format", FORMAT), ("record", json.dumps(record, sort_keys=True))]
+            )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
 
     def _drop_incomplete(self, readonly):
-        bad = [r[0] for r in self._db.execute(
-            f'SELECT c.condition_id FROM conditions c LEFT JOIN results r ON r."{ID}" = c.condition_id '
-            f'GROUP BY c.condition_id HAVING count(r."{_ROW}") != max(c.n_rows)')]
-        orphans = self._db.execute(f'SELECT count(*) FROM results WHERE "{ID}" NOT IN '
-                                   "(SELECT condition_id FROM conditions)").fetchone()[0]
+        bad = [
+            r[0]
+            for r in self._db.execute(
+                f'SELECT c.condition_id FROM conditions c LEFT JOIN results r ON r."{ID}" = c.condition_id '
+                f'GROUP BY c.condition_id HAVING count(r."{_ROW}") != max(c.n_rows)'
+            )
+        ]
+        orphans = self._db.execute(
+            f'SELECT count(*) FROM results WHERE "{ID}" NOT IN (SELECT condition_id FROM conditions)'
+        ).fetchone()[0]
         if not (bad or orphans):
             return
         if readonly:
-            raise SweepStoreError(f"{self.path} holds {len(bad)} incomplete conditions; open it with "
-                                  "run_sweep or ResultStore(path) to drop them")
+            raise SweepStoreError(
+                f"{self.path} holds {len(bad)} incomplete conditions; open it with "
+                "run_sweep or ResultStore(path) to drop them"
+            )
         with self._transaction():
             for cid in bad:
                 self._db.execute("DELETE FROM conditions WHERE condition_id = ?", (cid,))
             self._db.execute(f'DELETE FROM results WHERE "{ID}" NOT IN (SELECT condition_id FROM conditions)')
-        warnings.warn(f"{self.path}: dropped {len(bad)} incomplete condition(s) and {orphans} stray row(s); "
-                      "they will be recomputed", RuntimeWarning, stacklevel=4)
+        warnings.warn(
+            f"{self.path}: dropped {len(bad)} incomplete condition(s) and {orphans} stray row(s); "
+            "they will be recomputed",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
     # ----------------------------------------------------------------------------- writing
     class _Tx:
@@ -310,8 +350,10 @@ class ResultStore:
         used = {c.lower() for c, _ in self._fields.values()} | {ID, _ROW.lower()}
         column = name if _SAFE_NAME.match(name) and name.lower() not in used else f"field_{len(self._fields)}"
         if len(self._fields) >= MAX_FIELDS:
-            raise ValueError(f"rows may hold at most {MAX_FIELDS} fields; put long vectors into one field "
-                             "(a list, an array or bytes)")
+            raise ValueError(
+                f"rows may hold at most {MAX_FIELDS} fields; put long vectors into one field "
+                "(a list, an array or bytes)"
+            )
         self._db.execute(f'ALTER TABLE results ADD COLUMN "{column}"')
         self._db.execute("INSERT INTO fields VALUES (?, ?, ?, ?)", (name, len(self._fields), column, kind))
         self._fields[name] = (column, kind)
@@ -326,8 +368,10 @@ class ResultStore:
         rows = rows if isinstance(rows, list) else [rows]
         where = f"condition {_condition_json(condition)}"
         if not all(isinstance(r, dict) for r in rows):
-            raise TypeError(f"the task must return a dict or a list of dicts for {where}, got "
-                            f"{next(type(r).__name__ for r in rows if not isinstance(r, dict))}")
+            raise TypeError(
+                f"the task must return a dict or a list of dicts for {where}, got "
+                f"{next(type(r).__name__ for r in rows if not isinstance(r, dict))}"
+            )
         encoded = []
         for row in rows:
             full = {**condition, **row}
@@ -352,14 +396,24 @@ class ResultStore:
                             if merged != old:
                                 self._db.execute("UPDATE fields SET kind = ? WHERE name = ?", (merged, name))
                                 self._fields[name] = (column, merged)
-                self._db.execute("INSERT INTO conditions VALUES (?, ?, ?, ?, ?, ?)",
-                                 (cid, int(position), _condition_json(condition), len(rows), elapsed_s,
-                                  time.strftime("%Y-%m-%dT%H:%M:%S")))
+                self._db.execute(
+                    "INSERT INTO conditions VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        cid,
+                        int(position),
+                        _condition_json(condition),
+                        len(rows),
+                        elapsed_s,
+                        time.strftime("%Y-%m-%dT%H:%M:%S"),
+                    ),
+                )
                 for i, row in enumerate(encoded):
                     columns = [f'"{self._fields[name][0]}"' for name in row]
                     marks = ", ".join("?" * (len(columns) + 2))
-                    self._db.execute(f'INSERT INTO results ("{ID}", "{_ROW}", {", ".join(columns)}) VALUES ({marks})',
-                                     [cid, i, *(value for value, _ in row.values())])
+                    self._db.execute(
+                        f'INSERT INTO results ("{ID}", "{_ROW}", {", ".join(columns)}) VALUES ({marks})',
+                        [cid, i, *(value for value, _ in row.values())],
+                    )
         except sqlite3.DataError as exc:  # e.g. a value over SQLite's 1 GB limit
             self._fields = old_fields
             raise ValueError(f"a field of {where} cannot be stored: {exc}") from None
@@ -381,8 +435,10 @@ class ResultStore:
         in the order of the condition list the sweep was given, then row order."""
         names = list(self._fields)
         cols = "".join(f', r."{self._fields[n][0]}"' for n in names)
-        cur = self._db.execute(f'SELECT r."{ID}"{cols} FROM results r JOIN conditions c '
-                               f'ON c.condition_id = r."{ID}" ORDER BY c.position, c.condition_id, r."{_ROW}"')
+        cur = self._db.execute(
+            f'SELECT r."{ID}"{cols} FROM results r JOIN conditions c '
+            f'ON c.condition_id = r."{ID}" ORDER BY c.position, c.condition_id, r."{_ROW}"'
+        )
         records = cur.fetchall()
         data = {ID: [r[0] for r in records]}
         for j, name in enumerate(names, start=1):
@@ -471,6 +527,7 @@ def _is_dask_client(executor) -> bool:
 def _completed(futures, executor):
     if _is_dask_client(executor):
         from distributed import as_completed
+
         return as_completed(futures)
     return cf.as_completed(futures)
 
@@ -482,8 +539,17 @@ def _timed(task, cond, extra=None):
     return task(**cond, **(extra or {})), time.perf_counter() - t0
 
 
-def run_sweep(task, conditions, output, *, config: dict | None = None, executor=None,
-              max_workers: int = 2, progress: bool = True, device=None) -> pd.DataFrame:
+def run_sweep(
+    task,
+    conditions,
+    output,
+    *,
+    config: dict | None = None,
+    executor=None,
+    max_workers: int = 2,
+    progress: bool = True,
+    device=None,
+) -> pd.DataFrame:
     """Run ``task(**condition)`` for each condition; return the tidy table of all rows.
 
     task: callable returning a dict (one row) or a list of dicts (several rows).
@@ -502,8 +568,11 @@ def run_sweep(task, conditions, output, *, config: dict | None = None, executor=
     """
     if not callable(task):
         raise TypeError(f"task must be callable, got {show(task)}")
-    if isinstance(conditions, (str, bytes, dict)) or not hasattr(conditions, "__iter__") or \
-            getattr(conditions, "ndim", 1) != 1:
+    if (
+        isinstance(conditions, (str, bytes, dict))
+        or not hasattr(conditions, "__iter__")
+        or getattr(conditions, "ndim", 1) != 1
+    ):
         raise TypeError(f"conditions must be a list of dicts, got {show(conditions)}")
     conditions = list(conditions)
     if not all(isinstance(c, dict) for c in conditions):
@@ -514,14 +583,18 @@ def run_sweep(task, conditions, output, *, config: dict | None = None, executor=
     first = {}
     for i, cid in enumerate(ids):
         if cid in first:
-            raise ValueError(f"conditions[{i}] repeats conditions[{first[cid]}] ({_condition_json(conditions[i])}); "
-                             "add an axis (e.g. seed) to tell repetitions apart")
+            raise ValueError(
+                f"conditions[{i}] repeats conditions[{first[cid]}] ({_condition_json(conditions[i])}); "
+                "add an axis (e.g. seed) to tell repetitions apart"
+            )
         first[cid] = i
     if executor is not None and not hasattr(executor, "submit"):
-        raise TypeError("executor must be None, a concurrent.futures.Executor or a "
-                        f"dask.distributed.Client, got {show(executor)}")
-    if executor is None and (isinstance(max_workers, bool) or not isinstance(max_workers, int)
-                             or not 1 <= max_workers <= 1024):
+        raise TypeError(
+            f"executor must be None, a concurrent.futures.Executor or a dask.distributed.Client, got {show(executor)}"
+        )
+    if executor is None and (
+        isinstance(max_workers, bool) or not isinstance(max_workers, int) or not 1 <= max_workers <= 1024
+    ):
         raise ValueError(f"max_workers must be an integer in [1, 1024], got {show(max_workers)}")
     if not isinstance(output, (str, os.PathLike)) or isinstance(output, bytes):
         raise TypeError(f"output must be a path (str or pathlib.Path), got {show(output)}")
@@ -534,7 +607,8 @@ def run_sweep(task, conditions, output, *, config: dict | None = None, executor=
         raise SweepStoreError(
             f"{csv_path} holds results written without a results store (an older workbench appended "
             "rows to the CSV, which cannot be resumed safely). Move it away and rerun: the sweep then "
-            f"commits to {store_path.name} and exports {csv_path.name}.")
+            f"commits to {store_path.name} and exports {csv_path.name}."
+        )
     store = ResultStore(store_path, dict(config or {}))
     _write_config_export(store_path.with_suffix(".config.json"), store.meta)
     done = store.completed()
@@ -547,11 +621,15 @@ def run_sweep(task, conditions, output, *, config: dict | None = None, executor=
     try:
         if progress:
             from tqdm.auto import tqdm
+
             bar = tqdm(total=len(conditions), initial=len(conditions) - len(todo), desc="sweep")
         extra = {} if device is None else {"device": str(device)}
         for position, cond in todo:
-            fut = (pool.submit(_timed, task, cond, extra, pure=False) if _is_dask_client(pool)
-                   else pool.submit(_timed, task, cond, extra))
+            fut = (
+                pool.submit(_timed, task, cond, extra, pure=False)
+                if _is_dask_client(pool)
+                else pool.submit(_timed, task, cond, extra)
+            )
             futures[fut] = (position, cond)
         for fut in _completed(list(futures), pool):
             position, cond = futures.pop(fut)

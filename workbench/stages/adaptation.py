@@ -38,8 +38,7 @@ def min_level_from_db(min_spl_db, dboffset: float = 100.0) -> torch.Tensor:
     return db_to_amt(min_spl_db, dboffset)
 
 
-def adaptloop(x: torch.Tensor, fs: float, tau_s=DAU1996_TAU_S, limit: float = 10.0,
-              min_level=1e-5) -> torch.Tensor:
+def adaptloop(x: torch.Tensor, fs: float, tau_s=DAU1996_TAU_S, limit: float = 10.0, min_level=1e-5) -> torch.Tensor:
     """Functional :class:`AdaptLoop` (``x`` is ``(..., time)``; ``min_level`` a scalar or one
     value per channel, broadcast against ``x.shape[:-1]``)."""
     tau = torch.as_tensor(tau_s, dtype=x.dtype, device=x.device)
@@ -87,39 +86,58 @@ class AdaptLoop(nn.Module):
     tensor(True)
     """
 
-    about = ("Adaptation loops: onsets are emphasised, steady parts compressed (roughly logarithmic); the limit "
-             "caps the onset overshoot.")
+    about = (
+        "Adaptation loops: onsets are emphasised, steady parts compressed (roughly logarithmic); the limit "
+        "caps the onset overshoot."
+    )
     KWARGS = ("tau_s", "limit", "min_level", "min_spl_db", "preset", "backend")
     ALIASES = {"tau": "tau_s", "minspl": "min_spl_db"}  # the spec's spellings
 
-    def __init__(self, fs: float, tau_s: Sequence[float] | torch.Tensor | None = None,
-                 limit: float | None = None, min_level=None, min_spl_db: float = 0.0,
-                 preset: str = "dau1997", learnable: bool = False, backend: str = "auto",
-                 dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        fs: float,
+        tau_s: Sequence[float] | torch.Tensor | None = None,
+        limit: float | None = None,
+        min_level=None,
+        min_spl_db: float = 0.0,
+        preset: str = "dau1997",
+        learnable: bool = False,
+        backend: str = "auto",
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
         self.fs = check_fs(fs)
         check_choice(preset, tuple(PRESETS), "preset")
         what = "time constants in s"
         tau = check_real_array(PRESETS[preset]["tau_s"] if tau_s is None else tau_s, "tau_s (tau)", what)
         if tau.dim() != 1 or not 0 < tau.numel() <= MAX_LOOPS or not bool((tau > 0).all()):
-            raise ValueError(f"tau_s (tau) must be a 1-D sequence of 1 to {MAX_LOOPS} {what} > 0, got "
-                             f"{tau.tolist() if tau.numel() <= 8 else f'{tau.numel()} values'}")
+            raise ValueError(
+                f"tau_s (tau) must be a 1-D sequence of 1 to {MAX_LOOPS} {what} > 0, got "
+                f"{tau.tolist() if tau.numel() <= 8 else f'{tau.numel()} values'}"
+            )
         tau = tau.to(dtype)
-        self.limit = check_positive(PRESETS[preset]["limit"] if limit is None else limit,
-                                    "limit (overshoot limit, <= 1 disables limiting)", allow_zero=True)
+        self.limit = check_positive(
+            PRESETS[preset]["limit"] if limit is None else limit,
+            "limit (overshoot limit, <= 1 disables limiting)",
+            allow_zero=True,
+        )
         self.backend = check_choice(backend, ("auto", "numba", "torch"), "backend")
         if min_level is None:
             min_spl_db = check_finite(min_spl_db, "min_spl_db (minspl)")
             if not -100.0 <= min_spl_db < 100.0:
-                raise ValueError(f"min_spl_db (minspl) must lie in [-100, 100) dB SPL (AMT units: rms 1 = 100 dB SPL; "
-                                 f"the floor must lie below the signal), got {min_spl_db:g}")
+                raise ValueError(
+                    f"min_spl_db (minspl) must lie in [-100, 100) dB SPL (AMT units: rms 1 = 100 dB SPL; "
+                    f"the floor must lie below the signal), got {min_spl_db:g}"
+                )
             level = min_level_from_db(min_spl_db)
         else:
             level = check_real_array(min_level, "min_level", "amplitudes (AMT units)")
             if level.numel() == 0 or not bool(((level >= 1e-10) & (level < 1)).all()):
                 shown = level.tolist() if level.numel() <= 8 else f"{level.numel()} values"
-                raise ValueError("min_level must be an amplitude in [1e-10, 1) AMT units (-100 to 100 dB SPL), a "
-                                 f"scalar or one value per channel, got {shown}")
+                raise ValueError(
+                    "min_level must be an amplitude in [1e-10, 1) AMT units (-100 to 100 dB SPL), a "
+                    f"scalar or one value per channel, got {shown}"
+                )
         if learnable:
             self.tau_s = nn.Parameter(tau)
         else:
@@ -130,10 +148,10 @@ class AdaptLoop(nn.Module):
         """``x``: ``(..., channel, time)`` envelope -> same shape in model units."""
         level = self.min_level
         if level.dim() == 1 and (x.dim() < 2 or level.numel() != x.shape[-2]):
-            raise ValueError(f"min_level has {level.numel()} values (one per channel) but the "
-                             f"input has shape {tuple(x.shape)}")
-        return adaptation_loops(x, self.tau_s.to(x.dtype), self.fs, self.limit, level.to(x.dtype),
-                                backend=self.backend)
+            raise ValueError(
+                f"min_level has {level.numel()} values (one per channel) but the input has shape {tuple(x.shape)}"
+            )
+        return adaptation_loops(x, self.tau_s.to(x.dtype), self.fs, self.limit, level.to(x.dtype), backend=self.backend)
 
     def extra_repr(self) -> str:
         return f"fs={self.fs:g}, n_loops={self.tau_s.numel()}, limit={self.limit:g}"
@@ -143,8 +161,11 @@ def highpass_adaptation(x: torch.Tensor, fs: float, cutoff_hz=3.0, order: int = 
     """Functional :class:`HighpassAdaptation`: Butterworth high-pass of ``x`` ``(..., T)``,
     designed and run in float64 (the 3 Hz pole sits 4e-4 from the unit circle at 44.1 kHz),
     returned in ``x``'s dtype."""
-    cutoff = cutoff_hz.double() if isinstance(cutoff_hz, torch.Tensor) else torch.tensor(float(cutoff_hz),
-                                                                                          dtype=torch.float64)
+    cutoff = (
+        cutoff_hz.double()
+        if isinstance(cutoff_hz, torch.Tensor)
+        else torch.tensor(float(cutoff_hz), dtype=torch.float64)
+    )
     return sosfilt(butter(order, cutoff.to(x.device), fs, "high"), x, out_dtype=x.dtype)  # float64 recursion
 
 

@@ -68,16 +68,23 @@ class Compression(nn.Module):
 
     about = "Cochlear compression: linear below the knee, a power law above it."
 
-    def __init__(self, compression_type: str = "brokenstick", n=0.3, knee_db: float = 30.0,
-                 dboffset: float = 100.0, learnable: bool = False,
-                 dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        compression_type: str = "brokenstick",
+        n=0.3,
+        knee_db: float = 30.0,
+        dboffset: float = 100.0,
+        learnable: bool = False,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
-        self.compression_type = check_choice(compression_type, ("brokenstick", "power"),
-                                             "compression_type")
+        self.compression_type = check_choice(compression_type, ("brokenstick", "power"), "compression_type")
         n_t = check_real_array(n, "compression_n", "exponents").to(dtype)
         if n_t.numel() == 0 or bool(((n_t <= 0) | (n_t > 1)).any()):
-            raise ValueError("compression_n must lie in (0, 1] (a compressive exponent; a number or one per "
-                             f"channel), got {n_t.tolist() if n_t.numel() <= 8 else f'{n_t.numel()} values'}")
+            raise ValueError(
+                "compression_n must lie in (0, 1] (a compressive exponent; a number or one per "
+                f"channel), got {n_t.tolist() if n_t.numel() <= 8 else f'{n_t.numel()} values'}"
+            )
         if n_t.dim() == 1:
             n_t = n_t[:, None]
         knee_db = check_range(knee_db, "compression_knee_db", -100.0, 200.0, "dB SPL")
@@ -94,5 +101,4 @@ class Compression(nn.Module):
         return fn(x, self.n.to(x.dtype), self.knee)
 
     def extra_repr(self) -> str:
-        return (f"type={self.compression_type}, knee_db={self.knee_db:g}, "
-                f"dboffset={self.dboffset:g}")
+        return f"type={self.compression_type}, knee_db={self.knee_db:g}, dboffset={self.dboffset:g}"

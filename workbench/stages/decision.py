@@ -27,8 +27,9 @@ def stack_representation(representation) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(representation, torch.Tensor):
         x = representation
         if x.dim() < 2 or x.dim() > 4:
-            raise ValueError(f"representation tensor must be (B, T), (B, C, T) or (B, C, M, T), "
-                             f"got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"representation tensor must be (B, T), (B, C, T) or (B, C, M, T), got shape {tuple(x.shape)}"
+            )
         while x.dim() < 4:
             x = x.unsqueeze(1)
     elif isinstance(representation, (list, tuple)) and representation:
@@ -40,8 +41,9 @@ def stack_representation(representation) -> tuple[torch.Tensor, torch.Tensor]:
         for c, p in enumerate(parts):
             x[:, c, : p.shape[1]] = p
     else:
-        raise TypeError("representation must be a tensor or a non-empty list of tensors, "
-                        f"got {type(representation).__name__}")
+        raise TypeError(
+            f"representation must be a tensor or a non-empty list of tensors, got {type(representation).__name__}"
+        )
     mask = ~torch.isnan(x).all(dim=0).all(dim=-1)
     return torch.nan_to_num(x, nan=0.0), mask
 
@@ -61,8 +63,9 @@ def _check_range(window, lower, upper, name: str, unit: str):
     return start, end
 
 
-def roi_selection(representation, fs: float, time_window=None, channel_range=None,
-                  modulation_range=None) -> list[torch.Tensor]:
+def roi_selection(
+    representation, fs: float, time_window=None, channel_range=None, modulation_range=None
+) -> list[torch.Tensor]:
     """Region of interest: time window (s, start/end), channel and modulation index ranges
     (Python slices ``[start:end]``). Returns a list of ``(B, M_i', T')`` tensors."""
     x, mask = stack_representation(representation)
@@ -90,8 +93,9 @@ def _weights(mask: torch.Tensor, channel_weights, modulation_weights, like: torc
     return weights
 
 
-def decision_variable(representation, metric: str = "rms", channel_weights=None,
-                      modulation_weights=None) -> torch.Tensor:
+def decision_variable(
+    representation, metric: str = "rms", channel_weights=None, modulation_weights=None
+) -> torch.Tensor:
     """Scalar per batch item ``(B,)``; weights w[c, m] = channel_weights[c] * modulation_weights[m].
 
     'rms': sqrt(sum w mean_t x^2 / sum w); 'mean': sum w mean_t x / sum w;

@@ -21,7 +21,7 @@ from workbench.kernels.iir import sosfilt
 
 # (gammatones linear path, lowpasses linear path, gammatones nonlinear path, lowpasses nonlinear)
 _SECTION_COUNTS = {"paulick2024": (2, 4, 2, 1), "jepsen2008": (3, 4, 3, 3)}
-_COMPRESSION_EXPONENT = 10 ** -0.60206  # c = 0.25 in both models
+_COMPRESSION_EXPONENT = 10**-0.60206  # c = 0.25 in both models
 _FREEZE_ABOVE_HZ, _FROZEN_AT_HZ = 1000.0, 1500.0
 
 
@@ -69,19 +69,21 @@ def gammatone_classic_sos(center_freqs_hz, bandwidths_hz, fs: float, order: int)
     radius = torch.exp(-phi)
     alpha = -radius * torch.cos(theta)
     z1, z2 = torch.exp(-1j * theta), torch.exp(-2j * theta)
-    a0 = torch.abs((1 + 2 * alpha * z1 + radius ** 2 * z2) / (1 + alpha * z1))
+    a0 = torch.abs((1 + 2 * alpha * z1 + radius**2 * z2) / (1 + alpha * z1))
     ones, zeros = torch.ones_like(theta), torch.zeros_like(theta)
-    section = torch.stack([a0, a0 * alpha, zeros, ones, 2 * alpha, radius ** 2], dim=-1)
+    section = torch.stack([a0, a0 * alpha, zeros, ones, 2 * alpha, radius**2], dim=-1)
     return section.unsqueeze(-2).expand(-1, order, -1).contiguous()
 
 
 def butter2_lowpass_sos(cutoff_hz, fs: float, count: int) -> torch.Tensor:
     """MATLAB ``butter(2, fc/(fs/2))`` (bilinear, prewarped) repeated ``count`` times: (C, count, 6)."""
     k = torch.tan(math.pi * torch.as_tensor(cutoff_hz, dtype=torch.float64) / fs)
-    norm = 1 / (1 + math.sqrt(2) * k + k ** 2)
+    norm = 1 / (1 + math.sqrt(2) * k + k**2)
     one = torch.ones_like(k)
-    section = torch.stack([k ** 2 * norm, 2 * k ** 2 * norm, k ** 2 * norm, one,
-                           2 * (k ** 2 - 1) * norm, (1 - math.sqrt(2) * k + k ** 2) * norm], dim=-1)
+    section = torch.stack(
+        [k**2 * norm, 2 * k**2 * norm, k**2 * norm, one, 2 * (k**2 - 1) * norm, (1 - math.sqrt(2) * k + k**2) * norm],
+        dim=-1,
+    )
     return section.unsqueeze(-2).expand(-1, count, -1).contiguous()
 
 
@@ -98,9 +100,15 @@ def broken_stick(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.Ten
     return torch.sign(x) * torch.where(linear < compressed, linear, compressed)
 
 
-def drnl(x: torch.Tensor, linear_sos: torch.Tensor, nonlinear_pre_sos: torch.Tensor,
-         nonlinear_post_sos: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
-         c: torch.Tensor) -> torch.Tensor:
+def drnl(
+    x: torch.Tensor,
+    linear_sos: torch.Tensor,
+    nonlinear_pre_sos: torch.Tensor,
+    nonlinear_post_sos: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    c: torch.Tensor,
+) -> torch.Tensor:
     """DRNL filterbank on ``x (B, T)`` -> ``(B, C, T)``.
 
     ``linear_sos (C, n, 6)``: gain-scaled gammatone + lowpasses; ``nonlinear_pre_sos``:
@@ -150,8 +158,15 @@ class DRNLFilterbank(nn.Module):
 
     about = "Dual-resonance nonlinear filter: a linear and a compressive path summed."
 
-    def __init__(self, fs: float, center_freqs_hz, model: str = "paulick2024", subject: str = "NH",
-                 learnable: bool = False, dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        fs: float,
+        center_freqs_hz,
+        model: str = "paulick2024",
+        subject: str = "NH",
+        learnable: bool = False,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
         self.fs = check_fs(fs)
         dtype = check_dtype(dtype)
@@ -168,11 +183,13 @@ class DRNLFilterbank(nn.Module):
         # the coefficients of the low channels (poles and zero 0.01 inside the unit circle at
         # 250 Hz and 44.1 kHz; b0 + b1 nearly cancel) alone change the output by 2.4e-4 of
         # its peak (4e-4 to 6e-4 through the model), which the adaptation loops pass on.
-        self.register_buffer("linear_sos", torch.cat(
-            [gt_lin, butter2_lowpass_sos(p["lp_lin"], self.fs, n_lp_lin)], dim=1))
+        self.register_buffer(
+            "linear_sos", torch.cat([gt_lin, butter2_lowpass_sos(p["lp_lin"], self.fs, n_lp_lin)], dim=1)
+        )
         self.register_buffer("nonlinear_pre_sos", gt_nlin)
-        self.register_buffer("nonlinear_post_sos", torch.cat(
-            [gt_nlin, butter2_lowpass_sos(p["lp_nlin"], self.fs, n_lp_nlin)], dim=1))
+        self.register_buffer(
+            "nonlinear_post_sos", torch.cat([gt_nlin, butter2_lowpass_sos(p["lp_nlin"], self.fs, n_lp_nlin)], dim=1)
+        )
         for name in ("gain_lin", "a", "b", "c"):
             value = p[name].to(dtype)
             if learnable:
@@ -186,8 +203,15 @@ class DRNLFilterbank(nn.Module):
         sos = self.linear_sos.to(f64)
         linear_sos = torch.cat([sos[:, :1, :3] * self.gain_lin[:, None, None].to(f64), sos[:, :1, 3:]], dim=-1)
         linear_sos = torch.cat([linear_sos, sos[:, 1:]], dim=1)
-        y = drnl(x.to(f64), linear_sos, self.nonlinear_pre_sos.to(f64), self.nonlinear_post_sos.to(f64),
-                 self.a.to(f64), self.b.to(f64), self.c.to(f64))
+        y = drnl(
+            x.to(f64),
+            linear_sos,
+            self.nonlinear_pre_sos.to(f64),
+            self.nonlinear_post_sos.to(f64),
+            self.a.to(f64),
+            self.b.to(f64),
+            self.c.to(f64),
+        )
         return y.to(x.dtype)
 
     def extra_repr(self) -> str:

@@ -29,42 +29,111 @@ from workbench.dsp import hilbert_transform
 from workbench.units import P_REF_PA
 
 # Pralong & Carlile (1996) Fig. 1e: frequency (Hz), linear amplitude gain.
-PRALONG1996 = np.array([
-    [125.0, 1.0], [250.0, 1.0], [500.0, 1.0], [1000.0, 0.994850557],
-    [1237.384651, 0.994850557], [1531.120775, 0.994850557], [1894.585346, 1.114513162],
-    [2002.467159, 1.235743262], [2344.330828, 1.867671314], [2721.273584, 2.822751493],
-    [3001.403462, 2.180544843], [3589.453635, 1.442755787], [4001.342781, 1.173563859],
-    [4441.534834, 1.37016005], [5004.212211, 1.599690164], [5495.887031, 1.37016005],
-    [5997.423738, 1.114513162], [6800.526258, 0.648125625], [6946.931144, 0.631609176],
-    [7995.508928, 0.276505667], [8414.866811, 0.084335217], [9008.422743, 0.084335217],
-])
+PRALONG1996 = np.array(
+    [
+        [125.0, 1.0],
+        [250.0, 1.0],
+        [500.0, 1.0],
+        [1000.0, 0.994850557],
+        [1237.384651, 0.994850557],
+        [1531.120775, 0.994850557],
+        [1894.585346, 1.114513162],
+        [2002.467159, 1.235743262],
+        [2344.330828, 1.867671314],
+        [2721.273584, 2.822751493],
+        [3001.403462, 2.180544843],
+        [3589.453635, 1.442755787],
+        [4001.342781, 1.173563859],
+        [4441.534834, 1.37016005],
+        [5004.212211, 1.599690164],
+        [5495.887031, 1.37016005],
+        [5997.423738, 1.114513162],
+        [6800.526258, 0.648125625],
+        [6946.931144, 0.631609176],
+        [7995.508928, 0.276505667],
+        [8414.866811, 0.084335217],
+        [9008.422743, 0.084335217],
+    ]
+)
 
 # Goode et al. (1994) Fig. 1: stapes peak-to-peak displacement (um) at 104 dB SPL.
-_GOODE1994_UM = np.array([
-    [400, 0.19953], [600, 0.22909], [800, 0.21878], [1000, 0.15136], [1200, 0.10000],
-    [1400, 0.07943], [1600, 0.05754], [1800, 0.04365], [2000, 0.03311], [2200, 0.02754],
-    [2400, 0.02188], [2600, 0.01820], [2800, 0.01445], [3000, 0.01259], [3500, 0.00900],
-    [4000, 0.00700], [4500, 0.00457], [5000, 0.00500], [5500, 0.00400], [6000, 0.00300],
-    [6500, 0.00275],
-])
+_GOODE1994_UM = np.array(
+    [
+        [400, 0.19953],
+        [600, 0.22909],
+        [800, 0.21878],
+        [1000, 0.15136],
+        [1200, 0.10000],
+        [1400, 0.07943],
+        [1600, 0.05754],
+        [1800, 0.04365],
+        [2000, 0.03311],
+        [2200, 0.02754],
+        [2400, 0.02188],
+        [2600, 0.01820],
+        [2800, 0.01445],
+        [3000, 0.01259],
+        [3500, 0.00900],
+        [4000, 0.00700],
+        [4500, 0.00457],
+        [5000, 0.00500],
+        [5500, 0.00400],
+        [6000, 0.00300],
+        [6500, 0.00275],
+    ]
+)
 # Lopez-Poveda & Meddis (2001) Fig. 2b points outside Goode's range (m/s at 0 dB SPL).
-_LOPEZPOVEDA2001_EXTRAPOLATED = np.array([
-    [100, 1.181e-9], [200, 2.363e-9], [7000, 8.705e-10], [7500, 8.000e-10], [8000, 7.577e-10],
-    [8500, 7.168e-10], [9000, 6.781e-10], [9500, 6.240e-10], [10000, 6.000e-10],
-])
+_LOPEZPOVEDA2001_EXTRAPOLATED = np.array(
+    [
+        [100, 1.181e-9],
+        [200, 2.363e-9],
+        [7000, 8.705e-10],
+        [7500, 8.000e-10],
+        [8000, 7.577e-10],
+        [8500, 7.168e-10],
+        [9000, 6.781e-10],
+        [9500, 6.240e-10],
+        [10000, 6.000e-10],
+    ]
+)
 
 
 # Jepsen et al. (2008) middle ear: stapes impedance vs frequency (Hz), AMT 'jepsen2008'.
-_JEPSEN2008_IMPEDANCE = np.array([
-    [50, 48046.39731], [100, 24023.19865], [200, 12011.59933], [400, 6005.799663],
-    [600, 3720.406871], [800, 2866.404385], [1000, 3363.247811], [1200, 4379.228921],
-    [1400, 4804.639731], [1600, 5732.808769], [1800, 6228.236688], [2000, 7206.959596],
-    [2200, 9172.494031], [2400, 9554.681282], [2600, 10779.64042], [2800, 12011.59933],
-    [3000, 14013.53255], [3500, 16015.46577], [4000, 18017.39899], [4500, 23852.82136],
-    [5000, 21020.29882], [5500, 22931.23508], [6000, 28027.06509], [6500, 28745.70779],
-    [7000, 32098.9], [7500, 34504.4], [8000, 36909.9], [8500, 39315.4], [9000, 41720.9],
-    [9500, 44126.4], [10000, 46531.9],
-])
+_JEPSEN2008_IMPEDANCE = np.array(
+    [
+        [50, 48046.39731],
+        [100, 24023.19865],
+        [200, 12011.59933],
+        [400, 6005.799663],
+        [600, 3720.406871],
+        [800, 2866.404385],
+        [1000, 3363.247811],
+        [1200, 4379.228921],
+        [1400, 4804.639731],
+        [1600, 5732.808769],
+        [1800, 6228.236688],
+        [2000, 7206.959596],
+        [2200, 9172.494031],
+        [2400, 9554.681282],
+        [2600, 10779.64042],
+        [2800, 12011.59933],
+        [3000, 14013.53255],
+        [3500, 16015.46577],
+        [4000, 18017.39899],
+        [4500, 23852.82136],
+        [5000, 21020.29882],
+        [5500, 22931.23508],
+        [6000, 28027.06509],
+        [6500, 28745.70779],
+        [7000, 32098.9],
+        [7500, 34504.4],
+        [8000, 36909.9],
+        [8500, 39315.4],
+        [9000, 41720.9],
+        [9500, 44126.4],
+        [10000, 46531.9],
+    ]
+)
 
 
 def lopezpoveda2001_table() -> np.ndarray:
@@ -139,8 +208,9 @@ def headphone_fir(fs: float, order: int = 512) -> np.ndarray:
     return fir2(order, *_table_to_fir2_grid(table, fs, zero_at_nyquist=True))
 
 
-def middle_ear_fir(fs: float, order: int = 512, phase_type: str = "minimum",
-                   filter_type: str = "lopezpoveda2001") -> np.ndarray:
+def middle_ear_fir(
+    fs: float, order: int = 512, phase_type: str = "minimum", filter_type: str = "lopezpoveda2001"
+) -> np.ndarray:
     """Middle-ear FIR (AMT ``middleearfilter``), ``order+1`` taps.
 
     'lopezpoveda2001' (AMT default): stapes velocity per Pa (table / 20 uPa), passband gain
@@ -202,7 +272,7 @@ def fir_filter(x: torch.Tensor, taps: torch.Tensor, drop: int = 0) -> torch.Tens
         raise ValueError(f"drop must be in [0, {n_taps + n_t}), got {drop}")
     n_fft = _fast_len(n_t + n_taps - 1)
     spec = torch.fft.rfft(x.to(torch.float64), n_fft) * torch.fft.rfft(taps.to(torch.float64), n_fft)
-    return torch.fft.irfft(spec, n_fft)[..., drop:drop + n_t].to(x.dtype)
+    return torch.fft.irfft(spec, n_fft)[..., drop : drop + n_t].to(x.dtype)
 
 
 def _fast_len(n: int) -> int:
@@ -246,8 +316,14 @@ class FIRFilter(nn.Module):
     tensor([0.5000, 0.5000, 0.0000])
     """
 
-    def __init__(self, taps: np.ndarray, drop: int = 0, gain: float = 1.0,
-                 learnable: bool = False, dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        taps: np.ndarray,
+        drop: int = 0,
+        gain: float = 1.0,
+        learnable: bool = False,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
         t = torch.as_tensor(np.asarray(taps) * gain, dtype=dtype)
         if learnable:
@@ -294,11 +370,21 @@ class HeadphoneFilter(FIRFilter):
 
     about = "Headphone and outer ear: the sound at the eardrum."
 
-    def __init__(self, fs: float, order: int = 512, delay_compensation: bool = True,
-                 learnable: bool = False, dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        fs: float,
+        order: int = 512,
+        delay_compensation: bool = True,
+        learnable: bool = False,
+        dtype: torch.dtype = torch.float32,
+    ):
         taps = headphone_fir(fs, order)
-        super().__init__(taps, drop=(order + 2) // 2 if check_bool(delay_compensation, "delay_compensation") else 0,
-                         learnable=learnable, dtype=dtype)
+        super().__init__(
+            taps,
+            drop=(order + 2) // 2 if check_bool(delay_compensation, "delay_compensation") else 0,
+            learnable=learnable,
+            dtype=dtype,
+        )
 
 
 class MiddleEarFilter(FIRFilter):
@@ -339,15 +425,27 @@ class MiddleEarFilter(FIRFilter):
 
     about = "Middle-ear transmission to the stapes (a band-pass)."
 
-    def __init__(self, fs: float, order: int = 512, phase_type: str = "minimum",
-                 filter_type: str = "lopezpoveda2001", normalize: bool = True,
-                 delay_compensation: bool = True, learnable: bool = False,
-                 dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        fs: float,
+        order: int = 512,
+        phase_type: str = "minimum",
+        filter_type: str = "lopezpoveda2001",
+        normalize: bool = True,
+        delay_compensation: bool = True,
+        learnable: bool = False,
+        dtype: torch.dtype = torch.float32,
+    ):
         taps = middle_ear_fir(fs, order, phase_type, filter_type)
         peak_db = peak_gain_db(taps)
         # AMT drops ceil(n_taps/2); the symmetric 'zero' FIR is exactly zero phase with n/2.
         drop = (order + 2) // 2 if phase_type == "minimum" else order // 2
         drop = drop if check_bool(delay_compensation, "delay_compensation") else 0
-        super().__init__(taps, drop=drop, gain=10 ** (-peak_db / 20) if check_bool(normalize, "normalize") else 1.0,
-                         learnable=learnable, dtype=dtype)
+        super().__init__(
+            taps,
+            drop=drop,
+            gain=10 ** (-peak_db / 20) if check_bool(normalize, "normalize") else 1.0,
+            learnable=learnable,
+            dtype=dtype,
+        )
         self.peak_gain_db = peak_db

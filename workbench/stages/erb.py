@@ -28,8 +28,9 @@ def erbspace(flow: float, fhigh: float, num: int) -> torch.Tensor:
     return erb_number_to_hz(torch.linspace(lo, hi, int(num), dtype=torch.float64))
 
 
-def erbspacebw(flow: float, fhigh: float, bw: float = 1.0, basef: float | None = None,
-               bw_name: str = "bw") -> torch.Tensor:
+def erbspacebw(
+    flow: float, fhigh: float, bw: float = 1.0, basef: float | None = None, bw_name: str = "bw"
+) -> torch.Tensor:
     """Frequencies (Hz) spaced ``bw`` ERB apart between flow and fhigh, as AMT's erbspacebw.
 
     With ``basef`` the grid is anchored so that ``basef`` is one of the points and the grid
@@ -46,8 +47,10 @@ def erbspacebw(flow: float, fhigh: float, bw: float = 1.0, basef: float | None =
         raise ValueError(f"need 0 <= flow < fhigh, got flow={flow}, fhigh={fhigh}")
     n_max = (float(_erb([fhigh])[0]) - float(_erb([flow])[0])) / bw + 1
     if n_max > MAX_CHANNELS:
-        raise ValueError(f"{bw_name} = {bw:g} ERB from {flow:g} to {fhigh:g} Hz gives {n_max:.0f} channels, more "
-                         f"than {MAX_CHANNELS}: use a larger spacing")
+        raise ValueError(
+            f"{bw_name} = {bw:g} ERB from {flow:g} to {fhigh:g} Hz gives {n_max:.0f} channels, more "
+            f"than {MAX_CHANNELS}: use a larger spacing"
+        )
     if basef is None:
         lo, hi = (float(v) for v in _erb([flow, fhigh]))
         n = math.floor((hi - lo) / bw)

@@ -22,8 +22,7 @@ def _as_cutoff(cutoff_hz, dtype) -> torch.Tensor:
     return torch.as_tensor(cutoff_hz, dtype=dtype)
 
 
-def butter(order: int, cutoff_hz, fs: float, btype: str = "low",
-           dtype: torch.dtype = torch.float64) -> torch.Tensor:
+def butter(order: int, cutoff_hz, fs: float, btype: str = "low", dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """Digital Butterworth filter(s) as second-order sections.
 
     Parameters
@@ -91,7 +90,7 @@ def butter(order: int, cutoff_hz, fs: float, btype: str = "low",
     else:
         w = warped[..., None]
         poles = proto * w if btype == "low" else w / proto  # (..., N)
-        gain = warped ** order if btype == "low" else torch.ones_like(warped)
+        gain = warped**order if btype == "low" else torch.ones_like(warped)
         zeros = [-1.0] * order if btype == "low" else [1.0] * order
         pairs = [(j, order - 1 - j, True) for j in range(order // 2)]
         if btype == "high":  # same sections in the order value-based pairing gives (scipy's)
@@ -100,7 +99,7 @@ def butter(order: int, cutoff_hz, fs: float, btype: str = "low",
         n_origin = 0 if btype == "low" else order
     # Bilinear transform: s -> z = (fs2 + s) / (fs2 - s); zeros at infinity go to z = -1.
     zpoles = (fs2 + poles) / (fs2 - poles)
-    gain = gain * torch.real(fs2 ** n_origin / torch.prod(fs2 - poles, -1))
+    gain = gain * torch.real(fs2**n_origin / torch.prod(fs2 - poles, -1))
     return _sections(zeros, zpoles, pairs, singles, gain).to(out_dtype)
 
 
@@ -116,7 +115,7 @@ def _sections(zeros: list[float], poles: torch.Tensor, pairs, singles, gain: tor
         zi += 2
         p = poles[..., i]
         if conjugate:
-            a1, a2 = -2 * p.real, p.real ** 2 + p.imag ** 2
+            a1, a2 = -2 * p.real, p.real**2 + p.imag**2
         else:
             q = poles[..., j]
             a1, a2 = -(p + q).real, (p * q).real

@@ -42,8 +42,9 @@ def gammatone_coefficients(center_freqs_hz: torch.Tensor, bandwidth_factor: torc
     return b, a
 
 
-def gammatone_filterbank(x: torch.Tensor, center_freqs_hz: torch.Tensor, fs: float, order: int = 4,
-                         bandwidth_factor=None) -> torch.Tensor:
+def gammatone_filterbank(
+    x: torch.Tensor, center_freqs_hz: torch.Tensor, fs: float, order: int = 4, bandwidth_factor=None
+) -> torch.Tensor:
     """Filter ``x`` ``(..., T)`` into ``(..., F, T)`` real gammatone channels (2*real)."""
     factor = default_bandwidth_factor(order) if bandwidth_factor is None else bandwidth_factor
     fc = torch.as_tensor(center_freqs_hz, dtype=x.dtype, device=x.device)
@@ -51,8 +52,9 @@ def gammatone_filterbank(x: torch.Tensor, center_freqs_hz: torch.Tensor, fs: flo
     return 2 * sosfilt(gammatone_sections(fc, factor, fs, order), x.unsqueeze(-2)).real
 
 
-def gammatone_sections(center_freqs_hz: torch.Tensor, bandwidth_factor: torch.Tensor, fs: float,
-                       order: int) -> torch.Tensor:
+def gammatone_sections(
+    center_freqs_hz: torch.Tensor, bandwidth_factor: torch.Tensor, fs: float, order: int
+) -> torch.Tensor:
     """The ``order`` identical complex first-order sections per channel, ``(F, order, 6)``."""
     b, a = gammatone_coefficients(center_freqs_hz, bandwidth_factor, fs)
     return section(b, a).unsqueeze(-2).expand(*b.shape[:-1], order, 6)
@@ -95,17 +97,28 @@ class GammatoneFilterbank(nn.Module):
 
     about = "The basilar membrane as a bank of overlapping band-pass filters."
 
-    def __init__(self, fs: float, center_freqs_hz, order: int = 4, bandwidth_factor: float | None = None,
-                 learnable: bool = False, dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        fs: float,
+        center_freqs_hz,
+        order: int = 4,
+        bandwidth_factor: float | None = None,
+        learnable: bool = False,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
         self.fs = check_fs(fs)
         self.order = check_int(order, "order (filterbank n)", 1, MAX_FILTER_ORDER)
         fc = torch.as_tensor(center_freqs_hz, dtype=torch.float64).reshape(-1)
         if fc.numel() == 0 or not bool(((fc > 0) & (fc < self.fs / 2)).all()):
-            raise ValueError(f"center_freqs_hz must be non-empty and within (0, fs/2 = {self.fs / 2:g}) Hz, "
-                             f"got {fc.tolist()}")
-        factor = (default_bandwidth_factor(order) if bandwidth_factor is None
-                  else check_positive(bandwidth_factor, "bandwidth_factor (betamul, in ERB)"))
+            raise ValueError(
+                f"center_freqs_hz must be non-empty and within (0, fs/2 = {self.fs / 2:g}) Hz, got {fc.tolist()}"
+            )
+        factor = (
+            default_bandwidth_factor(order)
+            if bandwidth_factor is None
+            else check_positive(bandwidth_factor, "bandwidth_factor (betamul, in ERB)")
+        )
         factor = torch.full_like(fc, factor)
         for name, value in (("center_freqs_hz", fc), ("bandwidth_factor", factor)):
             if learnable:
@@ -113,8 +126,11 @@ class GammatoneFilterbank(nn.Module):
             else:
                 self.register_buffer(name, value.to(dtype))
         # fixed filters are designed once (in the module's dtype, as forward would)
-        fixed = None if learnable else gammatone_sections(self.center_freqs_hz, self.bandwidth_factor, self.fs,
-                                                          order).contiguous()
+        fixed = (
+            None
+            if learnable
+            else gammatone_sections(self.center_freqs_hz, self.bandwidth_factor, self.fs, order).contiguous()
+        )
         self.register_buffer("_fixed_sections", fixed, persistent=False)
 
     @property
@@ -126,8 +142,9 @@ class GammatoneFilterbank(nn.Module):
         fixed = self._fixed_sections
         if fixed is not None and fixed.real.dtype == x.dtype:
             return 2 * sosfilt(fixed, x.unsqueeze(-2)).real
-        return gammatone_filterbank(x, self.center_freqs_hz.to(x.dtype), self.fs, self.order,
-                                    self.bandwidth_factor.to(x.dtype))
+        return gammatone_filterbank(
+            x, self.center_freqs_hz.to(x.dtype), self.fs, self.order, self.bandwidth_factor.to(x.dtype)
+        )
 
     def extra_repr(self) -> str:
         return f"fs={self.fs:g}, num_channels={self.num_channels}, order={self.order}"

@@ -86,8 +86,15 @@ class IHCEnvelope(nn.Module):
 
     about = "Half-wave rectification and low-pass: the envelope, as hair cells lose the fine structure above ~1 kHz."
 
-    def __init__(self, fs: float, method: str = "dau1996", cutoff_hz: float | None = None,
-                 filter_order: int | None = None, learnable: bool = False, dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        fs: float,
+        method: str = "dau1996",
+        cutoff_hz: float | None = None,
+        filter_order: int | None = None,
+        learnable: bool = False,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
         self.fs = check_fs(fs)
         self.method = check_choice(method, tuple(IHC_METHODS), "method")
@@ -95,8 +102,9 @@ class IHCEnvelope(nn.Module):
         cutoff = check_positive(default_cutoff if cutoff_hz is None else cutoff_hz, "cutoff_hz")
         if not cutoff < self.fs / 2:
             raise ValueError(f"cutoff_hz must lie in (0, fs/2 = {self.fs / 2:g}) Hz, got {cutoff}")
-        self.filter_order = check_int(default_order if filter_order is None else filter_order, "filter_order",
-                                      1, MAX_FILTER_ORDER)
+        self.filter_order = check_int(
+            default_order if filter_order is None else filter_order, "filter_order", 1, MAX_FILTER_ORDER
+        )
         cutoff = torch.tensor(cutoff, dtype=dtype)
         if learnable:
             self.cutoff_hz = nn.Parameter(cutoff)
@@ -116,11 +124,20 @@ class IHCEnvelope(nn.Module):
 
 # Paulick et al. (2024) / AMT 1.6 paulick2024_ihc constants (SI units).
 _PAULICK_IHC = dict(
-    gain_db=-105.0,                        # BM velocity (m/s) -> stereocilia displacement (m)
-    endocochlear_v=90e-3, capacitance_f=12.5e-12,
-    g_k_fast_s=19.8e-9, g_k_slow_s=19.8e-9, e_k_fast_v=-71e-3, e_k_slow_v=-78e-3,
-    g_met_max_s=30e-9, x0_m=20e-9, s0_m=16e-9, s1_m=35e-9,
-    v_rest_v=-0.05703, g_precharge_s=3.3514e-09, precharge_s=50e-3,
+    gain_db=-105.0,  # BM velocity (m/s) -> stereocilia displacement (m)
+    endocochlear_v=90e-3,
+    capacitance_f=12.5e-12,
+    g_k_fast_s=19.8e-9,
+    g_k_slow_s=19.8e-9,
+    e_k_fast_v=-71e-3,
+    e_k_slow_v=-78e-3,
+    g_met_max_s=30e-9,
+    x0_m=20e-9,
+    s0_m=16e-9,
+    s1_m=35e-9,
+    v_rest_v=-0.05703,
+    g_precharge_s=3.3514e-09,
+    precharge_s=50e-3,
 )
 
 
@@ -132,8 +149,11 @@ def paulick2024_precharge_potential(fs: float) -> float:
     p, step = _PAULICK_IHC, 1.0 / fs / _PAULICK_IHC["capacitance_f"]
     v = p["v_rest_v"]
     for _ in range(round(fs * p["precharge_s"])):
-        v -= (p["g_precharge_s"] * (v - p["endocochlear_v"]) + p["g_k_fast_s"] * (v - p["e_k_fast_v"])
-              + p["g_k_slow_s"] * (v - p["e_k_slow_v"])) * step
+        v -= (
+            p["g_precharge_s"] * (v - p["endocochlear_v"])
+            + p["g_k_fast_s"] * (v - p["e_k_fast_v"])
+            + p["g_k_slow_s"] * (v - p["e_k_slow_v"])
+        ) * step
     return v
 
 
@@ -163,16 +183,20 @@ def paulick2024_ihc_constants(fs: float) -> np.ndarray:
     d_rest = 1 + f0_rest * (1 + f1_rest)
     g_rest = p["g_met_max_s"] / d_rest
     g_k = p["g_k_fast_s"] + p["g_k_slow_s"]
-    beta_rest = step * (g_rest * (p["endocochlear_v"] - v_pre) + p["g_k_fast_s"] * (p["e_k_fast_v"] - v_pre)
-                        + p["g_k_slow_s"] * (p["e_k_slow_v"] - v_pre))
+    beta_rest = step * (
+        g_rest * (p["endocochlear_v"] - v_pre)
+        + p["g_k_fast_s"] * (p["e_k_fast_v"] - v_pre)
+        + p["g_k_slow_s"] * (p["e_k_slow_v"] - v_pre)
+    )
     inv_s0, inv_s1 = 1 / p["s0_m"], 1 / p["s1_m"]
     gain = 10 ** (p["gain_db"] / 20)
     # Below this displacement the conductance is ~0 and exp() would overflow: clamp there.
     clamp_m = -80 / (inv_s0 + inv_s1)
     alpha_rest = 1 - step * (g_rest + g_k)
     drive = step * (p["endocochlear_v"] - v_pre)
-    constants = np.array([gain, clamp_m, f0_rest, f1_rest, d_rest, p["g_met_max_s"], inv_s0, inv_s1,
-                          alpha_rest, beta_rest, step, drive])
+    constants = np.array(
+        [gain, clamp_m, f0_rest, f1_rest, d_rest, p["g_met_max_s"], inv_s0, inv_s1, alpha_rest, beta_rest, step, drive]
+    )
     constants.setflags(write=False)  # cached: shared by every call at this fs
     return constants
 

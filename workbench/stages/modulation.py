@@ -44,8 +44,9 @@ MODFILTERBANK_PRESETS = {
 }
 
 
-def modulation_center_freqs(fc_hz: float, q: float = 2.0, max_mfc: float = 1000.0,
-                            upper_limit: bool = True) -> list[float]:
+def modulation_center_freqs(
+    fc_hz: float, q: float = 2.0, max_mfc: float = 1000.0, upper_limit: bool = True
+) -> list[float]:
     """AMT's modulation centre frequencies (Hz) for one auditory channel, 0 (the low-pass)
     first. ``upper_limit``: highest mfc ``min(0.25 fc, max_mfc)``, else ``max_mfc``."""
     top = min(0.25 * fc_hz, max_mfc) if upper_limit else max_mfc
@@ -55,7 +56,7 @@ def modulation_center_freqs(fc_hz: float, q: float = 2.0, max_mfc: float = 1000.
     low = [start + 5.0 * k for k in range(n_low + 1)]
     first_q = (low[-1] + bw / 2) / (1 - 1 / (2 * q))
     n_high = math.trunc(math.log(top / first_q) / math.log(ratio))
-    return [0.0] + low + [first_q * ratio ** k for k in range(n_high + 1)]
+    return [0.0] + low + [first_q * ratio**k for k in range(n_high + 1)]
 
 
 class ModulationFilterbank(nn.Module):
@@ -106,14 +107,32 @@ class ModulationFilterbank(nn.Module):
     """
 
     about = "Each channel's envelope split into modulation-frequency bands."
-    KWARGS = ("Q", "max_mfc", "filter_type", "preset", "upper_limit", "lowpass_150_hz", "attenuation",
-              "phase_insensitive")
+    KWARGS = (
+        "Q",
+        "max_mfc",
+        "filter_type",
+        "preset",
+        "upper_limit",
+        "lowpass_150_hz",
+        "attenuation",
+        "phase_insensitive",
+    )
 
-    def __init__(self, fs: float, center_freqs_hz, Q: float = 2.0, max_mfc: float = 1000.0,
-                 preset: str = "jepsen2008", upper_limit: bool | None = None,
-                 lowpass_150_hz: bool | None = None, attenuation: bool | None = None,
-                 phase_insensitive: bool = True, filter_type: str = "efilt",
-                 learnable: bool = False, dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        fs: float,
+        center_freqs_hz,
+        Q: float = 2.0,
+        max_mfc: float = 1000.0,
+        preset: str = "jepsen2008",
+        upper_limit: bool | None = None,
+        lowpass_150_hz: bool | None = None,
+        attenuation: bool | None = None,
+        phase_insensitive: bool = True,
+        filter_type: str = "efilt",
+        learnable: bool = False,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
         self.fs = check_fs(fs)
         check_choice(preset, tuple(MODFILTERBANK_PRESETS), "preset")
@@ -132,8 +151,10 @@ class ModulationFilterbank(nn.Module):
         self.phase_insensitive = check_bool(phase_insensitive, "phase_insensitive")
         self.Q = float(Q)
         fc = torch.as_tensor(center_freqs_hz, dtype=torch.float64).reshape(-1)
-        self.mfc_per_channel = [torch.tensor(modulation_center_freqs(float(f), Q, max_mfc, self.upper_limit),
-                                             dtype=torch.float64) for f in fc]
+        self.mfc_per_channel = [
+            torch.tensor(modulation_center_freqs(float(f), Q, max_mfc, self.upper_limit), dtype=torch.float64)
+            for f in fc
+        ]
         longest = max(self.mfc_per_channel, key=len)
         band_mfc = longest[1:]
         band_bw = torch.where(band_mfc < 10, torch.full_like(band_mfc, 5.0), band_mfc / Q)
@@ -146,9 +167,12 @@ class ModulationFilterbank(nn.Module):
         self.register_buffer("_row_band", torch.tensor(band, dtype=torch.long), persistent=False)
         self._band_is_envelope = [float(m) > 10 for m in band_mfc]
         self._row_is_envelope = [self._band_is_envelope[k] for k in band]
-        params = {"mfc_hz": band_mfc, "bandwidth_hz": band_bw,
-                  "lowpass_cutoff_hz": torch.tensor(2.5, dtype=torch.float64),
-                  "prefilter_cutoff_hz": torch.tensor(150.0, dtype=torch.float64)}
+        params = {
+            "mfc_hz": band_mfc,
+            "bandwidth_hz": band_bw,
+            "lowpass_cutoff_hz": torch.tensor(2.5, dtype=torch.float64),
+            "prefilter_cutoff_hz": torch.tensor(150.0, dtype=torch.float64),
+        }
         for name, value in params.items():
             if learnable:
                 setattr(self, name, nn.Parameter(value.to(dtype)))
@@ -164,8 +188,9 @@ class ModulationFilterbank(nn.Module):
         self._band_factor, self._band_mode = np.where(envelope, self._gain, 1.0), envelope.astype(np.int64)
         for name, rows in (("_lp_rows_t", self._lp_rows), ("_band_rows_t", self._band_rows)):
             self.register_buffer(name, torch.as_tensor(rows, dtype=torch.long), persistent=False)
-        self.register_buffer("_row_envelope", torch.tensor(self._row_is_envelope, dtype=torch.bool)[:, None],
-                             persistent=False)
+        self.register_buffer(
+            "_row_envelope", torch.tensor(self._row_is_envelope, dtype=torch.bool)[:, None], persistent=False
+        )
         # Fixed filters are designed once here; learnable ones in forward (gradients reach them).
         for name, sos in self._designs(dtype).items():
             self.register_buffer(name, None if learnable else sos, persistent=False)
@@ -174,8 +199,10 @@ class ModulationFilterbank(nn.Module):
         """Second-order sections of the 150 Hz prefilter (model dtype), the 2.5 Hz low-pass
         (float64: its poles sit ~3e-4 inside the unit circle, where float32 direct-form
         coefficients move them far off) and, for 'butterworth', the band-passes (float64)."""
-        designs = {"_prefilter_sos": butter(1, self.prefilter_cutoff_hz.to(dtype), self.fs, dtype=dtype),
-                   "_lowpass_sos": butter(2, self.lowpass_cutoff_hz.double(), self.fs)}
+        designs = {
+            "_prefilter_sos": butter(1, self.prefilter_cutoff_hz.to(dtype), self.fs, dtype=dtype),
+            "_lowpass_sos": butter(2, self.lowpass_cutoff_hz.double(), self.fs),
+        }
         if self.filter_type == "butterworth":
             mfc, bw = self.mfc_hz.double(), self.bandwidth_hz.double()
             low = torch.sqrt(bw * bw / 4 + mfc * mfc) - bw / 2  # edges with geometric centre mfc
@@ -229,8 +256,19 @@ class ModulationFilterbank(nn.Module):
             if not self.phase_insensitive:
                 gain = gain / 2  # AMT returns the plain band-pass outputs (x2 undone)
             out = modulation_bandpass_bank(
-                x, lowpassed, rho, theta, gain, self._row_channel_np, self._row_band_np, self._band_rows,
-                self._lp_rows, self._band_factor, self._band_mode, sum(counts))
+                x,
+                lowpassed,
+                rho,
+                theta,
+                gain,
+                self._row_channel_np,
+                self._row_band_np,
+                self._band_rows,
+                self._lp_rows,
+                self._band_factor,
+                self._band_mode,
+                sum(counts),
+            )
         else:
             out = x.new_zeros(x.shape[0], sum(counts), x.shape[2])
             out = out.index_copy(1, self._band_rows_t, self._butterworth_bands(x))
@@ -238,9 +276,11 @@ class ModulationFilterbank(nn.Module):
         return list(out.split(counts, dim=1))
 
     def extra_repr(self) -> str:
-        return (f"fs={self.fs:g}, Q={self.Q:g}, filter_type={self.filter_type!r}, "
-                f"upper_limit={self.upper_limit}, lowpass_150_hz={self.lowpass_150_hz}, "
-                f"attenuation={self.attenuation}")
+        return (
+            f"fs={self.fs:g}, Q={self.Q:g}, filter_type={self.filter_type!r}, "
+            f"upper_limit={self.upper_limit}, lowpass_150_hz={self.lowpass_150_hz}, "
+            f"attenuation={self.attenuation}"
+        )
 
 
 def modulation_filterbank(x: torch.Tensor, fs: float, center_freqs_hz, **kwargs) -> list[torch.Tensor]:
@@ -256,8 +296,9 @@ def modulation_filterbank(x: torch.Tensor, fs: float, center_freqs_hz, **kwargs)
 # replaced by its Hilbert envelope scaled to the band's rms (AMT's phase insensitivity).
 
 
-def king2019_mfc(mflow: float = 2.0, mfhigh: float = 150.0, n_mod: int | None = None,
-                 q_factor: float = 1.0) -> torch.Tensor:
+def king2019_mfc(
+    mflow: float = 2.0, mfhigh: float = 150.0, n_mod: int | None = None, q_factor: float = 1.0
+) -> torch.Tensor:
     """Modulation centre frequencies (Hz, float64): log-spaced from ``mflow``.
 
     Without ``n_mod`` the ratio between neighbours is ``(sqrt(4Q^2+1)+1)/(sqrt(4Q^2+1)-1)``
@@ -275,13 +316,15 @@ def king2019_mfc(mflow: float = 2.0, mfhigh: float = 150.0, n_mod: int | None = 
         raise ValueError(f"mflow must be below mfhigh ({mfhigh:g} Hz), got {mflow:g}")
     lo, hi = math.log(mflow), math.log(mfhigh)
     if n_mod is None:
-        r = math.sqrt(4 * q_factor ** 2 + 1)
+        r = math.sqrt(4 * q_factor**2 + 1)
         step = math.log((r + 1) / (r - 1))
         # MATLAB colon lo:step:hi (with its tolerance on the last point).
         n = int(math.floor((hi - lo) / step + 1e-10)) + 1
         if n > MAX_MOD_FILTERS:
-            raise ValueError(f"mflow = {mflow:g} to mfhigh = {mfhigh:g} Hz at modbank_qfactor = {q_factor:g} gives "
-                             f"{n} filters, more than {MAX_MOD_FILTERS}: narrow the range or lower the Q")
+            raise ValueError(
+                f"mflow = {mflow:g} to mfhigh = {mfhigh:g} Hz at modbank_qfactor = {q_factor:g} gives "
+                f"{n} filters, more than {MAX_MOD_FILTERS}: narrow the range or lower the Q"
+            )
         logs = lo + step * torch.arange(n, dtype=torch.float64)
     else:
         n_mod = check_int(n_mod, "modbank_nmod (an integer or None)", 1, MAX_MOD_FILTERS)
@@ -289,8 +332,9 @@ def king2019_mfc(mflow: float = 2.0, mfhigh: float = 150.0, n_mod: int | None = 
     return torch.exp(logs)
 
 
-def king2019_modfilterbank(x: torch.Tensor, sos: torch.Tensor, mfc, phase_insens_cut: float | None = 10.0
-                           ) -> torch.Tensor:
+def king2019_modfilterbank(
+    x: torch.Tensor, sos: torch.Tensor, mfc, phase_insens_cut: float | None = 10.0
+) -> torch.Tensor:
     """Filter ``x`` ``(..., time)`` by every band: output ``(..., n_mod, time)``.
 
     Bands with ``mfc > phase_insens_cut`` (``mfc`` in Hz, numbers read on the host) become
@@ -305,7 +349,7 @@ def king2019_modfilterbank(x: torch.Tensor, sos: torch.Tensor, mfc, phase_insens
     hi = [k for k, f in enumerate(values) if f > phase_insens_cut]
     if not hi:
         return y
-    y_hi = y[..., hi[0]:, :]  # the mfc ascend: the envelope bands are the last ones
+    y_hi = y[..., hi[0] :, :]  # the mfc ascend: the envelope bands are the last ones
     if y.device.type == "cpu" and not (torch.is_grad_enabled() and y.requires_grad):
         # no gradient: the FFTs, then one fused pass (workbench.kernels.envelope), in place
         n = y.shape[-1]
@@ -314,13 +358,13 @@ def king2019_modfilterbank(x: torch.Tensor, sos: torch.Tensor, mfc, phase_insens
         if n % 2 == 0:
             spec[..., -1] = 0
         h = torch.fft.irfft(spec.mul_(-1j), n)
-        y[..., hi[0]:, :] = scaled_envelope_(y_hi.contiguous(), h)  # works on contiguous rows
+        y[..., hi[0] :, :] = scaled_envelope_(y_hi.contiguous(), h)  # works on contiguous rows
         return y
     env = hilbert_envelope(y_hi)
     tiny = torch.finfo(y.dtype).tiny
     rms = lambda v: v.pow(2).mean(-1, keepdim=True).clamp_min(tiny).sqrt()  # noqa: E731
     scale = rms(y_hi) / rms(env)  # -> 1 for silent bands, with finite gradients
-    return torch.cat([y[..., :hi[0], :], env * scale], -2)
+    return torch.cat([y[..., : hi[0], :], env * scale], -2)
 
 
 class King2019ModulationFilterbank(nn.Module):
@@ -363,18 +407,29 @@ class King2019ModulationFilterbank(nn.Module):
 
     about = "Each channel's envelope split into log-spaced modulation bands (Q = 1)."
 
-    def __init__(self, fs: float, mflow: float = 2.0, mfhigh: float = 150.0,
-                 n_mod: int | None = None, q_factor: float = 1.0, lowpass_150_hz: bool = False,
-                 phase_insens_cut: float | None = 10.0, learnable: bool = False,
-                 dtype: torch.dtype = torch.float32):
+    def __init__(
+        self,
+        fs: float,
+        mflow: float = 2.0,
+        mfhigh: float = 150.0,
+        n_mod: int | None = None,
+        q_factor: float = 1.0,
+        lowpass_150_hz: bool = False,
+        phase_insens_cut: float | None = 10.0,
+        learnable: bool = False,
+        dtype: torch.dtype = torch.float32,
+    ):
         super().__init__()
         self.fs = check_positive(fs, "fs")
         mfc = king2019_mfc(mflow, mfhigh, n_mod, q_factor)
-        if float(mfc[-1]) * (math.sqrt(4 + 1 / q_factor ** 2) + 1 / q_factor) / 2 >= fs / 2:
+        if float(mfc[-1]) * (math.sqrt(4 + 1 / q_factor**2) + 1 / q_factor) / 2 >= fs / 2:
             raise ValueError(f"mfhigh ({mfhigh:g} Hz) puts a band edge above fs/2 = {fs / 2:g} Hz")
         self.q_factor = float(q_factor)
-        self.phase_insens_cut = (None if phase_insens_cut is None else
-                                 check_positive(phase_insens_cut, "phase_insens_cut (Hz, or None)", allow_zero=True))
+        self.phase_insens_cut = (
+            None
+            if phase_insens_cut is None
+            else check_positive(phase_insens_cut, "phase_insens_cut (Hz, or None)", allow_zero=True)
+        )
         if check_bool(lowpass_150_hz, "lp_150hz (lowpass_150_hz)") and not 150.0 < self.fs / 2:
             raise ValueError(f"lp_150hz (the 150 Hz low-pass) needs fs > 300 Hz, got fs = {self.fs:g}")
         log_mfc = torch.log(mfc).to(dtype)
@@ -393,7 +448,7 @@ class King2019ModulationFilterbank(nn.Module):
 
     def _design(self) -> torch.Tensor:
         mfc, q = self.mfc.double(), self.q_factor
-        centre = mfc * math.sqrt(4 + 1 / q ** 2) / 2  # edges centre -/+ mfc/(2Q), as AMT
+        centre = mfc * math.sqrt(4 + 1 / q**2) / 2  # edges centre -/+ mfc/(2Q), as AMT
         return butter(2, torch.stack([centre - mfc / (2 * q), centre + mfc / (2 * q)], -1), self.fs, "bandpass")
 
     @property

@@ -75,13 +75,13 @@ def resample_poly(x: torch.Tensor, up: int, down: int, filter: str = "matlab") -
         needed = (n_drop + n_out - 1) * down + 1  # length of the full convolution indexed
         right = n_h - 1 + max(0, needed - (n_in + n_h - 1))
         y = F.conv1d(F.pad(x.reshape(-1, 1, n_in), (n_h - 1, right)), h, stride=down)
-        return y[..., n_drop:n_drop + n_out].reshape(*lead, n_out)
+        return y[..., n_drop : n_drop + n_out].reshape(*lead, n_out)
     # Polyphase: each output uses one phase of h (about len(h)/up taps) on a window of x.
     n_phase = -(-h_np.size // up)
     phases = np.zeros((up, n_phase))
     for r in range(up):
         taps = h_np[r::up]
-        phases[r, n_phase - taps.size:] = taps[::-1]  # reversed, right-aligned: x window ends at start
+        phases[r, n_phase - taps.size :] = taps[::-1]  # reversed, right-aligned: x window ends at start
     k = (n_drop + np.arange(n_out)) * down
     start, phase = k // up, k % up  # window x[start - n_phase + 1 .. start]
     right = max(0, int(start[-1]) + 1 - n_in)

@@ -15,8 +15,7 @@ from torch import nn
 def ansi_tables() -> dict:
     """ANSI S3.4-2007 tables (transfer functions, threshold, G->alpha, G->A) from package data."""
     text = resources.files("workbench").joinpath("data/ansi_s34_2007.json").read_text()
-    return {k: (np.asarray(v, dtype=np.float64) if isinstance(v, list) else v)
-            for k, v in json.loads(text).items()}
+    return {k: (np.asarray(v, dtype=np.float64) if isinstance(v, list) else v) for k, v in json.loads(text).items()}
 
 
 @functools.cache
@@ -39,15 +38,19 @@ def loudness_ear_fir(kind: str = "moore2016_free", fs: float = 32000.0, n_taps: 
     from scipy.interpolate import PchipInterpolator
     from scipy.signal import firwin2
 
-    field = {"ansi2007_free": ("free", "2007"), "ansi2007_diffuse": ("diffuse", "2007"),
-             "ansi1997_free": ("free", "1997")}
+    field = {
+        "ansi2007_free": ("free", "2007"),
+        "ansi2007_diffuse": ("diffuse", "2007"),
+        "ansi1997_free": ("free", "1997"),
+    }
     if kind not in field:
         raise ValueError(f"kind must be one of {('moore2016_free', *field)}, got {kind!r}")
     t = ansi_tables()
     freqs = np.linspace(0.0, fs / 2, 4097)
     ff = np.clip(freqs, 20.0, None)
-    db = (PchipInterpolator(t["outer_ear_freqs_hz"], t[f"outer_ear_{field[kind][0]}_db"])(ff)
-          + PchipInterpolator(t["middle_ear_freqs_hz"], t[f"middle_ear_{field[kind][1]}_db"])(ff))
+    db = PchipInterpolator(t["outer_ear_freqs_hz"], t[f"outer_ear_{field[kind][0]}_db"])(ff) + PchipInterpolator(
+        t["middle_ear_freqs_hz"], t[f"middle_ear_{field[kind][1]}_db"]
+    )(ff)
     return firwin2(n_taps, freqs, 10 ** (db / 20), fs=fs)
 
 
@@ -60,7 +63,7 @@ def fir_zero_phase(x: torch.Tensor, fir) -> torch.Tensor:
     n_fft = 1 << (n_full - 1).bit_length()
     y = torch.fft.irfft(torch.fft.rfft(x, n_fft) * torch.fft.rfft(h, n_fft), n_fft)
     trim = (h.numel() - 1) // 4
-    return y[..., trim:n_full - trim]
+    return y[..., trim : n_full - trim]
 
 
 class OuterMiddleEarFIR(nn.Module):

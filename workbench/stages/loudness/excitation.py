@@ -24,15 +24,18 @@ def cam_grid(erb_lower: float = 1.75, erb_upper: float = 39.0, erb_step: float =
     if erb_step > 1:  # the loudness is sum(N') x erb_step: a coarser grid no longer samples N'
         raise ValueError(f"erb_step must lie in (0, 1] Cam, got {erb_step:g}")
     if not (0 < erb_lower <= erb_upper <= top):
-        raise ValueError(f"band centres must satisfy 0 < erb_lower <= erb_upper <= {top:.2f} Cam (16 kHz) and "
-                         f"erb_step > 0 (Hz limits f_min/f_max: 0 < f_min <= f_max <= 16000), got erb_lower="
-                         f"{erb_lower:g}, erb_upper={erb_upper:g}, erb_step={erb_step:g}")
+        raise ValueError(
+            f"band centres must satisfy 0 < erb_lower <= erb_upper <= {top:.2f} Cam (16 kHz) and "
+            f"erb_step > 0 (Hz limits f_min/f_max: 0 < f_min <= f_max <= 16000), got erb_lower="
+            f"{erb_lower:g}, erb_upper={erb_upper:g}, erb_step={erb_step:g}"
+        )
     n = int(math.floor((erb_upper - erb_lower) / erb_step + 1e-9)) + 1
     if n > MAX_BANDS:
-        raise ValueError(f"erb_lower = {erb_lower:g} to erb_upper = {erb_upper:g} Cam in erb_step = {erb_step:g} "
-                         f"gives {n} bands, more than {MAX_BANDS}: use a larger erb_step")
+        raise ValueError(
+            f"erb_lower = {erb_lower:g} to erb_upper = {erb_upper:g} Cam in erb_step = {erb_step:g} "
+            f"gives {n} bands, more than {MAX_BANDS}: use a larger erb_step"
+        )
     return erb_lower + erb_step * np.arange(n)
-
 
 
 class RoexExcitation(nn.Module):
@@ -83,9 +86,14 @@ class RoexExcitation(nn.Module):
     59.8
     """
 
-
-    def __init__(self, component_freqs_hz, cams=None, level_slope: float = 0.35,
-                 pivot_level_db: float = 51.0, dtype=torch.float64):
+    def __init__(
+        self,
+        component_freqs_hz,
+        cams=None,
+        level_slope: float = 0.35,
+        pivot_level_db: float = 51.0,
+        dtype=torch.float64,
+    ):
         super().__init__()
         level_slope = check_range(level_slope, "level_slope (change of p_l / p_1000 per dB)", 0.0, 10.0)
         pivot_level_db = check_range(pivot_level_db, "pivot_level_db", -100.0, 200.0, "dB SPL")

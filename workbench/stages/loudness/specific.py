@@ -25,7 +25,7 @@ def specific_loudness(excitation: torch.Tensor, C, threshold, gain, alpha, a) ->
     # that matter, and float32 would otherwise crawl through denormal numbers
     audible = excitation > 1e-10
     e = excitation.clamp_min(1e-10)
-    mid = (gain * e + a) ** alpha - a ** alpha
+    mid = (gain * e + a) ** alpha - a**alpha
     low = (2 * e / (e + threshold)) ** 1.5 * mid
     high = (e.clamp_min(1e10) / 1.0707) ** 0.2
     out = torch.where(e >= 1e10, high, torch.where(e > threshold, mid, low))
@@ -67,8 +67,14 @@ class SpecificLoudness(nn.Module):
     0.312
     """
 
-    def __init__(self, center_freqs_hz, C: float = 0.0631, threshold_db_above_500: float = 3.63,
-                 learnable: bool = False, dtype=torch.float64):
+    def __init__(
+        self,
+        center_freqs_hz,
+        C: float = 0.0631,
+        threshold_db_above_500: float = 3.63,
+        learnable: bool = False,
+        dtype=torch.float64,
+    ):
         super().__init__()
         from scipy.interpolate import PchipInterpolator
 
@@ -148,4 +154,3 @@ class LoudnessLevelTable(nn.Module):
 def loudness_level_table(binaural_factor: float = 2.0) -> LoudnessLevelTable:
     """Shared (cached) :class:`LoudnessLevelTable`."""
     return LoudnessLevelTable(binaural_factor)
-

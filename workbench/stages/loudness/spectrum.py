@@ -59,35 +59,60 @@ class MultiResolutionSpectrum(nn.Module):
     torch.Size([2, 10, 960])
     """
 
-    def __init__(self, fs: float = 32000.0, n_fft: int = 2048, hop_length: int = 32,
-                 band_edges_hz=(20.0, 80.0, 500.0, 1250.0, 2540.0, 4050.0, 15000.0),
-                 hann_correction_db: float = 3.32, dtype=torch.float64, n_ffts=None, n_windows: int | None = None):
+    def __init__(
+        self,
+        fs: float = 32000.0,
+        n_fft: int = 2048,
+        hop_length: int = 32,
+        band_edges_hz=(20.0, 80.0, 500.0, 1250.0, 2540.0, 4050.0, 15000.0),
+        hann_correction_db: float = 3.32,
+        dtype=torch.float64,
+        n_ffts=None,
+        n_windows: int | None = None,
+    ):
         super().__init__()
         edges_hz = check_real_array(band_edges_hz, "band_edges_hz", "frequencies in Hz")
-        if edges_hz.dim() != 1 or not 2 <= edges_hz.numel() <= 11 or not bool((edges_hz[0] >= 0) & (
-                edges_hz[1:] > edges_hz[:-1]).all()):
-            raise ValueError("band_edges_hz must be 2 to 11 increasing frequencies >= 0 Hz (one band per window), "
-                             f"got {edges_hz.tolist()}")
+        if (
+            edges_hz.dim() != 1
+            or not 2 <= edges_hz.numel() <= 11
+            or not bool((edges_hz[0] >= 0) & (edges_hz[1:] > edges_hz[:-1]).all())
+        ):
+            raise ValueError(
+                "band_edges_hz must be 2 to 11 increasing frequencies >= 0 Hz (one band per window), "
+                f"got {edges_hz.tolist()}"
+            )
         band_edges_hz = edges_hz.tolist()
         n_bands = len(band_edges_hz) - 1
         if n_windows is not None and check_int(n_windows, "n_windows", 1) != n_bands:
-            raise ValueError(f"n_windows must equal the number of bands len(band_edges_hz) - 1 = {n_bands} "
-                             f"(one window per band), got {n_windows}")
+            raise ValueError(
+                f"n_windows must equal the number of bands len(band_edges_hz) - 1 = {n_bands} "
+                f"(one window per band), got {n_windows}"
+            )
         if n_ffts is not None:  # window lengths, longest first; each half the previous one
             try:
                 items = list(n_ffts) if not isinstance(n_ffts, (str, bytes, dict)) else None
             except TypeError:
                 items = None
             if items is None:
-                raise TypeError(f"n_ffts must be a sequence of {n_bands} window lengths in samples, got "
-                                f"{describe(n_ffts)}")
-            n_ffts = [check_int(int(n) if isinstance(n, torch.Tensor) and n.dim() == 0 and not n.is_floating_point()
-                                else n, "n_ffts[i]", 1, MAX_N_FFT) for n in items]
-            if len(n_ffts) != n_bands or any(n_ffts[i] != n_ffts[0] // 2 ** i for i in range(n_bands)):
-                raise ValueError(f"n_ffts must list {n_bands} window lengths in samples, each half the previous "
-                                 f"(e.g. [2048, 1024, ..., 64]), got {n_ffts}")
+                raise TypeError(
+                    f"n_ffts must be a sequence of {n_bands} window lengths in samples, got {describe(n_ffts)}"
+                )
+            n_ffts = [
+                check_int(
+                    int(n) if isinstance(n, torch.Tensor) and n.dim() == 0 and not n.is_floating_point() else n,
+                    "n_ffts[i]",
+                    1,
+                    MAX_N_FFT,
+                )
+                for n in items
+            ]
+            if len(n_ffts) != n_bands or any(n_ffts[i] != n_ffts[0] // 2**i for i in range(n_bands)):
+                raise ValueError(
+                    f"n_ffts must list {n_bands} window lengths in samples, each half the previous "
+                    f"(e.g. [2048, 1024, ..., 64]), got {n_ffts}"
+                )
             n_fft = n_ffts[0]
-        n_fft = check_int(n_fft, "n_fft", 2 ** n_bands, MAX_N_FFT)
+        n_fft = check_int(n_fft, "n_fft", 2**n_bands, MAX_N_FFT)
         hop_length = check_int(hop_length, "hop_length", 1, n_fft)
         hann_correction_db = check_range(hann_correction_db, "hann_correction_db", -60.0, 60.0, "dB")
         self.fs, self.n_fft, self.hop = float(fs), int(n_fft), int(hop_length)
@@ -101,14 +126,14 @@ class MultiResolutionSpectrum(nn.Module):
         self.windows = []  # (start sample, length) per window
         first_bin = []
         for i in range(n_windows):
-            length = n_fft // 2 ** i
+            length = n_fft // 2**i
             start = (n_fft - length) // 2
             last = edges[i + 1] - 1 if i < n_windows - 1 else edges[i + 1]
             bins = np.arange(edges[i], last + 1)
             n = np.arange(length)
             hann = 0.5 - 0.5 * np.cos(2 * np.pi * n / (length - 1))
             # |2 Y / n_fft|^2 / 2 is the intensity of a sine component; then re p_ref^2.
-            scale = 2.0 / n_fft * np.sqrt(10 ** (hann_correction_db / 10) * 2 ** i / 2) / P_REF_PA
+            scale = 2.0 / n_fft * np.sqrt(10 ** (hann_correction_db / 10) * 2**i / 2) / P_REF_PA
             phase = 2 * np.pi * np.outer(start + n, bins) / n_fft
             basis = np.concatenate([np.cos(phase), -np.sin(phase)], axis=1) * (hann * scale)[:, None]
             self.register_buffer(f"basis{i}", torch.as_tensor(basis, dtype=dtype), persistent=False)
@@ -125,10 +150,9 @@ class MultiResolutionSpectrum(nn.Module):
         frames = x.unfold(-1, self.n_fft, self.hop)  # (..., F, n_fft) view
         parts = []
         for i, (start, length, n_bins) in enumerate(self.windows):
-            spec = frames[..., start:start + length] @ getattr(self, f"basis{i}")
+            spec = frames[..., start : start + length] @ getattr(self, f"basis{i}")
             parts.append(spec[..., :n_bins] ** 2 + spec[..., n_bins:] ** 2)
         return torch.cat(parts, dim=-1)
-
 
 
 def multi_resolution_spectrum(x: torch.Tensor, fs: float = 32000.0, **kwargs) -> torch.Tensor:
@@ -146,8 +170,9 @@ def check_relevance(range_db, floor_db, prefix: str) -> tuple[float, float]:
     return range_db, check_range(floor_db, f"{prefix}['floor_db']", -200.0, 200.0, "dB SPL")
 
 
-def relevance_mask(intensity: torch.Tensor, joint_dim: int | None = None, range_db: float = 60.0,
-                   floor_db: float = 30.0) -> torch.Tensor:
+def relevance_mask(
+    intensity: torch.Tensor, joint_dim: int | None = None, range_db: float = 60.0, floor_db: float = 30.0
+) -> torch.Tensor:
     """Components kept for the excitation: above (frame max - ``range_db``) and above
     (``floor_db`` - ``range_db``) dB SPL. ``joint_dim`` (e.g. the ear axis) shares the frame
     maximum across that dim (Moore et al. 2016 take it over both ears)."""
@@ -207,8 +232,6 @@ class ERBIntegration(nn.Module):
         return 10 * torch.log10(intensity @ self.matrix)
 
 
-
 def erb_integration(intensity: torch.Tensor, component_freqs_hz, cams, bandwidth_scale: float = 1.0) -> torch.Tensor:
     """Functional :class:`ERBIntegration`."""
     return ERBIntegration(component_freqs_hz, cams, bandwidth_scale, intensity.dtype).to(intensity.device)(intensity)
-

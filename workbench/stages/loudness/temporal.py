@@ -60,8 +60,14 @@ class AttackRelease(nn.Module):
     tensor([0.5000, 0.7500, 0.6750], dtype=torch.float64)
     """
 
-    def __init__(self, attack: float, release: float, learnable: bool = False, dtype=torch.float64,
-                 names: tuple[str, str] = ("attack", "release")):
+    def __init__(
+        self,
+        attack: float,
+        release: float,
+        learnable: bool = False,
+        dtype=torch.float64,
+        names: tuple[str, str] = ("attack", "release"),
+    ):
         super().__init__()
         for attr, value, name in (("attack", attack, names[0]), ("release", release, names[1])):
             value = check_positive(value, f"{name} (AGC coefficient per frame)")
@@ -76,8 +82,14 @@ class AttackRelease(nn.Module):
         return f"attack={float(self.attack.detach()):.4g}, release={float(self.release.detach()):.4g}"
 
 
-def binaural_inhibition(spec_left: torch.Tensor, spec_right: torch.Tensor, p: float = 1.5978,
-                        smoothing: float = 0.08, cam_step: float = 0.25, half_width_cam: float = 18.0):
+def binaural_inhibition(
+    spec_left: torch.Tensor,
+    spec_right: torch.Tensor,
+    p: float = 1.5978,
+    smoothing: float = 0.08,
+    cam_step: float = 0.25,
+    half_width_cam: float = 18.0,
+):
     """Moore et al. (2016) binaural inhibition of specific loudness ``(..., bands)``.
 
     Each ear's specific loudness is smoothed across bands with ``exp(-(smoothing g)^2)``,
@@ -85,15 +97,19 @@ def binaural_inhibition(spec_left: torch.Tensor, spec_right: torch.Tensor, p: fl
     ``N_L / (2 / (1 + sech(S_R / S_L)^p))``. Returns the inhibited specific loudness of both
     ears (the loudness of an ear is their sum times ``cam_step``).
     """
-    g = torch.arange(-half_width_cam, half_width_cam + cam_step / 2, cam_step,
-                     dtype=spec_left.dtype, device=spec_left.device)
-    kernel = torch.exp(-(smoothing * g) ** 2)
+    g = torch.arange(
+        -half_width_cam, half_width_cam + cam_step / 2, cam_step, dtype=spec_left.dtype, device=spec_left.device
+    )
+    kernel = torch.exp(-((smoothing * g) ** 2))
     kernel = kernel / kernel.sum()
     n, half = spec_left.shape[-1], (kernel.numel() - 1) // 2
     idx = torch.arange(n, device=g.device)
     lag = idx[:, None] - idx[None, :] + half  # Toeplitz: 'same' convolution
-    smooth = torch.where((lag >= 0) & (lag < kernel.numel()), kernel[lag.clamp(0, kernel.numel() - 1)],
-                         torch.zeros((), dtype=kernel.dtype, device=kernel.device))
+    smooth = torch.where(
+        (lag >= 0) & (lag < kernel.numel()),
+        kernel[lag.clamp(0, kernel.numel() - 1)],
+        torch.zeros((), dtype=kernel.dtype, device=kernel.device),
+    )
     # 1e-13 (sone/Cam) as AMT's moore2016_binauralloudness: keeps the ratio finite where an
     # ear is silent (far below any audible specific loudness)
     sl = spec_left @ smooth + 1e-13
@@ -137,8 +153,14 @@ class BinauralInhibition(nn.Module):
     0.0
     """
 
-    def __init__(self, p: float = 1.5978, sigma: float = 0.08, cam_step: float = 0.25, learnable: bool = False,
-                 dtype=torch.float64):
+    def __init__(
+        self,
+        p: float = 1.5978,
+        sigma: float = 0.08,
+        cam_step: float = 0.25,
+        learnable: bool = False,
+        dtype=torch.float64,
+    ):
         super().__init__()
         sigma = check_range(sigma, "sigma (smoothing, 1/Cam)", 1e-6, 10.0)
         p = check_range(p, "p (inhibition exponent)", 1e-6, 100.0)
@@ -150,4 +172,3 @@ class BinauralInhibition(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={float(self.p.detach()):.5g}, sigma={self.sigma:g}"
-
