@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.test_dashboards import FAKE, FakeModel, _wav, run
+from tests.test_dashboards import FAKE, FakeModel, run, wav_bytes_int16
 from workbench import stimuli
 from workbench.dashboards import core, downloads, figures
 from workbench.dashboards.core import Explorer, StimulusSpec
@@ -134,7 +134,7 @@ def test_stereo_upload_stays_stereo_for_a_binaural_model(monkeypatch):
     t = np.arange(8000) / 16000
     tone = np.sin(2 * np.pi * 500 * t)
     left_right = np.stack([0.5 * tone, 0.25 * tone], 1).ravel()  # interleaved frames, right 6 dB down
-    digest = e.set_upload(_wav(left_right, channels=2), name="duet.wav")
+    digest = e.set_upload(wav_bytes_int16(left_right, channels=2), name="duet.wav")
     assert e.upload_info == {"name": "duet.wav", "duration_s": 0.5, "channels": 2, "fs": 16000.0}
     x = e.stimulus(StimulusSpec(kind="upload", level_db_spl=60, upload_digest=digest), 32000)
     assert x.shape == (2, 16000)
@@ -157,7 +157,7 @@ def test_a_rejected_upload_keeps_the_previous_file_and_says_so(fake):
     from workbench.dashboards.panel_ui import StageExplorer
 
     view = StageExplorer(model="FakeModel")
-    good = base64.b64encode(_wav(0.3 * np.sin(np.arange(8000) / 3))).decode()
+    good = base64.b64encode(wav_bytes_int16(0.3 * np.sin(np.arange(8000) / 3))).decode()
     view.upload.filename = "<script>alert(1)</script>tone.wav"
     run(view._on_upload(type("E", (), {"new": good})()))
     digest, status = view.explorer.upload_digest, view.upload_status.object

@@ -72,7 +72,7 @@ def run(coro):
         return pool.submit(asyncio.run, coro).result()
 
 
-def _wav(samples, fs=16000, channels=1):
+def wav_bytes_int16(samples, fs=16000, channels=1):
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(channels)
@@ -193,16 +193,16 @@ def test_model_input_calibration_and_ears():
 # ------------------------------------------------------------------------------- uploads
 def test_decode_wav_accepts_a_small_wav_and_rejects_others():
     t = np.arange(1600) / 16000
-    samples, fs = core.decode_wav(_wav(np.sin(2 * np.pi * 440 * t)))
+    samples, fs = core.decode_wav(wav_bytes_int16(np.sin(2 * np.pi * 440 * t)))
     assert fs == 16000 and samples.shape == (1600,)
     with pytest.raises(ValueError, match="not a WAV"):
         core.decode_wav(b"print('hello')" * 10)
     with pytest.raises(ValueError, match="limit is"):
         core.decode_wav(b"RIFF" + b"\0" * 100, max_bytes=50)
     with pytest.raises(ValueError, match="long"):
-        core.decode_wav(_wav(np.zeros(16000) + 0.1), max_seconds=0.5)
+        core.decode_wav(wav_bytes_int16(np.zeros(16000) + 0.1), max_seconds=0.5)
     with pytest.raises(ValueError, match="silent"):
-        core.decode_wav(_wav(np.zeros(1600)))
+        core.decode_wav(wav_bytes_int16(np.zeros(1600)))
     with pytest.raises(ValueError, match="decode"):
         core.decode_wav(b"RIFF\x10\0\0\0WAVE" + b"junk" * 20)
 
@@ -210,7 +210,7 @@ def test_decode_wav_accepts_a_small_wav_and_rejects_others():
 def test_uploaded_sound_is_resampled_and_set_to_level():
     e = Explorer()
     t = np.arange(8000) / 16000
-    digest = e.set_upload(_wav(0.5 * np.sin(2 * np.pi * 300 * t)))
+    digest = e.set_upload(wav_bytes_int16(0.5 * np.sin(2 * np.pi * 300 * t)))
     x = e.stimulus(StimulusSpec(kind="upload", level_db_spl=50, upload_digest=digest), 32000)
     assert x.shape == (16000,)
     assert abs(float(20 * torch.log10(x.pow(2).mean().sqrt() / 20e-6)) - 50) < 0.01
@@ -249,7 +249,7 @@ def test_readout_changes_with_the_stimulus(fake):
 
 def test_sessions_share_computations_by_content_but_not_state(fake):
     a, b = Explorer(), Explorer()
-    a.set_upload(_wav(np.sin(np.arange(1600) / 3)))
+    a.set_upload(wav_bytes_int16(np.sin(np.arange(1600) / 3)))
     assert a.upload_digest and not b.upload_digest
     first = a.run("FakeModel", StimulusSpec(duration_s=0.05))
     assert not first.cached and FakeModel.calls == 1
@@ -327,14 +327,14 @@ def test_panel_explorer_rejects_bad_upload(fake):
     assert "did not arrive intact" in view.error.object
     view.upload.rejected_bytes, view.upload.n_rejected = 16_000_000, 1  # what the browser sends for a big file
     assert "nothing was sent: the file is 16.0 MB; the limit is 5 MB" in view.error.object
-    good = base64.b64encode(_wav(0.3 * np.sin(np.arange(1600) / 3))).decode()
+    good = base64.b64encode(wav_bytes_int16(0.3 * np.sin(np.arange(1600) / 3))).decode()
     run(view._on_upload(type("E", (), {"new": good})()))
     assert view.explorer.upload_digest and view.stimulus_widgets["kind"].value == "upload"
 
 
 def test_explorer_close_frees_the_session(fake):
     e = Explorer()
-    e.set_upload(_wav(np.sin(np.arange(1600) / 3)))
+    e.set_upload(wav_bytes_int16(np.sin(np.arange(1600) / 3)))
     e.close()
     assert e._upload is None and e.closed
     with pytest.raises(core.Superseded):

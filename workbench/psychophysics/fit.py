@@ -55,12 +55,12 @@ from torch.func import functional_call
 
 from workbench._validation import check_choice, check_int, check_positive
 from workbench.psychophysics.observer import (
-    _AFC_FIT,
+    AFC_FIT,
     OptimalDetector,
-    _noise_variance,
     amt_mue,
     casp_template,
     centered,
+    check_noise_variance,
     percent_correct_analytic,
 )
 from workbench.units import to_model_input
@@ -173,7 +173,7 @@ class _Condition:
         exp = datum.experiment
         self.datum, self.experiment = datum, exp
         self.n_afc = exp.n_intervals
-        check_choice(self.n_afc, _AFC_FIT, "experiment.n_intervals (AMT's analytic rule)")
+        check_choice(self.n_afc, AFC_FIT, "experiment.n_intervals (AMT's analytic rule)")
         self.n_tokens = 1 if exp.frozen else problem.n_tokens
         self.seed = problem.seed + 1009 * index
         gen = torch.Generator().manual_seed(self.seed)
@@ -250,7 +250,7 @@ class FitProblem:
         self.parameters = list(parameters)
         if not self.parameters:
             raise ValueError("parameters must name at least one FitParameter")
-        self.noise_variance = _noise_variance(noise_variance)
+        self.noise_variance = check_noise_variance(noise_variance)
         self.center_per_band, self.roi = bool(center_per_band), bool(roi)
         self.n_tokens, self.seed = check_int(n_tokens, "n_tokens", 1), int(seed)
         self.grid = check_int(grid, "grid", 3)

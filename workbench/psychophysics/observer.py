@@ -53,11 +53,12 @@ from workbench.units import P_REF_PA, hz_to_erb_number, to_model_input
 
 NOISE_VARIANCE = {"paulick2024": 40.0, "jepsen2008": 130.0}
 # AMT paulick2024_decision: P = 1 - erfc((mue / sqrt(var) * slope - offset) * 0.7071068) / 2
-_AFC_FIT = {2: (0.707, 0.0), 3: (0.765, 0.423), 4: (0.810, 0.668)}
+AFC_FIT = {2: (0.707, 0.0), 3: (0.765, 0.423), 4: (0.810, 0.668)}
 DECISIONS = ("amt", "sampled")
 
 
-def _noise_variance(value) -> float:
+def check_noise_variance(value) -> float:
+    """The decision-noise variance: a positive number, or a named preset of :data:`NOISE_VARIANCE`."""
     if isinstance(value, str):
         return NOISE_VARIANCE[check_choice(value, NOISE_VARIANCE, "noise_variance")]
     return check_positive(value, "noise_variance")
@@ -72,12 +73,12 @@ def percent_correct_analytic(mue, n_afc: int, noise_variance=40.0):
     >>> round(percent_correct_analytic(0.0, 2), 3), round(percent_correct_analytic(10.0, 3, 'paulick2024'), 3)
     (0.5, 0.784)
     """
-    check_choice(n_afc, _AFC_FIT, "n_afc")
-    slope, offset = _AFC_FIT[n_afc]
+    check_choice(n_afc, AFC_FIT, "n_afc")
+    slope, offset = AFC_FIT[n_afc]
     if isinstance(noise_variance, torch.Tensor):
         sigma = noise_variance.sqrt()
     else:
-        sigma = math.sqrt(_noise_variance(noise_variance))
+        sigma = math.sqrt(check_noise_variance(noise_variance))
     if isinstance(mue, (int, float)) and not isinstance(sigma, torch.Tensor):
         return 1 - math.erfc((mue / sigma * slope - offset) * 0.7071068) / 2
     mue = torch.as_tensor(mue)
@@ -88,11 +89,11 @@ def mue_at_percent_correct(p: float, n_afc: int, noise_variance=40.0) -> float:
     """Inverse of :func:`percent_correct_analytic`: the ``mue`` at which P = ``p``."""
     from scipy.special import erfcinv
 
-    check_choice(n_afc, _AFC_FIT, "n_afc")
+    check_choice(n_afc, AFC_FIT, "n_afc")
     if not 0 < p < 1:
         raise ValueError(f"p must lie in (0, 1), got {p}")
-    slope, offset = _AFC_FIT[n_afc]
-    return float((erfcinv(2 * (1 - p)) / 0.7071068 + offset) / slope * math.sqrt(_noise_variance(noise_variance)))
+    slope, offset = AFC_FIT[n_afc]
+    return float((erfcinv(2 * (1 - p)) / 0.7071068 + offset) / slope * math.sqrt(check_noise_variance(noise_variance)))
 
 
 def amt_decision(mue, n_afc: int, rule=(1, 2), noise_variance=40.0):
@@ -220,7 +221,7 @@ class OptimalDetector:
         channel_model=None,
     ):
         self.model = model
-        self.noise_variance = _noise_variance(noise_variance)
+        self.noise_variance = check_noise_variance(noise_variance)
         self.fs = check_fs(fs_representation or model.stage_info["output"].rate_hz, "fs_representation")
         self.center_per_band = bool(center_per_band)
         self.fixed_channels = None if channels is None else torch.as_tensor(channels, dtype=torch.long)
@@ -544,7 +545,7 @@ class TemplateObserver(_ScoringObserver):
             return super().judge(target_scores, reference_scores, target_p)
         reference_scores = torch.as_tensor(reference_scores, dtype=torch.float64)
         n_afc = reference_scores.shape[1] + 1
-        if n_afc not in _AFC_FIT:
+        if n_afc not in AFC_FIT:
             raise ValueError(
                 f"decision='amt' has AMT's analytic rule for 2-4 intervals only, got {n_afc}; use decision='sampled'"
             )
