@@ -907,7 +907,6 @@ class ExperimentPanel:
             filename="results.csv",
             css_classes=["download-experiment"],
             color="light",
-            width=170,
             visible=False,
         )
         self._show_reference(self.controls["task"].value)
