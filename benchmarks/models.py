@@ -10,7 +10,8 @@ same tone in both ears), float32, this prints
 
 * ``fwd 1t``: one forward, torch and numba at one thread (best of ``--repeats``, wall ms;
   ``cpu`` is the process CPU time of that best run, which tracks an idle machine better
-  on a shared one);
+  on a shared one, but also counts idle OpenMP threads that spin after torch's two-thread
+  start-up: the goal is judged on wall time, as the issue states it);
 * ``f+b/f``: forward + backward (gradient of the input) over forward;
 * ``b8 1t`` / ``b8 2t``: batch 8 at one and at two threads, and their ratio;
 * ``first``: construction plus first forward in a fresh subprocess (numba kernels come from
@@ -267,7 +268,7 @@ def main(argv=None) -> int:
         if peer:
             r.update(bench_peer(peer, name, kwargs, fs))
         results[name] = r
-        goal = "met" if r["fwd_cpu_ms"] <= GOAL_MS[name] else "MISS"
+        goal = "met" if r["fwd_ms"] <= GOAL_MS[name] else "MISS"
         peer_ms = r.get("peer_ms")
         peer_col = f"{peer_ms:9.0f}" if peer_ms else "        -"
         ratio_col = f"{peer_ms / r['fwd_ms']:6.0f}" if peer_ms else "     -"
@@ -282,7 +283,7 @@ def main(argv=None) -> int:
         for key in ("error",):
             if key in r:
                 print(f"  ({name}: {r[key]})")
-    print("\ngoals: fwd 1t (cpu) <= goal ms; f+b/f <= 3; 2t/1t <= 0.6; first <= 1 s")
+    print("\ngoals: fwd 1t (wall) <= goal ms; f+b/f <= 3; 2t/1t <= 0.6; first <= 1 s")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0

@@ -30,6 +30,7 @@ from workbench.kernels._lanes import (
 )
 from workbench.kernels._numba import compiled
 from workbench.kernels.backend import load_triton_kernels, resolve_backend
+from workbench.kernels.memory import empty_output_like_numpy
 
 
 @numba.njit(cache=True, fastmath=False)
@@ -185,11 +186,11 @@ class _AdaptLoopFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, a1, min_level, limit):
         xd = _np(x)
-        y = np.empty_like(xd)
+        y = empty_output_like_numpy(xd)
         save = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
         n_rows, n_t = xd.shape
         padded = -(-n_rows // LANES) * LANES
-        states = np.empty((n_t, a1.shape[0], padded) if save else (1, 1, 1), dtype=xd.dtype)
+        states = empty_output_like_numpy(xd, (n_t, a1.shape[0], padded) if save else (1, 1, 1))
         _forward(xd, _f64(a1), _f64(min_level), float(limit), EXP_NEG_INT, y, states, save)
         ctx.limit = float(limit)
         if save:
@@ -201,7 +202,7 @@ class _AdaptLoopFunction(torch.autograd.Function):
     def backward(ctx, gy):
         x, a1, min_level = ctx.saved_tensors
         xd = _np(x)
-        gx = np.empty_like(xd)
+        gx = empty_output_like_numpy(xd)
         ga = np.zeros((a1.shape[0], xd.shape[0]))
         _backward(_np(gy.to(x.dtype)), xd, _f64(a1), _f64(min_level), ctx.limit, EXP_NEG_INT, ctx.states, gx, ga)
         grad_x = torch.from_numpy(gx) if ctx.needs_input_grad[0] else None

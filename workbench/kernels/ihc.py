@@ -34,6 +34,7 @@ from workbench.kernels.backend import (
     load_triton_kernels,
     resolve_backend,
 )
+from workbench.kernels.memory import empty_output_like_numpy
 
 _CHUNK = 16
 
@@ -171,7 +172,7 @@ class _IHCMembrane(torch.autograd.Function):
     @staticmethod
     def forward(ctx, velocity, constants):
         v = _as_rows(velocity).detach().contiguous().numpy()
-        out = np.empty_like(v)
+        out = empty_output_like_numpy(v)
         _ihc_forward(v, constants, EXP_INT, out)
         ctx.constants = constants
         ctx.save_for_backward(velocity, torch.from_numpy(out))
@@ -181,7 +182,7 @@ class _IHCMembrane(torch.autograd.Function):
     def backward(ctx, grad_out):
         velocity, out = ctx.saved_tensors
         v = _as_rows(velocity).detach().contiguous().numpy()
-        grad = np.empty_like(v)
+        grad = empty_output_like_numpy(v)
         _ihc_backward(v, ctx.constants, EXP_INT, out.numpy(), _as_rows(grad_out).contiguous().numpy(), grad)
         return torch.from_numpy(grad).reshape(velocity.shape), None
 
@@ -264,7 +265,7 @@ class _MembraneScan(torch.autograd.Function):
         a, b = _as_rows(alpha), _as_rows(beta)
         if kind == "numba":
             a_np, b_np = a.detach().contiguous().numpy(), b.detach().contiguous().numpy()
-            out = np.empty_like(b_np)
+            out = empty_output_like_numpy(b_np)
             _scan_numba(a_np, b_np, out)
             out = torch.from_numpy(out)
         elif kind == "triton":
@@ -282,7 +283,7 @@ class _MembraneScan(torch.autograd.Function):
         a, g = _as_rows(alpha), _as_rows(grad_out).to(alpha.dtype)
         if ctx.kind == "numba":
             g_np = g.detach().contiguous().numpy()
-            lam = np.empty_like(g_np)
+            lam = empty_output_like_numpy(g_np)
             _adjoint_numba(a.detach().contiguous().numpy(), g_np, lam)
             lam = torch.from_numpy(lam)
         elif ctx.kind == "triton":

@@ -52,6 +52,7 @@ from workbench.kernels._lanes import (
 )
 from workbench.kernels._numba import compiled
 from workbench.kernels.backend import load_triton_kernels, resolve_backend
+from workbench.kernels.memory import empty_output
 
 __all__ = ["lfilter", "sosfilt", "section", "FFT_MAX_BYTES"]
 
@@ -226,7 +227,7 @@ def _run_cascade(
     coef, first_order, complex_coef = _pack_coefficients(sos)
     out_dtype = dtype if out_dtype is None else out_dtype
     rows = sos.shape[0]
-    y = torch.empty(rows, x.shape[-1], dtype=out_dtype)
+    y = empty_output(rows, x.shape[-1], dtype=out_dtype)
     if x_index is None:
         x_index = np.arange(rows)
     if rows and x.shape[-1]:
@@ -306,7 +307,7 @@ class _LFilterCPU(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, b, a, x):
-        y = torch.empty(x.shape, dtype=b.dtype)
+        y = empty_output(*x.shape, dtype=b.dtype)
         _forward_kernel(_np(b), _np(a), _np(x), y.numpy())
         ctx.save_for_backward(b, a, x, y)
         return y
@@ -315,7 +316,7 @@ class _LFilterCPU(torch.autograd.Function):
     def backward(ctx, grad_y):
         b, a, x, y = ctx.saved_tensors
         g = grad_y.to(y.dtype).contiguous()
-        u = torch.empty_like(g)
+        u = empty_output(*g.shape, dtype=g.dtype)
         _adjoint_kernel(_np(a), g.numpy(), u.numpy())
         un = u.numpy()
         grad_b = grad_a = grad_x = None

@@ -33,6 +33,7 @@ from workbench.kernels.backend import (
     load_triton_kernels,
     resolve_backend,
 )
+from workbench.kernels.memory import empty_output, empty_output_like_numpy
 
 # Backward kernel: one task per (batch, channel); the channel's bands run side by side in the
 # inner loop. The forward kernel runs LANES band rows side by side (see _bank_kernel).
@@ -232,7 +233,7 @@ class _ModFilterFunction(torch.autograd.Function):
     def forward(ctx, x, lowpassed, rho, theta, gain, layout):
         row_start, row_band, out_row, lp_row, factor, mode, n_out = layout
         n_batch, n_chan, n_t = x.shape
-        out = torch.empty(n_batch, n_out, n_t, dtype=x.dtype)
+        out = empty_output(n_batch, n_out, n_t, dtype=x.dtype)
         out[:, torch.from_numpy(lp_row)] = lowpassed.to(x.dtype)
         row_channel = np.repeat(np.arange(n_chan), np.diff(row_start))
         offsets = np.arange(n_batch)[:, None]
@@ -261,7 +262,8 @@ class _ModFilterFunction(torch.autograd.Function):
         row_start, row_band, out_row, lp_row, factor, mode, n_out = ctx.layout
         n_batch, n_chan, n_t = x.shape
         n_k = rho.shape[0]
-        gx = np.zeros((n_batch * n_chan, n_t))
+        gx = empty_output_like_numpy(shape=(n_batch * n_chan, n_t), dtype=np.float64)
+        gx[:] = 0.0
         g_rho, g_theta, g_gain = (np.zeros((n_batch * n_chan, n_k)) for _ in range(3))
         gout = gout.contiguous()
         row_channel = np.repeat(np.arange(n_chan), np.diff(row_start))
