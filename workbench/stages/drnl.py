@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from workbench._validation import check_choice, check_dtype, check_fs
+from workbench.kernels.broken_stick import broken_stick as fused_broken_stick
 from workbench.kernels.iir import sosfilt
 
 # (gammatones linear path, lowpasses linear path, gammatones nonlinear path, lowpasses nonlinear)
@@ -91,13 +92,10 @@ def broken_stick(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.Ten
     """``sign(x) * min(a|x|, b|x|^c)``; a, b, c of shape ``(C,)`` act on ``(B, C, T)``.
 
     The power is taken on a floored magnitude so its gradient stays finite at x = 0 (there
-    the linear branch is the smaller one and is selected anyway).
+    the linear branch is the smaller one and is selected anyway). One fused pass on CPU
+    (:func:`workbench.kernels.broken_stick.broken_stick`).
     """
-    a, b, c = a[:, None], b[:, None], c[:, None]
-    mag = x.abs()
-    linear = a * mag
-    compressed = b * mag.clamp_min(torch.finfo(x.dtype).tiny ** 0.5) ** c
-    return torch.sign(x) * torch.where(linear < compressed, linear, compressed)
+    return fused_broken_stick(x, a, b, c)
 
 
 def drnl(
