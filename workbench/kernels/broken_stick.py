@@ -2,13 +2,13 @@
 
 Written with torch ops, the nonlinearity of the DRNL's compressive path is nine passes over a
 ``(B, C, T)`` float64 signal (abs, products, clamp, power, compare, select, sign), each with
-its own output: about a third of Paulick2024's time. On CPU tensors (``backend='numba'``)
+its own output: about a fifth of Paulick2024's time. On CPU tensors (``backend='numba'``)
 :func:`broken_stick` runs one compiled pass forward and one backward (a hand-written adjoint
 that recomputes the branch from the saved input) with the same floating-point operations,
 so the values equal the torch expression's to the last bit but for ``pow`` (libm's, within
 1 ulp of torch's). The linear branch is written ``a * x`` (equal to ``sign(x) a|x|``), so the
-gradient at x = 0 is the slope ``a`` instead of the 0 that ``sign`` would give. The device path keeps the torch expression (elementwise, no recursion:
-it stays on the device as it is).
+gradient at x = 0 is the slope ``a`` instead of the 0 that ``sign`` would give. The device
+path keeps the torch expression (elementwise, no recursion: it stays on the device as it is).
 
 >>> import torch
 >>> x = torch.tensor([[[-2.0, 0.0, 1e-4, 3.0]]], dtype=torch.float64)
