@@ -45,11 +45,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+from workbench.dashboards.core import STIMULUS_CONTROLS
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 MOVE_TIMEOUT_S = 30.0
 SLIDERS = (("param-level_db_spl", 0.5), ("param-frequency_hz", 0.3), ("model", 0.2))
+STIMULUS_NAMES = {p.name for p in STIMULUS_CONTROLS}
 
 
 # --------------------------------------------------------------------------- the server
@@ -277,22 +280,14 @@ class Student(threading.Thread):
         kinds, weights = zip(*SLIDERS)
         kind = self.rng.choices(kinds, weights)[0]
         if kind == "model":
-            sliders = [
+            sliders = [  # the model's own parameters: not the stimulus designer's (hidden ones do nothing)
                 m
                 for m in doc.models
-                if any(c.startswith("param-") for c in (getattr(m, "css_classes", None) or []))
-                and type(m).__name__ == "Slider"
-                and not any(
-                    c
-                    in (
-                        "param-level_db_spl",
-                        "param-frequency_hz",
-                        "param-duration_s",
-                        "param-mod_rate_hz",
-                        "param-mod_depth",
-                        "param-snr_db",
-                    )
-                    for c in m.css_classes
+                if type(m).__name__ == "Slider"
+                and getattr(m, "visible", True)
+                and any(
+                    c.startswith("param-") and c[6:] not in STIMULUS_NAMES
+                    for c in (getattr(m, "css_classes", None) or [])
                 )
             ]
             if not sliders:
@@ -312,6 +307,7 @@ class Student(threading.Thread):
         if waited is None:
             self.timeouts += 1
             self.moves.append(MOVE_TIMEOUT_S)
+
         else:
             self.moves.append(time.perf_counter() - t0)
 
