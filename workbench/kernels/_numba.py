@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+import torch
 from numba.core import config
 
-__all__ = ["compiled"]
+__all__ = ["compiled", "host_array", "host_array64"]
 
 
 def compiled(kernel):
@@ -41,3 +43,13 @@ def compiled(kernel):
 
     call.dispatcher = kernel
     return call
+
+
+def host_array(t: torch.Tensor) -> np.ndarray:
+    """A CPU tensor as the contiguous numpy array a kernel reads (no copy when it already is one)."""
+    return t.detach().contiguous().numpy()
+
+
+def host_array64(t: torch.Tensor) -> np.ndarray:
+    """:func:`host_array` in float64 (coefficients and parameters, which kernels take in float64)."""
+    return t.detach().to(torch.float64).contiguous().numpy()

@@ -28,7 +28,7 @@ from workbench.kernels._lanes import (
     adaptation_loop,
     adaptation_loop_save,
 )
-from workbench.kernels._numba import compiled
+from workbench.kernels._numba import compiled, host_array, host_array64
 from workbench.kernels.backend import load_triton_kernels, resolve_backend
 from workbench.kernels.memory import empty_output_like_numpy
 
@@ -174,24 +174,16 @@ def _backward_kernel(gy, x, a1, min_level, limit, table, states, gx, ga):
 _backward = compiled(_backward_kernel)
 
 
-def _f64(t: torch.Tensor) -> np.ndarray:
-    return t.detach().to(torch.float64).contiguous().numpy()
-
-
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().contiguous().numpy()
-
-
 class _AdaptLoopFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, a1, min_level, limit):
-        xd = _np(x)
+        xd = host_array(x)
         y = empty_output_like_numpy(xd)
         save = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
         n_rows, n_t = xd.shape
         padded = -(-n_rows // LANES) * LANES
         states = empty_output_like_numpy(xd, (n_t, a1.shape[0], padded) if save else (1, 1, 1))
-        _forward(xd, _f64(a1), _f64(min_level), float(limit), EXP_NEG_INT, y, states, save)
+        _forward(xd, host_array64(a1), host_array64(min_level), float(limit), EXP_NEG_INT, y, states, save)
         ctx.limit = float(limit)
         if save:
             ctx.save_for_backward(x, a1, min_level)
@@ -201,10 +193,20 @@ class _AdaptLoopFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, gy):
         x, a1, min_level = ctx.saved_tensors
-        xd = _np(x)
+        xd = host_array(x)
         gx = empty_output_like_numpy(xd)
         ga = np.zeros((a1.shape[0], xd.shape[0]))
-        _backward(_np(gy.to(x.dtype)), xd, _f64(a1), _f64(min_level), ctx.limit, EXP_NEG_INT, ctx.states, gx, ga)
+        _backward(
+            host_array(gy.to(x.dtype)),
+            xd,
+            host_array64(a1),
+            host_array64(min_level),
+            ctx.limit,
+            EXP_NEG_INT,
+            ctx.states,
+            gx,
+            ga,
+        )
         grad_x = torch.from_numpy(gx) if ctx.needs_input_grad[0] else None
         grad_a = torch.from_numpy(ga.sum(1)).to(a1.dtype) if ctx.needs_input_grad[1] else None
         return grad_x, grad_a, None, None

@@ -25,7 +25,7 @@ import numba
 import numpy as np
 import torch
 
-from workbench.kernels._numba import compiled
+from workbench.kernels._numba import compiled, host_array64
 from workbench.kernels.backend import resolve_backend
 from workbench.kernels.memory import empty_output
 
@@ -90,16 +90,12 @@ _forward = compiled(_forward_kernel)
 _backward = compiled(_backward_kernel)
 
 
-def _np64(t: torch.Tensor) -> np.ndarray:
-    return t.detach().to(torch.float64).contiguous().numpy()
-
-
 class _BrokenStickCPU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, a, b, c, floor):
         xd = x.detach().contiguous()
         y = empty_output(*x.shape, dtype=torch.float64)
-        _forward(xd.numpy(), _np64(a), _np64(b), _np64(c), floor, y.numpy())
+        _forward(xd.numpy(), host_array64(a), host_array64(b), host_array64(c), floor, y.numpy())
         ctx.save_for_backward(xd, a, b, c)
         ctx.floor = floor
         return y
@@ -109,8 +105,18 @@ class _BrokenStickCPU(torch.autograd.Function):
         x, a, b, c = ctx.saved_tensors
         gx = empty_output(*x.shape, dtype=torch.float64)
         ga, gb, gc = (np.empty(a.shape[0]) for _ in range(3))
-        g = grad_y.detach().to(torch.float64).contiguous()
-        _backward(g.numpy(), x.numpy(), _np64(a), _np64(b), _np64(c), ctx.floor, gx.numpy(), ga, gb, gc)
+        _backward(
+            host_array64(grad_y),
+            x.numpy(),
+            host_array64(a),
+            host_array64(b),
+            host_array64(c),
+            ctx.floor,
+            gx.numpy(),
+            ga,
+            gb,
+            gc,
+        )
         grads = [
             torch.from_numpy(v).to(p.dtype) if ctx.needs_input_grad[i + 1] else None
             for i, (v, p) in enumerate(((ga, a), (gb, b), (gc, c)))

@@ -27,7 +27,7 @@ import torch
 
 from workbench.kernels import _tiles as tiles
 from workbench.kernels._lanes import LANES, ihc_forward, scan_forward
-from workbench.kernels._numba import compiled
+from workbench.kernels._numba import compiled, host_array
 from workbench.kernels._vmath import EXP_INT, expm1
 from workbench.kernels.backend import (
     device_constant,
@@ -171,7 +171,7 @@ _ihc_backward = compiled(_ihc_backward_kernel)
 class _IHCMembrane(torch.autograd.Function):
     @staticmethod
     def forward(ctx, velocity, constants):
-        v = _as_rows(velocity).detach().contiguous().numpy()
+        v = host_array(_as_rows(velocity))
         out = empty_output_like_numpy(v)
         _ihc_forward(v, constants, EXP_INT, out)
         ctx.constants = constants
@@ -181,7 +181,7 @@ class _IHCMembrane(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         velocity, out = ctx.saved_tensors
-        v = _as_rows(velocity).detach().contiguous().numpy()
+        v = host_array(_as_rows(velocity))
         grad = empty_output_like_numpy(v)
         _ihc_backward(v, ctx.constants, EXP_INT, out.numpy(), _as_rows(grad_out).contiguous().numpy(), grad)
         return torch.from_numpy(grad).reshape(velocity.shape), None
@@ -264,7 +264,7 @@ class _MembraneScan(torch.autograd.Function):
     def forward(ctx, alpha, beta, kind):
         a, b = _as_rows(alpha), _as_rows(beta)
         if kind == "numba":
-            a_np, b_np = a.detach().contiguous().numpy(), b.detach().contiguous().numpy()
+            a_np, b_np = host_array(a), host_array(b)
             out = empty_output_like_numpy(b_np)
             _scan_numba(a_np, b_np, out)
             out = torch.from_numpy(out)
@@ -282,9 +282,9 @@ class _MembraneScan(torch.autograd.Function):
         alpha, out = ctx.saved_tensors
         a, g = _as_rows(alpha), _as_rows(grad_out).to(alpha.dtype)
         if ctx.kind == "numba":
-            g_np = g.detach().contiguous().numpy()
+            g_np = host_array(g)
             lam = empty_output_like_numpy(g_np)
-            _adjoint_numba(a.detach().contiguous().numpy(), g_np, lam)
+            _adjoint_numba(host_array(a), g_np, lam)
             lam = torch.from_numpy(lam)
         elif ctx.kind == "triton":
             lam = load_triton_kernels("ihc").scan(a, g, adjoint=True)

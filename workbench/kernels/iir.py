@@ -50,7 +50,7 @@ from workbench.kernels._lanes import (
     first_order_complex,
     first_order_real,
 )
-from workbench.kernels._numba import compiled
+from workbench.kernels._numba import compiled, host_array
 from workbench.kernels.backend import load_triton_kernels, resolve_backend
 from workbench.kernels.memory import empty_output
 
@@ -298,17 +298,13 @@ def _broadcast_shapes(*shapes) -> tuple[int, ...]:
     return tuple(int(n) for n in np.broadcast_shapes(*(tuple(s) for s in shapes)))
 
 
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().contiguous().numpy()
-
-
 class _LFilterCPU(torch.autograd.Function):
     """Rows of (b, a, x) with a[:, 0] == 1, CPU; b, a share the output dtype, x may be real."""
 
     @staticmethod
     def forward(ctx, b, a, x):
         y = empty_output(*x.shape, dtype=b.dtype)
-        _forward_kernel(_np(b), _np(a), _np(x), y.numpy())
+        _forward_kernel(host_array(b), host_array(a), host_array(x), y.numpy())
         ctx.save_for_backward(b, a, x, y)
         return y
 
@@ -317,20 +313,20 @@ class _LFilterCPU(torch.autograd.Function):
         b, a, x, y = ctx.saved_tensors
         g = grad_y.to(y.dtype).contiguous()
         u = empty_output(*g.shape, dtype=g.dtype)
-        _adjoint_kernel(_np(a), g.numpy(), u.numpy())
+        _adjoint_kernel(host_array(a), g.numpy(), u.numpy())
         un = u.numpy()
         grad_b = grad_a = grad_x = None
         if ctx.needs_input_grad[0]:
             grad_b = torch.zeros_like(b)
-            _correlate_kernel(un, _np(x), b.shape[1], grad_b.numpy())
+            _correlate_kernel(un, host_array(x), b.shape[1], grad_b.numpy())
         if ctx.needs_input_grad[1]:
             grad_a = torch.zeros_like(a)
-            _correlate_kernel(un, _np(y), a.shape[1], grad_a.numpy())
+            _correlate_kernel(un, host_array(y), a.shape[1], grad_a.numpy())
             grad_a = -grad_a
             grad_a[:, 0] = 0  # a[0] is fixed at 1 here; normalisation is differentiated outside
         if ctx.needs_input_grad[2]:
             grad_x = torch.zeros_like(u)
-            _input_grad_kernel(_np(b), un, grad_x.numpy())
+            _input_grad_kernel(host_array(b), un, grad_x.numpy())
             if not x.is_complex():
                 grad_x = grad_x.real if grad_x.is_complex() else grad_x
                 grad_x = grad_x.to(x.dtype)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import resource
 import sys
 
@@ -27,6 +28,20 @@ __all__ = ["empty_output", "empty_output_like_numpy", "retain_freed_memory"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+
+
+@functools.cache
+def _libc_function(name: str, argtypes: tuple):
+    """C library function ``name`` with its argument types (returning int); None where the
+    platform has no glibc-like C library or no such function."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes, fn.restype = argtypes, ctypes.c_int
+    return fn
 
 
 def retain_freed_memory(max_block_bytes: int = 2**30) -> bool:
@@ -38,34 +53,15 @@ def retain_freed_memory(max_block_bytes: int = 2**30) -> bool:
         return False
     if not 0 < int(max_block_bytes) <= 2**31 - 1:
         raise ValueError(f"max_block_bytes must lie in (0, 2**31 - 1], got {max_block_bytes!r}")
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    mallopt = _libc_function("mallopt", (ctypes.c_int, ctypes.c_int))
+    if mallopt is None:
         return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     ok = mallopt(_M_MMAP_THRESHOLD, int(max_block_bytes)) == 1
     return ok and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) == 1
 
 
 _MADV_HUGEPAGE = 14
 _HUGE_MIN_BYTES = 4 * 2**20
-_madvise = None
-
-
-def _libc_madvise():
-    global _madvise
-    if _madvise is None:
-        _madvise = False
-        if sys.platform.startswith("linux"):
-            try:
-                fn = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).madvise
-                fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-                fn.restype = ctypes.c_int
-                _madvise = fn
-            except (OSError, AttributeError):
-                pass
-    return _madvise
 
 
 def empty_output(*shape, dtype):
@@ -80,8 +76,8 @@ def empty_output(*shape, dtype):
     out = torch.empty(*shape, dtype=dtype)
     nbytes = out.numel() * out.element_size()
     if nbytes >= _HUGE_MIN_BYTES:
-        madvise = _libc_madvise()
-        if madvise:
+        madvise = _libc_function("madvise", (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int))
+        if madvise is not None:
             page = resource.getpagesize()
             start = out.data_ptr() // page * page
             madvise(start, out.data_ptr() + nbytes - start, _MADV_HUGEPAGE)

@@ -27,7 +27,7 @@ from workbench.kernels._lanes import (
     modulation_pole_adjoint,
     modulation_pole_ri,
 )
-from workbench.kernels._numba import compiled
+from workbench.kernels._numba import compiled, host_array, host_array64
 from workbench.kernels.backend import (
     device_constant,
     load_triton_kernels,
@@ -219,13 +219,12 @@ def _backward_kernel(gout, x, row_start, row_band, rho, theta, gain, factor, mod
             g_gain[bc, k] += sg[j]
 
 
-def _np64(t: torch.Tensor) -> np.ndarray:
-    return t.detach().to(torch.float64).contiguous().numpy()
-
-
-def _np(t: torch.Tensor) -> np.ndarray:
-    """Signals stay in their dtype (the kernels compute in float64 internally)."""
-    return t.detach().contiguous().numpy()
+def _band_rows(row_start, out_row, n_batch: int, n_chan: int, n_out: int):
+    """For every (batch, band row): the input row ``b * n_chan + channel`` it filters and the
+    output row ``b * n_out + out_row`` it writes, flattened over the batch."""
+    row_channel = np.repeat(np.arange(n_chan), np.diff(row_start))
+    offsets = np.arange(n_batch)[:, None]
+    return (offsets * n_chan + row_channel).reshape(-1), (offsets * n_out + out_row[None, :]).reshape(-1)
 
 
 class _ModFilterFunction(torch.autograd.Function):
@@ -235,19 +234,16 @@ class _ModFilterFunction(torch.autograd.Function):
         n_batch, n_chan, n_t = x.shape
         out = empty_output(n_batch, n_out, n_t, dtype=x.dtype)
         out[:, torch.from_numpy(lp_row)] = lowpassed.to(x.dtype)
-        row_channel = np.repeat(np.arange(n_chan), np.diff(row_start))
-        offsets = np.arange(n_batch)[:, None]
-        src = (offsets * n_chan + row_channel).reshape(-1)
-        dst = (offsets * n_out + out_row[None, :]).reshape(-1)
+        src, dst = _band_rows(row_start, out_row, n_batch, n_chan, n_out)
         _bank(
-            _np(x).reshape(n_batch * n_chan, n_t),
+            host_array(x).reshape(n_batch * n_chan, n_t),
             out.numpy().reshape(n_batch * n_out, n_t),
             src,
             dst,
             np.tile(row_band, n_batch),
-            _np64(rho),
-            _np64(theta),
-            _np64(gain),
+            host_array64(rho),
+            host_array64(theta),
+            host_array64(gain),
             factor,
             mode,
             n_batch,
@@ -266,19 +262,16 @@ class _ModFilterFunction(torch.autograd.Function):
         gx[:] = 0.0
         g_rho, g_theta, g_gain = (np.zeros((n_batch * n_chan, n_k)) for _ in range(3))
         gout = gout.contiguous()
-        row_channel = np.repeat(np.arange(n_chan), np.diff(row_start))
-        offsets = np.arange(n_batch)[:, None]
-        src = (offsets * n_chan + row_channel).reshape(-1)
-        dst = (offsets * n_out + out_row[None, :]).reshape(-1)
+        src, dst = _band_rows(row_start, out_row, n_batch, n_chan, n_out)
         _bank_backward(
-            _np(gout).reshape(n_batch * n_out, n_t),
-            _np(x).reshape(n_batch * n_chan, n_t),
+            host_array(gout).reshape(n_batch * n_out, n_t),
+            host_array(x).reshape(n_batch * n_chan, n_t),
             src,
             dst,
             np.tile(row_band, n_batch),
-            _np64(rho),
-            _np64(theta),
-            _np64(gain),
+            host_array64(rho),
+            host_array64(theta),
+            host_array64(gain),
             factor,
             mode,
             n_batch,
