@@ -874,6 +874,7 @@ class ExperimentPanel:
         self.controls["observer"].value = DEFAULT_OBSERVER
         self.description = pn.pane.Markdown("", css_classes=["experiment-description"])
         self.condition_box = pn.Column()
+        self.reference = pn.pane.PNG(None, css_classes=["experiment-reference"], max_width=560)
         self._build_condition(self.controls["task"].value)
         self.controls["task"].param.watch(self._on_task, "value")
         self.run_button = pn.widgets.Button(
@@ -900,7 +901,6 @@ class ExperimentPanel:
         self.curve = pn.pane.PNG(None, css_classes=["experiment-curve"], max_width=520)
         self.human_plot = pn.pane.PNG(None, css_classes=["experiment-human"], max_width=560)
         self.human_text = pn.pane.Markdown("", css_classes=["experiment-human-caption"])
-        self.reference = pn.pane.PNG(None, css_classes=["experiment-reference"], max_width=560)
         self.download = pn.widgets.FileDownload(
             label="Results (CSV)",
             callback=self._download_results,
@@ -909,7 +909,6 @@ class ExperimentPanel:
             color="light",
             visible=False,
         )
-        self._show_reference(self.controls["task"].value)
 
     # ------------------------------------------------------------------ state
     @property
@@ -937,8 +936,7 @@ class ExperimentPanel:
 
     def _show_reference(self, label):
         """The shipped full run of the task (every condition, the library's default settings) over its human data."""
-        if getattr(self, "reference", None) is not None:
-            self.reference.object = reference_png(label)
+        self.reference.object = reference_png(label)
 
     def _describe(self, *events):
         """The task's paragraph with the numbers of the conditions set now."""
