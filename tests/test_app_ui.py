@@ -295,6 +295,41 @@ def test_bokeh_plots_zoom_and_hover_in_units(fake):
     assert np.max(fig.renderers[0].data_source.data["y"]) == pytest.approx(long.max())
 
 
+def _drawn(fig):
+    """What a stage figure shows: title, axis labels, fixed ranges, data, hover readouts."""
+    from bokeh.models import ColumnDataSource, HoverTool, Range1d
+
+    ranges = [(r.start, r.end) for r in (fig.x_range, fig.y_range) if isinstance(r, Range1d)]
+    data = [
+        {k: np.asarray(v[0] if k == "image" else v).tolist() for k, v in src.data.items()}
+        for src in fig.select({"type": ColumnDataSource})
+    ]
+    (hover,) = fig.select({"type": HoverTool})
+    formats = {k: (f.code, f.args) for k, f in hover.formatters.items()}
+    return (fig.title.text, fig.xaxis.axis_label, fig.yaxis.axis_label, ranges, data, hover.tooltips, formats)
+
+
+def test_bokeh_redraw_in_place_equals_a_new_figure(fake):
+    """A slider move patches the figure (same models, new data and labels), and the result
+    is what a new figure of the new view shows; another layout asks for a new figure."""
+    from workbench.dashboards import bokeh_plots
+
+    explorer = Explorer()
+    run_a = explorer.run("FakeModel", StimulusSpec(duration_s=0.05, level_db_spl=60))
+    run_b = explorer.run("FakeModel", StimulusSpec(duration_s=0.08, level_db_spl=75, frequency_hz=2000))
+    for key in ("filterbank", "output"):
+        view_a, view_b = figures.stage_view(run_a, key), figures.stage_view(run_b, key)
+        fig = bokeh_plots.bokeh_figure(view_a)
+        models = {m.id for m in fig.references()}
+        assert bokeh_plots.redraw(fig, bokeh_plots.prepare(view_b))
+        assert _drawn(fig) == _drawn(bokeh_plots.bokeh_figure(view_b))
+        assert _drawn(fig) != _drawn(bokeh_plots.bokeh_figure(view_a))
+        assert {m.id for m in fig.references() if type(m).__name__ not in ("CustomJSHover", "FixedTicker")} <= models
+    image = bokeh_plots.bokeh_figure(figures.stage_view(run_a, "filterbank"))
+    assert not bokeh_plots.redraw(image, bokeh_plots.prepare(figures.stage_view(run_a, "output")))
+    assert not bokeh_plots.redraw(None, bokeh_plots.prepare(view_a))
+
+
 def test_model_descriptions_have_two_sentences_and_a_citation():
     for name, spec in MODELS.items():
         sentences = [s for s in re.split(r"(?<=[.!?])\s+", spec.about.strip()) if s]

@@ -36,6 +36,23 @@ def _press(page, css, key, times):
         page.keyboard.press(key)
 
 
+# (id, peak |y|) of the stimulus waveform plot as the browser's Bokeh document holds it
+WAVEFORM_JS = """() => {
+  const doc = Bokeh.documents[0];
+  const models = doc._all_models ? [...doc._all_models.values()] : [...doc.all_models];
+  for (const m of models) {
+    if (m.title && m.title.text === "Stimulus A: waveform") {
+      const d = m.renderers[0].data_source.data;
+      const y = d instanceof Map ? d.get("y") : d.y;
+      let peak = 0;
+      for (const v of y) peak = Math.max(peak, Math.abs(v));
+      return [m.id, peak];
+    }
+  }
+  return null;
+}"""
+
+
 def _wait_change(page, locator, old_text, timeout_s):
     """Wait until ``locator`` shows a text other than ``old_text``; returns (new text, seconds)."""
     t0 = time.perf_counter()
@@ -55,6 +72,8 @@ def test_slider_and_select_update_stage_plot_and_readout(page, app_server, artif
     expect(page.locator(".stimulus-audio audio.audio-a")).to_have_attribute(
         "src", re.compile("^data:audio"), timeout=60000
     )
+    page.wait_for_function(f"({WAVEFORM_JS})() !== null", timeout=60000)
+    wave_id, peak_60 = page.evaluate(WAVEFORM_JS)
     # slider: stimulus level 60 -> 59 -> 58 dB SPL with the keyboard (one step per press): latency
     steps_s = []
     for expected in ("58.", "57."):
@@ -74,6 +93,10 @@ def test_slider_and_select_update_stage_plot_and_readout(page, app_server, artif
     expect(_caption(page)).not_to_have_text(caption0)
     expect(_caption(page)).to_contain_text("tone, 50 dB SPL")
     caption1 = _caption(page).inner_text()
+    # the plots were patched in place (same figure, new data): the waveform 10 dB lower
+    expected = peak_60 * 10 ** (-10 / 20)
+    page.wait_for_function(f"Math.abs(({WAVEFORM_JS})()[1] - {expected}) < {1e-3 * expected}", timeout=60000)
+    assert page.evaluate(WAVEFORM_JS)[0] == wave_id
     page.screenshot(path=str(artifacts / "app_models.png"), full_page=True)
 
     # select: another stage of the same run (cached: only a redraw)

@@ -51,6 +51,7 @@ from workbench.dashboards.registry import MODELS, ParamSpec, model_class, model_
 EXECUTOR = compute.SERVICE.executor
 PNG_DPI = 96
 PLOT_HEIGHT = 340
+MEDIA_HEIGHT = 280  # the stimulus waveform and spectrum
 COMPARE = {
     "nothing": "none",
     "stimulus B (same model and stage)": "stimulus",
@@ -296,6 +297,16 @@ def _share_scales(a, b):
             a.ylim = b.ylim = (lo - pad, hi + pad)
 
 
+def _draw(pane, drawing, height: int, x_range=None):
+    """Show a :func:`bokeh_plots.prepare` d drawing in ``pane``: in its figure, in place, when
+    the figure fits (only the new data and labels go to the browser, and a zoom stays), else
+    in a new figure."""
+    from workbench.dashboards import bokeh_plots
+
+    if not bokeh_plots.redraw(pane.object, drawing, x_range=x_range):
+        pane.object = bokeh_plots.bokeh_figure(drawing, height=height, x_range=x_range)
+
+
 def responsive_row(*items, **kwargs):
     """Items side by side that wrap under each other on a narrow (phone-sized) screen."""
     return pn.FlexBox(*items, flex_wrap="wrap", align_items="flex-start", sizing_mode="stretch_width", **kwargs)
@@ -419,6 +430,7 @@ class StageExplorer:
             for fmt, label in labels.items()
         }
         self.result = None  # the last run shown (stimulus A)
+        self._drawing = None  # and its stage plot's drawing
         self.stage_key = None
         for name, w in self.stimulus_widgets.items():
             w.param.watch(functools.partial(self._on_stimulus_change, name), "value")
@@ -631,7 +643,7 @@ class StageExplorer:
             stim, params = self.stimulus_spec(), self.params()
             compare = self._compare_request(stim, params)
             work = lambda: self.compute(name, stim, params, stage_key, generation, compare)  # noqa: E731
-            result, (stage_fig, caption), other = await core.run_with_progress(
+            result, (drawing, caption), other = await core.run_with_progress(
                 work, self._busy, self._idle, executor=EXECUTOR
             )
         except core.Superseded:
@@ -642,29 +654,32 @@ class StageExplorer:
             return
         if not self.debouncer.is_latest(generation):
             return
-        self.error.visible = False
-        self.result, self.stage_key = result, stage_key
-        self._refresh_stage_labels(result)
-        self.plot.object = stage_fig
-        self.plot_caption.object = caption
-        info = result.info[core.view_keys(stage_key)[0]]
-        label = {v: k for k, v in self.stage_select.options.items()}.get(stage_key, info.label)
-        self.about.object = f"**{label}**: {info.about}"
-        self.readout.object = core.format_readout(core.readout(result, stage_key))
-        self._show_compare(other)
-        self._update_download_names()
-        self.stimulus_readout.object = (
-            f"**A**: {stim.describe()}"
-            + (f" · **B**: {self.spec_b.describe()}" if self.spec_b else "")
-            + f" · model input at {result.fs:g} Hz"
-        )
+        with pn.io.unlocked():  # the plots' new data, labels and readouts go out as one patch
+            self.error.visible = False
+            self.result, self.stage_key = result, stage_key
+            self._refresh_stage_labels(result)
+            self._drawing = drawing
+            _draw(self.plot, drawing, PLOT_HEIGHT)
+            self.plot_caption.object = caption
+            info = result.info[core.view_keys(stage_key)[0]]
+            label = {v: k for k, v in self.stage_select.options.items()}.get(stage_key, info.label)
+            self.about.object = f"**{label}**: {info.about}"
+            self.readout.object = core.format_readout(core.readout(result, stage_key))
+            self._show_compare(other)
+            self._update_download_names()
+            self.stimulus_readout.object = (
+                f"**A**: {stim.describe()}"
+                + (f" · **B**: {self.spec_b.describe()}" if self.spec_b else "")
+                + f" · model input at {result.fs:g} Hz"
+            )
         media_key = (stim.canonical(), self.spec_b, result.fs)
         if self._stimulus_key != media_key:  # the stimulus views follow after the stage plot
             loop = asyncio.get_running_loop()
             media = await loop.run_in_executor(EXECUTOR, self.stimulus_media, stim, result.fs, self.spec_b)
             if self.debouncer.is_latest(generation):
                 self._stimulus_key = media_key
-                self._show_media(stim, media)
+                with pn.io.unlocked():
+                    self._show_media(stim, media)
 
     def _show_compare(self, other):
         if other is None:
@@ -675,8 +690,9 @@ class StageExplorer:
             self.compare_plot.object = None
             self.compare_readout.object = f"*{other}*"
             return
-        result_b, fig_b, key_b = other
-        self.compare_plot.object = fig_b
+        result_b, drawing_b, key_b = other
+        same_x = drawing_b.view.xlabel == self._drawing.view.xlabel and drawing_b.view.log_x == self._drawing.view.log_x
+        _draw(self.compare_plot, drawing_b, PLOT_HEIGHT, x_range=self.plot.object.x_range if same_x else None)
         which = "B" if self.compare_select.value == "stimulus" else result_b.model
         self.compare_readout.object = f"**{which}**: " + core.format_readout(
             {
@@ -687,8 +703,9 @@ class StageExplorer:
         )
 
     def _show_media(self, stim, media):
-        (wave_fig, spec_fig), play_a, play_b = media
-        self.waveform_plot.object, self.spectrum_plot.object = wave_fig, spec_fig
+        (wave, spectrum), play_a, play_b = media
+        _draw(self.waveform_plot, wave, MEDIA_HEIGHT)
+        _draw(self.spectrum_plot, spectrum, MEDIA_HEIGHT)
         update = dict(
             a_src="data:audio/wav;base64," + base64.b64encode(play_a.wav).decode("ascii"),
             a_label=f"A: {stim.describe()}",
@@ -710,9 +727,9 @@ class StageExplorer:
         self.clip_warning.visible = bool(warnings)
 
     def compute(self, name, stim, params, stage_key, generation=None, compare=None):
-        """Blocking part (worker thread): the model run (cached), the stage plot as a Bokeh
-        figure and, with ``compare`` (model, stimulus, params, stage), the second plot.
-        Stops early with :class:`core.Superseded` once a newer request exists."""
+        """Blocking part (worker thread): the model run (cached), the stage plot's drawing
+        (:func:`bokeh_plots.prepare`) and, with ``compare`` (model, stimulus, params, stage),
+        the second one. Stops early with :class:`core.Superseded` once a newer request exists."""
         from workbench.dashboards import bokeh_plots, figures
 
         stale = None if generation is None else (lambda: not self.debouncer.is_latest(generation))
@@ -730,19 +747,16 @@ class StageExplorer:
             if model_b == name:
                 view.title = f"{view.title} (A)"
             _share_scales(view, view_b)
-        fig = bokeh_plots.bokeh_figure(view, height=PLOT_HEIGHT)
         caption = (
             f"Plot: {view.title} of {name} for {stim.describe()}; x: {view.xlabel}; "
             f"y: {view.ylabel.replace(chr(10), ' ')}" + (f"; colour: {view.value_label}" if view.value_label else "")
         )
         if view_b is not None:
-            same_x = view_b.xlabel == view.xlabel and view_b.log_x == view.log_x
-            fig_b = bokeh_plots.bokeh_figure(view_b, height=PLOT_HEIGHT, x_range=fig.x_range if same_x else None)
-            other = (result_b, fig_b, key_b)
-        return result, (fig, caption), other
+            other = (result_b, bokeh_plots.prepare(view_b), key_b)
+        return result, (bokeh_plots.prepare(view), caption), other
 
     def stimulus_media(self, stim, fs, spec_b=None):
-        """Waveform/spectrum plots (Bokeh) of A (and B) and their calibrated playback (worker thread)."""
+        """Waveform/spectrum drawings of A (and B) and their calibrated playback (worker thread)."""
         from workbench.dashboards import bokeh_plots, figures
 
         x = self.explorer.stimulus(stim, fs).numpy()
@@ -755,8 +769,7 @@ class StageExplorer:
             play_b = core.playback(xb, fs)
             wave, spectrum = (_merge_ab(a, b) for a, b in zip((wave, spectrum), figures.stimulus_views(xb, fs)))
             wave.title, spectrum.title = "Stimuli A and B: waveforms", "Stimuli A and B: spectra"
-        figs = (bokeh_plots.bokeh_figure(wave, height=280), bokeh_plots.bokeh_figure(spectrum, height=280))
-        return figs, core.playback(x, fs), play_b
+        return (bokeh_plots.prepare(wave), bokeh_plots.prepare(spectrum)), core.playback(x, fs), play_b
 
     # ----------------------------------------------------------------------------- downloads
     def _download(self, fmt: str):
