@@ -23,3 +23,16 @@ def amt_reference():
         return cache[model]
 
     return get
+
+
+@pytest.fixture(scope="module")
+def single_thread():
+    """One torch intra-op thread for a module (``pytestmark = pytest.mark.usefixtures("single_thread")``):
+    modules of many small tensor ops only contend on a shared 2-core machine (10-30x slower
+    measured under load)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

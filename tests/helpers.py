@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 
@@ -28,3 +29,18 @@ def freqz(b: torch.Tensor, a: torch.Tensor, freqs_hz, fs: float) -> torch.Tensor
         return c.to(torch.complex128) @ powers
 
     return poly(b) / poly(a)
+
+
+def modulation_bank_layout() -> dict:
+    """A small ``modulation_bandpass_bank`` layout (its keyword arguments): two channels and
+    three bands, channel 0 without band 1; output rows 0 and 3 are the channels' lowpass rows;
+    band 0 takes the real part, bands 1 and 2 the scaled magnitude (factors 1 and 0.7)."""
+    return dict(
+        row_channel=np.array([0, 0, 1, 1, 1]),
+        row_band=np.array([0, 2, 0, 1, 2]),
+        out_row=np.array([1, 2, 4, 5, 6]),
+        lp_row=np.array([0, 3]),
+        factor=np.array([1.0, 1.0, 0.7]),
+        mode=np.array([0, 1, 1]),
+        n_out=7,
+    )

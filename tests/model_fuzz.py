@@ -40,21 +40,23 @@ BASE = {
 N_SAMPLES = 800
 
 # Keys of each keyword dict (the model docstrings), fuzzed one at a time.
+_ADAPTATION_KEYS = ("tau_s", "limit", "min_level", "min_spl_db", "preset", "backend", "tau", "minspl")
+_MODULATION_KEYS = (
+    "Q",
+    "max_mfc",
+    "filter_type",
+    "preset",
+    "upper_limit",
+    "lowpass_150_hz",
+    "attenuation",
+    "phase_insensitive",
+)
 DICT_KEYS = {
     "Dau1997": {
         "filterbank_kwargs": ("order", "bandwidth_factor", "erb_scale", "basef", "n", "betamul"),
         "ihc_kwargs": ("method", "cutoff_hz", "filter_order"),
-        "adaptation_kwargs": ("tau_s", "limit", "min_level", "min_spl_db", "preset", "backend", "tau", "minspl"),
-        "modulation_kwargs": (
-            "Q",
-            "max_mfc",
-            "filter_type",
-            "preset",
-            "upper_limit",
-            "lowpass_150_hz",
-            "attenuation",
-            "phase_insensitive",
-        ),
+        "adaptation_kwargs": _ADAPTATION_KEYS,
+        "modulation_kwargs": _MODULATION_KEYS,
     },
     "King2019": {
         "filterbank_kwargs": ("order", "bandwidth_factor", "n", "betamul"),
@@ -67,17 +69,8 @@ DICT_KEYS = {
         "outerear_kwargs": ("order", "phase_type"),
         "drnl_kwargs": ("subject", "model"),
         "ihc_kwargs": (),
-        "adaptation_kwargs": ("tau_s", "limit", "min_level", "min_spl_db", "preset", "backend", "tau", "minspl"),
-        "modulation_kwargs": (
-            "Q",
-            "max_mfc",
-            "filter_type",
-            "preset",
-            "upper_limit",
-            "lowpass_150_hz",
-            "attenuation",
-            "phase_insensitive",
-        ),
+        "adaptation_kwargs": _ADAPTATION_KEYS,
+        "modulation_kwargs": _MODULATION_KEYS,
     },
     "Glasberg2002": {
         "multi_fft_kwargs": (

@@ -17,12 +17,7 @@ SHORT = dict(start_value=-2.0, step_sizes=(4.0, 2.0), n_final_reversals=3, n_thr
 BAND = dict(flow=800.0, fhigh=1250.0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _experiment():

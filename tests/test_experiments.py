@@ -28,15 +28,7 @@ from workbench.psychophysics.experiments import (
 from workbench.psychophysics.human_data import HUMAN_DATA, human_data, jesteadt1977_weber_db, weber_db_to_delta_l
 from workbench.psychophysics.observer import FeatureObserver, make_observer
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    # these tests run many small tensor ops; on a shared 2-core machine intra-op threads only
-    # contend (10-30x slower measured under load)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 class Recorder:

@@ -16,12 +16,7 @@ FS = 16000.0
 TAU1 = 0.0318  # Paulick2024's second adaptation time constant (s)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.fixture(scope="module")

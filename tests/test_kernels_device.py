@@ -20,6 +20,7 @@ import pytest
 import scipy.signal as sps
 import torch
 
+from tests.helpers import modulation_bank_layout
 from workbench.kernels.adaptation import adaptation_loops
 from workbench.kernels.agc import agc
 from workbench.kernels.backend import resolve_backend, triton_available, use_backend
@@ -212,15 +213,7 @@ def _bank_case(dtype, length=300):
     rho = torch.tensor([0.9, 0.95, 0.8], dtype=dtype, requires_grad=True)
     theta = torch.tensor([0.1, 0.3, 0.7], dtype=dtype, requires_grad=True)
     gain = (2 * (1 - rho)).detach().requires_grad_()
-    layout = dict(
-        row_channel=np.array([0, 0, 1, 1, 1]),
-        row_band=np.array([0, 2, 0, 1, 2]),
-        out_row=np.array([1, 2, 4, 5, 6]),
-        lp_row=np.array([0, 3]),
-        factor=np.array([1.0, 1.0, 0.7]),
-        mode=np.array([0, 1, 1]),
-        n_out=7,
-    )
+    layout = modulation_bank_layout()
     return [x, lowpassed, rho, theta, gain], layout, torch.randn(2, 7, length, generator=gen, dtype=dtype)
 
 

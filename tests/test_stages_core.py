@@ -7,7 +7,7 @@ import pytest
 import scipy.signal as sps
 import torch
 
-from tests.helpers import freqz, sos_to_ba
+from tests.helpers import freqz, modulation_bank_layout, sos_to_ba
 from workbench.kernels.adaptation import adaptation_loops
 from workbench.stages.adaptation import AdaptLoop, min_level_from_db
 from workbench.stages.erb import erbspace, erbspacebw
@@ -245,15 +245,7 @@ def _bank_case(dtype=torch.float64, batch=2, length=120):
     rho = torch.tensor([0.9, 0.95, 0.8], dtype=dtype)
     theta = torch.tensor([0.1, 0.3, 0.7], dtype=dtype)
     gain = 2 * (1 - rho)
-    layout = dict(
-        row_channel=np.array([0, 0, 1, 1, 1]),
-        row_band=np.array([0, 2, 0, 1, 2]),
-        out_row=np.array([1, 2, 4, 5, 6]),
-        lp_row=np.array([0, 3]),
-        factor=np.array([1.0, 1.0, 0.7]),
-        mode=np.array([0, 1, 1]),
-        n_out=7,
-    )
+    layout = modulation_bank_layout()
     return x, lowpassed, rho, theta, gain, layout
 
 

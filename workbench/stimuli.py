@@ -645,9 +645,6 @@ def noise(
     if low_noise:
         for _ in range(10):
             x = _shape_spectrum(x / hilbert_envelope(x).clamp_min(1e-12), fs, color, band_hz)
-    lev = _param(level_db_spl, "level_db_spl")
-    if lev.numel() not in (1, x.shape[0]):
-        raise ValueError(f"level_db_spl needs 1 or batch = {x.shape[0]} values, got {lev.numel()}")
     lev = lev.expand(x.shape[0])
     return _finish(
         x, lev, batch is not None, fs, ramp_s, ramp_shape, calibration, dboffset, dtype, device, names="band_hz"

@@ -4,6 +4,7 @@ Never ``playwright install``: the system chromium is used. Without it the tests 
 the reason, except under CI (``CI`` set) where a missing browser is a failure.
 """
 
+import contextlib
 import os
 import signal
 import socket
@@ -94,26 +95,42 @@ def stop(proc: subprocess.Popen):
             proc.wait(5)
 
 
-@pytest.fixture(scope="session")
-def app_server(artifacts):
-    """``workbench serve`` on a free 127.0.0.1 port; yields the app URL."""
-    require_chromium()
-    port = free_port()
-    log = artifacts / "serve.log"
+@contextlib.contextmanager
+def running_server(command: list[str], log: Path, ready_url: str, deadline_s: float, *, env=None, cwd=None):
+    """Run ``command`` in its own process group, output to ``log``; yield the process once
+    ``ready_url`` answers 200 (within ``deadline_s``), and stop the group on exit."""
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "workbench.cli", "serve", "--port", str(port)],
-            cwd=REPO,
-            env=child_env(),
+            command,
+            cwd=cwd,
+            env=child_env() if env is None else env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
-        wait_http(f"http://127.0.0.1:{port}/app", proc, 90, log)
-        yield f"http://127.0.0.1:{port}/app"
+        wait_http(ready_url, proc, deadline_s, log)
+        yield proc
     finally:
         stop(proc)
+
+
+@contextlib.contextmanager
+def workbench_serve(log: Path, *options: str):
+    """``workbench serve`` with ``options`` on a free 127.0.0.1 port; yields ``(app_url, process)``."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/app"
+    command = [sys.executable, "-m", "workbench.cli", "serve", "--port", str(port), *options]
+    with running_server(command, log, url, 90, cwd=REPO) as proc:
+        yield url, proc
+
+
+@pytest.fixture(scope="session")
+def app_server(artifacts):
+    """``workbench serve`` on a free 127.0.0.1 port; yields the app URL."""
+    require_chromium()
+    with workbench_serve(artifacts / "serve.log") as (url, _):
+        yield url
 
 
 def pytest_collection_modifyitems(session, config, items):

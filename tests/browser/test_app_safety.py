@@ -7,8 +7,6 @@ import http.client
 import io
 import os
 import re
-import subprocess
-import sys
 import time
 import wave
 from pathlib import Path
@@ -22,12 +20,8 @@ from playwright.sync_api import expect  # noqa: E402
 from tests.browser.conftest import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    REPO,
-    child_env,
-    free_port,
     require_chromium,
-    stop,
-    wait_http,  # noqa: E402
+    workbench_serve,  # noqa: E402
 )
 from workbench.dashboards.registry import MODELS  # noqa: E402
 
@@ -193,22 +187,9 @@ def _rss_mb(pid: int) -> float:
 def short_lived_server(artifacts):
     """``workbench serve`` whose closed sessions are freed 1 s after their tab closes."""
     require_chromium()
-    port = free_port()
     log = artifacts / "serve_sessions.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "workbench.cli", "serve", "--port", str(port), "--session-lifetime", "1"],
-            cwd=REPO,
-            env=child_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/app", proc, 90, log)
-        yield f"http://127.0.0.1:{port}/app", proc, log
-    finally:
-        stop(proc)
+    with workbench_serve(log, "--session-lifetime", "1") as (url, proc):
+        yield url, proc, log
 
 
 def _open_sessions(log: Path) -> int:

@@ -3,7 +3,6 @@ with Shift+Enter, the dashboard's widgets rendered and answering a slider move, 
 figure drawn by workbench.plots shown as an image (not as "<Figure size ...>" text)."""
 
 import secrets
-import subprocess
 import sys
 
 import nbformat
@@ -13,7 +12,7 @@ pytest.importorskip("playwright")
 pytest.importorskip("jupyterlab")
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.browser.conftest import child_env, free_port, require_chromium, stop, wait_http  # noqa: E402
+from tests.browser.conftest import child_env, free_port, require_chromium, running_server  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -39,34 +38,24 @@ def lab(tmp_path_factory, artifacts):
     env = child_env()
     env.update(JUPYTER_CONFIG_DIR=str(root / "config"), JUPYTER_RUNTIME_DIR=str(root / "runtime"))
     log = artifacts / "jupyterlab.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "jupyter",
-                "lab",
-                "--allow-root",
-                "--no-browser",
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                f"--ServerApp.token={token}",
-                f"--ServerApp.root_dir={root}",
-                f"--LabApp.workspaces_dir={root / 'ws'}",
-                f"--LabApp.user_settings_dir={root / 'settings'}",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/api/status?token={token}", proc, 120, log)
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--allow-root",
+        "--no-browser",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        f"--ServerApp.token={token}",
+        f"--ServerApp.root_dir={root}",
+        f"--LabApp.workspaces_dir={root / 'ws'}",
+        f"--LabApp.user_settings_dir={root / 'settings'}",
+    ]
+    with running_server(command, log, f"http://127.0.0.1:{port}/api/status?token={token}", 120, env=env):
         yield f"http://127.0.0.1:{port}/lab/tree/dashboard.ipynb?reset&token={token}"
-    finally:
-        stop(proc)
 
 
 def test_dashboard_widgets_render_in_jupyterlab(page, lab, artifacts):

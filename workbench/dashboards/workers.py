@@ -482,12 +482,7 @@ class ExperimentPool:
                 )
                 self.stats_counts["workers_killed"] += 1
                 self._stop_worker(slot, kill=True)
-                self._finish(
-                    job,
-                    {"kind": "error", "message": self._timeout_text()}
-                    if timed_out
-                    else {"kind": "cancelled", "reason": "cancelled"},
-                )
+                self._finish(job, self._stopped_event(timed_out))
                 return
             if now - started > self.job_timeout_s and not timed_out:
                 timed_out, job.cancel_requested = True, True
@@ -518,12 +513,7 @@ class ExperimentPool:
                 self._finish(job, {"kind": "error", "message": message[2]})
                 return
             elif kind == "cancelled" and message[1] == job.id:
-                self._finish(
-                    job,
-                    {"kind": "error", "message": self._timeout_text()}
-                    if timed_out
-                    else {"kind": "cancelled", "reason": "cancelled"},
-                )
+                self._finish(job, self._stopped_event(timed_out))
                 return
             elif kind == "died":
                 if self._closed:
@@ -543,11 +533,15 @@ class ExperimentPool:
                 )
                 return
 
-    def _timeout_text(self) -> str:
-        return (
+    def _stopped_event(self, timed_out: bool) -> dict:
+        """The last event of a job stopped by a cancel: a timeout error if the server's limit stopped it."""
+        if not timed_out:
+            return {"kind": "cancelled", "reason": "cancelled"}
+        message = (
             f"The experiment was stopped after {self.job_timeout_s / 60:.0f} minutes (the server's limit "
             "for one experiment); try fewer runs or the faster stand-in observer."
         )
+        return {"kind": "error", "message": message}
 
     def _finish(self, job: _Job, event: dict):
         job.state = event["kind"]

@@ -215,23 +215,13 @@ class Glasberg2002(LoudnessModel):
             learnable=learnable,
             dtype=dtype,
         )
+
+        def attack_release(name: str, attack: float, release: float):  # defaults: per-frame coefficients
+            keys = (f"{name}_attack", f"{name}_release")
+            return L.AttackRelease(lk.get(keys[0], attack), lk.get(keys[1], release), learnable, dtype, names=keys)
+
         self.loudness_integration = nn.ModuleDict(
-            {
-                "stl": L.AttackRelease(
-                    lk.get("stl_attack", 0.045),
-                    lk.get("stl_release", 0.02),
-                    learnable,
-                    dtype,
-                    names=("stl_attack", "stl_release"),
-                ),
-                "ltl": L.AttackRelease(
-                    lk.get("ltl_attack", 0.01),
-                    lk.get("ltl_release", 0.0005),
-                    learnable,
-                    dtype,
-                    names=("ltl_attack", "ltl_release"),
-                ),
-            }
+            {"stl": attack_release("stl", 0.045, 0.02), "ltl": attack_release("ltl", 0.01, 0.0005)}
         )
         self._state = None
 

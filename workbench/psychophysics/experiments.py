@@ -260,6 +260,36 @@ def _white(n, duration_s, fs, band_hz, gen):
     )
 
 
+def _noise_at(n, duration_s, fs, band_hz, level_db_spl, gen):
+    """``n`` independent Gaussian noise tokens in ``band_hz``, each at ``level_db_spl`` (Pa, float64)."""
+    return stimuli.set_level(_white(n, duration_s, fs, band_hz, gen), level_db_spl)
+
+
+# probe level tracked in dB SPL (forward masking, masking patterns): steps and bounds
+_PROBE_LEVEL_TRACK = dict(step_sizes=(8.0, 4.0, 2.0, 1.0), bounds=(-30.0, 110.0))
+
+
+def _am_experiment(name, carrier, rate_hz, duration_s, level_db_spl, ramp_s, fs, n_intervals, procedure, **kwargs):
+    """AM detection on ``carrier(n, gen)`` tokens ``c(t)`` (``(n, T)``, float64).
+
+    Target ``(1 + m sin(2 pi rate_hz t)) c(t)``, reference ``c(t)``, every interval scaled to
+    ``level_db_spl`` (no level cue), then ramped. Tracked: 20 log10 m in dB, bounded by 0 dB.
+    ``kwargs``: the :class:`Experiment`'s ``condition``, ``params`` and ``frozen``.
+    """
+    proc = _procedure(procedure, dict(start_value=-6.0, step_sizes=(4.0, 2.0, 1.0), bounds=(-60.0, 0.0)))
+    t = torch.arange(int(round(duration_s * fs)), dtype=torch.float64) / fs
+
+    def make(m_db, gen, modulated=True):
+        c = carrier(len(m_db), gen)
+        if modulated:
+            m = torch.as_tensor(10 ** (np.minimum(m_db, 0.0) / 20))[:, None]
+            c = c * (1 + m * torch.sin(2 * math.pi * rate_hz * t))
+        return _ramped(stimuli.set_level(c, level_db_spl), fs, ramp_s)
+
+    reference = lambda n, gen: make(np.zeros(n), gen, modulated=False)  # noqa: E731
+    return Experiment(name, "threshold_db", "dB (20 log m)", make, reference, proc, -6.0, fs, n_intervals, **kwargs)
+
+
 # --------------------------------------------------------------------------- experiments
 def tmtf(
     rate_hz: float = 8.0,
@@ -286,28 +316,18 @@ def tmtf(
     duration_s = check_positive(duration_s, "duration_s")
     if rate >= band_hz[1]:
         raise ValueError(f"rate_hz must be below the carrier's upper edge {band_hz[1]} Hz, got {rate}")
-    proc = _procedure(procedure, dict(start_value=-6.0, step_sizes=(4.0, 2.0, 1.0), bounds=(-60.0, 0.0)))
-    t = torch.arange(int(round(duration_s * fs)), dtype=torch.float64) / fs
-
-    def make(m_db, gen, modulated=True):
-        carrier = _white(len(m_db), duration_s, fs, band_hz, gen)
-        if modulated:
-            m = torch.as_tensor(10 ** (np.minimum(m_db, 0.0) / 20))[:, None]
-            carrier = carrier * (1 + m * torch.sin(2 * math.pi * rate * t))
-        return _ramped(stimuli.set_level(carrier, level_db_spl), fs, ramp_s)
-
-    return Experiment(
+    return _am_experiment(
         "tmtf",
-        "threshold_db",
-        "dB (20 log m)",
-        make,
-        lambda n, gen: make(np.zeros(n), gen, modulated=False),
-        proc,
-        -6.0,
+        lambda n, gen: _white(n, duration_s, fs, band_hz, gen),
+        rate,
+        duration_s,
+        level_db_spl,
+        ramp_s,
         fs,
         n_intervals,
-        {"rate_hz": rate},
-        dict(level_db_spl=level_db_spl, duration_s=duration_s, band_hz=list(band_hz), ramp_s=ramp_s),
+        procedure,
+        condition={"rate_hz": rate},
+        params=dict(level_db_spl=level_db_spl, duration_s=duration_s, band_hz=list(band_hz), ramp_s=ramp_s),
     )
 
 
@@ -348,7 +368,7 @@ def intensity_discrimination(
         if carrier == "tone":
             x = stimuli.tone(freq_hz, duration_s, fs, levels, ramp_s=ramp_s, dtype=torch.float64)
         else:
-            x = _ramped(stimuli.set_level(_white(len(levels), duration_s, fs, band_hz, gen), levels), fs, ramp_s)
+            x = _ramped(_noise_at(len(levels), duration_s, fs, band_hz, levels, gen), fs, ramp_s)
         return torch.nn.functional.pad(x, (0, n_pad))
 
     name = "intensity_" + carrier
@@ -407,21 +427,15 @@ def tone_in_noise(
     bands = [(lo, hi)] if notch == 0 else [(lo, tone_hz - notch / 2), (tone_hz + notch / 2, hi)]
     proc = _procedure(procedure, dict(start_value=30.0, step_sizes=(4.0, 2.0, 1.0), bounds=(-20.0, 60.0)))
 
+    def noise(n, gen):
+        return sum(
+            _noise_at(n, duration_s, fs, b, noise_spectrum_level_db + 10 * math.log10(b[1] - b[0]), gen) for b in bands
+        )
+
     def masker(n, gen):
         if frozen_noise:  # one token, the same in every interval
-            token = torch.Generator().manual_seed(20240)
-            parts = [
-                stimuli.set_level(
-                    _white(1, duration_s, fs, b, token), noise_spectrum_level_db + 10 * math.log10(b[1] - b[0])
-                )
-                for b in bands
-            ]
-            return sum(parts).expand(n, -1).clone()
-        parts = [
-            stimuli.set_level(_white(n, duration_s, fs, b, gen), noise_spectrum_level_db + 10 * math.log10(b[1] - b[0]))
-            for b in bands
-        ]
-        return sum(parts)
+            return noise(1, torch.Generator().manual_seed(20240)).expand(n, -1).clone()
+        return noise(n, gen)
 
     def make(re_n0, gen):
         tone = stimuli.tone(
@@ -475,17 +489,13 @@ def forward_masking(
     """
     fs = check_fs(fs)
     gap = check_positive(gap_s, "gap_s", allow_zero=True)
-    proc = _procedure(procedure, dict(start_value=70.0, step_sizes=(8.0, 4.0, 2.0, 1.0), bounds=(-30.0, 110.0)))
+    proc = _procedure(procedure, dict(start_value=70.0, **_PROBE_LEVEL_TRACK))
     n_total = int(round((masker_duration_s + gap + probe_duration_s + tail_s) * fs))
     n_mask, n_gap, n_probe = (int(round(d * fs)) for d in (masker_duration_s, gap, probe_duration_s))
     window = torch.hann_window(n_probe, periodic=False, dtype=torch.float64)
 
     def masker(n, gen):
-        m = _ramped(
-            stimuli.set_level(_white(n, masker_duration_s, fs, masker_band_hz, gen), masker_level_db_spl),
-            fs,
-            masker_ramp_s,
-        )
+        m = _ramped(_noise_at(n, masker_duration_s, fs, masker_band_hz, masker_level_db_spl, gen), fs, masker_ramp_s)
         return torch.nn.functional.pad(m, (0, n_total - n_mask))
 
     def make(probe_db, gen):
@@ -560,9 +570,7 @@ def forward_masking_tone(
     masker_db = float(masker_level_db_spl)
     if not -20.0 <= masker_db <= 120.0:
         raise ValueError(f"masker_level_db_spl must lie in [-20, 120] dB SPL, got {masker_level_db_spl}")
-    proc = _procedure(
-        procedure, dict(start_value=min(masker_db, 100.0), step_sizes=(8.0, 4.0, 2.0, 1.0), bounds=(-30.0, 110.0))
-    )
+    proc = _procedure(procedure, dict(start_value=min(masker_db, 100.0), **_PROBE_LEVEL_TRACK))
     n_mask, n_gap, n_probe = (int(round(d * fs)) for d in (masker_duration_s, gap, probe_duration_s))
     n_total = n_mask + n_gap + n_probe + int(round(tail_s * fs))
     masker_wave = stimuli.tone(masker_hz, n_mask / fs, fs, masker_db, ramp_s=masker_ramp_s, dtype=torch.float64)
@@ -629,14 +637,12 @@ def masking_pattern(
         raise ValueError(f"masker band {band} Hz must lie inside (0, fs/2)")
     if probe_duration_s > duration_s:
         raise ValueError(f"probe_duration_s ({probe_duration_s}) must be <= duration_s ({duration_s})")
-    proc = _procedure(
-        procedure, dict(start_value=masker_level_db_spl, step_sizes=(8.0, 4.0, 2.0, 1.0), bounds=(-30.0, 110.0))
-    )
+    proc = _procedure(procedure, dict(start_value=masker_level_db_spl, **_PROBE_LEVEL_TRACK))
     n_total, n_probe = int(round(duration_s * fs)), int(round(probe_duration_s * fs))
     start = (n_total - n_probe) // 2
 
     def masker(n, gen):
-        return _ramped(stimuli.set_level(_white(n, duration_s, fs, band, gen), masker_level_db_spl), fs, ramp_s)
+        return _ramped(_noise_at(n, duration_s, fs, band, masker_level_db_spl, gen), fs, ramp_s)
 
     def make(probe_db, gen):
         x = masker(len(probe_db), gen)
@@ -692,33 +698,24 @@ def am_detection(
     bw = check_positive(bandwidth_hz, "bandwidth_hz", allow_zero=True)
     if carrier_hz + bw / 2 + rate >= fs / 2 or carrier_hz - bw / 2 <= 0:
         raise ValueError(f"carrier {carrier_hz} Hz +- {bw / 2} Hz (+ rate {rate} Hz) must fit inside (0, fs/2)")
-    proc = _procedure(procedure, dict(start_value=-6.0, step_sizes=(4.0, 2.0, 1.0), bounds=(-60.0, 0.0)))
-    t = torch.arange(int(round(duration_s * fs)), dtype=torch.float64) / fs
 
     def carrier(n, gen):
         if bw == 0:
             return stimuli.tone(carrier_hz, duration_s, fs, 0.0, ramp_s=0.0, dtype=torch.float64).expand(n, -1)
         return _white(n, duration_s, fs, (carrier_hz - bw / 2, carrier_hz + bw / 2), gen)
 
-    def make(m_db, gen, modulated=True):
-        c = carrier(len(m_db), gen)
-        if modulated:
-            m = torch.as_tensor(10 ** (np.minimum(m_db, 0.0) / 20))[:, None]
-            c = c * (1 + m * torch.sin(2 * math.pi * rate * t))
-        return _ramped(stimuli.set_level(c, level_db_spl), fs, ramp_s)
-
-    return Experiment(
+    return _am_experiment(
         "am_detection",
-        "threshold_db",
-        "dB (20 log m)",
-        make,
-        lambda n, gen: make(np.zeros(n), gen, modulated=False),
-        proc,
-        -6.0,
+        carrier,
+        rate,
+        duration_s,
+        level_db_spl,
+        ramp_s,
         fs,
         n_intervals,
-        {"rate_hz": rate, "bandwidth_hz": bw},
-        dict(carrier_hz=carrier_hz, level_db_spl=level_db_spl, duration_s=duration_s, ramp_s=ramp_s),
+        procedure,
+        condition={"rate_hz": rate, "bandwidth_hz": bw},
+        params=dict(carrier_hz=carrier_hz, level_db_spl=level_db_spl, duration_s=duration_s, ramp_s=ramp_s),
         frozen=bw == 0,
     )
 
