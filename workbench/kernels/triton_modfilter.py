@@ -1,7 +1,7 @@
 """Triton kernels: the fused modulation band-pass bank (complex one-pole filters with AMT's
 real-part / envelope post-processing), forward and adjoint.
 
-Twins of ``workbench.kernels.modfilter._forward_kernel``/``_backward_kernel``. A program
+Twins of ``workbench.kernels.modfilter._bank_kernel``/``_bank_backward_kernel``. A program
 takes ``BC`` auditory channels of one batch item; its lanes form a ``(BC, MB)`` tile, one
 lane per band of a channel (``MB``: the most bands any channel has, rounded up to a power
 of two), so the band outputs of a channel are reduced inside the tile to give the input
