@@ -15,7 +15,7 @@ import numpy as np
 from workbench.kernels._lanes import LANES
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, fastmath=False, inline="always")
 def load_row(rows, r, lane, t0, nt, n_t, step, part, reverse, tile):
     """The tile's lane ``lane`` <- row ``r`` of ``rows`` (converted to the tile's dtype)."""
     out = np.uint64(lane)
