@@ -15,36 +15,33 @@ import numpy as np
 from workbench.kernels._lanes import LANES
 
 
+@numba.njit(cache=True, fastmath=False, inline="always")
+def load_row(rows, r, lane, t0, nt, n_t, step, part, reverse, tile):
+    """The tile's lane ``lane`` <- row ``r`` of ``rows`` (converted to the tile's dtype)."""
+    out = np.uint64(lane)
+    r = np.uint64(r)
+    if reverse:
+        start = np.uint64((n_t - 1 - t0) * step + part)
+        for n in range(nt):
+            tile[out + np.uint64(n * LANES)] = rows[r, start - np.uint64(n * step)]
+    else:
+        start = np.uint64(t0 * step + part)
+        for n in range(nt):
+            tile[out + np.uint64(n * LANES)] = rows[r, start + np.uint64(n * step)]
+
+
 @numba.njit(cache=True, fastmath=False)
 def load(rows, r0, n_lanes, t0, nt, n_t, step, part, reverse, tile):
     """tile <- rows (converted to the tile's dtype)."""
     for lane in range(n_lanes):
-        r = np.uint64(r0 + lane)
-        out = np.uint64(lane)
-        if reverse:
-            start = np.uint64((n_t - 1 - t0) * step + part)
-            for n in range(nt):
-                tile[out + np.uint64(n * LANES)] = rows[r, start - np.uint64(n * step)]
-        else:
-            start = np.uint64(t0 * step + part)
-            for n in range(nt):
-                tile[out + np.uint64(n * LANES)] = rows[r, start + np.uint64(n * step)]
+        load_row(rows, r0 + lane, lane, t0, nt, n_t, step, part, reverse, tile)
 
 
 @numba.njit(cache=True, fastmath=False)
 def load_indexed(rows, index, r0, n_lanes, t0, nt, n_t, step, part, reverse, tile):
     """tile <- rows[index[r0 + lane]] (as :func:`load`, the source rows picked by ``index``)."""
     for lane in range(n_lanes):
-        r = np.uint64(index[r0 + lane])
-        out = np.uint64(lane)
-        if reverse:
-            start = np.uint64((n_t - 1 - t0) * step + part)
-            for n in range(nt):
-                tile[out + np.uint64(n * LANES)] = rows[r, start - np.uint64(n * step)]
-        else:
-            start = np.uint64(t0 * step + part)
-            for n in range(nt):
-                tile[out + np.uint64(n * LANES)] = rows[r, start + np.uint64(n * step)]
+        load_row(rows, index[r0 + lane], lane, t0, nt, n_t, step, part, reverse, tile)
 
 
 @numba.njit(cache=True, fastmath=False)
@@ -67,17 +64,6 @@ def store(tile, rows, r0, n_lanes, t0, nt, n_t, step, part, reverse):
 def fill(tile, nt, value):
     for i in range(nt * LANES):
         tile[np.uint64(i)] = value
-
-
-@numba.njit(cache=True, fastmath=False)
-def load_mapped(rows, index, i0, n_lanes, t0, nt, tile):
-    """tile <- rows[index[i0 + lane]] (real rows, forward in time)."""
-    for lane in range(n_lanes):
-        r = np.uint64(index[i0 + lane])
-        out = np.uint64(lane)
-        start = np.uint64(t0)
-        for n in range(nt):
-            tile[out + np.uint64(n * LANES)] = rows[r, start + np.uint64(n)]
 
 
 @numba.njit(cache=True, fastmath=False)

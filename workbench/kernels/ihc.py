@@ -58,17 +58,9 @@ def _adjoint_numba(alpha, grad_out, lam):
 
 
 @numba.njit(cache=True, fastmath=False, error_model="numpy", inline="always")
-def _ihc_terms(velocity, c, table):
-    """Conductance change dG (re rest) and d(dG)/d(velocity) for one sample.
-
-    c = (gain, clamp_min, f0_rest, f1_rest, d_rest, g_max, 1/s0, 1/s1, ...). The two
-    ``expm1`` are the vectorisable ones of :mod:`workbench.kernels._vmath` (within a few
-    ulp of libm's), so the loops over samples that call this run as SIMD code."""
-    d = c[0] * velocity
-    clamped = d < c[1]
-    d = c[1] if clamped else d
-    e0 = expm1(-d * c[7], table)
-    e01 = expm1(-d * (c[6] + c[7]), table)
+def _terms_from(c, d, clamped, e0, e01):
+    """dG and d(dG)/d(velocity) from the clamped drive ``d`` and ``e0 = expm1(-d / s1)``,
+    ``e01 = expm1(-d (1/s0 + 1/s1))`` (see :func:`_ihc_terms`)."""
     d_change = c[2] * e0 + c[2] * c[3] * e01
     denom = c[4] + d_change
     g_change = -c[5] * d_change / (denom * c[4])
@@ -80,6 +72,19 @@ def _ihc_terms(velocity, c, table):
 
 
 @numba.njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _ihc_terms(velocity, c, table):
+    """Conductance change dG (re rest) and d(dG)/d(velocity) for one sample.
+
+    c = (gain, clamp_min, f0_rest, f1_rest, d_rest, g_max, 1/s0, 1/s1, ...). The two
+    ``expm1`` are the vectorisable ones of :mod:`workbench.kernels._vmath` (within a few
+    ulp of libm's), so the loops over samples that call this run as SIMD code."""
+    d = c[0] * velocity
+    clamped = d < c[1]
+    d = c[1] if clamped else d
+    return _terms_from(c, d, clamped, expm1(-d * c[7], table), expm1(-d * (c[6] + c[7]), table))
+
+
+@numba.njit(cache=True, fastmath=False, error_model="numpy", inline="always")
 def _ihc_terms_libm(velocity, c):
     """:func:`_ihc_terms` with libm's ``expm1``, for the backward pass: its loop does not
     vectorise (the slope's selects), and scalar libm calls are the cheaper scalar code. The
@@ -87,15 +92,7 @@ def _ihc_terms_libm(velocity, c):
     d = c[0] * velocity
     clamped = d < c[1]
     d = c[1] if clamped else d
-    e0 = math.expm1(-d * c[7])
-    e01 = math.expm1(-d * (c[6] + c[7]))
-    d_change = c[2] * e0 + c[2] * c[3] * e01
-    denom = c[4] + d_change
-    g_change = -c[5] * d_change / (denom * c[4])
-    f0 = c[2] * (1.0 + e0)
-    f0f1 = c[2] * c[3] * (1.0 + e01)
-    slope = c[5] * (f0 * c[7] + f0f1 * (c[6] + c[7])) / (denom * denom) * c[0]
-    return g_change, 0.0 if clamped else slope
+    return _terms_from(c, d, clamped, math.expm1(-d * c[7]), math.expm1(-d * (c[6] + c[7])))
 
 
 TILE = 256

@@ -35,25 +35,20 @@ from workbench.kernels.backend import (
 )
 from workbench.kernels.memory import empty_output, empty_output_like_numpy
 
-# Backward kernel: one task per (batch, channel); the channel's bands run side by side in the
-# inner loop. The forward kernel runs LANES band rows side by side (see _bank_kernel).
+TILE = 256
 
 
 @numba.njit(cache=True, fastmath=False)
-def _channel_poles(row_band, r0, nb, rho, theta, gain):
-    """Pole (real, imaginary part) and gain of the ``nb`` bands of the channel at row ``r0``."""
-    pr = np.empty(nb)
-    pi = np.empty(nb)
-    g = np.empty(nb)
-    for j in range(nb):
-        k = row_band[r0 + j]
-        pr[j] = rho[k] * np.cos(theta[k])
-        pi[j] = rho[k] * np.sin(theta[k])
-        g[j] = gain[k]
-    return pr, pi, g
-
-
-TILE = 256
+def _lane_bands(band, i0, n_lanes, rho, theta, gain, factor, mode, c):
+    """``c`` ``(5 LANES,)`` <- the bands of lanes ``i0 + lane``: pole (re, im), gain, envelope
+    factor and envelope flag (1.0: ``mode`` 1, the factor times the magnitude), lane-minor."""
+    for lane in range(n_lanes):
+        k = band[i0 + lane]
+        c[lane] = rho[k] * np.cos(theta[k])
+        c[LANES + lane] = rho[k] * np.sin(theta[k])
+        c[2 * LANES + lane] = gain[k]
+        c[3 * LANES + lane] = factor[k]
+        c[4 * LANES + lane] = 1.0 if mode[k] == 1 else 0.0
 
 
 @numba.njit(cache=True, fastmath=False, parallel=True)
@@ -67,10 +62,8 @@ def _bank_kernel(xv, outv, src, dst, band, rho, theta, gain, factor, mode, n_bat
     n_rows = src.shape[0] // n_batch
     n_t = xv.shape[1]
     for b in numba.prange(n_batch):
-        c = np.zeros(3 * LANES)
+        c = np.zeros(5 * LANES)
         z = np.zeros(2 * LANES)
-        scale = np.zeros(LANES)
-        envelope = np.zeros(LANES, dtype=np.bool_)
         tile_re = np.zeros(TILE * LANES)
         tile_im = np.zeros(TILE * LANES)
         for g0 in range(0, n_rows, LANES):
@@ -78,20 +71,14 @@ def _bank_kernel(xv, outv, src, dst, band, rho, theta, gain, factor, mode, n_bat
             n_lanes = min(LANES, n_rows - g0)
             c[:] = 0.0
             z[:] = 0.0
-            for lane in range(n_lanes):
-                k = band[i0 + lane]
-                c[lane] = rho[k] * np.cos(theta[k])
-                c[LANES + lane] = rho[k] * np.sin(theta[k])
-                c[2 * LANES + lane] = gain[k]
-                scale[lane] = factor[k]
-                envelope[lane] = mode[k] == 1
+            _lane_bands(band, i0, n_lanes, rho, theta, gain, factor, mode, c)
             for t0 in range(0, n_t, TILE):
                 nt = min(TILE, n_t - t0)
-                tiles.load_mapped(xv, src, i0, n_lanes, t0, nt, tile_re)
-                modulation_pole(tile_re, tile_im, nt, c, z)
+                tiles.load_indexed(xv, src, i0, n_lanes, t0, nt, n_t, 1, 0, False, tile_re)
+                modulation_pole(tile_re, tile_im, nt, c[: 3 * LANES], z)
                 for lane in range(n_lanes):  # envelope rows: factor |y|; the others: Re y (x 1.0, exact)
-                    if envelope[lane]:
-                        tiles.store_lane(tile_im, lane, outv, dst[i0 + lane], t0, nt, scale[lane])
+                    if c[4 * LANES + lane] != 0.0:
+                        tiles.store_lane(tile_im, lane, outv, dst[i0 + lane], t0, nt, c[3 * LANES + lane])
                     else:
                         tiles.store_lane(tile_re, lane, outv, dst[i0 + lane], t0, nt, 1.0)
 
@@ -122,24 +109,18 @@ def _bank_backward_kernel(
             n_lanes = min(LANES, n_rows - g0)
             c[:] = 0.0
             z[:] = 0.0
-            for lane in range(n_lanes):
-                k = band[i0 + lane]
-                c[lane] = rho[k] * np.cos(theta[k])
-                c[LANES + lane] = rho[k] * np.sin(theta[k])
-                c[2 * LANES + lane] = gain[k]
-                c[3 * LANES + lane] = factor[k]
-                c[4 * LANES + lane] = 1.0 if mode[k] == 1 else 0.0
+            _lane_bands(band, i0, n_lanes, rho, theta, gain, factor, mode, c)
             for t0 in range(0, n_t, TILE):
                 nt = min(TILE, n_t - t0)
-                tiles.load_mapped(xv, src, i0, n_lanes, t0, nt, tile_x)
+                tiles.load_indexed(xv, src, i0, n_lanes, t0, nt, n_t, 1, 0, False, tile_x)
                 modulation_pole_ri(tile_x, y_re, y_im, t0, nt, c[: 3 * LANES], z[: 2 * LANES])
             z[:] = 0.0
             tile_g[:] = 0.0
             for t_end in range(n_t, 0, -TILE):
                 t0 = max(0, t_end - TILE)
                 nt = t_end - t0
-                tiles.load_mapped(xv, src, i0, n_lanes, t0, nt, tile_x)
-                tiles.load_mapped(gv, dst, i0, n_lanes, t0, nt, tile_g)
+                tiles.load_indexed(xv, src, i0, n_lanes, t0, nt, n_t, 1, 0, False, tile_x)
+                tiles.load_indexed(gv, dst, i0, n_lanes, t0, nt, n_t, 1, 0, False, tile_g)
                 modulation_pole_adjoint(tile_g, tile_x, y_re, y_im, t0, nt, c, z)
                 for lane in range(n_lanes):  # band order within each channel, as before
                     row = np.uint64(src[i0 + lane])
@@ -156,67 +137,6 @@ def _bank_backward_kernel(
 
 
 _bank_backward = compiled(_bank_backward_kernel)
-
-
-@numba.njit(cache=True, fastmath=False, parallel=True)
-def _backward_kernel(gout, x, row_start, row_band, rho, theta, gain, factor, mode, out_row, gx, g_rho, g_theta, g_gain):
-    n_batch, n_chan, n_t = x.shape
-    for bc in numba.prange(n_batch * n_chan):
-        b, c = bc // n_chan, bc % n_chan
-        r0 = row_start[c]
-        nb = row_start[c + 1] - r0
-        y_re = np.empty((n_t, nb))
-        y_im = np.empty((n_t, nb))
-        pr, pi, g = _channel_poles(row_band, r0, nb, rho, theta, gain)
-        yr = np.zeros(nb)
-        yi = np.zeros(nb)
-        for n in range(n_t):
-            xn = x[b, c, n]
-            for j in range(nb):
-                re = g[j] * xn + pr[j] * yr[j] - pi[j] * yi[j]
-                im = pr[j] * yi[j] + pi[j] * yr[j]
-                yr[j] = re
-                yi[j] = im
-                y_re[n, j] = re
-                y_im[n, j] = im
-        ar = np.zeros(nb)  # adjoint Y (complex) carried backwards in time
-        ai = np.zeros(nb)
-        sp_re = np.zeros(nb)  # sum Y[n] conj(y[n-1])
-        sp_im = np.zeros(nb)
-        sg = np.zeros(nb)
-        for n in range(n_t - 1, -1, -1):
-            xn = x[b, c, n]
-            acc = 0.0
-            for j in range(nb):
-                k = row_band[r0 + j]
-                go = gout[b, out_row[r0 + j], n]
-                if mode[k] == 0:
-                    br, bi = go, 0.0
-                else:
-                    mag = np.sqrt(y_re[n, j] * y_re[n, j] + y_im[n, j] * y_im[n, j])
-                    if mag > 0.0:
-                        sc = factor[k] * go / mag
-                        br, bi = sc * y_re[n, j], sc * y_im[n, j]
-                    else:
-                        br, bi = 0.0, 0.0
-                # Y[n] = ybar[n] + conj(p) Y[n+1]
-                a_re = br + pr[j] * ar[j] + pi[j] * ai[j]
-                a_im = bi + pr[j] * ai[j] - pi[j] * ar[j]
-                ar[j] = a_re
-                ai[j] = a_im
-                acc += g[j] * a_re
-                sg[j] += a_re * xn
-                if n > 0:
-                    sp_re[j] += a_re * y_re[n - 1, j] + a_im * y_im[n - 1, j]
-                    sp_im[j] += a_im * y_re[n - 1, j] - a_re * y_im[n - 1, j]
-            gx[b, c, n] = acc
-        # p = rho e^{i theta}: dL/drho = Re(P conj(e^{i theta})), dL/dtheta = Re(P conj(i p))
-        for j in range(nb):
-            k = row_band[r0 + j]
-            cos_t, sin_t = np.cos(theta[k]), np.sin(theta[k])
-            g_rho[bc, k] += sp_re[j] * cos_t + sp_im[j] * sin_t
-            g_theta[bc, k] += -sp_re[j] * pi[j] + sp_im[j] * pr[j]
-            g_gain[bc, k] += sg[j]
 
 
 def _band_rows(row_start, out_row, n_batch: int, n_chan: int, n_out: int):

@@ -20,8 +20,52 @@ import triton.language as tl
 from workbench.kernels.backend import interpreting, rows_per_program, shape_only
 
 CHUNK = 256  # samples between checkpoints on a GPU (one chunk of the whole signal when interpreting)
-# Helpers are written inline rather than as nested @triton.jit functions: the Triton
-# interpreter (how these kernels are tested without a GPU) pays ~0.1 ms per nested call.
+# Per-step helpers are written inline rather than as nested @triton.jit functions: the Triton
+# interpreter (how these kernels are tested without a GPU) pays ~0.1 ms per nested call. The
+# forward recursion over a chunk, shared by both kernels, is one call per chunk.
+
+
+@triton.jit
+def _run_chunk(
+    x_row,
+    y_row,
+    scratch_row,
+    c,
+    n_t,
+    s,
+    a1,
+    maxv,
+    floor,
+    corr,
+    mult,
+    rows,
+    live,
+    NL: tl.constexpr,
+    CH: tl.constexpr,
+    LIMITING: tl.constexpr,
+    KEEP_STATES: tl.constexpr,
+):
+    """The loops over chunk ``c`` from the states ``s`` (a tuple over the loops), returning the
+    states after it. Writes the output ``(v - corr) * mult`` into ``y_row`` or, with
+    ``KEEP_STATES`` (the backward pass), the states before every step into ``scratch_row``."""
+    for i in range(CH):
+        t = c * CH + i
+        ok = live & (rows * 0 + t < n_t)  # vector compare (the interpreter rejects scalar masks)
+        v = tl.maximum(tl.load(x_row + t, mask=ok, other=0.0).to(tl.float64), floor)
+        new_s = ()
+        for j in tl.static_range(NL):
+            if KEEP_STATES:
+                tl.store(scratch_row + i * NL + j, s[j], mask=live)
+            q = v / s[j]
+            if LIMITING:  # AMT overshoot limiter above 1 (inline: see the note above)
+                lim = 2.0 * maxv[j] / (1.0 + tl.exp(-2.0 / maxv[j] * (q - 1.0))) - (maxv[j] - 1.0)
+                q = tl.where(q > 1.0, lim, q)
+            new_s = new_s + (a1[j] * s[j] + (1.0 - a1[j]) * q,)
+            v = q
+        s = new_s
+        if not KEEP_STATES:
+            tl.store(y_row + t, ((v - corr) * mult).to(y_row.dtype.element_ty), mask=ok)
+    return s
 
 
 @triton.jit
@@ -63,20 +107,7 @@ def _forward_kernel(
         if SAVE:
             for j in tl.static_range(NL):
                 tl.store(ckpt_ptr + (rows * n_chunks + c) * NL + j, s[j], mask=live)
-        for i in range(CH):
-            t = c * CH + i
-            ok = live & (rows * 0 + t < n_t)  # vector compare (the interpreter rejects scalar masks)
-            v = tl.maximum(tl.load(x_row + t, mask=ok, other=0.0).to(tl.float64), floor)
-            new_s = ()
-            for j in tl.static_range(NL):
-                q = v / s[j]
-                if LIMITING:  # AMT overshoot limiter above 1 (inline: see the note above)
-                    lim = 2.0 * maxv[j] / (1.0 + tl.exp(-2.0 / maxv[j] * (q - 1.0))) - (maxv[j] - 1.0)
-                    q = tl.where(q > 1.0, lim, q)
-                new_s = new_s + (a1[j] * s[j] + (1.0 - a1[j]) * q,)
-                v = q
-            s = new_s
-            tl.store(y_row + t, ((v - corr) * mult).to(y_ptr.dtype.element_ty), mask=ok)
+        s = _run_chunk(x_row, y_row, x_row, c, n_t, s, a1, maxv, floor, corr, mult, rows, live, NL, CH, LIMITING, False)
 
 
 @triton.jit
@@ -122,20 +153,9 @@ def _backward_kernel(
         s = ()
         for j in tl.static_range(NL):
             s = s + (tl.load(ckpt_ptr + (rows * n_chunks + c) * NL + j, mask=live, other=1.0),)
-        for i in range(CH):
-            t = c * CH + i
-            ok = live & (rows * 0 + t < n_t)  # vector compare (the interpreter rejects scalar masks)
-            v = tl.maximum(tl.load(x_row + t, mask=ok, other=0.0).to(tl.float64), floor)
-            new_s = ()
-            for j in tl.static_range(NL):
-                tl.store(scratch_row + i * NL + j, s[j], mask=live)
-                q = v / s[j]
-                if LIMITING:  # AMT overshoot limiter above 1 (inline: see the note above)
-                    lim = 2.0 * maxv[j] / (1.0 + tl.exp(-2.0 / maxv[j] * (q - 1.0))) - (maxv[j] - 1.0)
-                    q = tl.where(q > 1.0, lim, q)
-                new_s = new_s + (a1[j] * s[j] + (1.0 - a1[j]) * q,)
-                v = q
-            s = new_s
+        s = _run_chunk(
+            x_row, x_row, scratch_row, c, n_t, s, a1, maxv, floor, floor, floor, rows, live, NL, CH, LIMITING, True
+        )
         # 2) adjoint over the chunk, last sample first
         for ii in range(CH):
             i = CH - 1 - ii
