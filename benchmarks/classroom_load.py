@@ -191,6 +191,7 @@ class Student(threading.Thread):
         self.results, self.lock = results, lock
         self.moves: list[float] = []
         self.timeouts = 0
+        self.timed_out: list[dict] = []  # which moves got no new readout, to look into
         self.errors: list[str] = []
         self.first_view_s = None
         self.exp_record: dict | None = None
@@ -306,6 +307,10 @@ class Student(threading.Thread):
         waited = await self.until(lambda: readout.text != before, MOVE_TIMEOUT_S)
         if waited is None:
             self.timeouts += 1
+            css = [c for c in (slider.css_classes or []) if c.startswith("param-")]
+            self.timed_out.append(
+                {"student": self.index, "slider": css[0] if css else slider.title, "to": value, "readout": before}
+            )
             self.moves.append(MOVE_TIMEOUT_S)
 
         else:
@@ -507,6 +512,7 @@ def main(argv=None) -> int:
         "server_ready_s": round(ready_s, 1),
         "slider_moves": len(moves),
         "slider_timeouts": sum(s.timeouts for s in students),
+        "slider_timed_out": [m for s in students for m in s.timed_out],
         "slider_p50_s": round(percentile(moves, 50), 3),
         "slider_p95_s": round(percentile(moves, 95), 3),
         "slider_p99_s": round(percentile(moves, 99), 3),
@@ -537,6 +543,8 @@ def main(argv=None) -> int:
         f"latency p50 {figures['slider_p50_s']} s, p95 {figures['slider_p95_s']} s, "
         f"p99 {figures['slider_p99_s']} s, max {figures['slider_max_s']} s"
     )
+    for m in figures["slider_timed_out"]:
+        print(f"  no new readout: student {m['student']}, {m['slider']} -> {m['to']}")
     print(
         f"  p95 by model: {figures['slider_p95_by_model_s']}; p95 of the experiment students' moves: "
         f"{figures['slider_p95_experiment_students_s']} s; first view p95 {figures['first_view_p95_s']} s"
