@@ -305,6 +305,8 @@ def _draw(pane, drawing, height: int, x_range=None):
 
     if not bokeh_plots.redraw(pane.object, drawing, x_range=x_range):
         pane.object = bokeh_plots.bokeh_figure(drawing, height=height, x_range=x_range)
+    elif getattr(pn.state.curdoc, "session_context", None) is None:
+        pane.param.trigger("object")  # outside a server (a notebook's comm) the pane resends the figure
 
 
 def responsive_row(*items, **kwargs):
