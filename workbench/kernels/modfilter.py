@@ -39,9 +39,15 @@ TILE = 256
 
 
 @numba.njit(cache=True, fastmath=False)
-def _lane_bands(band, i0, n_lanes, rho, theta, gain, factor, mode, c):
-    """``c`` ``(5 LANES,)`` <- the bands of lanes ``i0 + lane``: pole (re, im), gain, envelope
-    factor and envelope flag (1.0: ``mode`` 1, the factor times the magnitude), lane-minor."""
+def _start_group(first_row, g0, n_rows, band, rho, theta, gain, factor, mode, c, z):
+    """Start the group of rows ``first_row + g0 + lane``: returns its first row ``i0`` and
+    ``n_lanes``, zeroes the states ``z`` and sets ``c`` ``(5 LANES,)`` to the lanes' bands:
+    pole (re, im), gain, envelope factor and envelope flag (1.0: ``mode`` 1, the factor times
+    the magnitude), lane-minor (padding lanes: zeros)."""
+    i0 = first_row + g0
+    n_lanes = min(LANES, n_rows - g0)
+    c[:] = 0.0
+    z[:] = 0.0
     for lane in range(n_lanes):
         k = band[i0 + lane]
         c[lane] = rho[k] * np.cos(theta[k])
@@ -49,6 +55,7 @@ def _lane_bands(band, i0, n_lanes, rho, theta, gain, factor, mode, c):
         c[2 * LANES + lane] = gain[k]
         c[3 * LANES + lane] = factor[k]
         c[4 * LANES + lane] = 1.0 if mode[k] == 1 else 0.0
+    return i0, n_lanes
 
 
 @numba.njit(cache=True, fastmath=False, parallel=True)
@@ -67,11 +74,7 @@ def _bank_kernel(xv, outv, src, dst, band, rho, theta, gain, factor, mode, n_bat
         tile_re = np.zeros(TILE * LANES)
         tile_im = np.zeros(TILE * LANES)
         for g0 in range(0, n_rows, LANES):
-            i0 = b * n_rows + g0
-            n_lanes = min(LANES, n_rows - g0)
-            c[:] = 0.0
-            z[:] = 0.0
-            _lane_bands(band, i0, n_lanes, rho, theta, gain, factor, mode, c)
+            i0, n_lanes = _start_group(b * n_rows, g0, n_rows, band, rho, theta, gain, factor, mode, c, z)
             for t0 in range(0, n_t, TILE):
                 nt = min(TILE, n_t - t0)
                 tiles.load_indexed(xv, src, i0, n_lanes, t0, nt, n_t, 1, 0, False, tile_re)
@@ -105,11 +108,7 @@ def _bank_backward_kernel(
         y_re = np.zeros((n_t + 1) * LANES)  # row t + 1: y at time t; row 0: y[-1] = 0
         y_im = np.zeros((n_t + 1) * LANES)
         for g0 in range(0, n_rows, LANES):
-            i0 = b * n_rows + g0
-            n_lanes = min(LANES, n_rows - g0)
-            c[:] = 0.0
-            z[:] = 0.0
-            _lane_bands(band, i0, n_lanes, rho, theta, gain, factor, mode, c)
+            i0, n_lanes = _start_group(b * n_rows, g0, n_rows, band, rho, theta, gain, factor, mode, c, z)
             for t0 in range(0, n_t, TILE):
                 nt = min(TILE, n_t - t0)
                 tiles.load_indexed(xv, src, i0, n_lanes, t0, nt, n_t, 1, 0, False, tile_x)
