@@ -47,18 +47,10 @@ def _conductance(velocity, c0, c1, c2, c3, c4, c5, c6, c7):
 @triton.jit
 def _ihc_kernel(v_ptr, out_ptr, gout_ptr, gv_ptr, c_ptr, n_rows, n_t, BACKWARD: tl.constexpr, BLOCK: tl.constexpr):
     rows, live = program_rows(n_rows, BLOCK)
-    c0 = tl.load(c_ptr + 0)
-    c1 = tl.load(c_ptr + 1)
-    c2 = tl.load(c_ptr + 2)
-    c3 = tl.load(c_ptr + 3)
-    c4 = tl.load(c_ptr + 4)
-    c5 = tl.load(c_ptr + 5)
-    c6 = tl.load(c_ptr + 6)
-    c7 = tl.load(c_ptr + 7)
-    c8 = tl.load(c_ptr + 8)
-    c9 = tl.load(c_ptr + 9)
-    c10 = tl.load(c_ptr + 10)
-    c11 = tl.load(c_ptr + 11)
+    c = ()
+    for j in tl.static_range(12):
+        c = c + (tl.load(c_ptr + j),)
+    c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11 = c  # named as in ihc_membrane's table
     u = tl.zeros([BLOCK], dtype=tl.float64)  # forward: potential; backward: adjoint lambda
     alpha_next = tl.zeros([BLOCK], dtype=tl.float64)
     for step in range(n_t):
