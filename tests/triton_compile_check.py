@@ -21,130 +21,57 @@ from triton.compiler import ASTSource  # noqa: E402
 from workbench.kernels import triton_adaptation, triton_agc, triton_ihc, triton_iir, triton_modfilter  # noqa: E402
 
 
+def _sig(fp: str, pointers: str, scalars: str = "n_rows n_t") -> dict:
+    """A kernel signature in parameter order: pointers (``name`` -> ``*fp``, ``name:type`` ->
+    ``*type``), then the i32 scalars."""
+    sig = {}
+    for pointer in pointers.split():
+        name, _, kind = pointer.partition(":")
+        sig[f"{name}_ptr"] = f"*{kind or fp}"
+    return {**sig, **{name: "i32" for name in scalars.split()}}
+
+
 def variants():
     """(name, kernel, signature, constexprs) for the configurations the library launches."""
     for fp in ("fp32", "fp64"):
         for complex_ in (False, True):
             for ns in (1, 4, 8):
-                sig = {
-                    "x_ptr": f"*{fp}",
-                    "y_ptr": f"*{fp}",
-                    "coef_ptr": "*fp64",
-                    "n_rows": "i32",
-                    "n_t": "i32",
-                    "x_row_stride": "i32",
-                    "y_row_stride": "i32",
-                }
                 yield (
                     f"iir {fp} complex={complex_} sections={ns}",
                     triton_iir._cascade_kernel,
-                    sig,
+                    _sig(fp, "x y coef:fp64", "n_rows n_t x_row_stride y_row_stride"),
                     dict(NS=ns, X_COMPLEX=complex_, COMPLEX=complex_, F64=fp == "fp64", REVERSE=complex_, BLOCK=32),
                 )
-        common = {"n_rows": "i32", "n_t": "i32", "n_chunks": "i32"}
-        sig = {
-            "x_ptr": f"*{fp}",
-            "y_ptr": f"*{fp}",
-            "ckpt_ptr": "*fp64",
-            "a1_ptr": "*fp64",
-            "s0_ptr": "*fp64",
-            "maxv_ptr": "*fp64",
-            "floor_ptr": "*fp64",
-            "corr_ptr": "*fp64",
-            "mult_ptr": "*fp64",
-            **common,
-        }
+        chunked = "n_rows n_t n_chunks"
         yield (
             f"adaptation forward {fp}",
             triton_adaptation._forward_kernel,
-            sig,
+            _sig(fp, "x y ckpt:fp64 a1:fp64 s0:fp64 maxv:fp64 floor:fp64 corr:fp64 mult:fp64", chunked),
             dict(NL=5, CH=triton_adaptation.CHUNK, LIMITING=True, SAVE=True, BLOCK=32),
         )
-        sig = {
-            "gy_ptr": f"*{fp}",
-            "x_ptr": f"*{fp}",
-            "gx_ptr": f"*{fp}",
-            "ga_ptr": "*fp64",
-            "ckpt_ptr": "*fp64",
-            "scratch_ptr": "*fp64",
-            "a1_ptr": "*fp64",
-            "maxv_ptr": "*fp64",
-            "floor_ptr": "*fp64",
-            "mult_ptr": "*fp64",
-            **common,
-        }
         yield (
             f"adaptation backward {fp}",
             triton_adaptation._backward_kernel,
-            sig,
+            _sig(fp, "gy x gx ga:fp64 ckpt:fp64 scratch:fp64 a1:fp64 maxv:fp64 floor:fp64 mult:fp64", chunked),
             dict(NL=5, CH=triton_adaptation.CHUNK, LIMITING=True, BLOCK=32),
         )
-        sig = {
-            "x_ptr": f"*{fp}",
-            "y0_ptr": f"*{fp}",
-            "coef_ptr": "*fp64",
-            "y_ptr": f"*{fp}",
-            "up_ptr": "*i8",
-            "n_rows": "i32",
-            "n_t": "i32",
-        }
+        sig = _sig(fp, "x y0 coef:fp64 y up:i8")
         yield f"agc forward {fp}", triton_agc._forward_kernel, sig, dict(BLOCK=32)
-        sig = {
-            "g_ptr": f"*{fp}",
-            "x_ptr": f"*{fp}",
-            "y_ptr": f"*{fp}",
-            "y0_ptr": f"*{fp}",
-            "up_ptr": "*i8",
-            "coef_ptr": "*fp64",
-            "gx_ptr": f"*{fp}",
-            "gy0_ptr": f"*{fp}",
-            "gcoef_ptr": "*fp64",
-            "n_rows": "i32",
-            "n_t": "i32",
-        }
+        sig = _sig(fp, "g x y y0 up:i8 coef:fp64 gx gy0 gcoef:fp64")
         yield f"agc backward {fp}", triton_agc._backward_kernel, sig, dict(BLOCK=32)
-        sig = {
-            "v_ptr": f"*{fp}",
-            "out_ptr": f"*{fp}",
-            "gout_ptr": f"*{fp}",
-            "gv_ptr": f"*{fp}",
-            "c_ptr": "*fp64",
-            "n_rows": "i32",
-            "n_t": "i32",
-        }
+        sig = _sig(fp, "v out gout gv c:fp64")
         for backward in (False, True):
             yield f"ihc backward={backward} {fp}", triton_ihc._ihc_kernel, sig, dict(BACKWARD=backward, BLOCK=32)
-        sig = {"alpha_ptr": f"*{fp}", "beta_ptr": f"*{fp}", "out_ptr": f"*{fp}", "n_rows": "i32", "n_t": "i32"}
+        sig = _sig(fp, "alpha beta out")
         for adjoint in (False, True):
             yield f"scan adjoint={adjoint} {fp}", triton_ihc._scan_kernel, sig, dict(ADJOINT=adjoint, BLOCK=32)
-        tables = {
-            "band_ptr": "*i32",
-            "orow_ptr": "*i32",
-            "pr_ptr": "*fp64",
-            "pi_ptr": "*fp64",
-            "g_ptr": "*fp64",
-            "fac_ptr": "*fp64",
-            "env_ptr": "*i32",
-        }
-        sig = {"x_ptr": f"*{fp}", "out_ptr": f"*{fp}", **tables, "n_chan": "i32", "n_t": "i32", "n_out": "i32"}
+        tables = "band:i32 orow:i32 pr:fp64 pi:fp64 g:fp64 fac:fp64 env:i32"
+        sig = _sig(fp, f"x out {tables}", "n_chan n_t n_out")
         yield f"modfilter forward {fp}", triton_modfilter._forward_kernel, sig, dict(MB=16, BC=2)
-        sig = {
-            "gout_ptr": f"*{fp}",
-            "x_ptr": f"*{fp}",
-            "gx_ptr": f"*{fp}",
-            "acc_ptr": "*fp64",
-            "ckpt_ptr": "*fp64",
-            "scratch_ptr": "*fp64",
-            **tables,
-            "n_chan": "i32",
-            "n_t": "i32",
-            "n_out": "i32",
-            "n_chunks": "i32",
-        }
         yield (
             f"modfilter backward {fp}",
             triton_modfilter._backward_kernel,
-            sig,
+            _sig(fp, f"gout x gx acc:fp64 ckpt:fp64 scratch:fp64 {tables}", "n_chan n_t n_out n_chunks"),
             dict(MB=16, BC=2, CH=triton_modfilter.CHUNK),
         )
 

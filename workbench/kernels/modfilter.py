@@ -39,9 +39,15 @@ TILE = 256
 
 
 @numba.njit(cache=True, fastmath=False)
-def _lane_bands(band, i0, n_lanes, rho, theta, gain, factor, mode, c):
-    """``c`` ``(5 LANES,)`` <- the bands of lanes ``i0 + lane``: pole (re, im), gain, envelope
-    factor and envelope flag (1.0: ``mode`` 1, the factor times the magnitude), lane-minor."""
+def _start_group(first_row, g0, n_rows, band, rho, theta, gain, factor, mode, c, z):
+    """Start the group of rows ``first_row + g0 + lane``: returns its first row ``i0`` and
+    ``n_lanes``, zeroes the states ``z`` and sets ``c`` ``(5 LANES,)`` to the lanes' bands:
+    pole (re, im), gain, envelope factor and envelope flag (1.0: ``mode`` 1, the factor times
+    the magnitude), lane-minor (padding lanes: zeros)."""
+    i0 = first_row + g0
+    n_lanes = min(LANES, n_rows - g0)
+    c[:] = 0.0
+    z[:] = 0.0
     for lane in range(n_lanes):
         k = band[i0 + lane]
         c[lane] = rho[k] * np.cos(theta[k])
@@ -49,6 +55,7 @@ def _lane_bands(band, i0, n_lanes, rho, theta, gain, factor, mode, c):
         c[2 * LANES + lane] = gain[k]
         c[3 * LANES + lane] = factor[k]
         c[4 * LANES + lane] = 1.0 if mode[k] == 1 else 0.0
+    return i0, n_lanes
 
 
 @numba.njit(cache=True, fastmath=False, parallel=True)
@@ -67,11 +74,7 @@ def _bank_kernel(xv, outv, src, dst, band, rho, theta, gain, factor, mode, n_bat
         tile_re = np.zeros(TILE * LANES)
         tile_im = np.zeros(TILE * LANES)
         for g0 in range(0, n_rows, LANES):
-            i0 = b * n_rows + g0
-            n_lanes = min(LANES, n_rows - g0)
-            c[:] = 0.0
-            z[:] = 0.0
-            _lane_bands(band, i0, n_lanes, rho, theta, gain, factor, mode, c)
+            i0, n_lanes = _start_group(b * n_rows, g0, n_rows, band, rho, theta, gain, factor, mode, c, z)
             for t0 in range(0, n_t, TILE):
                 nt = min(TILE, n_t - t0)
                 tiles.load_indexed(xv, src, i0, n_lanes, t0, nt, n_t, 1, 0, False, tile_re)
@@ -105,11 +108,7 @@ def _bank_backward_kernel(
         y_re = np.zeros((n_t + 1) * LANES)  # row t + 1: y at time t; row 0: y[-1] = 0
         y_im = np.zeros((n_t + 1) * LANES)
         for g0 in range(0, n_rows, LANES):
-            i0 = b * n_rows + g0
-            n_lanes = min(LANES, n_rows - g0)
-            c[:] = 0.0
-            z[:] = 0.0
-            _lane_bands(band, i0, n_lanes, rho, theta, gain, factor, mode, c)
+            i0, n_lanes = _start_group(b * n_rows, g0, n_rows, band, rho, theta, gain, factor, mode, c, z)
             for t0 in range(0, n_t, TILE):
                 nt = min(TILE, n_t - t0)
                 tiles.load_indexed(xv, src, i0, n_lanes, t0, nt, n_t, 1, 0, False, tile_x)
@@ -139,33 +138,30 @@ def _bank_backward_kernel(
 _bank_backward = compiled(_bank_backward_kernel)
 
 
-def _band_rows(row_start, out_row, n_batch: int, n_chan: int, n_out: int):
-    """For every (batch, band row): the input row ``b * n_chan + channel`` it filters and the
-    output row ``b * n_out + out_row`` it writes, flattened over the batch."""
+def _bank_tables(layout, n_batch: int, n_chan: int, rho, theta, gain):
+    """The kernels' row and band arguments: for every (batch, band row) the input row
+    ``b * n_chan + channel`` it filters, the output row ``b * n_out + out_row`` it writes and
+    its band (flattened over the batch), then the bands' float64 parameters and modes."""
+    row_start, row_band, out_row, _, factor, mode, n_out = layout
     row_channel = np.repeat(np.arange(n_chan), np.diff(row_start))
     offsets = np.arange(n_batch)[:, None]
-    return (offsets * n_chan + row_channel).reshape(-1), (offsets * n_out + out_row[None, :]).reshape(-1)
+    src = (offsets * n_chan + row_channel).reshape(-1)
+    dst = (offsets * n_out + out_row[None, :]).reshape(-1)
+    band = np.tile(row_band, n_batch)
+    return src, dst, band, host_array64(rho), host_array64(theta), host_array64(gain), factor, mode
 
 
 class _ModFilterFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, lowpassed, rho, theta, gain, layout):
-        row_start, row_band, out_row, lp_row, factor, mode, n_out = layout
+        _, _, _, lp_row, _, _, n_out = layout
         n_batch, n_chan, n_t = x.shape
         out = empty_output(n_batch, n_out, n_t, dtype=x.dtype)
         out[:, torch.from_numpy(lp_row)] = lowpassed.to(x.dtype)
-        src, dst = _band_rows(row_start, out_row, n_batch, n_chan, n_out)
         _bank(
             host_array(x).reshape(n_batch * n_chan, n_t),
             out.numpy().reshape(n_batch * n_out, n_t),
-            src,
-            dst,
-            np.tile(row_band, n_batch),
-            host_array64(rho),
-            host_array64(theta),
-            host_array64(gain),
-            factor,
-            mode,
+            *_bank_tables(layout, n_batch, n_chan, rho, theta, gain),
             n_batch,
         )
         ctx.save_for_backward(x, rho, theta, gain)
@@ -175,25 +171,17 @@ class _ModFilterFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, gout):
         x, rho, theta, gain = ctx.saved_tensors
-        row_start, row_band, out_row, lp_row, factor, mode, n_out = ctx.layout
+        _, _, _, lp_row, _, _, n_out = ctx.layout
         n_batch, n_chan, n_t = x.shape
         n_k = rho.shape[0]
         gx = empty_output_like_numpy(shape=(n_batch * n_chan, n_t), dtype=np.float64)
         gx[:] = 0.0
         g_rho, g_theta, g_gain = (np.zeros((n_batch * n_chan, n_k)) for _ in range(3))
         gout = gout.contiguous()
-        src, dst = _band_rows(row_start, out_row, n_batch, n_chan, n_out)
         _bank_backward(
             host_array(gout).reshape(n_batch * n_out, n_t),
             host_array(x).reshape(n_batch * n_chan, n_t),
-            src,
-            dst,
-            np.tile(row_band, n_batch),
-            host_array64(rho),
-            host_array64(theta),
-            host_array64(gain),
-            factor,
-            mode,
+            *_bank_tables(ctx.layout, n_batch, n_chan, rho, theta, gain),
             n_batch,
             n_chan,
             gx,

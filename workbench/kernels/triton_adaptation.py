@@ -17,12 +17,29 @@ import torch
 import triton
 import triton.language as tl
 
-from workbench.kernels.backend import interpreting, rows_per_program, shape_only
+from workbench.kernels._triton_rows import program_rows, row_grid
+from workbench.kernels.backend import interpreting, shape_only
 
 CHUNK = 256  # samples between checkpoints on a GPU (one chunk of the whole signal when interpreting)
 # Per-step helpers are written inline rather than as nested @triton.jit functions: the Triton
 # interpreter (how these kernels are tested without a GPU) pays ~0.1 ms per nested call. The
-# forward recursion over a chunk, shared by both kernels, is one call per chunk.
+# forward recursion over a chunk, shared by both kernels, is one call per chunk; the rows'
+# constants are loaded by one call per program.
+
+
+@triton.jit
+def _program_constants(a1_ptr, maxv_ptr, floor_ptr, mult_ptr, n_rows, NL: tl.constexpr, BLOCK: tl.constexpr):
+    """The program's rows and their constants, shared by both kernels: input floor, output
+    scale, and per loop the coefficient ``a1`` and the limiter maximum (tuples over loops)."""
+    rows, live = program_rows(n_rows, BLOCK)
+    floor = tl.load(floor_ptr + rows, mask=live, other=1.0)
+    mult = tl.load(mult_ptr + rows, mask=live, other=0.0)
+    a1 = ()
+    maxv = ()
+    for j in tl.static_range(NL):
+        a1 = a1 + (tl.load(a1_ptr + j),)
+        maxv = maxv + (tl.load(maxv_ptr + rows * NL + j, mask=live, other=1.0),)
+    return rows, live, floor, mult, a1, maxv
 
 
 @triton.jit
@@ -88,19 +105,11 @@ def _forward_kernel(
     SAVE: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
-    rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    live = rows < n_rows
-    rows = rows.to(tl.int64)
-    floor = tl.load(floor_ptr + rows, mask=live, other=1.0)
+    rows, live, floor, mult, a1, maxv = _program_constants(a1_ptr, maxv_ptr, floor_ptr, mult_ptr, n_rows, NL, BLOCK)
     corr = tl.load(corr_ptr + rows, mask=live, other=0.0)
-    mult = tl.load(mult_ptr + rows, mask=live, other=0.0)
-    a1 = ()
     s = ()
-    maxv = ()
     for j in tl.static_range(NL):
-        a1 = a1 + (tl.load(a1_ptr + j),)
         s = s + (tl.load(s0_ptr + rows * NL + j, mask=live, other=1.0),)
-        maxv = maxv + (tl.load(maxv_ptr + rows * NL + j, mask=live, other=1.0),)
     x_row = x_ptr + rows * n_t
     y_row = y_ptr + rows * n_t
     for c in range(n_chunks):
@@ -130,19 +139,11 @@ def _backward_kernel(
     LIMITING: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
-    rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    live = rows < n_rows
-    rows = rows.to(tl.int64)
-    floor = tl.load(floor_ptr + rows, mask=live, other=1.0)
-    mult = tl.load(mult_ptr + rows, mask=live, other=0.0)
+    rows, live, floor, mult, a1, maxv = _program_constants(a1_ptr, maxv_ptr, floor_ptr, mult_ptr, n_rows, NL, BLOCK)
     zero = tl.zeros([BLOCK], dtype=tl.float64)
-    a1 = ()
-    maxv = ()
     gs = ()  # adjoint of the loop states at t + 1
     ga = ()  # gradient of the loop coefficients, accumulated over time
-    for j in tl.static_range(NL):
-        a1 = a1 + (tl.load(a1_ptr + j),)
-        maxv = maxv + (tl.load(maxv_ptr + rows * NL + j, mask=live, other=1.0),)
+    for _ in tl.static_range(NL):
         gs = gs + (zero,)
         ga = ga + (zero,)
     x_row = x_ptr + rows * n_t
@@ -222,8 +223,8 @@ def forward(x: torch.Tensor, a1: torch.Tensor, min_level: torch.Tensor, limit: f
     y = torch.empty_like(x)
     if shape_only(x):
         return y, (ckpt if save else None)
-    block = rows_per_program(n_rows)
-    _forward_kernel[(triton.cdiv(n_rows, block),)](
+    grid, block = row_grid(n_rows)
+    _forward_kernel[grid](
         x,
         y,
         ckpt,
@@ -259,8 +260,8 @@ def backward(
     scratch = torch.empty((n_rows, chunk, n_loops), dtype=torch.float64, device=x.device)
     if shape_only(x, grad_y):
         return gx, ga
-    block = rows_per_program(n_rows)
-    _backward_kernel[(triton.cdiv(n_rows, block),)](
+    grid, block = row_grid(n_rows)
+    _backward_kernel[grid](
         grad_y.contiguous(),
         x,
         gx,

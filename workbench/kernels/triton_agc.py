@@ -12,14 +12,13 @@ import torch
 import triton
 import triton.language as tl
 
-from workbench.kernels.backend import rows_per_program, shape_only
+from workbench.kernels._triton_rows import program_rows, row_grid
+from workbench.kernels.backend import shape_only
 
 
 @triton.jit
 def _forward_kernel(x_ptr, y0_ptr, coef_ptr, y_ptr, up_ptr, n_rows, n_t, BLOCK: tl.constexpr):
-    rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    live = rows < n_rows
-    rows = rows.to(tl.int64)
+    rows, live = program_rows(n_rows, BLOCK)
     attack = tl.load(coef_ptr)
     release = tl.load(coef_ptr + 1)
     prev = tl.load(y0_ptr + rows, mask=live, other=0.0).to(tl.float64)
@@ -35,9 +34,7 @@ def _forward_kernel(x_ptr, y0_ptr, coef_ptr, y_ptr, up_ptr, n_rows, n_t, BLOCK: 
 def _backward_kernel(
     g_ptr, x_ptr, y_ptr, y0_ptr, up_ptr, coef_ptr, gx_ptr, gy0_ptr, gcoef_ptr, n_rows, n_t, BLOCK: tl.constexpr
 ):
-    rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    live = rows < n_rows
-    rows = rows.to(tl.int64)
+    rows, live = program_rows(n_rows, BLOCK)
     attack = tl.load(coef_ptr)
     release = tl.load(coef_ptr + 1)
     y0 = tl.load(y0_ptr + rows, mask=live, other=0.0).to(tl.float64)
@@ -68,8 +65,8 @@ def forward(x: torch.Tensor, y0: torch.Tensor, coef: torch.Tensor):
     up = torch.empty(x.shape, dtype=torch.int8, device=x.device)
     if shape_only(x):
         return y, up
-    block = rows_per_program(n_rows)
-    _forward_kernel[(triton.cdiv(n_rows, block),)](x, y0, coef, y, up, n_rows, n_t, BLOCK=block, num_warps=1)
+    grid, block = row_grid(n_rows)
+    _forward_kernel[grid](x, y0, coef, y, up, n_rows, n_t, BLOCK=block, num_warps=1)
     return y, up
 
 
@@ -81,8 +78,6 @@ def backward(g, x, y, y0, up, coef):
     gcoef = torch.empty((n_rows, 2), dtype=torch.float64, device=x.device)
     if shape_only(x, g):
         return gx, gy0, gcoef
-    block = rows_per_program(n_rows)
-    _backward_kernel[(triton.cdiv(n_rows, block),)](
-        g.contiguous(), x, y, y0, up, coef, gx, gy0, gcoef, n_rows, n_t, BLOCK=block, num_warps=1
-    )
+    grid, block = row_grid(n_rows)
+    _backward_kernel[grid](g.contiguous(), x, y, y0, up, coef, gx, gy0, gcoef, n_rows, n_t, BLOCK=block, num_warps=1)
     return gx, gy0, gcoef

@@ -15,7 +15,8 @@ import torch
 import triton
 import triton.language as tl
 
-from workbench.kernels.backend import rows_per_program, shape_only
+from workbench.kernels._triton_rows import program_rows, row_grid
+from workbench.kernels.backend import shape_only
 
 
 @triton.jit
@@ -45,21 +46,11 @@ def _conductance(velocity, c0, c1, c2, c3, c4, c5, c6, c7):
 
 @triton.jit
 def _ihc_kernel(v_ptr, out_ptr, gout_ptr, gv_ptr, c_ptr, n_rows, n_t, BACKWARD: tl.constexpr, BLOCK: tl.constexpr):
-    rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    live = rows < n_rows
-    rows = rows.to(tl.int64)
-    c0 = tl.load(c_ptr + 0)
-    c1 = tl.load(c_ptr + 1)
-    c2 = tl.load(c_ptr + 2)
-    c3 = tl.load(c_ptr + 3)
-    c4 = tl.load(c_ptr + 4)
-    c5 = tl.load(c_ptr + 5)
-    c6 = tl.load(c_ptr + 6)
-    c7 = tl.load(c_ptr + 7)
-    c8 = tl.load(c_ptr + 8)
-    c9 = tl.load(c_ptr + 9)
-    c10 = tl.load(c_ptr + 10)
-    c11 = tl.load(c_ptr + 11)
+    rows, live = program_rows(n_rows, BLOCK)
+    c = ()
+    for j in tl.static_range(12):
+        c = c + (tl.load(c_ptr + j),)
+    c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11 = c  # named as in ihc_membrane's table
     u = tl.zeros([BLOCK], dtype=tl.float64)  # forward: potential; backward: adjoint lambda
     alpha_next = tl.zeros([BLOCK], dtype=tl.float64)
     for step in range(n_t):
@@ -82,9 +73,7 @@ def _ihc_kernel(v_ptr, out_ptr, gout_ptr, gv_ptr, c_ptr, n_rows, n_t, BACKWARD: 
 @triton.jit
 def _scan_kernel(alpha_ptr, beta_ptr, out_ptr, n_rows, n_t, ADJOINT: tl.constexpr, BLOCK: tl.constexpr):
     """Forward: out = scan(alpha, beta). Adjoint: out[n] = beta[n] + alpha[n+1] out[n+1]."""
-    rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    live = rows < n_rows
-    rows = rows.to(tl.int64)
+    rows, live = program_rows(n_rows, BLOCK)
     u = tl.zeros([BLOCK], dtype=tl.float64)
     for step in range(n_t):
         t = n_t - 1 - step if ADJOINT else step
@@ -98,50 +87,27 @@ def _scan_kernel(alpha_ptr, beta_ptr, out_ptr, n_rows, n_t, ADJOINT: tl.constexp
         tl.store(out_ptr + rows * n_t + t, u.to(out_ptr.dtype.element_ty), mask=live)
 
 
-def _grid(n_rows):
-    block = rows_per_program(n_rows)
-    return (triton.cdiv(n_rows, block),), block
+def _run_ihc(velocity, constants, out, grad_out, grad, backward: bool):
+    """One launch of :func:`_ihc_kernel` over the rows (none for tensors without data)."""
+    if shape_only(velocity, grad_out):
+        return
+    grid, block = row_grid(velocity.shape[0])
+    _ihc_kernel[grid](
+        velocity, out, grad_out, grad, constants, *velocity.shape, BACKWARD=backward, BLOCK=block, num_warps=1
+    )
 
 
 def ihc_forward(velocity: torch.Tensor, constants: torch.Tensor) -> torch.Tensor:
     """Rows ``(R, T)`` of BM velocity -> receptor potential re pre-charge (V)."""
     out = torch.empty_like(velocity)
-    if shape_only(velocity):
-        return out
-    grid, block = _grid(velocity.shape[0])
-    _ihc_kernel[grid](
-        velocity,
-        out,
-        velocity,
-        out,
-        constants,
-        velocity.shape[0],
-        velocity.shape[1],
-        BACKWARD=False,
-        BLOCK=block,
-        num_warps=1,
-    )
+    _run_ihc(velocity, constants, out, velocity, out, backward=False)  # gout, gv: unused
     return out
 
 
 def ihc_backward(velocity: torch.Tensor, constants: torch.Tensor, out: torch.Tensor, grad_out: torch.Tensor):
     """Gradient of the velocity rows from the gradient of the potential."""
     grad = torch.empty_like(velocity)
-    if shape_only(velocity, grad_out):
-        return grad
-    grid, block = _grid(velocity.shape[0])
-    _ihc_kernel[grid](
-        velocity,
-        out,
-        grad_out.contiguous(),
-        grad,
-        constants,
-        velocity.shape[0],
-        velocity.shape[1],
-        BACKWARD=True,
-        BLOCK=block,
-        num_warps=1,
-    )
+    _run_ihc(velocity, constants, out, grad_out.contiguous(), grad, backward=True)
     return grad
 
 
@@ -150,7 +116,7 @@ def scan(alpha: torch.Tensor, beta: torch.Tensor, adjoint: bool = False) -> torc
     out = torch.empty_like(beta)
     if shape_only(alpha, beta):
         return out
-    grid, block = _grid(beta.shape[0])
+    grid, block = row_grid(beta.shape[0])
     _scan_kernel[grid](
         alpha.contiguous(),
         beta.contiguous(),

@@ -20,7 +20,8 @@ import torch
 import triton
 import triton.language as tl
 
-from workbench.kernels.backend import rows_per_program, shape_only
+from workbench.kernels._triton_rows import program_rows, row_grid
+from workbench.kernels.backend import shape_only
 
 MAX_SECTIONS = 8  # sections fused per launch; longer cascades take several launches
 
@@ -41,9 +42,7 @@ def _cascade_kernel(
     REVERSE: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
-    rows = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    live = rows < n_rows
-    rows = rows.to(tl.int64)
+    rows, live = program_rows(n_rows, BLOCK)
     dt = tl.float64 if F64 else tl.float32
     zero = tl.zeros([BLOCK], dtype=dt)
     # coefficients of every section into registers (tuples unroll over the sections)
@@ -153,8 +152,8 @@ def cascade(coef: torch.Tensor, x: torch.Tensor, out_dtype: torch.dtype, reverse
         src, src_stride = _real_view(y)
         out = torch.empty((n_rows, n_t), dtype=out_dtype, device=x.device)
         dst, dst_stride = _real_view(out)
-        block = rows_per_program(n_rows)
-        _cascade_kernel[(triton.cdiv(n_rows, block),)](
+        grid, block = row_grid(n_rows)
+        _cascade_kernel[grid](
             src,
             dst,
             part,
