@@ -223,14 +223,14 @@ def _skeleton(drawing: Drawing, height: int, x_range, css_class: str | None):
     p = figure(**{k: a for k, a in kwargs.items() if a is not None})
     p.title.text_font_size = "11pt"
     p.toolbar.logo = None
-    parts = {"sources": [], "glyphs": [], "shared_x": x_range is not None, "extent": {}}
+    parts = {"layout": drawing.layout, "sources": [], "shared_x_range": x_range, "extent": {}}
     if v.kind == "image":
         parts["mapper"] = LinearColorMapper(palette=Viridis256, nan_color=(0, 0, 0, 0), high_color=Viridis256[-1])
         parts["sources"].append(ColumnDataSource({"image": []}))
         renderer = p.image(
             image="image", x=0, y=0, dw=1, dh=1, color_mapper=parts["mapper"], source=parts["sources"][0]
         )
-        parts["glyphs"].append(renderer.glyph)
+        parts["glyph"] = renderer.glyph
         parts["bar"] = ColorBar(
             color_mapper=parts["mapper"],
             orientation="horizontal",
@@ -280,7 +280,7 @@ def _fill(p, drawing: Drawing):
     p.xaxis.axis_label = v.xlabel
     p.yaxis.axis_label = v.ylabel.replace("\n", " ")
     for axis, rng in (("x", p.x_range), ("y", p.y_range)):
-        if axis == "x" and parts["shared_x"]:
+        if axis == "x" and parts["shared_x_range"] is not None:
             continue  # the figure it shares the time axis with sets it
         extent = _extent(drawing, axis)
         _set_extent(rng, extent, parts["extent"].get(axis))
@@ -290,7 +290,7 @@ def _fill(p, drawing: Drawing):
     if v.kind == "image":
         im = drawing.image
         parts["sources"][0].data = {"image": [im["image"]]}
-        parts["glyphs"][0].update(x=im["x"], y=im["y"], dw=im["dw"], dh=im["dh"])
+        parts["glyph"].update(x=im["x"], y=im["y"], dw=im["dw"], dh=im["dh"])
         parts["mapper"].update(low=v.vmin, high=v.vmax)
         parts["bar"].title = v.value_label
         tooltips = [(x_name, "$x{custom}"), (y_name, "$y{custom}"), ("value", "@image{custom}")]
@@ -346,7 +346,6 @@ def bokeh_figure(
         else prepare(view, max_columns=max_columns, max_rows=max_rows, max_points=max_points)
     )
     p = _skeleton(drawing, height, x_range, css_class)
-    _PARTS[p]["layout"] = drawing.layout
     _fill(p, drawing)
     return p
 
@@ -361,7 +360,7 @@ def redraw(fig, drawing: Drawing, *, x_range=None) -> bool:
     parts = _PARTS.get(fig) if fig is not None else None
     if parts is None or parts["layout"] != drawing.layout:
         return False
-    if (x_range is not None) != parts["shared_x"] or (x_range is not None and fig.x_range is not x_range):
+    if parts["shared_x_range"] is not x_range:  # shares another range, or none where one is asked for
         return False
     _fill(fig, drawing)
     return True

@@ -432,7 +432,6 @@ class StageExplorer:
             for fmt, label in labels.items()
         }
         self.result = None  # the last run shown (stimulus A)
-        self._drawing = None  # and its stage plot's drawing
         self.stage_key = None
         for name, w in self.stimulus_widgets.items():
             w.param.watch(functools.partial(self._on_stimulus_change, name), "value")
@@ -660,14 +659,13 @@ class StageExplorer:
             self.error.visible = False
             self.result, self.stage_key = result, stage_key
             self._refresh_stage_labels(result)
-            self._drawing = drawing
             _draw(self.plot, drawing, PLOT_HEIGHT)
             self.plot_caption.object = caption
             info = result.info[core.view_keys(stage_key)[0]]
             label = {v: k for k, v in self.stage_select.options.items()}.get(stage_key, info.label)
             self.about.object = f"**{label}**: {info.about}"
             self.readout.object = core.format_readout(core.readout(result, stage_key))
-            self._show_compare(other)
+            self._show_compare(other, drawing)
             self._update_download_names()
             self.stimulus_readout.object = (
                 f"**A**: {stim.describe()}"
@@ -683,7 +681,7 @@ class StageExplorer:
                 with pn.io.unlocked():
                     self._show_media(stim, media)
 
-    def _show_compare(self, other):
+    def _show_compare(self, other, drawing):
         if other is None:
             self.compare_plot.object = None
             self.compare_readout.object = ""
@@ -693,7 +691,7 @@ class StageExplorer:
             self.compare_readout.object = f"*{other}*"
             return
         result_b, drawing_b, key_b = other
-        same_x = drawing_b.view.xlabel == self._drawing.view.xlabel and drawing_b.view.log_x == self._drawing.view.log_x
+        same_x = drawing_b.view.xlabel == drawing.view.xlabel and drawing_b.view.log_x == drawing.view.log_x
         _draw(self.compare_plot, drawing_b, PLOT_HEIGHT, x_range=self.plot.object.x_range if same_x else None)
         which = "B" if self.compare_select.value == "stimulus" else result_b.model
         self.compare_readout.object = f"**{which}**: " + core.format_readout(
