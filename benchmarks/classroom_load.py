@@ -45,10 +45,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from workbench.dashboards.core import STIMULUS_CONTROLS
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from workbench.dashboards.core import STIMULUS_CONTROLS  # noqa: E402 - after the repository is on the path
 
 MOVE_TIMEOUT_S = 30.0
 SLIDERS = (("param-level_db_spl", 0.5), ("param-frequency_hz", 0.3), ("model", 0.2))
@@ -312,7 +312,6 @@ class Student(threading.Thread):
                 {"student": self.index, "slider": css[0] if css else slider.title, "to": value, "readout": before}
             )
             self.moves.append(MOVE_TIMEOUT_S)
-
         else:
             self.moves.append(time.perf_counter() - t0)
 
