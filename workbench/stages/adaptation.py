@@ -33,14 +33,77 @@ PRESETS = {
 
 
 def min_level_from_db(min_spl_db, dboffset: float = 100.0) -> torch.Tensor:
-    """Floor amplitude for a minimum level in dB SPL: ``10^((L - dboffset)/20)``
-    (0 dB SPL at dboffset 100 -> 1e-5, AMT's ``setdbspl(minspl)``)."""
+    """Floor amplitude of the adaptation loops for a minimum level in dB SPL.
+
+    ``10^((min_spl_db - dboffset) / 20)``, AMT's ``setdbspl(minspl)``: 0 dB SPL at dboffset 100
+    is 1e-5.
+
+    Parameters
+    ----------
+    min_spl_db : float or Tensor, dB SPL
+        Minimum level (AMT ``minspl``), any shape (e.g. ``(C,)``, one per channel).
+    dboffset : float, dB SPL
+        Calibration: an rms of 1 is ``dboffset`` dB SPL (100).
+
+    Returns
+    -------
+    Tensor
+        Amplitude in AMT full-scale units, float64, the shape of ``min_spl_db``.
+
+    References
+    ----------
+    Dau, Puschel & Kohlrausch (1996), J. Acoust. Soc. Am. 99, 3615-3622; AMT ``adaptloop``.
+
+    See Also
+    --------
+    AdaptLoop : takes it as ``min_level`` (or computes it from ``min_spl_db``).
+
+    Examples
+    --------
+    >>> min_level_from_db(torch.tensor([0.0, 20.0]))
+    tensor([1.0000e-05, 1.0000e-04], dtype=torch.float64)
+    """
     return db_to_amt(min_spl_db, dboffset)
 
 
 def adaptloop(x: torch.Tensor, fs: float, tau_s=DAU1996_TAU_S, limit: float = 10.0, min_level=1e-5) -> torch.Tensor:
-    """Functional :class:`AdaptLoop` (``x`` is ``(..., time)``; ``min_level`` a scalar or one
-    value per channel, broadcast against ``x.shape[:-1]``)."""
+    """Adaptation loops on an envelope (pure form of :class:`AdaptLoop`).
+
+    Parameters
+    ----------
+    x : Tensor, AMT units (dboffset 100)
+        IHC envelope ``(..., T)``, usually ``(B, C, T)``.
+    fs : float, Hz
+    tau_s : sequence of float or Tensor, s
+        Loop time constants ``(n_loops,)`` (Dau et al. 1996: 5, 50, 129, 253, 500 ms).
+    limit : float
+        Overshoot limit (10 as dau1997, 5 as osses2021; <= 1 disables limiting).
+    min_level : float or Tensor, AMT units
+        Input floor, a scalar or one value per channel ``(C,)`` broadcast against
+        ``x.shape[:-1]`` (:func:`min_level_from_db`).
+
+    Returns
+    -------
+    Tensor
+        Adapted envelope in model units (MU), shape of ``x``: 0 at the floor, about 100 MU for
+        a stationary input at amplitude 1.
+
+    References
+    ----------
+    Dau, Puschel & Kohlrausch (1996), J. Acoust. Soc. Am. 99, 3615-3622; Dau, Kollmeier &
+    Kohlrausch (1997), J. Acoust. Soc. Am. 102, 2892-2905; Osses & Kohlrausch (2021), J.
+    Acoust. Soc. Am. 149, 3534-3547.
+
+    See Also
+    --------
+    AdaptLoop : the Module (presets, validation, backend choice).
+
+    Examples
+    --------
+    >>> y = adaptloop(torch.ones(1, 2, 16000), 16000)  # 1 s at 100 dB SPL
+    >>> y.shape, round(float(y[0, 0, -1]))
+    (torch.Size([1, 2, 16000]), 100)
+    """
     tau = torch.as_tensor(tau_s, dtype=x.dtype, device=x.device)
     return adaptation_loops(x, tau, check_fs(fs), float(limit), torch.as_tensor(min_level).to(x))
 
@@ -158,9 +221,41 @@ class AdaptLoop(nn.Module):
 
 
 def highpass_adaptation(x: torch.Tensor, fs: float, cutoff_hz=3.0, order: int = 1) -> torch.Tensor:
-    """Functional :class:`HighpassAdaptation`: Butterworth high-pass of ``x`` ``(..., T)``,
-    designed and run in float64 (the 3 Hz pole sits 4e-4 from the unit circle at 44.1 kHz),
-    returned in ``x``'s dtype."""
+    """King et al.'s "adaptation" as a function: a Butterworth high-pass along the last axis.
+
+    Designed and run in float64 (the 3 Hz pole sits 4e-4 from the unit circle at 44.1 kHz),
+    returned in ``x``'s dtype.
+
+    Parameters
+    ----------
+    x : Tensor
+        IHC envelope ``(..., T)``, usually ``(B, C, T)``, any units.
+    fs : float, Hz
+    cutoff_hz : float or Tensor, Hz
+        High-pass cutoff (3 Hz); a 0-d tensor that requires grad receives gradients.
+    order : int
+        Filter order (1).
+
+    Returns
+    -------
+    Tensor
+        ``x`` high-passed, same shape, units and dtype.
+
+    References
+    ----------
+    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293; AMT 1.4 ``king2019``
+    ('adt_hp').
+
+    See Also
+    --------
+    HighpassAdaptation : the Module (filter designed once).
+
+    Examples
+    --------
+    >>> y = highpass_adaptation(torch.ones(1, 8000, dtype=torch.float64), 8000)
+    >>> float(y[..., -1]) < 1e-6  # a constant envelope decays to 0
+    True
+    """
     cutoff = (
         cutoff_hz.double()
         if isinstance(cutoff_hz, torch.Tensor)

@@ -14,15 +14,66 @@ from workbench._validation import check_choice, check_range, check_real_array
 
 
 def knee_amplitude(knee_db: float, dboffset: float) -> float:
-    """Amplitude of the knee level ``knee_db`` (dB SPL) at calibration ``dboffset``."""
+    """Amplitude of a knee level at a calibration.
+
+    Parameters
+    ----------
+    knee_db : float, dB SPL
+        Knee level.
+    dboffset : float, dB SPL
+        Calibration: an rms of 1 is ``dboffset`` dB SPL.
+
+    Returns
+    -------
+    float
+        ``10^((knee_db - dboffset) / 20)``, in the signal's full-scale units.
+
+    References
+    ----------
+    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293; AMT 1.4 ``king2019``.
+
+    Examples
+    --------
+    >>> round(knee_amplitude(30.0, 100.0), 8)  # 10^-3.5
+    0.00031623
+    """
     return 10.0 ** ((knee_db - dboffset) / 20.0)
 
 
 def broken_stick(x: torch.Tensor, n, knee: float) -> torch.Tensor:
-    """Linear up to ``|x| = knee``, then ``sign(x) knee (|x|/knee)^n`` (continuous at the knee).
+    """Broken-stick compression of King et al. (2019), sign kept.
 
-    ``n``: exponent, a float or a tensor broadcasting against ``x`` (e.g. ``(channels, 1)``
-    for per-channel exponents, as AMT allows).
+    Linear up to ``|x| = knee``, then ``sign(x) knee (|x| / knee)^n``; continuous at the knee.
+
+    Parameters
+    ----------
+    x : Tensor, full-scale units
+        Gammatone output ``(..., T)``, usually ``(B, C, T)``.
+    n : float or Tensor
+        Exponent in (0, 1]; a tensor broadcasts against ``x``, e.g. ``(C, 1)`` for one
+        exponent per channel (as AMT allows).
+    knee : float, full-scale units
+        Knee amplitude (:func:`knee_amplitude`).
+
+    Returns
+    -------
+    Tensor
+        Compressed signal, shape and units of ``x``. Gradients stay finite on both branches.
+
+    References
+    ----------
+    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293; AMT 1.4 ``king2019``.
+
+    See Also
+    --------
+    Compression : the Module ('brokenstick').
+    power_law : the same power law without the linear part.
+    workbench.stages.drnl.broken_stick : the DRNL's ``min(a|x|, b|x|^c)``, a different law.
+
+    Examples
+    --------
+    >>> broken_stick(torch.tensor([1e-4, 1.0]), 0.5, 1e-2)  # below the knee: unchanged
+    tensor([1.0000e-04, 1.0000e-01])
     """
     mag = x.abs()
     # Clamp before the power so the unused branch never sees |x| < knee (no inf/NaN grads).
@@ -31,7 +82,38 @@ def broken_stick(x: torch.Tensor, n, knee: float) -> torch.Tensor:
 
 
 def power_law(x: torch.Tensor, n, knee: float) -> torch.Tensor:
-    """``sign(x) knee (|x|/knee)^n`` everywhere (expands below the knee, as AMT warns)."""
+    """Power-law compression ``sign(x) knee (|x| / knee)^n`` on the whole range.
+
+    Below the knee it expands (AMT warns of this), unlike :func:`broken_stick`.
+
+    Parameters
+    ----------
+    x : Tensor, full-scale units
+        Gammatone output ``(..., T)``, usually ``(B, C, T)``.
+    n : float or Tensor
+        Exponent in (0, 1]; a tensor broadcasts against ``x`` (``(C, 1)``: one per channel).
+    knee : float, full-scale units
+        Amplitude where input and output are equal (:func:`knee_amplitude`).
+
+    Returns
+    -------
+    Tensor
+        Compressed signal, shape and units of ``x``.
+
+    References
+    ----------
+    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293; AMT 1.4 ``king2019``
+    ('power').
+
+    See Also
+    --------
+    Compression : the Module ('power').
+
+    Examples
+    --------
+    >>> power_law(torch.tensor([1e-4, -1.0]), 0.5, 1e-2)  # 1e-4 is raised to 1e-3
+    tensor([ 0.0010, -0.1000])
+    """
     tiny = torch.finfo(x.dtype).tiny
     return torch.sign(x) * knee * (x.abs().clamp_min(tiny) / knee) ** n
 
