@@ -19,10 +19,37 @@ CRITERIA = ("greater", "less")
 
 
 def stack_representation(representation) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(B, C, M, T)`` zero-padded tensor and ``(C, M)`` bool mask of present entries.
+    """Any model output in one layout: a zero-padded ``(B, C, M, T)`` tensor and its mask.
 
-    Accepts a list of ``(B, M_i, T)`` (or unbatched ``(M_i, T)``) tensors, or one tensor
-    ``(B, T)``, ``(B, C, T)`` or ``(B, C, M, T)``; NaN entries (AMT's padding) count as absent.
+    Parameters
+    ----------
+    representation : Tensor or list of Tensor
+        One tensor ``(B, T)``, ``(B, C, T)`` or ``(B, C, M, T)``, or a list of ``C`` tensors
+        ``(B, M_i, T)`` (or ``(M_i, T)``) as the modulation filterbanks return.
+        NaN entries (AMT's padding) count as absent.
+
+    Returns
+    -------
+    values : Tensor
+        ``(B, C, M, T)``, the input's units; absent entries are 0. A tensor without C or M
+        axes gets them of size 1.
+    mask : Tensor
+        ``(C, M)`` bool, True where a filter is present.
+
+    References
+    ----------
+    Dau, Kollmeier & Kohlrausch (1997), J. Acoust. Soc. Am. 102, 2892-2905 (a number of
+    modulation filters that depends on the channel); AMT ``modfilterbank``.
+
+    See Also
+    --------
+    workbench.models.base.AuditoryModel.representation : the same layout from a model's input.
+
+    Examples
+    --------
+    >>> values, mask = stack_representation([torch.ones(1, 2, 5), torch.ones(1, 3, 5)])
+    >>> values.shape, mask.tolist()
+    (torch.Size([1, 2, 3, 5]), [[True, True, False], [True, True, True]])
     """
     if isinstance(representation, torch.Tensor):
         x = representation
@@ -66,8 +93,39 @@ def _check_range(window, lower, upper, name: str, unit: str):
 def roi_selection(
     representation, fs: float, time_window=None, channel_range=None, modulation_range=None
 ) -> list[torch.Tensor]:
-    """Region of interest: time window (s, start/end), channel and modulation index ranges
-    (Python slices ``[start:end]``). Returns a list of ``(B, M_i', T')`` tensors."""
+    """Region of interest of a representation: a time window and ranges of channels and
+    modulation filters.
+
+    Parameters
+    ----------
+    representation : Tensor or list of Tensor
+        One tensor ``(B, T)``, ``(B, C, T)`` or ``(B, C, M, T)``, or a list of ``C`` tensors
+        ``(B, M_i, T)`` (or ``(M_i, T)``) as the modulation filterbanks return.
+    fs : float, Hz
+        Sampling rate of the T axis.
+    time_window : (float, float), s, optional
+        ``(start, end)``, ``0 <= start < end <= T / fs``; samples ``int(start fs)`` to
+        ``int(end fs)``.
+    channel_range, modulation_range : (int, int), optional
+        Index ranges ``(start, end)`` as Python slices (``end`` excluded) over C and M.
+
+    Returns
+    -------
+    list of Tensor
+        One ``(B, M_i', T')`` tensor per selected channel (its present filters only), the
+        input's units.
+
+    References
+    ----------
+    Jepsen, Ewert & Dau (2008), J. Acoust. Soc. Am. 124, 422-438 (the CASP decision stage
+    on the internal representation); Paulick, Relano-Iborra & Dau (2024), Hear. Res.
+
+    Examples
+    --------
+    >>> roi = roi_selection(torch.ones(1, 3, 2, 100), 100.0, time_window=(0.2, 0.5), channel_range=(1, 3))
+    >>> [r.shape for r in roi]
+    [torch.Size([1, 2, 30]), torch.Size([1, 2, 30])]
+    """
     x, mask = stack_representation(representation)
     n_time, n_chan, n_mod = x.shape[-1], x.shape[1], x.shape[2]
     t = _check_range(time_window, 0.0, n_time / fs, "time_window", "s")
@@ -96,10 +154,37 @@ def _weights(mask: torch.Tensor, channel_weights, modulation_weights, like: torc
 def decision_variable(
     representation, metric: str = "rms", channel_weights=None, modulation_weights=None
 ) -> torch.Tensor:
-    """Scalar per batch item ``(B,)``; weights w[c, m] = channel_weights[c] * modulation_weights[m].
+    """One number per batch item from a representation: a weighted rms, mean, max or l2 norm.
 
-    'rms': sqrt(sum w mean_t x^2 / sum w); 'mean': sum w mean_t x / sum w;
-    'max': max of w x over entries with w > 0 and all t; 'l2': sqrt(sum w sum_t x^2). Absent entries are skipped.
+    With weights ``w[c, m] = channel_weights[c] modulation_weights[m]`` over present entries:
+    'rms' ``sqrt(sum w mean_t x^2 / sum w)``; 'mean' ``sum w mean_t x / sum w``; 'max' the
+    largest ``w x`` where ``w > 0``; 'l2' ``sqrt(sum w sum_t x^2)``.
+
+    Parameters
+    ----------
+    representation : Tensor or list of Tensor
+        One tensor ``(B, T)``, ``(B, C, T)`` or ``(B, C, M, T)``, or a list of ``C`` tensors
+        ``(B, M_i, T)`` (or ``(M_i, T)``) as the modulation filterbanks return.
+    metric : {'rms', 'mean', 'max', 'l2'}
+    channel_weights : Tensor, optional
+        ``(C,)``, finite and >= 0 (default all 1).
+    modulation_weights : Tensor, optional
+        ``(M,)``, finite and >= 0 (default all 1).
+
+    Returns
+    -------
+    Tensor
+        ``(B,)``, the representation's units.
+
+    References
+    ----------
+    Jepsen, Ewert & Dau (2008), J. Acoust. Soc. Am. 124, 422-438 (the CASP decision stage
+    on the internal representation); Paulick, Relano-Iborra & Dau (2024), Hear. Res.
+
+    Examples
+    --------
+    >>> decision_variable(torch.full((2, 3, 10), 2.0))
+    tensor([2., 2.])
     """
     check_choice(metric, METRICS, "metric")
     x, mask = stack_representation(representation)
@@ -116,8 +201,36 @@ def decision_variable(
 
 
 def template_correlation(representation, template, normalize: bool = True) -> torch.Tensor:
-    """Correlation ``(B,)`` of a representation with a template of the same layout (template
-    batch 1 or B). ``normalize``: Pearson coefficient over present entries; else the inner product."""
+    """Correlation of a representation with a template of the same layout.
+
+    Parameters
+    ----------
+    representation : Tensor or list of Tensor
+        One tensor ``(B, T)``, ``(B, C, T)`` or ``(B, C, M, T)``, or a list of ``C`` tensors
+        ``(B, M_i, T)`` (or ``(M_i, T)``) as the modulation filterbanks return.
+    template : Tensor or list of Tensor
+        Same layout as ``representation``, with batch 1 (shared) or B.
+    normalize : bool
+        True: Pearson coefficient over the entries present in both; False: the plain inner
+        product.
+
+    Returns
+    -------
+    Tensor
+        ``(B,)``: dimensionless in [-1, 1] when ``normalize``, else in the product of the two
+        units.
+
+    References
+    ----------
+    Jepsen, Ewert & Dau (2008), J. Acoust. Soc. Am. 124, 422-438 (the CASP decision stage
+    on the internal representation); Paulick, Relano-Iborra & Dau (2024), Hear. Res.
+
+    Examples
+    --------
+    >>> x = torch.arange(6.0).reshape(1, 1, 6)
+    >>> template_correlation(x, 2 * x + 1)
+    tensor([1.])
+    """
     x, mask = stack_representation(representation)
     t, t_mask = stack_representation(template)
     if t.shape[1:] != x.shape[1:] or t.shape[0] not in (1, x.shape[0]):
@@ -135,7 +248,32 @@ def template_correlation(representation, template, normalize: bool = True) -> to
 
 
 def make_decision(decision_var: torch.Tensor, threshold: float = 0.0, criterion: str = "greater") -> torch.Tensor:
-    """Bool ``(B,)``: decision_var > threshold ('greater') or < threshold ('less')."""
+    """Yes/no decision per batch item: the decision variable against a threshold.
+
+    Parameters
+    ----------
+    decision_var : Tensor
+        ``(B,)`` (:func:`decision_variable`, :func:`template_correlation`).
+    threshold : float
+        In the decision variable's units.
+    criterion : {'greater', 'less'}
+        'greater': True where ``decision_var > threshold``; 'less': where it is below.
+
+    Returns
+    -------
+    Tensor
+        ``(B,)`` bool.
+
+    References
+    ----------
+    Jepsen, Ewert & Dau (2008), J. Acoust. Soc. Am. 124, 422-438 (the CASP decision stage
+    on the internal representation); Paulick, Relano-Iborra & Dau (2024), Hear. Res.
+
+    Examples
+    --------
+    >>> make_decision(torch.tensor([0.2, -0.1]))
+    tensor([ True, False])
+    """
     check_choice(criterion, CRITERIA, "criterion")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold != threshold:
         raise TypeError(f"threshold must be a real number, got {threshold!r}")

@@ -27,13 +27,39 @@ _FREEZE_ABOVE_HZ, _FROZEN_AT_HZ = 1000.0, 1500.0
 
 
 def drnl_parameters(center_freqs_hz, model: str = "paulick2024", subject: str = "NH") -> dict:
-    """Per-channel DRNL parameters (float64 tensors, shape ``(C,)``) from AMT's regressions:
-    ``log10(p) = p0 + m log10(cf)`` with the (p0, m) of Lopez-Poveda & Meddis (2001, Table III,
-    normal hearing) as AMT 1.6 ``paulick2024_drnl`` carries them; c = 10^-0.60206 = 0.25.
+    """Per-channel DRNL parameters from AMT's regressions on the centre frequency.
 
-    Keys: ``cf_lin``, ``bw_lin``, ``lp_lin`` (Hz), ``gain_lin``, ``cf_nlin``, ``bw_nlin``,
-    ``lp_nlin`` (Hz), ``a``, ``b``, ``c``. ``subject`` 'NH' (normal hearing) or 'HIx'
-    (AMT's example without compression: a = 0).
+    Each parameter is ``10^(p0 + m log10(cf))`` with the (p0, m) of Lopez-Poveda & Meddis
+    (2001, Table III, normal hearing) as AMT 1.6 ``paulick2024_drnl`` carries them; for
+    'NH' the nonlinear-path ``a`` and ``b`` use ``cf = 1500`` Hz above 1 kHz, as AMT does;
+    ``c`` is ``10^-0.60206 = 0.25``.
+
+    Parameters
+    ----------
+    center_freqs_hz : array_like, Hz
+        ``(C,)`` channel centre frequencies.
+    model : {'paulick2024', 'jepsen2008'}
+        Both use the same regressions (they differ in the section counts).
+    subject : {'NH', 'HIx'}
+        Normal hearing, or AMT's example without compression (``a = 0``).
+
+    Returns
+    -------
+    dict of str to Tensor
+        float64 ``(C,)`` tensors: ``cf_lin``, ``bw_lin``, ``lp_lin`` (Hz), ``gain_lin``,
+        ``cf_nlin``, ``bw_nlin``, ``lp_nlin`` (Hz), ``a``, ``b``, ``c`` (the broken stick's).
+
+    References
+    ----------
+    Lopez-Poveda & Meddis (2001), J. Acoust. Soc. Am. 110, 3107-3118; Jepsen, Ewert & Dau
+    (2008), J. Acoust. Soc. Am. 124, 422-438; Paulick, Relano-Iborra & Dau (2024), Hear. Res.;
+    AMT 1.6 ``paulick2024_drnl``.
+
+    Examples
+    --------
+    >>> p = drnl_parameters([1000.0])
+    >>> round(float(p["cf_lin"][0]), 1), round(float(p["bw_nlin"][0]), 1), round(float(p["c"][0]), 6)
+    (961.1, 189.7, 0.25)
     """
     check_choice(model, _SECTION_COUNTS, "model")
     check_choice(subject, ("NH", "HIx"), "subject")
@@ -59,7 +85,7 @@ def drnl_parameters(center_freqs_hz, model: str = "paulick2024", subject: str = 
     return p
 
 
-def gammatone_classic_sos(center_freqs_hz, bandwidths_hz, fs: float, order: int) -> torch.Tensor:
+def _gammatone_classic_sos(center_freqs_hz, bandwidths_hz, fs: float, order: int) -> torch.Tensor:
     """AMT 'classic' real gammatone as ``order`` identical biquads, shape ``(C, order, 6)``.
 
     Each section: poles at exp(-phi +- i theta), a real zero at the poles' real part, gain
@@ -77,7 +103,39 @@ def gammatone_classic_sos(center_freqs_hz, bandwidths_hz, fs: float, order: int)
 
 
 def butter2_lowpass_sos(cutoff_hz, fs: float, count: int) -> torch.Tensor:
-    """MATLAB ``butter(2, fc/(fs/2))`` (bilinear, prewarped) repeated ``count`` times: (C, count, 6)."""
+    """2nd-order Butterworth low-passes as MATLAB ``butter(2, fc/(fs/2))`` designs them, repeated.
+
+    Bilinear transform with pre-warping, the coefficients in closed form (float64).
+
+    Parameters
+    ----------
+    cutoff_hz : array_like, Hz
+        ``(C,)`` cutoffs, one per channel (1-D).
+    fs : float, Hz
+    count : int
+        Number of identical sections in each channel's cascade.
+
+    Returns
+    -------
+    Tensor
+        ``(C, count, 6)`` float64 sections ``[b0 b1 b2 1 a1 a2]``, unit gain at DC.
+
+    References
+    ----------
+    Lopez-Poveda & Meddis (2001), J. Acoust. Soc. Am. 110, 3107-3118; Jepsen, Ewert & Dau
+    (2008), J. Acoust. Soc. Am. 124, 422-438; Paulick, Relano-Iborra & Dau (2024), Hear. Res.;
+    AMT 1.6 ``paulick2024_drnl``.
+
+    See Also
+    --------
+    workbench.stages.filters.butter : Butterworth designs of any order and type.
+
+    Examples
+    --------
+    >>> sos = butter2_lowpass_sos([1000.0], 16000, 2)
+    >>> sos.shape, round(float(sos[0, 0, :3].sum() / sos[0, 0, 3:].sum()), 12)
+    (torch.Size([1, 2, 6]), 1.0)
+    """
     k = torch.tan(math.pi * torch.as_tensor(cutoff_hz, dtype=torch.float64) / fs)
     norm = 1 / (1 + math.sqrt(2) * k + k**2)
     one = torch.ones_like(k)
@@ -89,11 +147,40 @@ def butter2_lowpass_sos(cutoff_hz, fs: float, count: int) -> torch.Tensor:
 
 
 def broken_stick(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    """``sign(x) * min(a|x|, b|x|^c)``; a, b, c of shape ``(C,)`` act on ``(B, C, T)``.
+    """The DRNL's compressive nonlinearity ``sign(x) min(a|x|, b|x|^c)``.
 
-    The power is taken on a floored magnitude so its gradient stays finite at x = 0 (there
-    the linear branch is the smaller one and is selected anyway). One fused pass on CPU
-    (:func:`workbench.kernels.broken_stick.broken_stick`).
+    The power is taken on a floored magnitude so that its gradient stays finite at x = 0
+    (there the linear branch is the smaller one and is selected anyway). One fused pass on
+    CPU (:func:`workbench.kernels.broken_stick.broken_stick`).
+
+    Parameters
+    ----------
+    x : Tensor, m/s
+        Output of the nonlinear path's first gammatone, ``(B, C, T)``.
+    a, b, c : Tensor
+        ``(C,)`` per channel (:func:`drnl_parameters`): linear gain, compressive gain and
+        exponent.
+
+    Returns
+    -------
+    Tensor
+        ``(B, C, T)``, m/s.
+
+    References
+    ----------
+    Lopez-Poveda & Meddis (2001), J. Acoust. Soc. Am. 110, 3107-3118; Jepsen, Ewert & Dau
+    (2008), J. Acoust. Soc. Am. 124, 422-438; Paulick, Relano-Iborra & Dau (2024), Hear. Res.;
+    AMT 1.6 ``paulick2024_drnl``.
+
+    See Also
+    --------
+    workbench.stages.compression.broken_stick : King et al.'s broken stick (a knee level).
+
+    Examples
+    --------
+    >>> one = lambda v: torch.tensor([v], dtype=torch.float64)
+    >>> broken_stick(torch.tensor([[[1e-3, -10.0]]], dtype=torch.float64), one(1.0), one(1.0), one(0.25))
+    tensor([[[ 1.0000e-03, -1.7783e+00]]], dtype=torch.float64)
     """
     return fused_broken_stick(x, a, b, c)
 
@@ -107,10 +194,49 @@ def drnl(
     b: torch.Tensor,
     c: torch.Tensor,
 ) -> torch.Tensor:
-    """DRNL filterbank on ``x (B, T)`` -> ``(B, C, T)``.
+    """Dual-resonance nonlinear filterbank on designed sections (pure form of
+    :class:`DRNLFilterbank`).
 
-    ``linear_sos (C, n, 6)``: gain-scaled gammatone + lowpasses; ``nonlinear_pre_sos``:
-    gammatone before the broken stick; ``nonlinear_post_sos``: gammatone + lowpass after it.
+    Per channel: ``linear_sos(x) + nonlinear_post_sos(broken_stick(nonlinear_pre_sos(x)))``.
+
+    Parameters
+    ----------
+    x : Tensor, m/s
+        Stapes velocity ``(B, T)`` (the middle-ear output).
+    linear_sos : Tensor
+        ``(C, n, 6)`` sections of the linear path: gammatones (the linear gain folded into the
+        first section) then low-passes.
+    nonlinear_pre_sos : Tensor
+        ``(C, n, 6)`` gammatone before the broken stick.
+    nonlinear_post_sos : Tensor
+        ``(C, n, 6)`` gammatone and low-passes after it.
+    a, b, c : Tensor
+        ``(C,)`` broken-stick parameters (:func:`broken_stick`).
+
+    Returns
+    -------
+    Tensor
+        Basilar-membrane velocity ``(B, C, T)``, m/s, in the dtype of ``x`` and the sections
+        (:class:`DRNLFilterbank` runs it in float64).
+
+    References
+    ----------
+    Lopez-Poveda & Meddis (2001), J. Acoust. Soc. Am. 110, 3107-3118; Jepsen, Ewert & Dau
+    (2008), J. Acoust. Soc. Am. 124, 422-438; Paulick, Relano-Iborra & Dau (2024), Hear. Res.;
+    AMT 1.6 ``paulick2024_drnl``.
+
+    See Also
+    --------
+    DRNLFilterbank : designs the sections from the centre frequencies.
+
+    Examples
+    --------
+    >>> fb = DRNLFilterbank(16000, [500.0, 1000.0])
+    >>> f64 = lambda t: t.to(torch.float64)
+    >>> y = drnl(torch.zeros(1, 160, dtype=torch.float64), fb.linear_sos, fb.nonlinear_pre_sos,
+    ...          fb.nonlinear_post_sos, f64(fb.a), f64(fb.b), f64(fb.c))
+    >>> y.shape
+    torch.Size([1, 2, 160])
     """
     channels = linear_sos.shape[0]
     x = x.unsqueeze(-2).expand(x.shape[0], channels, x.shape[-1])
@@ -174,8 +300,8 @@ class DRNLFilterbank(nn.Module):
         self.model, self.subject = model, subject
         p = drnl_parameters(cf, model, subject)
         n_gt_lin, n_lp_lin, n_gt_nlin, n_lp_nlin = _SECTION_COUNTS[model]
-        gt_lin = gammatone_classic_sos(p["cf_lin"], p["bw_lin"], self.fs, n_gt_lin)
-        gt_nlin = gammatone_classic_sos(p["cf_nlin"], p["bw_nlin"], self.fs, n_gt_nlin)
+        gt_lin = _gammatone_classic_sos(p["cf_lin"], p["bw_lin"], self.fs, n_gt_lin)
+        gt_nlin = _gammatone_classic_sos(p["cf_nlin"], p["bw_nlin"], self.fs, n_gt_nlin)
         self.register_buffer("center_freqs_hz", cf.to(dtype))
         # The sections stay float64 (and so run in float64, see forward). Rounded to float32,
         # the coefficients of the low channels (poles and zero 0.01 inside the unit circle at
