@@ -136,7 +136,7 @@ _JEPSEN2008_IMPEDANCE = np.array(
 )
 
 
-def lopezpoveda2001_table() -> np.ndarray:
+def _lopezpoveda2001_table() -> np.ndarray:
     """Stapes peak velocity (m/s) at 0 dB SPL vs frequency (Hz), as AMT's ``fig2b``/'goode'.
 
     Displacement -> velocity (x 2 pi f), 104 dB SPL -> 0 dB SPL (linear), peak-to-peak ->
@@ -149,13 +149,39 @@ def lopezpoveda2001_table() -> np.ndarray:
 
 
 def fir2(order: int, freqs, gains, grid_n: int | None = None) -> np.ndarray:
-    """Frequency-sampling FIR design, as GNU Octave's ``fir2`` (Hamming window).
+    """Frequency-sampling FIR design with a Hamming window, as GNU Octave's ``fir2``.
 
-    ``freqs`` are normalised to Nyquist (0..1, increasing, first 0, last 1), ``gains`` the
-    linear amplitudes there. The response is linearly interpolated onto ``grid_n + 1``
-    uniform points (default 512, or the next power of two >= order+1), inverse-FFT'd as a
-    zero-phase response, centred at ``order/2``, truncated to ``order+1`` taps and windowed.
-    Only even orders (odd tap counts) are supported. Returns ``order+1`` float64 taps.
+    The response is interpolated linearly onto ``grid_n + 1`` uniform points, inverse-FFT'd
+    as a zero-phase response, centred at ``order / 2``, truncated to ``order + 1`` taps and
+    windowed. Only even orders (odd tap counts) are supported.
+
+    Parameters
+    ----------
+    order : int
+        Even filter order >= 2.
+    freqs : array_like
+        ``(n,)`` frequencies re Nyquist, increasing strictly from 0 to 1.
+    gains : array_like
+        ``(n,)`` linear amplitude gains at ``freqs``.
+    grid_n : int, optional
+        Interpolation grid (rounded up to a power of two; default 512, or ``order + 1`` from
+        1023 taps up).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(order + 1,)`` float64 taps, symmetric (linear phase).
+
+    References
+    ----------
+    GNU Octave signal package, ``fir2``; AMT 1.4 ``headphonefilter`` and ``middleearfilter``,
+    whose FIRs it designs.
+
+    Examples
+    --------
+    >>> b = fir2(20, [0.0, 0.5, 1.0], [1.0, 1.0, 0.0])
+    >>> b.shape, bool(np.allclose(b, b[::-1]))
+    ((21,), True)
     """
     if not isinstance(order, int) or order < 2 or order % 2:
         raise ValueError(f"order must be an even integer >= 2, got {order!r}")
@@ -177,10 +203,32 @@ def fir2(order: int, freqs, gains, grid_n: int | None = None) -> np.ndarray:
 
 
 def minimum_phase(b: np.ndarray) -> np.ndarray:
-    """Minimum-phase FIR with the magnitude of ``b`` on its own FFT grid (same length).
+    """Minimum-phase FIR with the magnitude response of ``b`` (AMT's 'minimum' middle ear).
 
-    Phase = -Hilbert transform of log|B| (:func:`workbench.dsp.hilbert_transform`, as MATLAB
-    ``hilbert``); this is AMT's ``middleearfilter(..., 'minimum')`` construction.
+    The phase is minus the Hilbert transform of ``log|B|`` on the FFT grid of ``b``
+    (:func:`workbench.dsp.hilbert_transform`, as MATLAB ``hilbert``).
+
+    Parameters
+    ----------
+    b : numpy.ndarray
+        ``(L,)`` taps with no zero of ``|B|`` on the grid.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(L,)`` real float64 taps, the energy at the start.
+
+    References
+    ----------
+    AMT 1.4 ``middleearfilter(..., 'minimum')``; Oppenheim & Schafer, Discrete-Time Signal
+    Processing, 3rd ed. (2010) (the minimum-phase / Hilbert-transform relation).
+
+    Examples
+    --------
+    >>> b = fir2(20, [0.0, 0.5, 1.0], [1.0, 1.0, 0.0])
+    >>> h = minimum_phase(b)
+    >>> bool(np.allclose(np.abs(np.fft.fft(h)), np.abs(np.fft.fft(b))))  # same magnitude
+    True
     """
     log_mag = np.log(np.abs(np.fft.fft(b)))
     phase = -hilbert_transform(torch.as_tensor(log_mag)).numpy()
@@ -196,9 +244,34 @@ def _table_to_fir2_grid(table: np.ndarray, fs: float, zero_at_nyquist: bool):
 
 
 def headphone_fir(fs: float, order: int = 512) -> np.ndarray:
-    """Headphone + outer-ear FIR (AMT ``headphonefilter``), linear phase, ``order+1`` taps.
+    """Headphone + outer-ear FIR (AMT ``headphonefilter``): linear phase, ``order + 1`` taps.
 
-    Gain 0 at DC and Nyquist; at ``fs <= 20 kHz`` the table stops below Nyquist.
+    Designed by :func:`fir2` from Pralong & Carlile's table; gain 0 at DC and Nyquist; at
+    ``fs <= 20`` kHz the table stops below Nyquist.
+
+    Parameters
+    ----------
+    fs : float, Hz
+    order : int
+        Even FIR order (512).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(order + 1,)`` float64 taps, dimensionless (pressure gain).
+
+    References
+    ----------
+    Pralong & Carlile (1996), J. Acoust. Soc. Am. 100, 3785-3793; AMT 1.4 ``headphonefilter``.
+
+    See Also
+    --------
+    HeadphoneFilter : the stage that applies it.
+
+    Examples
+    --------
+    >>> headphone_fir(44100).shape
+    (513,)
     """
     fs = check_fs(fs)
     order = check_int(order, "order (FIR order)", 2, MAX_FIR_ORDER)
@@ -211,14 +284,42 @@ def headphone_fir(fs: float, order: int = 512) -> np.ndarray:
 def middle_ear_fir(
     fs: float, order: int = 512, phase_type: str = "minimum", filter_type: str = "lopezpoveda2001"
 ) -> np.ndarray:
-    """Middle-ear FIR (AMT ``middleearfilter``), ``order+1`` taps.
+    """Middle-ear FIR (AMT ``middleearfilter``), ``order + 1`` taps.
 
-    'lopezpoveda2001' (AMT default): stapes velocity per Pa (table / 20 uPa), passband gain
-    about -66.5 dB; above 20 kHz sampling the table is extended every 1 kHz (amplitude / 1.1
-    per step) and closed at Nyquist, as AMT does. ``phase_type``: 'minimum' (AMT default) or
-    'zero' (the linear-phase ``fir2`` design, symmetric about ``order/2``).
-    'jepsen2008': inverse stapes impedance, zero at Nyquist, peak scaled to
-    ``1e-8 * 10^(104/20)``; AMT keeps it linear phase whatever ``phase_type`` says.
+    'lopezpoveda2001' (AMT default): stapes velocity per Pa (the table / 20 uPa), passband
+    about -66.5 dB; above 20 kHz sampling the table is continued every 1 kHz (amplitude / 1.1
+    per step) and closed at Nyquist, as AMT does. 'jepsen2008': inverse stapes impedance,
+    zero at Nyquist, peak scaled to ``1e-8 10^(104/20)``; AMT keeps it linear phase whatever
+    ``phase_type`` says.
+
+    Parameters
+    ----------
+    fs : float, Hz
+    order : int
+        Even FIR order (512).
+    phase_type : {'minimum', 'zero'}
+        Minimum phase (AMT default), or the linear-phase :func:`fir2` design symmetric about
+        ``order / 2``.
+    filter_type : {'lopezpoveda2001', 'jepsen2008'}
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(order + 1,)`` float64 taps: m/s per Pa ('lopezpoveda2001').
+
+    References
+    ----------
+    Lopez-Poveda & Meddis (2001), J. Acoust. Soc. Am. 110, 3107-3118; Goode et al. (1994);
+    Jepsen, Ewert & Dau (2008), J. Acoust. Soc. Am. 124, 422-438; AMT 1.4 ``middleearfilter``.
+
+    See Also
+    --------
+    MiddleEarFilter : the stage that applies it (optionally normalised to 0 dB).
+
+    Examples
+    --------
+    >>> round(peak_gain_db(middle_ear_fir(44100)), 1)
+    -66.5
     """
     fs = check_fs(fs)
     order = check_int(order, "order (FIR order)", 2, MAX_FIR_ORDER)
@@ -231,7 +332,7 @@ def middle_ear_fir(
             table = table[table[:, 0] < fs / 2]
         b = fir2(order, *_table_to_fir2_grid(table, fs, zero_at_nyquist=True))
         return b / np.abs(np.fft.fft(b)).max() * 1e-8 * 10 ** (104 / 20)
-    table = lopezpoveda2001_table()
+    table = _lopezpoveda2001_table()
     if fs <= 20000:
         table = table[table[:, 0] < fs / 2]
     else:
@@ -247,7 +348,30 @@ def middle_ear_fir(
 
 
 def peak_gain_db(b: np.ndarray, n_freqs: int = 8192) -> float:
-    """Max of 20 log10 |H| over ``n_freqs`` points on [0, pi) (MATLAB ``freqz(b, 1, n)``)."""
+    """Peak gain of an FIR in dB, as the maximum of MATLAB ``freqz(b, 1, n_freqs)``.
+
+    Parameters
+    ----------
+    b : numpy.ndarray
+        ``(L,)`` taps, ``L <= 2 n_freqs``.
+    n_freqs : int
+        Frequencies evaluated on [0, pi).
+
+    Returns
+    -------
+    float
+        ``max 20 log10 |H|``, dB.
+
+    References
+    ----------
+    Osses & Kohlrausch (2021), J. Acoust. Soc. Am. 149, 3534-3547; AMT 1.4 ``osses2021``
+    (its middle ear is normalised by this gain).
+
+    Examples
+    --------
+    >>> peak_gain_db(np.array([0.5, 0.5]))  # unit gain at DC
+    0.0
+    """
     if b.size > 2 * n_freqs:
         raise ValueError(f"filter longer than 2*n_freqs = {2 * n_freqs} taps")
     h = np.fft.rfft(b, 2 * n_freqs)[:n_freqs]
@@ -255,17 +379,44 @@ def peak_gain_db(b: np.ndarray, n_freqs: int = 8192) -> float:
 
 
 def fir_filter(x: torch.Tensor, taps: torch.Tensor, drop: int = 0) -> torch.Tensor:
-    """Causal FIR filtering along the last axis by FFT convolution; output length = input.
+    """Causal FIR filtering along the last axis by FFT convolution; the output keeps the length.
 
     ``out[n] = sum_k taps[k] x[n + drop - k]`` with ``x`` zero beyond its end: ``drop``
     samples of the filter's delay are removed (AMT's group-delay compensation appends
-    ``drop`` zeros, filters and drops the first ``drop`` outputs). ``taps`` has shape
-    ``(n_taps,)`` or broadcasts against ``x``'s leading dims with taps last.
+    ``drop`` zeros, filters and drops the first ``drop`` outputs).
 
     The convolution runs in float64 and returns ``x``'s dtype: a float32 FFT spreads an error
     of ~1e-7 of the signal's peak over all frequencies, which is 1e-5 to 1e-4 of a weak
     channel's signal after the filterbank (the adaptation loops then pass it on: Paulick2024's
     adaptation stage differed by 4.6e-5 between float32 and float64 from this alone).
+
+    Parameters
+    ----------
+    x : Tensor
+        Signal ``(..., T)``, any units (e.g. ``(B, T)`` Pa).
+    taps : Tensor
+        ``(L,)``, or ``(..., L)`` broadcasting against ``x``'s leading axes; differentiable.
+    drop : int
+        Leading output samples removed, ``0 <= drop < L + T``.
+
+    Returns
+    -------
+    Tensor
+        ``(..., T)``, units of ``x`` times those of the taps, ``x``'s dtype.
+
+    References
+    ----------
+    Osses & Kohlrausch (2021), J. Acoust. Soc. Am. 149, 3534-3547; AMT 1.4 ``osses2021``
+    (the delay compensation).
+
+    See Also
+    --------
+    FIRFilter : the stage form.
+
+    Examples
+    --------
+    >>> fir_filter(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.0, 1.0]), drop=1)  # delay removed
+    tensor([1., 2., 3.])
     """
     n_t, n_taps = x.shape[-1], taps.shape[-1]
     if not 0 <= drop < n_taps + n_t:
@@ -309,6 +460,11 @@ class FIRFilter(nn.Module):
     -------
     Tensor
         ``forward(x)``: ``(..., T)`` -> ``(..., T)``.
+
+    References
+    ----------
+    Osses & Kohlrausch (2021), J. Acoust. Soc. Am. 149, 3534-3547 (delay compensation, AMT 1.4
+    ``osses2021``); Paulick, Relano-Iborra & Dau (2024), Hear. Res. (causal, AMT 1.6).
 
     Examples
     --------
