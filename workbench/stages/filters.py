@@ -50,6 +50,11 @@ def butter(order: int, cutoff_hz, fs: float, btype: str = "low", dtype: torch.dt
     host and runs on any device. The range check of the cutoffs reads them and so runs for
     CPU tensors only.
 
+    References
+    ----------
+    Butterworth (1930), Wireless Engineer 7, 536-541; MATLAB ``butter`` and
+    ``scipy.signal.butter``, whose designs this reproduces.
+
     Examples
     --------
     >>> sos = butter(2, 1000.0, 16000)
@@ -130,8 +135,38 @@ def _sections(zeros: list[float], poles: torch.Tensor, pairs, singles, gain: tor
 
 
 def first_order_lowpass(cutoff_hz, fs: float, dtype: torch.dtype = torch.float64):
-    """1st-order Butterworth low-pass ``(b, a)``, each of shape ``(..., 2)``, for a scalar or
-    a tensor of cutoffs (``butter(1, fc/(fs/2))`` in MATLAB)."""
+    """1st-order Butterworth low-pass ``(b, a)``, as MATLAB ``butter(1, fc / (fs/2))``.
+
+    Bilinear transform with pre-warping, in closed form; differentiable in the cutoff.
+
+    Parameters
+    ----------
+    cutoff_hz : float or Tensor, Hz
+        Cutoff(s), shape ``(...)``, in (0, fs/2).
+    fs : float, Hz
+    dtype : torch.dtype
+        Of the coefficients (a tensor cutoff is cast to it).
+
+    Returns
+    -------
+    b, a : Tensor
+        ``(..., 2)`` each, ``a[..., 0] = 1``; unit gain at DC.
+
+    References
+    ----------
+    Butterworth (1930), Wireless Engineer 7, 536-541; MATLAB ``butter``; AMT ``ihcenvelope``,
+    which cascades it.
+
+    See Also
+    --------
+    butter : any order and type, as second-order sections.
+
+    Examples
+    --------
+    >>> b, a = first_order_lowpass(1000.0, 16000)
+    >>> round(float(b.sum() / a.sum()), 12)  # DC gain
+    1.0
+    """
     fs = check_fs(fs)
     k = torch.tan(math.pi * _as_cutoff(cutoff_hz, dtype) / fs)
     b0 = k / (1 + k)

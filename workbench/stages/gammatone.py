@@ -25,15 +25,68 @@ from workbench.units import erb_bandwidth_hz
 
 
 def default_bandwidth_factor(order: int) -> float:
-    """Patterson's ``betamul`` for a gammatone of order ``n`` (1.01859 for n = 4)."""
+    """Patterson's bandwidth factor ``betamul`` for a gammatone of order ``n``.
+
+    ``((n-1)!)^2 / (pi (2n-2)! 2^-(2n-2))``: the bandwidth parameter ``beta``, in units of
+    ``ERB(fc)``, at which the filter's equivalent rectangular bandwidth is ``ERB(fc)``.
+
+    Parameters
+    ----------
+    order : int
+        Gammatone order ``n`` >= 1.
+
+    Returns
+    -------
+    float
+        ``betamul``, ERB (1.01859 for n = 4).
+
+    References
+    ----------
+    Patterson et al. (1987); Lyon (1997); Hohmann (2002), Acta Acust. 88, 433-442; AMT
+    ``gammatone``.
+
+    Examples
+    --------
+    >>> round(default_bandwidth_factor(4), 5)
+    1.01859
+    """
     n = order
     return math.factorial(n - 1) ** 2 / (math.pi * math.factorial(2 * n - 2) * 2.0 ** (-(2 * n - 2)))
 
 
 def gammatone_coefficients(center_freqs_hz: torch.Tensor, bandwidth_factor: torch.Tensor, fs: float):
-    """One first-order complex section per channel: ``b (F, 1)``, ``a (F, 2)`` (complex).
+    """One complex first-order all-pole section per channel of AMT's 'complex' gammatone.
 
-    Differentiable in the centre frequencies and the bandwidth factor."""
+    Pole ``exp(-2 pi beta / fs + i 2 pi fc / fs)`` with ``beta = bandwidth_factor
+    ERB(fc)``, gain ``1 - exp(-2 pi beta / fs)``; ``order`` such sections in cascade are the
+    filter. Differentiable in the centre frequencies and the bandwidth factor.
+
+    Parameters
+    ----------
+    center_freqs_hz : Tensor, Hz
+        ``(C,)``.
+    bandwidth_factor : Tensor, ERB
+        ``betamul``, a scalar or ``(C,)``.
+    fs : float, Hz
+
+    Returns
+    -------
+    b : Tensor
+        ``(C, 1)`` complex numerator.
+    a : Tensor
+        ``(C, 2)`` complex denominator ``[1, -pole]``.
+
+    References
+    ----------
+    Patterson et al. (1987); Lyon (1997); Hohmann (2002), Acta Acust. 88, 433-442; AMT
+    ``gammatone``.
+
+    Examples
+    --------
+    >>> b, a = gammatone_coefficients(torch.tensor([500.0, 1000.0]), torch.tensor(1.019), 16000)
+    >>> b.shape, a.shape, a.dtype
+    (torch.Size([2, 1]), torch.Size([2, 2]), torch.complex64)
+    """
     beta = bandwidth_factor * erb_bandwidth_hz(center_freqs_hz)
     radius = torch.exp(-2 * math.pi * beta / fs)
     pole = torch.polar(radius, 2 * math.pi * center_freqs_hz / fs)
@@ -45,14 +98,50 @@ def gammatone_coefficients(center_freqs_hz: torch.Tensor, bandwidth_factor: torc
 def gammatone_filterbank(
     x: torch.Tensor, center_freqs_hz: torch.Tensor, fs: float, order: int = 4, bandwidth_factor=None
 ) -> torch.Tensor:
-    """Filter ``x`` ``(..., T)`` into ``(..., F, T)`` real gammatone channels (2*real)."""
+    """Gammatone filterbank (pure form of :class:`GammatoneFilterbank`; filters designed on each
+    call).
+
+    Parameters
+    ----------
+    x : Tensor
+        Signal ``(..., T)``, e.g. ``(B, T)``, any units.
+    center_freqs_hz : array_like or Tensor, Hz
+        ``(C,)`` channel centre frequencies, in (0, fs/2).
+    fs : float, Hz
+    order : int
+        Gammatone order (4).
+    bandwidth_factor : float or Tensor, ERB, optional
+        ``betamul``, a scalar or ``(C,)``; default :func:`default_bandwidth_factor`.
+
+    Returns
+    -------
+    Tensor
+        ``(..., C, T)`` real channels (``2 real(.)`` of the complex output), the input's units,
+        0 dB at each centre frequency.
+
+    References
+    ----------
+    Patterson et al. (1987); Lyon (1997); Hohmann (2002), Acta Acust. 88, 433-442; AMT
+    ``gammatone``.
+
+    See Also
+    --------
+    GammatoneFilterbank : the Module (validation, filters designed once, learnable option).
+
+    Examples
+    --------
+    >>> t = torch.arange(16000) / 16000
+    >>> y = gammatone_filterbank(torch.sin(2 * torch.pi * 1000 * t), [1000.0], 16000)
+    >>> y.shape, round(float(y[..., 8000:].abs().max()), 3)  # a tone at fc passes at 0 dB
+    (torch.Size([1, 16000]), 1.0)
+    """
     factor = default_bandwidth_factor(order) if bandwidth_factor is None else bandwidth_factor
     fc = torch.as_tensor(center_freqs_hz, dtype=x.dtype, device=x.device)
     factor = torch.as_tensor(factor, dtype=x.dtype, device=x.device)
-    return 2 * sosfilt(gammatone_sections(fc, factor, fs, order), x.unsqueeze(-2)).real
+    return 2 * sosfilt(_gammatone_sections(fc, factor, fs, order), x.unsqueeze(-2)).real
 
 
-def gammatone_sections(
+def _gammatone_sections(
     center_freqs_hz: torch.Tensor, bandwidth_factor: torch.Tensor, fs: float, order: int
 ) -> torch.Tensor:
     """The ``order`` identical complex first-order sections per channel, ``(F, order, 6)``."""
@@ -129,7 +218,7 @@ class GammatoneFilterbank(nn.Module):
         fixed = (
             None
             if learnable
-            else gammatone_sections(self.center_freqs_hz, self.bandwidth_factor, self.fs, order).contiguous()
+            else _gammatone_sections(self.center_freqs_hz, self.bandwidth_factor, self.fs, order).contiguous()
         )
         self.register_buffer("_fixed_sections", fixed, persistent=False)
 

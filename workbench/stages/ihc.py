@@ -41,13 +41,44 @@ IHC_METHODS = {
 
 
 def ihc_envelope(x: torch.Tensor, fs: float, cutoff_hz=1000.0, filter_order: int = 1) -> torch.Tensor:
-    """Functional :class:`IHCEnvelope`: half-wave rectify ``x`` ``(..., T)`` and low-pass it
-    ``filter_order`` times (1st order, ``cutoff_hz``)."""
+    """Envelope of the inner hair cells (pure form of :class:`IHCEnvelope`).
+
+    Half-wave rectification, then ``filter_order`` cascaded 1st-order Butterworth low-passes
+    at ``cutoff_hz`` (AMT ``ihcenvelope``; see the module table for the methods' values).
+
+    Parameters
+    ----------
+    x : Tensor
+        Basilar-membrane signal ``(..., T)``, usually ``(B, C, T)``, any units.
+    fs : float, Hz
+    cutoff_hz : float or Tensor, Hz
+        Low-pass cutoff (1000 Hz, 'dau1996'); a tensor that requires grad receives gradients.
+    filter_order : int
+        Number of cascaded low-passes (1).
+
+    Returns
+    -------
+    Tensor
+        The envelope, >= 0, shape and units of ``x``.
+
+    References
+    ----------
+    Dau, Puschel & Kohlrausch (1996), J. Acoust. Soc. Am. 99, 3615-3622; AMT ``ihcenvelope``.
+
+    See Also
+    --------
+    IHCEnvelope : the Module (methods by name, filter designed once).
+
+    Examples
+    --------
+    >>> ihc_envelope(torch.tensor([[-1.0, 1.0, 1.0]]), 16000)  # the negative sample is removed
+    tensor([[0.0000, 0.1659, 0.4427]])
+    """
     cutoff = torch.as_tensor(cutoff_hz, dtype=x.dtype, device=x.device)
-    return sosfilt(ihc_lowpass_sections(cutoff, fs, filter_order, x.dtype), torch.relu(x))
+    return sosfilt(_ihc_lowpass_sections(cutoff, fs, filter_order, x.dtype), torch.relu(x))
 
 
-def ihc_lowpass_sections(cutoff_hz: torch.Tensor, fs: float, filter_order: int, dtype) -> torch.Tensor:
+def _ihc_lowpass_sections(cutoff_hz: torch.Tensor, fs: float, filter_order: int, dtype) -> torch.Tensor:
     """``filter_order`` cascaded 1st-order Butterworth low-passes as sections ``(..., n, 6)``."""
     b, a = first_order_lowpass(cutoff_hz, fs, dtype=dtype)
     return section(b, a).unsqueeze(-2).expand(*b.shape[:-1], filter_order, 6)
@@ -110,7 +141,7 @@ class IHCEnvelope(nn.Module):
             self.cutoff_hz = nn.Parameter(cutoff)
         else:
             self.register_buffer("cutoff_hz", cutoff)
-        fixed = None if learnable else ihc_lowpass_sections(cutoff, self.fs, self.filter_order, dtype).contiguous()
+        fixed = None if learnable else _ihc_lowpass_sections(cutoff, self.fs, self.filter_order, dtype).contiguous()
         self.register_buffer("_fixed_sections", fixed, persistent=False)  # designed once
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -158,16 +189,41 @@ def paulick2024_precharge_potential(fs: float) -> float:
 
 
 def paulick2024_ihc(velocity: torch.Tensor, fs: float) -> torch.Tensor:
-    """Paulick2024 IHC receptor potential (V, relative to the pre-charge potential).
+    """Paulick2024 IHC receptor potential (pure form of :class:`IHCPaulick2024`).
 
-    ``velocity``: BM velocity ``(..., T)`` (DRNL output). Boltzmann MET conductance
-    G = Gmax / (1 + f0 (1 + f1)) of the scaled displacement, then the RC membrane with fast
-    and slow K+ conductances stepped by forward Euler (the potential is taken after each
-    update, as AMT does). Written in the deviation u = V - V_pre so that float32 keeps the
-    microvolt responses near threshold: alpha = 1 - k G_total, beta = k sum G_i (E_i - V_pre),
-    with the resting part of G and beta computed in float64 and the change of G via expm1.
-    The recursion runs in :func:`workbench.kernels.ihc.ihc_membrane` (fused with the MET
-    conductance) with :func:`paulick2024_ihc_constants`.
+    Boltzmann MET conductance ``G = Gmax / (1 + f0 (1 + f1))`` of the scaled displacement, then
+    the RC membrane with fast and slow K+ conductances stepped by forward Euler (the potential
+    is taken after each update, as AMT does). Written in the deviation ``u = V - V_pre`` so
+    that float32 keeps the microvolt responses near threshold: ``alpha = 1 - k G_total``,
+    ``beta = k sum G_i (E_i - V_pre)``, with the resting part of G and beta computed in float64
+    and the change of G via expm1. The recursion runs in
+    :func:`workbench.kernels.ihc.ihc_membrane` (fused with the MET conductance) with
+    :func:`paulick2024_ihc_constants`.
+
+    Parameters
+    ----------
+    velocity : Tensor, m/s
+        Basilar-membrane velocity ``(..., T)``, usually ``(B, C, T)`` (the DRNL output).
+    fs : float, Hz
+
+    Returns
+    -------
+    Tensor
+        Receptor potential ``(..., T)``, V, relative to the pre-charge potential
+        (:func:`paulick2024_precharge_potential`).
+
+    References
+    ----------
+    Paulick, Relano-Iborra & Dau (2024), Hear. Res.; AMT 1.6 ``paulick2024_ihc``.
+
+    See Also
+    --------
+    IHCPaulick2024 : the Module.
+
+    Examples
+    --------
+    >>> float(paulick2024_ihc(torch.zeros(1, 100, dtype=torch.float64), 44100).abs().max()) < 1e-8  # at rest
+    True
     """
     return ihc_kernel.ihc_membrane(velocity, paulick2024_ihc_constants(float(fs)))
 
@@ -240,13 +296,69 @@ class IHCPaulick2024(nn.Module):
 
 
 def relanoiborra2019_ihc(x: torch.Tensor, fs: float) -> torch.Tensor:
-    """AMT ``ihcenvelope(.., 'ihc_relanoiborra2019')``: half-wave rectification then a
-    2nd-order Butterworth 1 kHz lowpass (MATLAB ``butter(2, 1000/(fs/2))``)."""
+    """IHC envelope of AMT ``ihcenvelope(.., 'ihc_relanoiborra2019')``.
+
+    Half-wave rectification, then a 2nd-order Butterworth low-pass at 1 kHz (MATLAB
+    ``butter(2, 1000/(fs/2))``).
+
+    Parameters
+    ----------
+    x : Tensor
+        Basilar-membrane signal ``(..., T)``, usually ``(B, C, T)``, any units.
+    fs : float, Hz
+
+    Returns
+    -------
+    Tensor
+        The envelope, shape, units and dtype of ``x``.
+
+    References
+    ----------
+    Relano-Iborra, Zaar & Dau (2019), J. Acoust. Soc. Am. 146, 3306-3320; AMT ``ihcenvelope``.
+
+    See Also
+    --------
+    jepsen2008_ihc : this envelope with CASP's gain and squaring.
+
+    Examples
+    --------
+    >>> relanoiborra2019_ihc(-torch.ones(3), 44100)  # negative input: no envelope
+    tensor([0., 0., 0.])
+    """
     return sosfilt(butter2_lowpass_sos([1000.0], check_fs(fs), 1)[0].to(x), torch.relu(x))
 
 
 def jepsen2008_ihc(x: torch.Tensor, fs: float, gain_db: float = 50.0) -> torch.Tensor:
-    """Functional :class:`IHCJepsen2008`: ``(relanoiborra2019_ihc(x) * 10^(gain_db/20))^2``."""
+    """CASP 2008 IHC (pure form of :class:`IHCJepsen2008`):
+    ``(relanoiborra2019_ihc(x) 10^(gain_db/20))^2``.
+
+    Parameters
+    ----------
+    x : Tensor, m/s
+        Basilar-membrane velocity ``(..., T)``, usually ``(B, C, T)``.
+    fs : float, Hz
+    gain_db : float, dB
+        Gain before the squaring (50 dB in AMT).
+
+    Returns
+    -------
+    Tensor
+        ``(..., T)``, in squared input units.
+
+    References
+    ----------
+    Jepsen, Ewert & Dau (2008), J. Acoust. Soc. Am. 124, 422-438; AMT 1.6 ``paulick2024``.
+
+    See Also
+    --------
+    IHCJepsen2008 : the Module.
+
+    Examples
+    --------
+    >>> y = jepsen2008_ihc(torch.ones(1, 4410, dtype=torch.float64), 44100)
+    >>> round(float(y[0, -1]))  # (1 x 10^(50/20))^2 for a settled constant input
+    100000
+    """
     return (relanoiborra2019_ihc(x, fs) * 10 ** (gain_db / 20)) ** 2
 
 
