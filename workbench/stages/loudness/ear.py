@@ -55,9 +55,39 @@ def loudness_ear_fir(kind: str = "moore2016_free", fs: float = 32000.0, n_taps: 
 
 
 def fir_zero_phase(x: torch.Tensor, fir) -> torch.Tensor:
-    """Functional :class:`OuterMiddleEarFIR`: full FFT convolution of ``x`` ``(..., T)`` with a
-    symmetric FIR of odd length ``L``, ``(L-1)/4`` samples trimmed at each end (as Moore et al.
-    2016), so output sample ``n`` of ``(..., T + (L-1)/2)`` is input sample ``n - (L-1)/4``."""
+    """The loudness models' ear filter as a function (pure form of :class:`OuterMiddleEarFIR`).
+
+    Full FFT convolution with a symmetric FIR of odd length ``L``, ``(L-1)/4`` samples trimmed
+    at each end as Moore et al. (2016) do: output sample ``n`` is aligned with input sample
+    ``n - (L-1)/4``.
+
+    Parameters
+    ----------
+    x : Tensor, Pa
+        Signal ``(..., T)`` at 32 kHz, e.g. ``(B, E, T)``.
+    fir : array_like or Tensor
+        ``(L,)`` symmetric taps, ``L - 1`` divisible by 4 (4097 for the models).
+
+    Returns
+    -------
+    Tensor
+        ``(..., T + (L-1)/2)``, Pa, the dtype of ``x``.
+
+    References
+    ----------
+    Moore, Glasberg, Varathanathan & Schlittenlacher (2016), Trends Hear. 20; AMT 1.4
+    ``moore2016``.
+
+    See Also
+    --------
+    OuterMiddleEarFIR : the stage, with the taps from :func:`loudness_ear_fir`.
+
+    Examples
+    --------
+    >>> y = fir_zero_phase(torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.1, 0.2, 0.4, 0.2, 0.1]))
+    >>> y.shape, int(y.argmax())  # 3 + 2 samples; the impulse moved (5 - 1) / 4 = 1 sample
+    (torch.Size([5]), 1)
+    """
     h = torch.as_tensor(fir, dtype=x.dtype, device=x.device)
     n_full = x.shape[-1] + h.numel() - 1
     n_fft = 1 << (n_full - 1).bit_length()

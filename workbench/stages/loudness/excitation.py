@@ -17,7 +17,31 @@ MAX_BANDS = 2000  # the default grid has 150 bands (0.25 Cam); 2000 is 0.02 Cam 
 
 
 def cam_grid(erb_lower: float = 1.75, erb_upper: float = 39.0, erb_step: float = 0.25) -> np.ndarray:
-    """Band centres on the Cam scale: ``erb_lower:erb_step:erb_upper`` (MATLAB colon)."""
+    """Band centres on the Cam (ERB-number) scale: ``erb_lower:erb_step:erb_upper`` as MATLAB's
+    colon.
+
+    Parameters
+    ----------
+    erb_lower, erb_upper : float, Cam
+        First and last centre, ``0 < erb_lower <= erb_upper <=`` the Cam of 16 kHz.
+    erb_step : float, Cam
+        Spacing in (0, 1] (0.25); at most :data:`MAX_BANDS` bands.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(Z,)`` float64 band centres, Cam (150 with the defaults, 1.75 to 39).
+
+    References
+    ----------
+    Glasberg & Moore (2002), J. Audio Eng. Soc. 50, 331-342; Moore et al. (2016), Trends Hear.
+    20; ANSI S3.4-2007.
+
+    Examples
+    --------
+    >>> cam_grid().size, cam_grid(2.0, 3.0, 0.5).tolist()
+    (150, [2.0, 2.5, 3.0])
+    """
     top = float(hz_to_cam(16000.0))
     erb_lower, erb_upper = check_finite(erb_lower, "erb_lower (Cam)"), check_finite(erb_upper, "erb_upper (Cam)")
     erb_step = check_positive(erb_step, "erb_step (Cam)")
@@ -152,6 +176,41 @@ class RoexExcitation(nn.Module):
 
 
 def roex_excitation(intensity: torch.Tensor, component_freqs_hz, cams=None, mask=None, **kwargs) -> torch.Tensor:
-    """Functional :class:`RoexExcitation`."""
+    """Excitation pattern from spectral components (pure form of :class:`RoexExcitation`;
+    the filters are built on each call).
+
+    Parameters
+    ----------
+    intensity : Tensor, (20 uPa)^2
+        Component intensities ``(..., F)``, e.g. ``(B, K, F)``.
+    component_freqs_hz : array_like, Hz
+        ``(F,)`` frequencies of the components.
+    cams : array_like, Cam, optional
+        ``(Z,)`` band centres (default :func:`cam_grid`).
+    mask : Tensor, optional
+        Bool, shape of ``intensity``: the components kept (e.g.
+        :func:`~workbench.stages.loudness.relevance_mask`).
+    **kwargs
+        ``level_slope``, ``pivot_level_db`` of :class:`RoexExcitation`.
+
+    Returns
+    -------
+    Tensor
+        Excitation ``(..., Z)``, (20 uPa)^2 (``10 log10``: dB SPL; ``-inf`` where no component
+        reaches a band).
+
+    References
+    ----------
+    Moore, Glasberg & Baer (1997), J. Audio Eng. Soc. 45, 224-240; ANSI S3.4-2007.
+
+    See Also
+    --------
+    RoexExcitation : the stage (filters built once for fixed component frequencies).
+
+    Examples
+    --------
+    >>> roex_excitation(torch.tensor([[1e6]], dtype=torch.float64), [1000.0]).shape  # 60 dB SPL at 1 kHz
+    torch.Size([1, 150])
+    """
     stage = RoexExcitation(component_freqs_hz, cams, dtype=intensity.dtype, **kwargs).to(intensity.device)
     return stage(intensity, mask)

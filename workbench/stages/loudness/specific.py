@@ -14,12 +14,44 @@ from workbench.stages.loudness.excitation import RoexExcitation
 
 
 def specific_loudness(excitation: torch.Tensor, C, threshold, gain, alpha, a) -> torch.Tensor:
-    """ANSI S3.4-2007 specific loudness (sone/Cam) of ``excitation`` ``(..., Z)`` in (20 uPa)^2.
+    """ANSI S3.4-2007 specific loudness of an excitation (pure form of :class:`SpecificLoudness`).
 
     ``N' = C ((G E + A)^alpha - A^alpha)`` for ``E_thrq < E < 1e10``; times
-    ``(2 E / (E + E_thrq))^1.5`` at and below threshold; ``C (E / 1.0707)^0.2`` from 1e10 up.
-    ``threshold`` (E_thrq), ``gain`` (G), ``alpha``, ``a`` (A): one value per band ``(Z,)``
-    (:class:`SpecificLoudness` computes them from the ANSI tables).
+    ``(2 E / (E + E_thrq))^1.5`` at and below threshold; ``C (E / 1.0707)^0.2`` from 1e10 up;
+    0 below 1e-10 (-100 dB SPL).
+
+    Parameters
+    ----------
+    excitation : Tensor, (20 uPa)^2
+        ``(..., Z)``, e.g. ``(B, K, Z)``.
+    C : float or Tensor, sone/Cam
+        Scale (Moore et al. 2016: 0.0631; ANSI: 0.046871).
+    threshold : Tensor, (20 uPa)^2
+        ``(Z,)`` excitation at threshold ``E_thrq``.
+    gain : Tensor
+        ``(Z,)`` low-frequency gain ``G`` (linear, power).
+    alpha, a : Tensor
+        ``(Z,)`` the exponent ``alpha(G)`` and the additive term ``A(G)`` (in (20 uPa)^2).
+
+    Returns
+    -------
+    Tensor
+        ``(..., Z)``, sone/Cam.
+
+    References
+    ----------
+    ANSI S3.4-2007; Moore, Glasberg & Baer (1997), J. Audio Eng. Soc. 45, 224-240.
+
+    See Also
+    --------
+    SpecificLoudness : computes ``threshold``, ``gain``, ``alpha`` and ``a`` from the ANSI
+        tables.
+
+    Examples
+    --------
+    >>> sl = SpecificLoudness([1000.0])
+    >>> specific_loudness(torch.tensor([0.0, 1e4], dtype=torch.float64), sl.C, sl.threshold, sl.gain, sl.alpha, sl.a)
+    tensor([0.0000, 0.3121], dtype=torch.float64)
     """
     # below -100 dB SPL the specific loudness (~1e-27) is set to 0: the same to all digits
     # that matter, and float32 would otherwise crawl through denormal numbers
@@ -113,6 +145,31 @@ class LoudnessLevelTable(nn.Module):
     loudness (2: binaural/diotic, 1: one ear). It reproduces Table 7 (40 phon = 0.997 sone,
     60 phon = 4.166, 80 phon = 15.98). Conversions interpolate linearly in (phon, log sone)
     on a 0.05 phon grid from 0 to 140 phon; differentiable.
+
+    Parameters
+    ----------
+    binaural_factor : float
+        Loudness of the two ears re one (2: a diotic sound; 1: one ear).
+
+    Returns
+    -------
+    LoudnessLevelTable
+        ``sone_to_phon(sone)`` and ``phon_to_sone(phon)``: tensors of any shape -> the same
+        shape in phon or sone.
+
+    References
+    ----------
+    ANSI S3.4-2007, Table 7; Moore, Glasberg & Baer (1997), J. Audio Eng. Soc. 45, 224-240.
+
+    See Also
+    --------
+    loudness_level_table : the shared, cached instance.
+
+    Examples
+    --------
+    >>> table = LoudnessLevelTable()
+    >>> round(float(table.phon_to_sone(torch.tensor(40.0))), 3)
+    0.997
     """
 
     def __init__(self, binaural_factor: float = 2.0):

@@ -156,14 +156,70 @@ class MultiResolutionSpectrum(nn.Module):
 
 
 def multi_resolution_spectrum(x: torch.Tensor, fs: float = 32000.0, **kwargs) -> torch.Tensor:
-    """Functional :class:`MultiResolutionSpectrum` (windows designed on each call)."""
+    """Short-term power spectrum from several Hann windows (pure form of
+    :class:`MultiResolutionSpectrum`; the DFT bases are built on each call).
+
+    Parameters
+    ----------
+    x : Tensor, Pa
+        Signal ``(..., T)``, e.g. ``(B, E, T)``, ``T >= n_fft``.
+    fs : float, Hz
+        32000 for the models.
+    **kwargs
+        ``n_fft``, ``hop_length``, ``band_edges_hz``, ``hann_correction_db``, ``n_ffts`` of
+        :class:`MultiResolutionSpectrum`.
+
+    Returns
+    -------
+    Tensor
+        ``(..., K, F)`` component intensities, (20 uPa)^2, ``K = (T - n_fft) // hop_length +
+        1`` frames (F = 960 components with the defaults).
+
+    References
+    ----------
+    Glasberg & Moore (2002), J. Audio Eng. Soc. 50, 331-342; Moore et al. (2016), Trends Hear.
+    20.
+
+    See Also
+    --------
+    MultiResolutionSpectrum : the stage (bases built once; ``freqs_hz`` of the F axis).
+
+    Examples
+    --------
+    >>> multi_resolution_spectrum(torch.zeros(2048, dtype=torch.float64)).shape  # one 64 ms frame
+    torch.Size([1, 960])
+    """
     return MultiResolutionSpectrum(fs, dtype=x.dtype, **kwargs).to(x.device)(x)
 
 
 def check_relevance(range_db, floor_db, prefix: str) -> tuple[float, float]:
-    """Validated :func:`relevance_mask` settings ``(range_db, floor_db)``: ``range_db`` > 0 dB
-    (at 0 or below no component is kept and the loudness is 0), ``floor_db`` finite (dB SPL);
-    ``prefix`` names the keyword dict in messages."""
+    """Validate the settings of :func:`relevance_mask`.
+
+    Parameters
+    ----------
+    range_db : float, dB
+        Range below the frame maximum that is kept, in (0, 300] (at 0 or below no component
+        would be kept and the loudness would be 0).
+    floor_db : float, dB SPL
+        Floor of the frame maximum, in [-200, 200].
+    prefix : str
+        Name of the caller's keyword dict, for error messages (e.g. ``'relevance'``).
+
+    Returns
+    -------
+    (float, float)
+        ``(range_db, floor_db)``, validated.
+
+    References
+    ----------
+    Moore, Glasberg, Varathanathan & Schlittenlacher (2016), Trends Hear. 20; AMT 1.4
+    ``moore2016`` and ``glasberg2002``.
+
+    Examples
+    --------
+    >>> check_relevance(60, 30, "relevance")
+    (60.0, 30.0)
+    """
     range_db = check_positive(range_db, f"{prefix}['range_db'] (dB below the frame maximum)")
     if range_db > 300:
         raise ValueError(f"{prefix}['range_db'] (dB below the frame maximum) must lie in (0, 300], got {range_db:g}")
@@ -173,9 +229,36 @@ def check_relevance(range_db, floor_db, prefix: str) -> tuple[float, float]:
 def relevance_mask(
     intensity: torch.Tensor, joint_dim: int | None = None, range_db: float = 60.0, floor_db: float = 30.0
 ) -> torch.Tensor:
-    """Components kept for the excitation: above (frame max - ``range_db``) and above
-    (``floor_db`` - ``range_db``) dB SPL. ``joint_dim`` (e.g. the ear axis) shares the frame
-    maximum across that dim (Moore et al. 2016 take it over both ears)."""
+    """The spectral components that enter the excitation: those within ``range_db`` of the frame
+    maximum (and above ``floor_db - range_db`` dB SPL).
+
+    Parameters
+    ----------
+    intensity : Tensor, (20 uPa)^2
+        ``(..., K, F)`` component intensities (:func:`multi_resolution_spectrum`).
+    joint_dim : int, optional
+        An axis (e.g. E, the ear axis) over which the frame maximum is shared, as Moore et
+        al. (2016) take it over both ears.
+    range_db : float, dB
+        Range kept below the frame maximum (60).
+    floor_db : float, dB SPL
+        The frame maximum is taken as at least this level (30).
+
+    Returns
+    -------
+    Tensor
+        Bool, shape of ``intensity``; not differentiable (a selection).
+
+    References
+    ----------
+    Moore, Glasberg, Varathanathan & Schlittenlacher (2016), Trends Hear. 20; AMT 1.4
+    ``moore2016`` and ``glasberg2002``.
+
+    Examples
+    --------
+    >>> relevance_mask(torch.tensor([[1e6, 1e0, 1e-1]]))  # 60, 0 and -10 dB SPL
+    tensor([[ True, False, False]])
+    """
     peak = intensity.detach().amax(dim=-1, keepdim=True)
     if joint_dim is not None:
         peak = peak.amax(dim=joint_dim, keepdim=True)
@@ -233,5 +316,35 @@ class ERBIntegration(nn.Module):
 
 
 def erb_integration(intensity: torch.Tensor, component_freqs_hz, cams, bandwidth_scale: float = 1.0) -> torch.Tensor:
-    """Functional :class:`ERBIntegration`."""
+    """Input level per ERB at the band centres (pure form of :class:`ERBIntegration`).
+
+    Parameters
+    ----------
+    intensity : Tensor, (20 uPa)^2
+        ``(..., F)`` component intensities, e.g. ``(B, K, F)``.
+    component_freqs_hz : array_like, Hz
+        ``(F,)`` component frequencies.
+    cams : array_like, Cam
+        ``(Z,)`` band centres.
+    bandwidth_scale : float, ERB
+        Width of the summing window, in (0, 10] (1).
+
+    Returns
+    -------
+    Tensor
+        ``(..., Z)``, dB SPL; ``-inf`` in bands without a component.
+
+    References
+    ----------
+    Glasberg & Moore (2002), J. Audio Eng. Soc. 50, 331-342 (Eq. 3).
+
+    See Also
+    --------
+    ERBIntegration : the stage (summing matrix built once).
+
+    Examples
+    --------
+    >>> erb_integration(torch.tensor([1e6], dtype=torch.float64), [1000.0], [15.6])  # 60 dB SPL at 1 kHz
+    tensor([60.], dtype=torch.float64)
+    """
     return ERBIntegration(component_freqs_hz, cams, bandwidth_scale, intensity.dtype).to(intensity.device)(intensity)
