@@ -47,8 +47,38 @@ MODFILTERBANK_PRESETS = {
 def modulation_center_freqs(
     fc_hz: float, q: float = 2.0, max_mfc: float = 1000.0, upper_limit: bool = True
 ) -> list[float]:
-    """AMT's modulation centre frequencies (Hz) for one auditory channel, 0 (the low-pass)
-    first. ``upper_limit``: highest mfc ``min(0.25 fc, max_mfc)``, else ``max_mfc``."""
+    """AMT's modulation centre frequencies for one auditory channel, 0 (the low-pass) first.
+
+    5 and 10 Hz (5 Hz wide), then Q-spaced above 10 Hz (``16.67 (5/3)^k`` for Q = 2) up to the
+    top mfc.
+
+    Parameters
+    ----------
+    fc_hz : float, Hz
+        Centre frequency of the auditory channel.
+    q : float
+        Quality factor of the band-passes above 10 Hz (2).
+    max_mfc : float, Hz
+        Cap of the highest mfc (1000).
+    upper_limit : bool
+        The top mfc is ``min(0.25 fc_hz, max_mfc)`` (else ``max_mfc``).
+
+    Returns
+    -------
+    list of float
+        The channel's ``M_i`` modulation centre frequencies, Hz, increasing.
+
+    References
+    ----------
+    Dau, Kollmeier & Kohlrausch (1997), J. Acoust. Soc. Am. 102, 2892-2905; Verhey, Dau &
+    Kollmeier (1999), J. Acoust. Soc. Am. 106, 2733-2745; Jepsen, Ewert & Dau (2008), J. Acoust.
+    Soc. Am. 124, 422-438; AMT ``modfilterbank``.
+
+    Examples
+    --------
+    >>> [round(f, 1) for f in modulation_center_freqs(500.0)]  # top mfc 125 Hz
+    [0.0, 5.0, 10.0, 16.7, 27.8, 46.3, 77.2]
+    """
     top = min(0.25 * fc_hz, max_mfc) if upper_limit else max_mfc
     bw, start = 5.0, 5.0
     ratio = (1 + 1 / (2 * q)) / (1 - 1 / (2 * q))
@@ -284,7 +314,41 @@ class ModulationFilterbank(nn.Module):
 
 
 def modulation_filterbank(x: torch.Tensor, fs: float, center_freqs_hz, **kwargs) -> list[torch.Tensor]:
-    """Functional :class:`ModulationFilterbank` (filters designed on each call)."""
+    """AMT's modulation filterbank as a function (pure form of :class:`ModulationFilterbank`;
+    the filters are designed on each call).
+
+    Parameters
+    ----------
+    x : Tensor
+        Envelopes ``(B, C, T)``, e.g. the adaptation output in MU.
+    fs : float, Hz
+    center_freqs_hz : array_like, Hz
+        ``(C,)`` centre frequencies of the auditory channels (they set each channel's top mfc).
+    **kwargs
+        ``Q``, ``max_mfc``, ``preset``, ``upper_limit``, ``lowpass_150_hz``, ``attenuation``,
+        ``phase_insensitive``, ``filter_type``, ``learnable`` of :class:`ModulationFilterbank`.
+
+    Returns
+    -------
+    list of Tensor
+        ``C`` tensors ``(B, M_i, T)``, the 2.5 Hz low-pass first, the input's units.
+
+    References
+    ----------
+    Dau, Kollmeier & Kohlrausch (1997), J. Acoust. Soc. Am. 102, 2892-2905; Verhey, Dau &
+    Kollmeier (1999), J. Acoust. Soc. Am. 106, 2733-2745; Jepsen, Ewert & Dau (2008), J. Acoust.
+    Soc. Am. 124, 422-438; AMT ``modfilterbank``.
+
+    See Also
+    --------
+    ModulationFilterbank : the stage (filters designed once; ``mfc_per_channel``).
+
+    Examples
+    --------
+    >>> out = modulation_filterbank(torch.zeros(1, 2, 800), 16000, [500.0, 1000.0])
+    >>> [o.shape for o in out]
+    [torch.Size([1, 7, 800]), torch.Size([1, 9, 800])]
+    """
     return ModulationFilterbank(fs, center_freqs_hz, dtype=x.dtype, **kwargs).to(x.device)(x)
 
 
@@ -299,12 +363,38 @@ def modulation_filterbank(x: torch.Tensor, fs: float, center_freqs_hz, **kwargs)
 def king2019_mfc(
     mflow: float = 2.0, mfhigh: float = 150.0, n_mod: int | None = None, q_factor: float = 1.0
 ) -> torch.Tensor:
-    """Modulation centre frequencies (Hz, float64): log-spaced from ``mflow``.
+    """King et al.'s modulation centre frequencies: log-spaced from ``mflow``.
 
     Without ``n_mod`` the ratio between neighbours is ``(sqrt(4Q^2+1)+1)/(sqrt(4Q^2+1)-1)``
     (adjacent filters meet at their -3 dB edges) and the last mfc is the largest <= ``mfhigh``
     (2, 5.24, 13.7, 35.9, 94.0 Hz for Q = 1); with ``n_mod``, ``n_mod`` values from ``mflow``
     to ``mfhigh`` inclusive.
+
+    Parameters
+    ----------
+    mflow : float, Hz
+        Lowest mfc, >= 0.1 Hz (2).
+    mfhigh : float, Hz
+        Upper limit, above ``mflow`` (150).
+    n_mod : int, optional
+        Number of filters (AMT ``modbank_nmod``).
+    q_factor : float
+        Quality factor in [0.1, 50] (AMT ``modbank_qfactor``, 1).
+
+    Returns
+    -------
+    Tensor
+        ``(M,)`` float64 centre frequencies, Hz.
+
+    References
+    ----------
+    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293; AMT 1.4
+    ``king2019_modfilterbank``.
+
+    Examples
+    --------
+    >>> king2019_mfc(n_mod=3)
+    tensor([  2.0000,  17.3205, 150.0000], dtype=torch.float64)
     """
     mflow, mfhigh = check_positive(mflow, "mflow"), check_positive(mfhigh, "mfhigh")
     q_factor = check_positive(q_factor, "modbank_qfactor")
@@ -335,12 +425,44 @@ def king2019_mfc(
 def king2019_modfilterbank(
     x: torch.Tensor, sos: torch.Tensor, mfc, phase_insens_cut: float | None = 10.0
 ) -> torch.Tensor:
-    """Filter ``x`` ``(..., time)`` by every band: output ``(..., n_mod, time)``.
+    """King et al.'s modulation filterbank on designed sections (pure form of
+    :class:`King2019ModulationFilterbank`).
 
-    Bands with ``mfc > phase_insens_cut`` (``mfc`` in Hz, numbers read on the host) become
-    ``|hilbert(y)| * rms(y)/rms(|hilbert(y)|)`` (factor 1 for silent bands, as AMT); ``None``
-    keeps every band's waveform. The recursion always runs in float64: poles ~1e-4 from the
-    unit circle (2 Hz at 44.1 kHz) leave float32 sections with errors of order one.
+    Bands with ``mfc > phase_insens_cut`` become ``|hilbert(y)| rms(y) / rms(|hilbert(y)|)``
+    (factor 1 for silent bands, as AMT); ``None`` keeps every band's waveform. The recursion
+    always runs in float64: poles ~1e-4 from the unit circle (2 Hz at 44.1 kHz) leave float32
+    sections with errors of order one.
+
+    Parameters
+    ----------
+    x : Tensor
+        Envelopes ``(..., T)``, usually ``(B, C, T)``, any units.
+    sos : Tensor
+        ``(M, n, 6)`` band-pass sections (:attr:`King2019ModulationFilterbank.sos`).
+    mfc : Tensor or array_like, Hz
+        ``(M,)`` centre frequencies, ascending; read on the host.
+    phase_insens_cut : float or None, Hz
+        Above it a band's output is its scaled Hilbert envelope (10).
+
+    Returns
+    -------
+    Tensor
+        ``(..., M, T)``, the input's units and dtype.
+
+    References
+    ----------
+    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293; AMT 1.4
+    ``king2019_modfilterbank``.
+
+    See Also
+    --------
+    King2019ModulationFilterbank : designs the sections (and the optional 150 Hz low-pass).
+
+    Examples
+    --------
+    >>> bank = King2019ModulationFilterbank(8000)
+    >>> king2019_modfilterbank(torch.zeros(1, 3, 800), bank.sos, bank.mfc).shape
+    torch.Size([1, 3, 5, 800])
     """
     y = sosfilt(sos.double(), x.unsqueeze(-2), out_dtype=x.dtype)  # float64 recursion
     if phase_insens_cut is None:

@@ -54,9 +54,38 @@ def _check_rate(value, name: str) -> int:
 
 
 def resample_poly(x: torch.Tensor, up: int, down: int, filter: str = "matlab") -> torch.Tensor:
-    """Resample ``x`` (..., time) by ``up/down``; output has ``ceil(T * up / down)`` samples.
+    """Polyphase resampling of ``x`` by ``up / down`` along the last axis, as MATLAB ``resample``.
 
-    ``filter``: 'matlab' (= scipy ``resample_poly``) or 'octave' (GNU Octave ``resample``).
+    Kaiser-windowed sinc low-pass (see the module docstring), delay compensated;
+    differentiable in ``x``.
+
+    Parameters
+    ----------
+    x : Tensor
+        Signal ``(..., T)``, any units.
+    up, down : int
+        Positive rate factors (reduced by their gcd).
+    filter : {'matlab', 'octave'}
+        MATLAB / scipy ``resample_poly`` design, or GNU Octave's (the AMT references).
+
+    Returns
+    -------
+    Tensor
+        ``(..., ceil(T up / down))``, the input's units and dtype.
+
+    References
+    ----------
+    Crochiere & Rabiner (1983), Multirate Digital Signal Processing; MATLAB ``resample``;
+    ``scipy.signal.resample_poly``; GNU Octave signal package ``resample``.
+
+    See Also
+    --------
+    resample : the same from two sampling rates.
+
+    Examples
+    --------
+    >>> resample_poly(torch.ones(10, dtype=torch.float64), 3, 2).shape
+    torch.Size([15])
     """
     up, down = _check_rate(up, "up"), _check_rate(down, "down")
     check_choice(filter, ("matlab", "octave"), "filter")
@@ -92,12 +121,32 @@ def resample_poly(x: torch.Tensor, up: int, down: int, filter: str = "matlab") -
 
 
 def resample(x: torch.Tensor, fs_in: float, fs_out: float, filter: str = "matlab") -> torch.Tensor:
-    """Resample ``x`` ``(..., T)`` from ``fs_in`` to ``fs_out`` Hz (differentiable).
+    """Resample ``x`` from ``fs_in`` to ``fs_out`` Hz along the last axis (differentiable).
 
     The ratio ``fs_out / fs_in`` is taken as a fraction ``up / down`` with ``down <= 10000``
     (exact for whole-Hz rates up to 10 kHz apart in their common divisor, e.g. 44100 -> 32000
     is 320/441) and passed to :func:`resample_poly`; equal rates return ``x`` itself.
 
+    Parameters
+    ----------
+    x : Tensor
+        Signal ``(..., T)``, any units.
+    fs_in, fs_out : float, Hz
+    filter : {'matlab', 'octave'}
+        As :func:`resample_poly`.
+
+    Returns
+    -------
+    Tensor
+        ``(..., ceil(T up / down))``, the input's units.
+
+    References
+    ----------
+    Crochiere & Rabiner (1983), Multirate Digital Signal Processing; MATLAB ``resample``;
+    ``scipy.signal.resample_poly``; GNU Octave signal package ``resample``.
+
+    Examples
+    --------
     >>> resample(torch.ones(441, dtype=torch.float64), 44100, 32000).shape
     torch.Size([320])
     """
@@ -107,7 +156,33 @@ def resample(x: torch.Tensor, fs_in: float, fs_out: float, filter: str = "matlab
 
 
 def resample_fft(x: torch.Tensor, n_out: int) -> torch.Tensor:
-    """Fourier-interpolate real ``x`` (..., time) to ``n_out`` samples (LTFAT ``fftresample``)."""
+    """Fourier interpolation of a real signal to ``n_out`` samples, as LTFAT ``fftresample``.
+
+    The one-sided spectrum is truncated or zero-padded to ``n_out // 2 + 1`` bins and
+    inverted at length ``n_out``, scaled by ``n_out / T`` (amplitudes are kept).
+
+    Parameters
+    ----------
+    x : Tensor
+        Real signal ``(..., T)``, any units.
+    n_out : int
+        Output length (:func:`resampled_length` for a new rate).
+
+    Returns
+    -------
+    Tensor
+        ``(..., n_out)``, the input's units.
+
+    References
+    ----------
+    LTFAT ``fftresample``; AMT 1.4 ``king2019`` (``subfs``); King, Varnet & Lorenzi (2019), J.
+    Acoust. Soc. Am. 145, 2277-2293.
+
+    Examples
+    --------
+    >>> resample_fft(torch.ones(8, dtype=torch.float64), 4)
+    tensor([1., 1., 1., 1.], dtype=torch.float64)
+    """
     n_out = _check_rate(n_out, "n_out")
     n_in = x.shape[-1]
     spec = torch.fft.rfft(x)
@@ -120,5 +195,29 @@ def resample_fft(x: torch.Tensor, n_out: int) -> torch.Tensor:
 
 
 def resampled_length(n_in: int, fs: float, subfs: float) -> int:
-    """AMT's output length for ``fftresample``: ``round(n_in / fs * subfs)`` (half away from 0)."""
+    """AMT's output length for a change of rate by :func:`resample_fft`.
+
+    Parameters
+    ----------
+    n_in : int
+        Input length, samples.
+    fs : float, Hz
+        Input rate.
+    subfs : float, Hz
+        Output rate.
+
+    Returns
+    -------
+    int
+        ``round(n_in subfs / fs)``, halves rounded away from 0, samples.
+
+    References
+    ----------
+    AMT 1.4 ``king2019``; King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293.
+
+    Examples
+    --------
+    >>> resampled_length(441, 44100, 16000)  # 10 ms
+    160
+    """
     return int(math.floor(n_in / fs * subfs + 0.5))
