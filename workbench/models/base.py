@@ -66,15 +66,34 @@ AXES = {
 class StageInfo:
     """Description of one stage (or of the output) of a model.
 
-    ``label``: what it is, for titles (a physical quantity where it is one: "stapes
-    velocity", not the name of the filter that made it); ``unit`` of its values ('MU', 'Pa',
-    'dB SPL', ...); ``axes``: one :data:`AXES` letter per tensor axis, batched (``'BCT'``);
-    ``rate_hz``: the sampling rate of its T or K axis (None without one); ``about``: one or
-    two sentences for students; ``freqs_key``: the stage holding the frequencies (Hz) of its
-    F axis; ``ear``: 'left' or 'right' for one ear's stage of a binaural model (its label
-    then ends in `` (left)``/`` (right)``, and the stage of the other ear with the same
-    :attr:`quantity` is its partner); ``start_s``: time (s) of the first sample of the T or
-    K axis re the stimulus onset (negative where a filter's delay is kept in the output).
+    Parameters
+    ----------
+    label : str
+        What it is, for titles: a physical quantity where it is one ("stapes velocity", not
+        the name of the filter that made it).
+    unit : str
+        Unit of its values ('MU', 'Pa', 'dB SPL', :func:`amt_unit`, ...).
+    axes : str
+        One :data:`AXES` letter per tensor axis, batched (``'BCT'``).
+    rate_hz : float, Hz, optional
+        Sampling rate of its T or K axis (None without one).
+    about : str
+        One or two sentences for students.
+    freqs_key : str, optional
+        The stage holding the frequencies (Hz) of its F axis.
+    ear : {'left', 'right'}, optional
+        For one ear's stage of a binaural model: its label then ends in `` (left)`` or
+        `` (right)``, and the stage of the other ear with the same :attr:`quantity` is its
+        partner.
+    start_s : float, s
+        Time of the first sample of the T or K axis re the stimulus onset (negative where a
+        filter's delay is kept in the output).
+
+    Examples
+    --------
+    >>> info = StageInfo("short-term loudness (left)", "sone", "BK", 1000.0, ear="left")
+    >>> info.quantity, info.axes
+    ('short-term loudness', 'BK')
     """
 
     label: str
@@ -93,7 +112,28 @@ class StageInfo:
 
 
 def amt_unit(dboffset: float) -> str:
-    """Unit label of AMT full scale at ``dboffset``."""
+    """Unit label of AMT full scale at a calibration, for :attr:`StageInfo.unit`.
+
+    Parameters
+    ----------
+    dboffset : float, dB SPL
+        Level of an rms of 1.
+
+    Returns
+    -------
+    str
+        E.g. ``'full scale (rms 1 = 100 dB SPL)'``.
+
+    References
+    ----------
+    Majdak, Hollomey & Baumgartner (2022), Acta Acust. 6, 19 (AMT 1.x: its calibration, an rms
+    of 1 = ``dboffset`` dB SPL).
+
+    Examples
+    --------
+    >>> amt_unit(100)
+    'full scale (rms 1 = 100 dB SPL)'
+    """
     return f"full scale (rms 1 = {dboffset:g} dB SPL)"
 
 
@@ -105,6 +145,27 @@ def _unbatch(value, axes: str):
 
 class AuditoryModel(nn.Module):
     """Base class of the six models: the contract (module docstring) and shared input handling.
+
+    Each model has its own constructor arguments; what they share is the call below.
+
+    Parameters
+    ----------
+    x : Tensor
+        What ``model(x)`` takes: the model's ``input_unit`` (Pa, or AMT full scale at
+        ``dboffset``) with the axes ``input_axes`` (``'BT'``; ``'BET'`` for a binaural model),
+        the batch axis optional.
+
+    Returns
+    -------
+    list, Tensor or tuple
+        The spec's output of the model (``stage_info['output']``); with ``return_stages=True``
+        ``(output, stages)``, the stages a dict described by :attr:`stage_info`. Unbatched
+        input gives unbatched results.
+
+    References
+    ----------
+    The model's paper, in each subclass; Majdak, Hollomey & Baumgartner (2022), Acta Acust. 6,
+    19 (AMT 1.x, the reference implementations and their calibration).
 
     Examples
     --------
@@ -233,7 +294,32 @@ class LoudnessModel(AuditoryModel):
     loudness tables (140 phon). Within it the loudness rises with level everywhere: where the
     level per ERB exceeds 137.3 dB SPL (tones near 3 kHz above ~132 dB SPL), the lower skirt
     of the excitation filters, which the published formula would turn upwards, is held flat
-    (:class:`~workbench.stages.loudness.RoexExcitation`)."""
+    (:class:`~workbench.stages.loudness.RoexExcitation`).
+
+    Parameters
+    ----------
+    x : Tensor, Pa
+        What ``model(x)`` takes: sound pressure at the model's ``fs`` with the axes
+        ``input_axes`` (``'BT'``, or ``'BET'`` for the binaural Moore2016), the batch axis
+        optional.
+
+    Returns
+    -------
+    Tensor or tuple
+        The model's loudness (sone; see each model), one value per 1 ms frame (axis K).
+
+    References
+    ----------
+    ANSI S3.4-2007 (Table 7); Glasberg & Moore (2002), J. Audio Eng. Soc. 50, 331-342;
+    Moore, Glasberg, Varathanathan & Schlittenlacher (2016), Trends Hear. 20.
+
+    Examples
+    --------
+    >>> from workbench import Glasberg2002
+    >>> model = Glasberg2002()
+    >>> round(float(model.compute_loudness_level(torch.tensor(1.0))), 1)  # 1 sone is 40 phon
+    40.0
+    """
 
     binaural_factor = 2.0
     input_range_db_spl = (-math.inf, 140.0 + 10 * math.log10(2.0))
