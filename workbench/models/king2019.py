@@ -47,7 +47,28 @@ from workbench.units import erb_number_to_hz, hz_to_erb_number
 
 
 def basef_range(basef: float) -> tuple[float, float]:
-    """AMT's analysis range around ``basef``: 2 ERB below and above, floored/ceiled to Hz."""
+    """AMT's analysis range around a base frequency: 2 ERB below and above it.
+
+    Parameters
+    ----------
+    basef : float, Hz
+        Base frequency (King2019's ``basef``).
+
+    Returns
+    -------
+    (int, int)
+        ``(flow, fhigh)``, Hz: ``basef -/+ 2`` ERB numbers, floored and ceiled to whole Hz;
+        the 1-ERB grid between them has 5 channels.
+
+    References
+    ----------
+    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293; AMT 1.4 ``king2019``.
+
+    Examples
+    --------
+    >>> basef_range(1000.0)
+    (761, 1297)
+    """
     erb = float(hz_to_erb_number(basef))
     return (math.floor(float(erb_number_to_hz(erb - 2))), math.ceil(float(erb_number_to_hz(erb + 2))))
 

@@ -42,12 +42,64 @@ __all__ = ["Moore2016", "diotic", "monaural"]
 
 
 def diotic(x: torch.Tensor) -> torch.Tensor:
-    """Mono ``(..., T)`` -> the same signal at both ears ``(..., 2, T)``."""
+    """Present a mono signal to both ears, for :class:`Moore2016`.
+
+    Parameters
+    ----------
+    x : Tensor, Pa
+        Mono signal ``(..., T)``, e.g. ``(B, T)``.
+
+    Returns
+    -------
+    Tensor
+        ``(..., 2, T)`` (axes ``'BET'``), Pa: the same signal at the left and the right ear.
+
+    References
+    ----------
+    Moore, Glasberg, Varathanathan & Schlittenlacher (2016), Trends Hear. 20; AMT 1.4
+    ``moore2016``.
+
+    See Also
+    --------
+    workbench.units.to_model_input : pascals to any model's input (``ears='diotic'``).
+
+    Examples
+    --------
+    >>> diotic(torch.ones(4, 100)).shape
+    torch.Size([4, 2, 100])
+    """
     return present_to_ears(x, "diotic")
 
 
 def monaural(x: torch.Tensor, ear: str = "left") -> torch.Tensor:
-    """Mono ``(..., T)`` -> one ear only (other ear silent) ``(..., 2, T)``."""
+    """Present a mono signal to one ear, the other silent, for :class:`Moore2016`.
+
+    Parameters
+    ----------
+    x : Tensor, Pa
+        Mono signal ``(..., T)``, e.g. ``(B, T)``.
+    ear : {'left', 'right'}
+
+    Returns
+    -------
+    Tensor
+        ``(..., 2, T)`` (axes ``'BET'``, left first), Pa, zeros at the other ear.
+
+    References
+    ----------
+    Moore, Glasberg, Varathanathan & Schlittenlacher (2016), Trends Hear. 20; AMT 1.4
+    ``moore2016``.
+
+    See Also
+    --------
+    workbench.units.to_model_input : pascals to any model's input (``ears='left'``/``'right'``).
+
+    Examples
+    --------
+    >>> monaural(torch.ones(1, 3), "right")
+    tensor([[[0., 0., 0.],
+             [1., 1., 1.]]])
+    """
     return present_to_ears(x, check_choice(ear, ("left", "right"), "ear"))
 
 

@@ -76,19 +76,84 @@ FHIGH_FOLLOWS_FS = _FollowsFs(DEFAULT_FHIGH_HZ)
 
 
 def default_fhigh(fs: float) -> float:
-    """``fhigh`` when not given: AMT's 8000 Hz, or 0.4 ``fs`` below fs = 20 kHz (3200 Hz at
-    8 kHz), so the top DRNL channel stays clear of the Nyquist frequency."""
+    """Paulick2024's ``fhigh`` when none is given: AMT's 8000 Hz, or 0.4 ``fs`` below 20 kHz.
+
+    The top DRNL channel so stays clear of the Nyquist frequency at low rates.
+
+    Parameters
+    ----------
+    fs : float, Hz
+
+    Returns
+    -------
+    float
+        ``min(8000, 0.4 fs)``, Hz.
+
+    References
+    ----------
+    Paulick, Relano-Iborra & Dau (2024), Hear. Res.; AMT 1.6 ``paulick2024`` (8000 Hz).
+
+    Examples
+    --------
+    >>> default_fhigh(44100), default_fhigh(8000)
+    (8000.0, 3200.0)
+    """
     return min(DEFAULT_FHIGH_HZ, FS_FRACTION * fs)
 
 
 def default_max_mfc(fs: float) -> float:
-    """Modulation ``max_mfc`` when not given: AMT's 1000 Hz, or 0.4 x the modulation stage's
-    rate ``fs / 4`` below fs = 10 kHz (800 Hz at 8 kHz)."""
+    """Paulick2024's modulation ``max_mfc`` when none is given: AMT's 1000 Hz, or 0.4 x the
+    modulation stage's rate ``fs / 4`` below fs = 10 kHz.
+
+    Parameters
+    ----------
+    fs : float, Hz
+        The model's input rate.
+
+    Returns
+    -------
+    float
+        ``min(1000, 0.4 fs / 4)``, Hz.
+
+    References
+    ----------
+    Paulick, Relano-Iborra & Dau (2024), Hear. Res.; AMT 1.6 ``paulick2024``; AMT
+    ``modfilterbank`` (``mfc_upper_limit_max``, 1000 Hz).
+
+    Examples
+    --------
+    >>> default_max_mfc(44100), default_max_mfc(8000)
+    (1000.0, 800.0)
+    """
     return min(DEFAULT_MAX_MFC_HZ, FS_FRACTION * fs / RESAMPLE_FACTOR)
 
 
 def paulick2024_minimum_levels(center_freqs_hz) -> torch.Tensor:
-    """Adaptation minimum level per channel (float64): the table entry nearest each fc."""
+    """Adaptation floor per channel from Paulick2024's table: the entry nearest each centre
+    frequency.
+
+    The 50-value table ships as package data (``workbench/data/paulick2024_minimum_levels.csv``).
+
+    Parameters
+    ----------
+    center_freqs_hz : array_like, Hz
+        ``(C,)`` channel centre frequencies.
+
+    Returns
+    -------
+    Tensor
+        ``(C,)`` float64 minimum levels, the adaptation loops' input units (the IHC output,
+        V), for :class:`~workbench.stages.adaptation.AdaptLoop`'s ``min_level``.
+
+    References
+    ----------
+    Paulick, Relano-Iborra & Dau (2024), Hear. Res.; AMT 1.6 ``paulick2024``.
+
+    Examples
+    --------
+    >>> paulick2024_minimum_levels([250.0, 1000.0, 8000.0])
+    tensor([1.1460e-04, 1.2394e-04, 1.1709e-06], dtype=torch.float64)
+    """
     with resources.files("workbench.data").joinpath("paulick2024_minimum_levels.csv").open() as f:
         rows = [r for r in csv.reader(line for line in f if not line.startswith("#"))][1:]
     table = torch.tensor([[float(a), float(b)] for a, b in rows], dtype=torch.float64)
