@@ -105,7 +105,7 @@ def roi_selection(
         Sampling rate of the T axis.
     time_window : (float, float), s, optional
         ``(start, end)``, ``0 <= start < end <= T / fs``; samples ``int(start fs)`` to
-        ``int(end fs)``.
+        ``int(end fs)`` (excluded).
     channel_range, modulation_range : (int, int), optional
         Index ranges ``(start, end)`` as Python slices (``end`` excluded) over C and M.
 
