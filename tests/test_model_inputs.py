@@ -9,18 +9,12 @@ import pytest
 import torch
 
 import workbench
+from tests.helpers import SMALL_MODELS
 from workbench import stimuli
 from workbench.models.moore2016 import diotic
 from workbench.units import ATMOSPHERE_PEAK_DB_SPL, to_model_input
 
-SMALL = {
-    "Dau1997": dict(fs=16000, fhigh=4000.0),
-    "Osses2021": dict(fs=16000, fhigh=4000.0),
-    "King2019": dict(fs=16000, basef=1000.0),
-    "Paulick2024": dict(fs=16000, fhigh=4000.0, n_channels=3),
-    "Glasberg2002": dict(fs=32000),
-    "Moore2016": dict(fs=32000),
-}
+SMALL = SMALL_MODELS
 MODELS = list(SMALL)
 LOUDNESS = ("Glasberg2002", "Moore2016")
 
