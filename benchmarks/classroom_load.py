@@ -48,7 +48,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from workbench.dashboards.core import STIMULUS_CONTROLS  # noqa: E402 - after the repository is on the path
+from tests.helpers import stop_process_group  # noqa: E402 - after the repository is on the path
+from workbench.dashboards.core import STIMULUS_CONTROLS  # noqa: E402
 
 MOVE_TIMEOUT_S = 30.0
 SLIDERS = (("param-level_db_spl", 0.5), ("param-frequency_hz", 0.3), ("model", 0.2))
@@ -97,17 +98,6 @@ def wait_ready(base: str, proc, deadline_s: float) -> dict:
             pass
         time.sleep(1.0)
     raise RuntimeError(f"the server was not ready after {deadline_s} s (last status: {status})")
-
-
-def stop_server(proc):
-    if proc is None or proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
 
 
 class MemorySampler(threading.Thread):
@@ -492,7 +482,7 @@ def main(argv=None) -> int:
     finally:
         if sampler is not None:
             sampler.stop_flag.set()
-        stop_server(proc)
+        stop_process_group(proc, grace_s=20)
 
     moves = [m for s in students for m in s.moves]
     by_model = {}

@@ -2,10 +2,34 @@
 
 from __future__ import annotations
 
+import inspect
 import math
+import os
+import signal
+import subprocess
 
 import numpy as np
 import torch
+
+# Small, fast configuration of each model (constructor keywords) for tests that try many calls.
+SMALL_MODELS = {
+    "Dau1997": dict(fs=16000, fhigh=4000.0),
+    "Osses2021": dict(fs=16000, fhigh=4000.0),
+    "King2019": dict(fs=16000, fhigh=2000.0),
+    "Paulick2024": dict(fs=16000, fhigh=4000.0, n_channels=3),
+    "Glasberg2002": dict(fs=32000),
+    "Moore2016": dict(fs=32000),
+}
+
+# The spec's (models-api.md) components of Glasberg2002, in its order: its submodules and the
+# keys of get_learnable_parameters() (the spec's example prints "Components: [...]").
+GLASBERG2002_COMPONENTS = (
+    "multi_fft",
+    "erb_integration",
+    "excitation_pattern",
+    "specific_loudness",
+    "loudness_integration",
+)
 
 
 def sos_to_ba(sos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,3 +68,31 @@ def modulation_bank_layout() -> dict:
         mode=np.array([0, 1, 1]),
         n_out=7,
     )
+
+
+def every_keyword(fn, **given) -> dict:
+    """Keyword arguments for a call of ``fn`` that name every parameter it has: ``given``,
+    and each other parameter at its default (so a table of calls states only what it sets,
+    and a parameter added later is covered too). Raises if a required one is not given."""
+    out = {}
+    for p in inspect.signature(fn).parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.name not in given and p.default is p.empty:
+            raise TypeError(f"every_keyword: give {fn.__qualname__}'s required parameter {p.name!r}")
+        out[p.name] = given[p.name] if p.name in given else p.default
+    return {**out, **given}  # (keywords beyond the signature go to its **kwargs)
+
+
+def stop_process_group(proc: subprocess.Popen | None, grace_s: float = 15.0) -> None:
+    """Stop the process group that ``proc`` leads (started with ``start_new_session=True``, e.g.
+    ``workbench serve`` and its server processes): SIGTERM, then SIGKILL after ``grace_s``.
+    Nothing happens for ``None`` or a process that has exited."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)

@@ -27,42 +27,31 @@ import numpy as np
 import torch
 
 import workbench
+from tests.helpers import SMALL_MODELS
+from workbench.models.dau1997 import GAMMATONE_ALIASES
+from workbench.stages.adaptation import AdaptLoop, HighpassAdaptation
+from workbench.stages.loudness import MultiResolutionSpectrum
+from workbench.stages.modulation import ModulationFilterbank
 
-# Small, fast configurations; every trial starts from one of them.
-BASE = {
-    "Dau1997": dict(fs=16000, fhigh=4000.0),
-    "Osses2021": dict(fs=16000, fhigh=4000.0),
-    "King2019": dict(fs=16000, fhigh=2000.0),
-    "Paulick2024": dict(fs=16000, fhigh=4000.0, n_channels=3),
-    "Glasberg2002": dict(fs=32000),
-    "Moore2016": dict(fs=32000),
-}
+BASE = SMALL_MODELS  # every trial starts from one of them
 N_SAMPLES = 800
 
-# Keys of each keyword dict (the model docstrings), fuzzed one at a time.
-_ADAPTATION_KEYS = ("tau_s", "limit", "min_level", "min_spl_db", "preset", "backend", "tau", "minspl")
-_MODULATION_KEYS = (
-    "Q",
-    "max_mfc",
-    "filter_type",
-    "preset",
-    "upper_limit",
-    "lowpass_150_hz",
-    "attenuation",
-    "phase_insensitive",
-)
+# Keys of each keyword dict, fuzzed one at a time: the stages' own (KWARGS) and the spec's
+# spellings (ALIASES), where the library keeps them; the others as the model docstrings list them.
+_ADAPTATION_KEYS = AdaptLoop.KWARGS + tuple(AdaptLoop.ALIASES)
+_GAMMATONE_KEYS = ("order", "bandwidth_factor", *GAMMATONE_ALIASES)
 DICT_KEYS = {
     "Dau1997": {
-        "filterbank_kwargs": ("order", "bandwidth_factor", "erb_scale", "basef", "n", "betamul"),
+        "filterbank_kwargs": (*_GAMMATONE_KEYS, "erb_scale", "basef"),
         "ihc_kwargs": ("method", "cutoff_hz", "filter_order"),
         "adaptation_kwargs": _ADAPTATION_KEYS,
-        "modulation_kwargs": _MODULATION_KEYS,
+        "modulation_kwargs": ModulationFilterbank.KWARGS,
     },
     "King2019": {
-        "filterbank_kwargs": ("order", "bandwidth_factor", "n", "betamul"),
+        "filterbank_kwargs": _GAMMATONE_KEYS,
         "compression_kwargs": ("n", "knee_db"),
         "ihc_kwargs": ("cutoff_hz", "filter_order"),
-        "adaptation_kwargs": ("cutoff_hz", "order", "fc"),
+        "adaptation_kwargs": HighpassAdaptation.KWARGS + tuple(HighpassAdaptation.ALIASES),
         "modulation_kwargs": ("phase_insens_cut",),
     },
     "Paulick2024": {
@@ -70,7 +59,7 @@ DICT_KEYS = {
         "drnl_kwargs": ("subject", "model"),
         "ihc_kwargs": (),
         "adaptation_kwargs": _ADAPTATION_KEYS,
-        "modulation_kwargs": _MODULATION_KEYS,
+        "modulation_kwargs": ModulationFilterbank.KWARGS,
     },
     "Glasberg2002": {
         "multi_fft_kwargs": (
@@ -96,16 +85,7 @@ DICT_KEYS = {
     },
     "Moore2016": {
         "outer_middle_ear_kwargs": ("kind", "compensation_type", "field_type"),
-        "spectrum_kwargs": (
-            "hop_length",
-            "n_windows",
-            "n_fft",
-            "n_ffts",
-            "band_edges_hz",
-            "hann_correction_db",
-            "range_db",
-            "floor_db",
-        ),
+        "spectrum_kwargs": MultiResolutionSpectrum.KWARGS + ("range_db", "floor_db"),
         "excitation_kwargs": ("erb_lower", "erb_upper", "erb_step", "level_slope"),
         "specific_loudness_kwargs": ("C", "threshold_db_above_500"),
         "temporal_integration_kwargs": ("attack_alpha", "release_alpha"),
@@ -382,20 +362,30 @@ def _forward_input(model):
 
 def run_constructor_trials(name: str):
     cls, base = getattr(workbench, name), BASE[name]
-    counts, failures = {"rejected": 0, "accepted": 0}, []
     trials = [((arg,), {arg: v}) for arg in SCALAR_ARGS[name] for v in bad_values()]
     for dict_name, keys in DICT_KEYS[name].items():
         trials += [((dict_name,), {dict_name: v}) for v in ("abc", [1, 2], {"bogus_key": 1}, 3.0)]
         trials += [((dict_name, key), {dict_name: {key: v}}) for key in keys for v in bad_values()]
-    for names, kwargs in trials:
-        label = f"{name}({', '.join(f'{k}={_short(v)}' for k, v in kwargs.items())})"
-        outcome, result = classify(lambda kw=kwargs: cls(**{**base, **kw}), names)
-        if outcome == "accepted":
-            fwd, out = classify(lambda model=result: model(_forward_input(model)), ())
-            if fwd == "FAIL":
-                outcome, result = "FAIL", f"accepted, then forward: {out}"
-            elif fwd == "accepted" and non_finite(out):
-                outcome, result = "FAIL", f"accepted, then non-finite {non_finite(out)}"
+
+    def outcomes():
+        for names, kwargs in trials:
+            label = f"{name}({', '.join(f'{k}={_short(v)}' for k, v in kwargs.items())})"
+            outcome, result = classify(lambda kw=kwargs: cls(**{**base, **kw}), names)
+            if outcome == "accepted":
+                fwd, out = classify(lambda model=result: model(_forward_input(model)), ())
+                if fwd == "FAIL":
+                    outcome, result = "FAIL", f"accepted, then forward: {out}"
+                elif fwd == "accepted" and non_finite(out):
+                    outcome, result = "FAIL", f"accepted, then non-finite {non_finite(out)}"
+            yield label, outcome, result
+
+    return _tally(outcomes())
+
+
+def _tally(outcomes) -> tuple[dict, list]:
+    """``(counts, failures)`` of ``(label, outcome, result)`` triples from :func:`classify`."""
+    counts, failures = {"rejected": 0, "accepted": 0}, []
+    for label, outcome, result in outcomes:
         if outcome == "FAIL":
             failures.append(f"{label}: {result}")
         else:
@@ -421,16 +411,15 @@ def _entry(model, entry: str):
 def run_forward_trials(name: str, return_stages: bool = True, entry: str = "forward"):
     model = getattr(workbench, name)(**BASE[name], return_stages=return_stages)
     call, arg = _entry(model, entry)
-    counts, failures = {"rejected": 0, "accepted": 0}, []
-    for label, x in bad_inputs(model):
-        outcome, result = classify(lambda x=x: call(x), (arg,))
-        if outcome == "accepted" and non_finite(result):
-            outcome, result = "FAIL", f"non-finite {non_finite(result)}"
-        if outcome == "FAIL":
-            failures.append(f"{name}.{entry}({label}): {result}")
-        else:
-            counts[outcome] += 1
-    return counts, failures
+
+    def outcomes():
+        for label, x in bad_inputs(model):
+            outcome, result = classify(lambda x=x: call(x), (arg,))
+            if outcome == "accepted" and non_finite(result):
+                outcome, result = "FAIL", f"non-finite {non_finite(result)}"
+            yield f"{name}.{entry}({label})", outcome, result
+
+    return _tally(outcomes())
 
 
 def _short(value) -> str:

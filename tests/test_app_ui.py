@@ -67,7 +67,7 @@ def test_players_show_label_duration_and_b(fake):
     run(view.refresh(debounce=False))
     assert view.player.a_label == "A: 1000 Hz tone, 60 dB SPL, 300 ms" and view.player.a_duration_s == 0.3
     assert view.player.b_src == "" and not view.clip_warning.visible
-    view._on_keep_b()  # B: this tone; compare A with B
+    view.keep_b.clicks += 1  # "Keep A as B": B is this tone; compare A with B
     assert view.spec_b == view.stimulus_spec().canonical() and view.compare_select.value == "stimulus"
     view.stimulus_widgets["level_db_spl"].value = 70.0
     run(view.refresh(debounce=False))
@@ -90,14 +90,17 @@ def test_settings_a_kind_does_not_use_are_disabled_and_do_not_refresh(fake, monk
     assert not widgets["frequency_hz"].disabled and widgets["mod_rate_hz"].disabled
     assert widgets["ears"].disabled  # a monaural model
     scheduled = []
-    monkeypatch.setattr(view, "_later", lambda debounce=True: scheduled.append(debounce))
+    monkeypatch.setattr(view, "refresh", lambda debounce=True: scheduled.append(debounce))
     widgets["mod_rate_hz"].value = 40.0
     widgets["snr_db"].value = 3.0
     assert scheduled == []  # disabled: nothing recomputed
     widgets["kind"].value = "sam_noise"
     assert scheduled == [True] and not widgets["mod_rate_hz"].disabled and widgets["frequency_hz"].disabled
-    assert widgets["mod_rate_hz"] in view._used_box and widgets["frequency_hz"] in view._unused_card
-    assert "not used by this stimulus (AM noise" in view._unused_card.title
+    controls = view.stimulus_controls()
+    unused = next(card for card in controls.select(pn.Card) if "unused-settings" in card.css_classes)
+    assert widgets["frequency_hz"] in unused and widgets["mod_rate_hz"] not in unused
+    assert widgets["mod_rate_hz"] in controls.select(pn.widgets.Widget)  # shown with the settings in use
+    assert "not used by this stimulus (AM noise" in unused.title
     binaural = StageExplorer(model="Moore2016")
     assert not binaural.stimulus_widgets["ears"].disabled
     assert widgets["snr_db"].description == core.SNR_DEFINITION
@@ -143,9 +146,9 @@ def test_stereo_upload_stays_stereo_for_a_binaural_model(monkeypatch):
     seen = {}
     from workbench.models.moore2016 import Moore2016
 
-    original = Moore2016._run
+    original = Moore2016.forward
     monkeypatch.setattr(
-        Moore2016, "_run", lambda self, audio: seen.setdefault("x", audio) is None or original(self, audio)
+        Moore2016, "forward", lambda self, audio: seen.setdefault("x", audio) is None or original(self, audio)
     )
     result = e.run("Moore2016", StimulusSpec(kind="upload", level_db_spl=60, duration_s=0.1))
     assert seen["x"].shape == (1, 2, 16000) and not torch.equal(seen["x"][0, 0], seen["x"][0, 1])
@@ -159,12 +162,12 @@ def test_a_rejected_upload_keeps_the_previous_file_and_says_so(fake):
     view = StageExplorer(model="FakeModel")
     good = base64.b64encode(wav_bytes_int16(0.3 * np.sin(np.arange(8000) / 3))).decode()
     view.upload.filename = "<script>alert(1)</script>tone.wav"
-    run(view._on_upload(type("E", (), {"new": good})()))
+    run(view.load_upload(good))
     digest, status = view.explorer.upload_digest, view.upload_status.object
     assert view.stimulus_widgets["kind"].value == "upload" and view.upload.status_ok
     assert "0.50 s, mono, 16 kHz" in status and "<script>" not in status and "tone.wav" in status
     view.upload.filename = "broken.wav"
-    run(view._on_upload(type("E", (), {"new": base64.b64encode(b"RIFF1234WAVEjunk" * 8).decode()})()))
+    run(view.load_upload(base64.b64encode(b"RIFF1234WAVEjunk" * 8).decode()))
     assert view.explorer.upload_digest == digest and view.upload_status.object == status  # nothing changed
     assert not view.upload.status_ok and "not loaded" in view.upload.status
     assert "previous file" in view.upload.status and "tone.wav" in view.upload.status
@@ -215,7 +218,7 @@ def test_stage_views_read_labels_and_units_from_the_contract(fake):
     view = figures.stage_view(result, "filterbank")
     assert view.title == "Filterbank" and "a.u." in view.value_label and view.ylabel.startswith("Frequency")
     fig = figures.stage_figure(result, "filterbank")
-    assert fig._suptitle.get_text() == "FakeModel · 1000 Hz tone, 60 dB SPL, 50 ms"
+    assert fig.get_suptitle() == "FakeModel · 1000 Hz tone, 60 dB SPL, 50 ms"
     assert [a.get_title() for a in fig.axes if a.get_label() != "<colorbar>"] == ["Filterbank"]
 
 

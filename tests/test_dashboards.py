@@ -314,21 +314,21 @@ def test_panel_explorer_rejects_bad_upload(fake):
     from workbench.dashboards.panel_ui import StageExplorer
 
     view = StageExplorer(model="FakeModel")
-    run(view._on_upload(type("E", (), {"new": b"#!/bin/sh\nrm -rf /\n" * 5})()))
+    run(view.load_upload(b"#!/bin/sh\nrm -rf /\n" * 5))
     assert view.error.visible and "Upload rejected" in view.error.object
     assert view.explorer.upload_digest == ""
     # a RIFF header and garbage, as the browser sends it (base64): a clean message, no object repr
     garbage = base64.b64encode(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(256)) * 8).decode()
-    run(view._on_upload(type("E", (), {"new": garbage})()))
+    run(view.load_upload(garbage))
     message = view.error.object
     assert message.startswith("Upload rejected: could not decode the WAV file"), message
     assert " at 0x" not in message and "<" not in message and "Error:" not in message and "BytesIO" not in message
-    run(view._on_upload(type("E", (), {"new": "not base64 !!"})()))
+    run(view.load_upload("not base64 !!"))
     assert "did not arrive intact" in view.error.object
     view.upload.rejected_bytes, view.upload.n_rejected = 16_000_000, 1  # what the browser sends for a big file
     assert "nothing was sent: the file is 16.0 MB; the limit is 5 MB" in view.error.object
     good = base64.b64encode(wav_bytes_int16(0.3 * np.sin(np.arange(1600) / 3))).decode()
-    run(view._on_upload(type("E", (), {"new": good})()))
+    run(view.load_upload(good))
     assert view.explorer.upload_digest and view.stimulus_widgets["kind"].value == "upload"
 
 
@@ -336,7 +336,9 @@ def test_explorer_close_frees_the_session(fake):
     e = Explorer()
     e.set_upload(wav_bytes_int16(np.sin(np.arange(1600) / 3)))
     e.close()
-    assert e._upload is None and e.closed
+    assert e.closed and e.upload_info == {}
+    with pytest.raises(ValueError, match="no WAV file uploaded"):  # the samples are gone
+        e.stimulus(StimulusSpec(kind="upload"), 8000)
     with pytest.raises(core.Superseded):
         e.run("FakeModel", StimulusSpec(duration_s=0.05))
 
@@ -494,16 +496,16 @@ def test_experiment_panel_runs_and_reports_errors():
     view.controls["observer"].value = "level"
     view.controls["n_runs"].value = 1
     view.condition.value = 200.0  # beyond the widget's range on purpose: a message, not a crash
-    run(view._on_run())
+    run(view.run())
     assert view.message.visible and "level_db_spl" in view.message.object
     view.condition.value = 60.0
-    run(view._on_run())
+    run(view.run())
     assert not view.message.visible and "threshold" in view.summary.object
     assert view.track.object[:4] == b"\x89PNG" and not view.run_button.disabled and not view.cancel_button.visible
     assert "Finished" in view.progress_text.object
     # the run's results download as CSV: every trial of every run, after the summary
     assert view.download.visible
-    data = view._download_results().getvalue().decode()
+    data = view.download.callback().getvalue().decode()  # what the download button sends
     lines = data.splitlines()
     header = next(i for i, line in enumerate(lines) if not line.startswith("#"))
     outcome = view.history[-1]

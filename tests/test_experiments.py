@@ -176,10 +176,8 @@ def test_run_condition_stand_in_rows():
         observer="level",
         n_runs=2,
         seed=4,
-        noise_sd=1.0,
         level_db_spl=40.0,
         duration_s=0.05,
-        ramp_s=0.005,
         total_s=0.1,
         procedure=dict(start_value=5.0, step_sizes=(4.0, 2.0), n_final_reversals=4, n_threshold_reversals=None),
     )

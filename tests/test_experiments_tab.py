@@ -121,14 +121,14 @@ def test_panel_shows_progress_and_can_cancel():
     panel.controls["observer"].value = "level"
 
     async def scenario():
-        task = asyncio.ensure_future(panel._on_run())
+        task = asyncio.ensure_future(panel.run())
         for _ in range(400):
             await asyncio.sleep(0.05)
             if "trials done" in (panel.progress_text.object or ""):
                 break
         seen = panel.progress_text.object
         assert panel.cancel_button.visible and panel.run_button.disabled and panel.progress_bar.visible
-        panel._on_cancel()
+        panel.cancel()
         await asyncio.wait_for(task, 30)
         return seen
 
@@ -172,8 +172,17 @@ def test_the_description_follows_the_condition_and_a_new_run_clears_the_old_resu
     panel.condition.value = 80.0
     assert "at 80 dB SPL" in panel.description.object
     panel.controls["observer"].value = "level"
-    run(panel._on_run())
+    run(panel.run())
     assert panel.track.object is not None and panel.human_plot.object is not None
     panel.controls["task"].value = "detection: amplitude modulation of noise"
-    panel._clear_results(keep_history_of=("tmtf", "level"))
-    assert panel.track.object is None and panel.summary.object == "" and panel.human_plot.object is None
+
+    async def start_another_and_cancel_it():
+        task = asyncio.ensure_future(panel.run())
+        while not panel.cancel_button.visible:  # running: what the page shows meanwhile
+            await asyncio.sleep(0.01)
+        shown = (panel.track.object, panel.summary.object, panel.human_plot.object, panel.download.visible)
+        panel.cancel()
+        await asyncio.wait_for(task, 30)
+        return shown
+
+    assert run(start_another_and_cancel_it()) == (None, "", None, False)  # the old result went

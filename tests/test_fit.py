@@ -3,6 +3,8 @@ gradients against finite differences, parameter recovery from simulated data, an
 human JNDs that lowers the model-minus-human error. Small: Paulick2024 at 16 kHz with three
 channels around 1 kHz, stimuli of 0.1-0.2 s, float64."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -154,7 +156,7 @@ def test_bad_input(model):
             model,
             [
                 F.BinomialData(
-                    _forward_masking(0.0).__class__(**{**_forward_masking(0.0).__dict__, "n_intervals": 5}),
+                    dataclasses.replace(_forward_masking(0.0), n_intervals=5),
                     [40.0],
                     [1],
                     [2],

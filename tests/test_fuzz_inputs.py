@@ -22,6 +22,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
+from tests.helpers import every_keyword
 from workbench import stimuli as S
 from workbench.psychophysics import procedures as P
 from workbench.psychophysics import sweep as W
@@ -141,235 +142,87 @@ def _respond_bad():
 
 
 def _entries(tmp):
-    """(name, function, baseline kwargs, {argument: extra bad values}, output check)."""
+    """(name, function, baseline kwargs, {argument: extra bad values}, output check).
+
+    A baseline holds every keyword of its function (:func:`~tests.helpers.every_keyword`):
+    the values given here, the defaults for the rest; each is replaced in turn."""
     x = _tone()
     files = _files(tmp)
     good_wav = tmp / "good.wav"
     S.save_wav(good_wav, x, FS)
-    tone_kw = dict(ramp_s=0.005, ramp_shape="cos2", calibration="pa", dboffset=100.0, dtype=None, device=None)
+    short = dict(duration_s=DUR, fs=FS, ramp_s=0.005)  # the stimuli's common settings
     sig = {"x": BAD_SIGNALS}
+
+    def entry(fn, extra=None, check=None, **given):
+        return fn.__name__, fn, every_keyword(fn, **given), extra or {}, check
+
     e = [
-        ("db_to_pa", S.db_to_pa, dict(level_db_spl=60.0), {}, None),
-        ("pa_to_db", S.pa_to_db, dict(pressure_pa=0.02), {}, "nan_only"),
-        ("rms", S.rms, dict(x=x, dim=-1, keepdim=False), sig, None),
-        ("level_db_spl", S.level_db_spl, dict(x=x, calibration="pa", dboffset=100.0), sig, "nan_only"),
-        ("set_level", S.set_level, dict(x=x, level_db_spl=60.0, calibration="pa", dboffset=100.0), sig, None),
-        ("ramp_window", S.ramp_window, dict(n_samples=100, ramp_samples=10, shape="cos2"), {}, None),
-        ("apply_ramp", S.apply_ramp, dict(x=x, fs=FS, ramp_s=0.005, ramp_shape="cos2"), sig, None),
-        (
-            "tone",
-            S.tone,
-            dict(freq_hz=1000.0, duration_s=DUR, fs=FS, level_db_spl=60.0, phase_rad=0.0, **tone_kw),
-            {},
-            None,
-        ),
-        (
-            "complex_tone",
-            S.complex_tone,
-            dict(
-                freqs_hz=[500.0, 1000.0],
-                duration_s=DUR,
-                fs=FS,
-                level_db_spl=60.0,
-                component_levels_db=None,
-                phases="sine",
-                level_per="total",
-                seed=None,
-                generator=None,
-                **tone_kw,
-            ),
-            {},
-            None,
-        ),
-        (
-            "harmonic_complex",
-            S.harmonic_complex,
-            dict(f0_hz=200.0, duration_s=DUR, fs=FS, level_db_spl=60.0, harmonics=None, ramp_s=0.005),
-            {},
-            None,
-        ),
-        (
-            "sam_tone",
-            S.sam_tone,
-            dict(
-                carrier_hz=1000.0,
-                mod_rate_hz=8.0,
-                duration_s=DUR,
-                fs=FS,
-                level_db_spl=60.0,
-                depth=None,
-                depth_db=None,
-                mod_phase_rad=0.0,
-                **tone_kw,
-            ),
-            {},
-            None,
-        ),
-        (
-            "fm_tone",
-            S.fm_tone,
-            dict(
-                carrier_hz=1000.0,
-                mod_rate_hz=8.0,
-                freq_deviation_hz=50.0,
-                duration_s=DUR,
-                fs=FS,
-                level_db_spl=60.0,
-                **tone_kw,
-            ),
-            {},
-            None,
-        ),
-        (
-            "noise",
-            S.noise,
-            dict(
-                duration_s=DUR,
-                fs=FS,
-                level_db_spl=60.0,
-                color="white",
-                band_hz=None,
-                low_noise=False,
-                batch=None,
-                seed=1,
-                generator=None,
-                **tone_kw,
-            ),
-            {},
-            None,
-        ),
-        (
-            "sam_noise",
-            S.sam_noise,
-            dict(
-                mod_rate_hz=8.0,
-                duration_s=DUR,
-                fs=FS,
-                level_db_spl=60.0,
-                depth=None,
-                depth_db=None,
-                mod_phase_rad=0.0,
-                band_hz=None,
-                seed=1,
-                generator=None,
-                **tone_kw,
-            ),
-            {},
-            None,
-        ),
-        (
-            "tone_in_noise",
-            S.tone_in_noise,
-            dict(
-                freq_hz=1000.0,
-                duration_s=DUR,
-                fs=FS,
-                noise_level_db_spl=60.0,
-                snr_db=0.0,
-                band_hz=None,
-                return_components=False,
-                seed=1,
-                generator=None,
-                **tone_kw,
-            ),
-            {},
-            None,
-        ),
-        (
-            "clicks",
-            S.clicks,
-            dict(
-                rate_hz=100.0,
-                duration_s=DUR,
-                fs=FS,
-                level_db_spl=60.0,
-                click_duration_s=None,
-                polarity="positive",
-                calibration="pa",
-                dboffset=100.0,
-                dtype=None,
-                device=None,
-            ),
-            {},
-            None,
-        ),
-        ("silence", S.silence, dict(duration_s=DUR, fs=FS, channels=None, dtype=None, device=None), {}, None),
-        (
-            "sequence",
+        entry(S.db_to_pa, level_db_spl=60.0),
+        entry(S.pa_to_db, check="nan_only", pressure_pa=0.02),
+        entry(S.rms, sig, x=x),
+        entry(S.level_db_spl, sig, "nan_only", x=x),
+        entry(S.set_level, sig, x=x, level_db_spl=60.0),
+        entry(S.ramp_window, n_samples=100, ramp_samples=10),
+        entry(S.apply_ramp, sig, x=x, fs=FS, ramp_s=0.005),
+        entry(S.tone, freq_hz=1000.0, **short),
+        entry(S.complex_tone, freqs_hz=[500.0, 1000.0], **short),
+        entry(S.harmonic_complex, f0_hz=200.0, **short),
+        entry(S.sam_tone, carrier_hz=1000.0, mod_rate_hz=8.0, **short),
+        entry(S.fm_tone, carrier_hz=1000.0, mod_rate_hz=8.0, freq_deviation_hz=50.0, **short),
+        entry(S.noise, seed=1, **short),
+        entry(S.sam_noise, mod_rate_hz=8.0, seed=1, **short),
+        entry(S.tone_in_noise, freq_hz=1000.0, seed=1, **short),
+        entry(S.clicks, rate_hz=100.0, duration_s=DUR, fs=FS),
+        entry(S.silence, duration_s=DUR, fs=FS),
+        entry(
             S.sequence,
-            dict(signals=[x, x], fs=FS, gap_s=0.01),
             {"signals": [[x, torch.tensor([NAN])], [x, torch.ones(2, 5)], "abc", x, [None]]},
-            None,
+            signals=[x, x],
+            fs=FS,
+            gap_s=0.01,
         ),
-        (
-            "nafc_intervals",
+        entry(
             S.nafc_intervals,
-            dict(target=x, reference=x, n_intervals=3, target_interval=None, seed=1, generator=None),
             {"target": BAD_SIGNALS, "reference": BAD_SIGNALS + [[x], [x, torch.ones(3)]]},
-            None,
+            target=x,
+            reference=x,
+            seed=1,
         ),
-        ("dichotic", S.dichotic, dict(x=x, fs=FS, itd_s=0.0005, ild_db=3.0), sig, None),
-        ("diotic", S.diotic, dict(x=x), sig, None),
-        ("stereo", S.stereo, dict(left=x, right=x), {"left": BAD_SIGNALS, "right": BAD_SIGNALS}, None),
-        (
-            "load_wav",
-            S.load_wav,
-            dict(path=good_wav, calibration="pa", dboffset=100.0, dtype=None, device=None),
-            {"path": files},
-            None,
-        ),
-        (
-            "save_wav",
-            S.save_wav,
-            dict(path=tmp / "out.wav", x=x, fs=FS, calibration="pa", dboffset=100.0, subtype="FLOAT"),
-            {"path": files, **sig},
-            None,
-        ),
+        entry(S.dichotic, sig, x=x, fs=FS, itd_s=0.0005, ild_db=3.0),
+        entry(S.diotic, sig, x=x),
+        entry(S.stereo, {"left": BAD_SIGNALS, "right": BAD_SIGNALS}, left=x, right=x),
+        entry(S.load_wav, {"path": files}, path=good_wav),
+        entry(S.save_wav, {"path": files, **sig}, path=tmp / "out.wav", x=x, fs=FS),
     ]
     obs = P.PsychometricObserver(threshold=0.0, slope=1.0, seed=1)
-    stair = dict(
+    stair = every_keyword(
+        P.Staircase,
         start_value=5.0,
-        n_down=2,
-        n_up=1,
         step_sizes=(4.0, 2.0),
-        reversals_per_step=2,
         n_final_reversals=4,
         n_threshold_reversals=None,
-        statistic="mean",
         bounds=(-40.0, 40.0),
-        max_bound_hits=3,
         max_trials=200,
     )
+    respond_bad = {"respond": _respond_bad()}
     e += [
-        (
-            "psychometric",
-            P.psychometric,
-            dict(x=[0.0, 1.0], threshold=0.5, slope=2.0, shape="logistic", guess=0.5, lapse=0.02),
-            {},
-            None,
-        ),
-        (
-            "psychometric_inverse",
-            P.psychometric_inverse,
-            dict(p=0.75, threshold=0.5, slope=2.0, shape="logistic", guess=0.5, lapse=0.02),
-            {},
-            None,
-        ),
-        ("levitt_target", P.levitt_target, dict(n_down=2, n_up=1), {}, None),
+        entry(P.psychometric, x=[0.0, 1.0], threshold=0.5, slope=2.0, lapse=0.02),
+        entry(P.psychometric_inverse, p=0.75, threshold=0.5, slope=2.0, lapse=0.02),
+        entry(P.levitt_target, n_down=2),
         (
             "PsychometricObserver",
             lambda **k: P.PsychometricObserver(**k).respond([0.0, 1.0]),
-            dict(threshold=0.0, slope=1.0, shape="logistic", n_alternatives=2, lapse=0.0, seed=1),
+            every_keyword(P.PsychometricObserver, threshold=0.0, slope=1.0, seed=1),
             {},
             None,
         ),
-        ("afc_positions", P.afc_positions, dict(n_trials=10, n_intervals=3, seed=1), {}, None),
-        (
-            "arrange_intervals",
+        entry(P.afc_positions, n_trials=10, n_intervals=3, seed=1),
+        entry(
             P.arrange_intervals,
-            dict(target=torch.ones(4, 5), references=torch.zeros(4, 2, 5), positions=[0, 1, 2, 1]),
             {"target": BAD_SIGNALS, "references": BAD_SIGNALS, "positions": [[0.5, 1, 2, 1], [0, 1, 2, 9]]},
-            None,
+            target=torch.ones(4, 5),
+            references=torch.zeros(4, 2, 5),
+            positions=[0, 1, 2, 1],
         ),
         ("Staircase", lambda **k: P.Staircase(**k).run(obs.respond, n_runs=2), stair, {}, "staircase"),
         (
@@ -379,54 +232,24 @@ def _entries(tmp):
             {"stepmin": [(-1, 8), (0, 8), (1, -1), (1e-300, 8), (1,)], "expvarstepstart": [INF]},
             "staircase",
         ),
-        (
-            "run_staircase",
-            P.run_staircase,
-            dict(procedure=P.Staircase(**stair), respond=obs.respond, n_runs=2),
-            {"respond": _respond_bad()},
-            "staircase",
-        ),
-        (
-            "constant_stimuli",
-            P.constant_stimuli,
-            dict(values=[-2.0, 0.0, 2.0], n_trials=10, respond=obs.respond, seed=1, batch_size=None),
-            {"respond": _respond_bad()},
-            None,
-        ),
-        (
-            "fit_psychometric",
+        entry(P.run_staircase, respond_bad, "staircase", procedure=P.Staircase(**stair), respond=obs.respond, n_runs=2),
+        entry(P.constant_stimuli, respond_bad, values=[-2.0, 0.0, 2.0], n_trials=10, respond=obs.respond, seed=1),
+        entry(
             P.fit_psychometric,
-            dict(
-                values=[-2.0, 0.0, 2.0, 4.0],
-                n_correct=[6, 12, 17, 19],
-                n_trials=[20, 20, 20, 20],
-                shape="logistic",
-                n_alternatives=2,
-                lapse="fit",
-                max_lapse=0.06,
-                n_bootstrap=3,
-                ci=0.95,
-                seed=1,
-            ),
             {"n_correct": [[NAN, 12, 17, 19], [6.5, 12, 17, 19], [30, 12, 17, 19]], "n_bootstrap": [10**9]},
             "fit",
+            values=[-2.0, 0.0, 2.0, 4.0],
+            n_correct=[6, 12, 17, 19],
+            n_trials=[20, 20, 20, 20],
+            n_bootstrap=3,
+            seed=1,
         ),
     ]
     e += [
-        ("grid", W.grid, dict(rate=[4, 8]), {}, None),
-        ("condition_id", W.condition_id, dict(condition={"a": 1}), {}, None),
-        (
-            "run_sweep",
+        entry(W.grid, rate=[4, 8]),  # (any keywords: the axes)
+        entry(W.condition_id, condition={"a": 1}),
+        entry(
             W.run_sweep,
-            dict(
-                task=lambda i: {"y": float(i)},
-                conditions=[{"i": 1}, {"i": 2}],
-                output=tmp / "fuzz.csv",
-                config={"c": 1},
-                executor=None,
-                max_workers=1,
-                progress=False,
-            ),
             {
                 "task": [
                     lambda i: object(),
@@ -438,7 +261,12 @@ def _entries(tmp):
                 "conditions": [[{"i": 1}, {"i": 1}], [1, 2], [{1: 2}], "abc"],
                 "output": [tmp / "x.txt", tmp, files[2], files[3]],
             },
-            None,
+            task=lambda i: {"y": float(i)},
+            conditions=[{"i": 1}, {"i": 2}],
+            output=tmp / "fuzz.csv",
+            config={"c": 1},
+            max_workers=1,
+            progress=False,
         ),
         (
             "ResultStore",
@@ -447,15 +275,14 @@ def _entries(tmp):
             {"path": files},
             None,
         ),
-        ("load_results", W.load_results, dict(path=tmp / "fuzz.csv"), {"path": files}, None),
-        (
-            "export",
+        entry(W.load_results, {"path": files}, path=tmp / "fuzz.csv"),
+        entry(
             W.export,
-            dict(store=tmp / "fuzz.csv", path=tmp / "export.csv"),
             {"store": files, "path": [tmp / "e.txt", tmp / "no" / "e.csv"]},
-            None,
+            store=tmp / "fuzz.csv",
+            path=tmp / "export.csv",
         ),
-        ("store_paths", W.store_paths, dict(output=tmp / "a.csv"), {}, None),
+        entry(W.store_paths, output=tmp / "a.csv"),
     ]
     return e
 
@@ -602,19 +429,7 @@ def test_hypothesis_bad_numbers(tmp_path_factory, data):
     kwargs = dict(base)
     for arg in args:
         kwargs[arg] = data.draw(bad_numbers, label=arg)
-    if name in (
-        "tone",
-        "complex_tone",
-        "sam_tone",
-        "fm_tone",
-        "noise",
-        "sam_noise",
-        "tone_in_noise",
-        "clicks",
-        "silence",
-        "harmonic_complex",
-        "fit_psychometric",
-    ) and _valid_but_slow(kwargs):
+    if _valid_but_slow(kwargs):
         return
     result = _try(fn, kwargs, tuple(args), check)
     HYPOTHESIS_COUNTS[name] += 1
@@ -622,7 +437,9 @@ def test_hypothesis_bad_numbers(tmp_path_factory, data):
 
 
 def _valid_but_slow(kwargs) -> bool:
-    """Random numbers can make a valid, merely long stimulus (e.g. 900 s): not what this test is about."""
+    """Random numbers can make a valid, merely long stimulus (e.g. 900 s) or fit (many bootstrap
+    fits): not what this test is about. (Only calls with ``duration_s`` and ``fs``, or with
+    ``n_bootstrap``, can be.)"""
     nb = kwargs.get("n_bootstrap")
     if isinstance(nb, int) and not isinstance(nb, bool) and 20 < nb <= 10_000:  # valid, seconds of fitting
         return True

@@ -102,8 +102,11 @@ def test_notebook_figure_is_not_shown_by_pyplot():
     import matplotlib.pyplot as plt
 
     before = plt.get_fignums()
+    from IPython.core.formatters import DisplayFormatter
+
     fig = plots.plot_waveform(st.tone(TONE_HZ, 0.05, 8000, 60), 8000)
-    fig._repr_png_()
+    shown, _ = DisplayFormatter().format(fig)  # what Jupyter does with a cell's value
+    assert shown["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
     assert plt.get_fignums() == before  # a script never pops it up, pyplot never lists it
 
 

@@ -238,7 +238,7 @@ def test_plot_stages_from_the_contract():
     axes = main_axes(fig)
     # outer, ihc, bands, psd, the two loudness curves in one panel, output; 'freqs' only labels 'psd'
     assert len(axes) == 6, [ax.get_title() for ax in axes]
-    assert fig._suptitle.get_text() == "fake"
+    assert fig.get_suptitle() == "fake"
     for ax in axes:  # units on every axis
         assert ax.get_xlabel() and ax.get_ylabel(), ax.get_title()
     titles = [ax.get_title() for ax in axes]

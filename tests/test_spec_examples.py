@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.helpers import GLASBERG2002_COMPONENTS
 from workbench.models.dau1997 import Dau1997
 from workbench.models.glasberg2002 import Glasberg2002
 from workbench.models.moore2016 import Moore2016
@@ -131,16 +132,7 @@ def test_glasberg2002_basic_stages_mono():
     assert ltl_mono.shape == (n_frames,)
     fc = model.get_erb_frequencies()
     assert fc.shape == (150,) and 40 < float(fc.min()) < 60 and 14000 < float(fc.max()) < 16000
-    for name in (
-        "fs",
-        "learnable",
-        "return_stages",
-        "multi_fft",
-        "erb_integration",
-        "excitation_pattern",
-        "specific_loudness",
-        "loudness_integration",
-    ):
+    for name in ("fs", "learnable", "return_stages", *GLASBERG2002_COMPONENTS):
         assert hasattr(model, name), name
 
 
@@ -150,13 +142,7 @@ def test_glasberg2002_learnable_parameters():
     assert n_params > 0
     torch.optim.Adam(model_learnable.parameters(), lr=1e-3)
     params = model_learnable.get_learnable_parameters()
-    assert list(params) == [
-        "multi_fft",
-        "erb_integration",
-        "excitation_pattern",
-        "specific_loudness",
-        "loudness_integration",
-    ]
+    assert tuple(params) == GLASBERG2002_COMPONENTS
     assert isinstance(params["loudness_integration"]["tau_attack"], float)
     assert params["erb_integration"]["bandwidth_scale"] == pytest.approx(1.0)
     assert Glasberg2002().get_learnable_parameters() == {}

@@ -210,7 +210,7 @@ def test_each_modulation_bandpass_peaks_at_its_mfc(filter_type):
     bank = ModulationFilterbank(FS, [8000.0], filter_type=filter_type, dtype=torch.float64)
     mfc = bank.mfc_hz
     if filter_type == "efilt":
-        rho, theta, gain = bank._efilt_poles()
+        rho, theta, gain = bank.efilt_poles()
         b = gain.to(torch.complex128).unsqueeze(-1)
         a = torch.stack([torch.ones_like(b[:, 0]), -torch.polar(rho, theta)], -1)
     for k, f0 in enumerate(mfc):

@@ -38,39 +38,39 @@ def variants():
             for ns in (1, 4, 8):
                 yield (
                     f"iir {fp} complex={complex_} sections={ns}",
-                    triton_iir._cascade_kernel,
+                    triton_iir.cascade_kernel,
                     _sig(fp, "x y coef:fp64", "n_rows n_t x_row_stride y_row_stride"),
                     dict(NS=ns, X_COMPLEX=complex_, COMPLEX=complex_, F64=fp == "fp64", REVERSE=complex_, BLOCK=32),
                 )
         chunked = "n_rows n_t n_chunks"
         yield (
             f"adaptation forward {fp}",
-            triton_adaptation._forward_kernel,
+            triton_adaptation.forward_kernel,
             _sig(fp, "x y ckpt:fp64 a1:fp64 s0:fp64 maxv:fp64 floor:fp64 corr:fp64 mult:fp64", chunked),
             dict(NL=5, CH=triton_adaptation.CHUNK, LIMITING=True, SAVE=True, BLOCK=32),
         )
         yield (
             f"adaptation backward {fp}",
-            triton_adaptation._backward_kernel,
+            triton_adaptation.backward_kernel,
             _sig(fp, "gy x gx ga:fp64 ckpt:fp64 scratch:fp64 a1:fp64 maxv:fp64 floor:fp64 mult:fp64", chunked),
             dict(NL=5, CH=triton_adaptation.CHUNK, LIMITING=True, BLOCK=32),
         )
         sig = _sig(fp, "x y0 coef:fp64 y up:i8")
-        yield f"agc forward {fp}", triton_agc._forward_kernel, sig, dict(BLOCK=32)
+        yield f"agc forward {fp}", triton_agc.forward_kernel, sig, dict(BLOCK=32)
         sig = _sig(fp, "g x y y0 up:i8 coef:fp64 gx gy0 gcoef:fp64")
-        yield f"agc backward {fp}", triton_agc._backward_kernel, sig, dict(BLOCK=32)
+        yield f"agc backward {fp}", triton_agc.backward_kernel, sig, dict(BLOCK=32)
         sig = _sig(fp, "v out gout gv c:fp64")
         for backward in (False, True):
-            yield f"ihc backward={backward} {fp}", triton_ihc._ihc_kernel, sig, dict(BACKWARD=backward, BLOCK=32)
+            yield f"ihc backward={backward} {fp}", triton_ihc.ihc_kernel, sig, dict(BACKWARD=backward, BLOCK=32)
         sig = _sig(fp, "alpha beta out")
         for adjoint in (False, True):
-            yield f"scan adjoint={adjoint} {fp}", triton_ihc._scan_kernel, sig, dict(ADJOINT=adjoint, BLOCK=32)
+            yield f"scan adjoint={adjoint} {fp}", triton_ihc.scan_kernel, sig, dict(ADJOINT=adjoint, BLOCK=32)
         tables = "band:i32 orow:i32 pr:fp64 pi:fp64 g:fp64 fac:fp64 env:i32"
         sig = _sig(fp, f"x out {tables}", "n_chan n_t n_out")
-        yield f"modfilter forward {fp}", triton_modfilter._forward_kernel, sig, dict(MB=16, BC=2)
+        yield f"modfilter forward {fp}", triton_modfilter.forward_kernel, sig, dict(MB=16, BC=2)
         yield (
             f"modfilter backward {fp}",
-            triton_modfilter._backward_kernel,
+            triton_modfilter.backward_kernel,
             _sig(fp, f"gout x gx acc:fp64 ckpt:fp64 scratch:fp64 {tables}", "n_chan n_t n_out n_chunks"),
             dict(MB=16, BC=2, CH=triton_modfilter.CHUNK),
         )

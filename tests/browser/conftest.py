@@ -6,7 +6,6 @@ the reason, except under CI (``CI`` set) where a missing browser is a failure.
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import stop_process_group
 
 pytest.importorskip("playwright")
 
@@ -84,17 +85,6 @@ def wait_http(url: str, proc: subprocess.Popen, deadline_s: float, log: Path):
     raise RuntimeError(f"{url} not ready after {deadline_s} s:\n{log.read_text()[-3000:]}")
 
 
-def stop(proc: subprocess.Popen):
-    """Stop the process group this fixture started (the CLI and its panel server)."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-
-
 @contextlib.contextmanager
 def running_server(command: list[str], log: Path, ready_url: str, deadline_s: float, *, env=None, cwd=None):
     """Run ``command`` in its own process group, output to ``log``; yield the process once
@@ -112,7 +102,7 @@ def running_server(command: list[str], log: Path, ready_url: str, deadline_s: fl
         wait_http(ready_url, proc, deadline_s, log)
         yield proc
     finally:
-        stop(proc)
+        stop_process_group(proc)
 
 
 @contextlib.contextmanager

@@ -39,8 +39,7 @@ def _press(page, css, key, times):
 # (id, peak |y|) of the stimulus waveform plot as the browser's Bokeh document holds it
 WAVEFORM_JS = """() => {
   const doc = Bokeh.documents[0];
-  const models = doc._all_models ? [...doc._all_models.values()] : [...doc.all_models];
-  for (const m of models) {
+  for (const m of doc.all_models) {
     if (m.title && m.title.text === "Stimulus A: waveform") {
       const d = m.renderers[0].data_source.data;
       const y = d instanceof Map ? d.get("y") : d.y;

@@ -1001,6 +1001,12 @@ class ExperimentPanel:
         self.message.alert_type, self.message.object, self.message.visible = kind, text, True
 
     async def _on_run(self, event=None):
+        await self.run()
+
+    async def run(self):
+        """Run the experiment the controls describe (what the Run button does): progress,
+        then the result, or a message; returns when it has finished, failed or been
+        cancelled (:meth:`cancel`)."""
         import asyncio
 
         from workbench.dashboards import core
@@ -1080,6 +1086,10 @@ class ExperimentPanel:
         return io.BytesIO(data)
 
     def _on_cancel(self, event=None):
+        self.cancel()
+
+    def cancel(self):
+        """Cancel the running experiment (what the Cancel button does; nothing if none runs)."""
         sub = self._subscription
         if sub is not None:
             sub.cancel("cancelled by you")

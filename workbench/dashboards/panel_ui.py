@@ -573,10 +573,16 @@ class StageExplorer:
             self._later(debounce=False)
 
     async def _on_upload(self, event):
-        data = event.new
+        await self.load_upload(event.new)
+
+    async def load_upload(self, data: bytes | str, name: str | None = None):
+        """Take a WAV file as stimulus A, as the upload widget does: ``data`` is the file's
+        bytes or the browser's base64 text of them, ``name`` its file name (default: the
+        widget's). An accepted file becomes the stimulus (kind 'upload') and the view
+        refreshes; a rejected one shows why in :attr:`error` and keeps the previous file."""
         if not data:
             return
-        name = self.upload.filename or "uploaded.wav"
+        name = name or self.upload.filename or "uploaded.wav"
         previous = self.explorer.upload_info
         keep = f" The previous file ({describe_upload(previous)}) is still loaded." if previous else ""
         if isinstance(data, str):  # base64 from the browser; decoded here, in memory

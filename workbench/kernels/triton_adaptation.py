@@ -86,7 +86,7 @@ def _run_chunk(
 
 
 @triton.jit
-def _forward_kernel(
+def forward_kernel(
     x_ptr,
     y_ptr,
     ckpt_ptr,
@@ -120,7 +120,7 @@ def _forward_kernel(
 
 
 @triton.jit
-def _backward_kernel(
+def backward_kernel(
     gy_ptr,
     x_ptr,
     gx_ptr,
@@ -224,7 +224,7 @@ def forward(x: torch.Tensor, a1: torch.Tensor, min_level: torch.Tensor, limit: f
     if shape_only(x):
         return y, (ckpt if save else None)
     grid, block = row_grid(n_rows)
-    _forward_kernel[grid](
+    forward_kernel[grid](
         x,
         y,
         ckpt,
@@ -261,7 +261,7 @@ def backward(
     if shape_only(x, grad_y):
         return gx, ga
     grid, block = row_grid(n_rows)
-    _backward_kernel[grid](
+    backward_kernel[grid](
         grad_y.contiguous(),
         x,
         gx,

@@ -17,7 +17,7 @@ from workbench.kernels.backend import shape_only
 
 
 @triton.jit
-def _forward_kernel(x_ptr, y0_ptr, coef_ptr, y_ptr, up_ptr, n_rows, n_t, BLOCK: tl.constexpr):
+def forward_kernel(x_ptr, y0_ptr, coef_ptr, y_ptr, up_ptr, n_rows, n_t, BLOCK: tl.constexpr):
     rows, live = program_rows(n_rows, BLOCK)
     attack = tl.load(coef_ptr)
     release = tl.load(coef_ptr + 1)
@@ -31,7 +31,7 @@ def _forward_kernel(x_ptr, y0_ptr, coef_ptr, y_ptr, up_ptr, n_rows, n_t, BLOCK: 
 
 
 @triton.jit
-def _backward_kernel(
+def backward_kernel(
     g_ptr, x_ptr, y_ptr, y0_ptr, up_ptr, coef_ptr, gx_ptr, gy0_ptr, gcoef_ptr, n_rows, n_t, BLOCK: tl.constexpr
 ):
     rows, live = program_rows(n_rows, BLOCK)
@@ -66,7 +66,7 @@ def forward(x: torch.Tensor, y0: torch.Tensor, coef: torch.Tensor):
     if shape_only(x):
         return y, up
     grid, block = row_grid(n_rows)
-    _forward_kernel[grid](x, y0, coef, y, up, n_rows, n_t, BLOCK=block, num_warps=1)
+    forward_kernel[grid](x, y0, coef, y, up, n_rows, n_t, BLOCK=block, num_warps=1)
     return y, up
 
 
@@ -79,5 +79,5 @@ def backward(g, x, y, y0, up, coef):
     if shape_only(x, g):
         return gx, gy0, gcoef
     grid, block = row_grid(n_rows)
-    _backward_kernel[grid](g.contiguous(), x, y, y0, up, coef, gx, gy0, gcoef, n_rows, n_t, BLOCK=block, num_warps=1)
+    backward_kernel[grid](g.contiguous(), x, y, y0, up, coef, gx, gy0, gcoef, n_rows, n_t, BLOCK=block, num_warps=1)
     return gx, gy0, gcoef

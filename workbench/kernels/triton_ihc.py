@@ -45,7 +45,7 @@ def _conductance(velocity, c0, c1, c2, c3, c4, c5, c6, c7):
 
 
 @triton.jit
-def _ihc_kernel(v_ptr, out_ptr, gout_ptr, gv_ptr, c_ptr, n_rows, n_t, BACKWARD: tl.constexpr, BLOCK: tl.constexpr):
+def ihc_kernel(v_ptr, out_ptr, gout_ptr, gv_ptr, c_ptr, n_rows, n_t, BACKWARD: tl.constexpr, BLOCK: tl.constexpr):
     rows, live = program_rows(n_rows, BLOCK)
     c = ()
     for j in tl.static_range(12):
@@ -71,7 +71,7 @@ def _ihc_kernel(v_ptr, out_ptr, gout_ptr, gv_ptr, c_ptr, n_rows, n_t, BACKWARD: 
 
 
 @triton.jit
-def _scan_kernel(alpha_ptr, beta_ptr, out_ptr, n_rows, n_t, ADJOINT: tl.constexpr, BLOCK: tl.constexpr):
+def scan_kernel(alpha_ptr, beta_ptr, out_ptr, n_rows, n_t, ADJOINT: tl.constexpr, BLOCK: tl.constexpr):
     """Forward: out = scan(alpha, beta). Adjoint: out[n] = beta[n] + alpha[n+1] out[n+1]."""
     rows, live = program_rows(n_rows, BLOCK)
     u = tl.zeros([BLOCK], dtype=tl.float64)
@@ -88,11 +88,11 @@ def _scan_kernel(alpha_ptr, beta_ptr, out_ptr, n_rows, n_t, ADJOINT: tl.constexp
 
 
 def _run_ihc(velocity, constants, out, grad_out, grad, backward: bool):
-    """One launch of :func:`_ihc_kernel` over the rows (none for tensors without data)."""
+    """One launch of :func:`ihc_kernel` over the rows (none for tensors without data)."""
     if shape_only(velocity, grad_out):
         return
     grid, block = row_grid(velocity.shape[0])
-    _ihc_kernel[grid](
+    ihc_kernel[grid](
         velocity, out, grad_out, grad, constants, *velocity.shape, BACKWARD=backward, BLOCK=block, num_warps=1
     )
 
@@ -117,7 +117,7 @@ def scan(alpha: torch.Tensor, beta: torch.Tensor, adjoint: bool = False) -> torc
     if shape_only(alpha, beta):
         return out
     grid, block = row_grid(beta.shape[0])
-    _scan_kernel[grid](
+    scan_kernel[grid](
         alpha.contiguous(),
         beta.contiguous(),
         out,

@@ -27,7 +27,7 @@ MAX_SECTIONS = 8  # sections fused per launch; longer cascades take several laun
 
 
 @triton.jit
-def _cascade_kernel(
+def cascade_kernel(
     x_ptr,
     y_ptr,
     coef_ptr,
@@ -153,7 +153,7 @@ def cascade(coef: torch.Tensor, x: torch.Tensor, out_dtype: torch.dtype, reverse
         out = torch.empty((n_rows, n_t), dtype=out_dtype, device=x.device)
         dst, dst_stride = _real_view(out)
         grid, block = row_grid(n_rows)
-        _cascade_kernel[grid](
+        cascade_kernel[grid](
             src,
             dst,
             part,

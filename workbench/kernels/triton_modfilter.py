@@ -42,7 +42,7 @@ def _program_lanes(band_ptr, pr_ptr, pi_ptr, g_ptr, fac_ptr, env_ptr, n_chan, MB
 
 
 @triton.jit
-def _forward_kernel(
+def forward_kernel(
     x_ptr,
     out_ptr,
     band_ptr,
@@ -73,7 +73,7 @@ def _forward_kernel(
 
 
 @triton.jit
-def _backward_kernel(
+def backward_kernel(
     gout_ptr,
     x_ptr,
     gx_ptr,
@@ -175,7 +175,7 @@ def forward(x, out, band_of, orow_of, pr, pi, g, fac, env, mb: int):
     if shape_only(x, out):
         return
     bc = _tiles(n_chan, mb)
-    _forward_kernel[(n_batch, triton.cdiv(n_chan, bc))](
+    forward_kernel[(n_batch, triton.cdiv(n_chan, bc))](
         x, out, band_of, orow_of, pr, pi, g, fac, env, n_chan, n_t, out.shape[1], MB=mb, BC=bc, num_warps=1
     )
 
@@ -193,7 +193,7 @@ def backward(gout, x, band_of, orow_of, pr, pi, g, fac, env, mb: int):
     if shape_only(x, gout):
         return gx, acc
     bc = _tiles(n_chan, mb)
-    _backward_kernel[(n_batch, triton.cdiv(n_chan, bc))](
+    backward_kernel[(n_batch, triton.cdiv(n_chan, bc))](
         gout.contiguous(),
         x,
         gx,

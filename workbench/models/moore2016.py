@@ -185,18 +185,7 @@ class Moore2016(LoudnessModel):
             outer_middle_ear_kwargs, ("kind", "compensation_type", "field_type"), "outer_middle_ear_kwargs"
         )
         spec = check_kwargs(
-            spectrum_kwargs,
-            (
-                "hop_length",
-                "n_windows",
-                "n_fft",
-                "n_ffts",
-                "band_edges_hz",
-                "hann_correction_db",
-                "range_db",
-                "floor_db",
-            ),
-            "spectrum_kwargs",
+            spectrum_kwargs, L.MultiResolutionSpectrum.KWARGS + ("range_db", "floor_db"), "spectrum_kwargs"
         )
         exc = check_kwargs(
             excitation_kwargs, ("erb_lower", "erb_upper", "erb_step", "level_slope"), "excitation_kwargs"

@@ -297,7 +297,10 @@ class FitProblem:
                 out.append(float(t.flatten()[p.index] if p.index is not None else t.mean()))
         return torch.tensor(out, dtype=torch.float64)
 
-    def _overrides(self, theta: torch.Tensor) -> tuple[dict, torch.Tensor]:
+    def overrides(self, theta: torch.Tensor) -> tuple[dict, torch.Tensor]:
+        """What the parameter vector ``theta`` (order of ``parameters``) sets: the model
+        parameters it changes (name -> tensor, for :func:`torch.func.functional_call`) and the
+        noise variance; the ``overrides, variance`` that :meth:`percent_correct` takes."""
         overrides, variance = {}, torch.tensor(self.noise_variance, dtype=torch.float64)
         for p, value in zip(self.parameters, theta):
             if p.name == "noise_variance":
@@ -406,7 +409,7 @@ class FitProblem:
 
     def predict(self, theta: torch.Tensor) -> list[torch.Tensor]:
         """Per datum: predicted P at its values (BinomialData) or threshold (ThresholdData)."""
-        overrides, variance = self._overrides(theta)
+        overrides, variance = self.overrides(theta)
         self.n_evaluations += 1
         out = []
         for cond in self.conditions:

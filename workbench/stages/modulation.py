@@ -254,9 +254,11 @@ class ModulationFilterbank(nn.Module):
     def num_mod_channels(self) -> list[int]:
         return [len(m) for m in self.mfc_per_channel]
 
-    def _efilt_poles(self):
+    def efilt_poles(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Band-pass poles ``rho e^{i theta}`` and gains of AMT's efilt (including its x2), in
-        float64 (1 - rho is ~4e-4: float32 would cost 1e-4 relative accuracy)."""
+        float64 (1 - rho is ~4e-4: float32 would cost 1e-4 relative accuracy): ``(rho,
+        theta, gain)``, each ``(n_bands,)`` in the order of ``mfc_hz``; band k is
+        ``y[t] = gain[k] x[t] + rho[k] e^{i theta[k]} y[t-1]`` (complex)."""
         rho = torch.exp(-math.pi * self.bandwidth_hz.double() / self.fs)  # exp(-bw_rad / 2)
         theta = 2 * math.pi * self.mfc_hz.double() / self.fs
         return rho, theta, 2 * (1 - rho)
@@ -282,7 +284,7 @@ class ModulationFilterbank(nn.Module):
         lowpassed = sosfilt(self._sos("_lowpass_sos", dtype), x.double()).to(dtype)
         counts = self.num_mod_channels
         if self.filter_type == "efilt":
-            rho, theta, gain = self._efilt_poles()
+            rho, theta, gain = self.efilt_poles()
             if not self.phase_insensitive:
                 gain = gain / 2  # AMT returns the plain band-pass outputs (x2 undone)
             out = modulation_bandpass_bank(

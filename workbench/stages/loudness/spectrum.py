@@ -59,6 +59,9 @@ class MultiResolutionSpectrum(nn.Module):
     torch.Size([2, 10, 960])
     """
 
+    # the settings a model's ``*_kwargs`` dict passes on to this stage
+    KWARGS = ("hop_length", "n_windows", "n_fft", "n_ffts", "band_edges_hz", "hann_correction_db")
+
     def __init__(
         self,
         fs: float = 32000.0,
