@@ -62,7 +62,7 @@ def basef_range(basef: float) -> tuple[float, float]:
 
     References
     ----------
-    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293; AMT 1.4 ``king2019``.
+    King et al. (2019); AMT 1.4 ``king2019`` (the ``basef`` option).
 
     Examples
     --------

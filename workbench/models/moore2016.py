@@ -54,14 +54,13 @@ def diotic(x: torch.Tensor) -> torch.Tensor:
     Tensor
         ``(..., 2, T)`` (axes ``'BET'``), Pa: the same signal at the left and the right ear.
 
-    References
-    ----------
-    Moore, Glasberg, Varathanathan & Schlittenlacher (2016), Trends Hear. 20; AMT 1.4
-    ``moore2016``.
-
     See Also
     --------
     workbench.units.to_model_input : pascals to any model's input (``ears='diotic'``).
+
+    References
+    ----------
+    Moore et al. (2016), diotic presentation (both ears).
 
     Examples
     --------
@@ -85,14 +84,13 @@ def monaural(x: torch.Tensor, ear: str = "left") -> torch.Tensor:
     Tensor
         ``(..., 2, T)`` (axes ``'BET'``, left first), Pa, zeros at the other ear.
 
-    References
-    ----------
-    Moore, Glasberg, Varathanathan & Schlittenlacher (2016), Trends Hear. 20; AMT 1.4
-    ``moore2016``.
-
     See Also
     --------
     workbench.units.to_model_input : pascals to any model's input (``ears='left'``/``'right'``).
+
+    References
+    ----------
+    Moore et al. (2016), monaural presentation (one ear).
 
     Examples
     --------

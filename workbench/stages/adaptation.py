@@ -50,13 +50,13 @@ def min_level_from_db(min_spl_db, dboffset: float = 100.0) -> torch.Tensor:
     Tensor
         Amplitude in AMT full-scale units, float64, the shape of ``min_spl_db``.
 
-    References
-    ----------
-    Dau, Puschel & Kohlrausch (1996), J. Acoust. Soc. Am. 99, 3615-3622; AMT ``adaptloop``.
-
     See Also
     --------
     AdaptLoop : takes it as ``min_level`` (or computes it from ``min_spl_db``).
+
+    References
+    ----------
+    Dau, Puschel & Kohlrausch (1996), J. Acoust. Soc. Am. 99, 3615-3622; AMT ``adaptloop``.
 
     Examples
     --------
@@ -88,15 +88,15 @@ def adaptloop(x: torch.Tensor, fs: float, tau_s=DAU1996_TAU_S, limit: float = 10
         Adapted envelope in model units (MU), shape of ``x``: 0 at the floor, about 100 MU for
         a stationary input at amplitude 1.
 
+    See Also
+    --------
+    AdaptLoop : the Module (presets, validation, backend choice).
+
     References
     ----------
     Dau, Puschel & Kohlrausch (1996), J. Acoust. Soc. Am. 99, 3615-3622; Dau, Kollmeier &
     Kohlrausch (1997), J. Acoust. Soc. Am. 102, 2892-2905; Osses & Kohlrausch (2021), J.
     Acoust. Soc. Am. 149, 3534-3547.
-
-    See Also
-    --------
-    AdaptLoop : the Module (presets, validation, backend choice).
 
     Examples
     --------
@@ -241,14 +241,14 @@ def highpass_adaptation(x: torch.Tensor, fs: float, cutoff_hz=3.0, order: int = 
     Tensor
         ``x`` high-passed, same shape, units and dtype.
 
+    See Also
+    --------
+    HighpassAdaptation : the Module (filter designed once).
+
     References
     ----------
     King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293; AMT 1.4 ``king2019``
     ('adt_hp').
-
-    See Also
-    --------
-    HighpassAdaptation : the Module (filter designed once).
 
     Examples
     --------

@@ -3,6 +3,10 @@
 The knee is a level in dB re the calibration: with ``dboffset`` dB SPL at amplitude 1, the
 knee amplitude is ``10^((knee_db - dboffset)/20)`` (30 dB SPL at dboffset 100 -> 10^-3.5).
 Both keep the sign of the input (they act on the gammatone output's fine structure).
+
+References
+----------
+King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293; AMT 1.4 ``king2019``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ def knee_amplitude(knee_db: float, dboffset: float) -> float:
 
     References
     ----------
-    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293; AMT 1.4 ``king2019``.
+    King et al. (2019), the knee in dB SPL; AMT 1.4 ``king2019``.
 
     Examples
     --------
@@ -60,15 +64,15 @@ def broken_stick(x: torch.Tensor, n, knee: float) -> torch.Tensor:
     Tensor
         Compressed signal, shape and units of ``x``. Gradients stay finite on both branches.
 
-    References
-    ----------
-    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293; AMT 1.4 ``king2019``.
-
     See Also
     --------
     Compression : the Module ('brokenstick').
     power_law : the same power law without the linear part.
     workbench.stages.drnl.broken_stick : the DRNL's ``min(a|x|, b|x|^c)``, a different law.
+
+    References
+    ----------
+    King et al. (2019); AMT 1.4 ``king2019`` ('brokenstick').
 
     Examples
     --------
@@ -100,14 +104,13 @@ def power_law(x: torch.Tensor, n, knee: float) -> torch.Tensor:
     Tensor
         Compressed signal, shape and units of ``x``.
 
-    References
-    ----------
-    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293; AMT 1.4 ``king2019``
-    ('power').
-
     See Also
     --------
     Compression : the Module ('power').
+
+    References
+    ----------
+    King et al. (2019); AMT 1.4 ``king2019`` ('power').
 
     Examples
     --------
@@ -140,7 +143,7 @@ class Compression(nn.Module):
 
     References
     ----------
-    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293; AMT 1.4 ``king2019``.
+    King et al. (2019); AMT 1.4 ``king2019`` (``compression_type``).
 
     Examples
     --------

@@ -6,6 +6,13 @@ A representation is either one tensor ``(B, ...)`` or a list of per-channel tens
 ``(C, M)`` validity mask, on which the metrics below act. These functions back the model's
 decision methods (``roi_selection`` ... ``discrimination_task``) and the CASP observer in
 ``workbench.psychophysics.observer``.
+
+References
+----------
+Dau, Puschel & Kohlrausch (1996b), J. Acoust. Soc. Am. 99, 3623-3631.
+Dau, Kollmeier & Kohlrausch (1997), J. Acoust. Soc. Am. 102, 2892-2905.
+Jepsen, Ewert & Dau (2008), J. Acoust. Soc. Am. 124, 422-438.
+Paulick, Relano-Iborra & Dau (2024), Hear. Res.
 """
 
 from __future__ import annotations
@@ -36,14 +43,14 @@ def stack_representation(representation) -> tuple[torch.Tensor, torch.Tensor]:
     mask : Tensor
         ``(C, M)`` bool, True where a filter is present.
 
+    See Also
+    --------
+    workbench.models.base.AuditoryModel.representation : the same layout from a model's input.
+
     References
     ----------
     Dau, Kollmeier & Kohlrausch (1997), J. Acoust. Soc. Am. 102, 2892-2905 (a number of
     modulation filters that depends on the channel); AMT ``modfilterbank``.
-
-    See Also
-    --------
-    workbench.models.base.AuditoryModel.representation : the same layout from a model's input.
 
     Examples
     --------
@@ -117,8 +124,8 @@ def roi_selection(
 
     References
     ----------
-    Jepsen, Ewert & Dau (2008), J. Acoust. Soc. Am. 124, 422-438 (the CASP decision stage
-    on the internal representation); Paulick, Relano-Iborra & Dau (2024), Hear. Res.
+    Jepsen et al. (2008), the part of the internal representation the CASP decision uses;
+    Paulick et al. (2024).
 
     Examples
     --------
@@ -178,8 +185,7 @@ def decision_variable(
 
     References
     ----------
-    Jepsen, Ewert & Dau (2008), J. Acoust. Soc. Am. 124, 422-438 (the CASP decision stage
-    on the internal representation); Paulick, Relano-Iborra & Dau (2024), Hear. Res.
+    Jepsen et al. (2008) and Paulick et al. (2024), the CASP decision stage.
 
     Examples
     --------
@@ -222,8 +228,8 @@ def template_correlation(representation, template, normalize: bool = True) -> to
 
     References
     ----------
-    Jepsen, Ewert & Dau (2008), J. Acoust. Soc. Am. 124, 422-438 (the CASP decision stage
-    on the internal representation); Paulick, Relano-Iborra & Dau (2024), Hear. Res.
+    Dau et al. (1996b), the optimal detector's correlation with a template; Jepsen et al.
+    (2008).
 
     Examples
     --------
@@ -266,8 +272,7 @@ def make_decision(decision_var: torch.Tensor, threshold: float = 0.0, criterion:
 
     References
     ----------
-    Jepsen, Ewert & Dau (2008), J. Acoust. Soc. Am. 124, 422-438 (the CASP decision stage
-    on the internal representation); Paulick, Relano-Iborra & Dau (2024), Hear. Res.
+    Jepsen et al. (2008); Paulick et al. (2024).
 
     Examples
     --------

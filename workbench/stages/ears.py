@@ -260,13 +260,13 @@ def headphone_fir(fs: float, order: int = 512) -> np.ndarray:
     numpy.ndarray
         ``(order + 1,)`` float64 taps, dimensionless (pressure gain).
 
-    References
-    ----------
-    Pralong & Carlile (1996), J. Acoust. Soc. Am. 100, 3785-3793; AMT 1.4 ``headphonefilter``.
-
     See Also
     --------
     HeadphoneFilter : the stage that applies it.
+
+    References
+    ----------
+    Pralong & Carlile (1996), J. Acoust. Soc. Am. 100, 3785-3793; AMT 1.4 ``headphonefilter``.
 
     Examples
     --------
@@ -307,14 +307,14 @@ def middle_ear_fir(
     numpy.ndarray
         ``(order + 1,)`` float64 taps: m/s per Pa ('lopezpoveda2001').
 
+    See Also
+    --------
+    MiddleEarFilter : the stage that applies it (optionally normalised to 0 dB).
+
     References
     ----------
     Lopez-Poveda & Meddis (2001), J. Acoust. Soc. Am. 110, 3107-3118; Goode et al. (1994);
     Jepsen, Ewert & Dau (2008), J. Acoust. Soc. Am. 124, 422-438; AMT 1.4 ``middleearfilter``.
-
-    See Also
-    --------
-    MiddleEarFilter : the stage that applies it (optionally normalised to 0 dB).
 
     Examples
     --------
@@ -404,14 +404,14 @@ def fir_filter(x: torch.Tensor, taps: torch.Tensor, drop: int = 0) -> torch.Tens
     Tensor
         ``(..., T)``, units of ``x`` times those of the taps, ``x``'s dtype.
 
+    See Also
+    --------
+    FIRFilter : the stage form.
+
     References
     ----------
     Osses & Kohlrausch (2021), J. Acoust. Soc. Am. 149, 3534-3547; AMT 1.4 ``osses2021``
     (the delay compensation).
-
-    See Also
-    --------
-    FIRFilter : the stage form.
 
     Examples
     --------
@@ -575,8 +575,9 @@ class MiddleEarFilter(FIRFilter):
 
     Examples
     --------
-    >>> MiddleEarFilter(44100)(torch.zeros(1, 441)).shape
-    torch.Size([1, 441])
+    >>> middle_ear = MiddleEarFilter(44100)
+    >>> middle_ear(torch.zeros(1, 441)).shape, round(middle_ear.peak_gain_db, 2)  # dB re 1 (m/s)/Pa
+    (torch.Size([1, 441]), -66.48)
     """
 
     about = "Middle-ear transmission to the stapes (a band-pass)."

@@ -35,7 +35,7 @@ def erbspace(flow: float, fhigh: float, num: int) -> torch.Tensor:
     Returns
     -------
     Tensor
-        ``(num,)`` float64 centre frequencies, Hz.
+        ``(num,)`` float64 frequencies in Hz, equally spaced in ERB number.
 
     References
     ----------

@@ -152,14 +152,14 @@ def first_order_lowpass(cutoff_hz, fs: float, dtype: torch.dtype = torch.float64
     b, a : Tensor
         ``(..., 2)`` each, ``a[..., 0] = 1``; unit gain at DC.
 
+    See Also
+    --------
+    butter : any order and type, as second-order sections.
+
     References
     ----------
     Butterworth (1930), Wireless Engineer 7, 536-541; MATLAB ``butter``; AMT ``ihcenvelope``,
     which cascades it.
-
-    See Also
-    --------
-    butter : any order and type, as second-order sections.
 
     Examples
     --------

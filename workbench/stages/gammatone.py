@@ -10,6 +10,14 @@ The filter runs as ``n`` cascaded first-order complex sections through
 :func:`workbench.kernels.iir.lfilter`. Expanding ``(1 - p z^-1)^n`` into one polynomial is
 numerically unstable in float32 for low centre frequencies (the rounded poles leave the unit
 circle) and is never done.
+
+References
+----------
+Patterson, Nimmo-Smith, Holdsworth & Rice (1987), An efficient auditory filterbank based on the
+gammatone function, APU report 2341.
+Lyon (1997), All-pole models of auditory filtering, in Diversity in Auditory Mechanics, 205-211.
+Hohmann (2002), Acta Acust. 88, 433-442.
+AMT ``gammatone`` and ``auditoryfilterbank``.
 """
 
 from __future__ import annotations
@@ -42,8 +50,7 @@ def default_bandwidth_factor(order: int) -> float:
 
     References
     ----------
-    Patterson et al. (1987); Lyon (1997); Hohmann (2002), Acta Acust. 88, 433-442; AMT
-    ``gammatone``.
+    Patterson et al. (1987), the gammatone's bandwidth in ERBs; AMT ``gammatone``.
 
     Examples
     --------
@@ -78,8 +85,7 @@ def gammatone_coefficients(center_freqs_hz: torch.Tensor, bandwidth_factor: torc
 
     References
     ----------
-    Patterson et al. (1987); Lyon (1997); Hohmann (2002), Acta Acust. 88, 433-442; AMT
-    ``gammatone``.
+    Lyon (1997), the all-pole gammatone; Hohmann (2002); AMT ``gammatone`` ('complex').
 
     Examples
     --------
@@ -119,14 +125,13 @@ def gammatone_filterbank(
         ``(..., C, T)`` real channels (``2 real(.)`` of the complex output), the input's units,
         0 dB at each centre frequency.
 
-    References
-    ----------
-    Patterson et al. (1987); Lyon (1997); Hohmann (2002), Acta Acust. 88, 433-442; AMT
-    ``gammatone``.
-
     See Also
     --------
     GammatoneFilterbank : the Module (validation, filters designed once, learnable option).
+
+    References
+    ----------
+    Patterson et al. (1987); Lyon (1997); Hohmann (2002); AMT ``gammatone``.
 
     Examples
     --------
@@ -174,14 +179,15 @@ class GammatoneFilterbank(nn.Module):
 
     References
     ----------
-    Patterson et al. (1987); Lyon (1997); Hohmann (2002), Acta Acust. 88, 433-442; AMT
-    ``auditoryfilterbank``.
+    Patterson et al. (1987); Lyon (1997); Hohmann (2002); AMT ``auditoryfilterbank`` (the module
+    docstring has the full references).
 
     Examples
     --------
     >>> fb = GammatoneFilterbank(16000, [500.0, 1000.0])
-    >>> fb(torch.zeros(3, 160)).shape
-    torch.Size([3, 2, 160])
+    >>> y = fb(torch.sin(2 * torch.pi * 1000 * torch.arange(1600) / 16000)[None])
+    >>> y.shape, [round(float(peak), 2) for peak in y[0, :, 800:].abs().amax(-1)]  # 0 dB at fc
+    (torch.Size([1, 2, 1600]), [0.0, 1.0])
     """
 
     about = "The basilar membrane as a bank of overlapping band-pass filters."

@@ -61,13 +61,13 @@ def ihc_envelope(x: torch.Tensor, fs: float, cutoff_hz=1000.0, filter_order: int
     Tensor
         The envelope, >= 0, shape and units of ``x``.
 
-    References
-    ----------
-    Dau, Puschel & Kohlrausch (1996), J. Acoust. Soc. Am. 99, 3615-3622; AMT ``ihcenvelope``.
-
     See Also
     --------
     IHCEnvelope : the Module (methods by name, filter designed once).
+
+    References
+    ----------
+    Dau, Puschel & Kohlrausch (1996), J. Acoust. Soc. Am. 99, 3615-3622; AMT ``ihcenvelope``.
 
     Examples
     --------
@@ -212,13 +212,13 @@ def paulick2024_ihc(velocity: torch.Tensor, fs: float) -> torch.Tensor:
         Receptor potential ``(..., T)``, V, relative to the pre-charge potential
         (:func:`paulick2024_precharge_potential`).
 
-    References
-    ----------
-    Paulick, Relano-Iborra & Dau (2024), Hear. Res.; AMT 1.6 ``paulick2024_ihc``.
-
     See Also
     --------
     IHCPaulick2024 : the Module.
+
+    References
+    ----------
+    Paulick, Relano-Iborra & Dau (2024), Hear. Res.; AMT 1.6 ``paulick2024_ihc``.
 
     Examples
     --------
@@ -312,13 +312,13 @@ def relanoiborra2019_ihc(x: torch.Tensor, fs: float) -> torch.Tensor:
     Tensor
         The envelope, shape, units and dtype of ``x``.
 
-    References
-    ----------
-    Relano-Iborra, Zaar & Dau (2019), J. Acoust. Soc. Am. 146, 3306-3320; AMT ``ihcenvelope``.
-
     See Also
     --------
     jepsen2008_ihc : this envelope with CASP's gain and squaring.
+
+    References
+    ----------
+    Relano-Iborra, Zaar & Dau (2019), J. Acoust. Soc. Am. 146, 3306-3320; AMT ``ihcenvelope``.
 
     Examples
     --------
@@ -345,13 +345,13 @@ def jepsen2008_ihc(x: torch.Tensor, fs: float, gain_db: float = 50.0) -> torch.T
     Tensor
         ``(..., T)``, in squared input units.
 
-    References
-    ----------
-    Jepsen, Ewert & Dau (2008), J. Acoust. Soc. Am. 124, 422-438; AMT 1.6 ``paulick2024``.
-
     See Also
     --------
     IHCJepsen2008 : the Module.
+
+    References
+    ----------
+    Jepsen, Ewert & Dau (2008), J. Acoust. Soc. Am. 124, 422-438; AMT 1.6 ``paulick2024``.
 
     Examples
     --------

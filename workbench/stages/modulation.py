@@ -17,6 +17,14 @@ The complex coefficients are essential: with their real parts only each band-pas
 turn into a low-pass. ``filter_type='butterworth'`` (not in AMT) replaces every efilt by a
 real 2nd-order Butterworth band-pass with the same centre and bandwidth (unit gain at mfc);
 its envelope above 10 Hz is taken from the FFT analytic signal.
+
+References
+----------
+Dau, Kollmeier & Kohlrausch (1997), J. Acoust. Soc. Am. 102, 2892-2905.
+Verhey, Dau & Kollmeier (1999), J. Acoust. Soc. Am. 106, 2733-2745.
+Jepsen, Ewert & Dau (2008), J. Acoust. Soc. Am. 124, 422-438.
+King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293.
+AMT ``modfilterbank`` and 1.4 ``king2019_modfilterbank``.
 """
 
 from __future__ import annotations
@@ -70,9 +78,8 @@ def modulation_center_freqs(
 
     References
     ----------
-    Dau, Kollmeier & Kohlrausch (1997), J. Acoust. Soc. Am. 102, 2892-2905; Verhey, Dau &
-    Kollmeier (1999), J. Acoust. Soc. Am. 106, 2733-2745; Jepsen, Ewert & Dau (2008), J. Acoust.
-    Soc. Am. 124, 422-438; AMT ``modfilterbank``.
+    Dau et al. (1997); Verhey et al. (1999); Jepsen et al. (2008); AMT ``modfilterbank`` (its
+    centre frequencies).
 
     Examples
     --------
@@ -126,8 +133,7 @@ class ModulationFilterbank(nn.Module):
 
     References
     ----------
-    Dau, Kollmeier & Kohlrausch (1997), J. Acoust. Soc. Am. 102, 2892-2905; Jepsen, Ewert &
-    Dau (2008), J. Acoust. Soc. Am. 124, 422-438.
+    Dau et al. (1997); Jepsen et al. (2008) (the module docstring has the full references).
 
     Examples
     --------
@@ -335,15 +341,13 @@ def modulation_filterbank(x: torch.Tensor, fs: float, center_freqs_hz, **kwargs)
     list of Tensor
         ``C`` tensors ``(B, M_i, T)``, the 2.5 Hz low-pass first, the input's units.
 
-    References
-    ----------
-    Dau, Kollmeier & Kohlrausch (1997), J. Acoust. Soc. Am. 102, 2892-2905; Verhey, Dau &
-    Kollmeier (1999), J. Acoust. Soc. Am. 106, 2733-2745; Jepsen, Ewert & Dau (2008), J. Acoust.
-    Soc. Am. 124, 422-438; AMT ``modfilterbank``.
-
     See Also
     --------
     ModulationFilterbank : the stage (filters designed once; ``mfc_per_channel``).
+
+    References
+    ----------
+    Dau et al. (1997); Verhey et al. (1999); Jepsen et al. (2008); AMT ``modfilterbank``.
 
     Examples
     --------
@@ -390,8 +394,7 @@ def king2019_mfc(
 
     References
     ----------
-    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293; AMT 1.4
-    ``king2019_modfilterbank``.
+    King et al. (2019); AMT 1.4 ``king2019_modfilterbank`` (its centre frequencies).
 
     Examples
     --------
@@ -451,14 +454,13 @@ def king2019_modfilterbank(
     Tensor
         ``(..., M, T)``, the input's units and dtype.
 
-    References
-    ----------
-    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293; AMT 1.4
-    ``king2019_modfilterbank``.
-
     See Also
     --------
     King2019ModulationFilterbank : designs the sections (and the optional 150 Hz low-pass).
+
+    References
+    ----------
+    King et al. (2019); AMT 1.4 ``king2019_modfilterbank``.
 
     Examples
     --------
@@ -520,7 +522,7 @@ class King2019ModulationFilterbank(nn.Module):
 
     References
     ----------
-    King, Varnet & Lorenzi (2019), J. Acoust. Soc. Am. 145, 2277-2293.
+    King et al. (2019) (the module docstring has the full reference).
 
     Examples
     --------

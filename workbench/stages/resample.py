@@ -73,14 +73,14 @@ def resample_poly(x: torch.Tensor, up: int, down: int, filter: str = "matlab") -
     Tensor
         ``(..., ceil(T up / down))``, the input's units and dtype.
 
+    See Also
+    --------
+    resample : the same from two sampling rates.
+
     References
     ----------
     Crochiere & Rabiner (1983), Multirate Digital Signal Processing; MATLAB ``resample``;
     ``scipy.signal.resample_poly``; GNU Octave signal package ``resample``.
-
-    See Also
-    --------
-    resample : the same from two sampling rates.
 
     Examples
     --------
@@ -142,8 +142,8 @@ def resample(x: torch.Tensor, fs_in: float, fs_out: float, filter: str = "matlab
 
     References
     ----------
-    Crochiere & Rabiner (1983), Multirate Digital Signal Processing; MATLAB ``resample``;
-    ``scipy.signal.resample_poly``; GNU Octave signal package ``resample``.
+    Crochiere & Rabiner (1983), Multirate Digital Signal Processing, through
+    :func:`resample_poly`.
 
     Examples
     --------

@@ -73,14 +73,13 @@ def fir_zero_phase(x: torch.Tensor, fir) -> torch.Tensor:
     Tensor
         ``(..., T + (L-1)/2)``, Pa, the dtype of ``x``.
 
-    References
-    ----------
-    Moore, Glasberg, Varathanathan & Schlittenlacher (2016), Trends Hear. 20; AMT 1.4
-    ``moore2016``.
-
     See Also
     --------
     OuterMiddleEarFIR : the stage, with the taps from :func:`loudness_ear_fir`.
+
+    References
+    ----------
+    Moore et al. (2016), Trends Hear. 20, the free-field ear filter; AMT 1.4 ``moore2016``.
 
     Examples
     --------

@@ -199,13 +199,13 @@ def roex_excitation(intensity: torch.Tensor, component_freqs_hz, cams=None, mask
         Excitation ``(..., Z)``, (20 uPa)^2 (``10 log10``: dB SPL; ``-inf`` where no component
         reaches a band).
 
-    References
-    ----------
-    Moore, Glasberg & Baer (1997), J. Audio Eng. Soc. 45, 224-240; ANSI S3.4-2007.
-
     See Also
     --------
     RoexExcitation : the stage (filters built once for fixed component frequencies).
+
+    References
+    ----------
+    Moore, Glasberg & Baer (1997), J. Audio Eng. Soc. 45, 224-240; ANSI S3.4-2007.
 
     Examples
     --------

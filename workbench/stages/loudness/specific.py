@@ -38,14 +38,14 @@ def specific_loudness(excitation: torch.Tensor, C, threshold, gain, alpha, a) ->
     Tensor
         ``(..., Z)``, sone/Cam.
 
-    References
-    ----------
-    ANSI S3.4-2007; Moore, Glasberg & Baer (1997), J. Audio Eng. Soc. 45, 224-240.
-
     See Also
     --------
     SpecificLoudness : computes ``threshold``, ``gain``, ``alpha`` and ``a`` from the ANSI
         tables.
+
+    References
+    ----------
+    ANSI S3.4-2007, the specific-loudness equations; Moore, Glasberg & Baer (1997).
 
     Examples
     --------
@@ -157,13 +157,13 @@ class LoudnessLevelTable(nn.Module):
         ``sone_to_phon(sone)`` and ``phon_to_sone(phon)``: tensors of any shape -> the same
         shape in phon or sone.
 
-    References
-    ----------
-    ANSI S3.4-2007, Table 7; Moore, Glasberg & Baer (1997), J. Audio Eng. Soc. 45, 224-240.
-
     See Also
     --------
     loudness_level_table : the shared, cached instance.
+
+    References
+    ----------
+    ANSI S3.4-2007, Table 7; Moore, Glasberg & Baer (1997), J. Audio Eng. Soc. 45, 224-240.
 
     Examples
     --------

@@ -178,14 +178,14 @@ def multi_resolution_spectrum(x: torch.Tensor, fs: float = 32000.0, **kwargs) ->
         ``(..., K, F)`` component intensities, (20 uPa)^2, ``K = (T - n_fft) // hop_length +
         1`` frames (F = 960 components with the defaults).
 
+    See Also
+    --------
+    MultiResolutionSpectrum : the stage (bases built once; ``freqs_hz`` of the F axis).
+
     References
     ----------
     Glasberg & Moore (2002), J. Audio Eng. Soc. 50, 331-342; Moore et al. (2016), Trends Hear.
     20.
-
-    See Also
-    --------
-    MultiResolutionSpectrum : the stage (bases built once; ``freqs_hz`` of the F axis).
 
     Examples
     --------
@@ -215,8 +215,7 @@ def check_relevance(range_db, floor_db, prefix: str) -> tuple[float, float]:
 
     References
     ----------
-    Moore, Glasberg, Varathanathan & Schlittenlacher (2016), Trends Hear. 20; AMT 1.4
-    ``moore2016`` and ``glasberg2002``.
+    Moore et al. (2016), Trends Hear. 20; AMT 1.4 ``moore2016``.
 
     Examples
     --------
@@ -254,8 +253,8 @@ def relevance_mask(
 
     References
     ----------
-    Moore, Glasberg, Varathanathan & Schlittenlacher (2016), Trends Hear. 20; AMT 1.4
-    ``moore2016`` and ``glasberg2002``.
+    Moore, Glasberg, Varathanathan & Schlittenlacher (2016), Trends Hear. 20, the components
+    that contribute to the excitation; AMT 1.4 ``moore2016`` and ``glasberg2002``.
 
     Examples
     --------
@@ -337,13 +336,13 @@ def erb_integration(intensity: torch.Tensor, component_freqs_hz, cams, bandwidth
     Tensor
         ``(..., Z)``, dB SPL; ``-inf`` in bands without a component.
 
-    References
-    ----------
-    Glasberg & Moore (2002), J. Audio Eng. Soc. 50, 331-342 (Eq. 3).
-
     See Also
     --------
     ERBIntegration : the stage (summing matrix built once).
+
+    References
+    ----------
+    Glasberg & Moore (2002), J. Audio Eng. Soc. 50, 331-342 (Eq. 3).
 
     Examples
     --------

@@ -41,13 +41,13 @@ def alpha_from_tau(tau_s: float, hop_s: float = 1e-3, name: str = "tau") -> floa
     float
         Coefficient in (0, 1).
 
-    References
-    ----------
-    Glasberg & Moore (2002), J. Audio Eng. Soc. 50, 331-342.
-
     See Also
     --------
     AttackRelease : takes the coefficients.
+
+    References
+    ----------
+    Glasberg & Moore (2002), J. Audio Eng. Soc. 50, 331-342.
 
     Examples
     --------
@@ -146,14 +146,14 @@ def binaural_inhibition(
     (Tensor, Tensor)
         The inhibited specific loudness of the left and the right ear, ``(..., Z)``, sone/Cam.
 
-    References
-    ----------
-    Moore, Glasberg, Varathanathan & Schlittenlacher (2016), Trends Hear. 20; AMT 1.4
-    ``moore2016_binauralloudness``.
-
     See Also
     --------
     BinauralInhibition : the stage.
+
+    References
+    ----------
+    Moore et al. (2016), Trends Hear. 20, binaural inhibition; AMT 1.4
+    ``moore2016_binauralloudness``.
 
     Examples
     --------
