@@ -651,6 +651,27 @@ def noise(
     )
 
 
+def noise_carrier(duration_s, fs, *, band_hz=None, batch=None, seed=None, generator=None) -> torch.Tensor:
+    """Gaussian noise of unit rms, un-ramped, in float64: a carrier to modulate, gate or scale.
+
+    ``(T,)``, or ``(batch, T)`` independent tokens; ``band_hz`` as in :func:`noise` (this is
+    ``noise`` at 0 dB full scale with ``dboffset=0``, ``ramp_s=0``).
+    """
+    return noise(
+        duration_s,
+        fs,
+        0.0,
+        band_hz=band_hz,
+        batch=batch,
+        seed=seed,
+        generator=generator,
+        ramp_s=0.0,
+        calibration="fullscale",
+        dboffset=0.0,
+        dtype=_F64,
+    )
+
+
 def sam_noise(
     mod_rate_hz,
     duration_s,
@@ -675,18 +696,7 @@ def sam_noise(
     Carrier: white (or ``band_hz`` band-limited) Gaussian noise from ``seed``/``generator``.
     """
     fs = _fs(fs)
-    carrier = noise(
-        duration_s,
-        fs,
-        0.0,
-        band_hz=band_hz,
-        seed=seed,
-        generator=generator,
-        ramp_s=0.0,
-        calibration="fullscale",
-        dboffset=0.0,
-        dtype=_F64,
-    )
+    carrier = noise_carrier(duration_s, fs, band_hz=band_hz, seed=seed, generator=generator)
     (fm, m, ph), batched = _batched(
         _freq(mod_rate_hz, fs, "mod_rate_hz"),
         _depth(depth, depth_db),
@@ -1014,6 +1024,7 @@ __all__ = [
     "sam_tone",
     "fm_tone",
     "noise",
+    "noise_carrier",
     "sam_noise",
     "tone_in_noise",
     "clicks",

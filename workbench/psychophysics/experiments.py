@@ -244,25 +244,11 @@ def _ramped(x, fs, ramp_s):
     return stimuli.apply_ramp(x, fs, ramp_s)
 
 
-def _white(n, duration_s, fs, band_hz, gen):
-    """``n`` independent Gaussian noise tokens, band-limited, unit rms (float64)."""
-    return stimuli.noise(
-        duration_s,
-        fs,
-        0.0,
-        band_hz=band_hz,
-        batch=n,
-        generator=gen,
-        ramp_s=0.0,
-        calibration="fullscale",
-        dboffset=0.0,
-        dtype=torch.float64,
-    )
-
-
 def _noise_at(n, duration_s, fs, band_hz, level_db_spl, gen):
     """``n`` independent Gaussian noise tokens in ``band_hz``, each at ``level_db_spl`` (Pa, float64)."""
-    return stimuli.set_level(_white(n, duration_s, fs, band_hz, gen), level_db_spl)
+    return stimuli.set_level(
+        stimuli.noise_carrier(duration_s, fs, band_hz=band_hz, batch=n, generator=gen), level_db_spl
+    )
 
 
 # probe level tracked in dB SPL (forward masking, masking patterns): steps and bounds
@@ -318,7 +304,7 @@ def tmtf(
         raise ValueError(f"rate_hz must be below the carrier's upper edge {band_hz[1]} Hz, got {rate}")
     return _am_experiment(
         "tmtf",
-        lambda n, gen: _white(n, duration_s, fs, band_hz, gen),
+        lambda n, gen: stimuli.noise_carrier(duration_s, fs, band_hz=band_hz, batch=n, generator=gen),
         rate,
         duration_s,
         level_db_spl,
@@ -702,7 +688,8 @@ def am_detection(
     def carrier(n, gen):
         if bw == 0:
             return stimuli.tone(carrier_hz, duration_s, fs, 0.0, ramp_s=0.0, dtype=torch.float64).expand(n, -1)
-        return _white(n, duration_s, fs, (carrier_hz - bw / 2, carrier_hz + bw / 2), gen)
+        band = (carrier_hz - bw / 2, carrier_hz + bw / 2)
+        return stimuli.noise_carrier(duration_s, fs, band_hz=band, batch=n, generator=gen)
 
     return _am_experiment(
         "am_detection",
