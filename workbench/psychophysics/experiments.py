@@ -27,6 +27,8 @@ data, with provenance, are in :mod:`workbench.psychophysics.human_data`.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import time
 from collections.abc import Callable
@@ -253,6 +255,28 @@ def _noise_at(n, duration_s, fs, band_hz, level_db_spl, gen):
 
 # probe level tracked in dB SPL (forward masking, masking patterns): steps and bounds
 _PROBE_LEVEL_TRACK = dict(step_sizes=(8.0, 4.0, 2.0, 1.0), bounds=(-30.0, 110.0))
+_RUN_SETTINGS = ("fs", "n_intervals", "procedure")  # how an experiment runs, not what it presents
+
+
+def _factory(build):
+    """An experiment factory whose :class:`Experiment` records as ``params`` every argument of
+    the call (defaults included, in signature order, sequences as lists) that is neither in its
+    ``condition`` nor a run setting (``fs``, ``n_intervals``, ``procedure``)."""
+    signature = inspect.signature(build)
+
+    @functools.wraps(build)
+    def factory(*args, **kwargs):
+        experiment = build(*args, **kwargs)
+        call = signature.bind(*args, **kwargs)
+        call.apply_defaults()
+        experiment.params = {
+            k: list(v) if isinstance(v, (tuple, list)) else v
+            for k, v in call.arguments.items()
+            if k not in experiment.condition and k not in _RUN_SETTINGS
+        }
+        return experiment
+
+    return factory
 
 
 def _am_experiment(name, carrier, rate_hz, duration_s, level_db_spl, ramp_s, fs, n_intervals, procedure, **kwargs):
@@ -260,7 +284,7 @@ def _am_experiment(name, carrier, rate_hz, duration_s, level_db_spl, ramp_s, fs,
 
     Target ``(1 + m sin(2 pi rate_hz t)) c(t)``, reference ``c(t)``, every interval scaled to
     ``level_db_spl`` (no level cue), then ramped. Tracked: 20 log10 m in dB, bounded by 0 dB.
-    ``kwargs``: the :class:`Experiment`'s ``condition``, ``params`` and ``frozen``.
+    ``kwargs``: the :class:`Experiment`'s ``condition`` and ``frozen``.
     """
     proc = _procedure(procedure, dict(start_value=-6.0, step_sizes=(4.0, 2.0, 1.0), bounds=(-60.0, 0.0)))
     t = torch.arange(int(round(duration_s * fs)), dtype=torch.float64) / fs
@@ -277,6 +301,7 @@ def _am_experiment(name, carrier, rate_hz, duration_s, level_db_spl, ramp_s, fs,
 
 
 # --------------------------------------------------------------------------- experiments
+@_factory
 def tmtf(
     rate_hz: float = 8.0,
     *,
@@ -313,10 +338,10 @@ def tmtf(
         n_intervals,
         procedure,
         condition={"rate_hz": rate},
-        params=dict(level_db_spl=level_db_spl, duration_s=duration_s, band_hz=list(band_hz), ramp_s=ramp_s),
     )
 
 
+@_factory
 def intensity_discrimination(
     level_db_spl: float = 60.0,
     *,
@@ -370,19 +395,12 @@ def intensity_discrimination(
         fs,
         n_intervals,
         {"level_db_spl": float(level_db_spl)},
-        dict(
-            carrier=carrier,
-            freq_hz=freq_hz,
-            duration_s=duration_s,
-            ramp_s=ramp_s,
-            total_s=total_s,
-            band_hz=list(band_hz),
-        ),
-        report,
+        report=report,
         frozen=carrier == "tone",
     )
 
 
+@_factory
 def tone_in_noise(
     notch_width_hz: float = 0.0,
     *,
@@ -440,19 +458,12 @@ def tone_in_noise(
         fs,
         n_intervals,
         {"notch_width_hz": notch},
-        dict(
-            tone_hz=tone_hz,
-            noise_spectrum_level_db=noise_spectrum_level_db,
-            band_hz=list(band_hz),
-            duration_s=duration_s,
-            ramp_s=ramp_s,
-            frozen_noise=frozen_noise,
-        ),
-        lambda t: {"tone_level_db_spl": noise_spectrum_level_db + t},
+        report=lambda t: {"tone_level_db_spl": noise_spectrum_level_db + t},
         frozen=bool(frozen_noise),
     )
 
 
+@_factory
 def forward_masking(
     gap_s: float = 0.01,
     *,
@@ -504,15 +515,6 @@ def forward_masking(
         fs,
         n_intervals,
         {"gap_s": gap},
-        dict(
-            masker_level_db_spl=masker_level_db_spl,
-            masker_duration_s=masker_duration_s,
-            masker_band_hz=list(masker_band_hz),
-            probe_hz=probe_hz,
-            probe_duration_s=probe_duration_s,
-            masker_ramp_s=masker_ramp_s,
-            tail_s=tail_s,
-        ),
     )
 
 
@@ -525,6 +527,7 @@ def notched_noise(notch_width_hz: float = 0.0, **kwargs) -> Experiment:
     return exp
 
 
+@_factory
 def forward_masking_tone(
     masker_level_db_spl: float = 70.0,
     *,
@@ -583,18 +586,11 @@ def forward_masking_tone(
         fs,
         n_intervals,
         {"masker_level_db_spl": masker_db, "masker_hz": float(masker_hz), "gap_s": gap},
-        dict(
-            probe_hz=probe_hz,
-            masker_duration_s=masker_duration_s,
-            probe_duration_s=probe_duration_s,
-            masker_ramp_s=masker_ramp_s,
-            probe_ramp_s=probe_ramp_s,
-            tail_s=tail_s,
-        ),
         frozen=True,
     )
 
 
+@_factory
 def masking_pattern(
     probe_hz: float = 1000.0,
     *,
@@ -648,17 +644,10 @@ def masking_pattern(
         fs,
         n_intervals,
         {"probe_hz": probe},
-        dict(
-            masker_hz=masker_hz,
-            masker_bandwidth_hz=bw,
-            masker_level_db_spl=masker_level_db_spl,
-            duration_s=duration_s,
-            probe_duration_s=probe_duration_s,
-            ramp_s=ramp_s,
-        ),
     )
 
 
+@_factory
 def am_detection(
     rate_hz: float = 16.0,
     *,
@@ -702,7 +691,6 @@ def am_detection(
         n_intervals,
         procedure,
         condition={"rate_hz": rate, "bandwidth_hz": bw},
-        params=dict(carrier_hz=carrier_hz, level_db_spl=level_db_spl, duration_s=duration_s, ramp_s=ramp_s),
         frozen=bw == 0,
     )
 
