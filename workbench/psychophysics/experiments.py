@@ -300,6 +300,25 @@ def _am_experiment(name, carrier, rate_hz, duration_s, level_db_spl, ramp_s, fs,
     return Experiment(name, "threshold_db", "dB (20 log m)", make, reference, proc, -6.0, fs, n_intervals, **kwargs)
 
 
+def _probe_experiment(name, masker, probe, start, *, start_value, template_value, fs, n_intervals, procedure, **kwargs):
+    """Detection of a probe tone in or after a masker: references ``masker(n, gen)``
+    (``(n, T)`` Pa, float64), targets the masker plus ``probe(levels)`` (``(n, P)``) from sample
+    ``start`` on. Tracked: the probe level in dB SPL (:data:`_PROBE_LEVEL_TRACK`, starting at
+    ``start_value``). ``kwargs``: the :class:`Experiment`'s ``condition`` and ``frozen``.
+    """
+    proc = _procedure(procedure, dict(start_value=start_value, **_PROBE_LEVEL_TRACK))
+
+    def make(probe_db, gen):
+        wave = probe(torch.as_tensor(probe_db))
+        x = masker(len(probe_db), gen)
+        x[:, start : start + wave.shape[-1]] += wave
+        return x
+
+    return Experiment(
+        name, "probe_level_db_spl", "dB SPL", make, masker, proc, template_value, fs, n_intervals, **kwargs
+    )
+
+
 # --------------------------------------------------------------------------- experiments
 @_factory
 def tmtf(
@@ -486,7 +505,6 @@ def forward_masking(
     """
     fs = check_fs(fs)
     gap = check_positive(gap_s, "gap_s", allow_zero=True)
-    proc = _procedure(procedure, dict(start_value=70.0, **_PROBE_LEVEL_TRACK))
     n_total = int(round((masker_duration_s + gap + probe_duration_s + tail_s) * fs))
     n_mask, n_gap, n_probe = (int(round(d * fs)) for d in (masker_duration_s, gap, probe_duration_s))
     window = torch.hann_window(n_probe, periodic=False, dtype=torch.float64)
@@ -495,26 +513,20 @@ def forward_masking(
         m = _ramped(_noise_at(n, masker_duration_s, fs, masker_band_hz, masker_level_db_spl, gen), fs, masker_ramp_s)
         return torch.nn.functional.pad(m, (0, n_total - n_mask))
 
-    def make(probe_db, gen):
-        probe = (
-            stimuli.tone(probe_hz, n_probe / fs, fs, torch.as_tensor(probe_db), ramp_s=0.0, dtype=torch.float64)
-            * window
-        )
-        x = masker(len(probe_db), gen)
-        x[:, n_mask + n_gap : n_mask + n_gap + n_probe] += probe
-        return x
+    def probe(levels):
+        return stimuli.tone(probe_hz, n_probe / fs, fs, levels, ramp_s=0.0, dtype=torch.float64) * window
 
-    return Experiment(
+    return _probe_experiment(
         "forward_masking",
-        "probe_level_db_spl",
-        "dB SPL",
-        make,
         masker,
-        proc,
-        80.0,
-        fs,
-        n_intervals,
-        {"gap_s": gap},
+        probe,
+        n_mask + n_gap,
+        start_value=70.0,
+        template_value=80.0,
+        fs=fs,
+        n_intervals=n_intervals,
+        procedure=procedure,
+        condition={"gap_s": gap},
     )
 
 
@@ -559,7 +571,6 @@ def forward_masking_tone(
     masker_db = float(masker_level_db_spl)
     if not -20.0 <= masker_db <= 120.0:
         raise ValueError(f"masker_level_db_spl must lie in [-20, 120] dB SPL, got {masker_level_db_spl}")
-    proc = _procedure(procedure, dict(start_value=min(masker_db, 100.0), **_PROBE_LEVEL_TRACK))
     n_mask, n_gap, n_probe = (int(round(d * fs)) for d in (masker_duration_s, gap, probe_duration_s))
     n_total = n_mask + n_gap + n_probe + int(round(tail_s * fs))
     masker_wave = stimuli.tone(masker_hz, n_mask / fs, fs, masker_db, ramp_s=masker_ramp_s, dtype=torch.float64)
@@ -567,25 +578,20 @@ def forward_masking_tone(
     def masker(n, gen=None):
         return torch.nn.functional.pad(masker_wave, (0, n_total - n_mask)).expand(n, -1).clone()
 
-    def make(probe_db, gen):
-        probe = stimuli.tone(
-            probe_hz, n_probe / fs, fs, torch.as_tensor(probe_db), ramp_s=probe_ramp_s, dtype=torch.float64
-        )
-        x = masker(len(probe_db))
-        x[:, n_mask + n_gap : n_mask + n_gap + n_probe] += probe
-        return x
+    def probe(levels):
+        return stimuli.tone(probe_hz, n_probe / fs, fs, levels, ramp_s=probe_ramp_s, dtype=torch.float64)
 
-    return Experiment(
+    return _probe_experiment(
         "forward_masking_tone",
-        "probe_level_db_spl",
-        "dB SPL",
-        make,
         masker,
-        proc,
-        min(masker_db + 10.0, 105.0),
-        fs,
-        n_intervals,
-        {"masker_level_db_spl": masker_db, "masker_hz": float(masker_hz), "gap_s": gap},
+        probe,
+        n_mask + n_gap,
+        start_value=min(masker_db, 100.0),
+        template_value=min(masker_db + 10.0, 105.0),
+        fs=fs,
+        n_intervals=n_intervals,
+        procedure=procedure,
+        condition={"masker_level_db_spl": masker_db, "masker_hz": float(masker_hz), "gap_s": gap},
         frozen=True,
     )
 
@@ -619,31 +625,26 @@ def masking_pattern(
         raise ValueError(f"masker band {band} Hz must lie inside (0, fs/2)")
     if probe_duration_s > duration_s:
         raise ValueError(f"probe_duration_s ({probe_duration_s}) must be <= duration_s ({duration_s})")
-    proc = _procedure(procedure, dict(start_value=masker_level_db_spl, **_PROBE_LEVEL_TRACK))
     n_total, n_probe = int(round(duration_s * fs)), int(round(probe_duration_s * fs))
     start = (n_total - n_probe) // 2
 
     def masker(n, gen):
         return _ramped(_noise_at(n, duration_s, fs, band, masker_level_db_spl, gen), fs, ramp_s)
 
-    def make(probe_db, gen):
-        x = masker(len(probe_db), gen)
-        x[:, start : start + n_probe] += stimuli.tone(
-            probe, n_probe / fs, fs, torch.as_tensor(probe_db), ramp_s=ramp_s, dtype=torch.float64
-        )
-        return x
+    def probe_tone(levels):
+        return stimuli.tone(probe, n_probe / fs, fs, levels, ramp_s=ramp_s, dtype=torch.float64)
 
-    return Experiment(
+    return _probe_experiment(
         "masking_pattern",
-        "probe_level_db_spl",
-        "dB SPL",
-        make,
         masker,
-        proc,
-        masker_level_db_spl + 10.0,
-        fs,
-        n_intervals,
-        {"probe_hz": probe},
+        probe_tone,
+        start,
+        start_value=masker_level_db_spl,
+        template_value=masker_level_db_spl + 10.0,
+        fs=fs,
+        n_intervals=n_intervals,
+        procedure=procedure,
+        condition={"probe_hz": probe},
     )
 
 
