@@ -29,6 +29,7 @@ division (a branch per lane; the divisors here are never zero).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 LANES = 16
 TAYLOR_DEGREE = 17  # exp(-f) = sum (-f)^k / k!, f in [0, 1): remainder < 1/18! = 1.6e-16
@@ -108,39 +109,34 @@ def exp_neg() -> str:
     )
 
 
-# ----------------------------------------------------------------------------- IIR sections
-def biquad_real() -> str:
-    b = Body()
-    load_consts(b, ("b0", "b1", "b2", "a1", "a2"), "c")
-    load_consts(b, ("z0", "z1"), "z")
-    loop(b)
-    tile_loads(b, [("v", "tile")])
-    b.per_lane(2, "o_{l} = b0_{l} * v_{l} + z0_{l}")
-    b.per_lane(2, "z0_{l} = z1_{l} + b1_{l} * v_{l} - a1_{l} * o_{l}")
-    b.per_lane(2, "z1_{l} = b2_{l} * v_{l} - a2_{l} * o_{l}")
-    tile_stores(b, [("o", "tile")])
-    store_consts(b, ("z0", "z1"), "z")
-    return function(
-        "biquad_real",
-        "tile, nt, c, z",
-        "Real second-order section (transposed direct form II) over a tile, in place.",
-        b,
-    )
+# ------------------------------------------------------------------ one-step recursions
+class Recursion(NamedTuple):
+    """A kernel that steps every lane once per sample: load the coefficients ``coefs`` (from
+    ``c``) and states ``states`` (from ``z``), then per step load ``loads`` (variable, tile
+    array), run the per-lane statements ``steps`` and store ``stores``; write the states back."""
+
+    name: str
+    args: str
+    doc: str
+    coefs: tuple
+    states: tuple
+    loads: tuple
+    steps: tuple
+    stores: tuple
 
 
-def first_order_real() -> str:
+def recursion(spec: Recursion) -> str:
     b = Body()
-    load_consts(b, ("b0", "b1", "a1"), "c")
-    load_consts(b, ("z0",), "z")
+    if spec.coefs:
+        load_consts(b, spec.coefs, "c")
+    load_consts(b, spec.states, "z")
     loop(b)
-    tile_loads(b, [("v", "tile")])
-    b.per_lane(2, "o_{l} = b0_{l} * v_{l} + z0_{l}")
-    b.per_lane(2, "z0_{l} = b1_{l} * v_{l} - a1_{l} * o_{l}")
-    tile_stores(b, [("o", "tile")])
-    store_consts(b, ("z0",), "z")
-    return function(
-        "first_order_real", "tile, nt, c, z", "Real first-order section ``c = [b0 b1 a1]`` over a tile, in place.", b
-    )
+    tile_loads(b, spec.loads)
+    for step in spec.steps:
+        b.per_lane(2, step)
+    tile_stores(b, spec.stores)
+    store_consts(b, spec.states, "z")
+    return function(spec.name, spec.args, spec.doc, b)
 
 
 def _cmul(res: str, a: str, v: str) -> list[str]:
@@ -151,71 +147,101 @@ def _cmul(res: str, a: str, v: str) -> list[str]:
     ]
 
 
-def complex_section(order: int) -> str:
+def complex_section(order: int) -> Recursion:
     """Complex section; ``vi`` is read from ``tile_im`` (a real input passes zeros)."""
-    b = Body()
-    names = (
-        ("b0r", "b0i", "b1r", "b1i", "b2r", "b2i", "a1r", "a1i", "a2r", "a2i")
-        if order == 2
-        else ("b0r", "b0i", "b1r", "b1i", "a1r", "a1i")
-    )
-    load_consts(b, names, "c")
-    load_consts(b, ("z0r", "z0i", "z1r", "z1i") if order == 2 else ("z0r", "z0i"), "z")
-    loop(b)
-    tile_loads(b, [("vr", "tile_re"), ("vi", "tile_im")])
-    for t in _cmul("p", "b0", "v"):
-        b.per_lane(2, t)
-    b.per_lane(2, "or_{l} = pr_{l} + z0r_{l}")
-    b.per_lane(2, "oi_{l} = pi_{l} + z0i_{l}")
-    for t in _cmul("q", "b1", "v") + _cmul("s", "a1", "o"):
-        b.per_lane(2, t)
-    if order == 2:
+    second = order == 2
+    steps = _cmul("p", "b0", "v") + ["or_{l} = pr_{l} + z0r_{l}", "oi_{l} = pi_{l} + z0i_{l}"]
+    steps += _cmul("q", "b1", "v") + _cmul("s", "a1", "o")
+    if second:
         # z0 = z1 + b1 v - a1 out  ->  (z1 + b1 v) - a1 out
-        b.per_lane(2, "z0r_{l} = z1r_{l} + qr_{l} - sr_{l}")
-        b.per_lane(2, "z0i_{l} = z1i_{l} + qi_{l} - si_{l}")
-        for t in _cmul("q", "b2", "v") + _cmul("s", "a2", "o"):
-            b.per_lane(2, t)
-        b.per_lane(2, "z1r_{l} = qr_{l} - sr_{l}")
-        b.per_lane(2, "z1i_{l} = qi_{l} - si_{l}")
+        steps += ["z0r_{l} = z1r_{l} + qr_{l} - sr_{l}", "z0i_{l} = z1i_{l} + qi_{l} - si_{l}"]
+        steps += _cmul("q", "b2", "v") + _cmul("s", "a2", "o")
+        steps += ["z1r_{l} = qr_{l} - sr_{l}", "z1i_{l} = qi_{l} - si_{l}"]
     else:
-        b.per_lane(2, "z0r_{l} = qr_{l} - sr_{l}")
-        b.per_lane(2, "z0i_{l} = qi_{l} - si_{l}")
-    tile_stores(b, [("or", "tile_re"), ("oi", "tile_im")])
-    store_consts(b, ("z0r", "z0i", "z1r", "z1i") if order == 2 else ("z0r", "z0i"), "z")
-    kind = "second" if order == 2 else "first"
-    layout = "[b0 b1 b2 a1 a2]" if order == 2 else "[b0 b1 a1]"
-    return function(
-        f"{'biquad' if order == 2 else 'first_order'}_complex",
+        steps += ["z0r_{l} = qr_{l} - sr_{l}", "z0i_{l} = qi_{l} - si_{l}"]
+    return Recursion(
+        f"{'biquad' if second else 'first_order'}_complex",
         "tile_re, tile_im, nt, c, z",
-        f"Complex {kind}-order section ``c = {layout}`` as (re, im) pairs over a tile, in place.",
-        b,
+        f"Complex {'second' if second else 'first'}-order section ``c = "
+        f"{'[b0 b1 b2 a1 a2]' if second else '[b0 b1 a1]'}`` as (re, im) pairs over a tile, in place.",
+        ("b0r", "b0i", "b1r", "b1i", "b2r", "b2i", "a1r", "a1i", "a2r", "a2i")
+        if second
+        else ("b0r", "b0i", "b1r", "b1i", "a1r", "a1i"),
+        ("z0r", "z0i", "z1r", "z1i") if second else ("z0r", "z0i"),
+        (("vr", "tile_re"), ("vi", "tile_im")),
+        tuple(steps),
+        (("or", "tile_re"), ("oi", "tile_im")),
     )
+
+
+# the modulation band-pass step y = g x + p y[n-1] (complex pole p, real gain g)
+POLE_STEP = (
+    "re_{l} = g_{l} * x_{l} + pr_{l} * yr_{l} - pi_{l} * yi_{l}",
+    "im_{l} = pr_{l} * yi_{l} + pi_{l} * yr_{l}",
+    "yr_{l} = re_{l}",
+    "yi_{l} = im_{l}",
+)
+
+BIQUAD_REAL = Recursion(
+    "biquad_real",
+    "tile, nt, c, z",
+    "Real second-order section (transposed direct form II) over a tile, in place.",
+    ("b0", "b1", "b2", "a1", "a2"),
+    ("z0", "z1"),
+    (("v", "tile"),),
+    (
+        "o_{l} = b0_{l} * v_{l} + z0_{l}",
+        "z0_{l} = z1_{l} + b1_{l} * v_{l} - a1_{l} * o_{l}",
+        "z1_{l} = b2_{l} * v_{l} - a2_{l} * o_{l}",
+    ),
+    (("o", "tile"),),
+)
+FIRST_ORDER_REAL = Recursion(
+    "first_order_real",
+    "tile, nt, c, z",
+    "Real first-order section ``c = [b0 b1 a1]`` over a tile, in place.",
+    ("b0", "b1", "a1"),
+    ("z0",),
+    (("v", "tile"),),
+    ("o_{l} = b0_{l} * v_{l} + z0_{l}", "z0_{l} = b1_{l} * v_{l} - a1_{l} * o_{l}"),
+    (("o", "tile"),),
+)
+# tile_re gets real(y), tile_im |y|
+MODULATION_POLE = Recursion(
+    "modulation_pole",
+    "tile_re, tile_im, nt, c, z",
+    "Modulation band-pass ``c = [Re p, Im p, g]`` over a tile: real part into tile_re, "
+    "magnitude into tile_im (input: tile_re).",
+    ("pr", "pi", "g"),
+    ("yr", "yi"),
+    (("x", "tile_re"),),
+    (*POLE_STEP, "m_{l} = np.sqrt(re_{l} * re_{l} + im_{l} * im_{l})"),
+    (("re", "tile_re"), ("m", "tile_im")),
+)
+# IHC membrane: u = alpha u + beta (u into tile_b)
+SCAN_FORWARD = Recursion(
+    "scan_forward",
+    "tile_a, tile_b, nt, z",
+    "u = alpha u + beta over a tile (alpha in tile_a, beta in tile_b; u into tile_b).",
+    (),
+    ("u",),
+    (("al", "tile_a"), ("be", "tile_b")),
+    ("u_{l} = al_{l} * u_{l} + be_{l}",),
+    (("u", "tile_b"),),
+)
+IHC_FORWARD = Recursion(
+    "ihc_forward",
+    "tile_a, tile_b, nt, rest, z",
+    "u = (alpha u + rest) + drive over a tile (alpha in tile_a, drive in tile_b; u into tile_b).",
+    (),
+    ("u",),
+    (("al", "tile_a"), ("dr", "tile_b")),
+    ("u_{l} = al_{l} * u_{l} + rest + dr_{l}",),
+    (("u", "tile_b"),),
+)
 
 
 # ----------------------------------------------------------------------- modulation band-pass
-def modulation_pole() -> str:
-    """y = g x + p y[n-1] (complex pole p, real gain g); tile_re gets real(y), tile_im |y|."""
-    b = Body()
-    load_consts(b, ("pr", "pi", "g"), "c")
-    load_consts(b, ("yr", "yi"), "z")
-    loop(b)
-    tile_loads(b, [("x", "tile_re")])
-    b.per_lane(2, "re_{l} = g_{l} * x_{l} + pr_{l} * yr_{l} - pi_{l} * yi_{l}")
-    b.per_lane(2, "im_{l} = pr_{l} * yi_{l} + pi_{l} * yr_{l}")
-    b.per_lane(2, "yr_{l} = re_{l}")
-    b.per_lane(2, "yi_{l} = im_{l}")
-    b.per_lane(2, "m_{l} = np.sqrt(re_{l} * re_{l} + im_{l} * im_{l})")
-    tile_stores(b, [("re", "tile_re"), ("m", "tile_im")])
-    store_consts(b, ("yr", "yi"), "z")
-    return function(
-        "modulation_pole",
-        "tile_re, tile_im, nt, c, z",
-        "Modulation band-pass ``c = [Re p, Im p, g]`` over a tile: real part into tile_re, "
-        "magnitude into tile_im (input: tile_re).",
-        b,
-    )
-
-
 def modulation_pole_ri() -> str:
     """The band-pass outputs y (re, im) of the forward pass, for the adjoint: from the input
     tile ``tile_x`` into rows ``n + 1`` of the time-major arrays ``y_re``/``y_im``."""
@@ -226,10 +252,8 @@ def modulation_pole_ri() -> str:
     b.add(2, f"base = np.uint64(n * {LANES})")
     b.add(2, f"out = np.uint64((t0 + n + 1) * {LANES})")
     tile_loads(b, [("x", "tile_x")])
-    b.per_lane(2, "re_{l} = g_{l} * x_{l} + pr_{l} * yr_{l} - pi_{l} * yi_{l}")
-    b.per_lane(2, "im_{l} = pr_{l} * yi_{l} + pi_{l} * yr_{l}")
-    b.per_lane(2, "yr_{l} = re_{l}")
-    b.per_lane(2, "yi_{l} = im_{l}")
+    for step in POLE_STEP:
+        b.per_lane(2, step)
     b.per_lane(2, "y_re[out + np.uint64({l})] = re_{l}")
     b.per_lane(2, "y_im[out + np.uint64({l})] = im_{l}")
     store_consts(b, ("yr", "yi"), "z")
@@ -280,37 +304,16 @@ def modulation_pole_adjoint() -> str:
     )
 
 
-# ------------------------------------------------------------------------------- IHC membrane
-def scan_forward() -> str:
-    b = Body()
-    load_consts(b, ("u",), "z")
-    loop(b)
-    tile_loads(b, [("al", "tile_a"), ("be", "tile_b")])
-    b.per_lane(2, "u_{l} = al_{l} * u_{l} + be_{l}")
-    tile_stores(b, [("u", "tile_b")])
-    store_consts(b, ("u",), "z")
-    return function(
-        "scan_forward",
-        "tile_a, tile_b, nt, z",
-        "u = alpha u + beta over a tile (alpha in tile_a, beta in tile_b; u into tile_b).",
-        b,
-    )
+# the limiter runs on all lanes when any lane's quotient is above 1
+ANY_LIMITED = " | ".join(f"(q_{lane} > 1.0)" for lane in range(LANES))
 
 
-def ihc_forward() -> str:
-    b = Body()
-    load_consts(b, ("u",), "z")
-    loop(b)
-    tile_loads(b, [("al", "tile_a"), ("dr", "tile_b")])
-    b.per_lane(2, "u_{l} = al_{l} * u_{l} + rest + dr_{l}")
-    tile_stores(b, [("u", "tile_b")])
-    store_consts(b, ("u",), "z")
-    return function(
-        "ihc_forward",
-        "tile_a, tile_b, nt, rest, z",
-        "u = (alpha u + rest) + drive over a tile (alpha in tile_a, drive in tile_b; u into tile_b).",
-        b,
-    )
+def loop_rows(b: Body) -> None:
+    """Offsets of loop ``j``'s lanes in the per-loop scratch (``o``, ``o1``: loop j and j + 1)
+    and in the saved states at step ``n`` (``sb``)."""
+    b.add(3, f"o = np.uint64(j * {LANES})")
+    b.add(3, f"o1 = np.uint64((j + 1) * {LANES})")
+    b.add(3, "sb = np.uint64(sbase + (n * n_loops + j) * srow)")
 
 
 def adaptation_loop(save: bool) -> str:
@@ -336,8 +339,7 @@ def adaptation_loop(save: bool) -> str:
     # lane needs it; its exp(-v) (v = 2 (q - 1) / m clamped to [0, 40], where exp(-40) no
     # longer changes 2m / (1 + e)) is exp(-floor v) from a table times a Taylor polynomial
     # of exp(-f), f in [0, 1): vectorisable and within ~3 ulp of libm's exp.
-    hit = " | ".join(f"(q_{lane} > 1.0)" for lane in range(LANES))
-    b.add(2, f"if limiting and ({hit}):")
+    b.add(2, f"if limiting and ({ANY_LIMITED}):")
     b.per_lane(3, "ex_{l} = min(max(rm_{l} * (q_{l} - 1.0), 0.0), 40.0)")
     b.per_lane(3, "e_{l} = exp_neg(ex_{l}, table)")
     b.per_lane(3, "lim_{l} = dm_{l} / (1.0 + e_{l}) - sm_{l}")
@@ -367,14 +369,11 @@ def adaptation_backward() -> str:
     tile_loads(b, [("x", "tile_x"), ("gy", "tile_g")])
     b.per_lane(2, "w[np.uint64({l})] = max(x_{l}, lo_{l})")
     b.add(2, "for j in range(n_loops):")
-    b.add(3, f"o = np.uint64(j * {LANES})")
-    b.add(3, f"o1 = np.uint64((j + 1) * {LANES})")
-    b.add(3, "sb = np.uint64(sbase + (n * n_loops + j) * srow)")
+    loop_rows(b)
     b.per_lane(3, "q_{l} = w[o + np.uint64({l})] / states[sb + np.uint64({l})]")
     b.per_lane(3, "v[o + np.uint64({l})] = q_{l}")
     b.per_lane(3, "w[o1 + np.uint64({l})] = q_{l}")
-    hit = " | ".join(f"(q_{lane} > 1.0)" for lane in range(LANES))
-    b.add(3, f"if limiting and ({hit}):")
+    b.add(3, f"if limiting and ({ANY_LIMITED}):")
     b.per_lane(4, "mm_{l} = m[o + np.uint64({l})]")
     b.per_lane(4, "ex_{l} = min(max(2.0 / mm_{l} * (q_{l} - 1.0), 0.0), 40.0)")
     b.per_lane(4, "e_{l} = exp_neg(ex_{l}, table)")
@@ -385,9 +384,7 @@ def adaptation_backward() -> str:
     b.add(2, "for jj in range(n_loops):")
     b.add(3, "j = n_loops - 1 - jj")
     b.add(3, "a = a1[j]")
-    b.add(3, f"o = np.uint64(j * {LANES})")
-    b.add(3, f"o1 = np.uint64((j + 1) * {LANES})")
-    b.add(3, "sb = np.uint64(sbase + (n * n_loops + j) * srow)")
+    loop_rows(b)
     b.per_lane(3, "s_{l} = states[sb + np.uint64({l})]")
     b.per_lane(3, "gj_{l} = gs[o + np.uint64({l})]")
     b.per_lane(3, "t_{l} = g_{l} + gj_{l} * (1.0 - a)")
@@ -427,15 +424,15 @@ def main() -> None:
     ]
     for src in (
         exp_neg(),
-        biquad_real(),
-        first_order_real(),
-        complex_section(2),
-        complex_section(1),
-        modulation_pole(),
+        recursion(BIQUAD_REAL),
+        recursion(FIRST_ORDER_REAL),
+        recursion(complex_section(2)),
+        recursion(complex_section(1)),
+        recursion(MODULATION_POLE),
         modulation_pole_ri(),
         modulation_pole_adjoint(),
-        scan_forward(),
-        ihc_forward(),
+        recursion(SCAN_FORWARD),
+        recursion(IHC_FORWARD),
         adaptation_loop(False),
         adaptation_loop(True),
         adaptation_backward(),

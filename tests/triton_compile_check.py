@@ -65,7 +65,7 @@ def variants():
         sig = _sig(fp, "alpha beta out")
         for adjoint in (False, True):
             yield f"scan adjoint={adjoint} {fp}", triton_ihc.scan_kernel, sig, dict(ADJOINT=adjoint, BLOCK=32)
-        tables = "band:i32 orow:i32 pr:fp64 pi:fp64 g:fp64 fac:fp64 env:i32"
+        tables = "lane:i32 coef:fp64"
         sig = _sig(fp, f"x out {tables}", "n_chan n_t n_out")
         yield f"modfilter forward {fp}", triton_modfilter.forward_kernel, sig, dict(MB=16, BC=2)
         yield (

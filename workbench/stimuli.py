@@ -493,6 +493,11 @@ def _depth(depth, depth_db) -> torch.Tensor:
     return _param(1.0 if depth is None else depth, "depth", 0.0, 1.0)
 
 
+def _modulate(carrier: torch.Tensor, fs: float, fm, m, ph) -> torch.Tensor:
+    """Sinusoidal AM ``(1 + m sin(2 pi fm t + ph)) carrier(t)``, t = n/fs (float64)."""
+    return (1 + m * torch.sin(2 * math.pi * fm * _time(carrier.shape[-1], fs) + ph)) * carrier
+
+
 def sam_tone(
     carrier_hz,
     mod_rate_hz,
@@ -530,7 +535,7 @@ def sam_tone(
     t = _time(n, fs)
     if bool((fc + fm >= fs / 2).any()):
         raise ValueError(f"carrier_hz + mod_rate_hz must stay below fs/2 = {fs / 2:g} Hz (upper sideband)")
-    x = (1 + m * torch.sin(2 * math.pi * fm * t + ph)) * torch.sin(2 * math.pi * fc * t)
+    x = _modulate(torch.sin(2 * math.pi * fc * t), fs, fm, m, ph)
     return _finish(
         x, lev, batched, fs, ramp_s, ramp_shape, calibration, dboffset, dtype, device, names="carrier_hz, mod_rate_hz"
     )
@@ -651,6 +656,27 @@ def noise(
     )
 
 
+def noise_carrier(duration_s, fs, *, band_hz=None, batch=None, seed=None, generator=None) -> torch.Tensor:
+    """Gaussian noise of unit rms, un-ramped, in float64: a carrier to modulate, gate or scale.
+
+    ``(T,)``, or ``(batch, T)`` independent tokens; ``band_hz`` as in :func:`noise` (this is
+    ``noise`` at 0 dB full scale with ``dboffset=0``, ``ramp_s=0``).
+    """
+    return noise(
+        duration_s,
+        fs,
+        0.0,
+        band_hz=band_hz,
+        batch=batch,
+        seed=seed,
+        generator=generator,
+        ramp_s=0.0,
+        calibration="fullscale",
+        dboffset=0.0,
+        dtype=_F64,
+    )
+
+
 def sam_noise(
     mod_rate_hz,
     duration_s,
@@ -675,18 +701,7 @@ def sam_noise(
     Carrier: white (or ``band_hz`` band-limited) Gaussian noise from ``seed``/``generator``.
     """
     fs = _fs(fs)
-    carrier = noise(
-        duration_s,
-        fs,
-        0.0,
-        band_hz=band_hz,
-        seed=seed,
-        generator=generator,
-        ramp_s=0.0,
-        calibration="fullscale",
-        dboffset=0.0,
-        dtype=_F64,
-    )
+    carrier = noise_carrier(duration_s, fs, band_hz=band_hz, seed=seed, generator=generator)
     (fm, m, ph), batched = _batched(
         _freq(mod_rate_hz, fs, "mod_rate_hz"),
         _depth(depth, depth_db),
@@ -694,7 +709,7 @@ def sam_noise(
         n_samples=carrier.shape[-1],
         names="mod_rate_hz, depth, mod_phase_rad",
     )
-    x = (1 + m * torch.sin(2 * math.pi * fm * _time(carrier.shape[-1], fs) + ph)) * carrier
+    x = _modulate(carrier, fs, fm, m, ph)
     lev = _param(level_db_spl, "level_db_spl")
     return _finish(
         x, lev, batched, fs, ramp_s, ramp_shape, calibration, dboffset, dtype, device, names="mod_rate_hz, band_hz"
@@ -1014,6 +1029,7 @@ __all__ = [
     "sam_tone",
     "fm_tone",
     "noise",
+    "noise_carrier",
     "sam_noise",
     "tone_in_noise",
     "clicks",

@@ -314,6 +314,32 @@ def responsive_row(*items, **kwargs):
     return pn.FlexBox(*items, flex_wrap="wrap", align_items="flex-start", sizing_mode="stretch_width", **kwargs)
 
 
+def _plot_pane(css_class: str, **kwargs):
+    """An empty Bokeh pane for one of the explorer's plots: at least 300 px wide, sharing a
+    :func:`responsive_row` with its neighbours (``css_class`` names it for the page's CSS and tests)."""
+    return pn.pane.Bokeh(
+        None,
+        css_classes=[css_class],
+        sizing_mode="stretch_width",
+        min_width=300,
+        styles={"flex": "1 1 420px"},
+        **kwargs,
+    )
+
+
+def _side_column(*items, width: int, **kwargs):
+    """A column of controls beside the plots: ``width`` px in a :func:`responsive_row`, from
+    ``width - 40`` px (it shrinks first) up to ``width + 20`` px."""
+    return pn.Column(
+        *items,
+        sizing_mode="stretch_width",
+        max_width=width + 20,
+        min_width=width - 40,
+        styles={"flex": f"0 1 {width}px"},
+        **kwargs,
+    )
+
+
 class StageExplorer:
     """Stimulus designer (A and a kept B) + players + model picker + stage viewer for one session."""
 
@@ -343,31 +369,10 @@ class StageExplorer:
         self.stage_select = pn.widgets.Select(label="stage", css_classes=["stage-select"])
         self.model_about = pn.pane.Markdown("", css_classes=["model-about"], sizing_mode="stretch_width")
         self.about = pn.pane.Markdown("", css_classes=["stage-about"], sizing_mode="stretch_width")
-        self.plot = pn.pane.Bokeh(
-            None, css_classes=["stage-plot"], sizing_mode="stretch_width", min_width=300, styles={"flex": "1 1 420px"}
-        )
-        self.compare_plot = pn.pane.Bokeh(
-            None,
-            css_classes=["compare-plot"],
-            sizing_mode="stretch_width",
-            min_width=300,
-            visible=False,
-            styles={"flex": "1 1 420px"},
-        )
-        self.waveform_plot = pn.pane.Bokeh(
-            None,
-            css_classes=["waveform-plot"],
-            sizing_mode="stretch_width",
-            min_width=300,
-            styles={"flex": "1 1 420px"},
-        )
-        self.spectrum_plot = pn.pane.Bokeh(
-            None,
-            css_classes=["spectrum-plot"],
-            sizing_mode="stretch_width",
-            min_width=300,
-            styles={"flex": "1 1 420px"},
-        )
+        self.plot = _plot_pane("stage-plot")
+        self.compare_plot = _plot_pane("compare-plot", visible=False)
+        self.waveform_plot = _plot_pane("waveform-plot")
+        self.spectrum_plot = _plot_pane("spectrum-plot")
         self.stimulus_plot = self.waveform_plot  # the stimulus views (waveform first)
         self.plot_box = responsive_row(self.plot, self.compare_plot, css_classes=["plots"])
         self.readout = pn.pane.Markdown("", css_classes=["readout"], sizing_mode="stretch_width")
@@ -826,7 +831,7 @@ class StageExplorer:
     # ----------------------------------------------------------------------------- layout
     def stimulus_controls(self):
         """The stimulus column: kind and settings of A, the players, B, and the upload."""
-        return pn.Column(
+        return _side_column(
             "### Stimulus A",
             self.stimulus_widgets["kind"],
             self._used_box,
@@ -839,10 +844,7 @@ class StageExplorer:
             self.keep_b,
             self.clip_warning,
             self.playback_note,
-            sizing_mode="stretch_width",
-            max_width=340,
-            min_width=280,
-            styles={"flex": "0 1 320px"},
+            width=320,
             css_classes=["stimulus-controls"],
         )
 
@@ -859,17 +861,14 @@ class StageExplorer:
         )
 
     def model_view(self):
-        controls = pn.Column(
+        controls = _side_column(
             self.model_select,
             self.param_box,
             self.stage_select,
             self.compare_select,
             self.compare_model,
             self.compare_stage,
-            sizing_mode="stretch_width",
-            max_width=320,
-            min_width=260,
-            styles={"flex": "0 1 300px"},
+            width=300,
         )
         main = pn.Column(
             self.model_about,

@@ -207,48 +207,45 @@ class _ModFilterDevice(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, lowpassed, pole_re, pole_im, gain, tables):
-        band_of, orow_of, lp_row, factor, envelope, mb, n_out = tables
+        lanes, lp_row, factor, envelope, mb, n_out = tables
         kernels = load_triton_kernels("modfilter")
         x = x.contiguous()
         out = x.new_empty(x.shape[0], n_out, x.shape[2])
         out.index_copy_(1, lp_row, lowpassed.to(x.dtype))
-        consts = (pole_re.detach().contiguous(), pole_im.detach().contiguous(), gain.detach().contiguous())
-        kernels.forward(x, out, band_of, orow_of, *consts, factor, envelope, mb)
-        ctx.save_for_backward(x, *consts)
+        coef = torch.stack((pole_re.detach(), pole_im.detach(), gain.detach(), factor, envelope), 1).contiguous()
+        kernels.forward(x, out, lanes, coef, mb)
+        ctx.save_for_backward(x, coef)
         ctx.tables = tables
         return out
 
     @staticmethod
     def backward(ctx, gout):
-        x, pole_re, pole_im, gain = ctx.saved_tensors
-        band_of, orow_of, lp_row, factor, envelope, mb, _ = ctx.tables
-        gx, acc = load_triton_kernels("modfilter").backward(
-            gout, x, band_of, orow_of, pole_re, pole_im, gain, factor, envelope, mb
-        )
+        x, coef = ctx.saved_tensors
+        lanes, lp_row, _, _, mb, _ = ctx.tables
+        gx, acc = load_triton_kernels("modfilter").backward(gout, x, lanes, coef, mb)
         # per-lane sums -> per band, deterministically (a one-hot product instead of atomics)
-        bands = torch.arange(pole_re.shape[0], device=band_of.device)
-        one_hot = (band_of[:, None] == bands).to(acc.dtype)  # padding lanes (-1) match no band
+        bands = torch.arange(coef.shape[0], device=lanes.device)
+        one_hot = (lanes[:, :1] == bands).to(acc.dtype)  # padding lanes (-1) match no band
         per_band = acc.sum(0).reshape(-1, 3).T @ one_hot  # (3, K)
         return gx, gout.index_select(1, lp_row), per_band[0], per_band[1], per_band[2], None
 
 
 def _device_tables(row_channel, row_band, out_row, lp_row, factor, mode, n_out, n_chan, device):
-    """Per-channel lane tables ``(C * MB,)`` for the Triton bank, cached on the device."""
+    """The Triton bank's tables, cached on the device: per-channel lanes ``(C * MB, 2)`` (band,
+    -1 for padding, and output row), the low-pass rows, and per band the envelope factor and
+    flag (float64, 1.0: mode 1)."""
     counts = np.bincount(row_channel, minlength=n_chan)
     mb = 1 << max(int(counts.max(initial=1)) - 1, 0).bit_length()
-    band_of = np.full((n_chan, mb), -1.0)
-    orow_of = np.zeros((n_chan, mb))
+    lanes = np.zeros((n_chan, mb, 2))
+    lanes[:, :, 0] = -1.0
     starts = np.searchsorted(row_channel, np.arange(n_chan))
     for r, c in enumerate(row_channel):
-        band_of[c, r - starts[c]] = row_band[r]
-        orow_of[c, r - starts[c]] = out_row[r]
-    as_int = lambda a: device_constant(a.reshape(-1), device).to(torch.int32)  # noqa: E731
+        lanes[c, r - starts[c]] = row_band[r], out_row[r]
     return (
-        as_int(band_of),
-        as_int(orow_of),
+        device_constant(lanes.reshape(-1, 2), device).to(torch.int32),
         device_constant(lp_row, device).long(),
         device_constant(factor, device),
-        as_int(np.asarray(mode)),
+        device_constant(np.asarray(mode) == 1, device),
         mb,
         int(n_out),
     )

@@ -22,47 +22,42 @@ CHUNK = 256  # samples between checkpoints on a GPU (one chunk of the whole sign
 
 
 @triton.jit
-def _program_lanes(band_ptr, pr_ptr, pi_ptr, g_ptr, fac_ptr, env_ptr, n_chan, MB: tl.constexpr, BC: tl.constexpr):
-    """The program's batch item, its ``(BC, MB)`` lanes (channel, slot, masks) and each lane's band
-    parameters: pole (re, im), gain, envelope factor and flag (invalid lanes: zeros). A nested
+def _program_lanes(lane_ptr, coef_ptr, n_chan, MB: tl.constexpr, BC: tl.constexpr):
+    """The program's batch item, its ``(BC, MB)`` lanes (channel, slot, masks), each lane's output
+    row (lane table ``(C * MB, 2)``: band, output row) and band parameters (coefficient table
+    ``(K, 5)``: pole re, im, gain, envelope factor, envelope flag; invalid lanes: zeros). A nested
     call costs the interpreter ~0.1 ms, so only code outside the time loops is shared."""
     b = tl.program_id(0).to(tl.int64)
     chan = tl.program_id(1) * BC + tl.arange(0, BC)[:, None]
     slot = chan * MB + tl.arange(0, MB)[None, :]
     chan_ok = chan < n_chan
-    band = tl.load(band_ptr + slot, mask=chan_ok, other=-1)
+    band = tl.load(lane_ptr + 2 * slot, mask=chan_ok, other=-1)
     valid = band >= 0
-    band = tl.where(valid, band, 0)
-    pr = tl.load(pr_ptr + band, mask=valid, other=0.0)
-    pi = tl.load(pi_ptr + band, mask=valid, other=0.0)
-    g = tl.load(g_ptr + band, mask=valid, other=0.0)
-    fac = tl.load(fac_ptr + band, mask=valid, other=0.0)
-    env = tl.load(env_ptr + band, mask=valid, other=0) == 1
-    return b, chan, slot, chan_ok, valid, pr, pi, g, fac, env
+    orow = tl.load(lane_ptr + 2 * slot + 1, mask=valid, other=0).to(tl.int64)
+    coef = coef_ptr + 5 * tl.where(valid, band, 0)
+    pr = tl.load(coef, mask=valid, other=0.0)
+    pi = tl.load(coef + 1, mask=valid, other=0.0)
+    g = tl.load(coef + 2, mask=valid, other=0.0)
+    fac = tl.load(coef + 3, mask=valid, other=0.0)
+    env = tl.load(coef + 4, mask=valid, other=0.0) == 1.0
+    return b, chan, slot, chan_ok, valid, orow, pr, pi, g, fac, env
 
 
 @triton.jit
 def forward_kernel(
     x_ptr,
     out_ptr,
-    band_ptr,
-    orow_ptr,
-    pr_ptr,
-    pi_ptr,
-    g_ptr,
-    fac_ptr,
-    env_ptr,
+    lane_ptr,
+    coef_ptr,
     n_chan,
     n_t,
     n_out,
     MB: tl.constexpr,
     BC: tl.constexpr,
 ):
-    b, chan, slot, chan_ok, valid, pr, pi, g, fac, env = _program_lanes(
-        band_ptr, pr_ptr, pi_ptr, g_ptr, fac_ptr, env_ptr, n_chan, MB, BC
-    )
+    b, chan, slot, chan_ok, valid, orow, pr, pi, g, fac, env = _program_lanes(lane_ptr, coef_ptr, n_chan, MB, BC)
     x_row = x_ptr + (b * n_chan + chan.to(tl.int64)) * n_t
-    out_row = out_ptr + (b * n_out + tl.load(orow_ptr + slot, mask=valid, other=0).to(tl.int64)) * n_t
+    out_row = out_ptr + (b * n_out + orow) * n_t
     yr = tl.zeros([BC, MB], dtype=tl.float64)
     yi = tl.zeros([BC, MB], dtype=tl.float64)
     for t in range(n_t):
@@ -80,13 +75,8 @@ def backward_kernel(
     acc_ptr,
     ckpt_ptr,
     scratch_ptr,
-    band_ptr,
-    orow_ptr,
-    pr_ptr,
-    pi_ptr,
-    g_ptr,
-    fac_ptr,
-    env_ptr,
+    lane_ptr,
+    coef_ptr,
     n_chan,
     n_t,
     n_out,
@@ -95,13 +85,11 @@ def backward_kernel(
     BC: tl.constexpr,
     CH: tl.constexpr,
 ):
-    b, chan, slot, chan_ok, valid, pr, pi, g, fac, env = _program_lanes(
-        band_ptr, pr_ptr, pi_ptr, g_ptr, fac_ptr, env_ptr, n_chan, MB, BC
-    )
+    b, chan, slot, chan_ok, valid, orow, pr, pi, g, fac, env = _program_lanes(lane_ptr, coef_ptr, n_chan, MB, BC)
     row = b * n_chan + chan.to(tl.int64)
     x_row = x_ptr + row * n_t
     gx_row = gx_ptr + row * n_t
-    gout_row = gout_ptr + (b * n_out + tl.load(orow_ptr + slot, mask=valid, other=0).to(tl.int64)) * n_t
+    gout_row = gout_ptr + (b * n_out + orow) * n_t
     lane = b * n_chan * MB + slot.to(tl.int64)
     ckpt = ckpt_ptr + lane * (n_chunks * 2)
     scratch = scratch_ptr + lane * ((CH + 1) * 2)
@@ -169,25 +157,28 @@ def _tiles(n_chan: int, mb: int) -> int:
     return max(1, 32 // mb)
 
 
-def forward(x, out, band_of, orow_of, pr, pi, g, fac, env, mb: int):
-    """Fill the band rows of ``out (B, n_out, T)`` from ``x (B, C, T)``; tables ``(C * mb,)``."""
+def forward(x, out, lanes, coef, mb: int):
+    """Fill the band rows of ``out (B, n_out, T)`` from ``x (B, C, T)``. ``lanes`` ``(C * mb, 2)``
+    int32: each lane's band (-1: padding) and output row; ``coef`` ``(K, 5)`` float64: each
+    band's pole (re, im), gain, envelope factor and envelope flag (1.0: factor times |y|)."""
     n_batch, n_chan, n_t = x.shape
     if shape_only(x, out):
         return
     bc = _tiles(n_chan, mb)
     forward_kernel[(n_batch, triton.cdiv(n_chan, bc))](
-        x, out, band_of, orow_of, pr, pi, g, fac, env, n_chan, n_t, out.shape[1], MB=mb, BC=bc, num_warps=1
+        x, out, lanes, coef, n_chan, n_t, out.shape[1], MB=mb, BC=bc, num_warps=1
     )
 
 
-def backward(gout, x, band_of, orow_of, pr, pi, g, fac, env, mb: int):
-    """Input gradient ``(B, C, T)`` and per-lane sums ``(B, C, mb, 3)`` = (dL/dRe p, dL/dIm p, dL/dg)."""
+def backward(gout, x, lanes, coef, mb: int):
+    """Input gradient ``(B, C, T)`` and per-lane sums ``(B, C, mb, 3)`` = (dL/dRe p, dL/dIm p, dL/dg);
+    tables as in :func:`forward`."""
     n_batch, n_chan, n_t = x.shape
     chunk = max(n_t, 1) if interpreting() else CHUNK
     n_chunks = triton.cdiv(n_t, chunk)
-    lanes = n_batch * n_chan * mb
-    ckpt = torch.empty((lanes, n_chunks, 2), dtype=torch.float64, device=x.device)
-    scratch = torch.empty((lanes, chunk + 1, 2), dtype=torch.float64, device=x.device)
+    n_lanes = n_batch * n_chan * mb
+    ckpt = torch.empty((n_lanes, n_chunks, 2), dtype=torch.float64, device=x.device)
+    scratch = torch.empty((n_lanes, chunk + 1, 2), dtype=torch.float64, device=x.device)
     acc = torch.zeros((n_batch, n_chan, mb, 3), dtype=torch.float64, device=x.device)
     gx = torch.empty_like(x)
     if shape_only(x, gout):
@@ -200,13 +191,8 @@ def backward(gout, x, band_of, orow_of, pr, pi, g, fac, env, mb: int):
         acc,
         ckpt,
         scratch,
-        band_of,
-        orow_of,
-        pr,
-        pi,
-        g,
-        fac,
-        env,
+        lanes,
+        coef,
         n_chan,
         n_t,
         gout.shape[1],

@@ -334,6 +334,21 @@ class LoudnessModel(AuditoryModel):
         """Taps of the outer/middle-ear FIR (32 kHz)."""
         return self.outer_middle_ear.fir
 
+    def _ear_filter_stage(self, ear: str | None = None) -> StageInfo:
+        """The stage after the outer/middle-ear FIR (of one ``ear`` of a binaural model): zero
+        phase, so it keeps ``(taps - 1) / 4`` samples before and after the stimulus."""
+        delay_s = -((self.ear_fir.numel() - 1) // 4) / 32000.0
+        return StageInfo(
+            "sound after the outer and middle ear" + (f" ({ear})" if ear else ""),
+            "Pa",
+            "BT",
+            32000.0,
+            "Free-field transfer to the cochlea as one zero-phase FIR; the output runs "
+            f"{-delay_s * 1e3:g} ms before and after the stimulus.",
+            start_s=delay_s,
+            ear=ear,
+        )
+
     def compute_loudness_level(self, sone: torch.Tensor) -> torch.Tensor:
         """Loudness (sone) -> loudness level (phon), differentiable."""
         return loudness_level_table(self.binaural_factor).sone_to_phon(sone)

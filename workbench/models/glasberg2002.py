@@ -237,7 +237,6 @@ class Glasberg2002(LoudnessModel):
     @property
     def stage_info(self) -> dict[str, StageInfo]:
         rate = 32000.0 / self.multi_fft.hop
-        delay_s = -((self.ear_fir.numel() - 1) // 4) / 32000.0
         info = {
             "stl": StageInfo(
                 "short-term loudness",
@@ -289,15 +288,7 @@ class Glasberg2002(LoudnessModel):
                 rate,
                 "Specific loudness summed over the bands, 1 ms frame by frame.",
             ),
-            "filtered": StageInfo(
-                "sound after the outer and middle ear",
-                "Pa",
-                "BT",
-                32000.0,
-                "Free-field transfer to the cochlea as one zero-phase FIR; the output runs "
-                f"{-delay_s * 1e3:g} ms before and after the stimulus.",
-                start_s=delay_s,
-            ),
+            "filtered": self._ear_filter_stage(),
             "output": StageInfo(
                 "long-term loudness",
                 "sone",

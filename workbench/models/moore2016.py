@@ -241,21 +241,11 @@ class Moore2016(LoudnessModel):
     @property
     def stage_info(self) -> dict[str, StageInfo]:
         rate, info = 32000.0 / self.spectrum.hop, {}
-        delay_s = -((self.ear_fir.numel() - 1) // 4) / 32000.0
         for side in ("left", "right"):
             ear = dict(ear=side)
             info.update(
                 {
-                    f"filtered_{side}": StageInfo(
-                        f"sound after the outer and middle ear ({side})",
-                        "Pa",
-                        "BT",
-                        32000.0,
-                        "Free-field transfer to the cochlea as one zero-phase FIR; the output runs "
-                        f"{-delay_s * 1e3:g} ms before and after the stimulus.",
-                        start_s=delay_s,
-                        **ear,
-                    ),
+                    f"filtered_{side}": self._ear_filter_stage(side),
                     f"freqs_{side}": StageInfo(
                         f"component frequencies ({side})",
                         "Hz",

@@ -27,6 +27,8 @@ data, with provenance, are in :mod:`workbench.psychophysics.human_data`.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import time
 from collections.abc import Callable
@@ -244,29 +246,37 @@ def _ramped(x, fs, ramp_s):
     return stimuli.apply_ramp(x, fs, ramp_s)
 
 
-def _white(n, duration_s, fs, band_hz, gen):
-    """``n`` independent Gaussian noise tokens, band-limited, unit rms (float64)."""
-    return stimuli.noise(
-        duration_s,
-        fs,
-        0.0,
-        band_hz=band_hz,
-        batch=n,
-        generator=gen,
-        ramp_s=0.0,
-        calibration="fullscale",
-        dboffset=0.0,
-        dtype=torch.float64,
-    )
-
-
 def _noise_at(n, duration_s, fs, band_hz, level_db_spl, gen):
     """``n`` independent Gaussian noise tokens in ``band_hz``, each at ``level_db_spl`` (Pa, float64)."""
-    return stimuli.set_level(_white(n, duration_s, fs, band_hz, gen), level_db_spl)
+    return stimuli.set_level(
+        stimuli.noise_carrier(duration_s, fs, band_hz=band_hz, batch=n, generator=gen), level_db_spl
+    )
 
 
 # probe level tracked in dB SPL (forward masking, masking patterns): steps and bounds
 _PROBE_LEVEL_TRACK = dict(step_sizes=(8.0, 4.0, 2.0, 1.0), bounds=(-30.0, 110.0))
+_RUN_SETTINGS = ("fs", "n_intervals", "procedure")  # how an experiment runs, not what it presents
+
+
+def _factory(build):
+    """An experiment factory whose :class:`Experiment` records as ``params`` every argument of
+    the call (defaults included, in signature order, sequences as lists) that is neither in its
+    ``condition`` nor a run setting (``fs``, ``n_intervals``, ``procedure``)."""
+    signature = inspect.signature(build)
+
+    @functools.wraps(build)
+    def factory(*args, **kwargs):
+        experiment = build(*args, **kwargs)
+        call = signature.bind(*args, **kwargs)
+        call.apply_defaults()
+        experiment.params = {
+            k: list(v) if isinstance(v, (tuple, list)) else v
+            for k, v in call.arguments.items()
+            if k not in experiment.condition and k not in _RUN_SETTINGS
+        }
+        return experiment
+
+    return factory
 
 
 def _am_experiment(name, carrier, rate_hz, duration_s, level_db_spl, ramp_s, fs, n_intervals, procedure, **kwargs):
@@ -274,7 +284,7 @@ def _am_experiment(name, carrier, rate_hz, duration_s, level_db_spl, ramp_s, fs,
 
     Target ``(1 + m sin(2 pi rate_hz t)) c(t)``, reference ``c(t)``, every interval scaled to
     ``level_db_spl`` (no level cue), then ramped. Tracked: 20 log10 m in dB, bounded by 0 dB.
-    ``kwargs``: the :class:`Experiment`'s ``condition``, ``params`` and ``frozen``.
+    ``kwargs``: the :class:`Experiment`'s ``condition`` and ``frozen``.
     """
     proc = _procedure(procedure, dict(start_value=-6.0, step_sizes=(4.0, 2.0, 1.0), bounds=(-60.0, 0.0)))
     t = torch.arange(int(round(duration_s * fs)), dtype=torch.float64) / fs
@@ -290,7 +300,27 @@ def _am_experiment(name, carrier, rate_hz, duration_s, level_db_spl, ramp_s, fs,
     return Experiment(name, "threshold_db", "dB (20 log m)", make, reference, proc, -6.0, fs, n_intervals, **kwargs)
 
 
+def _probe_experiment(name, masker, probe, start, *, start_value, template_value, fs, n_intervals, procedure, **kwargs):
+    """Detection of a probe tone in or after a masker: references ``masker(n, gen)``
+    (``(n, T)`` Pa, float64), targets the masker plus ``probe(levels)`` (``(n, P)``) from sample
+    ``start`` on. Tracked: the probe level in dB SPL (:data:`_PROBE_LEVEL_TRACK`, starting at
+    ``start_value``). ``kwargs``: the :class:`Experiment`'s ``condition`` and ``frozen``.
+    """
+    proc = _procedure(procedure, dict(start_value=start_value, **_PROBE_LEVEL_TRACK))
+
+    def make(probe_db, gen):
+        wave = probe(torch.as_tensor(probe_db))
+        x = masker(len(probe_db), gen)
+        x[:, start : start + wave.shape[-1]] += wave
+        return x
+
+    return Experiment(
+        name, "probe_level_db_spl", "dB SPL", make, masker, proc, template_value, fs, n_intervals, **kwargs
+    )
+
+
 # --------------------------------------------------------------------------- experiments
+@_factory
 def tmtf(
     rate_hz: float = 8.0,
     *,
@@ -318,7 +348,7 @@ def tmtf(
         raise ValueError(f"rate_hz must be below the carrier's upper edge {band_hz[1]} Hz, got {rate}")
     return _am_experiment(
         "tmtf",
-        lambda n, gen: _white(n, duration_s, fs, band_hz, gen),
+        lambda n, gen: stimuli.noise_carrier(duration_s, fs, band_hz=band_hz, batch=n, generator=gen),
         rate,
         duration_s,
         level_db_spl,
@@ -327,10 +357,10 @@ def tmtf(
         n_intervals,
         procedure,
         condition={"rate_hz": rate},
-        params=dict(level_db_spl=level_db_spl, duration_s=duration_s, band_hz=list(band_hz), ramp_s=ramp_s),
     )
 
 
+@_factory
 def intensity_discrimination(
     level_db_spl: float = 60.0,
     *,
@@ -384,19 +414,12 @@ def intensity_discrimination(
         fs,
         n_intervals,
         {"level_db_spl": float(level_db_spl)},
-        dict(
-            carrier=carrier,
-            freq_hz=freq_hz,
-            duration_s=duration_s,
-            ramp_s=ramp_s,
-            total_s=total_s,
-            band_hz=list(band_hz),
-        ),
-        report,
+        report=report,
         frozen=carrier == "tone",
     )
 
 
+@_factory
 def tone_in_noise(
     notch_width_hz: float = 0.0,
     *,
@@ -454,19 +477,12 @@ def tone_in_noise(
         fs,
         n_intervals,
         {"notch_width_hz": notch},
-        dict(
-            tone_hz=tone_hz,
-            noise_spectrum_level_db=noise_spectrum_level_db,
-            band_hz=list(band_hz),
-            duration_s=duration_s,
-            ramp_s=ramp_s,
-            frozen_noise=frozen_noise,
-        ),
-        lambda t: {"tone_level_db_spl": noise_spectrum_level_db + t},
+        report=lambda t: {"tone_level_db_spl": noise_spectrum_level_db + t},
         frozen=bool(frozen_noise),
     )
 
 
+@_factory
 def forward_masking(
     gap_s: float = 0.01,
     *,
@@ -489,7 +505,6 @@ def forward_masking(
     """
     fs = check_fs(fs)
     gap = check_positive(gap_s, "gap_s", allow_zero=True)
-    proc = _procedure(procedure, dict(start_value=70.0, **_PROBE_LEVEL_TRACK))
     n_total = int(round((masker_duration_s + gap + probe_duration_s + tail_s) * fs))
     n_mask, n_gap, n_probe = (int(round(d * fs)) for d in (masker_duration_s, gap, probe_duration_s))
     window = torch.hann_window(n_probe, periodic=False, dtype=torch.float64)
@@ -498,35 +513,20 @@ def forward_masking(
         m = _ramped(_noise_at(n, masker_duration_s, fs, masker_band_hz, masker_level_db_spl, gen), fs, masker_ramp_s)
         return torch.nn.functional.pad(m, (0, n_total - n_mask))
 
-    def make(probe_db, gen):
-        probe = (
-            stimuli.tone(probe_hz, n_probe / fs, fs, torch.as_tensor(probe_db), ramp_s=0.0, dtype=torch.float64)
-            * window
-        )
-        x = masker(len(probe_db), gen)
-        x[:, n_mask + n_gap : n_mask + n_gap + n_probe] += probe
-        return x
+    def probe(levels):
+        return stimuli.tone(probe_hz, n_probe / fs, fs, levels, ramp_s=0.0, dtype=torch.float64) * window
 
-    return Experiment(
+    return _probe_experiment(
         "forward_masking",
-        "probe_level_db_spl",
-        "dB SPL",
-        make,
         masker,
-        proc,
-        80.0,
-        fs,
-        n_intervals,
-        {"gap_s": gap},
-        dict(
-            masker_level_db_spl=masker_level_db_spl,
-            masker_duration_s=masker_duration_s,
-            masker_band_hz=list(masker_band_hz),
-            probe_hz=probe_hz,
-            probe_duration_s=probe_duration_s,
-            masker_ramp_s=masker_ramp_s,
-            tail_s=tail_s,
-        ),
+        probe,
+        n_mask + n_gap,
+        start_value=70.0,
+        template_value=80.0,
+        fs=fs,
+        n_intervals=n_intervals,
+        procedure=procedure,
+        condition={"gap_s": gap},
     )
 
 
@@ -539,6 +539,7 @@ def notched_noise(notch_width_hz: float = 0.0, **kwargs) -> Experiment:
     return exp
 
 
+@_factory
 def forward_masking_tone(
     masker_level_db_spl: float = 70.0,
     *,
@@ -570,7 +571,6 @@ def forward_masking_tone(
     masker_db = float(masker_level_db_spl)
     if not -20.0 <= masker_db <= 120.0:
         raise ValueError(f"masker_level_db_spl must lie in [-20, 120] dB SPL, got {masker_level_db_spl}")
-    proc = _procedure(procedure, dict(start_value=min(masker_db, 100.0), **_PROBE_LEVEL_TRACK))
     n_mask, n_gap, n_probe = (int(round(d * fs)) for d in (masker_duration_s, gap, probe_duration_s))
     n_total = n_mask + n_gap + n_probe + int(round(tail_s * fs))
     masker_wave = stimuli.tone(masker_hz, n_mask / fs, fs, masker_db, ramp_s=masker_ramp_s, dtype=torch.float64)
@@ -578,37 +578,25 @@ def forward_masking_tone(
     def masker(n, gen=None):
         return torch.nn.functional.pad(masker_wave, (0, n_total - n_mask)).expand(n, -1).clone()
 
-    def make(probe_db, gen):
-        probe = stimuli.tone(
-            probe_hz, n_probe / fs, fs, torch.as_tensor(probe_db), ramp_s=probe_ramp_s, dtype=torch.float64
-        )
-        x = masker(len(probe_db))
-        x[:, n_mask + n_gap : n_mask + n_gap + n_probe] += probe
-        return x
+    def probe(levels):
+        return stimuli.tone(probe_hz, n_probe / fs, fs, levels, ramp_s=probe_ramp_s, dtype=torch.float64)
 
-    return Experiment(
+    return _probe_experiment(
         "forward_masking_tone",
-        "probe_level_db_spl",
-        "dB SPL",
-        make,
         masker,
-        proc,
-        min(masker_db + 10.0, 105.0),
-        fs,
-        n_intervals,
-        {"masker_level_db_spl": masker_db, "masker_hz": float(masker_hz), "gap_s": gap},
-        dict(
-            probe_hz=probe_hz,
-            masker_duration_s=masker_duration_s,
-            probe_duration_s=probe_duration_s,
-            masker_ramp_s=masker_ramp_s,
-            probe_ramp_s=probe_ramp_s,
-            tail_s=tail_s,
-        ),
+        probe,
+        n_mask + n_gap,
+        start_value=min(masker_db, 100.0),
+        template_value=min(masker_db + 10.0, 105.0),
+        fs=fs,
+        n_intervals=n_intervals,
+        procedure=procedure,
+        condition={"masker_level_db_spl": masker_db, "masker_hz": float(masker_hz), "gap_s": gap},
         frozen=True,
     )
 
 
+@_factory
 def masking_pattern(
     probe_hz: float = 1000.0,
     *,
@@ -637,42 +625,30 @@ def masking_pattern(
         raise ValueError(f"masker band {band} Hz must lie inside (0, fs/2)")
     if probe_duration_s > duration_s:
         raise ValueError(f"probe_duration_s ({probe_duration_s}) must be <= duration_s ({duration_s})")
-    proc = _procedure(procedure, dict(start_value=masker_level_db_spl, **_PROBE_LEVEL_TRACK))
     n_total, n_probe = int(round(duration_s * fs)), int(round(probe_duration_s * fs))
     start = (n_total - n_probe) // 2
 
     def masker(n, gen):
         return _ramped(_noise_at(n, duration_s, fs, band, masker_level_db_spl, gen), fs, ramp_s)
 
-    def make(probe_db, gen):
-        x = masker(len(probe_db), gen)
-        x[:, start : start + n_probe] += stimuli.tone(
-            probe, n_probe / fs, fs, torch.as_tensor(probe_db), ramp_s=ramp_s, dtype=torch.float64
-        )
-        return x
+    def probe_tone(levels):
+        return stimuli.tone(probe, n_probe / fs, fs, levels, ramp_s=ramp_s, dtype=torch.float64)
 
-    return Experiment(
+    return _probe_experiment(
         "masking_pattern",
-        "probe_level_db_spl",
-        "dB SPL",
-        make,
         masker,
-        proc,
-        masker_level_db_spl + 10.0,
-        fs,
-        n_intervals,
-        {"probe_hz": probe},
-        dict(
-            masker_hz=masker_hz,
-            masker_bandwidth_hz=bw,
-            masker_level_db_spl=masker_level_db_spl,
-            duration_s=duration_s,
-            probe_duration_s=probe_duration_s,
-            ramp_s=ramp_s,
-        ),
+        probe_tone,
+        start,
+        start_value=masker_level_db_spl,
+        template_value=masker_level_db_spl + 10.0,
+        fs=fs,
+        n_intervals=n_intervals,
+        procedure=procedure,
+        condition={"probe_hz": probe},
     )
 
 
+@_factory
 def am_detection(
     rate_hz: float = 16.0,
     *,
@@ -702,7 +678,8 @@ def am_detection(
     def carrier(n, gen):
         if bw == 0:
             return stimuli.tone(carrier_hz, duration_s, fs, 0.0, ramp_s=0.0, dtype=torch.float64).expand(n, -1)
-        return _white(n, duration_s, fs, (carrier_hz - bw / 2, carrier_hz + bw / 2), gen)
+        band = (carrier_hz - bw / 2, carrier_hz + bw / 2)
+        return stimuli.noise_carrier(duration_s, fs, band_hz=band, batch=n, generator=gen)
 
     return _am_experiment(
         "am_detection",
@@ -715,7 +692,6 @@ def am_detection(
         n_intervals,
         procedure,
         condition={"rate_hz": rate, "bandwidth_hz": bw},
-        params=dict(carrier_hz=carrier_hz, level_db_spl=level_db_spl, duration_s=duration_s, ramp_s=ramp_s),
         frozen=bw == 0,
     )
 
