@@ -171,6 +171,7 @@ def _entries(tmp):
         entry(S.fm_tone, carrier_hz=1000.0, mod_rate_hz=8.0, freq_deviation_hz=50.0, **short),
         entry(S.noise, seed=1, **short),
         entry(S.sam_noise, mod_rate_hz=8.0, seed=1, **short),
+        entry(S.noise_carrier, duration_s=DUR, fs=FS, seed=1),
         entry(S.tone_in_noise, freq_hz=1000.0, seed=1, **short),
         entry(S.clicks, rate_hz=100.0, duration_s=DUR, fs=FS),
         entry(S.silence, duration_s=DUR, fs=FS),

@@ -659,8 +659,30 @@ def noise(
 def noise_carrier(duration_s, fs, *, band_hz=None, batch=None, seed=None, generator=None) -> torch.Tensor:
     """Gaussian noise of unit rms, un-ramped, in float64: a carrier to modulate, gate or scale.
 
-    ``(T,)``, or ``(batch, T)`` independent tokens; ``band_hz`` as in :func:`noise` (this is
-    ``noise`` at 0 dB full scale with ``dboffset=0``, ``ramp_s=0``).
+    This is :func:`noise` at 0 dB full scale with ``dboffset=0`` and no ramp, so the caller
+    sets the level (and the ramps) after modulating or gating it.
+
+    Parameters
+    ----------
+    duration_s : float, s
+    fs : float, Hz
+    band_hz : (float, float), optional
+        Pass band ``(low, high)`` in Hz, as in :func:`noise`; None: white.
+    batch : int, optional
+        Number of independent tokens.
+    seed, generator
+        Reproducibility, as in :func:`noise`.
+
+    Returns
+    -------
+    Tensor
+        ``(T,)``, or ``(batch, T)`` independent tokens, float64, rms 1 (unitless).
+
+    Examples
+    --------
+    >>> carrier = noise_carrier(0.1, 8000, batch=2, seed=1)
+    >>> carrier.shape, [round(float(r), 6) for r in rms(carrier)]
+    (torch.Size([2, 800]), [1.0, 1.0])
     """
     return noise(
         duration_s,
