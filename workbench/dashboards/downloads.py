@@ -33,7 +33,8 @@ def safe_name(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")[:120] or "workbench"
 
 
-def _stem(result: RunResult, view_key: str) -> str:
+def file_stem(result: RunResult, view_key: str) -> str:
+    """The download name of a run's view, without extension: model, stage(s), stimulus kind."""
     keys = core.view_keys(view_key)
     stage = keys[0] if len(keys) == 1 else keys[0].rsplit("_", 1)[0] + "_both"
     return safe_name(result.model, stage, result.stimulus.kind)
@@ -45,7 +46,7 @@ def figure_file(result: RunResult, view_key: str, fmt: str = "png", dpi: int = 1
         raise ValueError(f"fmt must be 'png' or 'svg', got {fmt!r}")
     fig = figures.stage_figure(result, view_key)
     data = figures.png_bytes(fig, dpi=dpi) if fmt == "png" else figures.svg_bytes(fig)
-    return f"{_stem(result, view_key)}.{fmt}", data
+    return f"{file_stem(result, view_key)}.{fmt}", data
 
 
 def stage_npz(result: RunResult, view_key: str) -> tuple[str, bytes]:
@@ -87,7 +88,7 @@ def stage_npz(result: RunResult, view_key: str) -> tuple[str, bytes]:
     arrays["about"] = np.array(json.dumps(meta, default=str))
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
-    return f"{_stem(result, view_key)}.npz", buf.getvalue()
+    return f"{file_stem(result, view_key)}.npz", buf.getvalue()
 
 
 def _csv(rows, header_lines=()) -> bytes:
@@ -133,7 +134,7 @@ def view_csv(view, header_lines=()) -> bytes:
 def stage_csv(result: RunResult, view_key: str) -> tuple[str, bytes]:
     """CSV of the stage as plotted (:func:`view_csv` of its view)."""
     view = figures.stage_view(result, view_key)
-    return f"{_stem(result, view_key)}.csv", view_csv(view, [figures.subtitle(result)])
+    return f"{file_stem(result, view_key)}.csv", view_csv(view, [figures.subtitle(result)])
 
 
 def stimulus_wav(x_pa, fs: float, spec=None) -> tuple[str, bytes]:

@@ -811,7 +811,7 @@ class StageExplorer:
     def _update_download_names(self):
         from workbench.dashboards import downloads
 
-        stem = downloads._stem(self.result, self.stage_key)
+        stem = downloads.file_stem(self.result, self.stage_key)
         for fmt, w in self.downloads.items():
             w.filename = (
                 f"{stem}.{fmt}"

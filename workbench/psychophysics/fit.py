@@ -194,7 +194,7 @@ class _Condition:
         )
         with torch.no_grad():
             detector.fit(self._pa(self.supra, problem), self._pa(self.reference, problem))
-        self.channels, self.mask, self.n_bands = detector.channels.cpu(), detector.mask.cpu(), detector._n_bands
+        self.channels, self.mask, self.n_bands = detector.channels.cpu(), detector.mask.cpu(), detector.n_bands
         self.fs = detector.fs
 
     @staticmethod

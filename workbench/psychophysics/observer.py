@@ -244,6 +244,12 @@ class OptimalDetector:
         self._scoring_model = None
         self._n_bands = None
 
+    @property
+    def n_bands(self) -> int | None:
+        """Modulation bands the fitted detector keeps (the first ``n_bands``); None before
+        :meth:`fit`."""
+        return self._n_bands
+
     # ---------------------------------------------------------------- representations
     def _device(self):
         buffers = list(self.model.buffers()) + list(self.model.parameters())
