@@ -223,7 +223,7 @@ def _rss_mb(pid: int) -> float:
 
 def status() -> dict:
     """What ``/workbench-status`` answers: sessions, cache and worker figures, memory (MB)."""
-    pool = workers._POOL["pool"]
+    pool = workers.running_pool()
     pids = pool.worker_pids() if pool is not None else []
     with _SESSIONS_LOCK:
         open_sessions = _SESSIONS["open"]

@@ -633,6 +633,12 @@ def default_pool() -> ExperimentPool:
         return _POOL["pool"]
 
 
+def running_pool() -> ExperimentPool | None:
+    """The process's experiment pool if it has started, else None (never starts one)."""
+    with _POOL_LOCK:
+        return _POOL["pool"]
+
+
 def shutdown_default_pool():
     with _POOL_LOCK:
         pool, _POOL["pool"] = _POOL["pool"], None
