@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from workbench._validation import check_signal
+from workbench._validation import MAX_MODEL_FS_HZ, check_bool, check_dtype, check_fs, check_signal
 from workbench.stages.decision import stack_representation
 from workbench.stages.loudness import loudness_level_table
 from workbench.units import ATMOSPHERE_PEAK_DB_SPL, P_REF_PA, pa_per_amt_unit
@@ -187,6 +187,14 @@ class AuditoryModel(nn.Module):
     input_range_db_spl: tuple[float, float] = (-math.inf, ATMOSPHERE_PEAK_DB_SPL)
     input_range_about = "the peak pressure of one atmosphere, the loudest undistorted sound in air"
     min_input_samples = 2
+
+    def _check_settings(self, fs, learnable, return_stages, dtype) -> float:
+        """Validate the settings every model takes: sets ``learnable``, ``return_stages`` and
+        ``dtype``; returns ``fs`` (Hz, in (0, MAX_MODEL_FS_HZ]) for the model to store."""
+        self.learnable = check_bool(learnable, "learnable")
+        self.return_stages = check_bool(return_stages, "return_stages")
+        self.dtype = check_dtype(dtype)
+        return check_fs(fs, maximum=MAX_MODEL_FS_HZ)
 
     @property
     def fc(self) -> torch.Tensor:

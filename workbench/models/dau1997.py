@@ -23,15 +23,7 @@ from __future__ import annotations
 
 import torch
 
-from workbench._validation import (
-    MAX_MODEL_FS_HZ,
-    check_bool,
-    check_dtype,
-    check_frequency_range,
-    check_fs,
-    check_kwargs,
-    check_positive,
-)
+from workbench._validation import check_frequency_range, check_kwargs, check_positive
 from workbench.models.base import AuditoryModel, StageInfo, amt_unit
 from workbench.stages.adaptation import AdaptLoop
 from workbench.stages.erb import erbspacebw
@@ -109,11 +101,8 @@ class Dau1997(AuditoryModel):
         modulation_kwargs: dict | None = None,
     ):
         super().__init__()
-        self.fs = check_fs(fs, maximum=MAX_MODEL_FS_HZ)
+        self.fs = self._check_settings(fs, learnable, return_stages, dtype)
         self.flow, self.fhigh = check_frequency_range(flow, fhigh, self.fs)
-        self.dtype = check_dtype(dtype)
-        self.learnable = check_bool(learnable, "learnable")
-        self.return_stages = check_bool(return_stages, "return_stages")
         fb = check_kwargs(
             filterbank_kwargs,
             ("order", "bandwidth_factor", "erb_scale", "basef"),

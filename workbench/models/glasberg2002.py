@@ -45,15 +45,7 @@ import math
 import torch
 from torch import nn
 
-from workbench._validation import (
-    MAX_MODEL_FS_HZ,
-    check_bool,
-    check_choice,
-    check_dtype,
-    check_fs,
-    check_kwargs,
-    check_positive,
-)
+from workbench._validation import MAX_MODEL_FS_HZ, check_bool, check_choice, check_kwargs, check_positive
 from workbench.models.base import LoudnessModel, StageInfo
 from workbench.stages import loudness as L
 from workbench.stages.resample import resample
@@ -153,15 +145,13 @@ class Glasberg2002(LoudnessModel):
         streaming: bool = False,
     ):
         super().__init__()
-        fs = check_fs(fs, maximum=MAX_MODEL_FS_HZ)
+        fs = self._check_settings(fs, learnable, return_stages, dtype)
         if fs < MIN_FS_HZ:  # resampled to 32 kHz: a ratio above 32 would need a huge filter
             raise ValueError(
                 f"fs must lie in [{MIN_FS_HZ:g}, {MAX_MODEL_FS_HZ:g}] Hz (resampled to 32 kHz), got {fs:g}"
             )
         self.fs = int(fs) if fs.is_integer() else fs
-        self.learnable = check_bool(learnable, "learnable")
-        self.return_stages = check_bool(return_stages, "return_stages")
-        self.dtype, self.streaming = check_dtype(dtype), check_bool(streaming, "streaming")
+        self.streaming = check_bool(streaming, "streaming")
         if self.streaming and self.fs != 32000:
             raise ValueError(
                 f"streaming=True needs fs = 32000 Hz (got {self.fs:g}): resample the stream first "

@@ -24,11 +24,8 @@ import torch
 
 from workbench._validation import (
     MAX_FILTER_ORDER,
-    MAX_MODEL_FS_HZ,
     check_bool,
     check_choice,
-    check_dtype,
-    check_fs,
     check_int,
     check_kwargs,
     check_positive,
@@ -151,8 +148,8 @@ class King2019(AuditoryModel):
         modulation_kwargs=None,
     ):
         super().__init__()
-        self.fs = fs = check_fs(fs, maximum=MAX_MODEL_FS_HZ)
-        dtype = check_dtype(dtype)
+        self.fs = fs = self._check_settings(fs, learnable, return_stages, dtype)
+        learnable, dtype = self.learnable, self.dtype
         flow, fhigh = check_positive(flow, "flow"), check_positive(fhigh, "fhigh")  # checked even if basef rules
         if basef is not None:
             basef = check_positive(basef, "basef")
@@ -178,8 +175,6 @@ class King2019(AuditoryModel):
         self.flow, self.fhigh, self.basef, self.subfs = flow, fhigh, basef, subfs
         self.dboffset = check_range(dboffset, "dboffset (dB SPL of an rms of 1)", 0.0, 200.0, open_low=True)
         self.compression_type = compression_type
-        self.return_stages = check_bool(return_stages, "return_stages")
-        self.learnable, self.dtype = check_bool(learnable, "learnable"), dtype
         check_bool(lp_150hz, "lp_150hz")
         common = dict(learnable=learnable, dtype=dtype)
 

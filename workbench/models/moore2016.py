@@ -25,15 +25,7 @@ from __future__ import annotations
 
 import torch
 
-from workbench._validation import (
-    MAX_MODEL_FS_HZ,
-    check_bool,
-    check_choice,
-    check_dtype,
-    check_fs,
-    check_kwargs,
-    check_positive,
-)
+from workbench._validation import check_choice, check_kwargs, check_positive
 from workbench.models.base import LoudnessModel, StageInfo
 from workbench.stages import loudness as L
 from workbench.units import present_to_ears
@@ -169,16 +161,13 @@ class Moore2016(LoudnessModel):
         ltl_agc_kwargs=None,
     ):
         super().__init__()
-        fs = check_fs(fs, maximum=MAX_MODEL_FS_HZ)
+        fs = self._check_settings(fs, learnable, return_stages, dtype)
         if fs != 32000:
             raise ValueError(
                 f"Moore2016 runs at fs = 32000 Hz only, got fs = {fs:g}; resample first with "
                 "workbench.stages.resample.resample(audio, fs, 32000)"
             )
         self.fs = 32000
-        self.learnable = check_bool(learnable, "learnable")
-        self.return_stages = check_bool(return_stages, "return_stages")
-        self.dtype = check_dtype(dtype)
         ear = check_kwargs(
             outer_middle_ear_kwargs, ("kind", "compensation_type", "field_type"), "outer_middle_ear_kwargs"
         )

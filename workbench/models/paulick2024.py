@@ -39,12 +39,9 @@ import torch
 from torch import nn
 
 from workbench._validation import (
-    MAX_MODEL_FS_HZ,
     check_bool,
     check_choice,
-    check_dtype,
     check_frequency_range,
-    check_fs,
     check_int,
     check_kwargs,
     check_positive,
@@ -232,7 +229,7 @@ class Paulick2024(AuditoryModel):
         model: str = "paulick2024",
     ):
         super().__init__()
-        self.fs = check_fs(fs, maximum=MAX_MODEL_FS_HZ)
+        self.fs = self._check_settings(fs, learnable, return_stages, dtype)
         if isinstance(fhigh, _FollowsFs):
             fhigh = default_fhigh(self.fs)
             if check_positive(flow, "flow") >= fhigh:
@@ -247,12 +244,9 @@ class Paulick2024(AuditoryModel):
                 f"regressions fitted from 250 Hz up), got {self.flow:g}"
             )
         self.n_channels = check_int(n_channels, "n_channels", 1, MAX_CHANNELS)
-        self.dtype = check_dtype(dtype)
         self.filter_type = check_choice(filter_type, ("efilt", "butterworth"), "filter_type")
         self.model = check_choice(model, ("paulick2024", "jepsen2008"), "model")
         self.use_outerear = check_bool(use_outerear, "use_outerear")
-        self.learnable = check_bool(learnable, "learnable")
-        self.return_stages = check_bool(return_stages, "return_stages")
         outer = check_kwargs(outerear_kwargs, ("order", "phase_type"), "outerear_kwargs")
         drnl_kw = check_kwargs(drnl_kwargs, ("subject", "model"), "drnl_kwargs")
         check_kwargs(ihc_kwargs, (), "ihc_kwargs")
