@@ -409,3 +409,11 @@ def test_shipped_full_runs_load_and_compare_with_their_human_data():
     assert reference_results("intensity_tone")["analytic_delta_l_db"].notna().all()  # frozen: exact column
     fig = reference_figure(next(iter(TASKS)))
     assert fig.axes and len(fig.axes[0].get_lines()) >= 2
+
+
+def test_an_experiments_config_does_not_depend_on_int_or_float_arguments():
+    # the config names the condition a sweep resumes by: 1 and 1.0 s are one condition (repr
+    # tells 1 from 1.0, as the stored JSON does)
+    assert repr(tmtf(8, duration_s=1).config()) == repr(tmtf(8.0, duration_s=1.0).config())
+    wide, wide_float = masking_pattern(1000, masker_bandwidth_hz=80), masking_pattern(1000.0, masker_bandwidth_hz=80.0)
+    assert repr(wide.config()) == repr(wide_float.config())

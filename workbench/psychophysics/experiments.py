@@ -261,7 +261,9 @@ _RUN_SETTINGS = ("fs", "n_intervals", "procedure")  # how an experiment runs, no
 def _factory(build):
     """An experiment factory whose :class:`Experiment` records as ``params`` every argument of
     the call (defaults included, in signature order, sequences as lists) that is neither in its
-    ``condition`` nor a run setting (``fs``, ``n_intervals``, ``procedure``)."""
+    ``condition`` nor a run setting (``fs``, ``n_intervals``, ``procedure``). A value the
+    factory put in ``params`` itself (an argument it validated into a float) is the one kept,
+    so ``duration_s=1`` and ``duration_s=1.0`` give one config."""
     signature = inspect.signature(build)
 
     @functools.wraps(build)
@@ -269,8 +271,9 @@ def _factory(build):
         experiment = build(*args, **kwargs)
         call = signature.bind(*args, **kwargs)
         call.apply_defaults()
+        checked = experiment.params
         experiment.params = {
-            k: list(v) if isinstance(v, (tuple, list)) else v
+            k: checked[k] if k in checked else list(v) if isinstance(v, (tuple, list)) else v
             for k, v in call.arguments.items()
             if k not in experiment.condition and k not in _RUN_SETTINGS
         }
@@ -357,6 +360,7 @@ def tmtf(
         n_intervals,
         procedure,
         condition={"rate_hz": rate},
+        params={"duration_s": duration_s},
     )
 
 
@@ -645,6 +649,7 @@ def masking_pattern(
         n_intervals=n_intervals,
         procedure=procedure,
         condition={"probe_hz": probe},
+        params={"masker_bandwidth_hz": bw},
     )
 
 
