@@ -333,6 +333,22 @@ def test_bokeh_redraw_in_place_equals_a_new_figure(fake):
     assert not bokeh_plots.redraw(None, bokeh_plots.prepare(view_a))
 
 
+def test_bokeh_legend_names_the_named_curves_only():
+    """Curves without a name get no legend item: the items carry the named curves' names, in
+    order, when drawn and when redrawn."""
+    from workbench.dashboards import bokeh_plots
+    from workbench.plots import PlotView
+
+    def view(first, second):
+        x = np.arange(4.0)
+        return PlotView("lines", "t", "time (s)", "y", x, lines={"": x, first: 2 * x, second: 3 * x})
+
+    fig = bokeh_plots.bokeh_figure(view("left", "right"))
+    assert [item.label.value for item in fig.legend.items] == ["left", "right"]
+    assert bokeh_plots.redraw(fig, bokeh_plots.prepare(view("top", "bottom")))
+    assert [item.label.value for item in fig.legend.items] == ["top", "bottom"]
+
+
 def test_model_descriptions_have_two_sentences_and_a_citation():
     for name, spec in MODELS.items():
         sentences = [s for s in re.split(r"(?<=[.!?])\s+", spec.about.strip()) if s]

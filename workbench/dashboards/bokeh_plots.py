@@ -299,8 +299,8 @@ def _fill(p, drawing: Drawing):
         for source, renderer, data, name in zip(parts["sources"], parts["renderers"], drawing.lines, v.lines):
             source.data = data
             renderer.name = name or y_name  # the hover readout's series (no column of names to send)
-        if p.legend:
-            for item, name in zip(p.legend.items, v.lines):
+        if p.legend:  # one legend item per named curve, in order (_skeleton)
+            for item, name in zip(p.legend.items, [name for name in v.lines if name]):
                 item.label = value(name)
         tooltips = [("", "$name"), (x_name, "@x{custom}"), ("value", "@y{custom}")]
         formatters = {"@x": _axis_hover(v, "x"), "@y": _hover_number(v.value_unit)}
@@ -336,8 +336,8 @@ def bokeh_figure(
 ):
     """A Bokeh figure of ``view`` with zoom/pan/reset tools and hover readouts in units.
 
-    ``view``: a :class:`~workbench.plots.PlotView` or its :func:`prepare` d drawing (then the
-    ``max_*`` bounds are the drawing's). ``x_range``: a Bokeh range to share (two plots side
+    ``view``: a :class:`~workbench.plots.PlotView` or the drawing :func:`prepare` made of it
+    (then the ``max_*`` bounds are the drawing's). ``x_range``: a Bokeh range to share (two plots side
     by side zoom together in time). :func:`redraw` shows a later view in the same figure.
     """
     drawing = (
