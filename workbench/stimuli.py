@@ -493,9 +493,9 @@ def _depth(depth, depth_db) -> torch.Tensor:
     return _param(1.0 if depth is None else depth, "depth", 0.0, 1.0)
 
 
-def _modulate(carrier: torch.Tensor, fs: float, fm, m, ph) -> torch.Tensor:
-    """Sinusoidal AM ``(1 + m sin(2 pi fm t + ph)) carrier(t)``, t = n/fs (float64)."""
-    return (1 + m * torch.sin(2 * math.pi * fm * _time(carrier.shape[-1], fs) + ph)) * carrier
+def _modulate(carrier: torch.Tensor, t: torch.Tensor, fm, m, ph) -> torch.Tensor:
+    """Sinusoidal AM ``(1 + m sin(2 pi fm t + ph)) carrier(t)`` at the sample times ``t`` (s)."""
+    return (1 + m * torch.sin(2 * math.pi * fm * t + ph)) * carrier
 
 
 def sam_tone(
@@ -535,7 +535,7 @@ def sam_tone(
     t = _time(n, fs)
     if bool((fc + fm >= fs / 2).any()):
         raise ValueError(f"carrier_hz + mod_rate_hz must stay below fs/2 = {fs / 2:g} Hz (upper sideband)")
-    x = _modulate(torch.sin(2 * math.pi * fc * t), fs, fm, m, ph)
+    x = _modulate(torch.sin(2 * math.pi * fc * t), t, fm, m, ph)
     return _finish(
         x, lev, batched, fs, ramp_s, ramp_shape, calibration, dboffset, dtype, device, names="carrier_hz, mod_rate_hz"
     )
@@ -731,7 +731,7 @@ def sam_noise(
         n_samples=carrier.shape[-1],
         names="mod_rate_hz, depth, mod_phase_rad",
     )
-    x = _modulate(carrier, fs, fm, m, ph)
+    x = _modulate(carrier, _time(carrier.shape[-1], fs), fm, m, ph)
     lev = _param(level_db_spl, "level_db_spl")
     return _finish(
         x, lev, batched, fs, ramp_s, ramp_shape, calibration, dboffset, dtype, device, names="mod_rate_hz, band_hz"

@@ -298,7 +298,7 @@ def _share_scales(a, b):
 
 
 def _draw(pane, drawing, height: int, x_range=None):
-    """Show a :func:`bokeh_plots.prepare` d drawing in ``pane``: in its figure, in place, when
+    """Show a drawing (:func:`bokeh_plots.prepare`) in ``pane``: in its figure, in place, when
     the figure fits (only the new data and labels go to the browser, and a zoom stays), else
     in a new figure."""
     from workbench.dashboards import bokeh_plots
