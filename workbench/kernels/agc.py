@@ -24,6 +24,7 @@ import numba
 import numpy as np
 import torch
 
+from workbench.kernels._numba import host_array
 from workbench.kernels.backend import load_triton_kernels, resolve_backend
 
 __all__ = ["agc"]
@@ -71,8 +72,8 @@ class _AGCFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, y0, attack, release):
         shape = x.shape
-        xn = x.detach().reshape(-1, shape[-1]).contiguous().numpy()
-        y0n = y0.detach().reshape(-1).contiguous().numpy()
+        xn = host_array(x.reshape(-1, shape[-1]))
+        y0n = host_array(y0.reshape(-1))
         a, r = float(attack), float(release)
         y = np.empty_like(xn)
         is_attack = np.empty(xn.shape, dtype=np.bool_)
@@ -86,7 +87,7 @@ class _AGCFunction(torch.autograd.Function):
     def backward(ctx, grad_out):
         x, y0, attack, release = ctx.saved_tensors
         xn, y0n, y, is_attack = ctx.state
-        g = grad_out.detach().reshape(xn.shape).contiguous().numpy().astype(xn.dtype, copy=False)
+        g = host_array(grad_out.reshape(xn.shape)).astype(xn.dtype, copy=False)
         gx = np.empty_like(xn)
         ga, gr, gy0 = _agc_backward(g, xn, y, y0n, is_attack, float(attack), float(release), gx)
         grad_x = torch.from_numpy(gx).reshape(x.shape)

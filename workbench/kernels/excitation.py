@@ -26,6 +26,7 @@ import numba
 import numpy as np
 import torch
 
+from workbench.kernels._numba import host_array
 from workbench.kernels.backend import resolve_backend
 
 __all__ = ["roex_lower", "lower_pairs"]
@@ -159,7 +160,7 @@ def _backward(grad, inten, slope, freqs, p_c, q_c, first_band, g_inten, g_slope)
 class _RoexLower(torch.autograd.Function):
     @staticmethod
     def forward(ctx, inten, slope, freqs, p_c, q_c, fc):
-        arrs = [t.detach().contiguous().numpy() for t in (inten, slope, freqs, p_c, q_c)]
+        arrs = [host_array(t) for t in (inten, slope, freqs, p_c, q_c)]
         arrs.append(np.searchsorted(fc.detach().numpy(), arrs[2], side="right"))  # first band with fc > f
         out = np.zeros((arrs[0].shape[0], fc.shape[0]), dtype=arrs[0].dtype)
         _forward(*arrs, out)
@@ -168,10 +169,10 @@ class _RoexLower(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        arrs = [t.detach().contiguous().numpy() for t in ctx.saved_tensors]
+        arrs = [host_array(t) for t in ctx.saved_tensors]
         arrs[5] = np.searchsorted(arrs[5], arrs[2], side="right")
         gi, gs = np.empty_like(arrs[0]), np.empty_like(arrs[0])
-        _backward(grad.detach().contiguous().numpy().astype(arrs[0].dtype, copy=False), *arrs, gi, gs)
+        _backward(host_array(grad).astype(arrs[0].dtype, copy=False), *arrs, gi, gs)
         return torch.from_numpy(gi), torch.from_numpy(gs), None, None, None, None
 
 

@@ -180,7 +180,7 @@ class _IHCMembrane(torch.autograd.Function):
         velocity, out = ctx.saved_tensors
         v = host_array(_as_rows(velocity))
         grad = empty_output_like_numpy(v)
-        _ihc_backward(v, ctx.constants, EXP_INT, out.numpy(), _as_rows(grad_out).contiguous().numpy(), grad)
+        _ihc_backward(v, ctx.constants, EXP_INT, out.numpy(), host_array(_as_rows(grad_out)), grad)
         return torch.from_numpy(grad).reshape(velocity.shape), None
 
 
