@@ -49,7 +49,7 @@ def _layer(module: str) -> int | None:
 
 
 def _imports(path: pathlib.Path, top_level_only: bool = False):
-    """(imported module or ``module.name``, line, the imported names) for every workbench import."""
+    """(imported module, line, the imported ``(name, local name)`` pairs) for every workbench import."""
     me = _module_name(path)
     package = me if path.name == "__init__.py" else me.rpartition(".")[0]
     tree = ast.parse(path.read_text())
@@ -65,7 +65,7 @@ def _imports(path: pathlib.Path, top_level_only: bool = False):
                 parts = package.split(".")
                 base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
             if base.startswith("workbench"):
-                yield base, node.lineno, tuple(a.name for a in node.names)
+                yield base, node.lineno, tuple((a.name, a.asname or a.name) for a in node.names)
 
 
 def _is_module(name: str) -> bool:
@@ -84,7 +84,7 @@ def test_imports_only_go_down():
     for path in LIBRARY:
         me = _module_name(path)
         for target, line, names in _imports(path):
-            for module in [target] + [f"{target}.{n}" for n in names if _is_module(f"{target}.{n}")]:
+            for module in [target] + [f"{target}.{n}" for n, _ in names if _is_module(f"{target}.{n}")]:
                 if _layer(module) is not None and _layer(module) > _layer(me):
                     wrong.append(f"{me}:{line} imports {module}")
     assert wrong == []
@@ -97,7 +97,7 @@ def test_core_never_imports_plots_or_dashboards():
         if _module_name(path).startswith(CORE)
         for target, line, names in _imports(path)
         if target.startswith(("workbench.plots", "workbench.dashboards", "workbench.app"))
-        or (target == "workbench" and {"plots", "dashboards", "app"} & set(names))
+        or (target == "workbench" and {"plots", "dashboards", "app"} & {n for n, _ in names})
     ]
     assert wrong == []
 
@@ -108,7 +108,7 @@ def test_no_import_cycle_at_import_time():
     for name, path in modules.items():
         edges = set()
         for target, _, names in _imports(path, top_level_only=True):
-            for module in [target] + [f"{target}.{n}" for n in names]:
+            for module in [target] + [f"{target}.{n}" for n, _ in names]:
                 if module in modules and module != name:
                     edges.add(module)
         graph[name] = edges
@@ -148,13 +148,13 @@ def test_no_private_name_crosses_a_module(where):
                     if a.name.startswith("workbench") and _private(last) and not me.startswith(package):
                         wrong.append(f"{me}:{node.lineno} imports the private module {a.name}")
         for target, line, names in _imports(path):
-            for n in names:
+            for n, local in names:
                 full = f"{target}.{n}"
                 if _is_module(full):
-                    # a private submodule serves its own package (and that package's tests)
+                    # a private submodule serves its own package only (not even its tests)
                     if _private(n) and (where == "tests" or not me.startswith(target)):
                         wrong.append(f"{me}:{line} imports the private module {full}")
-                    aliases[n] = full
+                    aliases[local] = full
                 elif _private(n):
                     wrong.append(f"{me}:{line} imports {n} from {target}")
         for node in ast.walk(tree):
